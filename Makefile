@@ -1,0 +1,48 @@
+# The two commands of the README are `make run` and `make test`; everything else is a helper they use.
+SHELL := /bin/bash
+VENV := .venv
+RASA_VENV := .venv-rasa
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: setup run test lint format migrate demo clean bench
+
+setup: $(VENV)/.installed $(RASA_VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml scripts/bootstrap
+	@scripts/bootstrap app
+
+$(RASA_VENV)/.installed: requirements-rasa.lock scripts/bootstrap scripts/find-python310
+	@scripts/bootstrap rasa
+
+## run: set up what is missing, migrate the database, load demo data, start everything, print the URLs
+run: setup
+	@$(BIN)/henkham migrate
+	@$(BIN)/henkham demo load
+	@$(BIN)/henkham urls --port $(PORT)
+	@PORT=$(PORT) $(BIN)/honcho start -f Procfile
+
+## test: set up what is missing, lint, run the whole suite (SQLite, and PostgreSQL when reachable)
+test: setup
+	@echo "==> ruff"
+	@$(BIN)/ruff check .
+	@echo "==> pytest"
+	@$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(VENV)/.installed
+	@$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+migrate: $(VENV)/.installed
+	@$(BIN)/henkham migrate
+
+demo: migrate
+	@$(BIN)/henkham demo load
+
+bench: $(VENV)/.installed
+	@$(BIN)/python bench/booking.py
+
+clean:
+	rm -rf $(VENV) $(RASA_VENV) var/*.db

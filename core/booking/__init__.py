@@ -1,0 +1,1 @@
+"""Bookable time (hospitals, departments, schedules, slots) and patients' appointments."""

@@ -1,0 +1,336 @@
+"""Booking, rescheduling and cancelling appointments: the services every entry point calls.
+
+Concurrency: each service locks rows in one order — patient, then appointment, then slots by id — so
+concurrent requests queue instead of deadlocking. A slot's seat is taken by a conditional UPDATE
+(``booked < capacity``), so a slot is never booked past its capacity whatever the number of callers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
+
+from core.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from core.timeutil import utcnow
+from core.uow import UnitOfWork
+
+from . import rules
+from .codes import new_booking_code, normalise_booking_code
+from .models import Appointment, AppointmentEvent, AppointmentStatus, CancelledBy, Hospital, Slot, VisitType
+from .patients import find_patient
+from .views import AppointmentView
+
+_CODE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    slot_id: int
+    patient_id: int
+    channel: str
+    account_id: int | None = None  # who acts; None means hospital staff (CLI, console)
+    visit_type: str | None = None  # a visit type code of the hospital, e.g. "bhyt" or "dich_vu"
+    idempotency_key: str | None = None
+    reason: str = ""
+
+
+def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = None) -> tuple[AppointmentView, bool]:
+    """Book a slot for a patient. Returns the appointment and whether it was created now.
+
+    A repeated request with the same idempotency key returns the first appointment instead of a new one.
+    """
+    now = now or utcnow()
+    session = uow.session
+    patient = find_patient(uow, request.patient_id, request.account_id, lock=True)
+
+    key = _namespaced_key(request) if request.idempotency_key else None
+    if key is not None:
+        previous = session.scalar(select(Appointment).where(Appointment.idempotency_key == key))
+        if previous is not None:
+            if previous.patient_id != patient.id:
+                raise Conflict(
+                    "this idempotency key was already used for another patient",
+                    "Dạ, yêu cầu này trùng với một yêu cầu trước. Anh/chị thử đặt lại giúp em ạ.",
+                    field="idempotency_key",
+                )
+            return AppointmentView.of(previous), False
+
+    slot = _find_slot(uow, request.slot_id)
+    hospital = session.get(Hospital, slot.hospital_id)
+    rules.check_slot_bookable(hospital, slot, now)
+    visit_type = _find_visit_type(uow, hospital, request.visit_type)
+    rules.check_active_limit(session, hospital, patient.id, now)
+    rules.check_one_per_session(session, hospital, patient.id, slot)
+    _take_seat(uow, slot)
+
+    appointment = Appointment(
+        hospital_id=hospital.id,
+        department_id=slot.department_id,
+        patient_id=patient.id,
+        visit_type_id=visit_type.id if visit_type else None,
+        status=AppointmentStatus.BOOKED.value,
+        channel=request.channel,
+        idempotency_key=key,
+        reason=(request.reason or "").strip()[:2000],
+        created_at=now,
+        updated_at=now,
+    )
+    _place_in_slot(uow, appointment, slot)
+    _insert_with_code(uow, appointment)
+    record_event(uow, appointment, "booked", request.channel, f"slot {slot.id}", now)
+    uow.commit()
+    return AppointmentView.of(appointment), True
+
+
+def get_appointment(uow: UnitOfWork, code: str, account_id: int | None = None) -> AppointmentView:
+    return AppointmentView.of(find_appointment(uow, code, account_id))
+
+
+def patient_appointments(
+    uow: UnitOfWork,
+    patient_id: int,
+    account_id: int | None = None,
+    *,
+    upcoming_only: bool = False,
+    now: dt.datetime | None = None,
+) -> list[AppointmentView]:
+    find_patient(uow, patient_id, account_id)
+    query = (
+        select(Appointment)
+        .options(*_view_loads())
+        .where(Appointment.patient_id == patient_id)
+        .order_by(Appointment.starts_at.desc())
+    )
+    if upcoming_only:
+        query = query.where(
+            Appointment.status == AppointmentStatus.BOOKED.value, Appointment.starts_at > (now or utcnow())
+        )
+        query = query.order_by(None).order_by(Appointment.starts_at)
+    return [AppointmentView.of(a) for a in uow.session.scalars(query)]
+
+
+def cancel(
+    uow: UnitOfWork,
+    code: str,
+    *,
+    by: str,
+    channel: str,
+    reason: str = "",
+    account_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> AppointmentView:
+    """Cancel a booked appointment and free its seat; cancelling twice is harmless."""
+    now = now or utcnow()
+    if by not in {b.value for b in CancelledBy}:
+        raise InvalidInput("by must be patient or hospital", "Dạ, yêu cầu hủy chưa hợp lệ ạ.", field="by")
+    reason = (reason or "").strip()
+    if by == CancelledBy.HOSPITAL and not reason:
+        raise InvalidInput(
+            "a hospital cancellation needs a reason for the patient",
+            "Dạ, bệnh viện cần ghi lý do hủy để báo cho người bệnh ạ.",
+            field="reason",
+        )
+    appointment = _lock_appointment(uow, code, account_id)
+    if appointment.status == AppointmentStatus.CANCELLED:
+        return AppointmentView.of(appointment)
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise _not_changeable(appointment, "cancel")
+    hospital = appointment.hospital
+    if by == CancelledBy.PATIENT:
+        rules.check_change_allowed(hospital, appointment, now, "cancel")
+    uow.session.execute(update(Slot).where(Slot.id == appointment.slot_id).values(booked=Slot.booked - 1))
+    appointment.status = AppointmentStatus.CANCELLED.value
+    appointment.cancelled_at = now
+    appointment.cancelled_by = by
+    appointment.cancel_reason = reason[:300] or None
+    appointment.updated_at = now
+    record_event(uow, appointment, "cancelled", channel, f"by {by}: {reason}"[:500], now)
+    uow.commit()
+    return AppointmentView.of(appointment)
+
+
+def reschedule(
+    uow: UnitOfWork,
+    code: str,
+    new_slot_id: int,
+    *,
+    channel: str,
+    account_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> AppointmentView:
+    """Move a booked appointment to another slot of the same department in one transaction.
+
+    The old seat is released only once the new one is taken; if the new slot is full nothing changes.
+    The booking code stays the same; the queue number follows the new slot.
+    """
+    now = now or utcnow()
+    appointment = _lock_appointment(uow, code, account_id)
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise _not_changeable(appointment, "reschedule")
+    hospital = appointment.hospital
+    rules.check_change_allowed(hospital, appointment, now, "reschedule")
+    if new_slot_id == appointment.slot_id:
+        raise InvalidInput(
+            "the appointment is already in this slot",
+            "Dạ, lịch hẹn đang ở đúng khung giờ này rồi ạ.",
+            field="slot_id",
+        )
+    new_slot = _find_slot(uow, new_slot_id)
+    if new_slot.department_id != appointment.department_id:
+        raise InvalidInput(
+            "a reschedule keeps the department; cancel and book to change department",
+            "Dạ, đổi lịch chỉ đổi ngày giờ trong cùng khoa. Muốn khám khoa khác, anh/chị hủy lịch này "
+            "và đặt lịch mới giúp em ạ.",
+            field="slot_id",
+        )
+    rules.check_slot_bookable(hospital, new_slot, now)
+    rules.check_one_per_session(
+        uow.session, hospital, appointment.patient_id, new_slot, ignore_appointment_id=appointment.id
+    )
+    old_slot_id = appointment.slot_id
+    # Lock both slots in id order (deadlock-free against concurrent moves the other way).
+    uow.session.execute(
+        select(Slot.id).where(Slot.id.in_([old_slot_id, new_slot_id])).order_by(Slot.id).with_for_update()
+    ).all()
+    _take_seat(uow, new_slot)
+    uow.session.execute(update(Slot).where(Slot.id == old_slot_id).values(booked=Slot.booked - 1))
+    _place_in_slot(uow, appointment, new_slot)
+    appointment.updated_at = now
+    record_event(uow, appointment, "rescheduled", channel, f"slot {old_slot_id} -> {new_slot.id}", now)
+    uow.commit()
+    return AppointmentView.of(appointment)
+
+
+def find_appointment(uow: UnitOfWork, code: str, account_id: int | None = None, *, lock: bool = False) -> Appointment:
+    normalised = normalise_booking_code(code)
+    appointment = None
+    if normalised is not None:
+        query = select(Appointment).options(*_view_loads()).where(Appointment.code == normalised)
+        if lock:
+            query = query.with_for_update(of=Appointment)
+        appointment = uow.session.scalar(query)
+    if appointment is None or (account_id is not None and appointment.patient.account_id != account_id):
+        raise NotFound(
+            f"no appointment with code {code!r}",
+            "Dạ, em không tìm thấy lịch hẹn với mã này. Anh/chị kiểm tra lại mã đặt lịch giúp em ạ.",
+            code=code,
+        )
+    return appointment
+
+
+def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None) -> Appointment:
+    """Lock the patient, then the appointment (the order every changing service uses)."""
+    appointment = find_appointment(uow, code, account_id)
+    find_patient(uow, appointment.patient_id, None, lock=True)
+    uow.session.refresh(appointment, with_for_update=True)
+    return appointment
+
+
+def _find_slot(uow: UnitOfWork, slot_id: int) -> Slot:
+    slot = uow.session.get(Slot, slot_id)
+    if slot is None:
+        raise NotFound(
+            f"no slot {slot_id}",
+            "Dạ, khung giờ này không còn. Anh/chị chọn khung giờ khác giúp em ạ.",
+            slot_id=slot_id,
+        )
+    return slot
+
+
+def _find_visit_type(uow: UnitOfWork, hospital: Hospital, code: str | None) -> VisitType | None:
+    if code is None:
+        return None
+    visit_type = uow.session.scalar(
+        select(VisitType).where(VisitType.hospital_id == hospital.id, VisitType.code == code)
+    )
+    if visit_type is None:
+        raise InvalidInput(
+            f"{hospital.slug} has no visit type {code!r}",
+            "Dạ, anh/chị chọn khám BHYT hoặc khám dịch vụ giúp em ạ.",
+            field="visit_type",
+        )
+    return visit_type
+
+
+def _take_seat(uow: UnitOfWork, slot: Slot) -> None:
+    taken = uow.session.execute(
+        update(Slot)
+        .where(Slot.id == slot.id, Slot.booked < Slot.capacity, Slot.closed.is_(False))
+        .values(booked=Slot.booked + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise RuleViolation(
+            "slot_full",
+            "this slot is fully booked",
+            "Dạ, khung giờ này vừa hết chỗ. Anh/chị chọn khung giờ khác giúp em ạ.",
+            slot_id=slot.id,
+        )
+
+
+def _place_in_slot(uow: UnitOfWork, appointment: Appointment, slot: Slot) -> None:
+    """Give the appointment the slot's lowest free queue number (the slot row is locked by now)."""
+    query = select(Appointment.queue_number).where(
+        Appointment.slot_id == slot.id, Appointment.status != AppointmentStatus.CANCELLED.value
+    )
+    if appointment.id is not None:
+        query = query.where(Appointment.id != appointment.id)
+    held = set(uow.session.scalars(query))
+    appointment.queue_number = next(
+        n for n in range(slot.queue_base, slot.queue_base + slot.capacity + len(held) + 1) if n not in held
+    )
+    appointment.slot_id = slot.id
+    appointment.doctor_id = slot.doctor_id
+    appointment.day = slot.day
+    appointment.part_of_day = slot.part_of_day
+    appointment.starts_at = slot.start_at
+    appointment.session_end_at = slot.session_end_at
+
+
+def _insert_with_code(uow: UnitOfWork, appointment: Appointment) -> None:
+    for _ in range(_CODE_ATTEMPTS):
+        appointment.code = new_booking_code()
+        if uow.session.scalar(select(Appointment.id).where(Appointment.code == appointment.code)) is None:
+            uow.session.add(appointment)
+            uow.session.flush()
+            return
+    raise RuntimeError("could not find a free booking code")  # 32**6 codes: practically unreachable
+
+
+def record_event(
+    uow: UnitOfWork, appointment: Appointment, kind: str, channel: str, detail: str, now: dt.datetime
+) -> None:
+    uow.session.add(AppointmentEvent(appointment_id=appointment.id, kind=kind, channel=channel, detail=detail, at=now))
+
+
+def _not_changeable(appointment: Appointment, action: str) -> RuleViolation:
+    status_vi = {
+        AppointmentStatus.CHECKED_IN: "đã được tiếp đón",
+        AppointmentStatus.COMPLETED: "đã khám xong",
+        AppointmentStatus.NO_SHOW: "đã qua giờ khám",
+    }.get(AppointmentStatus(appointment.status), "không còn hiệu lực")
+    verb_vi = "hủy" if action == "cancel" else "đổi"
+    return RuleViolation(
+        "not_changeable",
+        f"an appointment in status {appointment.status} cannot be changed",
+        f"Dạ, lịch hẹn {appointment.code} {status_vi} nên không {verb_vi} được nữa ạ.",
+        status=appointment.status,
+    )
+
+
+def _namespaced_key(request: BookingRequest) -> str:
+    return f"{request.channel}:{request.account_id or 'staff'}:{request.idempotency_key}"[:200]
+
+
+def _view_loads() -> tuple:
+    return (
+        joinedload(Appointment.hospital),
+        joinedload(Appointment.department),
+        joinedload(Appointment.doctor),
+        joinedload(Appointment.slot),
+        joinedload(Appointment.patient),
+        joinedload(Appointment.visit_type),
+    )

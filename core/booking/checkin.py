@@ -1,0 +1,192 @@
+"""Reception: check a booked patient in with one lookup and one action; mark no-shows after a session."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from core.errors import Conflict, NotFound, RuleViolation
+from core.identifiers import mask_phone, normalise_phone
+from core.timeutil import local_today, utcnow
+from core.uow import UnitOfWork
+
+from .appointments import find_appointment, record_event
+from .models import Appointment, AppointmentStatus, Patient, VisitKind
+from .views import AppointmentView, CheckInResult
+
+
+def check_in(
+    uow: UnitOfWork,
+    code: str,
+    *,
+    channel: str,
+    hospital_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> CheckInResult:
+    """Mark the appointment checked in and tell the desk the queue number, room and what is missing.
+
+    ``hospital_id`` restricts a kiosk or desk to its own hospital. Checking in twice is harmless.
+    """
+    now = now or utcnow()
+    appointment = find_appointment(uow, code, lock=True)
+    if hospital_id is not None and appointment.hospital_id != hospital_id:
+        raise Conflict(
+            "this appointment belongs to another hospital",
+            f"Dạ, lịch hẹn này là của {appointment.hospital.name}, không phải bệnh viện này ạ.",
+            hospital=appointment.hospital.slug,
+        )
+    already = appointment.status == AppointmentStatus.CHECKED_IN
+    if not already:
+        if appointment.status != AppointmentStatus.BOOKED:
+            raise RuleViolation(
+                "not_checkin_able",
+                f"an appointment in status {appointment.status} cannot be checked in",
+                f"Dạ, lịch hẹn {appointment.code} {_status_vi(appointment.status)}, không tiếp đón được ạ.",
+                status=appointment.status,
+            )
+        today = local_today(now)
+        if appointment.day != today:
+            raise RuleViolation(
+                "wrong_day",
+                f"this appointment is for {appointment.day.isoformat()}, not today ({today.isoformat()})",
+                f"Dạ, lịch hẹn {appointment.code} là ngày {appointment.day:%d/%m/%Y}, không phải hôm nay ạ.",
+                day=appointment.day.isoformat(),
+            )
+        appointment.status = AppointmentStatus.CHECKED_IN.value
+        appointment.checked_in_at = now
+        appointment.updated_at = now
+        record_event(uow, appointment, "checked_in", channel, "", now)
+        uow.commit()
+    return CheckInResult(
+        appointment=AppointmentView.of(appointment),
+        already_checked_in=already,
+        queue_number=appointment.queue_number,
+        room=appointment.slot.room,
+        location=appointment.department.location,
+        still_needed=_still_needed(appointment),
+    )
+
+
+def check_in_by_phone(
+    uow: UnitOfWork,
+    phone: str,
+    *,
+    channel: str,
+    day: dt.date | None = None,
+    hospital_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> CheckInResult:
+    """Fallback when the patient has no code: their phone and today's (or the given) date."""
+    now = now or utcnow()
+    e164 = normalise_phone(phone)
+    query = (
+        select(Appointment)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .options(joinedload(Appointment.department), joinedload(Appointment.patient))
+        .where(
+            Patient.phone == e164,
+            Appointment.day == (day or local_today(now)),
+            Appointment.status.in_([AppointmentStatus.BOOKED.value, AppointmentStatus.CHECKED_IN.value]),
+        )
+        .order_by(Appointment.starts_at)
+    )
+    if hospital_id is not None:
+        query = query.where(Appointment.hospital_id == hospital_id)
+    matches = uow.session.scalars(query).all()
+    if not matches:
+        raise NotFound(
+            f"no appointment for phone {mask_phone(e164)} on that day",
+            "Dạ, em không tìm thấy lịch hẹn nào với số điện thoại này trong ngày. "
+            "Anh/chị kiểm tra lại số hoặc đưa mã đặt lịch giúp em ạ.",
+        )
+    if len(matches) > 1:
+        raise Conflict(
+            "several appointments match; choose one by code",
+            "Dạ, số điện thoại này có nhiều lịch hẹn trong ngày. Anh/chị chọn đúng người khám giúp em ạ.",
+            candidates=[
+                {"code": a.code, "patient_name": a.patient.full_name, "department": a.department.name} for a in matches
+            ],
+        )
+    return check_in(uow, matches[0].code, channel=channel, hospital_id=hospital_id, now=now)
+
+
+def complete(uow: UnitOfWork, code: str, *, channel: str, now: dt.datetime | None = None) -> AppointmentView:
+    """The visit is over (reported by the HIS)."""
+    now = now or utcnow()
+    appointment = find_appointment(uow, code, lock=True)
+    if appointment.status == AppointmentStatus.COMPLETED:
+        return AppointmentView.of(appointment)
+    if appointment.status != AppointmentStatus.CHECKED_IN:
+        raise RuleViolation(
+            "not_checked_in",
+            "only a checked-in appointment can be completed",
+            f"Dạ, lịch hẹn {appointment.code} chưa được tiếp đón ạ.",
+            status=appointment.status,
+        )
+    appointment.status = AppointmentStatus.COMPLETED.value
+    appointment.completed_at = now
+    appointment.updated_at = now
+    record_event(uow, appointment, "completed", channel, "", now)
+    uow.commit()
+    return AppointmentView.of(appointment)
+
+
+def mark_no_shows(
+    uow: UnitOfWork, *, now: dt.datetime | None = None, grace_minutes: int = 30, batch: int = 500
+) -> list[str]:
+    """Booked appointments whose session ended more than ``grace_minutes`` ago become no-shows.
+
+    Returns their codes (the scheduler sends each patient one message offering to rebook). Rows are
+    claimed with SKIP LOCKED, so several schedulers or a concurrent check-in never collide.
+    """
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(minutes=grace_minutes)
+    marked: list[str] = []
+    while True:
+        rows = uow.session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.status == AppointmentStatus.BOOKED.value,
+                Appointment.session_end_at < cutoff,
+            )
+            .order_by(Appointment.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if not rows:
+            return marked
+        for appointment in rows:
+            appointment.status = AppointmentStatus.NO_SHOW.value
+            appointment.updated_at = now
+            record_event(uow, appointment, "no_show", "scheduler", "", now)
+            marked.append(appointment.code)
+        uow.commit()
+
+
+def _still_needed(appointment: Appointment) -> list[str]:
+    """What the desk must still collect before the exam slip is printed (Vietnamese, for staff and patient)."""
+    needs: list[str] = []
+    patient = appointment.patient
+    visit_type = appointment.visit_type
+    if visit_type is not None and visit_type.kind == VisitKind.INSURANCE:
+        if patient.insurance_number:
+            needs.append("Xuất trình thẻ BHYT hoặc CCCD gắn chip / VNeID để đối chiếu")
+        else:
+            needs.append("Cung cấp mã thẻ BHYT (hồ sơ chưa có mã thẻ)")
+    elif visit_type is not None and visit_type.price_vnd > 0:
+        needs.append(
+            f"Đóng phí {visit_type.name.lower()}: {visit_type.price_vnd:,} đ tại quầy thu ngân".replace(",", ".")
+        )
+    if not patient.cccd:
+        needs.append("Cung cấp số CCCD của người bệnh (hồ sơ chưa có)")
+    return needs
+
+
+def _status_vi(status: str) -> str:
+    return {
+        AppointmentStatus.CANCELLED: "đã bị hủy",
+        AppointmentStatus.COMPLETED: "đã khám xong",
+        AppointmentStatus.NO_SHOW: "đã quá giờ khám",
+    }.get(AppointmentStatus(status), "không còn hiệu lực")

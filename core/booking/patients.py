@@ -1,0 +1,114 @@
+"""Accounts and the patient profiles they manage (self, a child, a parent…)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import InvalidInput, NotFound
+from core.identifiers import normalise_phone, validate_cccd, validate_insurance_number
+from core.timeutil import local_today
+from core.uow import UnitOfWork
+
+from .models import Account, Patient, Relationship, Sex
+from .views import PatientView
+
+
+def get_or_create_account(uow: UnitOfWork, provider: str, external_id: str) -> int:
+    """The id of the account (provider, external_id), created on first sight; safe under concurrency."""
+    query = select(Account.id).where(Account.provider == provider, Account.external_id == external_id)
+    account_id = uow.session.scalar(query)
+    if account_id is not None:
+        return account_id
+    try:
+        with uow.session.begin_nested():
+            account = Account(provider=provider, external_id=external_id)
+            uow.session.add(account)
+        uow.commit()
+        return account.id
+    except IntegrityError:  # another request created it first; the savepoint was rolled back
+        return uow.session.scalar(query)
+
+
+def register_patient(
+    uow: UnitOfWork,
+    *,
+    account_id: int,
+    full_name: str,
+    date_of_birth: dt.date,
+    sex: str,
+    phone: str,
+    relation: str = Relationship.SELF.value,
+    cccd: str | None = None,
+    insurance_number: str | None = None,
+    address: str = "",
+) -> tuple[PatientView, bool]:
+    """Add a profile to an account; the same name and birth date again returns the existing profile."""
+    name = " ".join((full_name or "").split())
+    if not 2 <= len(name) <= 120:
+        raise InvalidInput(
+            "full_name must be 2 to 120 characters",
+            "Dạ, anh/chị cho em xin họ và tên đầy đủ của người đi khám ạ.",
+            field="full_name",
+        )
+    today = local_today()
+    if date_of_birth > today or date_of_birth.year < today.year - 130:
+        raise InvalidInput(
+            "date_of_birth is in the future or implausibly old",
+            "Dạ, ngày sinh chưa đúng. Anh/chị kiểm tra lại giúp em ạ.",
+            field="date_of_birth",
+        )
+    if sex not in {s.value for s in Sex}:
+        raise InvalidInput("sex must be male or female", "Dạ, anh/chị chọn giới tính nam hoặc nữ ạ.", field="sex")
+    if relation not in {r.value for r in Relationship}:
+        raise InvalidInput(
+            "relation must be one of self, child, parent, spouse, other",
+            "Dạ, anh/chị cho em biết người đi khám là ai: bản thân, con, bố/mẹ, vợ/chồng hay người thân khác ạ.",
+            field="relation",
+        )
+    phone_e164 = normalise_phone(phone)
+    cccd_value = validate_cccd(cccd, date_of_birth=date_of_birth, sex=sex) if cccd else None
+    insurance = validate_insurance_number(insurance_number) if insurance_number else None
+
+    existing = uow.session.scalar(
+        select(Patient).where(
+            Patient.account_id == account_id,
+            Patient.full_name == name,
+            Patient.date_of_birth == date_of_birth,
+        )
+    )
+    if existing is not None:
+        return PatientView.of(existing), False
+    patient = Patient(
+        account_id=account_id,
+        relation=relation,
+        full_name=name,
+        date_of_birth=date_of_birth,
+        sex=sex,
+        phone=phone_e164,
+        cccd=cccd_value,
+        insurance_number=insurance,
+        address=address.strip(),
+    )
+    uow.session.add(patient)
+    uow.commit()
+    return PatientView.of(patient), True
+
+
+def list_patients(uow: UnitOfWork, account_id: int) -> list[PatientView]:
+    rows = uow.session.scalars(select(Patient).where(Patient.account_id == account_id).order_by(Patient.id))
+    return [PatientView.of(p) for p in rows]
+
+
+def find_patient(uow: UnitOfWork, patient_id: int, account_id: int | None, *, lock: bool = False) -> Patient:
+    """The patient, if ``account_id`` (None: staff) may act for them; row-locked when asked."""
+    patient = uow.session.get(Patient, patient_id, with_for_update=lock)
+    if patient is None or (account_id is not None and patient.account_id != account_id):
+        raise NotFound(
+            f"no patient {patient_id} for this account",
+            "Dạ, em không tìm thấy hồ sơ người khám này. Anh/chị chọn lại hồ sơ giúp em ạ.",
+            patient_id=patient_id,
+        )
+    return patient

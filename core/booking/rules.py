@@ -1,0 +1,118 @@
+"""The hospital's booking rules, each a check that raises RuleViolation with the code a client sees."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from core.errors import RuleViolation
+from core.timeutil import local_today, to_local
+
+from .models import Appointment, AppointmentStatus, Hospital, Slot
+
+LIVE = (AppointmentStatus.BOOKED.value, AppointmentStatus.CHECKED_IN.value)
+
+
+def check_slot_bookable(hospital: Hospital, slot: Slot, now: dt.datetime) -> None:
+    """Closed, past, inside the minimum lead time, or beyond the booking horizon → refused."""
+    if slot.closed:
+        raise RuleViolation(
+            "slot_unavailable",
+            "this slot is closed (holiday or the doctor is away)",
+            "Dạ, khung giờ này bệnh viện tạm nghỉ. Anh/chị chọn khung giờ khác giúp em ạ.",
+        )
+    if slot.start_at <= now:
+        raise RuleViolation(
+            "slot_in_past",
+            "this slot has already started",
+            "Dạ, khung giờ này đã qua. Anh/chị chọn khung giờ khác giúp em ạ.",
+        )
+    if slot.start_at < now + dt.timedelta(minutes=hospital.min_lead_minutes):
+        raise RuleViolation(
+            "too_late_to_book",
+            f"bookings close {hospital.min_lead_minutes} minutes before the slot starts",
+            f"Dạ, bệnh viện chỉ nhận đặt lịch trước giờ khám ít nhất {_duration_vi(hospital.min_lead_minutes)}. "
+            "Anh/chị chọn khung giờ muộn hơn giúp em ạ.",
+            min_lead_minutes=hospital.min_lead_minutes,
+        )
+    last_day = local_today(now) + dt.timedelta(days=hospital.booking_horizon_days)
+    if slot.day > last_day:
+        raise RuleViolation(
+            "beyond_horizon",
+            f"bookings open at most {hospital.booking_horizon_days} days ahead",
+            f"Dạ, bệnh viện nhận đặt lịch trước tối đa {hospital.booking_horizon_days} ngày "
+            f"(đến hết ngày {last_day:%d/%m/%Y}). Anh/chị chọn ngày gần hơn giúp em ạ.",
+            booking_horizon_days=hospital.booking_horizon_days,
+        )
+
+
+def check_change_allowed(hospital: Hospital, appointment: Appointment, now: dt.datetime, action: str) -> None:
+    """Patients may cancel or reschedule only until the hospital's cut-off before the visit."""
+    cutoff = appointment.starts_at - dt.timedelta(minutes=hospital.change_cutoff_minutes)
+    if now > cutoff:
+        verb_vi = "hủy" if action == "cancel" else "đổi"
+        raise RuleViolation(
+            "change_cutoff_passed",
+            f"appointments can be changed until {hospital.change_cutoff_minutes} minutes before the visit",
+            f"Dạ, lịch khám chỉ {verb_vi} được trước giờ khám ít nhất "
+            f"{_duration_vi(hospital.change_cutoff_minutes)}. Anh/chị vui lòng gọi {hospital.phone} "
+            "để được hỗ trợ ạ.",
+            change_cutoff_minutes=hospital.change_cutoff_minutes,
+        )
+
+
+def check_active_limit(session, hospital: Hospital, patient_id: int, now: dt.datetime) -> None:
+    active = session.scalar(
+        select(func.count())
+        .select_from(Appointment)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.status == AppointmentStatus.BOOKED.value,
+            Appointment.starts_at > now,
+        )
+    )
+    if active >= hospital.max_active_appointments:
+        raise RuleViolation(
+            "too_many_active",
+            f"a patient may hold at most {hospital.max_active_appointments} upcoming appointments",
+            f"Dạ, mỗi người bệnh được giữ tối đa {hospital.max_active_appointments} lịch hẹn chưa khám. "
+            "Anh/chị hủy bớt một lịch cũ rồi đặt lại giúp em ạ.",
+            max_active_appointments=hospital.max_active_appointments,
+        )
+
+
+def check_one_per_session(
+    session, hospital: Hospital, patient_id: int, slot: Slot, *, ignore_appointment_id: int | None = None
+) -> None:
+    if not hospital.one_appointment_per_session:
+        return
+    query = select(Appointment.code).where(
+        Appointment.patient_id == patient_id,
+        Appointment.status.in_(LIVE),
+        Appointment.department_id == slot.department_id,
+        Appointment.day == slot.day,
+        Appointment.part_of_day == slot.part_of_day,
+    )
+    if ignore_appointment_id is not None:
+        query = query.where(Appointment.id != ignore_appointment_id)
+    existing = session.scalar(query.limit(1))
+    if existing is not None:
+        raise RuleViolation(
+            "duplicate_in_session",
+            "the patient already has an appointment in this department session",
+            f"Dạ, người bệnh đã có lịch khám khoa này vào buổi đó (mã {existing}). Anh/chị không cần đặt thêm ạ.",
+            existing_code=existing,
+        )
+
+
+def _duration_vi(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440} ngày"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} giờ"
+    return f"{minutes} phút"
+
+
+def local_time_vi(moment: dt.datetime) -> str:
+    return f"{to_local(moment):%H:%M ngày %d/%m/%Y}"

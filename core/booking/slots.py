@@ -1,0 +1,174 @@
+"""Slots: materialised from weekly schedules minus closures, searched for the nearest free ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import joinedload
+
+from core.errors import InvalidInput
+from core.timeutil import local_to_utc, local_today, utcnow
+from core.uow import UnitOfWork
+
+from .catalogue import find_department, find_hospital
+from .models import Appointment, AppointmentStatus, Closure, PartOfDay, Schedule, Slot
+from .views import SlotView
+
+
+def generate_slots(uow: UnitOfWork, *, start: dt.date | None = None, days: int = 60) -> int:
+    """Create the missing slots of every active schedule from ``start`` for ``days`` days.
+
+    Idempotent: existing slots are kept (with their bookings); returns how many were created.
+    """
+    start = start or local_today()
+    end = start + dt.timedelta(days=days - 1)
+    session = uow.session
+    closures = session.scalars(select(Closure).where(Closure.start_date <= end, Closure.end_date >= start)).all()
+    existing = {
+        (schedule_id, start_at)
+        for schedule_id, start_at in session.execute(
+            select(Slot.schedule_id, Slot.start_at).where(Slot.day >= start, Slot.day <= end)
+        )
+    }
+    new_rows: list[dict] = []
+    for schedule in session.scalars(select(Schedule).where(Schedule.active.is_(True))):
+        for offset in range(days):
+            day = start + dt.timedelta(days=offset)
+            if day.weekday() != schedule.weekday or _closed(closures, schedule, day):
+                continue
+            new_rows.extend(
+                row for row in _session_slots(schedule, day) if (schedule.id, row["start_at"]) not in existing
+            )
+    if new_rows:
+        session.execute(insert(Slot), new_rows)
+    uow.commit()
+    return len(new_rows)
+
+
+def _closed(closures: list[Closure], schedule: Schedule, day: dt.date) -> bool:
+    return any(
+        c.hospital_id == schedule.hospital_id
+        and c.start_date <= day <= c.end_date
+        and (c.department_id is None or c.department_id == schedule.department_id)
+        and (c.doctor_id is None or c.doctor_id == schedule.doctor_id)
+        for c in closures
+    )
+
+
+def _session_slots(schedule: Schedule, day: dt.date) -> list[dict]:
+    session_end = local_to_utc(day, schedule.end_time)
+    rows = []
+    cursor = local_to_utc(day, schedule.start_time)
+    step = dt.timedelta(minutes=schedule.slot_minutes)
+    index = 0
+    while cursor + step <= session_end:
+        rows.append(
+            {
+                "hospital_id": schedule.hospital_id,
+                "department_id": schedule.department_id,
+                "doctor_id": schedule.doctor_id,
+                "schedule_id": schedule.id,
+                "day": day,
+                "part_of_day": schedule.part_of_day,
+                "start_at": cursor,
+                "end_at": cursor + step,
+                "session_end_at": session_end,
+                "capacity": schedule.capacity_per_slot,
+                "booked": 0,
+                "queue_base": index * schedule.capacity_per_slot + 1,
+                "room": schedule.room,
+            }
+        )
+        cursor += step
+        index += 1
+    return rows
+
+
+def add_closure(
+    uow: UnitOfWork,
+    *,
+    hospital_slug: str,
+    start: dt.date,
+    end: dt.date,
+    reason: str,
+    department_slug: str | None = None,
+    doctor_id: int | None = None,
+) -> list[str]:
+    """Close days (holiday, department closed, doctor away); returns the codes of live bookings hit.
+
+    Slots in the range stop being offered at once. Bookings already made are left for staff to move or
+    cancel (by hospital, with a reason) so that no patient loses a visit silently.
+    """
+    if end < start:
+        raise InvalidInput("closure ends before it starts", "Dạ, ngày kết thúc phải sau ngày bắt đầu ạ.")
+    hospital = find_hospital(uow, hospital_slug)
+    department_id = find_department(uow, hospital, department_slug).id if department_slug else None
+    uow.session.add(
+        Closure(
+            hospital_id=hospital.id,
+            department_id=department_id,
+            doctor_id=doctor_id,
+            start_date=start,
+            end_date=end,
+            reason=reason,
+        )
+    )
+    conditions = [Slot.hospital_id == hospital.id, Slot.day >= start, Slot.day <= end]
+    if department_id is not None:
+        conditions.append(Slot.department_id == department_id)
+    if doctor_id is not None:
+        conditions.append(Slot.doctor_id == doctor_id)
+    uow.session.execute(update(Slot).where(*conditions).values(closed=True))
+    hit = uow.session.scalars(
+        select(Appointment.code)
+        .join(Slot, Slot.id == Appointment.slot_id)
+        .where(*conditions, Appointment.status == AppointmentStatus.BOOKED.value)
+        .order_by(Appointment.starts_at)
+    ).all()
+    uow.commit()
+    return list(hit)
+
+
+def search_slots(
+    uow: UnitOfWork,
+    *,
+    hospital_slug: str,
+    department_slug: str,
+    doctor_id: int | None = None,
+    day: dt.date | None = None,
+    part_of_day: str | None = None,
+    limit: int = 5,
+    now: dt.datetime | None = None,
+) -> list[SlotView]:
+    """The nearest slots a patient may book now, earliest first (what the bot offers as buttons)."""
+    if part_of_day is not None and part_of_day not in {p.value for p in PartOfDay}:
+        raise InvalidInput(
+            "part_of_day must be morning, afternoon or evening",
+            "Dạ, anh/chị chọn buổi sáng, chiều hoặc tối giúp em ạ.",
+            field="part_of_day",
+        )
+    now = now or utcnow()
+    hospital = find_hospital(uow, hospital_slug)
+    department = find_department(uow, hospital, department_slug)
+    last_day = local_today(now) + dt.timedelta(days=hospital.booking_horizon_days)
+    query = (
+        select(Slot)
+        .options(joinedload(Slot.department), joinedload(Slot.doctor))
+        .where(
+            Slot.department_id == department.id,
+            Slot.start_at >= now + dt.timedelta(minutes=hospital.min_lead_minutes),
+            Slot.day <= last_day,
+            Slot.closed.is_(False),
+            Slot.booked < Slot.capacity,
+        )
+        .order_by(Slot.start_at, Slot.id)
+        .limit(max(1, min(limit, 50)))
+    )
+    if doctor_id is not None:
+        query = query.where(Slot.doctor_id == doctor_id)
+    if day is not None:
+        query = query.where(Slot.day == day)
+    if part_of_day is not None:
+        query = query.where(Slot.part_of_day == part_of_day)
+    return [SlotView.of(s) for s in uow.session.scalars(query)]
