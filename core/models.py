@@ -1,8 +1,8 @@
 """Every mapped model, imported in one place so that metadata (and Alembic) sees the whole schema."""
 
+from core.access import ApiKey  # noqa: F401
 from core.booking.models import (  # noqa: F401
     Account,
-    ApiKey,
     Appointment,
     AppointmentEvent,
     Closure,

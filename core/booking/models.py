@@ -296,19 +296,3 @@ class AppointmentEvent(Base):
     channel: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class ApiKey(Base):
-    """A key of one API client (kiosk, mini app, HIS); only a hash of the key is stored."""
-
-    __tablename__ = "api_keys"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(80), unique=True)
-    client_kind: Mapped[str] = mapped_column(String(20))
-    key_prefix: Mapped[str] = mapped_column(String(12))
-    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    scopes: Mapped[str] = mapped_column(String(200))
-    hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospitals.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column()

@@ -1,0 +1,1 @@
+"""henkham's entry points: the web application (REST API, later the Zalo webhook) and the CLI."""

@@ -1,0 +1,175 @@
+"""The `henkham` command: thin click commands over the same core services as the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from core.config import get_settings
+from core.errors import DomainError
+from core.uow import Database
+
+
+class HenkhamGroup(click.Group):
+    """Turn a refused request into one line on stderr and exit status 1 (never a traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DomainError as error:
+            click.echo(f"error: {error.message}", err=True)
+            sys.exit(1)
+
+
+def _database() -> Database:
+    return Database.from_settings(get_settings())
+
+
+def _with_uow(fn: Callable[..., Any]) -> Any:
+    database = _database()
+    try:
+        with database.uow() as uow:
+            return fn(uow)
+    finally:
+        database.dispose()
+
+
+@click.group(cls=HenkhamGroup)
+def cli() -> None:
+    """henkham: the Zalo OA assistant of Vietnamese hospitals."""
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database to the newest schema (SQLite file by default, HENKHAM_DATABASE_URL otherwise)."""
+    from core.migrate import upgrade
+
+    url = get_settings().database_url
+    upgrade(url)
+    click.echo(f"database migrated ({url.split('://')[0]})")
+
+
+@cli.group()
+def demo() -> None:
+    """Demo data (fictional hospitals, clearly marked DEMO)."""
+
+
+@demo.command("load")
+@click.option("--days", default=35, show_default=True, help="Days of slots to create.")
+def demo_load(days: int) -> None:
+    """Load the demo hospitals (safe to re-run) and their slots."""
+    from core.booking.demo import load_demo
+
+    result = _with_uow(lambda uow: load_demo(uow, slot_days=days))
+    click.echo(f"demo data: {result['hospitals_created']} hospitals created, {result['slots_created']} slots created")
+
+
+@cli.group()
+def slots() -> None:
+    """Bookable slots."""
+
+
+@slots.command("generate")
+@click.option("--days", default=None, type=int, help="Days ahead (default: HENKHAM_SLOT_HORIZON_DAYS).")
+def slots_generate(days: int | None) -> None:
+    """Create the missing slots of every schedule for the rolling horizon."""
+    from core.booking.slots import generate_slots
+
+    created = _with_uow(lambda uow: generate_slots(uow, days=days or get_settings().slot_horizon_days))
+    click.echo(f"{created} slots created")
+
+
+@cli.command("checkin")
+@click.argument("code", required=False)
+@click.option("--phone", help="Fallback: the patient's phone number.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="With --phone: the appointment date.")
+def checkin_command(code: str | None, phone: str | None, day: dt.datetime | None) -> None:
+    """Check a patient in by booking code (or --phone [--date]); prints queue number and room."""
+    from core.booking import checkin
+
+    if bool(code) == bool(phone):
+        raise click.UsageError("give a booking code, or --phone")
+
+    def run(uow):
+        if code:
+            return checkin.check_in(uow, code, channel="cli")
+        return checkin.check_in_by_phone(uow, phone, day=day.date() if day else None, channel="cli")
+
+    result = _with_uow(run)
+    a = result.appointment
+    state = "already checked in" if result.already_checked_in else "checked in"
+    click.echo(f"{a.code} {state}: {a.patient_name} — {a.department_name}, {a.start:%H:%M %d/%m/%Y}")
+    click.echo(f"queue number {result.queue_number}, {result.room}, {result.location}")
+    for need in result.still_needed:
+        click.echo(f"still needed: {need}")
+
+
+@cli.command("no-shows")
+@click.option("--grace-minutes", default=30, show_default=True)
+def no_shows(grace_minutes: int) -> None:
+    """Mark booked appointments of ended sessions as no-shows."""
+    from core.booking.checkin import mark_no_shows
+
+    codes = _with_uow(lambda uow: mark_no_shows(uow, grace_minutes=grace_minutes))
+    click.echo(f"{len(codes)} appointments marked no_show")
+
+
+@cli.group()
+def apikey() -> None:
+    """API keys of the API's clients."""
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="A unique name of the client, e.g. kiosk-bvdk-1.")
+@click.option("--kind", type=click.Choice(["mini_app", "kiosk", "his", "admin"]), required=True)
+@click.option("--scope", "scopes", multiple=True, help="Override the kind's default scopes (repeatable).")
+@click.option("--hospital", help="Restrict check-in to this hospital (slug).")
+def apikey_create(name: str, kind: str, scopes: tuple[str, ...], hospital: str | None) -> None:
+    """Create a key; it is printed once and stored only as a digest."""
+    from core.access import create_api_key
+
+    key = _with_uow(
+        lambda uow: create_api_key(uow, name=name, kind=kind, scopes=list(scopes) or None, hospital_slug=hospital)
+    )
+    click.echo(key)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=lambda: int(os.environ.get("PORT", 8000)), show_default="8000 or $PORT")
+@click.option("--workers", default=2, show_default=True)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web application (REST API) with gunicorn."""
+    args = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        "henkham.web:create_app()",
+    ]
+    os.execv(sys.executable, args)
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True)
+def urls(port: int) -> None:
+    """Print where the running system can be reached."""
+    base = f"http://127.0.0.1:{port}"
+    click.echo("henkham is starting; reach it at:")
+    click.echo(f"  REST API      {base}/api/v1/hospitals")
+    click.echo(f"  API docs      {base}/api/v1/docs  (OpenAPI: {base}/api/v1/openapi.json)")
+    click.echo(f"  health        {base}/healthz")
+
+
+if __name__ == "__main__":
+    cli()

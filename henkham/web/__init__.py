@@ -1,0 +1,98 @@
+"""Flask application factory."""
+
+from __future__ import annotations
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+
+from core.config import Settings, get_settings
+from core.errors import DomainError
+from core.uow import Database
+
+API_DESCRIPTION = """henkham's core REST API for a Zalo Mini App, a check-in kiosk and the hospital information system.
+
+The catalogue (hospitals, departments, doctors, visit types, free slots) is public. Everything else needs an
+API key (`Authorization: Bearer hk_…`); a client that acts for an end user names that user in the
+`X-Henkham-Account` header. Errors are `{"error": {"code", "message", "message_vi", "details"}}`;
+`message_vi` is a polite Vietnamese sentence a patient-facing client may show as it is.
+"""
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> APIFlask:
+    settings = settings or get_settings()
+    app = APIFlask(
+        "henkham",
+        title="henkham API",
+        version="1.0",
+        spec_path="/api/v1/openapi.json",
+        docs_path="/api/v1/docs",
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        VALIDATION_ERROR_STATUS_CODE=422,
+        DESCRIPTION=API_DESCRIPTION,
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.json.ensure_ascii = False
+    app.extensions["henkham.db"] = database or Database.from_settings(settings)
+
+    @app.error_processor
+    def _http_error(error: HTTPError):  # every HTTP error, validation errors included
+        code = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+            422: "invalid_input",
+        }.get(error.status_code, "http_error")
+        if error.status_code >= 500:
+            code = "internal_error"
+        message = error.message
+        if error.status_code == 422:
+            message = "the request is not valid; see details"
+        body = {
+            "error": {
+                "code": code,
+                "message": message,
+                "message_vi": _VI.get(code, _VI["http_error"]),
+                "details": error.detail or {},
+            }
+        }
+        return body, error.status_code, error.headers
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError):
+        body = {
+            "error": {
+                "code": error.code,
+                "message": error.message,
+                "message_vi": error.message_vi,
+                "details": error.details,
+            }
+        }
+        return body, error.status
+
+    from .api import api
+
+    app.register_blueprint(api)
+
+    @app.get("/healthz")
+    @app.doc(hide=True)
+    def healthz():
+        return {"status": "ok"}
+
+    return app
+
+
+_VI = {
+    "unauthorized": "Dạ, ứng dụng chưa được cấp quyền truy cập ạ.",
+    "forbidden": "Dạ, ứng dụng không có quyền thực hiện thao tác này ạ.",
+    "bad_request": "Dạ, yêu cầu gửi lên chưa đúng định dạng ạ.",
+    "not_found": "Dạ, em không tìm thấy thông tin này ạ.",
+    "invalid_input": "Dạ, thông tin gửi lên chưa đúng. Anh/chị kiểm tra lại giúp em ạ.",
+    "too_large": "Dạ, dữ liệu gửi lên quá lớn ạ.",
+    "internal_error": "Dạ, hệ thống đang gặp sự cố. Anh/chị vui lòng thử lại sau ít phút ạ.",
+    "http_error": "Dạ, yêu cầu chưa thực hiện được. Anh/chị vui lòng thử lại ạ.",
+}

@@ -1,0 +1,240 @@
+"""/api/v1: thin routes over the core services (validation in, views out, errors as JSON)."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint, HTTPTokenAuth
+from flask import current_app, request
+
+from core import access
+from core.booking import appointments, catalogue, checkin, patients, slots
+from core.errors import DomainError, InvalidInput
+from core.uow import UnitOfWork
+
+from . import schemas as s
+
+api = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", tag="booking")
+auth = HTTPTokenAuth(scheme="Bearer", description="An API key created with `henkham apikey create`")
+ACCOUNT_HEADER = "X-Henkham-Account"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def uow() -> UnitOfWork:
+    return current_app.extensions["henkham.db"].uow()
+
+
+@auth.verify_token
+def _verify(token: str) -> access.ApiClient | None:
+    if not token:
+        return None
+    with uow() as u:
+        return access.authenticate(u, token)
+
+
+@auth.get_user_roles
+def _roles(client: access.ApiClient) -> list[str]:
+    return client.scopes
+
+
+def _client() -> access.ApiClient:
+    return auth.current_user
+
+
+def _account(u: UnitOfWork, *, staff_may_omit: tuple[str, ...] = ("staff",)) -> int | None:
+    """The account the client acts for (X-Henkham-Account), or None for hospital-side clients."""
+    client = _client()
+    external = (request.headers.get(ACCOUNT_HEADER) or "").strip()
+    if external:
+        if len(external) > 120:
+            raise InvalidInput(f"{ACCOUNT_HEADER} is too long", "Dạ, mã tài khoản không hợp lệ ạ.")
+        return patients.get_or_create_account(u, client.account_provider, external)
+    if any(scope in client.scopes for scope in staff_may_omit):
+        return None
+    raise AccountRequired()
+
+
+class AccountRequired(DomainError):
+    code = "account_required"
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"this client acts for end users: name the user in the {ACCOUNT_HEADER} header",
+            "Dạ, ứng dụng cần cho biết tài khoản người dùng ạ.",
+        )
+
+
+# --- catalogue (public) -----------------------------------------------------------------------------------
+
+
+@api.get("/hospitals")
+@api.output(s.HospitalList)
+def list_hospitals():
+    with uow() as u:
+        return {"hospitals": catalogue.list_hospitals(u)}
+
+
+@api.get("/hospitals/<slug>")
+@api.output(s.HospitalView)
+def get_hospital(slug: str):
+    with uow() as u:
+        return catalogue.get_hospital(u, slug)
+
+
+@api.get("/hospitals/<slug>/departments")
+@api.output(s.DepartmentList)
+def list_departments(slug: str):
+    with uow() as u:
+        return {"departments": catalogue.list_departments(u, slug)}
+
+
+@api.get("/hospitals/<slug>/doctors")
+@api.input(s.DoctorQuery, location="query")
+@api.output(s.DoctorList)
+def list_doctors(slug: str, query_data: s.DoctorQuery):
+    with uow() as u:
+        return {"doctors": catalogue.list_doctors(u, slug, query_data.department)}
+
+
+@api.get("/hospitals/<slug>/visit-types")
+@api.output(s.VisitTypeList)
+def list_visit_types(slug: str):
+    with uow() as u:
+        return {"visit_types": catalogue.list_visit_types(u, slug)}
+
+
+@api.get("/hospitals/<slug>/departments/<department>/slots")
+@api.input(s.SlotQuery, location="query")
+@api.output(s.SlotList)
+def search_slots(slug: str, department: str, query_data: s.SlotQuery):
+    """The nearest free slots, earliest first."""
+    with uow() as u:
+        found = slots.search_slots(
+            u,
+            hospital_slug=slug,
+            department_slug=department,
+            doctor_id=query_data.doctor_id,
+            day=query_data.date,
+            part_of_day=query_data.part_of_day,
+            limit=query_data.limit,
+        )
+        return {"slots": found}
+
+
+# --- patients and appointments ----------------------------------------------------------------------------
+
+
+@api.post("/patients")
+@api.auth_required(auth, roles=["book"])
+@api.input(s.PatientIn)
+@api.output(s.PatientView, status_code=201)
+def create_patient(json_data: s.PatientIn):
+    """Add a patient profile to the account; the same name and birth date returns the existing one (200)."""
+    with uow() as u:
+        account_id = _account(u, staff_may_omit=())
+        view, created = patients.register_patient(u, account_id=account_id, **json_data.model_dump())
+        return view, 201 if created else 200
+
+
+@api.get("/patients")
+@api.auth_required(auth, roles=["book"])
+@api.output(s.PatientList)
+def list_patients():
+    with uow() as u:
+        return {"patients": patients.list_patients(u, _account(u, staff_may_omit=()))}
+
+
+@api.get("/patients/<int:patient_id>/appointments")
+@api.auth_required(auth, roles=["book", "read", "staff"])
+@api.input(s.UpcomingQuery, location="query")
+@api.output(s.AppointmentList)
+def list_patient_appointments(patient_id: int, query_data: s.UpcomingQuery):
+    with uow() as u:
+        account_id = _account(u, staff_may_omit=("staff", "read"))
+        found = appointments.patient_appointments(u, patient_id, account_id, upcoming_only=query_data.upcoming)
+        return {"appointments": found}
+
+
+@api.post("/appointments")
+@api.auth_required(auth, roles=["book", "staff"])
+@api.input(s.BookingIn)
+@api.output(s.AppointmentView, status_code=201)
+def create_appointment(json_data: s.BookingIn):
+    """Book a slot. Send an `Idempotency-Key` header: a repeated request returns the first booking (200)."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not 1 <= len(key.strip()) <= 120:
+        raise InvalidInput(f"{IDEMPOTENCY_HEADER} must be 1 to 120 characters", "Dạ, yêu cầu không hợp lệ ạ.")
+    with uow() as u:
+        booking = appointments.BookingRequest(
+            slot_id=json_data.slot_id,
+            patient_id=json_data.patient_id,
+            visit_type=json_data.visit_type,
+            reason=json_data.reason,
+            channel=_client().kind,
+            account_id=_account(u),
+            idempotency_key=key.strip() if key else None,
+        )
+        view, created = appointments.book(u, booking)
+        return view, 201 if created else 200
+
+
+@api.get("/appointments/<code>")
+@api.auth_required(auth, roles=["book", "read", "checkin", "staff"])
+@api.output(s.AppointmentView)
+def get_appointment(code: str):
+    with uow() as u:
+        return appointments.get_appointment(u, code, _account(u, staff_may_omit=("staff", "read", "checkin")))
+
+
+@api.post("/appointments/<code>/cancel")
+@api.auth_required(auth, roles=["book", "staff"])
+@api.input(s.CancelIn)
+@api.output(s.AppointmentView)
+def cancel_appointment(code: str, json_data: s.CancelIn):
+    with uow() as u:
+        account_id = _account(u)
+        if json_data.by == "hospital" and "staff" not in _client().scopes:
+            raise InsufficientScope("staff")
+        return appointments.cancel(
+            u, code, by=json_data.by, reason=json_data.reason, account_id=account_id, channel=_client().kind
+        )
+
+
+@api.post("/appointments/<code>/reschedule")
+@api.auth_required(auth, roles=["book", "staff"])
+@api.input(s.RescheduleIn)
+@api.output(s.AppointmentView)
+def reschedule_appointment(code: str, json_data: s.RescheduleIn):
+    """Move to another slot of the same department, atomically (nothing changes if the new slot is full)."""
+    with uow() as u:
+        return appointments.reschedule(u, code, json_data.slot_id, account_id=_account(u), channel=_client().kind)
+
+
+@api.post("/appointments/<code>/complete")
+@api.auth_required(auth, roles=["staff"])
+@api.output(s.AppointmentView)
+def complete_appointment(code: str):
+    with uow() as u:
+        return checkin.complete(u, code, channel=_client().kind)
+
+
+@api.post("/check-in")
+@api.auth_required(auth, roles=["checkin"])
+@api.input(s.CheckInIn)
+@api.output(s.CheckInResult)
+def check_in(json_data: s.CheckInIn):
+    """Check a patient in by booking code (or phone + date): queue number, room and what is still needed."""
+    client = _client()
+    with uow() as u:
+        if json_data.code:
+            return checkin.check_in(u, json_data.code, channel=client.kind, hospital_id=client.hospital_id)
+        return checkin.check_in_by_phone(
+            u, json_data.phone, day=json_data.date, channel=client.kind, hospital_id=client.hospital_id
+        )
+
+
+class InsufficientScope(DomainError):
+    code = "forbidden"
+    status = 403
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"this needs the {scope!r} scope", "Dạ, ứng dụng không có quyền thực hiện thao tác này ạ.")

@@ -1,0 +1,113 @@
+"""Request and response shapes of /api/v1 (pydantic; APIFlask validates them and documents them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.booking.views import AppointmentView, CheckInResult, DepartmentView, HospitalView, PatientView, SlotView
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class SlotQuery(Strict):
+    date: dt.date | None = Field(None, description="Only this local date (YYYY-MM-DD)")
+    part_of_day: Literal["morning", "afternoon", "evening"] | None = None
+    doctor_id: int | None = Field(None, gt=0)
+    limit: int = Field(5, ge=1, le=50)
+
+
+class DoctorQuery(Strict):
+    department: str | None = Field(None, max_length=40)
+
+
+class PatientIn(Strict):
+    full_name: str = Field(min_length=2, max_length=120)
+    date_of_birth: dt.date
+    sex: Literal["male", "female"]
+    phone: str = Field(min_length=9, max_length=20, description="Vietnamese mobile, e.g. 0912345678 or 84912345678")
+    relation: Literal["self", "child", "parent", "spouse", "other"] = "self"
+    cccd: str | None = Field(None, max_length=20)
+    insurance_number: str | None = Field(None, max_length=20)
+    address: str = Field("", max_length=300)
+
+
+class BookingIn(Strict):
+    slot_id: int = Field(gt=0)
+    patient_id: int = Field(gt=0)
+    visit_type: str | None = Field(None, max_length=40, description="A visit type code of the hospital")
+    reason: str = Field("", max_length=2000, description="Symptoms or the reason for the visit, in the patient's words")
+
+
+class CancelIn(Strict):
+    reason: str = Field("", max_length=300)
+    by: Literal["patient", "hospital"] = "patient"
+
+
+class RescheduleIn(Strict):
+    slot_id: int = Field(gt=0)
+
+
+class UpcomingQuery(Strict):
+    upcoming: bool = False
+
+
+class CheckInIn(Strict):
+    code: str | None = Field(None, max_length=20, description="The booking code")
+    phone: str | None = Field(None, max_length=20, description="Fallback: the patient's phone…")
+    date: dt.date | None = Field(None, description="…and the appointment date (default: today)")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> CheckInIn:
+        if bool(self.code) == bool(self.phone):
+            raise ValueError("give either code, or phone (with an optional date)")
+        return self
+
+
+class HospitalList(BaseModel):
+    hospitals: list[HospitalView]
+
+
+class DepartmentList(BaseModel):
+    departments: list[DepartmentView]
+
+
+class Doctor(BaseModel):
+    id: int
+    full_name: str
+    title: str
+    department: str
+
+
+class DoctorList(BaseModel):
+    doctors: list[Doctor]
+
+
+class VisitType(BaseModel):
+    code: str
+    name: str
+    kind: str
+    price_vnd: int
+
+
+class VisitTypeList(BaseModel):
+    visit_types: list[VisitType]
+
+
+class SlotList(BaseModel):
+    slots: list[SlotView]
+
+
+class PatientList(BaseModel):
+    patients: list[PatientView]
+
+
+class AppointmentList(BaseModel):
+    appointments: list[AppointmentView]
+
+
+__all__ = ["AppointmentView", "CheckInResult", "HospitalView", "PatientView"]
