@@ -225,7 +225,8 @@ def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None) -> App
     """Lock the patient, then the appointment (the order every changing service uses)."""
     appointment = find_appointment(uow, code, account_id)
     find_patient(uow, appointment.patient_id, None, lock=True)
-    uow.session.refresh(appointment, with_for_update=True)
+    uow.session.execute(select(Appointment.id).where(Appointment.id == appointment.id).with_for_update())
+    uow.session.refresh(appointment)  # the state as of the lock, not as first read
     return appointment
 
 

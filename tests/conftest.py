@@ -1,0 +1,78 @@
+"""Every test that takes ``db`` runs twice: on SQLite and on PostgreSQL.
+
+PostgreSQL: a throw-away database on the server named by HENKHAM_TEST_POSTGRES_URL (default: the local
+server). When it cannot be reached the PostgreSQL half is skipped with the reason, unless
+HENKHAM_REQUIRE_POSTGRES=1 (CI), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from core.migrate import upgrade
+from core.models import metadata
+from core.uow import Database
+
+POSTGRES_ADMIN_URL = os.environ.get("HENKHAM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_POSTGRES = os.environ.get("HENKHAM_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_unavailable() -> str | None:
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable ({exc.__class__.__name__}: {str(exc).strip()[:120]})"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'henkham.db'}"
+        upgrade(url)
+        yield url
+        return
+    reason = _postgres_unavailable()
+    if reason:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"HENKHAM_REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    name = f"henkham_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A migrated, empty database (tables emptied after each test)."""
+    database = Database(database_url, pool_size=10, max_overflow=20)
+    yield database
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with database.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+    database.dispose()
+
+
+@pytest.fixture
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+# A fixed "now" for service tests: Monday 2026-12-07, 08:00 in Vietnam (01:00 UTC).
+NOW = dt.datetime(2026, 12, 7, 1, 0, tzinfo=dt.UTC)

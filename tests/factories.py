@@ -1,0 +1,112 @@
+"""A small, fully known hospital for tests (the demo data is too big to build per test)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from core.booking import patients
+from core.booking.models import Department, Hospital, Schedule, Slot, VisitType
+from core.booking.slots import generate_slots
+from core.timeutil import local_today
+from core.uow import Database
+
+
+@dataclass
+class World:
+    hospital: str
+    departments: list[str]
+    account_id: int
+
+
+def build_world(
+    db: Database,
+    *,
+    start: dt.date,
+    days: int = 14,
+    capacity: int = 2,
+    slot_minutes: int = 30,
+    **rules: object,
+) -> World:
+    """Hospital "test" with departments nhi and mat: every day 07:00-11:00 and 13:30-16:30."""
+    with db.uow() as uow:
+        hospital = Hospital(
+            slug="test",
+            name="Bệnh viện Thử nghiệm",
+            facility_code="99999",
+            address="1 Đường Thử",
+            phone="02900000000",
+            emergency_phone="02900000115",
+            opening_hours="7:00–16:30",
+            **rules,
+        )
+        uow.session.add(hospital)
+        uow.session.flush()
+        uow.session.add_all(
+            [
+                VisitType(hospital_id=hospital.id, code="bhyt", name="Khám BHYT", kind="insurance", price_vnd=0),
+                VisitType(
+                    hospital_id=hospital.id, code="dich_vu", name="Khám dịch vụ", kind="service", price_vnd=150000
+                ),
+            ]
+        )
+        for slug, name in (("nhi", "Nhi"), ("mat", "Mắt")):
+            department = Department(
+                hospital_id=hospital.id, slug=slug, name=name, location="Khu A", what_to_bring="CCCD"
+            )
+            uow.session.add(department)
+            uow.session.flush()
+            for weekday in range(7):
+                for part, start_time, end_time in (("morning", "07:00", "11:00"), ("afternoon", "13:30", "16:30")):
+                    uow.session.add(
+                        Schedule(
+                            hospital_id=hospital.id,
+                            department_id=department.id,
+                            weekday=weekday,
+                            part_of_day=part,
+                            start_time=dt.time.fromisoformat(start_time),
+                            end_time=dt.time.fromisoformat(end_time),
+                            slot_minutes=slot_minutes,
+                            capacity_per_slot=capacity,
+                            room=f"Phòng {name}",
+                        )
+                    )
+        uow.commit()
+        generate_slots(uow, start=start, days=days)
+    with db.uow() as uow:
+        account_id = patients.get_or_create_account(uow, "test", "account-1")
+    return World(hospital="test", departments=["nhi", "mat"], account_id=account_id)
+
+
+def new_patient(db: Database, account_id: int, n: int = 0, **overrides: object) -> int:
+    data = {
+        "account_id": account_id,
+        "full_name": f"Nguyễn Văn Thử {n}",
+        "date_of_birth": dt.date(1990, 1, 1) + dt.timedelta(days=n),
+        "sex": "male",
+        "phone": f"09{n:08d}"[-10:] if n else "0912345678",
+    }
+    data.update(overrides)
+    with db.uow() as uow:
+        view, _ = patients.register_patient(uow, **data)
+    return view.id
+
+
+def slot_at(db: Database, department: str, day: dt.date, hhmm: str) -> int:
+    """The id of the slot of ``department`` starting at local ``hhmm`` on ``day``."""
+    from core.timeutil import local_to_utc
+
+    with db.uow() as uow:
+        slot_id = uow.session.scalar(
+            select(Slot.id)
+            .join(Department, Department.id == Slot.department_id)
+            .where(Department.slug == department, Slot.start_at == local_to_utc(day, dt.time.fromisoformat(hhmm)))
+        )
+    assert slot_id is not None, f"no {department} slot at {day} {hhmm}"
+    return slot_id
+
+
+def today_local() -> dt.date:
+    return local_today()
