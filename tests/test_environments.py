@@ -1,0 +1,43 @@
+"""The Rasa environment (.venv-rasa, Python 3.10) exists with the pinned Rasa and underthesea."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+
+
+@pytest.mark.skipif(not RASA_PYTHON.exists(), reason=".venv-rasa not created (make test creates it)")
+def test_rasa_environment_has_the_pinned_versions():
+    out = subprocess.run(
+        [
+            str(RASA_PYTHON),
+            "-c",
+            "import sys, rasa, underthesea; print(sys.version_info[:2], rasa.__version__, underthesea.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout.strip()
+    assert out == "(3, 10) 3.6.21 9.5.0"
+
+
+def test_finding_python310_honours_the_override_and_explains_failure():
+    script = ROOT / "scripts" / "find-python310"
+    bad = subprocess.run(
+        [str(script)], env={**os.environ, "PYTHON310": "/nonexistent/python"}, capture_output=True, text=True
+    )
+    assert bad.returncode != 0 and "PYTHON310" in bad.stderr
+    none = subprocess.run(
+        [str(script)], env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}, capture_output=True, text=True
+    )
+    if none.returncode == 0:  # a system python3.10 exists on this machine
+        assert none.stdout.strip().endswith("3.10")
+    else:
+        assert "no Python 3.10" in none.stderr
