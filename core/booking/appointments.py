@@ -85,8 +85,10 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
     return AppointmentView.of(appointment), True
 
 
-def get_appointment(uow: UnitOfWork, code: str, account_id: int | None = None) -> AppointmentView:
-    return AppointmentView.of(find_appointment(uow, code, account_id))
+def get_appointment(
+    uow: UnitOfWork, code: str, account_id: int | None = None, *, hospital_id: int | None = None
+) -> AppointmentView:
+    return AppointmentView.of(find_appointment(uow, code, account_id, hospital_id=hospital_id))
 
 
 def patient_appointments(
@@ -95,8 +97,10 @@ def patient_appointments(
     account_id: int | None = None,
     *,
     upcoming_only: bool = False,
+    hospital_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> list[AppointmentView]:
+    """The patient's appointments, newest first (upcoming ones: soonest first); ``hospital_id`` narrows."""
     find_patient(uow, patient_id, account_id)
     query = (
         select(Appointment)
@@ -104,6 +108,8 @@ def patient_appointments(
         .where(Appointment.patient_id == patient_id)
         .order_by(Appointment.starts_at.desc())
     )
+    if hospital_id is not None:
+        query = query.where(Appointment.hospital_id == hospital_id)
     if upcoming_only:
         query = query.where(
             Appointment.status == AppointmentStatus.BOOKED.value, Appointment.starts_at > (now or utcnow())
@@ -120,6 +126,7 @@ def cancel(
     channel: str,
     reason: str = "",
     account_id: int | None = None,
+    hospital_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> AppointmentView:
     """Cancel a booked appointment and free its seat; cancelling twice is harmless."""
@@ -133,7 +140,7 @@ def cancel(
             "Dạ, bệnh viện cần ghi lý do hủy để báo cho người bệnh ạ.",
             field="reason",
         )
-    appointment = _lock_appointment(uow, code, account_id)
+    appointment = _lock_appointment(uow, code, account_id, hospital_id)
     if appointment.status == AppointmentStatus.CANCELLED:
         return AppointmentView.of(appointment)
     if appointment.status != AppointmentStatus.BOOKED:
@@ -159,6 +166,7 @@ def reschedule(
     *,
     channel: str,
     account_id: int | None = None,
+    hospital_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> AppointmentView:
     """Move a booked appointment to another slot of the same department in one transaction.
@@ -167,7 +175,7 @@ def reschedule(
     The booking code stays the same; the queue number follows the new slot.
     """
     now = now or utcnow()
-    appointment = _lock_appointment(uow, code, account_id)
+    appointment = _lock_appointment(uow, code, account_id, hospital_id)
     if appointment.status != AppointmentStatus.BOOKED:
         raise _not_changeable(appointment, "reschedule")
     hospital = appointment.hospital
@@ -204,7 +212,15 @@ def reschedule(
     return AppointmentView.of(appointment)
 
 
-def find_appointment(uow: UnitOfWork, code: str, account_id: int | None = None, *, lock: bool = False) -> Appointment:
+def find_appointment(
+    uow: UnitOfWork,
+    code: str,
+    account_id: int | None = None,
+    *,
+    hospital_id: int | None = None,
+    lock: bool = False,
+) -> Appointment:
+    """The appointment with this code, if the account (None: staff) and hospital (None: any) may see it."""
     normalised = normalise_booking_code(code)
     appointment = None
     if normalised is not None:
@@ -212,7 +228,11 @@ def find_appointment(uow: UnitOfWork, code: str, account_id: int | None = None, 
         if lock:
             query = query.with_for_update(of=Appointment)
         appointment = uow.session.scalar(query)
-    if appointment is None or (account_id is not None and appointment.patient.account_id != account_id):
+    if (
+        appointment is None
+        or (account_id is not None and appointment.patient.account_id != account_id)
+        or (hospital_id is not None and appointment.hospital_id != hospital_id)
+    ):
         raise NotFound(
             f"no appointment with code {code!r}",
             "Dạ, em không tìm thấy lịch hẹn với mã này. Anh/chị kiểm tra lại mã đặt lịch giúp em ạ.",
@@ -221,9 +241,9 @@ def find_appointment(uow: UnitOfWork, code: str, account_id: int | None = None, 
     return appointment
 
 
-def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None) -> Appointment:
+def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None, hospital_id: int | None) -> Appointment:
     """Lock the patient, then the appointment (the order every changing service uses)."""
-    appointment = find_appointment(uow, code, account_id)
+    appointment = find_appointment(uow, code, account_id, hospital_id=hospital_id)
     find_patient(uow, appointment.patient_id, None, lock=True)
     uow.session.execute(select(Appointment.id).where(Appointment.id == appointment.id).with_for_update())
     uow.session.refresh(appointment)  # the state as of the lock, not as first read
@@ -283,8 +303,8 @@ def _place_in_slot(uow: UnitOfWork, appointment: Appointment, slot: Slot) -> Non
     appointment.queue_number = next(
         n for n in range(slot.queue_base, slot.queue_base + slot.capacity + len(held) + 1) if n not in held
     )
-    appointment.slot_id = slot.id
-    appointment.doctor_id = slot.doctor_id
+    appointment.slot = slot  # the relationships, not just the ids: the view must show the new room and doctor
+    appointment.doctor = slot.doctor
     appointment.day = slot.day
     appointment.part_of_day = slot.part_of_day
     appointment.starts_at = slot.start_at

@@ -112,10 +112,12 @@ def check_in_by_phone(
     return check_in(uow, matches[0].code, channel=channel, hospital_id=hospital_id, now=now)
 
 
-def complete(uow: UnitOfWork, code: str, *, channel: str, now: dt.datetime | None = None) -> AppointmentView:
+def complete(
+    uow: UnitOfWork, code: str, *, channel: str, hospital_id: int | None = None, now: dt.datetime | None = None
+) -> AppointmentView:
     """The visit is over (reported by the HIS)."""
     now = now or utcnow()
-    appointment = find_appointment(uow, code, lock=True)
+    appointment = find_appointment(uow, code, hospital_id=hospital_id, lock=True)
     if appointment.status == AppointmentStatus.COMPLETED:
         return AppointmentView.of(appointment)
     if appointment.status != AppointmentStatus.CHECKED_IN:

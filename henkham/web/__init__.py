@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
+from flask import request
+from werkzeug.routing import IntegerConverter
 
 from core.config import Settings, get_settings
-from core.errors import DomainError
+from core.errors import DomainError, InvalidInput
 from core.uow import Database
 
 API_DESCRIPTION = """henkham's core REST API for a Zalo Mini App, a check-in kiosk and the hospital information system.
@@ -16,6 +18,13 @@ API key (`Authorization: Bearer hk_…`); a client that acts for an end user nam
 `X-Henkham-Account` header. Errors are `{"error": {"code", "message", "message_vi", "details"}}`;
 `message_vi` is a polite Vietnamese sentence a patient-facing client may show as it is.
 """
+
+
+class IdConverter(IntegerConverter):
+    """A positive 32-bit database id in a URL; anything larger is simply not found."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        super().__init__(map, min=1, max=2**31 - 1)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> APIFlask:
@@ -40,6 +49,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @app.error_processor
     def _http_error(error: HTTPError):  # every HTTP error, validation errors included
         code = {
+            400: "bad_request",
             401: "unauthorized",
             403: "forbidden",
             404: "not_found",
@@ -73,6 +83,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             }
         }
         return body, error.status
+
+    app.url_map.converters["id"] = IdConverter
+
+    @app.before_request
+    def _refuse_nul_characters():
+        # PostgreSQL text cannot hold NUL: refuse it at the door rather than fail deep inside.
+        raw = request.full_path + "".join(request.headers.values())
+        if "\x00" in raw or "%00" in request.full_path:
+            raise InvalidInput("NUL characters are not allowed", "Dạ, thông tin gửi lên có ký tự không hợp lệ ạ.")
 
     from .api import api
 

@@ -143,14 +143,16 @@ def list_patients():
         return {"patients": patients.list_patients(u, _account(u, staff_may_omit=()))}
 
 
-@api.get("/patients/<int:patient_id>/appointments")
+@api.get("/patients/<id:patient_id>/appointments")
 @api.auth_required(auth, roles=["book", "read", "staff"])
 @api.input(s.UpcomingQuery, location="query")
 @api.output(s.AppointmentList)
 def list_patient_appointments(patient_id: int, query_data: s.UpcomingQuery):
     with uow() as u:
         account_id = _account(u, staff_may_omit=("staff", "read"))
-        found = appointments.patient_appointments(u, patient_id, account_id, upcoming_only=query_data.upcoming)
+        found = appointments.patient_appointments(
+            u, patient_id, account_id, upcoming_only=query_data.upcoming, hospital_id=_client().hospital_id
+        )
         return {"appointments": found}
 
 
@@ -182,7 +184,8 @@ def create_appointment(json_data: s.BookingIn):
 @api.output(s.AppointmentView)
 def get_appointment(code: str):
     with uow() as u:
-        return appointments.get_appointment(u, code, _account(u, staff_may_omit=("staff", "read", "checkin")))
+        account_id = _account(u, staff_may_omit=("staff", "read", "checkin"))
+        return appointments.get_appointment(u, code, account_id, hospital_id=_client().hospital_id)
 
 
 @api.post("/appointments/<code>/cancel")
@@ -195,7 +198,13 @@ def cancel_appointment(code: str, json_data: s.CancelIn):
         if json_data.by == "hospital" and "staff" not in _client().scopes:
             raise InsufficientScope("staff")
         return appointments.cancel(
-            u, code, by=json_data.by, reason=json_data.reason, account_id=account_id, channel=_client().kind
+            u,
+            code,
+            by=json_data.by,
+            reason=json_data.reason,
+            account_id=account_id,
+            hospital_id=_client().hospital_id,
+            channel=_client().kind,
         )
 
 
@@ -206,7 +215,10 @@ def cancel_appointment(code: str, json_data: s.CancelIn):
 def reschedule_appointment(code: str, json_data: s.RescheduleIn):
     """Move to another slot of the same department, atomically (nothing changes if the new slot is full)."""
     with uow() as u:
-        return appointments.reschedule(u, code, json_data.slot_id, account_id=_account(u), channel=_client().kind)
+        client = _client()
+        return appointments.reschedule(
+            u, code, json_data.slot_id, account_id=_account(u), hospital_id=client.hospital_id, channel=client.kind
+        )
 
 
 @api.post("/appointments/<code>/complete")
@@ -214,7 +226,7 @@ def reschedule_appointment(code: str, json_data: s.RescheduleIn):
 @api.output(s.AppointmentView)
 def complete_appointment(code: str):
     with uow() as u:
-        return checkin.complete(u, code, channel=_client().kind)
+        return checkin.complete(u, code, channel=_client().kind, hospital_id=_client().hospital_id)
 
 
 @api.post("/check-in")

@@ -5,19 +5,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.booking.views import AppointmentView, CheckInResult, DepartmentView, HospitalView, PatientView, SlotView
+
+MAX_ID = 2**31 - 1  # database ids are 32-bit integers
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 class SlotQuery(Strict):
     date: dt.date | None = Field(None, description="Only this local date (YYYY-MM-DD)")
     part_of_day: Literal["morning", "afternoon", "evening"] | None = None
-    doctor_id: int | None = Field(None, gt=0)
+    doctor_id: int | None = Field(None, gt=0, le=MAX_ID)
     limit: int = Field(5, ge=1, le=50)
 
 
@@ -37,8 +46,8 @@ class PatientIn(Strict):
 
 
 class BookingIn(Strict):
-    slot_id: int = Field(gt=0)
-    patient_id: int = Field(gt=0)
+    slot_id: int = Field(gt=0, le=MAX_ID)
+    patient_id: int = Field(gt=0, le=MAX_ID)
     visit_type: str | None = Field(None, max_length=40, description="A visit type code of the hospital")
     reason: str = Field("", max_length=2000, description="Symptoms or the reason for the visit, in the patient's words")
 
@@ -49,7 +58,7 @@ class CancelIn(Strict):
 
 
 class RescheduleIn(Strict):
-    slot_id: int = Field(gt=0)
+    slot_id: int = Field(gt=0, le=MAX_ID)
 
 
 class UpcomingQuery(Strict):
