@@ -94,6 +94,21 @@ def new_patient(db: Database, account_id: int, n: int = 0, **overrides: object) 
     return view.id
 
 
+def book(db: Database, world: World, slot_id: int, patient_id: int, *, now: dt.datetime, **kw: object):
+    """Book through the core service as the world's account; returns the AppointmentView."""
+    from core.booking import appointments
+
+    with db.uow() as uow:
+        view, _ = appointments.book(
+            uow,
+            appointments.BookingRequest(
+                slot_id=slot_id, patient_id=patient_id, channel="test", account_id=world.account_id, **kw
+            ),
+            now=now,
+        )
+    return view
+
+
 def slot_at(db: Database, department: str, day: dt.date, hhmm: str) -> int:
     """The id of the slot of ``department`` starting at local ``hhmm`` on ``day``."""
     from core.timeutil import local_to_utc

@@ -14,11 +14,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from core import access
-from core.booking import appointments
-from core.booking.appointments import BookingRequest
 from core.booking.models import Appointment, Department, Doctor, Hospital, Slot
 from core.timeutil import local_to_utc
 from henkham.web import create_app
+from tests import factories
 from tests.factories import build_world, new_patient, slot_at, today_local
 
 API = "/api/v1"
@@ -133,18 +132,8 @@ def booked(client, key: str, account: str | None, slot_id: int, patient_id: int,
 def book_today(db, world, patient_id: int, department: str = "nhi", hhmm: str = "07:00", **kw) -> dict:
     """An appointment on the current local day, booked as if it were local midnight."""
     today = today_local()
-    with db.uow() as uow:
-        view, _ = appointments.book(
-            uow,
-            BookingRequest(
-                slot_id=slot_at(db, department, today, hhmm),
-                patient_id=patient_id,
-                channel="test",
-                account_id=world.account_id,
-                **kw,
-            ),
-            now=local_to_utc(today, dt.time(0, 0)),
-        )
+    slot_id = slot_at(db, department, today, hhmm)
+    view = factories.book(db, world, slot_id, patient_id, now=local_to_utc(today, dt.time(0, 0)), **kw)
     return view.model_dump(mode="json")
 
 

@@ -11,6 +11,7 @@ from core.booking import appointments, slots
 from core.booking.appointments import BookingRequest
 from core.booking.models import Appointment, Slot
 from core.errors import DomainError, NotFound
+from tests import factories
 from tests.conftest import NOW
 from tests.factories import build_world, new_patient, slot_at
 
@@ -31,13 +32,7 @@ def world(db):
 
 
 def book(db, world, slot_id, patient_id, now=NOW, **kw):
-    with db.uow() as uow:
-        view, _created = appointments.book(
-            uow,
-            BookingRequest(slot_id=slot_id, patient_id=patient_id, channel="test", account_id=world.account_id, **kw),
-            now=now,
-        )
-    return view
+    return factories.book(db, world, slot_id, patient_id, now=now, **kw)
 
 
 def refused(fn, *args, **kwargs) -> DomainError:

@@ -10,11 +10,11 @@ from click.testing import CliRunner, Result
 
 from core import access
 from core.booking import appointments
-from core.booking.appointments import BookingRequest
 from core.config import get_settings
 from core.timeutil import local_to_utc
 from henkham.cli import cli
 from henkham.web import create_app
+from tests import factories
 from tests.factories import build_world, new_patient, slot_at, today_local
 
 
@@ -45,18 +45,9 @@ def assert_one_error_line(result: Result, expected: str | None = None) -> str:
 
 def book_on(db, account_id: int, patient_id: int, day: dt.date, hhmm: str = "07:00", department: str = "nhi") -> str:
     """Book a slot of ``day`` as if it were local midnight of that day; returns the code."""
-    with db.uow() as uow:
-        view, _ = appointments.book(
-            uow,
-            BookingRequest(
-                slot_id=slot_at(db, department, day, hhmm),
-                patient_id=patient_id,
-                channel="test",
-                account_id=account_id,
-            ),
-            now=local_to_utc(day, dt.time(0, 0)),
-        )
-    return view.code
+    world = factories.World(hospital="test", departments=["nhi", "mat"], account_id=account_id)
+    slot_id = slot_at(db, department, day, hhmm)
+    return factories.book(db, world, slot_id, patient_id, now=local_to_utc(day, dt.time(0, 0))).code
 
 
 def status_of(db, code: str) -> str:

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from core.booking import appointments, checkin
-from core.booking.appointments import BookingRequest
 from core.errors import Conflict, DomainError, NotFound
+from tests import factories
 from tests.conftest import NOW
 from tests.factories import build_world, new_patient, slot_at
 
@@ -23,13 +23,7 @@ def world(db):
 
 
 def book(db, world, slot_id, patient_id, **kw):
-    with db.uow() as uow:
-        view, _ = appointments.book(
-            uow,
-            BookingRequest(slot_id=slot_id, patient_id=patient_id, channel="test", account_id=world.account_id, **kw),
-            now=NOW,
-        )
-    return view
+    return factories.book(db, world, slot_id, patient_id, now=NOW, **kw)
 
 
 def test_check_in_by_code_gives_queue_room_and_what_is_missing(db, world):
