@@ -131,14 +131,14 @@ def op_check_in(db: Database, item: tuple[str, dt.datetime], ctx: dict[str, Any]
 
 
 def op_get(db: Database, item: str, ctx: dict[str, Any]) -> str:
-    with db.uow() as uow:
+    with db.reader() as uow:
         appointments.get_appointment(uow, item, ctx["account_id"])
     return "get_appointment"
 
 
 def op_search(db: Database, item: tuple[str, dt.date | None, str | None], ctx: dict[str, Any]) -> str:
     department, day, part = item
-    with db.uow() as uow:
+    with db.reader() as uow:
         found = slots.search_slots(uow, hospital_slug=HOSPITAL, department_slug=department, day=day, part_of_day=part)
     if not found:
         ctx["anomalies"]["empty_result"] += 1

@@ -18,8 +18,9 @@ from core.db import make_engine, make_session_factory
 class UnitOfWork:
     session: Session
 
-    def __init__(self, session_factory: sessionmaker) -> None:
+    def __init__(self, session_factory: sessionmaker, *, read_only: bool = False) -> None:
         self._session_factory = session_factory
+        self.read_only = read_only
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
@@ -31,7 +32,12 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.session.rollback()
+        if self.read_only and exc_type is None:
+            # Nothing to undo: ending a read cleanly keeps psycopg's prepared statements, which a
+            # ROLLBACK would discard (and re-planning every query costs more than running it).
+            self.session.commit()
+        else:
+            self.session.rollback()
         self.session.close()
 
     def commit(self) -> None:
@@ -48,13 +54,25 @@ class Database:
         self.url = url
         self.engine: Engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.session_factory = make_session_factory(self.engine)
+        # On PostgreSQL a reader's transactions are READ ONLY: a write through it fails loudly.
+        reader_engine = (
+            self.engine.execution_options(postgresql_readonly=True)
+            if self.engine.dialect.name == "postgresql"
+            else self.engine
+        )
+        self.reader_factory = make_session_factory(reader_engine)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         return cls(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
 
     def uow(self) -> UnitOfWork:
+        """For work that may write: nothing is kept unless the service calls ``uow.commit()``."""
         return UnitOfWork(self.session_factory)
+
+    def reader(self) -> UnitOfWork:
+        """For read-only work (catalogue, look-ups, authentication)."""
+        return UnitOfWork(self.reader_factory, read_only=True)
 
     def dispose(self) -> None:
         self.engine.dispose()

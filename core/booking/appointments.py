@@ -59,18 +59,17 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
             return AppointmentView.of(previous), False
 
     slot = _find_slot(uow, request.slot_id)
-    hospital = session.get(Hospital, slot.hospital_id)
+    hospital = slot.hospital
     rules.check_slot_bookable(hospital, slot, now)
     visit_type = _find_visit_type(uow, hospital, request.visit_type)
-    rules.check_active_limit(session, hospital, patient.id, now)
-    rules.check_one_per_session(session, hospital, patient.id, slot)
+    rules.check_patient_may_book(session, hospital, patient.id, slot, now)
     _take_seat(uow, slot)
 
     appointment = Appointment(
-        hospital_id=hospital.id,
-        department_id=slot.department_id,
-        patient_id=patient.id,
-        visit_type_id=visit_type.id if visit_type else None,
+        hospital=hospital,
+        department=slot.department,
+        patient=patient,
+        visit_type=visit_type,
         status=AppointmentStatus.BOOKED.value,
         channel=request.channel,
         idempotency_key=key,
@@ -81,8 +80,9 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
     _place_in_slot(uow, appointment, slot)
     _insert_with_code(uow, appointment)
     record_event(uow, appointment, "booked", request.channel, f"slot {slot.id}", now)
+    view = AppointmentView.of(appointment)  # before the commit: nothing is loaded again afterwards
     uow.commit()
-    return AppointmentView.of(appointment), True
+    return view, True
 
 
 def get_appointment(
@@ -155,8 +155,9 @@ def cancel(
     appointment.cancel_reason = reason[:300] or None
     appointment.updated_at = now
     record_event(uow, appointment, "cancelled", channel, f"by {by}: {reason}"[:500], now)
+    view = AppointmentView.of(appointment)
     uow.commit()
-    return AppointmentView.of(appointment)
+    return view
 
 
 def reschedule(
@@ -195,8 +196,8 @@ def reschedule(
             field="slot_id",
         )
     rules.check_slot_bookable(hospital, new_slot, now)
-    rules.check_one_per_session(
-        uow.session, hospital, appointment.patient_id, new_slot, ignore_appointment_id=appointment.id
+    rules.check_patient_may_book(
+        uow.session, hospital, appointment.patient_id, new_slot, now, ignore_appointment_id=appointment.id
     )
     old_slot_id = appointment.slot_id
     # Lock both slots in id order (deadlock-free against concurrent moves the other way).
@@ -208,8 +209,9 @@ def reschedule(
     _place_in_slot(uow, appointment, new_slot)
     appointment.updated_at = now
     record_event(uow, appointment, "rescheduled", channel, f"slot {old_slot_id} -> {new_slot.id}", now)
+    view = AppointmentView.of(appointment)
     uow.commit()
-    return AppointmentView.of(appointment)
+    return view
 
 
 def find_appointment(
@@ -251,7 +253,9 @@ def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None, hospit
 
 
 def _find_slot(uow: UnitOfWork, slot_id: int) -> Slot:
-    slot = uow.session.get(Slot, slot_id)
+    slot = uow.session.get(
+        Slot, slot_id, options=[joinedload(Slot.hospital), joinedload(Slot.department), joinedload(Slot.doctor)]
+    )
     if slot is None:
         raise NotFound(
             f"no slot {slot_id}",

@@ -58,8 +58,7 @@ def check_in(
         appointment.checked_in_at = now
         appointment.updated_at = now
         record_event(uow, appointment, "checked_in", channel, "", now)
-        uow.commit()
-    return CheckInResult(
+    result = CheckInResult(
         appointment=AppointmentView.of(appointment),
         already_checked_in=already,
         queue_number=appointment.queue_number,
@@ -67,6 +66,8 @@ def check_in(
         location=appointment.department.location,
         still_needed=_still_needed(appointment),
     )
+    uow.commit()
+    return result
 
 
 def check_in_by_phone(
@@ -131,8 +132,9 @@ def complete(
     appointment.completed_at = now
     appointment.updated_at = now
     record_event(uow, appointment, "completed", channel, "", now)
+    view = AppointmentView.of(appointment)
     uow.commit()
-    return AppointmentView.of(appointment)
+    return view
 
 
 def mark_no_shows(

@@ -193,6 +193,7 @@ class Slot(Base):
     room: Mapped[str] = mapped_column(String(80), default="")
     closed: Mapped[bool] = mapped_column(default=False)
 
+    hospital: Mapped[Hospital] = relationship()
     department: Mapped[Department] = relationship()
     doctor: Mapped[Doctor | None] = relationship()
 

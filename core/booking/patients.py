@@ -16,10 +16,15 @@ from .models import Account, Patient, Relationship, Sex
 from .views import PatientView
 
 
+def find_account(uow: UnitOfWork, provider: str, external_id: str) -> int | None:
+    return uow.session.scalar(
+        select(Account.id).where(Account.provider == provider, Account.external_id == external_id)
+    )
+
+
 def get_or_create_account(uow: UnitOfWork, provider: str, external_id: str) -> int:
     """The id of the account (provider, external_id), created on first sight; safe under concurrency."""
-    query = select(Account.id).where(Account.provider == provider, Account.external_id == external_id)
-    account_id = uow.session.scalar(query)
+    account_id = find_account(uow, provider, external_id)
     if account_id is not None:
         return account_id
     try:
@@ -29,7 +34,7 @@ def get_or_create_account(uow: UnitOfWork, provider: str, external_id: str) -> i
         uow.commit()
         return account.id
     except IntegrityError:  # another request created it first; the savepoint was rolled back
-        return uow.session.scalar(query)
+        return find_account(uow, provider, external_id)
 
 
 def register_patient(

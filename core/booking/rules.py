@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.errors import RuleViolation
-from core.timeutil import local_today, to_local
+from core.timeutil import local_today
 
 from .models import Appointment, AppointmentStatus, Hospital, Slot
 
@@ -62,17 +63,44 @@ def check_change_allowed(hospital: Hospital, appointment: Appointment, now: dt.d
         )
 
 
-def check_active_limit(session, hospital: Hospital, patient_id: int, now: dt.datetime) -> None:
-    active = session.scalar(
-        select(func.count())
-        .select_from(Appointment)
-        .where(
-            Appointment.patient_id == patient_id,
-            Appointment.status == AppointmentStatus.BOOKED.value,
-            Appointment.starts_at > now,
-        )
-    )
-    if active >= hospital.max_active_appointments:
+def check_patient_may_book(
+    session: Session,
+    hospital: Hospital,
+    patient_id: int,
+    slot: Slot,
+    now: dt.datetime,
+    *,
+    ignore_appointment_id: int | None = None,
+) -> None:
+    """Maximum upcoming appointments, and one appointment per department session (one query for both).
+
+    ``ignore_appointment_id`` is the appointment being moved: a reschedule keeps the count unchanged.
+    """
+    live = session.execute(
+        select(
+            Appointment.id,
+            Appointment.code,
+            Appointment.status,
+            Appointment.starts_at,
+            Appointment.department_id,
+            Appointment.day,
+            Appointment.part_of_day,
+        ).where(Appointment.patient_id == patient_id, Appointment.status.in_(LIVE))
+    ).all()
+    live = [a for a in live if a.id != ignore_appointment_id]
+    if hospital.one_appointment_per_session:
+        for a in live:
+            if (a.department_id, a.day, a.part_of_day) == (slot.department_id, slot.day, slot.part_of_day):
+                raise RuleViolation(
+                    "duplicate_in_session",
+                    "the patient already has an appointment in this department session",
+                    f"Dạ, người bệnh đã có lịch khám khoa này vào buổi đó (mã {a.code}). Anh/chị không cần đặt thêm ạ.",
+                    existing_code=a.code,
+                )
+    if ignore_appointment_id is not None:
+        return
+    upcoming = sum(1 for a in live if a.status == AppointmentStatus.BOOKED and a.starts_at > now)
+    if upcoming >= hospital.max_active_appointments:
         raise RuleViolation(
             "too_many_active",
             f"a patient may hold at most {hospital.max_active_appointments} upcoming appointments",
@@ -82,37 +110,9 @@ def check_active_limit(session, hospital: Hospital, patient_id: int, now: dt.dat
         )
 
 
-def check_one_per_session(
-    session, hospital: Hospital, patient_id: int, slot: Slot, *, ignore_appointment_id: int | None = None
-) -> None:
-    if not hospital.one_appointment_per_session:
-        return
-    query = select(Appointment.code).where(
-        Appointment.patient_id == patient_id,
-        Appointment.status.in_(LIVE),
-        Appointment.department_id == slot.department_id,
-        Appointment.day == slot.day,
-        Appointment.part_of_day == slot.part_of_day,
-    )
-    if ignore_appointment_id is not None:
-        query = query.where(Appointment.id != ignore_appointment_id)
-    existing = session.scalar(query.limit(1))
-    if existing is not None:
-        raise RuleViolation(
-            "duplicate_in_session",
-            "the patient already has an appointment in this department session",
-            f"Dạ, người bệnh đã có lịch khám khoa này vào buổi đó (mã {existing}). Anh/chị không cần đặt thêm ạ.",
-            existing_code=existing,
-        )
-
-
 def _duration_vi(minutes: int) -> str:
     if minutes % 1440 == 0:
         return f"{minutes // 1440} ngày"
     if minutes % 60 == 0:
         return f"{minutes // 60} giờ"
     return f"{minutes} phút"
-
-
-def local_time_vi(moment: dt.datetime) -> str:
-    return f"{to_local(moment):%H:%M ngày %d/%m/%Y}"

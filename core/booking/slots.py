@@ -168,7 +168,11 @@ def search_slots(
     if doctor_id is not None:
         query = query.where(Slot.doctor_id == doctor_id)
     if day is not None:
-        query = query.where(Slot.day == day)
+        # Bound start_at too, so the (department_id, start_at) index reads that day only.
+        day_start = local_to_utc(day, dt.time(0, 0))
+        query = query.where(
+            Slot.day == day, Slot.start_at >= day_start, Slot.start_at < day_start + dt.timedelta(days=1)
+        )
     if part_of_day is not None:
         query = query.where(Slot.part_of_day == part_of_day)
     return [SlotView.of(s) for s in uow.session.scalars(query)]

@@ -22,11 +22,18 @@ def uow() -> UnitOfWork:
     return current_app.extensions["henkham.db"].uow()
 
 
+def reader() -> UnitOfWork:
+    return current_app.extensions["henkham.db"].reader()
+
+
+NO_ACCOUNT_YET = 0  # an id no account has: a user we have never seen owns nothing
+
+
 @auth.verify_token
 def _verify(token: str) -> access.ApiClient | None:
     if not token:
         return None
-    with uow() as u:
+    with reader() as u:
         return access.authenticate(u, token)
 
 
@@ -40,12 +47,18 @@ def _client() -> access.ApiClient:
 
 
 def _account(u: UnitOfWork, *, staff_may_omit: tuple[str, ...] = ("staff",)) -> int | None:
-    """The account the client acts for (X-Henkham-Account), or None for hospital-side clients."""
+    """The account the client acts for (X-Henkham-Account), or None for hospital-side clients.
+
+    In a read-only unit of work an unknown user is not created: they simply own nothing yet.
+    """
     client = _client()
     external = (request.headers.get(ACCOUNT_HEADER) or "").strip()
     if external:
         if len(external) > 120:
             raise InvalidInput(f"{ACCOUNT_HEADER} is too long", "Dạ, mã tài khoản không hợp lệ ạ.")
+        if u.read_only:
+            found = patients.find_account(u, client.account_provider, external)
+            return NO_ACCOUNT_YET if found is None else found
         return patients.get_or_create_account(u, client.account_provider, external)
     if any(scope in client.scopes for scope in staff_may_omit):
         return None
@@ -69,21 +82,21 @@ class AccountRequired(DomainError):
 @api.get("/hospitals")
 @api.output(s.HospitalList)
 def list_hospitals():
-    with uow() as u:
+    with reader() as u:
         return {"hospitals": catalogue.list_hospitals(u)}
 
 
 @api.get("/hospitals/<slug>")
 @api.output(s.HospitalView)
 def get_hospital(slug: str):
-    with uow() as u:
+    with reader() as u:
         return catalogue.get_hospital(u, slug)
 
 
 @api.get("/hospitals/<slug>/departments")
 @api.output(s.DepartmentList)
 def list_departments(slug: str):
-    with uow() as u:
+    with reader() as u:
         return {"departments": catalogue.list_departments(u, slug)}
 
 
@@ -91,14 +104,14 @@ def list_departments(slug: str):
 @api.input(s.DoctorQuery, location="query")
 @api.output(s.DoctorList)
 def list_doctors(slug: str, query_data: s.DoctorQuery):
-    with uow() as u:
+    with reader() as u:
         return {"doctors": catalogue.list_doctors(u, slug, query_data.department)}
 
 
 @api.get("/hospitals/<slug>/visit-types")
 @api.output(s.VisitTypeList)
 def list_visit_types(slug: str):
-    with uow() as u:
+    with reader() as u:
         return {"visit_types": catalogue.list_visit_types(u, slug)}
 
 
@@ -107,7 +120,7 @@ def list_visit_types(slug: str):
 @api.output(s.SlotList)
 def search_slots(slug: str, department: str, query_data: s.SlotQuery):
     """The nearest free slots, earliest first."""
-    with uow() as u:
+    with reader() as u:
         found = slots.search_slots(
             u,
             hospital_slug=slug,
@@ -139,7 +152,7 @@ def create_patient(json_data: s.PatientIn):
 @api.auth_required(auth, roles=["book"])
 @api.output(s.PatientList)
 def list_patients():
-    with uow() as u:
+    with reader() as u:
         return {"patients": patients.list_patients(u, _account(u, staff_may_omit=()))}
 
 
@@ -148,7 +161,7 @@ def list_patients():
 @api.input(s.UpcomingQuery, location="query")
 @api.output(s.AppointmentList)
 def list_patient_appointments(patient_id: int, query_data: s.UpcomingQuery):
-    with uow() as u:
+    with reader() as u:
         account_id = _account(u, staff_may_omit=("staff", "read"))
         found = appointments.patient_appointments(
             u, patient_id, account_id, upcoming_only=query_data.upcoming, hospital_id=_client().hospital_id
@@ -183,7 +196,7 @@ def create_appointment(json_data: s.BookingIn):
 @api.auth_required(auth, roles=["book", "read", "checkin", "staff"])
 @api.output(s.AppointmentView)
 def get_appointment(code: str):
-    with uow() as u:
+    with reader() as u:
         account_id = _account(u, staff_may_omit=("staff", "read", "checkin"))
         return appointments.get_appointment(u, code, account_id, hospital_id=_client().hospital_id)
 
