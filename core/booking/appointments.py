@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import joinedload
 
 from core.errors import Conflict, InvalidInput, NotFound, RuleViolation
@@ -21,7 +21,7 @@ from . import rules
 from .codes import new_booking_code, normalise_booking_code
 from .models import Appointment, AppointmentEvent, AppointmentStatus, CancelledBy, Hospital, Slot, VisitType
 from .patients import find_patient
-from .views import AppointmentView
+from .views import AppointmentView, load_appointment_view
 
 _CODE_ATTEMPTS = 8
 
@@ -56,7 +56,7 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
                     "Dạ, yêu cầu này trùng với một yêu cầu trước. Anh/chị thử đặt lại giúp em ạ.",
                     field="idempotency_key",
                 )
-            return AppointmentView.of(previous), False
+            return load_appointment_view(uow, previous.id), False
 
     slot = _find_slot(uow, request.slot_id)
     hospital = slot.hospital
@@ -66,10 +66,10 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
     _take_seat(uow, slot)
 
     appointment = Appointment(
-        hospital=hospital,
-        department=slot.department,
-        patient=patient,
-        visit_type=visit_type,
+        hospital_id=hospital.id,
+        department_id=slot.department_id,
+        patient_id=patient.id,
+        visit_type_id=visit_type.id if visit_type else None,
         status=AppointmentStatus.BOOKED.value,
         channel=request.channel,
         idempotency_key=key,
@@ -79,8 +79,8 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
     )
     _place_in_slot(uow, appointment, slot)
     _insert_with_code(uow, appointment)
-    record_event(uow, appointment, "booked", request.channel, f"slot {slot.id}", now)
-    view = AppointmentView.of(appointment)  # before the commit: nothing is loaded again afterwards
+    record_event(uow, appointment.id, "booked", request.channel, f"slot {slot.id}", now)
+    view = load_appointment_view(uow, appointment.id)
     uow.commit()
     return view, True
 
@@ -88,7 +88,7 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
 def get_appointment(
     uow: UnitOfWork, code: str, account_id: int | None = None, *, hospital_id: int | None = None
 ) -> AppointmentView:
-    return AppointmentView.of(find_appointment(uow, code, account_id, hospital_id=hospital_id))
+    return AppointmentView.from_row(find_appointment_row(uow, code, account_id, hospital_id=hospital_id))
 
 
 def patient_appointments(
@@ -102,12 +102,7 @@ def patient_appointments(
 ) -> list[AppointmentView]:
     """The patient's appointments, newest first (upcoming ones: soonest first); ``hospital_id`` narrows."""
     find_patient(uow, patient_id, account_id)
-    query = (
-        select(Appointment)
-        .options(*_view_loads())
-        .where(Appointment.patient_id == patient_id)
-        .order_by(Appointment.starts_at.desc())
-    )
+    query = AppointmentView.query().where(Appointment.patient_id == patient_id).order_by(Appointment.starts_at.desc())
     if hospital_id is not None:
         query = query.where(Appointment.hospital_id == hospital_id)
     if upcoming_only:
@@ -115,7 +110,7 @@ def patient_appointments(
             Appointment.status == AppointmentStatus.BOOKED.value, Appointment.starts_at > (now or utcnow())
         )
         query = query.order_by(None).order_by(Appointment.starts_at)
-    return [AppointmentView.of(a) for a in uow.session.scalars(query)]
+    return [AppointmentView.from_row(row) for row in uow.session.execute(query)]
 
 
 def cancel(
@@ -142,10 +137,10 @@ def cancel(
         )
     appointment = _lock_appointment(uow, code, account_id, hospital_id)
     if appointment.status == AppointmentStatus.CANCELLED:
-        return AppointmentView.of(appointment)
+        return load_appointment_view(uow, appointment.id)
     if appointment.status != AppointmentStatus.BOOKED:
         raise _not_changeable(appointment, "cancel")
-    hospital = appointment.hospital
+    hospital = uow.session.get(Hospital, appointment.hospital_id)
     if by == CancelledBy.PATIENT:
         rules.check_change_allowed(hospital, appointment, now, "cancel")
     uow.session.execute(update(Slot).where(Slot.id == appointment.slot_id).values(booked=Slot.booked - 1))
@@ -154,8 +149,8 @@ def cancel(
     appointment.cancelled_by = by
     appointment.cancel_reason = reason[:300] or None
     appointment.updated_at = now
-    record_event(uow, appointment, "cancelled", channel, f"by {by}: {reason}"[:500], now)
-    view = AppointmentView.of(appointment)
+    record_event(uow, appointment.id, "cancelled", channel, f"by {by}: {reason}"[:500], now)
+    view = load_appointment_view(uow, appointment.id)
     uow.commit()
     return view
 
@@ -179,7 +174,7 @@ def reschedule(
     appointment = _lock_appointment(uow, code, account_id, hospital_id)
     if appointment.status != AppointmentStatus.BOOKED:
         raise _not_changeable(appointment, "reschedule")
-    hospital = appointment.hospital
+    hospital = uow.session.get(Hospital, appointment.hospital_id)
     rules.check_change_allowed(hospital, appointment, now, "reschedule")
     if new_slot_id == appointment.slot_id:
         raise InvalidInput(
@@ -208,39 +203,48 @@ def reschedule(
     uow.session.execute(update(Slot).where(Slot.id == old_slot_id).values(booked=Slot.booked - 1))
     _place_in_slot(uow, appointment, new_slot)
     appointment.updated_at = now
-    record_event(uow, appointment, "rescheduled", channel, f"slot {old_slot_id} -> {new_slot.id}", now)
-    view = AppointmentView.of(appointment)
+    record_event(uow, appointment.id, "rescheduled", channel, f"slot {old_slot_id} -> {new_slot.id}", now)
+    view = load_appointment_view(uow, appointment.id)
     uow.commit()
     return view
 
 
-def find_appointment(
+def find_appointment_row(
     uow: UnitOfWork,
     code: str,
     account_id: int | None = None,
     *,
     hospital_id: int | None = None,
     lock: bool = False,
-) -> Appointment:
-    """The appointment with this code, if the account (None: staff) and hospital (None: any) may see it."""
+) -> Row:
+    """The view row of the appointment with this code, if the account (None: staff) and hospital (None: any)
+    may see it; ``lock`` takes the appointment's row lock."""
     normalised = normalise_booking_code(code)
-    appointment = None
+    row = None
     if normalised is not None:
-        query = select(Appointment).options(*_view_loads()).where(Appointment.code == normalised)
+        query = AppointmentView.query().where(Appointment.code == normalised)
         if lock:
-            query = query.with_for_update(of=Appointment)
-        appointment = uow.session.scalar(query)
+            query = query.with_for_update(of=Appointment.__table__)
+        row = uow.session.execute(query).first()
     if (
-        appointment is None
-        or (account_id is not None and appointment.patient.account_id != account_id)
-        or (hospital_id is not None and appointment.hospital_id != hospital_id)
+        row is None
+        or (account_id is not None and row.account_id != account_id)
+        or (hospital_id is not None and row.hospital_id != hospital_id)
     ):
         raise NotFound(
             f"no appointment with code {code!r}",
             "Dạ, em không tìm thấy lịch hẹn với mã này. Anh/chị kiểm tra lại mã đặt lịch giúp em ạ.",
             code=code,
         )
-    return appointment
+    return row
+
+
+def find_appointment(
+    uow: UnitOfWork, code: str, account_id: int | None = None, *, hospital_id: int | None = None
+) -> Appointment:
+    """The appointment (ORM object, to be changed) with this code, under the same access rules."""
+    row = find_appointment_row(uow, code, account_id, hospital_id=hospital_id)
+    return uow.session.get(Appointment, row.id)
 
 
 def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None, hospital_id: int | None) -> Appointment:
@@ -253,9 +257,7 @@ def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None, hospit
 
 
 def _find_slot(uow: UnitOfWork, slot_id: int) -> Slot:
-    slot = uow.session.get(
-        Slot, slot_id, options=[joinedload(Slot.hospital), joinedload(Slot.department), joinedload(Slot.doctor)]
-    )
+    slot = uow.session.get(Slot, slot_id, options=[joinedload(Slot.hospital)])
     if slot is None:
         raise NotFound(
             f"no slot {slot_id}",
@@ -307,8 +309,8 @@ def _place_in_slot(uow: UnitOfWork, appointment: Appointment, slot: Slot) -> Non
     appointment.queue_number = next(
         n for n in range(slot.queue_base, slot.queue_base + slot.capacity + len(held) + 1) if n not in held
     )
-    appointment.slot = slot  # the relationships, not just the ids: the view must show the new room and doctor
-    appointment.doctor = slot.doctor
+    appointment.slot_id = slot.id
+    appointment.doctor_id = slot.doctor_id
     appointment.day = slot.day
     appointment.part_of_day = slot.part_of_day
     appointment.starts_at = slot.start_at
@@ -325,10 +327,13 @@ def _insert_with_code(uow: UnitOfWork, appointment: Appointment) -> None:
     raise RuntimeError("could not find a free booking code")  # 32**6 codes: practically unreachable
 
 
-def record_event(
-    uow: UnitOfWork, appointment: Appointment, kind: str, channel: str, detail: str, now: dt.datetime
-) -> None:
-    uow.session.add(AppointmentEvent(appointment_id=appointment.id, kind=kind, channel=channel, detail=detail, at=now))
+def record_event(uow: UnitOfWork, appointment_id: int, kind: str, channel: str, detail: str, now: dt.datetime) -> None:
+    """Append to the appointment's audit trail (a plain INSERT: nothing for the ORM to track)."""
+    uow.session.execute(
+        insert(AppointmentEvent).values(
+            appointment_id=appointment_id, kind=kind, channel=channel, detail=detail, at=now
+        )
+    )
 
 
 def _not_changeable(appointment: Appointment, action: str) -> RuleViolation:
@@ -348,14 +353,3 @@ def _not_changeable(appointment: Appointment, action: str) -> RuleViolation:
 
 def _namespaced_key(request: BookingRequest) -> str:
     return f"{request.channel}:{request.account_id or 'staff'}:{request.idempotency_key}"[:200]
-
-
-def _view_loads() -> tuple:
-    return (
-        joinedload(Appointment.hospital),
-        joinedload(Appointment.department),
-        joinedload(Appointment.doctor),
-        joinedload(Appointment.slot),
-        joinedload(Appointment.patient),
-        joinedload(Appointment.visit_type),
-    )

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Row, select, update
 
 from core.errors import Conflict, NotFound, RuleViolation
 from core.identifiers import mask_phone, normalise_phone
-from core.timeutil import local_today, utcnow
+from core.timeutil import local_today, to_local, utcnow
 from core.uow import UnitOfWork
 
-from .appointments import find_appointment, record_event
+from .appointments import find_appointment_row, record_event
 from .models import Appointment, AppointmentStatus, Patient, VisitKind
 from .views import AppointmentView, CheckInResult
 
@@ -28,46 +27,51 @@ def check_in(
     """Mark the appointment checked in and tell the desk the queue number, room and what is missing.
 
     ``hospital_id`` restricts a kiosk or desk to its own hospital. Checking in twice is harmless.
+    The desk's hot path: one locked lookup, one update, one audit row.
     """
     now = now or utcnow()
-    appointment = find_appointment(uow, code, lock=True)
-    if hospital_id is not None and appointment.hospital_id != hospital_id:
+    row = find_appointment_row(uow, code, lock=True)
+    if hospital_id is not None and row.hospital_id != hospital_id:
         raise Conflict(
             "this appointment belongs to another hospital",
-            f"Dạ, lịch hẹn này là của {appointment.hospital.name}, không phải bệnh viện này ạ.",
-            hospital=appointment.hospital.slug,
+            f"Dạ, lịch hẹn này là của {row.hospital_name}, không phải bệnh viện này ạ.",
+            hospital=row.hospital,
         )
-    already = appointment.status == AppointmentStatus.CHECKED_IN
+    view = AppointmentView.from_row(row)
+    already = row.status == AppointmentStatus.CHECKED_IN
     if not already:
-        if appointment.status != AppointmentStatus.BOOKED:
+        if row.status != AppointmentStatus.BOOKED:
             raise RuleViolation(
                 "not_checkin_able",
-                f"an appointment in status {appointment.status} cannot be checked in",
-                f"Dạ, lịch hẹn {appointment.code} {_status_vi(appointment.status)}, không tiếp đón được ạ.",
-                status=appointment.status,
+                f"an appointment in status {row.status} cannot be checked in",
+                f"Dạ, lịch hẹn {row.code} {_status_vi(row.status)}, không tiếp đón được ạ.",
+                status=row.status,
             )
         today = local_today(now)
-        if appointment.day != today:
+        if row.day != today:
             raise RuleViolation(
                 "wrong_day",
-                f"this appointment is for {appointment.day.isoformat()}, not today ({today.isoformat()})",
-                f"Dạ, lịch hẹn {appointment.code} là ngày {appointment.day:%d/%m/%Y}, không phải hôm nay ạ.",
-                day=appointment.day.isoformat(),
+                f"this appointment is for {row.day.isoformat()}, not today ({today.isoformat()})",
+                f"Dạ, lịch hẹn {row.code} là ngày {row.day:%d/%m/%Y}, không phải hôm nay ạ.",
+                day=row.day.isoformat(),
             )
-        appointment.status = AppointmentStatus.CHECKED_IN.value
-        appointment.checked_in_at = now
-        appointment.updated_at = now
-        record_event(uow, appointment, "checked_in", channel, "", now)
-    result = CheckInResult(
-        appointment=AppointmentView.of(appointment),
-        already_checked_in=already,
-        queue_number=appointment.queue_number,
-        room=appointment.slot.room,
-        location=appointment.department.location,
-        still_needed=_still_needed(appointment),
-    )
+        uow.session.execute(
+            update(Appointment)
+            .where(Appointment.id == row.id)
+            .values(status=AppointmentStatus.CHECKED_IN.value, checked_in_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        record_event(uow, row.id, "checked_in", channel, "", now)
+        view = view.model_copy(update={"status": AppointmentStatus.CHECKED_IN.value, "checked_in_at": to_local(now)})
     uow.commit()
-    return result
+    return CheckInResult(
+        appointment=view,
+        already_checked_in=already,
+        queue_number=row.queue_number,
+        room=row.room,
+        location=row.location,
+        still_needed=_still_needed(row),
+    )
 
 
 def check_in_by_phone(
@@ -83,9 +87,7 @@ def check_in_by_phone(
     now = now or utcnow()
     e164 = normalise_phone(phone)
     query = (
-        select(Appointment)
-        .join(Patient, Patient.id == Appointment.patient_id)
-        .options(joinedload(Appointment.department), joinedload(Appointment.patient))
+        AppointmentView.query()
         .where(
             Patient.phone == e164,
             Appointment.day == (day or local_today(now)),
@@ -95,7 +97,7 @@ def check_in_by_phone(
     )
     if hospital_id is not None:
         query = query.where(Appointment.hospital_id == hospital_id)
-    matches = uow.session.scalars(query).all()
+    matches = uow.session.execute(query).all()
     if not matches:
         raise NotFound(
             f"no appointment for phone {mask_phone(e164)} on that day",
@@ -107,7 +109,7 @@ def check_in_by_phone(
             "several appointments match; choose one by code",
             "Dạ, số điện thoại này có nhiều lịch hẹn trong ngày. Anh/chị chọn đúng người khám giúp em ạ.",
             candidates=[
-                {"code": a.code, "patient_name": a.patient.full_name, "department": a.department.name} for a in matches
+                {"code": m.code, "patient_name": m.patient_name, "department": m.department_name} for m in matches
             ],
         )
     return check_in(uow, matches[0].code, channel=channel, hospital_id=hospital_id, now=now)
@@ -118,23 +120,25 @@ def complete(
 ) -> AppointmentView:
     """The visit is over (reported by the HIS)."""
     now = now or utcnow()
-    appointment = find_appointment(uow, code, hospital_id=hospital_id, lock=True)
-    if appointment.status == AppointmentStatus.COMPLETED:
-        return AppointmentView.of(appointment)
-    if appointment.status != AppointmentStatus.CHECKED_IN:
+    row = find_appointment_row(uow, code, hospital_id=hospital_id, lock=True)
+    if row.status == AppointmentStatus.COMPLETED:
+        return AppointmentView.from_row(row)
+    if row.status != AppointmentStatus.CHECKED_IN:
         raise RuleViolation(
             "not_checked_in",
             "only a checked-in appointment can be completed",
-            f"Dạ, lịch hẹn {appointment.code} chưa được tiếp đón ạ.",
-            status=appointment.status,
+            f"Dạ, lịch hẹn {row.code} chưa được tiếp đón ạ.",
+            status=row.status,
         )
-    appointment.status = AppointmentStatus.COMPLETED.value
-    appointment.completed_at = now
-    appointment.updated_at = now
-    record_event(uow, appointment, "completed", channel, "", now)
-    view = AppointmentView.of(appointment)
+    uow.session.execute(
+        update(Appointment)
+        .where(Appointment.id == row.id)
+        .values(status=AppointmentStatus.COMPLETED.value, completed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    record_event(uow, row.id, "completed", channel, "", now)
     uow.commit()
-    return view
+    return AppointmentView.from_row(row).model_copy(update={"status": AppointmentStatus.COMPLETED.value})
 
 
 def mark_no_shows(
@@ -164,26 +168,22 @@ def mark_no_shows(
         for appointment in rows:
             appointment.status = AppointmentStatus.NO_SHOW.value
             appointment.updated_at = now
-            record_event(uow, appointment, "no_show", "scheduler", "", now)
+            record_event(uow, appointment.id, "no_show", "scheduler", "", now)
             marked.append(appointment.code)
         uow.commit()
 
 
-def _still_needed(appointment: Appointment) -> list[str]:
+def _still_needed(row: Row) -> list[str]:
     """What the desk must still collect before the exam slip is printed (Vietnamese, for staff and patient)."""
     needs: list[str] = []
-    patient = appointment.patient
-    visit_type = appointment.visit_type
-    if visit_type is not None and visit_type.kind == VisitKind.INSURANCE:
-        if patient.insurance_number:
+    if row.visit_kind == VisitKind.INSURANCE:
+        if row.insurance_number:
             needs.append("Xuất trình thẻ BHYT hoặc CCCD gắn chip / VNeID để đối chiếu")
         else:
             needs.append("Cung cấp mã thẻ BHYT (hồ sơ chưa có mã thẻ)")
-    elif visit_type is not None and visit_type.price_vnd > 0:
-        needs.append(
-            f"Đóng phí {visit_type.name.lower()}: {visit_type.price_vnd:,} đ tại quầy thu ngân".replace(",", ".")
-        )
-    if not patient.cccd:
+    elif row.visit_kind is not None and row.price_vnd > 0:
+        needs.append(f"Đóng phí {row.visit_name.lower()}: {row.price_vnd:,} đ tại quầy thu ngân".replace(",", "."))
+    if not row.cccd:
         needs.append("Cung cấp số CCCD của người bệnh (hồ sơ chưa có)")
     return needs
 

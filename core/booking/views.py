@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Row, Select, select
 
 from core.identifiers import mask_phone
 from core.timeutil import to_local
+from core.uow import UnitOfWork
 
-from .models import Appointment, Department, Hospital, Patient, Slot
+from .models import Appointment, Department, Doctor, Hospital, Patient, Slot, VisitType
 
 
 class View(BaseModel):
@@ -122,31 +124,70 @@ class AppointmentView(View):
     cancel_reason: str | None = None
     checked_in_at: dt.datetime | None = None
 
-    @classmethod
-    def of(cls, a: Appointment) -> AppointmentView:
-        return cls(
-            code=a.code,
-            status=a.status,
-            hospital=a.hospital.slug,
-            hospital_name=a.hospital.name,
-            department=a.department.slug,
-            department_name=a.department.name,
-            location=a.department.location,
-            room=a.slot.room,
-            doctor=a.doctor.full_name if a.doctor else None,
-            patient_id=a.patient_id,
-            patient_name=a.patient.full_name,
-            day=a.day,
-            part_of_day=a.part_of_day,
-            start=to_local(a.starts_at),
-            queue_number=a.queue_number,
-            visit_type=a.visit_type.code if a.visit_type else None,
-            channel=a.channel,
-            what_to_bring=a.department.what_to_bring,
-            cancelled_by=a.cancelled_by,
-            cancel_reason=a.cancel_reason,
-            checked_in_at=to_local(a.checked_in_at) if a.checked_in_at else None,
+    @staticmethod
+    def query() -> Select:
+        """One row per appointment with what the view shows, plus what access checks and reception use.
+
+        Views are built from this single Core query rather than from ORM objects and their relationships:
+        it is the one way to render an appointment, and it costs one indexed round trip.
+        """
+        return (
+            select(
+                Appointment.id,
+                Appointment.code,
+                Appointment.status,
+                Hospital.slug.label("hospital"),
+                Hospital.name.label("hospital_name"),
+                Department.slug.label("department"),
+                Department.name.label("department_name"),
+                Department.location,
+                Slot.room,
+                Doctor.full_name.label("doctor"),
+                Appointment.patient_id,
+                Patient.full_name.label("patient_name"),
+                Appointment.day,
+                Appointment.part_of_day,
+                Appointment.starts_at,
+                Appointment.queue_number,
+                VisitType.code.label("visit_type"),
+                Appointment.channel,
+                Department.what_to_bring,
+                Appointment.cancelled_by,
+                Appointment.cancel_reason,
+                Appointment.checked_in_at,
+                # Not shown; for access checks and the reception desk.
+                Appointment.hospital_id,
+                Patient.account_id,
+                Patient.cccd,
+                Patient.insurance_number,
+                VisitType.kind.label("visit_kind"),
+                VisitType.name.label("visit_name"),
+                VisitType.price_vnd,
+            )
+            .select_from(Appointment)
+            .join(Hospital, Hospital.id == Appointment.hospital_id)
+            .join(Department, Department.id == Appointment.department_id)
+            .join(Slot, Slot.id == Appointment.slot_id)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .outerjoin(Doctor, Doctor.id == Appointment.doctor_id)
+            .outerjoin(VisitType, VisitType.id == Appointment.visit_type_id)
         )
+
+    @classmethod
+    def from_row(cls, row: Row) -> AppointmentView:
+        data = {name: getattr(row, name) for name in cls.model_fields if name not in ("start", "checked_in_at")}
+        return cls(
+            **data,
+            start=to_local(row.starts_at),
+            checked_in_at=to_local(row.checked_in_at) if row.checked_in_at else None,
+        )
+
+
+def load_appointment_view(uow: UnitOfWork, appointment_id: int) -> AppointmentView:
+    """The view of an appointment as the database now holds it (pending ORM changes are flushed first)."""
+    return AppointmentView.from_row(
+        uow.session.execute(AppointmentView.query().where(Appointment.id == appointment_id)).one()
+    )
 
 
 class CheckInResult(View):
