@@ -48,7 +48,9 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
 
     key = _namespaced_key(request) if request.idempotency_key else None
     if key is not None:
-        previous = session.scalar(select(Appointment).where(Appointment.idempotency_key == key))
+        previous = session.execute(
+            select(Appointment.id, Appointment.patient_id).where(Appointment.idempotency_key == key)
+        ).first()
         if previous is not None:
             if previous.patient_id != patient.id:
                 raise Conflict(

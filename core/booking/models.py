@@ -278,13 +278,6 @@ class Appointment(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(10))
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
 
-    hospital: Mapped[Hospital] = relationship()
-    department: Mapped[Department] = relationship()
-    doctor: Mapped[Doctor | None] = relationship()
-    slot: Mapped[Slot] = relationship()
-    patient: Mapped[Patient] = relationship()
-    visit_type: Mapped[VisitType | None] = relationship()
-
 
 class AppointmentEvent(Base):
     """What happened to an appointment and through which channel: the audit trail staff can read."""
