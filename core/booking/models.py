@@ -194,12 +194,6 @@ class Slot(Base):
     closed: Mapped[bool] = mapped_column(default=False)
 
     hospital: Mapped[Hospital] = relationship()
-    department: Mapped[Department] = relationship()
-    doctor: Mapped[Doctor | None] = relationship()
-
-    @property
-    def free(self) -> int:
-        return 0 if self.closed else self.capacity - self.booked
 
 
 class Account(Base):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.orm import joinedload
 
 from core.errors import InvalidInput
 from core.timeutil import local_to_utc, local_today, utcnow
 from core.uow import UnitOfWork
 
 from .catalogue import find_department, find_hospital
-from .models import Appointment, AppointmentStatus, Closure, PartOfDay, Schedule, Slot
+from .models import Appointment, AppointmentStatus, Closure, Department, Hospital, PartOfDay, Schedule, Slot
 from .views import SlotView
 
 
@@ -149,16 +148,20 @@ def search_slots(
             field="part_of_day",
         )
     now = now or utcnow()
-    hospital = find_hospital(uow, hospital_slug)
-    department = find_department(uow, hospital, department_slug)
-    last_day = local_today(now) + dt.timedelta(days=hospital.booking_horizon_days)
+    place = uow.session.execute(
+        select(Department.id, Hospital.min_lead_minutes, Hospital.booking_horizon_days)
+        .join(Hospital, Hospital.id == Department.hospital_id)
+        .where(Hospital.slug == hospital_slug, Department.slug == department_slug)
+    ).first()
+    if place is None:  # say which of the two is unknown
+        find_department(uow, find_hospital(uow, hospital_slug), department_slug)
+    department_id, min_lead_minutes, horizon_days = place
     query = (
-        select(Slot)
-        .options(joinedload(Slot.department), joinedload(Slot.doctor))
+        SlotView.query()
         .where(
-            Slot.department_id == department.id,
-            Slot.start_at >= now + dt.timedelta(minutes=hospital.min_lead_minutes),
-            Slot.day <= last_day,
+            Slot.department_id == department_id,
+            Slot.start_at >= now + dt.timedelta(minutes=min_lead_minutes),
+            Slot.day <= local_today(now) + dt.timedelta(days=horizon_days),
             Slot.closed.is_(False),
             Slot.booked < Slot.capacity,
         )
@@ -175,4 +178,4 @@ def search_slots(
         )
     if part_of_day is not None:
         query = query.where(Slot.part_of_day == part_of_day)
-    return [SlotView.of(s) for s in uow.session.scalars(query)]
+    return [SlotView.from_row(row) for row in uow.session.execute(query)]

@@ -61,19 +61,40 @@ class SlotView(View):
     free: int
     room: str
 
+    @staticmethod
+    def query() -> Select:
+        """The columns of the view, one row per slot (Core: searches must stay cheap)."""
+        return (
+            select(
+                Slot.id,
+                Department.slug.label("department"),
+                Department.name.label("department_name"),
+                Doctor.full_name.label("doctor"),
+                Slot.day,
+                Slot.part_of_day,
+                Slot.start_at,
+                Slot.end_at,
+                (Slot.capacity - Slot.booked).label("free"),
+                Slot.closed,
+                Slot.room,
+            )
+            .join(Department, Department.id == Slot.department_id)
+            .outerjoin(Doctor, Doctor.id == Slot.doctor_id)
+        )
+
     @classmethod
-    def of(cls, s: Slot) -> SlotView:
+    def from_row(cls, row: Row) -> SlotView:
         return cls(
-            id=s.id,
-            department=s.department.slug,
-            department_name=s.department.name,
-            doctor=s.doctor.full_name if s.doctor else None,
-            day=s.day,
-            part_of_day=s.part_of_day,
-            start=to_local(s.start_at),
-            end=to_local(s.end_at),
-            free=s.free,
-            room=s.room,
+            id=row.id,
+            department=row.department,
+            department_name=row.department_name,
+            doctor=row.doctor,
+            day=row.day,
+            part_of_day=row.part_of_day,
+            start=to_local(row.start_at),
+            end=to_local(row.end_at),
+            free=0 if row.closed else row.free,
+            room=row.room,
         )
 
 
