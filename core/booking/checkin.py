@@ -55,13 +55,7 @@ def check_in(
                 f"Dạ, lịch hẹn {row.code} là ngày {row.day:%d/%m/%Y}, không phải hôm nay ạ.",
                 day=row.day.isoformat(),
             )
-        uow.session.execute(
-            update(Appointment)
-            .where(Appointment.id == row.id)
-            .values(status=AppointmentStatus.CHECKED_IN.value, checked_in_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        record_event(uow, row.id, "checked_in", channel, "", now)
+        _move_to(uow, row.id, AppointmentStatus.CHECKED_IN, channel, now, checked_in_at=now)
         view = view.model_copy(update={"status": AppointmentStatus.CHECKED_IN.value, "checked_in_at": to_local(now)})
     uow.commit()
     return CheckInResult(
@@ -130,13 +124,7 @@ def complete(
             f"Dạ, lịch hẹn {row.code} chưa được tiếp đón ạ.",
             status=row.status,
         )
-    uow.session.execute(
-        update(Appointment)
-        .where(Appointment.id == row.id)
-        .values(status=AppointmentStatus.COMPLETED.value, completed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    record_event(uow, row.id, "completed", channel, "", now)
+    _move_to(uow, row.id, AppointmentStatus.COMPLETED, channel, now, completed_at=now)
     uow.commit()
     return AppointmentView.from_row(row).model_copy(update={"status": AppointmentStatus.COMPLETED.value})
 
@@ -171,6 +159,19 @@ def mark_no_shows(
             record_event(uow, appointment.id, "no_show", "scheduler", "", now)
             marked.append(appointment.code)
         uow.commit()
+
+
+def _move_to(
+    uow: UnitOfWork, appointment_id: int, status: AppointmentStatus, channel: str, now: dt.datetime, **stamps
+) -> None:
+    """Set the status with one plain UPDATE and write the audit row (its kind is the new status)."""
+    uow.session.execute(
+        update(Appointment)
+        .where(Appointment.id == appointment_id)
+        .values(status=status.value, updated_at=now, **stamps)
+        .execution_options(synchronize_session=False)
+    )
+    record_event(uow, appointment_id, status.value, channel, "", now)
 
 
 def _still_needed(row: Row) -> list[str]:
