@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.booking.catalogue import find_hospital
 from core.db import Base
 from core.errors import Conflict, InvalidInput
 from core.timeutil import utcnow
@@ -77,8 +78,6 @@ def create_api_key(
     hospital_slug: str | None = None,
 ) -> str:
     """Create a client key and return it; it is shown once and cannot be recovered."""
-    from core.booking.catalogue import find_hospital
-
     if kind not in DEFAULT_SCOPES:
         raise InvalidInput(f"kind must be one of {', '.join(DEFAULT_SCOPES)}", "Loại ứng dụng không hợp lệ.")
     chosen = sorted(set(scopes or DEFAULT_SCOPES[kind]))
