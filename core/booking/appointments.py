@@ -21,7 +21,7 @@ from . import rules
 from .codes import new_booking_code, normalise_booking_code
 from .models import Appointment, AppointmentEvent, AppointmentStatus, CancelledBy, Hospital, Slot, VisitType
 from .patients import find_patient
-from .views import AppointmentView, load_appointment_view
+from .views import APPOINTMENT_BY_CODE, APPOINTMENT_BY_CODE_LOCKED, AppointmentView, load_appointment_view
 
 _CODE_ATTEMPTS = 8
 
@@ -224,10 +224,8 @@ def find_appointment_row(
     normalised = normalise_booking_code(code)
     row = None
     if normalised is not None:
-        query = AppointmentView.query().where(Appointment.code == normalised)
-        if lock:
-            query = query.with_for_update(of=Appointment.__table__)
-        row = uow.session.execute(query).first()
+        query = APPOINTMENT_BY_CODE_LOCKED if lock else APPOINTMENT_BY_CODE
+        row = uow.session.execute(query, {"code": normalised}).first()
     if (
         row is None
         or (account_id is not None and row.account_id != account_id)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, bindparam, select
 
 from core.identifiers import mask_phone
 from core.timeutil import to_local
@@ -62,6 +63,7 @@ class SlotView(View):
     room: str
 
     @staticmethod
+    @cache  # built once: making a statement costs more CPU than running it
     def query() -> Select:
         """The columns of the view, one row per slot (Core: searches must stay cheap)."""
         return (
@@ -146,6 +148,7 @@ class AppointmentView(View):
     checked_in_at: dt.datetime | None = None
 
     @staticmethod
+    @cache  # built once: making a statement costs more CPU than running it
     def query() -> Select:
         """One row per appointment with what the view shows, plus what access checks and reception use.
 
@@ -206,9 +209,7 @@ class AppointmentView(View):
 
 def load_appointment_view(uow: UnitOfWork, appointment_id: int) -> AppointmentView:
     """The view of an appointment as the database now holds it (pending ORM changes are flushed first)."""
-    return AppointmentView.from_row(
-        uow.session.execute(AppointmentView.query().where(Appointment.id == appointment_id)).one()
-    )
+    return AppointmentView.from_row(uow.session.execute(APPOINTMENT_BY_ID, {"id": appointment_id}).one())
 
 
 class CheckInResult(View):
@@ -218,3 +219,9 @@ class CheckInResult(View):
     room: str
     location: str
     still_needed: list[str]  # what the patient must still show or do at the counter (Vietnamese)
+
+
+# The hot look-ups as statements built once: SQLAlchemy then reuses their cache keys and compiled SQL.
+APPOINTMENT_BY_ID = AppointmentView.query().where(Appointment.id == bindparam("id"))
+APPOINTMENT_BY_CODE = AppointmentView.query().where(Appointment.code == bindparam("code"))
+APPOINTMENT_BY_CODE_LOCKED = APPOINTMENT_BY_CODE.with_for_update(of=Appointment.__table__)
