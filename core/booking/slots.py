@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, Select, String, bindparam, insert, or_, select, update
 
+from core.db import UTCDateTime
 from core.errors import InvalidInput
 from core.timeutil import local_to_utc, local_today, utcnow
 from core.uow import UnitOfWork
@@ -148,34 +149,50 @@ def search_slots(
             field="part_of_day",
         )
     now = now or utcnow()
-    place = uow.session.execute(
-        select(Department.id, Hospital.min_lead_minutes, Hospital.booking_horizon_days)
-        .join(Hospital, Hospital.id == Department.hospital_id)
-        .where(Hospital.slug == hospital_slug, Department.slug == department_slug)
-    ).first()
+    place = uow.session.execute(_PLACE, {"hospital": hospital_slug, "department": department_slug}).first()
     if place is None:  # say which of the two is unknown
         find_department(uow, find_hospital(uow, hospital_slug), department_slug)
     department_id, min_lead_minutes, horizon_days = place
-    query = (
+    # Every filter is a range of start_at, so the (department_id, start_at) index reads only what is needed.
+    earliest = now + dt.timedelta(minutes=min_lead_minutes)
+    latest = local_to_utc(local_today(now) + dt.timedelta(days=horizon_days + 1), dt.time(0, 0))
+    if day is not None:
+        earliest = max(earliest, local_to_utc(day, dt.time(0, 0)))
+        latest = min(latest, local_to_utc(day + dt.timedelta(days=1), dt.time(0, 0)))
+    params = {
+        "department_id": department_id,
+        "earliest": earliest,
+        "latest": latest,
+        "doctor_id": doctor_id,
+        "part_of_day": part_of_day,
+        "limit": max(1, min(limit, 50)),
+    }
+    return [SlotView.from_row(row) for row in uow.session.execute(_FREE_SLOTS, params)]
+
+
+def _free_slots_statement() -> Select:
+    """The search as one statement built once; absent filters are NULL parameters."""
+    doctor = bindparam("doctor_id", type_=Integer)
+    part = bindparam("part_of_day", type_=String)
+    return (
         SlotView.query()
         .where(
-            Slot.department_id == department_id,
-            Slot.start_at >= now + dt.timedelta(minutes=min_lead_minutes),
-            Slot.day <= local_today(now) + dt.timedelta(days=horizon_days),
+            Slot.department_id == bindparam("department_id"),
+            Slot.start_at >= bindparam("earliest", type_=UTCDateTime()),
+            Slot.start_at < bindparam("latest", type_=UTCDateTime()),
             Slot.closed.is_(False),
             Slot.booked < Slot.capacity,
+            or_(doctor.is_(None), Slot.doctor_id == doctor),
+            or_(part.is_(None), Slot.part_of_day == part),
         )
         .order_by(Slot.start_at, Slot.id)
-        .limit(max(1, min(limit, 50)))
+        .limit(bindparam("limit", type_=Integer))
     )
-    if doctor_id is not None:
-        query = query.where(Slot.doctor_id == doctor_id)
-    if day is not None:
-        # Bound start_at too, so the (department_id, start_at) index reads that day only.
-        day_start = local_to_utc(day, dt.time(0, 0))
-        query = query.where(
-            Slot.day == day, Slot.start_at >= day_start, Slot.start_at < day_start + dt.timedelta(days=1)
-        )
-    if part_of_day is not None:
-        query = query.where(Slot.part_of_day == part_of_day)
-    return [SlotView.from_row(row) for row in uow.session.execute(query)]
+
+
+_PLACE = (
+    select(Department.id, Hospital.min_lead_minutes, Hospital.booking_horizon_days)
+    .join(Hospital, Hospital.id == Department.hospital_id)
+    .where(Hospital.slug == bindparam("hospital"), Department.slug == bindparam("department"))
+)
+_FREE_SLOTS = _free_slots_statement()
