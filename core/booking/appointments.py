@@ -10,8 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Row, insert, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from core.timeutil import utcnow
@@ -44,15 +43,13 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
     """
     now = now or utcnow()
     session = uow.session
-    patient = find_patient(uow, request.patient_id, request.account_id, lock=True)
+    patient_id = find_patient(uow, request.patient_id, request.account_id, lock=True)
 
     key = _namespaced_key(request) if request.idempotency_key else None
     if key is not None:
-        previous = session.execute(
-            select(Appointment.id, Appointment.patient_id).where(Appointment.idempotency_key == key)
-        ).first()
+        previous = session.execute(_BY_IDEMPOTENCY_KEY, {"key": key}).first()
         if previous is not None:
-            if previous.patient_id != patient.id:
+            if previous.patient_id != patient_id:
                 raise Conflict(
                     "this idempotency key was already used for another patient",
                     "Dạ, yêu cầu này trùng với một yêu cầu trước. Anh/chị thử đặt lại giúp em ạ.",
@@ -60,18 +57,17 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
                 )
             return load_appointment_view(uow, previous.id), False
 
-    slot = _find_slot(uow, request.slot_id)
-    hospital = slot.hospital
+    slot, hospital = _find_slot(uow, request.slot_id)
     rules.check_slot_bookable(hospital, slot, now)
-    visit_type = _find_visit_type(uow, hospital, request.visit_type)
-    rules.check_patient_may_book(session, hospital, patient.id, slot, now)
+    visit_type_id = _find_visit_type(uow, hospital, request.visit_type)
+    rules.check_patient_may_book(session, hospital, patient_id, slot, now)
     _take_seat(uow, slot)
 
     appointment = Appointment(
         hospital_id=hospital.id,
         department_id=slot.department_id,
-        patient_id=patient.id,
-        visit_type_id=visit_type.id if visit_type else None,
+        patient_id=patient_id,
+        visit_type_id=visit_type_id,
         status=AppointmentStatus.BOOKED.value,
         channel=request.channel,
         idempotency_key=key,
@@ -184,7 +180,7 @@ def reschedule(
             "Dạ, lịch hẹn đang ở đúng khung giờ này rồi ạ.",
             field="slot_id",
         )
-    new_slot = _find_slot(uow, new_slot_id)
+    new_slot, _ = _find_slot(uow, new_slot_id)
     if new_slot.department_id != appointment.department_id:
         raise InvalidInput(
             "a reschedule keeps the department; cancel and book to change department",
@@ -256,39 +252,32 @@ def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None, hospit
     return appointment
 
 
-def _find_slot(uow: UnitOfWork, slot_id: int) -> Slot:
-    slot = uow.session.get(Slot, slot_id, options=[joinedload(Slot.hospital)])
-    if slot is None:
+def _find_slot(uow: UnitOfWork, slot_id: int) -> tuple[Slot, Hospital]:
+    found = uow.session.execute(_SLOT_AND_HOSPITAL, {"id": slot_id}).first()
+    if found is None:
         raise NotFound(
             f"no slot {slot_id}",
             "Dạ, khung giờ này không còn. Anh/chị chọn khung giờ khác giúp em ạ.",
             slot_id=slot_id,
         )
-    return slot
+    return found.Slot, found.Hospital
 
 
-def _find_visit_type(uow: UnitOfWork, hospital: Hospital, code: str | None) -> VisitType | None:
+def _find_visit_type(uow: UnitOfWork, hospital: Hospital, code: str | None) -> int | None:
     if code is None:
         return None
-    visit_type = uow.session.scalar(
-        select(VisitType).where(VisitType.hospital_id == hospital.id, VisitType.code == code)
-    )
-    if visit_type is None:
+    visit_type_id = uow.session.scalar(_VISIT_TYPE_ID, {"hospital_id": hospital.id, "code": code})
+    if visit_type_id is None:
         raise InvalidInput(
             f"{hospital.slug} has no visit type {code!r}",
             "Dạ, anh/chị chọn khám BHYT hoặc khám dịch vụ giúp em ạ.",
             field="visit_type",
         )
-    return visit_type
+    return visit_type_id
 
 
 def _take_seat(uow: UnitOfWork, slot: Slot) -> None:
-    taken = uow.session.execute(
-        update(Slot)
-        .where(Slot.id == slot.id, Slot.booked < Slot.capacity, Slot.closed.is_(False))
-        .values(booked=Slot.booked + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    taken = uow.session.execute(_TAKE_SEAT, {"slot_id": slot.id}).rowcount
     if taken != 1:
         raise RuleViolation(
             "slot_full",
@@ -300,12 +289,7 @@ def _take_seat(uow: UnitOfWork, slot: Slot) -> None:
 
 def _place_in_slot(uow: UnitOfWork, appointment: Appointment, slot: Slot) -> None:
     """Give the appointment the slot's lowest free queue number (the slot row is locked by now)."""
-    query = select(Appointment.queue_number).where(
-        Appointment.slot_id == slot.id, Appointment.status != AppointmentStatus.CANCELLED.value
-    )
-    if appointment.id is not None:
-        query = query.where(Appointment.id != appointment.id)
-    held = set(uow.session.scalars(query))
+    held = set(uow.session.scalars(_HELD_NUMBERS, {"slot_id": slot.id, "moving": appointment.id or 0}))
     appointment.queue_number = next(
         n for n in range(slot.queue_base, slot.queue_base + slot.capacity + len(held) + 1) if n not in held
     )
@@ -320,7 +304,7 @@ def _place_in_slot(uow: UnitOfWork, appointment: Appointment, slot: Slot) -> Non
 def _insert_with_code(uow: UnitOfWork, appointment: Appointment) -> None:
     for _ in range(_CODE_ATTEMPTS):
         appointment.code = new_booking_code()
-        if uow.session.scalar(select(Appointment.id).where(Appointment.code == appointment.code)) is None:
+        if uow.session.scalar(_CODE_TAKEN, {"code": appointment.code}) is None:
             uow.session.add(appointment)
             uow.session.flush()
             return
@@ -330,9 +314,7 @@ def _insert_with_code(uow: UnitOfWork, appointment: Appointment) -> None:
 def record_event(uow: UnitOfWork, appointment_id: int, kind: str, channel: str, detail: str, now: dt.datetime) -> None:
     """Append to the appointment's audit trail (a plain INSERT: nothing for the ORM to track)."""
     uow.session.execute(
-        insert(AppointmentEvent).values(
-            appointment_id=appointment_id, kind=kind, channel=channel, detail=detail, at=now
-        )
+        _ADD_EVENT, {"appointment_id": appointment_id, "kind": kind, "channel": channel, "detail": detail, "at": now}
     )
 
 
@@ -353,3 +335,28 @@ def _not_changeable(appointment: Appointment, action: str) -> RuleViolation:
 
 def _namespaced_key(request: BookingRequest) -> str:
     return f"{request.channel}:{request.account_id or 'staff'}:{request.idempotency_key}"[:200]
+
+
+# Statements of the booking path, built once (building a statement costs more CPU than running it).
+_BY_IDEMPOTENCY_KEY = select(Appointment.id, Appointment.patient_id).where(
+    Appointment.idempotency_key == bindparam("key")
+)
+_SLOT_AND_HOSPITAL = (
+    select(Slot, Hospital).join(Hospital, Hospital.id == Slot.hospital_id).where(Slot.id == bindparam("id"))
+)
+_VISIT_TYPE_ID = select(VisitType.id).where(
+    VisitType.hospital_id == bindparam("hospital_id"), VisitType.code == bindparam("code")
+)
+_TAKE_SEAT = (
+    update(Slot)
+    .where(Slot.id == bindparam("slot_id"), Slot.booked < Slot.capacity, Slot.closed.is_(False))
+    .values(booked=Slot.booked + 1)
+    .execution_options(synchronize_session=False)
+)
+_HELD_NUMBERS = select(Appointment.queue_number).where(
+    Appointment.slot_id == bindparam("slot_id"),
+    Appointment.status != AppointmentStatus.CANCELLED.value,
+    Appointment.id != bindparam("moving"),  # the appointment being moved keeps no number here
+)
+_CODE_TAKEN = select(Appointment.id).where(Appointment.code == bindparam("code"))
+_ADD_EVENT = insert(AppointmentEvent)

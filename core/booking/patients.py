@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import InvalidInput, NotFound
@@ -107,13 +107,17 @@ def list_patients(uow: UnitOfWork, account_id: int) -> list[PatientView]:
     return [PatientView.of(p) for p in rows]
 
 
-def find_patient(uow: UnitOfWork, patient_id: int, account_id: int | None, *, lock: bool = False) -> Patient:
-    """The patient, if ``account_id`` (None: staff) may act for them; row-locked when asked."""
-    patient = uow.session.get(Patient, patient_id, with_for_update=lock)
-    if patient is None or (account_id is not None and patient.account_id != account_id):
+def find_patient(uow: UnitOfWork, patient_id: int, account_id: int | None, *, lock: bool = False) -> int:
+    """The patient's id, if ``account_id`` (None: staff) may act for them; the row is locked when asked."""
+    owner = uow.session.scalar(_OWNER_LOCKED if lock else _OWNER, {"id": patient_id})
+    if owner is None or (account_id is not None and owner != account_id):
         raise NotFound(
             f"no patient {patient_id} for this account",
             "Dạ, em không tìm thấy hồ sơ người khám này. Anh/chị chọn lại hồ sơ giúp em ạ.",
             patient_id=patient_id,
         )
-    return patient
+    return patient_id
+
+
+_OWNER = select(Patient.account_id).where(Patient.id == bindparam("id"))
+_OWNER_LOCKED = _OWNER.with_for_update()
