@@ -173,7 +173,8 @@ class Slot(Base):
     __table_args__ = (
         UniqueConstraint("schedule_id", "start_at"),
         CheckConstraint("booked >= 0 AND booked <= capacity", name="capacity"),
-        Index("ix_slots_department_start", "department_id", "start_at"),
+        # Serves slot search: WHERE department_id = ? AND start_at in a range ORDER BY start_at, id LIMIT n.
+        Index("ix_slots_department_start_id", "department_id", "start_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
