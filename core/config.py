@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     slot_horizon_days: int = 60
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    db_pre_ping: bool = Field(
+        default=False, description="Check each pooled connection before use (costs a round trip)."
+    )
     secret_key: str = Field(default="dev-only-change-me", description="Flask secret; set it in production.")
     public_base_url: str = "http://127.0.0.1:8000"
 

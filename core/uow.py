@@ -50,9 +50,9 @@ class UnitOfWork:
 class Database:
     """The engine and session factory of one database, handing out units of work."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10, pre_ping: bool = False) -> None:
         self.url = url
-        self.engine: Engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        self.engine: Engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, pre_ping=pre_ping)
         self.session_factory = make_session_factory(self.engine)
         # On PostgreSQL a reader's transactions are READ ONLY: a write through it fails loudly.
         reader_engine = (
@@ -64,7 +64,12 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
+        return cls(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pre_ping=settings.db_pre_ping,
+        )
 
     def uow(self) -> UnitOfWork:
         """For work that may write: nothing is kept unless the service calls ``uow.commit()``."""

@@ -1,0 +1,34 @@
+"""The connection pool survives a database restart: at most one request fails, the next ones reconnect."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from sqlalchemy import exc, text
+
+from tests.conftest import POSTGRES_ADMIN_URL
+
+
+def test_lost_connections_are_replaced_after_one_error(db, is_postgres):
+    if not is_postgres:
+        pytest.skip("SQLite has no server connections to lose")
+    for _ in range(3):  # fill the pool with connections that will be killed
+        with db.reader() as uow:
+            assert uow.session.execute(text("select 1")).scalar() == 1
+    name = db.engine.url.database
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        killed = admin.execute(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity where datname = %s", (name,)
+        ).fetchone()[0]
+    assert killed >= 1
+    failures = 0
+    for _ in range(3):
+        try:
+            with db.reader() as uow:
+                assert uow.session.execute(text("select 2")).scalar() == 2
+        except exc.DBAPIError as error:
+            assert error.connection_invalidated, "a lost connection is recognised as such"
+            failures += 1
+    assert failures <= 1
+    with db.uow() as uow:  # writers work again too
+        assert uow.session.execute(text("select 3")).scalar() == 3
