@@ -54,13 +54,19 @@ class Database:
         self.url = url
         self.engine: Engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, pre_ping=pre_ping)
         self.session_factory = make_session_factory(self.engine)
-        # On PostgreSQL a reader's transactions are READ ONLY: a write through it fails loudly.
-        reader_engine = (
-            self.engine.execution_options(postgresql_readonly=True)
-            if self.engine.dialect.name == "postgresql"
-            else self.engine
-        )
-        self.reader_factory = make_session_factory(reader_engine)
+        self.reader_engine = self.engine
+        if self.engine.dialect.name == "postgresql":
+            # Readers get their own pool of autocommit, read-only connections: a look-up is one round trip
+            # (no BEGIN, no COMMIT) and a write through a reader fails loudly.
+            self.reader_engine = make_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pre_ping=pre_ping,
+                isolation_level="AUTOCOMMIT",
+                connect_args={"options": "-c default_transaction_read_only=on"},
+            )
+        self.reader_factory = make_session_factory(self.reader_engine)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -81,3 +87,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.reader_engine is not self.engine:
+            self.reader_engine.dispose()

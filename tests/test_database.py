@@ -32,3 +32,13 @@ def test_lost_connections_are_replaced_after_one_error(db, is_postgres):
     assert failures <= 1
     with db.uow() as uow:  # writers work again too
         assert uow.session.execute(text("select 3")).scalar() == 3
+
+
+def test_a_reader_cannot_write(db, is_postgres):
+    if not is_postgres:
+        pytest.skip("on SQLite readers share the writers' connections (one process, serialised writes)")
+    with db.reader() as uow, pytest.raises(exc.DBAPIError) as info:
+        uow.session.execute(text("create table should_not_exist (a int)"))
+    assert "read-only" in str(info.value)
+    with db.reader() as uow:  # and the reader still works after the refusal
+        assert uow.session.execute(text("select to_regclass('should_not_exist')")).scalar() is None
