@@ -173,7 +173,9 @@ def measure(
     def count(*_args: Any) -> None:
         statements[0] += 1
 
-    event.listen(db.engine, "before_cursor_execute", count)
+    engines = {db.engine, db.reader_engine}  # readers have their own pool on PostgreSQL
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         for item in warmup:
             with contextlib.suppress(DomainError):
@@ -200,7 +202,8 @@ def measure(
         result.cpu = time.process_time() - cpu_start
         result.statements = statements[0]
     finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
 
 
 def client_main(

@@ -173,8 +173,16 @@ class Slot(Base):
     __table_args__ = (
         UniqueConstraint("schedule_id", "start_at"),
         CheckConstraint("booked >= 0 AND booked <= capacity", name="capacity"),
-        # Serves slot search: WHERE department_id = ? AND start_at in a range ORDER BY start_at, id LIMIT n.
-        Index("ix_slots_department_start_id", "department_id", "start_at", "id"),
+        Index("ix_slots_department_start", "department_id", "start_at"),
+        # Slot search reads only slots that can still be booked, in time order, however full the near days are.
+        Index(
+            "ix_slots_free_by_department",
+            "department_id",
+            "start_at",
+            "id",
+            postgresql_where=text("closed IS false AND booked < capacity"),
+            sqlite_where=text("closed IS 0 AND booked < capacity"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

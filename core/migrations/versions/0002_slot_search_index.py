@@ -1,4 +1,4 @@
-"""slot search index covers the ORDER BY (start_at, id)
+"""partial index for slot search: bookable slots of a department in time order
 
 Revision ID: 0002
 Revises: 0001
@@ -7,6 +7,7 @@ Create Date: 2026-11-25
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
@@ -17,11 +18,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("slots") as batch_op:
-        batch_op.drop_index("ix_slots_department_start")
-        batch_op.create_index("ix_slots_department_start_id", ["department_id", "start_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_slots_free_by_department",
+            ["department_id", "start_at", "id"],
+            unique=False,
+            postgresql_where=sa.text("closed IS false AND booked < capacity"),
+            sqlite_where=sa.text("closed IS 0 AND booked < capacity"),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("slots") as batch_op:
-        batch_op.drop_index("ix_slots_department_start_id")
-        batch_op.create_index("ix_slots_department_start", ["department_id", "start_at"], unique=False)
+        batch_op.drop_index("ix_slots_free_by_department")
