@@ -141,7 +141,7 @@ def cancel(
     hospital = uow.session.get(Hospital, appointment.hospital_id)
     if by == CancelledBy.PATIENT:
         rules.check_change_allowed(hospital, appointment, now, "cancel")
-    uow.session.execute(update(Slot).where(Slot.id == appointment.slot_id).values(booked=Slot.booked - 1))
+    _release_seat(uow, appointment.slot_id)
     appointment.status = AppointmentStatus.CANCELLED.value
     appointment.cancelled_at = now
     appointment.cancelled_by = by
@@ -198,7 +198,7 @@ def reschedule(
         select(Slot.id).where(Slot.id.in_([old_slot_id, new_slot_id])).order_by(Slot.id).with_for_update()
     ).all()
     _take_seat(uow, new_slot)
-    uow.session.execute(update(Slot).where(Slot.id == old_slot_id).values(booked=Slot.booked - 1))
+    _release_seat(uow, old_slot_id)  # only now that the new seat is secured
     _place_in_slot(uow, appointment, new_slot)
     appointment.updated_at = now
     record_event(uow, appointment.id, "rescheduled", channel, f"slot {old_slot_id} -> {new_slot.id}", now)
@@ -287,6 +287,10 @@ def _take_seat(uow: UnitOfWork, slot: Slot) -> None:
         )
 
 
+def _release_seat(uow: UnitOfWork, slot_id: int) -> None:
+    uow.session.execute(_RELEASE_SEAT, {"slot_id": slot_id})
+
+
 def _place_in_slot(uow: UnitOfWork, appointment: Appointment, slot: Slot) -> None:
     """Give the appointment the slot's lowest free queue number (the slot row is locked by now)."""
     held = set(uow.session.scalars(_HELD_NUMBERS, {"slot_id": slot.id, "moving": appointment.id or 0}))
@@ -351,6 +355,12 @@ _TAKE_SEAT = (
     update(Slot)
     .where(Slot.id == bindparam("slot_id"), Slot.booked < Slot.capacity, Slot.closed.is_(False))
     .values(booked=Slot.booked + 1)
+    .execution_options(synchronize_session=False)
+)
+_RELEASE_SEAT = (
+    update(Slot)
+    .where(Slot.id == bindparam("slot_id"))
+    .values(booked=Slot.booked - 1)
     .execution_options(synchronize_session=False)
 )
 _HELD_NUMBERS = select(Appointment.queue_number).where(
