@@ -14,6 +14,7 @@ from core.uow import UnitOfWork
 
 from .appointments import find_appointment_row, record_event
 from .models import Appointment, AppointmentStatus, Patient, VisitKind
+from .rules import LIVE
 from .views import AppointmentView, CheckInResult
 
 
@@ -86,7 +87,7 @@ def check_in_by_phone(
         .where(
             Patient.phone == e164,
             Appointment.day == (day or local_today(now)),
-            Appointment.status.in_([AppointmentStatus.BOOKED.value, AppointmentStatus.CHECKED_IN.value]),
+            Appointment.status.in_(LIVE),
         )
         .order_by(Appointment.starts_at)
     )

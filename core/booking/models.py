@@ -202,8 +202,6 @@ class Slot(Base):
     room: Mapped[str] = mapped_column(String(80), default="")
     closed: Mapped[bool] = mapped_column(default=False)
 
-    hospital: Mapped[Hospital] = relationship()
-
 
 class Account(Base):
     """Who manages patient profiles: a Zalo user, or an end user of an API client."""
