@@ -43,14 +43,16 @@ def server(tmp_path_factory):
         stderr=subprocess.DEVNULL,
     )
     try:
-        for _ in range(100):
+        deadline = time.monotonic() + 60  # a cold first start (fresh venv, busy machine) takes seconds
+        while True:
             try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
                     break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("henkham serve did not come up")
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("henkham serve did not come up")
+            time.sleep(0.1)
         yield port, env
     finally:
         proc.terminate()
