@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from core.booking import appointments, slots
 from core.booking.appointments import BookingRequest
-from core.booking.models import Appointment, Slot
+from core.booking.models import Appointment, Doctor, Slot
 from core.errors import DomainError, NotFound
 from tests import factories
 from tests.conftest import NOW
@@ -268,3 +268,45 @@ def test_slot_search_offers_the_nearest_free_slots(db, world):
             uow, hospital_slug="test", department_slug="nhi", day=TODAY + dt.timedelta(days=31), now=NOW
         )
     assert beyond == [], "nothing beyond the booking horizon is offered"
+
+
+def test_the_booking_answer_is_the_stored_appointment(db, world):
+    """What book() answers is built from the rows it wrote; it must be what a later lookup shows."""
+    day = TODAY + dt.timedelta(days=1)
+    slot_id = slot_at(db, "nhi", day, "07:30")
+    with db.uow() as uow:
+        slot = uow.session.get(Slot, slot_id)
+        doctor = Doctor(hospital_id=slot.hospital_id, department_id=slot.department_id, full_name="BS. Trần Thị Mai")
+        uow.session.add(doctor)
+        uow.session.flush()
+        slot.doctor_id = doctor.id
+        uow.commit()
+    with_type = book(db, world, slot_id, new_patient(db, world.account_id, 1), visit_type="dich_vu", reason=" ho ")
+    without_type = book(db, world, slot_at(db, "mat", day, "13:30"), new_patient(db, world.account_id, 2))
+    with db.uow() as uow:
+        assert appointments.get_appointment(uow, with_type.code) == with_type
+        assert appointments.get_appointment(uow, without_type.code) == without_type
+    assert (with_type.doctor, with_type.visit_type, with_type.queue_number) == ("BS. Trần Thị Mai", "dich_vu", 3)
+    assert (without_type.doctor, without_type.visit_type) == (None, None)
+
+
+def test_a_freed_number_inside_the_slot_is_given_again(db, world):
+    slot_id = slot_at(db, "nhi", TODAY + dt.timedelta(days=1), "07:30")  # numbers 3 and 4
+    first = book(db, world, slot_id, new_patient(db, world.account_id, 1))
+    second = book(db, world, slot_id, new_patient(db, world.account_id, 2))
+    with db.uow() as uow:
+        appointments.cancel(uow, second.code, by="patient", channel="test", now=NOW)
+    third = book(db, world, slot_id, new_patient(db, world.account_id, 3))
+    assert (first.queue_number, second.queue_number, third.queue_number) == (3, 4, 4)
+
+
+def test_a_booking_code_already_taken_is_drawn_again(db, world, monkeypatch):
+    day = TODAY + dt.timedelta(days=1)
+    taken = book(db, world, slot_at(db, "nhi", day, "07:00"), new_patient(db, world.account_id, 1))
+    draws = iter([taken.code, taken.code, "KHAM23"])
+    monkeypatch.setattr(appointments, "new_booking_code", lambda: next(draws))
+    fresh = book(db, world, slot_at(db, "mat", day, "07:00"), new_patient(db, world.account_id, 2))
+    assert fresh.code == "KHAM23"
+    with db.uow() as uow:
+        assert appointments.get_appointment(uow, taken.code).patient_id != fresh.patient_id
+        assert uow.session.scalar(select(func.count()).select_from(Appointment)) == 2

@@ -8,18 +8,32 @@ concurrent requests queue instead of deadlocking. A slot's seat is taken by a co
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Row, and_, bindparam, case, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import Conflict, InvalidInput, NotFound, RuleViolation
-from core.timeutil import utcnow
+from core.timeutil import to_local, utcnow
 from core.uow import UnitOfWork
 
 from . import rules
 from .codes import new_booking_code, normalise_booking_code
-from .models import Appointment, AppointmentEvent, AppointmentStatus, CancelledBy, Hospital, Slot, VisitType
-from .patients import find_patient
+from .models import (
+    Appointment,
+    AppointmentEvent,
+    AppointmentStatus,
+    CancelledBy,
+    Department,
+    Doctor,
+    Hospital,
+    Patient,
+    Slot,
+    VisitType,
+)
+from .patients import find_patient, patient_not_found
 from .views import APPOINTMENT_BY_CODE, APPOINTMENT_BY_CODE_LOCKED, AppointmentView, load_appointment_view
 
 _CODE_ATTEMPTS = 8
@@ -40,47 +54,92 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
     """Book a slot for a patient. Returns the appointment and whether it was created now.
 
     A repeated request with the same idempotency key returns the first appointment instead of a new one.
+    The path is five statements: the patient (locked) with their live appointments and any earlier booking
+    under the key; the slot with all the view needs; the seat; the appointment; its audit row.
     """
     now = now or utcnow()
     session = uow.session
-    patient_id = find_patient(uow, request.patient_id, request.account_id, lock=True)
-
     key = _namespaced_key(request) if request.idempotency_key else None
-    if key is not None:
-        previous = session.execute(_BY_IDEMPOTENCY_KEY, {"key": key}).first()
-        if previous is not None:
-            if previous.patient_id != patient_id:
-                raise Conflict(
-                    "this idempotency key was already used for another patient",
-                    "Dạ, yêu cầu này trùng với một yêu cầu trước. Anh/chị thử đặt lại giúp em ạ.",
-                    field="idempotency_key",
-                )
-            return load_appointment_view(uow, previous.id), False
+    state = session.execute(_PATIENT_STATE, {"patient_id": request.patient_id, "key": key}).all()
+    if not state or (request.account_id is not None and state[0].owner_id != request.account_id):
+        raise patient_not_found(request.patient_id)
+    if state[0].previous_id is not None:
+        return _repeated_booking(uow, state[0].previous_id, request.patient_id), False
 
-    slot, hospital = _find_slot(uow, request.slot_id)
+    slot = _slot_facts(uow, request.slot_id, request.visit_type)
+    hospital = slot  # the same row carries the hospital's rules
     rules.check_slot_bookable(hospital, slot, now)
-    visit_type_id = _find_visit_type(uow, hospital, request.visit_type)
-    rules.check_patient_may_book(session, hospital, patient_id, slot, now)
+    if request.visit_type is not None and slot.visit_type_id is None:
+        raise InvalidInput(
+            f"{slot.hospital} has no visit type {request.visit_type!r}",
+            "Dạ, anh/chị chọn khám BHYT hoặc khám dịch vụ giúp em ạ.",
+            field="visit_type",
+        )
+    rules.check_patient_may_book(hospital, [row for row in state if row.id is not None], slot, now)
     _take_seat(uow, slot)
-
-    appointment = Appointment(
-        hospital_id=hospital.id,
-        department_id=slot.department_id,
-        patient_id=patient_id,
-        visit_type_id=visit_type_id,
+    values = {
+        "hospital_id": slot.hospital_id,
+        "department_id": slot.department_id,
+        "doctor_id": slot.doctor_id,
+        "slot_id": slot.id,
+        "patient_id": request.patient_id,
+        "visit_type_id": slot.visit_type_id,
+        "status": AppointmentStatus.BOOKED.value,
+        "day": slot.day,
+        "part_of_day": slot.part_of_day,
+        "starts_at": slot.start_at,
+        "session_end_at": slot.session_end_at,
+        "channel": request.channel,
+        "idempotency_key": key,
+        "reason": (request.reason or "").strip()[:2000],
+        "created_at": now,
+        "updated_at": now,
+        "number_slot": slot.id,
+        "moving": 0,  # no appointment is being moved: every live number of the slot is held
+    }
+    insert_new = _INSERT_NEW[session.get_bind().dialect.name]
+    for _ in range(_CODE_ATTEMPTS):
+        values["code"] = new_booking_code()
+        inserted = session.execute(insert_new, values).first()  # None: the code was taken, draw another
+        if inserted is not None:
+            break
+    else:
+        raise RuntimeError("could not find a free booking code")  # 32**6 codes: practically unreachable
+    record_event(uow, inserted.id, "booked", request.channel, f"slot {slot.id}", now)
+    # The view from what this transaction read and wrote (AppointmentView.query() would give the same).
+    view = AppointmentView(
+        code=values["code"],
         status=AppointmentStatus.BOOKED.value,
+        hospital=slot.hospital,
+        hospital_name=slot.hospital_name,
+        department=slot.department,
+        department_name=slot.department_name,
+        location=slot.location,
+        room=slot.room,
+        doctor=slot.doctor,
+        patient_id=request.patient_id,
+        patient_name=state[0].patient_name,
+        day=slot.day,
+        part_of_day=slot.part_of_day,
+        start=to_local(slot.start_at),
+        queue_number=inserted.queue_number,
+        visit_type=request.visit_type if slot.visit_type_id is not None else None,
         channel=request.channel,
-        idempotency_key=key,
-        reason=(request.reason or "").strip()[:2000],
-        created_at=now,
-        updated_at=now,
+        what_to_bring=slot.what_to_bring,
     )
-    _place_in_slot(uow, appointment, slot)
-    _insert_with_code(uow, appointment)
-    record_event(uow, appointment.id, "booked", request.channel, f"slot {slot.id}", now)
-    view = load_appointment_view(uow, appointment.id)
     uow.commit()
     return view, True
+
+
+def _repeated_booking(uow: UnitOfWork, appointment_id: int, patient_id: int) -> AppointmentView:
+    view = load_appointment_view(uow, appointment_id)
+    if view.patient_id != patient_id:
+        raise Conflict(
+            "this idempotency key was already used for another patient",
+            "Dạ, yêu cầu này trùng với một yêu cầu trước. Anh/chị thử đặt lại giúp em ạ.",
+            field="idempotency_key",
+        )
+    return view
 
 
 def get_appointment(
@@ -180,7 +239,7 @@ def reschedule(
             "Dạ, lịch hẹn đang ở đúng khung giờ này rồi ạ.",
             field="slot_id",
         )
-    new_slot, _ = _find_slot(uow, new_slot_id)
+    new_slot = _slot_facts(uow, new_slot_id)
     if new_slot.department_id != appointment.department_id:
         raise InvalidInput(
             "a reschedule keeps the department; cancel and book to change department",
@@ -189,9 +248,8 @@ def reschedule(
             field="slot_id",
         )
     rules.check_slot_bookable(hospital, new_slot, now)
-    rules.check_patient_may_book(
-        uow.session, hospital, appointment.patient_id, new_slot, now, ignore_appointment_id=appointment.id
-    )
+    live = rules.live_appointments(uow.session, appointment.patient_id)
+    rules.check_patient_may_book(hospital, live, new_slot, now, ignore_appointment_id=appointment.id)
     old_slot_id = appointment.slot_id
     # Lock both slots in id order (deadlock-free against concurrent moves the other way).
     uow.session.execute(
@@ -199,8 +257,20 @@ def reschedule(
     ).all()
     _take_seat(uow, new_slot)
     _release_seat(uow, old_slot_id)  # only now that the new seat is secured
-    _place_in_slot(uow, appointment, new_slot)
-    appointment.updated_at = now
+    uow.session.execute(
+        _MOVE_TO_SLOT,
+        {
+            "moving": appointment.id,
+            "number_slot": new_slot.id,
+            "slot_id": new_slot.id,
+            "doctor_id": new_slot.doctor_id,
+            "day": new_slot.day,
+            "part_of_day": new_slot.part_of_day,
+            "starts_at": new_slot.start_at,
+            "session_end_at": new_slot.session_end_at,
+            "updated_at": now,
+        },
+    )
     record_event(uow, appointment.id, "rescheduled", channel, f"slot {old_slot_id} -> {new_slot.id}", now)
     view = load_appointment_view(uow, appointment.id)
     uow.commit()
@@ -252,28 +322,17 @@ def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None, hospit
     return appointment
 
 
-def _find_slot(uow: UnitOfWork, slot_id: int) -> tuple[Slot, Hospital]:
-    found = uow.session.execute(_SLOT_AND_HOSPITAL, {"id": slot_id}).first()
+def _slot_facts(uow: UnitOfWork, slot_id: int, visit_type: str | None = None) -> Row:
+    """The slot with its hospital's rules, what the view shows of the hospital, department and doctor, and
+    the id of the hospital's visit type with code ``visit_type`` (None if it has none): see _SLOT_FACTS."""
+    found = uow.session.execute(_SLOT_FACTS, {"id": slot_id, "visit_type": visit_type}).first()
     if found is None:
         raise NotFound(
             f"no slot {slot_id}",
             "Dạ, khung giờ này không còn. Anh/chị chọn khung giờ khác giúp em ạ.",
             slot_id=slot_id,
         )
-    return found.Slot, found.Hospital
-
-
-def _find_visit_type(uow: UnitOfWork, hospital: Hospital, code: str | None) -> int | None:
-    if code is None:
-        return None
-    visit_type_id = uow.session.scalar(_VISIT_TYPE_ID, {"hospital_id": hospital.id, "code": code})
-    if visit_type_id is None:
-        raise InvalidInput(
-            f"{hospital.slug} has no visit type {code!r}",
-            "Dạ, anh/chị chọn khám BHYT hoặc khám dịch vụ giúp em ạ.",
-            field="visit_type",
-        )
-    return visit_type_id
+    return found
 
 
 def _take_seat(uow: UnitOfWork, slot: Slot) -> None:
@@ -289,30 +348,6 @@ def _take_seat(uow: UnitOfWork, slot: Slot) -> None:
 
 def _release_seat(uow: UnitOfWork, slot_id: int) -> None:
     uow.session.execute(_RELEASE_SEAT, {"slot_id": slot_id})
-
-
-def _place_in_slot(uow: UnitOfWork, appointment: Appointment, slot: Slot) -> None:
-    """Give the appointment the slot's lowest free queue number (the slot row is locked by now)."""
-    held = set(uow.session.scalars(_HELD_NUMBERS, {"slot_id": slot.id, "moving": appointment.id or 0}))
-    appointment.queue_number = next(
-        n for n in range(slot.queue_base, slot.queue_base + slot.capacity + len(held) + 1) if n not in held
-    )
-    appointment.slot_id = slot.id
-    appointment.doctor_id = slot.doctor_id
-    appointment.day = slot.day
-    appointment.part_of_day = slot.part_of_day
-    appointment.starts_at = slot.start_at
-    appointment.session_end_at = slot.session_end_at
-
-
-def _insert_with_code(uow: UnitOfWork, appointment: Appointment) -> None:
-    for _ in range(_CODE_ATTEMPTS):
-        appointment.code = new_booking_code()
-        if uow.session.scalar(_CODE_TAKEN, {"code": appointment.code}) is None:
-            uow.session.add(appointment)
-            uow.session.flush()
-            return
-    raise RuntimeError("could not find a free booking code")  # 32**6 codes: practically unreachable
 
 
 def record_event(uow: UnitOfWork, appointment_id: int, kind: str, channel: str, detail: str, now: dt.datetime) -> None:
@@ -341,32 +376,115 @@ def _namespaced_key(request: BookingRequest) -> str:
     return f"{request.channel}:{request.account_id or 'staff'}:{request.idempotency_key}"[:200]
 
 
-# Statements of the booking path, built once (building a statement costs more CPU than running it).
-_BY_IDEMPOTENCY_KEY = select(Appointment.id, Appointment.patient_id).where(
-    Appointment.idempotency_key == bindparam("key")
+# Statements of the booking path, built once (building a statement costs more CPU than running it). They
+# use the tables, not the mapped classes: an ORM-enabled statement costs several times the CPU of the Core
+# one, and none of these rows is needed as an ORM object.
+_SLOTS = Slot.__table__
+_APPOINTMENTS = Appointment.__table__
+_PATIENTS = Patient.__table__
+_EARLIER = _APPOINTMENTS.alias("earlier")
+_PATIENT_STATE = (
+    select(
+        _PATIENTS.c.account_id.label("owner_id"),
+        _PATIENTS.c.full_name.label("patient_name"),
+        select(_EARLIER.c.id)
+        .where(_EARLIER.c.idempotency_key == bindparam("key"))
+        .scalar_subquery()
+        .label("previous_id"),
+        *rules.LIVE_COLUMNS,
+    )
+    .select_from(
+        _PATIENTS.outerjoin(
+            _APPOINTMENTS,
+            and_(_APPOINTMENTS.c.patient_id == _PATIENTS.c.id, _APPOINTMENTS.c.status.in_(rules.LIVE)),
+        )
+    )
+    .where(_PATIENTS.c.id == bindparam("patient_id"))
+    .with_for_update(of=_PATIENTS)  # the patient first: the lock order of every changing service
 )
-_SLOT_AND_HOSPITAL = (
-    select(Slot, Hospital).join(Hospital, Hospital.id == Slot.hospital_id).where(Slot.id == bindparam("id"))
+_HOSPITALS, _DEPARTMENTS, _DOCTORS, _VISIT_TYPES = (
+    Hospital.__table__,
+    Department.__table__,
+    Doctor.__table__,
+    VisitType.__table__,
 )
-_VISIT_TYPE_ID = select(VisitType.id).where(
-    VisitType.hospital_id == bindparam("hospital_id"), VisitType.code == bindparam("code")
+# One flat row: the slot's columns, the hospital's rules under their own names (rules.BookableSlot and
+# rules.HospitalRules), and what the view shows.
+_SLOT_FACTS = (
+    select(
+        *_SLOTS.c,
+        *(_HOSPITALS.c[name] for name in rules.HOSPITAL_RULES),
+        _HOSPITALS.c.slug.label("hospital"),
+        _HOSPITALS.c.name.label("hospital_name"),
+        _DEPARTMENTS.c.slug.label("department"),
+        _DEPARTMENTS.c.name.label("department_name"),
+        _DEPARTMENTS.c.location,
+        _DEPARTMENTS.c.what_to_bring,
+        _DOCTORS.c.full_name.label("doctor"),
+        _VISIT_TYPES.c.id.label("visit_type_id"),
+    )
+    .select_from(
+        _SLOTS.join(_HOSPITALS, _HOSPITALS.c.id == _SLOTS.c.hospital_id)
+        .join(_DEPARTMENTS, _DEPARTMENTS.c.id == _SLOTS.c.department_id)
+        .outerjoin(_DOCTORS, _DOCTORS.c.id == _SLOTS.c.doctor_id)
+        .outerjoin(
+            _VISIT_TYPES,
+            and_(_VISIT_TYPES.c.hospital_id == _SLOTS.c.hospital_id, _VISIT_TYPES.c.code == bindparam("visit_type")),
+        )
+    )
+    .where(_SLOTS.c.id == bindparam("id"))
 )
 _TAKE_SEAT = (
-    update(Slot)
-    .where(Slot.id == bindparam("slot_id"), Slot.booked < Slot.capacity, Slot.closed.is_(False))
-    .values(booked=Slot.booked + 1)
-    .execution_options(synchronize_session=False)
+    update(_SLOTS)
+    .where(_SLOTS.c.id == bindparam("slot_id"), _SLOTS.c.booked < _SLOTS.c.capacity, _SLOTS.c.closed.is_(False))
+    .values(booked=_SLOTS.c.booked + 1)
 )
-_RELEASE_SEAT = (
-    update(Slot)
-    .where(Slot.id == bindparam("slot_id"))
-    .values(booked=Slot.booked - 1)
-    .execution_options(synchronize_session=False)
+_RELEASE_SEAT = update(_SLOTS).where(_SLOTS.c.id == bindparam("slot_id")).values(booked=_SLOTS.c.booked - 1)
+
+
+def _lowest_free_number() -> ColumnElement[int]:
+    """The lowest queue number of slot ``:number_slot`` no live appointment holds (``:moving`` is the appointment
+    being moved, which holds none there): the slot's base number if free, else the first gap after a held one.
+
+    Evaluated inside the INSERT or UPDATE that takes the number, after the seat (and so the slot row) is
+    locked; the partial unique index on (slot_id, queue_number) guards it besides.
+    """
+    held, next_ = _APPOINTMENTS.alias("held"), _APPOINTMENTS.alias("next_held")
+
+    def live_in_slot(a: Any) -> ColumnElement[bool]:
+        return and_(
+            a.c.slot_id == bindparam("number_slot"),  # not "slot_id": that name is the column's own
+            a.c.status != AppointmentStatus.CANCELLED.value,
+            a.c.id != bindparam("moving"),
+        )
+
+    base = select(_SLOTS.c.queue_base).where(_SLOTS.c.id == bindparam("number_slot")).scalar_subquery()
+    first_gap = (
+        select(func.min(held.c.queue_number) + 1)
+        .where(
+            live_in_slot(held),
+            ~exists().where(live_in_slot(next_), next_.c.queue_number == held.c.queue_number + 1),
+        )
+        .scalar_subquery()
+    )
+    return case((~exists().where(live_in_slot(held), held.c.queue_number == base), base), else_=first_gap)
+
+
+def _insert_new(dialect_insert: Callable[..., Any]) -> Any:
+    """INSERT of a new appointment (its other columns come from the parameters) taking the lowest free
+    number; a taken code inserts nothing and returns no row."""
+    return (
+        dialect_insert(_APPOINTMENTS)
+        .values(queue_number=_lowest_free_number())
+        .on_conflict_do_nothing(index_elements=[_APPOINTMENTS.c.code])
+        .returning(_APPOINTMENTS.c.id, _APPOINTMENTS.c.queue_number)
+    )
+
+
+_INSERT_NEW = {"postgresql": _insert_new(postgresql.insert), "sqlite": _insert_new(sqlite.insert)}
+_MOVE_TO_SLOT = (
+    update(_APPOINTMENTS)
+    .where(_APPOINTMENTS.c.id == bindparam("moving"))
+    .values(queue_number=_lowest_free_number())  # the other columns come from the parameters
 )
-_HELD_NUMBERS = select(Appointment.queue_number).where(
-    Appointment.slot_id == bindparam("slot_id"),
-    Appointment.status != AppointmentStatus.CANCELLED.value,
-    Appointment.id != bindparam("moving"),  # the appointment being moved keeps no number here
-)
-_CODE_TAKEN = select(Appointment.id).where(Appointment.code == bindparam("code"))
-_ADD_EVENT = insert(AppointmentEvent)
+_ADD_EVENT = insert(AppointmentEvent.__table__)

@@ -111,12 +111,17 @@ def find_patient(uow: UnitOfWork, patient_id: int, account_id: int | None, *, lo
     """The patient's id, if ``account_id`` (None: staff) may act for them; the row is locked when asked."""
     owner = uow.session.scalar(_OWNER_LOCKED if lock else _OWNER, {"id": patient_id})
     if owner is None or (account_id is not None and owner != account_id):
-        raise NotFound(
-            f"no patient {patient_id} for this account",
-            "Dạ, em không tìm thấy hồ sơ người khám này. Anh/chị chọn lại hồ sơ giúp em ạ.",
-            patient_id=patient_id,
-        )
+        raise patient_not_found(patient_id)
     return patient_id
+
+
+def patient_not_found(patient_id: int) -> NotFound:
+    """The refusal for a patient who does not exist or whom the account may not act for (the same answer)."""
+    return NotFound(
+        f"no patient {patient_id} for this account",
+        "Dạ, em không tìm thấy hồ sơ người khám này. Anh/chị chọn lại hồ sơ giúp em ạ.",
+        patient_id=patient_id,
+    )
 
 
 _OWNER = select(Patient.account_id).where(Patient.id == bindparam("id"))

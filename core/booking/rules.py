@@ -3,19 +3,58 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.errors import RuleViolation
 from core.timeutil import local_today
 
-from .models import Appointment, AppointmentStatus, Hospital, Slot
+from .models import Appointment, AppointmentStatus
 
 LIVE = (AppointmentStatus.BOOKED.value, AppointmentStatus.CHECKED_IN.value)
 
+# The columns of a live appointment the rules read (the booking path selects them with the patient's lock).
+_APPOINTMENTS = Appointment.__table__
+LIVE_COLUMNS = tuple(
+    _APPOINTMENTS.c[name] for name in ("id", "code", "status", "starts_at", "department_id", "day", "part_of_day")
+)
+LIVE_APPOINTMENTS = select(*LIVE_COLUMNS).where(
+    _APPOINTMENTS.c.patient_id == bindparam("patient_id"), _APPOINTMENTS.c.status.in_(LIVE)
+)
+# The hospital's columns the rules read: a Hospital, or any row that carries them under these names.
+HOSPITAL_RULES = (
+    "phone",
+    "booking_horizon_days",
+    "min_lead_minutes",
+    "change_cutoff_minutes",
+    "max_active_appointments",
+    "one_appointment_per_session",
+)
 
-def check_slot_bookable(hospital: Hospital, slot: Slot, now: dt.datetime) -> None:
+
+class HospitalRules(Protocol):
+    phone: str
+    booking_horizon_days: int
+    min_lead_minutes: int
+    change_cutoff_minutes: int
+    max_active_appointments: int
+    one_appointment_per_session: bool
+
+
+class BookableSlot(Protocol):
+    """What the rules read of a slot: a Slot, or a row with its columns."""
+
+    department_id: int
+    day: dt.date
+    part_of_day: str
+    start_at: dt.datetime
+    closed: bool
+
+
+def check_slot_bookable(hospital: HospitalRules, slot: BookableSlot, now: dt.datetime) -> None:
     """Closed, past, inside the minimum lead time, or beyond the booking horizon → refused."""
     if slot.closed:
         raise RuleViolation(
@@ -48,7 +87,7 @@ def check_slot_bookable(hospital: Hospital, slot: Slot, now: dt.datetime) -> Non
         )
 
 
-def check_change_allowed(hospital: Hospital, appointment: Appointment, now: dt.datetime, action: str) -> None:
+def check_change_allowed(hospital: HospitalRules, appointment: Appointment, now: dt.datetime, action: str) -> None:
     """Patients may cancel or reschedule only until the hospital's cut-off before the visit."""
     cutoff = appointment.starts_at - dt.timedelta(minutes=hospital.change_cutoff_minutes)
     if now > cutoff:
@@ -63,30 +102,36 @@ def check_change_allowed(hospital: Hospital, appointment: Appointment, now: dt.d
         )
 
 
+class LiveAppointment(Protocol):
+    """What the per-patient rules read of each of the patient's live appointments."""
+
+    id: int
+    code: str
+    status: str
+    starts_at: dt.datetime
+    department_id: int
+    day: dt.date
+    part_of_day: str
+
+
+def live_appointments(session: Session, patient_id: int) -> Sequence[LiveAppointment]:
+    """The patient's booked and checked-in appointments, as ``check_patient_may_book`` reads them."""
+    return session.execute(LIVE_APPOINTMENTS, {"patient_id": patient_id}).all()
+
+
 def check_patient_may_book(
-    session: Session,
-    hospital: Hospital,
-    patient_id: int,
-    slot: Slot,
+    hospital: HospitalRules,
+    live: Iterable[LiveAppointment],
+    slot: BookableSlot,
     now: dt.datetime,
     *,
     ignore_appointment_id: int | None = None,
 ) -> None:
-    """Maximum upcoming appointments, and one appointment per department session (one query for both).
+    """Maximum upcoming appointments, and one appointment per department session.
 
+    ``live`` are the patient's live appointments (read under the patient's row lock);
     ``ignore_appointment_id`` is the appointment being moved: a reschedule keeps the count unchanged.
     """
-    live = session.execute(
-        select(
-            Appointment.id,
-            Appointment.code,
-            Appointment.status,
-            Appointment.starts_at,
-            Appointment.department_id,
-            Appointment.day,
-            Appointment.part_of_day,
-        ).where(Appointment.patient_id == patient_id, Appointment.status.in_(LIVE))
-    ).all()
     live = [a for a in live if a.id != ignore_appointment_id]
     if hospital.one_appointment_per_session:
         for a in live:
