@@ -22,16 +22,19 @@ from core.uow import UnitOfWork
 from . import rules
 from .codes import new_booking_code, normalise_booking_code
 from .models import (
+    APPOINTMENT_EVENTS,
+    APPOINTMENTS,
+    DEPARTMENTS,
+    DOCTORS,
+    HOSPITALS,
+    PATIENTS,
+    SLOTS,
+    VISIT_TYPES,
     Appointment,
-    AppointmentEvent,
     AppointmentStatus,
     CancelledBy,
-    Department,
-    Doctor,
     Hospital,
-    Patient,
     Slot,
-    VisitType,
 )
 from .patients import find_patient, patient_not_found
 from .views import APPOINTMENT_BY_CODE, APPOINTMENT_BY_CODE_LOCKED, AppointmentView, load_appointment_view
@@ -159,14 +162,13 @@ def patient_appointments(
 ) -> list[AppointmentView]:
     """The patient's appointments, newest first (upcoming ones: soonest first); ``hospital_id`` narrows."""
     find_patient(uow, patient_id, account_id)
-    query = AppointmentView.query().where(Appointment.patient_id == patient_id).order_by(Appointment.starts_at.desc())
+    a = APPOINTMENTS
+    query = AppointmentView.query().where(a.c.patient_id == patient_id).order_by(a.c.starts_at.desc())
     if hospital_id is not None:
-        query = query.where(Appointment.hospital_id == hospital_id)
+        query = query.where(a.c.hospital_id == hospital_id)
     if upcoming_only:
-        query = query.where(
-            Appointment.status == AppointmentStatus.BOOKED.value, Appointment.starts_at > (now or utcnow())
-        )
-        query = query.order_by(None).order_by(Appointment.starts_at)
+        query = query.where(a.c.status == AppointmentStatus.BOOKED.value, a.c.starts_at > (now or utcnow()))
+        query = query.order_by(None).order_by(a.c.starts_at)
     return [AppointmentView.from_row(row) for row in uow.session.execute(query)]
 
 
@@ -376,17 +378,13 @@ def _namespaced_key(request: BookingRequest) -> str:
     return f"{request.channel}:{request.account_id or 'staff'}:{request.idempotency_key}"[:200]
 
 
-# Statements of the booking path, built once (building a statement costs more CPU than running it). They
-# use the tables, not the mapped classes: an ORM-enabled statement costs several times the CPU of the Core
-# one, and none of these rows is needed as an ORM object.
-_SLOTS = Slot.__table__
-_APPOINTMENTS = Appointment.__table__
-_PATIENTS = Patient.__table__
-_EARLIER = _APPOINTMENTS.alias("earlier")
+# Statements of the booking path, built once (building a statement costs more CPU than running it), over
+# the tables (see models.APPOINTMENTS).
+_EARLIER = APPOINTMENTS.alias("earlier")
 _PATIENT_STATE = (
     select(
-        _PATIENTS.c.account_id.label("owner_id"),
-        _PATIENTS.c.full_name.label("patient_name"),
+        PATIENTS.c.account_id.label("owner_id"),
+        PATIENTS.c.full_name.label("patient_name"),
         select(_EARLIER.c.id)
         .where(_EARLIER.c.idempotency_key == bindparam("key"))
         .scalar_subquery()
@@ -394,52 +392,46 @@ _PATIENT_STATE = (
         *rules.LIVE_COLUMNS,
     )
     .select_from(
-        _PATIENTS.outerjoin(
-            _APPOINTMENTS,
-            and_(_APPOINTMENTS.c.patient_id == _PATIENTS.c.id, _APPOINTMENTS.c.status.in_(rules.LIVE)),
+        PATIENTS.outerjoin(
+            APPOINTMENTS,
+            and_(APPOINTMENTS.c.patient_id == PATIENTS.c.id, APPOINTMENTS.c.status.in_(rules.LIVE)),
         )
     )
-    .where(_PATIENTS.c.id == bindparam("patient_id"))
-    .with_for_update(of=_PATIENTS)  # the patient first: the lock order of every changing service
-)
-_HOSPITALS, _DEPARTMENTS, _DOCTORS, _VISIT_TYPES = (
-    Hospital.__table__,
-    Department.__table__,
-    Doctor.__table__,
-    VisitType.__table__,
+    .where(PATIENTS.c.id == bindparam("patient_id"))
+    .with_for_update(of=PATIENTS)  # the patient first: the lock order of every changing service
 )
 # One flat row: the slot's columns, the hospital's rules under their own names (rules.BookableSlot and
 # rules.HospitalRules), and what the view shows.
 _SLOT_FACTS = (
     select(
-        *_SLOTS.c,
-        *(_HOSPITALS.c[name] for name in rules.HOSPITAL_RULES),
-        _HOSPITALS.c.slug.label("hospital"),
-        _HOSPITALS.c.name.label("hospital_name"),
-        _DEPARTMENTS.c.slug.label("department"),
-        _DEPARTMENTS.c.name.label("department_name"),
-        _DEPARTMENTS.c.location,
-        _DEPARTMENTS.c.what_to_bring,
-        _DOCTORS.c.full_name.label("doctor"),
-        _VISIT_TYPES.c.id.label("visit_type_id"),
+        *SLOTS.c,
+        *(HOSPITALS.c[name] for name in rules.HOSPITAL_RULES),
+        HOSPITALS.c.slug.label("hospital"),
+        HOSPITALS.c.name.label("hospital_name"),
+        DEPARTMENTS.c.slug.label("department"),
+        DEPARTMENTS.c.name.label("department_name"),
+        DEPARTMENTS.c.location,
+        DEPARTMENTS.c.what_to_bring,
+        DOCTORS.c.full_name.label("doctor"),
+        VISIT_TYPES.c.id.label("visit_type_id"),
     )
     .select_from(
-        _SLOTS.join(_HOSPITALS, _HOSPITALS.c.id == _SLOTS.c.hospital_id)
-        .join(_DEPARTMENTS, _DEPARTMENTS.c.id == _SLOTS.c.department_id)
-        .outerjoin(_DOCTORS, _DOCTORS.c.id == _SLOTS.c.doctor_id)
+        SLOTS.join(HOSPITALS, HOSPITALS.c.id == SLOTS.c.hospital_id)
+        .join(DEPARTMENTS, DEPARTMENTS.c.id == SLOTS.c.department_id)
+        .outerjoin(DOCTORS, DOCTORS.c.id == SLOTS.c.doctor_id)
         .outerjoin(
-            _VISIT_TYPES,
-            and_(_VISIT_TYPES.c.hospital_id == _SLOTS.c.hospital_id, _VISIT_TYPES.c.code == bindparam("visit_type")),
+            VISIT_TYPES,
+            and_(VISIT_TYPES.c.hospital_id == SLOTS.c.hospital_id, VISIT_TYPES.c.code == bindparam("visit_type")),
         )
     )
-    .where(_SLOTS.c.id == bindparam("id"))
+    .where(SLOTS.c.id == bindparam("id"))
 )
 _TAKE_SEAT = (
-    update(_SLOTS)
-    .where(_SLOTS.c.id == bindparam("slot_id"), _SLOTS.c.booked < _SLOTS.c.capacity, _SLOTS.c.closed.is_(False))
-    .values(booked=_SLOTS.c.booked + 1)
+    update(SLOTS)
+    .where(SLOTS.c.id == bindparam("slot_id"), SLOTS.c.booked < SLOTS.c.capacity, SLOTS.c.closed.is_(False))
+    .values(booked=SLOTS.c.booked + 1)
 )
-_RELEASE_SEAT = update(_SLOTS).where(_SLOTS.c.id == bindparam("slot_id")).values(booked=_SLOTS.c.booked - 1)
+_RELEASE_SEAT = update(SLOTS).where(SLOTS.c.id == bindparam("slot_id")).values(booked=SLOTS.c.booked - 1)
 
 
 def _lowest_free_number() -> ColumnElement[int]:
@@ -449,7 +441,7 @@ def _lowest_free_number() -> ColumnElement[int]:
     Evaluated inside the INSERT or UPDATE that takes the number, after the seat (and so the slot row) is
     locked; the partial unique index on (slot_id, queue_number) guards it besides.
     """
-    held, next_ = _APPOINTMENTS.alias("held"), _APPOINTMENTS.alias("next_held")
+    held, next_ = APPOINTMENTS.alias("held"), APPOINTMENTS.alias("next_held")
 
     def live_in_slot(a: Any) -> ColumnElement[bool]:
         return and_(
@@ -458,7 +450,7 @@ def _lowest_free_number() -> ColumnElement[int]:
             a.c.id != bindparam("moving"),
         )
 
-    base = select(_SLOTS.c.queue_base).where(_SLOTS.c.id == bindparam("number_slot")).scalar_subquery()
+    base = select(SLOTS.c.queue_base).where(SLOTS.c.id == bindparam("number_slot")).scalar_subquery()
     first_gap = (
         select(func.min(held.c.queue_number) + 1)
         .where(
@@ -474,17 +466,17 @@ def _insert_new(dialect_insert: Callable[..., Any]) -> Any:
     """INSERT of a new appointment (its other columns come from the parameters) taking the lowest free
     number; a taken code inserts nothing and returns no row."""
     return (
-        dialect_insert(_APPOINTMENTS)
+        dialect_insert(APPOINTMENTS)
         .values(queue_number=_lowest_free_number())
-        .on_conflict_do_nothing(index_elements=[_APPOINTMENTS.c.code])
-        .returning(_APPOINTMENTS.c.id, _APPOINTMENTS.c.queue_number)
+        .on_conflict_do_nothing(index_elements=[APPOINTMENTS.c.code])
+        .returning(APPOINTMENTS.c.id, APPOINTMENTS.c.queue_number)
     )
 
 
 _INSERT_NEW = {"postgresql": _insert_new(postgresql.insert), "sqlite": _insert_new(sqlite.insert)}
 _MOVE_TO_SLOT = (
-    update(_APPOINTMENTS)
-    .where(_APPOINTMENTS.c.id == bindparam("moving"))
+    update(APPOINTMENTS)
+    .where(APPOINTMENTS.c.id == bindparam("moving"))
     .values(queue_number=_lowest_free_number())  # the other columns come from the parameters
 )
-_ADD_EVENT = insert(AppointmentEvent.__table__)
+_ADD_EVENT = insert(APPOINTMENT_EVENTS)

@@ -13,7 +13,7 @@ from core.timeutil import local_today, to_local, utcnow
 from core.uow import UnitOfWork
 
 from .appointments import find_appointment_row, record_event
-from .models import Appointment, AppointmentStatus, Patient, VisitKind
+from .models import APPOINTMENTS, PATIENTS, Appointment, AppointmentStatus, VisitKind
 from .rules import LIVE
 from .views import AppointmentView, CheckInResult
 
@@ -85,14 +85,14 @@ def check_in_by_phone(
     query = (
         AppointmentView.query()
         .where(
-            Patient.phone == e164,
-            Appointment.day == (day or local_today(now)),
-            Appointment.status.in_(LIVE),
+            PATIENTS.c.phone == e164,
+            APPOINTMENTS.c.day == (day or local_today(now)),
+            APPOINTMENTS.c.status.in_(LIVE),
         )
-        .order_by(Appointment.starts_at)
+        .order_by(APPOINTMENTS.c.starts_at)
     )
     if hospital_id is not None:
-        query = query.where(Appointment.hospital_id == hospital_id)
+        query = query.where(APPOINTMENTS.c.hospital_id == hospital_id)
     matches = uow.session.execute(query).all()
     if not matches:
         raise NotFound(
@@ -195,10 +195,9 @@ def _status_vi(status: str) -> str:
 def _status_update(status: AppointmentStatus, stamp: str) -> Update:
     now = bindparam("now", type_=UTCDateTime())
     return (
-        update(Appointment)
-        .where(Appointment.id == bindparam("appointment_id"))
+        update(APPOINTMENTS)
+        .where(APPOINTMENTS.c.id == bindparam("appointment_id"))
         .values({"status": status.value, "updated_at": now, stamp: now})
-        .execution_options(synchronize_session=False)
     )
 
 

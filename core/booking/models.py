@@ -291,3 +291,16 @@ class AppointmentEvent(Base):
     channel: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# The tables of the mapped classes. Statements on hot paths (booking, look-ups, check-in, search) are written
+# over the tables, not the classes: an ORM-enabled statement costs several times the CPU of the Core one,
+# and those paths need no ORM objects.
+APPOINTMENTS = Appointment.__table__
+APPOINTMENT_EVENTS = AppointmentEvent.__table__
+DEPARTMENTS = Department.__table__
+DOCTORS = Doctor.__table__
+HOSPITALS = Hospital.__table__
+PATIENTS = Patient.__table__
+SLOTS = Slot.__table__
+VISIT_TYPES = VisitType.__table__

@@ -12,17 +12,16 @@ from sqlalchemy.orm import Session
 from core.errors import RuleViolation
 from core.timeutil import local_today
 
-from .models import Appointment, AppointmentStatus
+from .models import APPOINTMENTS, Appointment, AppointmentStatus
 
 LIVE = (AppointmentStatus.BOOKED.value, AppointmentStatus.CHECKED_IN.value)
 
 # The columns of a live appointment the rules read (the booking path selects them with the patient's lock).
-_APPOINTMENTS = Appointment.__table__
 LIVE_COLUMNS = tuple(
-    _APPOINTMENTS.c[name] for name in ("id", "code", "status", "starts_at", "department_id", "day", "part_of_day")
+    APPOINTMENTS.c[name] for name in ("id", "code", "status", "starts_at", "department_id", "day", "part_of_day")
 )
-LIVE_APPOINTMENTS = select(*LIVE_COLUMNS).where(
-    _APPOINTMENTS.c.patient_id == bindparam("patient_id"), _APPOINTMENTS.c.status.in_(LIVE)
+LIVEAPPOINTMENTS = select(*LIVE_COLUMNS).where(
+    APPOINTMENTS.c.patient_id == bindparam("patient_id"), APPOINTMENTS.c.status.in_(LIVE)
 )
 # The hospital's columns the rules read: a Hospital, or any row that carries them under these names.
 HOSPITAL_RULES = (
@@ -116,7 +115,7 @@ class LiveAppointment(Protocol):
 
 def live_appointments(session: Session, patient_id: int) -> Sequence[LiveAppointment]:
     """The patient's booked and checked-in appointments, as ``check_patient_may_book`` reads them."""
-    return session.execute(LIVE_APPOINTMENTS, {"patient_id": patient_id}).all()
+    return session.execute(LIVEAPPOINTMENTS, {"patient_id": patient_id}).all()
 
 
 def check_patient_may_book(

@@ -12,7 +12,17 @@ from core.timeutil import local_to_utc, local_today, utcnow
 from core.uow import UnitOfWork
 
 from .catalogue import find_department, find_hospital
-from .models import Appointment, AppointmentStatus, Closure, Department, Hospital, PartOfDay, Schedule, Slot
+from .models import (
+    DEPARTMENTS,
+    HOSPITALS,
+    SLOTS,
+    Appointment,
+    AppointmentStatus,
+    Closure,
+    PartOfDay,
+    Schedule,
+    Slot,
+)
 from .views import SlotView
 
 
@@ -177,22 +187,22 @@ def _free_slots_statement() -> Select:
     return (
         SlotView.query()
         .where(
-            Slot.department_id == bindparam("department_id"),
-            Slot.start_at >= bindparam("earliest", type_=UTCDateTime()),
-            Slot.start_at < bindparam("latest", type_=UTCDateTime()),
-            Slot.closed.is_(False),
-            Slot.booked < Slot.capacity,
-            or_(doctor.is_(None), Slot.doctor_id == doctor),
-            or_(part.is_(None), Slot.part_of_day == part),
+            SLOTS.c.department_id == bindparam("department_id"),
+            SLOTS.c.start_at >= bindparam("earliest", type_=UTCDateTime()),
+            SLOTS.c.start_at < bindparam("latest", type_=UTCDateTime()),
+            SLOTS.c.closed.is_(False),
+            SLOTS.c.booked < SLOTS.c.capacity,
+            or_(doctor.is_(None), SLOTS.c.doctor_id == doctor),
+            or_(part.is_(None), SLOTS.c.part_of_day == part),
         )
-        .order_by(Slot.start_at, Slot.id)
+        .order_by(SLOTS.c.start_at, SLOTS.c.id)
         .limit(bindparam("limit", type_=Integer))
     )
 
 
 _PLACE = (
-    select(Department.id, Hospital.min_lead_minutes, Hospital.booking_horizon_days)
-    .join(Hospital, Hospital.id == Department.hospital_id)
-    .where(Hospital.slug == bindparam("hospital"), Department.slug == bindparam("department"))
+    select(DEPARTMENTS.c.id, HOSPITALS.c.min_lead_minutes, HOSPITALS.c.booking_horizon_days)
+    .select_from(DEPARTMENTS.join(HOSPITALS, HOSPITALS.c.id == DEPARTMENTS.c.hospital_id))
+    .where(HOSPITALS.c.slug == bindparam("hospital"), DEPARTMENTS.c.slug == bindparam("department"))
 )
 _FREE_SLOTS = _free_slots_statement()

@@ -12,7 +12,18 @@ from core.identifiers import mask_phone
 from core.timeutil import to_local
 from core.uow import UnitOfWork
 
-from .models import Appointment, Department, Doctor, Hospital, Patient, Slot, VisitType
+from .models import (
+    APPOINTMENTS,
+    DEPARTMENTS,
+    DOCTORS,
+    HOSPITALS,
+    PATIENTS,
+    SLOTS,
+    VISIT_TYPES,
+    Department,
+    Hospital,
+    Patient,
+)
 
 
 class View(BaseModel):
@@ -65,23 +76,23 @@ class SlotView(View):
     @staticmethod
     @cache  # built once: making a statement costs more CPU than running it
     def query() -> Select:
-        """The columns of the view, one row per slot (Core: searches must stay cheap)."""
-        return (
-            select(
-                Slot.id,
-                Department.slug.label("department"),
-                Department.name.label("department_name"),
-                Doctor.full_name.label("doctor"),
-                Slot.day,
-                Slot.part_of_day,
-                Slot.start_at,
-                Slot.end_at,
-                (Slot.capacity - Slot.booked).label("free"),
-                Slot.closed,
-                Slot.room,
+        """The columns of the view, one row per slot (Core over the tables: searches must stay cheap)."""
+        return select(
+            SLOTS.c.id,
+            DEPARTMENTS.c.slug.label("department"),
+            DEPARTMENTS.c.name.label("department_name"),
+            DOCTORS.c.full_name.label("doctor"),
+            SLOTS.c.day,
+            SLOTS.c.part_of_day,
+            SLOTS.c.start_at,
+            SLOTS.c.end_at,
+            (SLOTS.c.capacity - SLOTS.c.booked).label("free"),
+            SLOTS.c.closed,
+            SLOTS.c.room,
+        ).select_from(
+            SLOTS.join(DEPARTMENTS, DEPARTMENTS.c.id == SLOTS.c.department_id).outerjoin(
+                DOCTORS, DOCTORS.c.id == SLOTS.c.doctor_id
             )
-            .join(Department, Department.id == Slot.department_id)
-            .outerjoin(Doctor, Doctor.id == Slot.doctor_id)
         )
 
     @classmethod
@@ -152,49 +163,49 @@ class AppointmentView(View):
     def query() -> Select:
         """One row per appointment with what the view shows, plus what access checks and reception use.
 
-        Views are built from this single Core query rather than from ORM objects and their relationships:
-        it is the one way to render an appointment, and it costs one indexed round trip.
+        Views are built from this single Core query over the tables rather than from ORM objects and their
+        relationships: it is the one way to read an appointment for display, and it costs one indexed round
+        trip. (Only ``book`` builds the view of the row it has just written from what it already holds.)
         """
-        return (
-            select(
-                Appointment.id,
-                Appointment.code,
-                Appointment.status,
-                Hospital.slug.label("hospital"),
-                Hospital.name.label("hospital_name"),
-                Department.slug.label("department"),
-                Department.name.label("department_name"),
-                Department.location,
-                Slot.room,
-                Doctor.full_name.label("doctor"),
-                Appointment.patient_id,
-                Patient.full_name.label("patient_name"),
-                Appointment.day,
-                Appointment.part_of_day,
-                Appointment.starts_at,
-                Appointment.queue_number,
-                VisitType.code.label("visit_type"),
-                Appointment.channel,
-                Department.what_to_bring,
-                Appointment.cancelled_by,
-                Appointment.cancel_reason,
-                Appointment.checked_in_at,
-                # Not shown; for access checks and the reception desk.
-                Appointment.hospital_id,
-                Patient.account_id,
-                Patient.cccd,
-                Patient.insurance_number,
-                VisitType.kind.label("visit_kind"),
-                VisitType.name.label("visit_name"),
-                VisitType.price_vnd,
-            )
-            .select_from(Appointment)
-            .join(Hospital, Hospital.id == Appointment.hospital_id)
-            .join(Department, Department.id == Appointment.department_id)
-            .join(Slot, Slot.id == Appointment.slot_id)
-            .join(Patient, Patient.id == Appointment.patient_id)
-            .outerjoin(Doctor, Doctor.id == Appointment.doctor_id)
-            .outerjoin(VisitType, VisitType.id == Appointment.visit_type_id)
+        a = APPOINTMENTS
+        return select(
+            a.c.id,
+            a.c.code,
+            a.c.status,
+            HOSPITALS.c.slug.label("hospital"),
+            HOSPITALS.c.name.label("hospital_name"),
+            DEPARTMENTS.c.slug.label("department"),
+            DEPARTMENTS.c.name.label("department_name"),
+            DEPARTMENTS.c.location,
+            SLOTS.c.room,
+            DOCTORS.c.full_name.label("doctor"),
+            a.c.patient_id,
+            PATIENTS.c.full_name.label("patient_name"),
+            a.c.day,
+            a.c.part_of_day,
+            a.c.starts_at,
+            a.c.queue_number,
+            VISIT_TYPES.c.code.label("visit_type"),
+            a.c.channel,
+            DEPARTMENTS.c.what_to_bring,
+            a.c.cancelled_by,
+            a.c.cancel_reason,
+            a.c.checked_in_at,
+            # Not shown; for access checks and the reception desk.
+            a.c.hospital_id,
+            PATIENTS.c.account_id,
+            PATIENTS.c.cccd,
+            PATIENTS.c.insurance_number,
+            VISIT_TYPES.c.kind.label("visit_kind"),
+            VISIT_TYPES.c.name.label("visit_name"),
+            VISIT_TYPES.c.price_vnd,
+        ).select_from(
+            a.join(HOSPITALS, HOSPITALS.c.id == a.c.hospital_id)
+            .join(DEPARTMENTS, DEPARTMENTS.c.id == a.c.department_id)
+            .join(SLOTS, SLOTS.c.id == a.c.slot_id)
+            .join(PATIENTS, PATIENTS.c.id == a.c.patient_id)
+            .outerjoin(DOCTORS, DOCTORS.c.id == a.c.doctor_id)
+            .outerjoin(VISIT_TYPES, VISIT_TYPES.c.id == a.c.visit_type_id)
         )
 
     @classmethod
@@ -222,6 +233,6 @@ class CheckInResult(View):
 
 
 # The hot look-ups as statements built once: SQLAlchemy then reuses their cache keys and compiled SQL.
-APPOINTMENT_BY_ID = AppointmentView.query().where(Appointment.id == bindparam("id"))
-APPOINTMENT_BY_CODE = AppointmentView.query().where(Appointment.code == bindparam("code"))
-APPOINTMENT_BY_CODE_LOCKED = APPOINTMENT_BY_CODE.with_for_update(of=Appointment.__table__)
+APPOINTMENT_BY_ID = AppointmentView.query().where(APPOINTMENTS.c.id == bindparam("id"))
+APPOINTMENT_BY_CODE = AppointmentView.query().where(APPOINTMENTS.c.code == bindparam("code"))
+APPOINTMENT_BY_CODE_LOCKED = APPOINTMENT_BY_CODE.with_for_update(of=APPOINTMENTS)
