@@ -32,12 +32,11 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.read_only and exc_type is None:
-            # Nothing to undo: ending a read cleanly keeps psycopg's prepared statements, which a
-            # ROLLBACK would discard (and re-planning every query costs more than running it).
-            self.session.commit()
-        else:
+        if not self.read_only:
             self.session.rollback()
+        # A reader has nothing to undo: closing returns its connection, whose reset is free on PostgreSQL's
+        # autocommit readers (no transaction, so no ROLLBACK round trip and psycopg keeps its prepared
+        # statements) and a cheap ROLLBACK on SQLite.
         self.session.close()
 
     def commit(self) -> None:
