@@ -160,8 +160,10 @@ class AppointmentView(View):
 
     @staticmethod
     @cache  # built once: making a statement costs more CPU than running it
-    def query() -> Select:
-        """One row per appointment with what the view shows, plus what access checks and reception use.
+    def query(*, reception: bool = False) -> Select:
+        """One row per appointment with what the view shows and what access checks use; ``reception`` adds
+        what the desk checks at check-in (identity papers, visit kind and fee). Every column read costs CPU in
+        the driver, so plain look-ups leave those out.
 
         Views are built from this single Core query over the tables rather than from ORM objects and their
         relationships: it is the one way to read an appointment for display, and it costs one indexed round
@@ -191,14 +193,20 @@ class AppointmentView(View):
             a.c.cancelled_by,
             a.c.cancel_reason,
             a.c.checked_in_at,
-            # Not shown; for access checks and the reception desk.
+            # Not shown; for access checks.
             a.c.hospital_id,
             PATIENTS.c.account_id,
-            PATIENTS.c.cccd,
-            PATIENTS.c.insurance_number,
-            VISIT_TYPES.c.kind.label("visit_kind"),
-            VISIT_TYPES.c.name.label("visit_name"),
-            VISIT_TYPES.c.price_vnd,
+            *(
+                (
+                    PATIENTS.c.cccd,
+                    PATIENTS.c.insurance_number,
+                    VISIT_TYPES.c.kind.label("visit_kind"),
+                    VISIT_TYPES.c.name.label("visit_name"),
+                    VISIT_TYPES.c.price_vnd,
+                )
+                if reception
+                else ()
+            ),
         ).select_from(
             a.join(HOSPITALS, HOSPITALS.c.id == a.c.hospital_id)
             .join(DEPARTMENTS, DEPARTMENTS.c.id == a.c.department_id)
@@ -235,4 +243,9 @@ class CheckInResult(View):
 # The hot look-ups as statements built once: SQLAlchemy then reuses their cache keys and compiled SQL.
 APPOINTMENT_BY_ID = AppointmentView.query().where(APPOINTMENTS.c.id == bindparam("id"))
 APPOINTMENT_BY_CODE = AppointmentView.query().where(APPOINTMENTS.c.code == bindparam("code"))
-APPOINTMENT_BY_CODE_LOCKED = APPOINTMENT_BY_CODE.with_for_update(of=APPOINTMENTS)
+# The desk's look-up (check-in, completion): locked, with the reception columns.
+APPOINTMENT_BY_CODE_LOCKED = (
+    AppointmentView.query(reception=True)
+    .where(APPOINTMENTS.c.code == bindparam("code"))
+    .with_for_update(of=APPOINTMENTS)
+)
