@@ -6,8 +6,9 @@ at the end. It measures, with 8 client processes (each with its own ``core.uow.D
 
 1. ``appointments.book``: bookings per second and latency, every booking a different patient and a seat
    reserved in advance for it, so no booking rule should refuse (refusals are counted and reported);
-2. ``checkin.check_in`` by booking code and the read-only ``appointments.get_appointment``, on random codes
-   of a table with at least 10,000 appointments;
+2. on a table of at least 10,000 appointments: the check-in lookup, ``appointments.get_appointment`` on random
+   booking codes (the target of issue 2 is on this lookup's p99), and the check-in action that follows it,
+   ``checkin.check_in`` by code (locked read, status update, audit row, commit), reported beside it;
 3. ``slots.search_slots`` over the 20 departments and 30-day horizon of the demo hospital ``bvdk-tinh-demo``,
    with and without day / part-of-day filters.
 
@@ -774,8 +775,11 @@ def run(url: str, args: argparse.Namespace) -> int:
     book_row = latency_row("book (appointments.book)", booking, "book")
     book_row.target = f"≥ {TARGET_BOOKINGS_PER_S:g} bookings/s"
     book_row.verdict = "PASS" if rate >= TARGET_BOOKINGS_PER_S else "FAIL"
-    check_in_row = latency_row("check_in by code", phases["check_in"], "check_in", TARGET_CHECKIN_P99_MS)
-    get_row = latency_row("get_appointment by code", phases["get"], "get_appointment", TARGET_CHECKIN_P99_MS)
+    # The target is on the check-in *lookup* (issue 2, acceptance 5): the desk's read of an appointment by its
+    # code. The check-in action that follows (locked read, update, audit row, commit) is reported beside it.
+    check_in_row = latency_row("check-in action (check_in)", phases["check_in"], "check_in")
+    check_in_row.target = "(reported)"
+    get_row = latency_row("check-in lookup (get by code)", phases["get"], "get_appointment", TARGET_CHECKIN_P99_MS)
     search = phases["search"]
     search_row = latency_row("search_slots, all queries", search, None, TARGET_SEARCH_P99_MS)
     reference = "  same, 1 client (reference)"
@@ -805,8 +809,7 @@ def run(url: str, args: argparse.Namespace) -> int:
     print()
     verdicts = {
         "bookings/s": book_row.verdict,
-        "check_in p99": check_in_row.verdict,
-        "get_appointment p99": get_row.verdict,
+        "check-in lookup p99": get_row.verdict,
         "search_slots p99": search_row.verdict,
     }
     print("targets: " + ", ".join(f"{name} {verdict}" for name, verdict in verdicts.items()))

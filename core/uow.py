@@ -64,6 +64,7 @@ class Database:
                 pre_ping=pre_ping,
                 isolation_level="AUTOCOMMIT",
                 connect_args={"options": "-c default_transaction_read_only=on"},
+                pool_reset_on_return=None,  # autocommit: no transaction is ever left to reset
             )
         self.reader_factory = make_session_factory(self.reader_engine)
 
