@@ -5,11 +5,27 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "henkham.db"
+
+
+class ZaloOASettings(BaseModel):
+    """One Zalo Official Account served by this deployment (one per hospital)."""
+
+    oa_id: str
+    app_id: str
+    hospital: str = Field(description="Slug of the hospital this OA speaks for.")
+    oa_secret_key: str = Field(description="The OA Secret Key of the app's webhook page (signs webhook events).")
+    app_secret: str = Field(description="The App Secret (header secret_key of token refreshes).")
+    refresh_token: str = Field(
+        default="", description="First refresh token, used only while the database holds no token for this OA."
+    )
+    # ZNS templates by message purpose (e.g. {"reply": "231234", "reminder": "231235"}): what may be sent
+    # to the patient's phone when the chat window is closed.
+    zns_templates: dict[str, str] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -29,6 +45,30 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(default="dev-only-change-me", description="Flask secret; set it in production.")
     public_base_url: str = "http://127.0.0.1:8000"
+
+    # --- Zalo channel (see shared/zalo-api.md). Production points the three hosts at Zalo; development and
+    # tests point them at the simulator (henkham zalo-simulator).
+    zalo_oas: list[ZaloOASettings] = Field(
+        default_factory=list, description="JSON list of the OAs served, with their secrets (HENKHAM_ZALO_OAS)."
+    )
+    zalo_api_base: str = "https://openapi.zalo.me"
+    zalo_zns_base: str = "https://business.openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
+    zalo_site_verification: str = Field(
+        default="", description="Content of the zalo-platform-site-verification meta tag of the domain."
+    )
+    zalo_max_body_bytes: int = 64 * 1024
+    zalo_rate_limit_per_minute: int = 4000
+    zalo_allow_billed: bool = Field(
+        default=False, description="Send chat messages 48 h - 7 days after the user's last interaction (billed)."
+    )
+    zalo_human_mode_minutes: int = Field(
+        default=30, description="How long the bot stays silent after a staff member replies from the OA inbox."
+    )
+    zalo_http_timeout_seconds: float = 10.0
+    zalo_token_refresh_margin_minutes: int = 30
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = 8.0
 
 
 @lru_cache

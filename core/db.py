@@ -102,3 +102,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def insert_ignoring_conflicts(dialect_name: str, table: Any, index_elements: list[str]) -> Any:
+    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` for the engine at hand (PostgreSQL or SQLite):
+    the database, not a prior SELECT, decides whether a row with that key exists. Other constraint
+    violations still raise."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect_name]
+    return insert(table).on_conflict_do_nothing(index_elements=index_elements)

@@ -1,5 +1,16 @@
-"""Every mapped model, imported in one place so that metadata (and Alembic) sees the whole schema."""
+"""Every mapped model, imported in one place so that metadata (and Alembic) sees the whole schema.
 
+The one place core imports the chat side: the schema registry must see every table.
+"""
+
+from bot.zalo_webhook.models import (  # noqa: F401
+    Conversation,
+    DataSubjectRequest,
+    InboundEvent,
+    OutboundMessage,
+    RateBucket,
+    ZaloOA,
+)
 from core.access import ApiKey  # noqa: F401
 from core.booking.models import (  # noqa: F401
     Account,

@@ -139,6 +139,63 @@ def apikey_create(name: str, kind: str, scopes: tuple[str, ...], hospital: str |
     click.echo(key)
 
 
+@cli.group()
+def zalo() -> None:
+    """The Zalo OA channel: OA rows, inbox workers, senders, the local simulator."""
+
+
+@zalo.command("sync")
+def zalo_sync() -> None:
+    """Create the database rows of the OAs configured in HENKHAM_ZALO_OAS (idempotent)."""
+    from bot.zalo_webhook.oas import OARegistry
+
+    registry = OARegistry(get_settings())
+    created = _with_uow(registry.sync)
+    click.echo(f"{len(list(registry))} OA(s) configured, {created} new")
+
+
+def _run_channel_loop(role: str, threads: int) -> None:
+    import logging
+    import signal
+    import threading
+
+    from bot.zalo_webhook import workers
+    from bot.zalo_webhook.runtime import build_channel
+
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    database = Database.from_settings(settings)
+    channel = build_channel(settings, database)
+    with database.uow() as uow:
+        channel.registry.sync(uow)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if role == "worker":
+        step = lambda: workers.inbox_step(database, channel.processor)  # noqa: E731
+    else:
+        step = lambda: workers.sender_step(database, channel.sender)  # noqa: E731
+    click.echo(f"henkham {role}: {threads} thread(s) on {database.engine.url.render_as_string(hide_password=True)}")
+    try:
+        workers.run_loops(step, threads=threads, stop=stop)
+    finally:
+        database.dispose()
+
+
+@zalo.command("worker")
+@click.option("--threads", default=8, show_default=True, help="Users served in parallel by this process.")
+def zalo_worker(threads: int) -> None:
+    """Handle inbox events: in order per user, users in parallel (run any number of these)."""
+    _run_channel_loop("worker", threads)
+
+
+@zalo.command("sender")
+@click.option("--threads", default=4, show_default=True)
+def zalo_sender(threads: int) -> None:
+    """Deliver outbox messages to Zalo within the rate limit (run any number of these)."""
+    _run_channel_loop("sender", threads)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=lambda: int(os.environ.get("PORT", 8000)), show_default="8000 or $PORT")

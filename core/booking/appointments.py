@@ -8,13 +8,12 @@ concurrent requests queue instead of deadlocking. A slot's seat is taken by a co
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, bindparam, case, exists, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from core.db import insert_ignoring_conflicts
 from core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from core.timeutil import to_local, utcnow
 from core.uow import UnitOfWork
@@ -462,18 +461,17 @@ def _lowest_free_number() -> ColumnElement[int]:
     return case((~exists().where(live_in_slot(held), held.c.queue_number == base), base), else_=first_gap)
 
 
-def _insert_new(dialect_insert: Callable[..., Any]) -> Any:
+def _insert_new(dialect_name: str) -> Any:
     """INSERT of a new appointment (its other columns come from the parameters) taking the lowest free
     number; a taken code inserts nothing and returns no row."""
     return (
-        dialect_insert(APPOINTMENTS)
+        insert_ignoring_conflicts(dialect_name, APPOINTMENTS, ["code"])
         .values(queue_number=_lowest_free_number())
-        .on_conflict_do_nothing(index_elements=[APPOINTMENTS.c.code])
         .returning(APPOINTMENTS.c.id, APPOINTMENTS.c.queue_number)
     )
 
 
-_INSERT_NEW = {"postgresql": _insert_new(postgresql.insert), "sqlite": _insert_new(sqlite.insert)}
+_INSERT_NEW = {name: _insert_new(name) for name in ("postgresql", "sqlite")}
 _MOVE_TO_SLOT = (
     update(APPOINTMENTS)
     .where(APPOINTMENTS.c.id == bindparam("moving"))

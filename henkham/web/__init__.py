@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
-from flask import request
+from flask import Response, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.routing import IntegerConverter
 
+from bot.zalo_webhook.oas import OARegistry
+from bot.zalo_webhook.webhook import zalo
 from core.config import Settings, get_settings
 from core.errors import DomainError, InvalidInput
 from core.uow import Database
@@ -45,6 +48,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.json.ensure_ascii = False
     app.extensions["henkham.db"] = database or Database.from_settings(settings)
+    app.extensions["henkham.settings"] = settings
+    app.extensions["henkham.zalo_oas"] = OARegistry(settings)
 
     @app.error_processor
     def _http_error(error: HTTPError):  # every HTTP error, validation errors included
@@ -96,6 +101,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from .api import api
 
     app.register_blueprint(api)
+    app.register_blueprint(zalo)
+
+    @app.get("/metrics")
+    @app.doc(hide=True)
+    def metrics():
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     @app.doc(hide=True)

@@ -1,0 +1,65 @@
+"""Claiming work from the inbox and the outbox: in order per user, in parallel across users.
+
+A row may be claimed when it is pending (or its holder's lease ran out) and no earlier row of the same
+user is still open, so one user's events (or messages) are handled one at a time and in order, while
+different users' are handled in parallel by any number of workers. On PostgreSQL the candidates are
+locked with ``FOR UPDATE SKIP LOCKED`` (workers never wait on each other); on SQLite, where writes are
+serialised by BEGIN IMMEDIATE, the same statement is simply run by one writer at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from .models import OPEN, WorkStatus
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    in_doubt: bool  # its previous holder's lease ran out: that attempt may or may not have done its work
+
+
+def claim_heads(
+    session: Session,
+    table: Any,
+    *,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    limit: int,
+    due: Any = None,
+) -> list[Claim]:
+    """Claim up to ``limit`` rows of ``table`` (zalo_inbox or zalo_outbox), the oldest first, at most one per
+    user, and lease them until ``now + lease``. ``due`` is an extra condition (e.g. a retry time)."""
+    earlier = table.alias("earlier")
+    claimable = or_(
+        table.c.status == WorkStatus.PENDING.value,
+        and_(table.c.status == WorkStatus.PROCESSING.value, table.c.lease_until < now),
+    )
+    first_of_user = ~exists().where(
+        earlier.c.oa_id == table.c.oa_id,
+        earlier.c.user_id == table.c.user_id,
+        earlier.c.status.in_(OPEN),
+        earlier.c.id < table.c.id,
+    )
+    conditions = [claimable, first_of_user] + ([due] if due is not None else [])
+    rows = session.execute(
+        select(table.c.id, table.c.status)
+        .where(*conditions)
+        .order_by(table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return []
+    session.execute(
+        update(table)
+        .where(table.c.id.in_([r.id for r in rows]))
+        .values(status=WorkStatus.PROCESSING.value, lease_until=now + lease, attempts=table.c.attempts + 1)
+    )
+    return [Claim(r.id, r.status == WorkStatus.PROCESSING.value) for r in rows]

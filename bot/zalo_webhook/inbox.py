@@ -1,0 +1,61 @@
+"""The inbox: every webhook delivery stored once (unique per OA and message id), handled later by workers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import update
+
+from core.db import insert_ignoring_conflicts
+from core.timeutil import utcnow
+from core.uow import UnitOfWork
+
+from .claims import Claim, claim_heads
+from .events import ZaloEvent
+from .models import InboundEvent, WorkStatus
+
+INBOX = InboundEvent.__table__
+
+
+def store(uow: UnitOfWork, event: ZaloEvent, raw: bytes, now: dt.datetime | None = None) -> bool:
+    """Store the event unless it is already there (a repeated delivery). Returns whether it is new.
+
+    One statement: the unique key decides, so concurrent deliveries of one event store it once.
+    """
+    session = uow.session
+    result = session.execute(
+        insert_ignoring_conflicts(session.get_bind().dialect.name, INBOX, ["oa_id", "event_key"]).returning(INBOX.c.id),
+        {
+            "oa_id": event.oa_id,
+            "event_key": event.key,
+            "event_name": event.name[:60],
+            "user_id": event.user_id,
+            "payload": raw.decode("utf-8"),
+            "received_at": now or utcnow(),
+            "status": WorkStatus.PENDING.value,
+            "attempts": 0,
+            "outcome": "",
+        },
+    ).first()
+    uow.commit()
+    return result is not None
+
+
+def claim(uow: UnitOfWork, *, now: dt.datetime | None = None, limit: int = 1, lease_seconds: int = 60) -> list[Claim]:
+    """Claim events to handle: the oldest open event of each user, never two of one user at once."""
+    claims = claim_heads(
+        uow.session, INBOX, now=now or utcnow(), lease=dt.timedelta(seconds=lease_seconds), limit=limit
+    )
+    uow.commit()
+    return claims
+
+
+def finish(uow: UnitOfWork, event_id: int, outcome: str, now: dt.datetime | None = None) -> bool:
+    """Mark the event handled (in the caller's transaction, with what it produced). False if another worker
+    has taken it over meanwhile (this one's lease ran out); the caller must then roll back."""
+    done = uow.session.execute(
+        update(INBOX)
+        .where(INBOX.c.id == event_id, INBOX.c.status == WorkStatus.PROCESSING.value)
+        .values(status=WorkStatus.DONE.value, processed_at=now or utcnow(), outcome=outcome[:300], lease_until=None)
+    ).rowcount
+    return done == 1

@@ -1,0 +1,150 @@
+"""Persistent state of the Zalo channel: OAs and their tokens, the inbox, conversations, the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+from core.timeutil import utcnow
+
+
+class WorkStatus(enum.StrEnum):
+    """Life of an inbox event or an outbox message. ``processing`` rows carry a lease: a worker that dies
+    leaves them to be claimed again when the lease runs out."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"  # inbox: handled; outbox: sent
+    FAILED = "failed"  # stopped on a permanent error (the reason is stored)
+    UNDELIVERABLE = "undeliverable"  # outbox: no channel may reach the user (the reason is stored)
+
+
+OPEN = (WorkStatus.PENDING.value, WorkStatus.PROCESSING.value)
+_OPEN_SQL = text("status IN ('pending', 'processing')")
+
+
+class ConversationMode(enum.StrEnum):
+    BOT = "bot"
+    HUMAN = "human"
+
+
+class ZaloOA(Base):
+    """An OA served by this deployment. Its secrets come from the environment; its tokens live here because
+    Zalo rotates them (every refresh returns a new pair and kills the old refresh token)."""
+
+    __tablename__ = "zalo_oas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    oa_id: Mapped[str] = mapped_column(String(40), unique=True)
+    app_id: Mapped[str] = mapped_column(String(40), index=True)
+    hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospitals.id"))
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[dt.datetime | None] = mapped_column()
+    token_refreshed_at: Mapped[dt.datetime | None] = mapped_column()
+    # Learned when Zalo refuses a button template (-201): menus then go out as numbered text only.
+    buttons_refused: Mapped[bool] = mapped_column(default=False)
+
+
+class InboundEvent(Base):
+    """One webhook delivery as Zalo sent it; unique per OA and message id (or a derived key)."""
+
+    __tablename__ = "zalo_inbox"
+    __table_args__ = (
+        UniqueConstraint("oa_id", "event_key"),
+        # The claim reads the open events of a user in order (see claims.py).
+        Index("ix_zalo_inbox_open", "oa_id", "user_id", "id", postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    oa_id: Mapped[str] = mapped_column(String(40))
+    event_key: Mapped[str] = mapped_column(String(200))
+    event_name: Mapped[str] = mapped_column(String(60))
+    user_id: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)  # the request body as received (UTF-8)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(14), default=WorkStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[dt.datetime | None] = mapped_column()
+    processed_at: Mapped[dt.datetime | None] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(300), default="")
+
+
+class Conversation(Base):
+    """One Zalo user of one OA: bot or human mode, hand-off, the last interaction (the sending window)."""
+
+    __tablename__ = "zalo_conversations"
+    __table_args__ = (UniqueConstraint("oa_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    oa_id: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str] = mapped_column(String(40))
+    mode: Mapped[str] = mapped_column(String(10), default=ConversationMode.BOT.value)
+    mode_reason: Mapped[str] = mapped_column(String(200), default="")
+    mode_changed_at: Mapped[dt.datetime | None] = mapped_column()
+    human_until: Mapped[dt.datetime | None] = mapped_column()  # None in human mode: until staff hand back
+    needs_staff: Mapped[bool] = mapped_column(default=False)
+    staff_reason: Mapped[str] = mapped_column(String(200), default="")
+    follower: Mapped[bool] = mapped_column(default=False)
+    followed_at: Mapped[dt.datetime | None] = mapped_column()
+    unfollowed_at: Mapped[dt.datetime | None] = mapped_column()
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164, shared through Zalo's request-info card
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    last_interaction_at: Mapped[dt.datetime | None] = mapped_column()
+    last_menu: Mapped[str | None] = mapped_column(Text)  # JSON list of the payloads of the last numbered menu
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutboundMessage(Base):
+    """One message to send, unique by its idempotency key; sent at most once by any number of senders."""
+
+    __tablename__ = "zalo_outbox"
+    __table_args__ = (
+        Index("ix_zalo_outbox_open", "oa_id", "user_id", "id", postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    oa_id: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str | None] = mapped_column(String(40))  # None: a ZNS message to a phone only
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164, for the ZNS fallback
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    purpose: Mapped[str] = mapped_column(String(30))  # reply, welcome, reminder, ... (selects the ZNS template)
+    body: Mapped[str] = mapped_column(Text)  # JSON of messages.OutgoingMessage
+    status: Mapped[str] = mapped_column(String(14), default=WorkStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[dt.datetime | None] = mapped_column()
+    channel: Mapped[str | None] = mapped_column(String(10))  # cs (chat) or zns, once decided
+    zalo_message_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+class RateBucket(Base):
+    """A token bucket per Zalo app, shared by every sender process through the database."""
+
+    __tablename__ = "zalo_rate_buckets"
+
+    app_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[dt.datetime] = mapped_column()
+
+
+class DataSubjectRequest(Base):
+    """A user's request about their personal data (Zalo's user_withdraw event), for staff to act on."""
+
+    __tablename__ = "data_subject_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    oa_id: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,95 @@
+"""The outbox: every message to send is a row with an idempotency key, sent by whichever sender claims it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+from sqlalchemy import select, update
+
+from core.db import insert_ignoring_conflicts
+from core.timeutil import utcnow
+from core.uow import UnitOfWork
+
+from .claims import Claim, claim_heads
+from .messages import OutgoingMessage, split_text
+from .models import OutboundMessage, WorkStatus
+
+OUTBOX = OutboundMessage.__table__
+
+
+def enqueue(
+    uow: UnitOfWork,
+    *,
+    oa_id: str,
+    user_id: str | None,
+    message: OutgoingMessage,
+    key: str,
+    purpose: str = "reply",
+    phone: str | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Queue a message (in the caller's transaction). A text over Zalo's 2,000 characters becomes several
+    messages split on sentence boundaries, its buttons on the last. Returns how many rows were new: a key
+    already queued adds nothing, so repeating the call is harmless."""
+    now = now or utcnow()
+    parts = split_text(message.text) if message.text and not message.request_phone else [message.text]
+    bodies = [
+        replace(message, text=part, buttons=message.buttons if i == len(parts) - 1 else ())
+        for i, part in enumerate(parts)
+    ]
+    session = uow.session
+    statement = insert_ignoring_conflicts(session.get_bind().dialect.name, OUTBOX, ["idempotency_key"])
+    created = 0
+    for i, body in enumerate(bodies):
+        created += (
+            session.execute(
+                statement.returning(OUTBOX.c.id),
+                {
+                    "oa_id": oa_id,
+                    "user_id": user_id,
+                    "phone": phone,
+                    "idempotency_key": (key if len(bodies) == 1 else f"{key}#{i + 1}")[:200],
+                    "purpose": purpose,
+                    "body": body.to_json(),
+                    "status": WorkStatus.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "last_error": "",
+                    "created_at": now,
+                },
+            ).first()
+            is not None
+        )
+    return created
+
+
+def claim(uow: UnitOfWork, *, now: dt.datetime | None = None, limit: int = 10, lease_seconds: int = 90) -> list[Claim]:
+    """Claim due messages: the oldest open message of each user (so a user's messages arrive in order)."""
+    now = now or utcnow()
+    claims = claim_heads(
+        uow.session,
+        OUTBOX,
+        now=now,
+        lease=dt.timedelta(seconds=lease_seconds),
+        limit=limit,
+        due=OUTBOX.c.next_attempt_at <= now,
+    )
+    uow.commit()
+    return claims
+
+
+def load(uow: UnitOfWork, message_id: int) -> OutboundMessage | None:
+    return uow.session.scalar(select(OutboundMessage).where(OutboundMessage.id == message_id))
+
+
+def settle(uow: UnitOfWork, message_id: int, **values: object) -> bool:
+    """Record the outcome of an attempt on a message this sender holds (status, channel, ids, error …)."""
+    return (
+        uow.session.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == message_id, OUTBOX.c.status == WorkStatus.PROCESSING.value)
+            .values(**values)
+        ).rowcount
+        == 1
+    )

@@ -1,0 +1,181 @@
+"""Handling one inbox event: update the conversation, ask the bot when it should answer, queue the replies.
+
+Three short steps, so no transaction stays open while the bot thinks:
+1. read the event and apply what needs no bot (follow, phone shared, staff reply, interaction time);
+2. ask the bot (Rasa), outside any transaction, when the user wrote text in bot mode;
+3. queue the replies and mark the event done in one transaction.
+Replies are keyed by the event (``in:<event id>:<n>``): an event handled twice (a worker died after
+asking the bot) still queues each reply once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from core.booking.models import Hospital
+from core.config import Settings
+from core.errors import InvalidInput
+from core.identifiers import mask_phone, national_phone, normalise_phone
+from core.timeutil import utcnow
+from core.uow import Database
+
+from . import conversations, inbox, outbox
+from .events import NON_TEXT, ZaloEvent, parse, shared_phone
+from .messages import Button, OutgoingMessage, choice_from_number
+from .metrics import EVENTS_PROCESSED
+from .models import DataSubjectRequest, InboundEvent, ZaloOA
+from .oas import OARegistry
+from .rasa_bridge import Bot, BotUnavailable
+
+log = logging.getLogger(__name__)
+
+MAIN_MENU = (
+    Button("Đặt lịch khám", "/book_appointment"),
+    Button("Lịch hẹn của tôi", "/check_appointment"),
+    Button("Giờ làm việc, địa chỉ", "/ask_opening_hours"),
+    Button("Gặp nhân viên", "/request_human"),
+)
+STAFF_BUTTON = Button("Gặp nhân viên", "/request_human")
+BOT_DOWN = (
+    "Dạ, trợ lý tự động đang tạm gián đoạn. Em đã chuyển tin nhắn của anh/chị tới nhân viên bệnh viện, "
+    "nhân viên sẽ trả lời anh/chị sớm nhất ạ. Nếu cần cấp cứu, anh/chị gọi ngay 115 ạ."
+)
+NOT_TEXT = (
+    "Dạ, trợ lý tự động hiện chỉ đọc được tin nhắn chữ. Anh/chị nhắn nội dung cần hỗ trợ bằng chữ, "
+    "hoặc bấm nút bên dưới để gặp nhân viên ạ."
+)
+
+
+@dataclass
+class Outcome:
+    label: str
+    replies: list[OutgoingMessage] = field(default_factory=list)
+    bot_text: str | None = None  # what to ask the bot, if anything
+
+
+class EventProcessor:
+    def __init__(self, db: Database, settings: Settings, registry: OARegistry, bot: Bot) -> None:
+        self.db = db
+        self.settings = settings
+        self.registry = registry
+        self.bot = bot
+
+    def handle(self, event_id: int, now: dt.datetime | None = None) -> str:
+        """Handle one claimed event; returns its outcome label."""
+        now = now or utcnow()
+        with self.db.uow() as uow:
+            row = uow.session.get(InboundEvent, event_id)
+            if row is None:
+                return "missing"
+            event, _payload = parse(row.payload.encode("utf-8"))
+            outcome = self._apply(uow, event, now)
+            user_id = event.user_id
+            uow.commit()
+        if outcome.bot_text is not None and user_id is not None:
+            outcome = self._ask_bot(event, outcome, now)
+        with self.db.uow() as uow:
+            for n, reply in enumerate(outcome.replies):
+                outbox.enqueue(
+                    uow, oa_id=event.oa_id, user_id=user_id, message=reply, key=f"in:{event_id}:{n}", now=now
+                )
+            if outcome.replies and user_id is not None:
+                self._remember_menu(uow, event.oa_id, user_id, outcome.replies[-1])
+            if inbox.finish(uow, event_id, outcome.label, now):
+                uow.commit()
+        EVENTS_PROCESSED.labels(outcome=outcome.label).inc()
+        return outcome.label
+
+    # --- step 1: state changes that need no bot -------------------------------------------------------------
+    def _apply(self, uow, event: ZaloEvent, now: dt.datetime) -> Outcome:
+        if self.registry.get(event.oa_id) is None:
+            return Outcome("unknown_oa")
+        if event.user_id is None:
+            return Outcome("no_user")
+        conversation = conversations.get_or_create(uow, event.oa_id, event.user_id, now)
+        if event.is_user_interaction:
+            conversation.last_interaction_at = max(now, conversation.last_interaction_at or now)
+        name = event.name
+        if name == "follow":
+            conversation.follower, conversation.followed_at = True, now
+            return Outcome("welcomed", [self._welcome(uow, event.oa_id)])
+        if name == "unfollow":
+            conversation.follower, conversation.unfollowed_at = False, now
+            return Outcome("unfollowed")
+        if name.startswith("oa_send_"):
+            if not event.admin_id:
+                return Outcome("own_echo")  # our own message coming back: nothing to do
+            until = now + dt.timedelta(minutes=self.settings.zalo_human_mode_minutes)
+            conversations.to_human(conversation, f"staff {event.admin_id} replied from the OA inbox", now, until)
+            return Outcome("staff_replied")
+        if name == "user_submit_info":
+            return self._phone_shared(conversation, event)
+        if name == "user_withdraw":
+            uow.session.add(DataSubjectRequest(oa_id=event.oa_id, user_id=event.user_id, kind="withdraw"))
+            conversations.flag_for_staff(conversation, "the user asked to withdraw their data (user_withdraw)")
+            return Outcome("withdraw_recorded")
+        if name in NON_TEXT:
+            if conversations.bot_is_silent(conversation, now):
+                return Outcome("human_mode")
+            return Outcome("not_text", [OutgoingMessage(NOT_TEXT, (STAFF_BUTTON,))])
+        if name == "user_send_text":
+            if conversations.bot_is_silent(conversation, now):
+                return Outcome("human_mode")
+            text = (event.text or "").strip()
+            if not text:
+                return Outcome("empty_text")
+            menu = json.loads(conversation.last_menu) if conversation.last_menu else []
+            return Outcome("bot", bot_text=choice_from_number(text, menu) or text)
+        return Outcome("stored")  # seen, reacted, tags, unknown events: kept in the inbox, nothing to do
+
+    def _phone_shared(self, conversation, event: ZaloEvent) -> Outcome:
+        raw = shared_phone(event.info)
+        try:
+            phone = normalise_phone(raw or "")
+        except InvalidInput:
+            log.info("user %s shared a phone that is not a Vietnamese mobile number", event.user_id)
+            return Outcome("phone_invalid")
+        conversation.phone = phone
+        log.info("user %s shared phone %s", event.user_id, mask_phone(phone))
+        if conversation.mode == "human":
+            return Outcome("phone_stored")
+        # Handed to the conversation as the answer to the bot's question (intent inform, phone_number).
+        entity = json.dumps({"phone_number": national_phone(phone)})
+        return Outcome("phone_stored", bot_text=f"/inform{entity}")
+
+    def _welcome(self, uow, oa_id: str) -> OutgoingMessage:
+        hospital = uow.session.scalar(
+            select(Hospital).join(ZaloOA, ZaloOA.hospital_id == Hospital.id).where(ZaloOA.oa_id == oa_id)
+        )
+        name = hospital.name if hospital else "bệnh viện"
+        text = (
+            f"Dạ, {name} cảm ơn anh/chị đã quan tâm. Em là trợ lý tự động: em giúp anh/chị đặt, đổi, hủy lịch "
+            "khám, xem lịch hẹn và giải đáp giờ làm việc, chi phí, BHYT."
+        )
+        if hospital and hospital.emergency_phone:
+            text += f" Khi cấp cứu, anh/chị gọi ngay 115 hoặc {hospital.emergency_phone} ạ."
+        return OutgoingMessage(text, MAIN_MENU)
+
+    # --- step 2: the bot ------------------------------------------------------------------------------------
+    def _ask_bot(self, event: ZaloEvent, outcome: Outcome, now: dt.datetime) -> Outcome:
+        sender_id = f"{event.oa_id}:{event.user_id}"  # stable per OA and user
+        try:
+            replies = self.bot.reply(sender_id, outcome.bot_text or "", {"oa_id": event.oa_id, "event": event.name})
+        except BotUnavailable as error:
+            log.warning("bot unavailable for %s: %s; the conversation is flagged for staff", sender_id, error)
+            with self.db.uow() as uow:
+                conversation = conversations.get_or_create(uow, event.oa_id, event.user_id or "", now)
+                conversations.flag_for_staff(conversation, f"the assistant did not answer ({error})")
+                uow.commit()
+            return Outcome("bot_unavailable", [OutgoingMessage(BOT_DOWN, (STAFF_BUTTON,))])
+        return Outcome("answered" if replies else "bot_silent", replies)
+
+    @staticmethod
+    def _remember_menu(uow, oa_id: str, user_id: str, last: OutgoingMessage) -> None:
+        """The numbered menu the user may answer with "1", "2" … (the payloads of the last buttons sent)."""
+        conversation = conversations.get_or_create(uow, oa_id, user_id)
+        conversation.last_menu = json.dumps([b.payload for b in last.buttons]) if last.buttons else None

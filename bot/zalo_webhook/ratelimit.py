@@ -1,0 +1,52 @@
+"""The per-app send rate (Zalo allows about 4,000 requests a minute per app), shared by every sender.
+
+A token bucket kept in the database: any number of sender processes draw from the same bucket, so the app
+stays under its limit however the senders are scaled. Capacity is one second of the rate, so the rate over
+any minute stays within one second's worth of the limit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from sqlalchemy import select
+
+from core.db import insert_ignoring_conflicts
+from core.timeutil import utcnow
+from core.uow import Database
+
+from .models import RateBucket
+
+BUCKETS = RateBucket.__table__
+
+
+class RateLimiter:
+    def __init__(self, db: Database, per_minute: int) -> None:
+        self.db = db
+        self.rate = per_minute / 60.0  # tokens per second
+        self.capacity = max(1.0, self.rate)
+
+    def acquire(self, app_id: str, want: int = 1, now: dt.datetime | None = None) -> tuple[int, float]:
+        """Take up to ``want`` tokens now. Returns how many were granted and, if none, how long to wait."""
+        now = now or utcnow()
+        with self.db.uow() as uow:
+            session = uow.session
+            session.execute(
+                insert_ignoring_conflicts(session.get_bind().dialect.name, BUCKETS, ["app_id"]),
+                {"app_id": app_id, "tokens": self.capacity, "updated_at": now},
+            )
+            bucket = session.execute(
+                select(BUCKETS.c.tokens, BUCKETS.c.updated_at).where(BUCKETS.c.app_id == app_id).with_for_update()
+            ).one()
+            elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
+            tokens = min(self.capacity, bucket.tokens + elapsed * self.rate)
+            granted = min(want, math.floor(tokens))
+            session.execute(
+                BUCKETS.update()
+                .where(BUCKETS.c.app_id == app_id)
+                .values(tokens=tokens - granted, updated_at=max(now, bucket.updated_at))
+            )
+            uow.commit()
+        wait = 0.0 if granted else (1.0 - tokens) / self.rate
+        return granted, wait

@@ -1,0 +1,233 @@
+"""Delivering outbox messages through the Zalo client, within Zalo's rules.
+
+For each claimed message: choose the route by the window rule (chat within 48 h; 48 h - 7 days only if
+billed messages are allowed; otherwise ZNS to the patient's phone when a template is configured for the
+message's purpose; otherwise undeliverable with the reason), wait for the app's rate limit, send, and
+record the outcome. Network errors, 5xx and ``-32`` are retried with exponential backoff; ``-216`` /
+``-220`` refresh the token once and resend; other errors stop the message with the reason.
+
+A message claimed "in doubt" (its previous sender died or timed out after sending, before recording) is
+first looked up in the conversation with the user: if Zalo has it, it is recorded as sent, not sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from core.config import Settings
+from core.identifiers import mask_phone
+from core.timeutil import utcnow
+from core.uow import Database
+
+from . import outbox
+from .claims import Claim
+from .client import INVALID_FIELD, ZaloApiError, ZaloClient, ZaloTransportError, cs_message
+from .messages import OutgoingMessage
+from .metrics import MESSAGES_SENT, SEND_RETRIES
+from .models import Conversation, OutboundMessage, WorkStatus, ZaloOA
+from .oas import OARegistry
+from .ratelimit import RateLimiter
+from .tokens import TokenManager, TokenUnavailable
+from .window import choose_route
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Attempt:
+    status: str
+    channel: str | None = None
+    message_id: str | None = None
+    error: str = ""
+    retry: bool = False
+
+
+class Sender:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        registry: OARegistry,
+        client: ZaloClient,
+        tokens: TokenManager,
+        limiter: RateLimiter,
+        *,
+        backoff_base: float = BACKOFF_BASE_SECONDS,
+        sleep=time.sleep,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.registry = registry
+        self.client = client
+        self.tokens = tokens
+        self.limiter = limiter
+        self.backoff_base = backoff_base
+        self.sleep = sleep
+
+    def deliver(self, claim: Claim, now: dt.datetime | None = None) -> str:
+        """Attempt one claimed message and record the outcome; returns the resulting status."""
+        with self.db.reader() as uow:
+            row = uow.session.get(OutboundMessage, claim.id)
+            if row is None:
+                return "missing"
+            conversation = (
+                uow.session.scalar(
+                    select(Conversation).where(Conversation.oa_id == row.oa_id, Conversation.user_id == row.user_id)
+                )
+                if row.user_id
+                else None
+            )
+            buttons_refused = uow.session.scalar(select(ZaloOA.buttons_refused).where(ZaloOA.oa_id == row.oa_id))
+            uow.session.expunge_all()
+        attempt = self._attempt(row, conversation, bool(buttons_refused), claim.in_doubt, now or utcnow())
+        self._record(row, attempt, now or utcnow())
+        return attempt.status
+
+    # --- one attempt ----------------------------------------------------------------------------------------
+    def _attempt(
+        self,
+        row: OutboundMessage,
+        conversation: Conversation | None,
+        buttons_refused: bool,
+        in_doubt: bool,
+        now: dt.datetime,
+    ) -> Attempt:
+        oa = self.registry.get(row.oa_id)
+        if oa is None:
+            return Attempt(WorkStatus.FAILED.value, error=f"OA {row.oa_id} is not configured")
+        message = OutgoingMessage.from_json(row.body)
+        phone = row.phone or (conversation.phone if conversation else None)
+        route = choose_route(
+            last_interaction_at=conversation.last_interaction_at if conversation else None,
+            now=now,
+            allow_billed=self.settings.zalo_allow_billed,
+            phone=phone,
+            zns_template=oa.zns_templates.get(row.purpose),
+            has_user=row.user_id is not None,
+        )
+        if route.channel == "none":
+            return Attempt(WorkStatus.UNDELIVERABLE.value, error=route.reason)
+        try:
+            token = self.tokens.access_token(row.oa_id)
+            if route.channel == "cs" and in_doubt:
+                found = self._already_delivered(token, row, message, buttons_refused)
+                if found:
+                    return Attempt(WorkStatus.DONE.value, "cs", found)
+            self._wait_for_rate(oa.app_id)
+            return self._send(row, message, route.channel, token, phone, buttons_refused, oa.zns_templates)
+        except TokenUnavailable as error:
+            return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
+        except ZaloTransportError as error:
+            return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
+        except ZaloApiError as error:
+            if error.retryable:
+                return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
+            if error.window_closed and route.channel == "cs":
+                return self._after_window_closed(row, message, phone, oa.zns_templates, str(error))
+            return Attempt(WorkStatus.FAILED.value, route.channel, error=str(error))
+
+    def _send(
+        self,
+        row: OutboundMessage,
+        message: OutgoingMessage,
+        channel: str,
+        token: str,
+        phone: str | None,
+        buttons_refused: bool,
+        templates: dict[str, str],
+    ) -> Attempt:
+        def once(current: str) -> str:
+            if channel == "zns":
+                data = message.zns_data or {"noi_dung": message.text[:400]}
+                return self.client.send_zns(current, phone or "", templates[row.purpose], data, row.idempotency_key)
+            try:
+                return self.client.send_message(current, row.user_id or "", message, buttons=not buttons_refused)
+            except ZaloApiError as error:
+                if error.code != INVALID_FIELD or buttons_refused or not message.buttons:
+                    raise
+                self._refuse_buttons(row.oa_id)  # this OA takes no button template: numbered text from now on
+                return self.client.send_message(current, row.user_id or "", message, buttons=False)
+
+        try:
+            return Attempt(WorkStatus.DONE.value, channel, once(token))
+        except ZaloApiError as error:
+            if not error.token_problem:
+                raise
+            fresh = self.tokens.after_rejection(row.oa_id, token)  # one refresh, then one resend
+            return Attempt(WorkStatus.DONE.value, channel, once(fresh))
+
+    def _after_window_closed(
+        self, row: OutboundMessage, message: OutgoingMessage, phone: str | None, templates: dict[str, str], why: str
+    ) -> Attempt:
+        """Zalo says the chat window is closed (-230/-232) although our records thought it open: ZNS if the
+        message has a template and the user a phone, else undeliverable."""
+        if not phone or row.purpose not in templates:
+            return Attempt(WorkStatus.UNDELIVERABLE.value, "cs", error=f"{why}; no ZNS route")
+        try:
+            token = self.tokens.access_token(row.oa_id)
+            return self._send(row, message, "zns", token, phone, True, templates)
+        except (ZaloApiError, ZaloTransportError, TokenUnavailable) as error:
+            return Attempt(WorkStatus.PENDING.value, "zns", error=str(error), retry=True)
+
+    def _already_delivered(
+        self, token: str, row: OutboundMessage, message: OutgoingMessage, buttons_refused: bool
+    ) -> str | None:
+        """The Zalo message id of this message if the conversation shows the OA sent it after it was queued."""
+        expected = cs_message(message, buttons=not buttons_refused).get("text")
+        if not expected or not row.user_id:
+            return None
+        since_ms = int(row.created_at.timestamp() * 1000) - 5_000
+        for item in self.client.conversation(token, row.user_id, count=20):
+            if str(item.get("src")) == "0" and item.get("message") == expected and int(item.get("time", 0)) >= since_ms:
+                return str(item.get("message_id"))
+        return None
+
+    def _wait_for_rate(self, app_id: str) -> None:
+        while True:
+            granted, wait = self.limiter.acquire(app_id)
+            if granted:
+                return
+            self.sleep(min(max(wait, 0.005), 1.0))
+
+    def _refuse_buttons(self, oa_id: str) -> None:
+        with self.db.uow() as uow:
+            oa = uow.session.scalar(select(ZaloOA).where(ZaloOA.oa_id == oa_id))
+            if oa is not None:
+                oa.buttons_refused = True
+                uow.commit()
+        log.warning("OA %s refused a button template: menus go out as numbered text", oa_id)
+
+    # --- the outcome ----------------------------------------------------------------------------------------
+    def _record(self, row: OutboundMessage, attempt: Attempt, now: dt.datetime) -> None:
+        values: dict[str, object] = {"status": attempt.status, "lease_until": None, "last_error": attempt.error[:300]}
+        if attempt.channel:
+            values["channel"] = attempt.channel
+        if attempt.status == WorkStatus.DONE:
+            values.update(zalo_message_id=attempt.message_id, sent_at=now)
+        if attempt.retry:
+            if row.attempts >= MAX_ATTEMPTS:
+                values.update(
+                    status=WorkStatus.FAILED.value,
+                    last_error=f"gave up after {row.attempts} attempts: {attempt.error}"[:300],
+                )
+            else:
+                delay = min(BACKOFF_CAP_SECONDS, self.backoff_base * 2 ** (row.attempts - 1))
+                values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
+                SEND_RETRIES.labels(reason=attempt.error.split(":")[0][:40]).inc()
+        with self.db.uow() as uow:
+            if outbox.settle(uow, row.id, **values):
+                uow.commit()
+        status = str(values["status"])
+        if status != WorkStatus.PENDING:
+            MESSAGES_SENT.labels(status=status, channel=attempt.channel or "none").inc()
+            target = mask_phone(row.phone) if row.phone and not row.user_id else row.user_id
+            log.info("outbox %s to %s: %s %s", row.id, target, status, attempt.error)

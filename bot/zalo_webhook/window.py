@@ -1,0 +1,44 @@
+"""Zalo's sending window: when a chat message may reach a user, and what to do otherwise."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+FREE_WINDOW = dt.timedelta(hours=48)
+BILLED_WINDOW = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Route:
+    channel: str  # "cs" (chat message), "zns" (template to the phone) or "none"
+    reason: str = ""  # why, when it is not a free chat message
+
+
+def choose_route(
+    *,
+    last_interaction_at: dt.datetime | None,
+    now: dt.datetime,
+    allow_billed: bool,
+    phone: str | None,
+    zns_template: str | None,
+    has_user: bool = True,
+) -> Route:
+    """A chat message within 48 h of the user's last interaction; from 48 h to 7 days only when billed
+    messages are allowed; otherwise a ZNS template to the phone when there is one and a template is
+    configured for this kind of message; otherwise nothing, with the reason."""
+    since = now - last_interaction_at if (has_user and last_interaction_at is not None) else None
+    if since is not None and since <= FREE_WINDOW:
+        return Route("cs")
+    if since is not None and since <= BILLED_WINDOW and allow_billed:
+        return Route("cs", "48 h - 7 days since the last interaction: billed chat message")
+    closed = (
+        "no interaction recorded"
+        if since is None
+        else ("outside the free 48 h window (billed messages not allowed)" if since <= BILLED_WINDOW else "over 7 days")
+    )
+    if not phone:
+        return Route("none", f"chat window closed ({closed}) and no phone number for ZNS")
+    if not zns_template:
+        return Route("none", f"chat window closed ({closed}) and no ZNS template for this kind of message")
+    return Route("zns", f"chat window closed ({closed}): ZNS template")

@@ -1,0 +1,107 @@
+"""Shared helpers of the Zalo channel tests: one configured OA, signed events, a scripted bot."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from typing import Any
+
+from bot.zalo_webhook import signature
+from bot.zalo_webhook.messages import Button, OutgoingMessage
+from bot.zalo_webhook.rasa_bridge import BotUnavailable
+from core.config import Settings, ZaloOASettings
+
+OA_ID = "388613280878808645"
+APP_ID = "360846524940903967"
+SECRET = "oa-secret-for-tests"
+APP_SECRET = "app-secret-for-tests"
+_ids = itertools.count(1)
+
+
+def zalo_settings(database_url: str, **overrides: Any) -> Settings:
+    oa = ZaloOASettings(
+        oa_id=OA_ID,
+        app_id=APP_ID,
+        hospital="test",
+        oa_secret_key=SECRET,
+        app_secret=APP_SECRET,
+        refresh_token="first-refresh-token",
+        zns_templates=overrides.pop("zns_templates", {"reminder": "tpl-reminder"}),
+    )
+    return Settings(database_url=database_url, zalo_oas=[oa], **overrides)
+
+
+def text_event(user_id: str, text: str, *, msg_id: str | None = None, ts: int | None = None) -> dict[str, Any]:
+    return {
+        "app_id": APP_ID,
+        "sender": {"id": user_id},
+        "user_id_by_app": f"app-{user_id}",
+        "recipient": {"id": OA_ID},
+        "event_name": "user_send_text",
+        "message": {"text": text, "msg_id": msg_id or f"msg{next(_ids):012d}"},
+        "timestamp": str(ts or int(time.time() * 1000)),
+    }
+
+
+def event(name: str, user_id: str, **fields: Any) -> dict[str, Any]:
+    """Another event in Zalo's shape (follow/unfollow name the follower; others the sender)."""
+    base: dict[str, Any] = {
+        "app_id": APP_ID,
+        "event_name": name,
+        "timestamp": str(int(time.time() * 1000) + next(_ids)),
+    }
+    if name in ("follow", "unfollow"):
+        base.update(oa_id=OA_ID, follower={"id": user_id}, source="testing")
+    elif name.startswith("oa_send_"):
+        base.update(sender={"id": OA_ID}, recipient={"id": user_id}, message={"text": "…", "msg_id": f"oa{next(_ids)}"})
+    else:
+        base.update(sender={"id": user_id}, recipient={"id": OA_ID})
+    base.update(fields)
+    return base
+
+
+def signed(payload: dict[str, Any], *, secret: str = SECRET, prefix: bool = True) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(payload, ensure_ascii=False).encode()
+    mac = signature.compute_mac(payload["app_id"], raw, payload["timestamp"], secret)
+    return raw, {signature.HEADER: ("mac=" if prefix else "") + mac, "Content-Type": "application/json"}
+
+
+class ScriptedBot:
+    """Stands in for Rasa (tests only): echoes, remembers what it saw and when, can fail or be slow."""
+
+    def __init__(self, *, fail: bool = False, delay: float = 0.0) -> None:
+        self.fail = fail
+        self.delay = delay
+        self.calls: list[tuple[str, str]] = []
+        self.active: dict[str, int] = {}
+        self.max_active_per_sender = 0
+        self.max_active = 0
+        self._lock = threading.Lock()
+
+    def reply(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[OutgoingMessage]:
+        with self._lock:
+            self.calls.append((sender_id, text))
+            self.active[sender_id] = self.active.get(sender_id, 0) + 1
+            self.max_active_per_sender = max(self.max_active_per_sender, self.active[sender_id])
+            self.max_active = max(self.max_active, sum(self.active.values()))
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            if self.fail:
+                raise BotUnavailable("connection refused")
+            if text == "menu":
+                return [
+                    OutgoingMessage(
+                        "Dạ, anh/chị chọn giúp em ạ:",
+                        (
+                            Button("Khoa nhi", '/inform{"department":"nhi"}'),
+                            Button("Khoa mắt", '/inform{"department":"mat"}'),
+                        ),
+                    )
+                ]
+            return [OutgoingMessage(f"Dạ, em đã nhận: {text}")]
+        finally:
+            with self._lock:
+                self.active[sender_id] -= 1
