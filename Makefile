@@ -17,10 +17,7 @@ $(RASA_VENV)/.installed: requirements-rasa.lock scripts/bootstrap scripts/find-p
 
 ## run: set up what is missing, migrate the database, load demo data, start everything, print the URLs
 run: setup
-	@$(BIN)/henkham migrate
-	@$(BIN)/henkham demo load
-	@$(BIN)/henkham urls --port $(PORT)
-	@PORT=$(PORT) $(BIN)/honcho start -f Procfile
+	@PORT=$(PORT) scripts/run-dev
 
 ## test: set up what is missing, lint, run the whole suite (SQLite, and PostgreSQL when reachable)
 test: setup

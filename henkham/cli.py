@@ -182,6 +182,31 @@ def _run_channel_loop(role: str, threads: int) -> None:
         database.dispose()
 
 
+@zalo.command("simulator")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port", default=lambda: int(os.environ.get("HENKHAM_SIMULATOR_PORT", 8010)), show_default="8010"
+)
+def zalo_simulator(host: str, port: int) -> None:
+    """Serve the local Zalo simulator (development only): Zalo's API for the configured OAs and a chat page
+    posting signed events to this deployment's webhook."""
+    from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, serve
+
+    settings = get_settings()
+    if not settings.zalo_oas:
+        raise click.ClickException("no OA configured (HENKHAM_ZALO_OAS)")
+    config = SimulatorConfig(
+        webhook_url=settings.public_base_url.rstrip("/") + "/zalo/webhook",
+        oas=[
+            SimulatedOA(oa.oa_id, oa.app_id, oa.oa_secret_key, oa.app_secret, oa.refresh_token, oa.hospital)
+            for oa in settings.zalo_oas
+        ],
+        # Every configured ZNS template takes the text of the message as one parameter (see sender.py).
+        templates={tid: ["noi_dung"] for oa in settings.zalo_oas for tid in oa.zns_templates.values()},
+    )
+    serve(config, host=host, port=port)
+
+
 @zalo.command("worker")
 @click.option("--threads", default=8, show_default=True, help="Users served in parallel by this process.")
 def zalo_worker(threads: int) -> None:
@@ -226,6 +251,9 @@ def urls(port: int) -> None:
     click.echo(f"  REST API      {base}/api/v1/hospitals")
     click.echo(f"  API docs      {base}/api/v1/docs  (OpenAPI: {base}/api/v1/openapi.json)")
     click.echo(f"  health        {base}/healthz")
+    simulator = os.environ.get("HENKHAM_SIMULATOR_PORT")
+    if simulator:
+        click.echo(f"  Zalo chat     http://127.0.0.1:{simulator}/  (the simulator: chat with the demo OA)")
 
 
 if __name__ == "__main__":

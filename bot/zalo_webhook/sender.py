@@ -6,8 +6,10 @@ message's purpose; otherwise undeliverable with the reason), wait for the app's 
 record the outcome. Network errors, 5xx and ``-32`` are retried with exponential backoff; ``-216`` /
 ``-220`` refresh the token once and resend; other errors stop the message with the reason.
 
-A message claimed "in doubt" (its previous sender died or timed out after sending, before recording) is
-first looked up in the conversation with the user: if Zalo has it, it is recorded as sent, not sent again.
+A chat message "in doubt" (its previous sender died, or the request timed out or lost its answer, after
+Zalo may have delivered it) is first looked up in the conversation with the user: if Zalo has it, it is
+recorded as sent, not sent again. ZNS offers no such look-up: an in-doubt ZNS message is resent with the
+same ``tracking_id``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from .window import choose_route
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+IN_DOUBT = "in doubt"  # prefix of the error of an attempt that may have reached Zalo (time-out, lost answer)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 600.0
 
@@ -88,7 +91,8 @@ class Sender:
             )
             buttons_refused = uow.session.scalar(select(ZaloOA.buttons_refused).where(ZaloOA.oa_id == row.oa_id))
             uow.session.expunge_all()
-        attempt = self._attempt(row, conversation, bool(buttons_refused), claim.in_doubt, now or utcnow())
+        in_doubt = claim.in_doubt or row.last_error.startswith(IN_DOUBT)
+        attempt = self._attempt(row, conversation, bool(buttons_refused), in_doubt, now or utcnow())
         self._record(row, attempt, now or utcnow())
         return attempt.status
 
@@ -126,8 +130,8 @@ class Sender:
             return self._send(row, message, route.channel, token, phone, buttons_refused, oa.zns_templates)
         except TokenUnavailable as error:
             return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
-        except ZaloTransportError as error:
-            return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
+        except ZaloTransportError as error:  # Zalo may have delivered it before the answer was lost
+            return Attempt(WorkStatus.PENDING.value, route.channel, error=f"{IN_DOUBT}: {error}", retry=True)
         except ZaloApiError as error:
             if error.retryable:
                 return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
