@@ -190,7 +190,12 @@ class Sender:
         if not expected or not row.user_id:
             return None
         since_ms = int(row.created_at.timestamp() * 1000) - 5_000
-        for item in self.client.conversation(token, row.user_id, count=20):
+        try:
+            recent = self.client.conversation(token, row.user_id, count=10)  # Zalo allows 1 to 10
+        except ZaloApiError as error:  # cannot tell: sending again risks a duplicate, not sending a loss
+            log.warning("outbox %s: conversation look-up refused (%s); sending again", row.id, error)
+            return None
+        for item in recent:
             if str(item.get("src")) == "0" and item.get("message") == expected and int(item.get("time", 0)) >= since_ms:
                 return str(item.get("message_id"))
         return None
