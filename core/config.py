@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     )
     zalo_http_timeout_seconds: float = 10.0
     zalo_token_refresh_margin_minutes: int = 30
+    # How long a worker or sender holds a claimed event or message: one that dies is replaced after this.
+    zalo_inbox_lease_seconds: int = 60
+    zalo_outbox_lease_seconds: int = 90
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 8.0
 

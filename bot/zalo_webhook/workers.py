@@ -28,7 +28,7 @@ MAX_EVENT_ATTEMPTS = 5
 def inbox_step(db: Database, processor: EventProcessor) -> int:
     """Claim and handle one event; returns how many were handled (0 when there was nothing to do)."""
     with db.uow() as uow:
-        claims = inbox.claim(uow, limit=1)
+        claims = inbox.claim(uow, limit=1, lease_seconds=processor.settings.zalo_inbox_lease_seconds)
     for claim in claims:
         try:
             processor.handle(claim.id)
@@ -41,7 +41,7 @@ def inbox_step(db: Database, processor: EventProcessor) -> int:
 def sender_step(db: Database, sender: Sender, batch: int = 1) -> int:
     """Claim and deliver up to ``batch`` messages (of different users); returns how many."""
     with db.uow() as uow:
-        claims = outbox.claim(uow, limit=batch)
+        claims = outbox.claim(uow, limit=batch, lease_seconds=sender.settings.zalo_outbox_lease_seconds)
     for claim in claims:
         try:
             sender.deliver(claim)
