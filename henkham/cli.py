@@ -184,9 +184,7 @@ def _run_channel_loop(role: str, threads: int) -> None:
 
 @zalo.command("simulator")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option(
-    "--port", default=lambda: int(os.environ.get("HENKHAM_SIMULATOR_PORT", 8010)), show_default="8010"
-)
+@click.option("--port", default=lambda: int(os.environ.get("HENKHAM_SIMULATOR_PORT", 8010)), show_default="8010")
 def zalo_simulator(host: str, port: int) -> None:
     """Serve the local Zalo simulator (development only): Zalo's API for the configured OAs and a chat page
     posting signed events to this deployment's webhook."""

@@ -22,13 +22,13 @@ from core.config import Settings
 from core.errors import InvalidInput
 from core.identifiers import mask_phone, national_phone, normalise_phone
 from core.timeutil import utcnow
-from core.uow import Database
+from core.uow import Database, UnitOfWork
 
 from . import conversations, inbox, outbox
 from .events import NON_TEXT, ZaloEvent, parse, shared_phone
 from .messages import Button, OutgoingMessage, choice_from_number
 from .metrics import EVENTS_PROCESSED
-from .models import DataSubjectRequest, InboundEvent, ZaloOA
+from .models import Conversation, DataSubjectRequest, InboundEvent, ZaloOA
 from .oas import OARegistry
 from .rasa_bridge import Bot, BotUnavailable
 
@@ -91,7 +91,7 @@ class EventProcessor:
         return outcome.label
 
     # --- step 1: state changes that need no bot -------------------------------------------------------------
-    def _apply(self, uow, event: ZaloEvent, now: dt.datetime) -> Outcome:
+    def _apply(self, uow: UnitOfWork, event: ZaloEvent, now: dt.datetime) -> Outcome:
         if self.registry.get(event.oa_id) is None:
             return Outcome("unknown_oa")
         if event.user_id is None:
@@ -132,7 +132,7 @@ class EventProcessor:
             return Outcome("bot", bot_text=choice_from_number(text, menu) or text)
         return Outcome("stored")  # seen, reacted, tags, unknown events: kept in the inbox, nothing to do
 
-    def _phone_shared(self, conversation, event: ZaloEvent) -> Outcome:
+    def _phone_shared(self, conversation: Conversation, event: ZaloEvent) -> Outcome:
         raw = shared_phone(event.info)
         try:
             phone = normalise_phone(raw or "")
@@ -147,7 +147,7 @@ class EventProcessor:
         entity = json.dumps({"phone_number": national_phone(phone)})
         return Outcome("phone_stored", bot_text=f"/inform{entity}")
 
-    def _welcome(self, uow, oa_id: str) -> OutgoingMessage:
+    def _welcome(self, uow: UnitOfWork, oa_id: str) -> OutgoingMessage:
         hospital = uow.session.scalar(
             select(Hospital).join(ZaloOA, ZaloOA.hospital_id == Hospital.id).where(ZaloOA.oa_id == oa_id)
         )
@@ -175,7 +175,7 @@ class EventProcessor:
         return Outcome("answered" if replies else "bot_silent", replies)
 
     @staticmethod
-    def _remember_menu(uow, oa_id: str, user_id: str, last: OutgoingMessage) -> None:
+    def _remember_menu(uow: UnitOfWork, oa_id: str, user_id: str, last: OutgoingMessage) -> None:
         """The numbered menu the user may answer with "1", "2" … (the payloads of the last buttons sent)."""
         conversation = conversations.get_or_create(uow, oa_id, user_id)
         conversation.last_menu = json.dumps([b.payload for b in last.buttons]) if last.buttons else None
