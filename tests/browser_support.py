@@ -1,0 +1,195 @@
+"""The whole Zalo channel running for real, for browser tests: web app, simulator, workers, Chromium.
+
+* the henkham web app on a free port (werkzeug's threaded server, in a thread of the test process);
+* the Zalo simulator on another free port, under gunicorn in a subprocess as ``serve`` runs it (werkzeug's
+  server drops headers spelt with underscores, and Zalo's ``access_token`` / ``secret_key`` are);
+* inbox workers and a sender (``workers.run_loops``) in threads, with a placeholder bot;
+* Chromium: Debian's package (``apt-get install -y chromium``), driven by Playwright. Playwright's own
+  browser download is not used.
+
+Everything is a context manager that stops what it started, also when the test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from bot.zalo_webhook import workers
+from bot.zalo_webhook.models import InboundEvent, OutboundMessage
+from bot.zalo_webhook.runtime import Channel
+from bot.zalo_webhook.simulator import SimulatedOA
+from core.uow import Database
+from tests.zalo_helpers import ScriptedBot
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+INSTALL_HINT = "apt-get update && apt-get install -y chromium chromium-driver"
+# Set to 1 (CI) to fail, not skip, when Chromium is missing or does not start.
+REQUIRE_BROWSER = os.environ.get("HENKHAM_REQUIRE_BROWSER") == "1"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def chromium_candidates() -> list[str]:
+    """Where Chromium is looked for: HENKHAM_CHROMIUM if set, else Debian's paths and ``chromium`` on PATH."""
+    named = os.environ.get("HENKHAM_CHROMIUM")
+    if named:
+        return [named]
+    on_path = shutil.which("chromium")
+    return [*CHROMIUM_CANDIDATES, *([on_path] if on_path and on_path not in CHROMIUM_CANDIDATES else [])]
+
+
+def find_chromium() -> str | None:
+    """Debian's Chromium (or the one named by HENKHAM_CHROMIUM), or None when it is not installed."""
+    return next((path for path in chromium_candidates() if os.access(path, os.X_OK)), None)
+
+
+def wait_until(
+    ready: Callable[[], bool], *, timeout: float, what: str, alive: Callable[[], bool] = lambda: True
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if not alive():
+            raise RuntimeError(f"{what}: the process exited")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not ready after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+@contextmanager
+def serving_app(app: Flask) -> Iterator[str]:
+    """Serve a WSGI app over real HTTP in a thread; yields its base URL."""
+    server = make_server(HOST, free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{HOST}:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+_SIMULATOR_SCRIPT = """
+from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, serve
+oas = [SimulatedOA(**fields) for fields in {oas!r}]
+serve(SimulatorConfig(webhook_url={webhook_url!r}, oas=oas, webhook_timeout=5), {host!r}, {port!r})
+"""
+
+
+@contextmanager
+def running_simulator(webhook_url: str, oas: list[SimulatedOA], log_path: Path, port: int = 0) -> Iterator[str]:
+    """The simulator under gunicorn in a subprocess (on ``port``, else a free one); yields its base URL.
+
+    Its output goes to ``log_path``.
+    """
+    port = port or free_port()
+    script = _SIMULATOR_SCRIPT.format(
+        oas=[dict(oa.__dict__) for oa in oas], webhook_url=webhook_url, host=HOST, port=port
+    )
+    base = f"http://{HOST}:{port}"
+
+    def ready() -> bool:
+        try:
+            return requests.get(f"{base}/_sim/stats", timeout=0.5).ok
+        except requests.RequestException:
+            return False
+
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            try:
+                wait_until(ready, timeout=15, what="Zalo simulator", alive=lambda: process.poll() is None)
+            except RuntimeError as error:
+                raise RuntimeError(f"{error}\n{log_path.read_text(errors='replace')[-2000:]}") from None
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+@contextmanager
+def running_workers(channel: Channel, *, inbox_threads: int = 2, sender_threads: int = 1) -> Iterator[None]:
+    """Inbox workers and senders as ``henkham zalo worker`` / ``sender`` run them, stopped on exit."""
+    stop = threading.Event()
+    db = channel.db
+    loops = [
+        (lambda: workers.inbox_step(db, channel.processor), inbox_threads),
+        (lambda: workers.sender_step(db, channel.sender), sender_threads),
+    ]
+    runners = [
+        threading.Thread(
+            target=workers.run_loops,
+            args=(step,),
+            kwargs={"threads": threads, "stop": stop, "idle_sleep": 0.05},
+            name=f"browser-test-loops-{n}",
+            daemon=True,
+        )
+        for n, (step, threads) in enumerate(loops)
+    ]
+    for runner in runners:
+        runner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for runner in runners:
+            runner.join(timeout=15)
+
+
+@dataclass
+class ChatStack:
+    """Everything of one running channel that a browser test looks at."""
+
+    db: Database
+    channel: Channel
+    bot: ScriptedBot  # the placeholder responder (tests only)
+    app_url: str
+    simulator_url: str
+
+    def diagnosis(self) -> str:
+        """The inbox, the outbox and the simulator's counters: printed when a browser test fails."""
+        with self.db.reader() as uow:
+            events = uow.session.execute(
+                select(InboundEvent.id, InboundEvent.event_name, InboundEvent.status, InboundEvent.outcome)
+            ).all()
+            messages = uow.session.execute(
+                select(OutboundMessage.id, OutboundMessage.status, OutboundMessage.last_error)
+            ).all()
+        try:
+            stats: Any = requests.get(f"{self.simulator_url}/_sim/stats", timeout=2).json()
+        except requests.RequestException as error:
+            stats = f"unreachable: {error}"
+        return textwrap.dedent(
+            f"""\
+            inbox: {[tuple(row) for row in events]}
+            outbox: {[tuple(row) for row in messages]}
+            simulator: {stats}"""
+        )
