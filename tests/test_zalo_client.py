@@ -21,7 +21,6 @@ from bot.zalo_webhook.rasa_bridge import BotUnavailable, RasaBot
 from bot.zalo_webhook.runtime import build_channel
 from bot.zalo_webhook.tokens import TokenManager, TokenUnavailable
 from core.config import Settings, ZaloOASettings
-from core.timeutil import utcnow
 from henkham.web import create_app
 from tests.factories import build_world, today_local
 from tests.zalo_helpers import APP_ID, OA_ID, SECRET, ScriptedBot, signed, text_event, zalo_settings
@@ -92,10 +91,10 @@ def test_a_token_is_refreshed_ahead_of_expiry(db, database_url, sim, client):
     manager = TokenManager(db, client, channel.registry, margin=dt.timedelta(minutes=30))
     first = manager.access_token(OA_ID)
     assert manager.access_token(OA_ID) == first, "a fresh token is reused"
-    with db.uow() as uow:  # 20 minutes left: inside the 30-minute margin
-        uow.session.execute(update(ZaloOA).values(access_expires_at=utcnow() + dt.timedelta(minutes=20)))
-        uow.commit()
-    second = manager.access_token(OA_ID)
+    with db.reader() as uow:
+        expires = uow.session.scalar(select(ZaloOA.access_expires_at))
+    assert manager.access_token(OA_ID, now=expires - dt.timedelta(minutes=31)) == first, "31 minutes left: kept"
+    second = manager.access_token(OA_ID, now=expires - dt.timedelta(minutes=29))  # inside the 30-minute margin
     assert second != first and sim.stats()["refresh_calls"] == {OA_ID: 2}
     with db.reader() as uow:
         assert uow.session.scalar(select(ZaloOA.access_token)) == second

@@ -56,8 +56,10 @@ class InboundEvent(Base):
     __tablename__ = "zalo_inbox"
     __table_args__ = (
         UniqueConstraint("oa_id", "event_key"),
-        # The claim reads the open events of a user in order (see claims.py).
+        # The claim walks the open events oldest first and checks each user's earlier open ones (claims.py);
+        # partial indexes keep both cheap however many handled events the table holds.
         Index("ix_zalo_inbox_open", "oa_id", "user_id", "id", postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),
+        Index("ix_zalo_inbox_open_by_id", "id", postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,6 +108,7 @@ class OutboundMessage(Base):
     __tablename__ = "zalo_outbox"
     __table_args__ = (
         Index("ix_zalo_outbox_open", "oa_id", "user_id", "id", postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),
+        Index("ix_zalo_outbox_open_by_id", "id", postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from core.booking.models import Hospital
 from core.config import Settings, ZaloOASettings
+from core.db import insert_ignoring_conflicts
 from core.uow import UnitOfWork
 
 from .models import ZaloOA
@@ -26,13 +27,24 @@ class OARegistry:
         """Create the database row of every configured OA that has none (with its first refresh token) and
         keep app id and hospital in step with the settings. Returns how many rows were created."""
         created = 0
+        session = uow.session
+        add_if_missing = insert_ignoring_conflicts(session.get_bind().dialect.name, ZaloOA.__table__, ["oa_id"])
         for oa in self:
-            hospital_id = uow.session.scalar(select(Hospital.id).where(Hospital.slug == oa.hospital))
-            row = uow.session.scalar(select(ZaloOA).where(ZaloOA.oa_id == oa.oa_id))
-            if row is None:
-                row = ZaloOA(oa_id=oa.oa_id, app_id=oa.app_id, refresh_token=oa.refresh_token or None)
-                uow.session.add(row)
-                created += 1
+            hospital_id = session.scalar(select(Hospital.id).where(Hospital.slug == oa.hospital))
+            # Processes starting together all sync: the unique oa_id, not a prior SELECT, decides who adds it.
+            created += (
+                session.execute(
+                    add_if_missing.returning(ZaloOA.__table__.c.id),
+                    {
+                        "oa_id": oa.oa_id,
+                        "app_id": oa.app_id,
+                        "refresh_token": oa.refresh_token or None,
+                        "buttons_refused": False,
+                    },
+                ).first()
+                is not None
+            )
+            row = session.scalars(select(ZaloOA).where(ZaloOA.oa_id == oa.oa_id).with_for_update()).one()
             row.app_id = oa.app_id
             row.hospital_id = hospital_id
             if not row.refresh_token and oa.refresh_token:

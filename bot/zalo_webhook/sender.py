@@ -126,7 +126,7 @@ class Sender:
                 found = self._already_delivered(token, row, message, buttons_refused)
                 if found:
                     return Attempt(WorkStatus.DONE.value, "cs", found)
-            self._wait_for_rate(oa.app_id)
+            self.limiter.take(oa.app_id, self.sleep)
             return self._send(row, message, route.channel, token, phone, buttons_refused, oa.zns_templates)
         except TokenUnavailable as error:
             return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
@@ -199,13 +199,6 @@ class Sender:
             if str(item.get("src")) == "0" and item.get("message") == expected and int(item.get("time", 0)) >= since_ms:
                 return str(item.get("message_id"))
         return None
-
-    def _wait_for_rate(self, app_id: str) -> None:
-        while True:
-            granted, wait = self.limiter.acquire(app_id)
-            if granted:
-                return
-            self.sleep(min(max(wait, 0.005), 1.0))
 
     def _refuse_buttons(self, oa_id: str) -> None:
         with self.db.uow() as uow:

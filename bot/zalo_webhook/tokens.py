@@ -23,6 +23,8 @@ from .oas import OARegistry
 
 log = logging.getLogger(__name__)
 
+CACHE = dt.timedelta(seconds=60)
+
 
 class TokenUnavailable(RuntimeError):
     """No usable access token for the OA (no refresh token, or the refresh failed): staff must re-authorise."""
@@ -36,20 +38,31 @@ class TokenManager:
         self.client = client
         self.registry = registry
         self.margin = margin
+        self._cache: dict[str, tuple[str, dt.datetime, dt.datetime]] = {}  # oa_id -> token, kept until, expiry
 
     def access_token(self, oa_id: str, now: dt.datetime | None = None) -> str:
-        """A token valid for at least ``margin``; refreshes first when the stored one expires sooner."""
+        """A token valid for at least ``margin``; refreshes first when the stored one expires sooner.
+
+        The last token read is kept in memory for ``CACHE`` (a send then costs no token query); a token
+        another process replaced meanwhile still works at Zalo until it expires, and one Zalo refuses is
+        dropped by ``after_rejection``.
+        """
         now = now or utcnow()
+        cached = self._cache.get(oa_id)
+        if cached is not None and cached[1] > now and cached[2] > now + self.margin:
+            return cached[0]
         with self.db.reader() as uow:
             row = uow.session.execute(
                 select(ZaloOA.access_token, ZaloOA.access_expires_at).where(ZaloOA.oa_id == oa_id)
             ).first()
         if row is not None and row.access_token and row.access_expires_at and row.access_expires_at > now + self.margin:
+            self._cache[oa_id] = (row.access_token, now + CACHE, row.access_expires_at)
             return row.access_token
         return self._refresh(oa_id, rejected=None, now=now)
 
     def after_rejection(self, oa_id: str, rejected: str, now: dt.datetime | None = None) -> str:
         """Zalo refused ``rejected`` (-216 / -220): a new token, refreshed once however many callers ask."""
+        self._cache.pop(oa_id, None)
         return self._refresh(oa_id, rejected=rejected, now=now or utcnow())
 
     def _refresh(self, oa_id: str, *, rejected: str | None, now: dt.datetime) -> str:
@@ -77,6 +90,7 @@ class TokenManager:
             row.access_expires_at = now + dt.timedelta(seconds=pair.expires_in)
             row.token_refreshed_at = now
             uow.commit()  # persisted before anyone uses it: the old refresh token is dead now
+            self._cache[oa_id] = (pair.access_token, now + CACHE, row.access_expires_at)
             TOKEN_REFRESHES.labels(oa_id=oa_id).inc()
             log.info("zalo token of OA %s refreshed; valid until %s", oa_id, row.access_expires_at.isoformat())
             return pair.access_token
