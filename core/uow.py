@@ -6,6 +6,8 @@ leaving the block without a commit rolls everything back (the Cosmic Python patt
 
 from __future__ import annotations
 
+import threading
+import weakref
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -46,6 +48,53 @@ class UnitOfWork:
         self.session.rollback()
 
 
+class ThreadReader(UnitOfWork):
+    """A read on the calling thread's own autocommit session, kept from one read to the next (PostgreSQL).
+
+    A look-up is one indexed query; setting up a session and checking a connection out of the pool and back
+    in cost about as much CPU again. So each thread keeps one reader session and its connection: autocommit,
+    so every statement sees the latest committed data, and ``expunge_all`` after each read, so no ORM state
+    outlives it. A read that fails closes the session (the connection may be broken) and the next read
+    starts afresh; a read nested inside another on the same thread gets a session of its own.
+    """
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database.reader_factory, read_only=True)
+        self._database = database
+        self._own = False
+
+    def __enter__(self) -> UnitOfWork:
+        local = self._database._thread_readers
+        if getattr(local, "busy", False):
+            self._own = True
+            return super().__enter__()
+        local.busy = True
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = self._session_factory()
+            self._database._kept_sessions.add(session)
+            weakref.finalize(threading.current_thread(), session.close)  # the thread's end returns the connection
+        self.session = session
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._own:
+            super().__exit__(exc_type, exc, tb)
+            return
+        local = self._database._thread_readers
+        local.busy = False
+        if exc_type is None:
+            self.session.expunge_all()
+            return
+        self.session.close()
+        local.session = None
+
+
 class Database:
     """The engine and session factory of one database, handing out units of work."""
 
@@ -67,6 +116,8 @@ class Database:
                 pool_reset_on_return=None,  # autocommit: no transaction is ever left to reset
             )
         self.reader_factory = make_session_factory(self.reader_engine)
+        self._thread_readers = threading.local()
+        self._kept_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -82,10 +133,15 @@ class Database:
         return UnitOfWork(self.session_factory)
 
     def reader(self) -> UnitOfWork:
-        """For read-only work (catalogue, look-ups, authentication)."""
+        """For read-only work (catalogue, look-ups, authentication). On PostgreSQL each thread keeps its
+        reader session between reads (ThreadReader); on SQLite readers share the writers' connections."""
+        if self.reader_engine is not self.engine:
+            return ThreadReader(self)
         return UnitOfWork(self.reader_factory, read_only=True)
 
     def dispose(self) -> None:
+        for session in list(self._kept_sessions):
+            session.close()
         self.engine.dispose()
         if self.reader_engine is not self.engine:
             self.reader_engine.dispose()

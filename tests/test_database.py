@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from sqlalchemy import exc, text
+from sqlalchemy import exc, select, text
 
 from tests.conftest import POSTGRES_ADMIN_URL
 
@@ -42,3 +42,24 @@ def test_a_reader_cannot_write(db, is_postgres):
     assert "read-only" in str(info.value)
     with db.reader() as uow:  # and the reader still works after the refusal
         assert uow.session.execute(text("select to_regclass('should_not_exist')")).scalar() is None
+
+
+def test_a_thread_keeps_its_reader_yet_every_read_sees_the_latest_data(db, is_postgres):
+    from core.booking.models import Hospital
+    from tests.factories import build_world, today_local
+
+    build_world(db, start=today_local(), days=1)
+    with db.reader() as uow:
+        first = uow.session.scalar(select(Hospital).where(Hospital.slug == "test"))
+        assert first.name == "Bệnh viện Thử nghiệm"
+        if is_postgres:  # a read inside a read gets its own session (on SQLite a reader holds the write lock)
+            with db.reader() as inner:
+                assert inner.session.scalar(select(Hospital.name)) == "Bệnh viện Thử nghiệm"
+        assert uow.session.scalar(text("select 1")) == 1
+    with db.uow() as uow:
+        uow.session.execute(text("update hospitals set name = 'Bệnh viện Mới'"))
+        uow.commit()
+    with db.reader() as uow:
+        again = uow.session.scalar(select(Hospital).where(Hospital.slug == "test"))
+        assert again.name == "Bệnh viện Mới", "no object or snapshot survives from the previous read"
+        assert again is not first
