@@ -33,21 +33,29 @@ class RateLimiter:
         # transaction per ``chunk`` sends instead of one per send (a tenth of a second's worth at most).
         self.chunk = chunk or max(1, min(10, int(self.rate / 10)))
         self._reserve: dict[str, int] = {}
+        self._not_before: dict[str, float] = {}  # monotonic time before which the bucket is known to be empty
         self._lock = threading.Lock()
 
     def take(self, app_id: str, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Block until one send is allowed for ``app_id``."""
+        """Block until one send is allowed for ``app_id``.
+
+        The threads of a process share a local reserve; when it is empty one of them draws from the shared
+        bucket, and when the bucket is empty too they all wait until it has refilled, without asking the
+        database again in between.
+        """
         while True:
             with self._lock:
                 if self._reserve.get(app_id, 0) > 0:
                     self._reserve[app_id] -= 1
                     return
-            granted, wait = self.acquire(app_id, self.chunk)
-            if granted:
-                with self._lock:
-                    self._reserve[app_id] = self._reserve.get(app_id, 0) + granted - 1
-                return
-            sleep(min(max(wait, 0.005), 1.0))
+                wait = self._not_before.get(app_id, 0.0) - time.monotonic()
+                if wait <= 0:
+                    granted, wait = self.acquire(app_id, self.chunk)
+                    if granted:
+                        self._reserve[app_id] = granted - 1
+                        return
+                    self._not_before[app_id] = time.monotonic() + wait
+            sleep(min(max(wait, 0.002), 1.0))
 
     def acquire(self, app_id: str, want: int = 1, now: dt.datetime | None = None) -> tuple[int, float]:
         """Take up to ``want`` tokens now. Returns how many were granted and, if none, how long to wait."""
@@ -70,5 +78,5 @@ class RateLimiter:
                 .values(tokens=tokens - granted, updated_at=max(now, bucket.updated_at))
             )
             uow.commit()
-        wait = 0.0 if granted else (1.0 - tokens) / self.rate
+        wait = 0.0 if granted else (min(want, self.capacity) - tokens) / self.rate  # until ``want`` are there
         return granted, wait
