@@ -129,3 +129,34 @@ def test_200_concurrent_reschedules_into_one_slot(db, postgres_only):
         booked_total = uow.session.scalar(select(func.sum(Slot.booked)))
         live_total = uow.session.scalar(select(func.count()).select_from(Appointment))
         assert booked_total == live_total == ATTEMPTS
+
+
+def test_one_patient_tapping_book_many_times_at_once_gets_one_appointment(db, postgres_only):
+    """A double (or twentyfold) tap: different slots of one session, and the same request repeated."""
+    world = build_world(db, start=TODAY, days=3, capacity=CAPACITY)
+    day = TODAY + dt.timedelta(days=1)
+    patient = new_patient(db, world.account_id)
+    slots = [slot_at(db, "nhi", day, t) for t in ("07:00", "07:30", "08:00", "08:30")]
+
+    def book(i: int, key: str | None = None) -> None:
+        with db.uow() as uow:
+            appointments.book(
+                uow,
+                BookingRequest(
+                    slot_id=slots[i % len(slots)],
+                    patient_id=patient,
+                    channel="test",
+                    account_id=world.account_id,
+                    idempotency_key=key,
+                ),
+                now=NOW,
+            )
+
+    outcomes = _run_together(20, book)
+    assert outcomes == Counter({"ok": 1, "duplicate_in_session": 19}), "one per session, even at the same moment"
+    other_day = [slot_at(db, "mat", day + dt.timedelta(days=1), "07:00")]
+    slots[:] = other_day
+    outcomes = _run_together(20, lambda i: book(i, key="same-request"))
+    assert outcomes == Counter({"ok": 20}), "the same request repeated at once returns the one appointment"
+    with db.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Appointment)) == 2

@@ -56,15 +56,18 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
     """Book a slot for a patient. Returns the appointment and whether it was created now.
 
     A repeated request with the same idempotency key returns the first appointment instead of a new one.
-    The path is five statements: the patient (locked) with their live appointments and any earlier booking
-    under the key; the slot with all the view needs; the seat; the appointment; its audit row.
+    The path is six statements: the patient's lock; their live appointments and any earlier booking under
+    the key; the slot with all the view needs; the seat; the appointment; its audit row.
     """
     now = now or utcnow()
     session = uow.session
     key = _namespaced_key(request) if request.idempotency_key else None
-    state = session.execute(_PATIENT_STATE, {"patient_id": request.patient_id, "key": key}).all()
-    if not state or (request.account_id is not None and state[0].owner_id != request.account_id):
+    patient = session.execute(_LOCK_PATIENT, {"patient_id": request.patient_id}).first()
+    if patient is None or (request.account_id is not None and patient.account_id != request.account_id):
         raise patient_not_found(request.patient_id)
+    # A statement of its own after the lock: on PostgreSQL a statement that waited for a row lock still
+    # reads from the snapshot it started with, and would miss the booking that held the lock.
+    state = session.execute(_PATIENT_STATE, {"patient_id": request.patient_id, "key": key}).all()
     if state[0].previous_id is not None:
         return _repeated_booking(uow, state[0].previous_id, request.patient_id), False
 
@@ -120,7 +123,7 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
         room=slot.room,
         doctor=slot.doctor,
         patient_id=request.patient_id,
-        patient_name=state[0].patient_name,
+        patient_name=patient.full_name,
         day=slot.day,
         part_of_day=slot.part_of_day,
         start=to_local(slot.start_at),
@@ -380,10 +383,13 @@ def _namespaced_key(request: BookingRequest) -> str:
 # Statements of the booking path, built once (building a statement costs more CPU than running it), over
 # the tables (see models.APPOINTMENTS).
 _EARLIER = APPOINTMENTS.alias("earlier")
+_LOCK_PATIENT = (
+    select(PATIENTS.c.account_id, PATIENTS.c.full_name)
+    .where(PATIENTS.c.id == bindparam("patient_id"))
+    .with_for_update()  # the patient first: the lock order of every changing service
+)
 _PATIENT_STATE = (
     select(
-        PATIENTS.c.account_id.label("owner_id"),
-        PATIENTS.c.full_name.label("patient_name"),
         select(_EARLIER.c.id)
         .where(_EARLIER.c.idempotency_key == bindparam("key"))
         .scalar_subquery()
@@ -397,7 +403,6 @@ _PATIENT_STATE = (
         )
     )
     .where(PATIENTS.c.id == bindparam("patient_id"))
-    .with_for_update(of=PATIENTS)  # the patient first: the lock order of every changing service
 )
 # One flat row: the slot's columns, the hospital's rules under their own names (rules.BookableSlot and
 # rules.HospitalRules), and what the view shows.
