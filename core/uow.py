@@ -54,8 +54,9 @@ class ThreadReader(UnitOfWork):
     A look-up is one indexed query; setting up a session and checking a connection out of the pool and back
     in cost about as much CPU again. So each thread keeps one reader session and its connection: autocommit,
     so every statement sees the latest committed data, and ``expunge_all`` after each read, so no ORM state
-    outlives it. A read that fails closes the session (the connection may be broken) and the next read
-    starts afresh; a read nested inside another on the same thread gets a session of its own.
+    outlives it. A read that fails closes the session, returning its connection (it may be broken), and the
+    next read checks one out afresh; a read nested inside another on the same thread gets a session of its
+    own. (Pre-ping, when enabled, applies only when a connection is checked out.)
     """
 
     def __init__(self, database: Database) -> None:
@@ -91,8 +92,7 @@ class ThreadReader(UnitOfWork):
         if exc_type is None:
             self.session.expunge_all()
             return
-        self.session.close()
-        local.session = None
+        self.session.close()  # the connection goes back (it may be broken); the session is reused next time
 
 
 class Database:

@@ -225,3 +225,35 @@ def test_events_of_one_user_in_order_while_users_are_served_in_parallel(db, data
     assert bot.max_active_per_sender == 1, "never two events of one user at once"
     assert bot.max_active > 1, "different users are served in parallel"
     assert len(bot.calls) == 20 + 50 * 3
+
+
+def test_typed_bot_commands_are_read_as_text_but_tapped_buttons_pass(db, deliver, bot):
+    deliver(text_event("u12", '/inform{"phone_number": "0912345678"}'))
+    assert bot.calls[-1][1] == 'inform{"phone_number": "0912345678"}', "a patient cannot forge a verified phone"
+    deliver(text_event("u12", "menu"))
+    deliver(text_event("u12", '/inform{"department":"nhi"}'))  # what Zalo sends when the button is tapped
+    assert bot.calls[-1][1] == '/inform{"department":"nhi"}'
+
+
+def test_a_worker_whose_lease_ran_out_can_no_longer_finish_or_free_the_next_event(db, deliver, channel):
+    from bot.zalo_webhook import inbox
+    from core.timeutil import utcnow
+
+    client = create_app(channel.settings, database=db).test_client()
+    for n in range(2):
+        raw, headers = signed(text_event("u13", f"tin {n}"))
+        client.post("/zalo/webhook", data=raw, headers=headers)
+    with db.uow() as uow:
+        [first] = inbox.claim(uow, lease_seconds=1)
+    later = utcnow() + dt.timedelta(seconds=5)
+    with db.uow() as uow:
+        [again] = inbox.claim(uow, now=later, limit=5)  # the same event, taken over; the second still waits
+    assert (again.id, again.in_doubt, again.attempt) == (first.id, True, first.attempt + 1)
+    with db.uow() as uow:
+        assert inbox.finish(uow, first, "late") is False, "the first holder's write is fenced off"
+    with db.uow() as uow:
+        assert inbox.finish(uow, again, "done") is True
+        uow.commit()
+    with db.uow() as uow:
+        [second] = inbox.claim(uow)
+    assert second.id == first.id + 1

@@ -22,6 +22,7 @@ from .models import OPEN, WorkStatus
 @dataclass(frozen=True)
 class Claim:
     id: int
+    attempt: int  # the row's attempt number under this claim: the fence every later write checks
     in_doubt: bool  # its previous holder's lease ran out: that attempt may or may not have done its work
 
 
@@ -36,7 +37,7 @@ def claim_heads(
 ) -> list[Claim]:
     """Claim up to ``limit`` rows of ``table`` (zalo_inbox or zalo_outbox), the oldest first, at most one per
     user, and lease them until ``now + lease``. ``due`` is an extra condition (e.g. a retry time)."""
-    earlier = table.alias("earlier")
+    earlier, busy = table.alias("earlier"), table.alias("busy")
     claimable = or_(
         table.c.status == WorkStatus.PENDING.value,
         and_(table.c.status == WorkStatus.PROCESSING.value, table.c.lease_until < now),
@@ -47,9 +48,17 @@ def claim_heads(
         earlier.c.status.in_(OPEN),
         earlier.c.id < table.c.id,
     )
-    conditions = [claimable, first_of_user] + ([due] if due is not None else [])
+    # Ids follow insert order, not commit order: a user whose later row is being handled is busy anyway.
+    user_idle = ~exists().where(
+        busy.c.oa_id == table.c.oa_id,
+        busy.c.user_id == table.c.user_id,
+        busy.c.status == WorkStatus.PROCESSING.value,
+        busy.c.lease_until >= now,
+        busy.c.id != table.c.id,
+    )
+    conditions = [claimable, first_of_user, user_idle] + ([due] if due is not None else [])
     rows = session.execute(
-        select(table.c.id, table.c.status)
+        select(table.c.id, table.c.status, table.c.attempts)
         .where(*conditions)
         .order_by(table.c.id)
         .limit(limit)
@@ -62,4 +71,11 @@ def claim_heads(
         .where(table.c.id.in_([r.id for r in rows]))
         .values(status=WorkStatus.PROCESSING.value, lease_until=now + lease, attempts=table.c.attempts + 1)
     )
-    return [Claim(r.id, r.status == WorkStatus.PROCESSING.value) for r in rows]
+    return [Claim(r.id, r.attempts + 1, r.status == WorkStatus.PROCESSING.value) for r in rows]
+
+
+def still_mine(table: Any, claim: Claim) -> Any:
+    """The condition of a write by the holder of ``claim``: nobody has claimed the row again since."""
+    return and_(
+        table.c.id == claim.id, table.c.status == WorkStatus.PROCESSING.value, table.c.attempts == claim.attempt
+    )

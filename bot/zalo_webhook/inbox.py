@@ -10,7 +10,7 @@ from core.db import insert_ignoring_conflicts
 from core.timeutil import utcnow
 from core.uow import UnitOfWork
 
-from .claims import Claim, claim_heads
+from .claims import Claim, claim_heads, still_mine
 from .events import ZaloEvent
 from .models import InboundEvent, WorkStatus
 
@@ -50,12 +50,12 @@ def claim(uow: UnitOfWork, *, now: dt.datetime | None = None, limit: int = 1, le
     return claims
 
 
-def finish(uow: UnitOfWork, event_id: int, outcome: str, now: dt.datetime | None = None) -> bool:
+def finish(uow: UnitOfWork, claim: Claim, outcome: str, now: dt.datetime | None = None) -> bool:
     """Mark the event handled (in the caller's transaction, with what it produced). False if another worker
-    has taken it over meanwhile (this one's lease ran out); the caller must then roll back."""
+    has claimed it since (this one's lease ran out); the caller must then roll back."""
     done = uow.session.execute(
         update(INBOX)
-        .where(INBOX.c.id == event_id, INBOX.c.status == WorkStatus.PROCESSING.value)
+        .where(still_mine(INBOX, claim))
         .values(status=WorkStatus.DONE.value, processed_at=now or utcnow(), outcome=outcome[:300], lease_until=None)
     ).rowcount
     return done == 1

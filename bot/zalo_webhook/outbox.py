@@ -11,7 +11,7 @@ from core.db import insert_ignoring_conflicts
 from core.timeutil import utcnow
 from core.uow import UnitOfWork
 
-from .claims import Claim, claim_heads
+from .claims import Claim, claim_heads, still_mine
 from .messages import OutgoingMessage, split_text
 from .models import OutboundMessage, WorkStatus
 
@@ -83,13 +83,7 @@ def load(uow: UnitOfWork, message_id: int) -> OutboundMessage | None:
     return uow.session.scalar(select(OutboundMessage).where(OutboundMessage.id == message_id))
 
 
-def settle(uow: UnitOfWork, message_id: int, **values: object) -> bool:
-    """Record the outcome of an attempt on a message this sender holds (status, channel, ids, error …)."""
-    return (
-        uow.session.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id == message_id, OUTBOX.c.status == WorkStatus.PROCESSING.value)
-            .values(**values)
-        ).rowcount
-        == 1
-    )
+def settle(uow: UnitOfWork, claim: Claim, **values: object) -> bool:
+    """Record the outcome of an attempt on a message this sender still holds (status, channel, ids, error …);
+    False if another sender has claimed it since."""
+    return uow.session.execute(update(OUTBOX).where(still_mine(OUTBOX, claim)).values(**values)).rowcount == 1

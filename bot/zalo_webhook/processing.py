@@ -25,6 +25,7 @@ from core.timeutil import utcnow
 from core.uow import Database, UnitOfWork
 
 from . import conversations, inbox, outbox
+from .claims import Claim
 from .events import NON_TEXT, ZaloEvent, parse, shared_phone
 from .messages import Button, OutgoingMessage, choice_from_number
 from .metrics import EVENTS_PROCESSED
@@ -65,9 +66,10 @@ class EventProcessor:
         self.registry = registry
         self.bot = bot
 
-    def handle(self, event_id: int, now: dt.datetime | None = None) -> str:
+    def handle(self, claim: Claim, now: dt.datetime | None = None) -> str:
         """Handle one claimed event; returns its outcome label."""
         now = now or utcnow()
+        event_id = claim.id
         with self.db.uow() as uow:
             row = uow.session.get(InboundEvent, event_id)
             if row is None:
@@ -85,7 +87,7 @@ class EventProcessor:
                 )
             if outcome.replies and user_id is not None:
                 self._remember_menu(uow, event.oa_id, user_id, outcome.replies[-1])
-            if inbox.finish(uow, event_id, outcome.label, now):
+            if inbox.finish(uow, claim, outcome.label, now):
                 uow.commit()
         EVENTS_PROCESSED.labels(outcome=outcome.label).inc()
         return outcome.label
@@ -129,7 +131,11 @@ class EventProcessor:
             if not text:
                 return Outcome("empty_text")
             menu = json.loads(conversation.last_menu) if conversation.last_menu else []
-            return Outcome("bot", bot_text=choice_from_number(text, menu) or text)
+            chosen = choice_from_number(text, menu)
+            if chosen is None and text.startswith("/") and text not in menu:
+                # "/intent{…}" drives Rasa directly: only a button we offered may send one, not typed text.
+                text = text.lstrip("/").strip() or text
+            return Outcome("bot", bot_text=chosen or text)
         return Outcome("stored")  # seen, reacted, tags, unknown events: kept in the inbox, nothing to do
 
     def _phone_shared(self, conversation: Conversation, event: ZaloEvent) -> Outcome:

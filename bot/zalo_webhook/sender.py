@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
@@ -39,7 +39,7 @@ from .window import choose_route
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+GIVE_UP_AFTER = dt.timedelta(hours=24)  # a message still unsent a day after it was queued is failed
 IN_DOUBT = "in doubt"  # prefix of the error of an attempt that may have reached Zalo (time-out, lost answer)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 600.0
@@ -92,13 +92,16 @@ class Sender:
             buttons_refused = uow.session.scalar(select(ZaloOA.buttons_refused).where(ZaloOA.oa_id == row.oa_id))
             uow.session.expunge_all()
         in_doubt = claim.in_doubt or row.last_error.startswith(IN_DOUBT)
-        attempt = self._attempt(row, conversation, bool(buttons_refused), in_doubt, now or utcnow())
-        self._record(row, attempt, now or utcnow())
+        attempt = self._attempt(claim, row, conversation, bool(buttons_refused), in_doubt, now or utcnow())
+        if in_doubt and attempt.retry and not attempt.error.startswith(IN_DOUBT):
+            attempt = replace(attempt, error=f"{IN_DOUBT}: {attempt.error}")  # still unknown whether it arrived
+        self._record(claim, row, attempt, now or utcnow())
         return attempt.status
 
     # --- one attempt ----------------------------------------------------------------------------------------
     def _attempt(
         self,
+        claim: Claim,
         row: OutboundMessage,
         conversation: Conversation | None,
         buttons_refused: bool,
@@ -127,13 +130,15 @@ class Sender:
                 if found:
                     return Attempt(WorkStatus.DONE.value, "cs", found)
             self.limiter.take(oa.app_id, self.sleep)
+            if not self._still_mine(claim):  # waited so long that another sender may have taken it over
+                return Attempt(WorkStatus.PENDING.value, error="lease lost while waiting for the rate limit")
             return self._send(row, message, route.channel, token, phone, buttons_refused, oa.zns_templates)
         except TokenUnavailable as error:
             return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
         except ZaloTransportError as error:  # Zalo may have delivered it before the answer was lost
             return Attempt(WorkStatus.PENDING.value, route.channel, error=f"{IN_DOUBT}: {error}", retry=True)
         except ZaloApiError as error:
-            if error.retryable:
+            if error.retryable or error.token_problem:  # -32; or refused again right after a refresh
                 return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
             if error.window_closed and route.channel == "cs":
                 return self._after_window_closed(row, message, phone, oa.zns_templates, str(error))
@@ -192,7 +197,10 @@ class Sender:
         since_ms = int(row.created_at.timestamp() * 1000) - 5_000
         try:
             recent = self.client.conversation(token, row.user_id, count=10)  # Zalo allows 1 to 10
-        except ZaloApiError as error:  # cannot tell: sending again risks a duplicate, not sending a loss
+        except ZaloApiError as error:
+            if error.retryable or error.token_problem:
+                raise  # look again later
+            # The look-up itself is refused: sending again risks a duplicate, not sending risks a loss.
             log.warning("outbox %s: conversation look-up refused (%s); sending again", row.id, error)
             return None
         for item in recent:
@@ -209,24 +217,33 @@ class Sender:
         log.warning("OA %s refused a button template: menus go out as numbered text", oa_id)
 
     # --- the outcome ----------------------------------------------------------------------------------------
-    def _record(self, row: OutboundMessage, attempt: Attempt, now: dt.datetime) -> None:
+    def _still_mine(self, claim: Claim) -> bool:
+        """Extend the lease just before sending, unless another sender has claimed the message meanwhile."""
+        lease = dt.timedelta(seconds=self.settings.zalo_outbox_lease_seconds)
+        with self.db.uow() as uow:
+            if not outbox.settle(uow, claim, lease_until=utcnow() + lease):
+                return False
+            uow.commit()
+        return True
+
+    def _record(self, claim: Claim, row: OutboundMessage, attempt: Attempt, now: dt.datetime) -> None:
         values: dict[str, object] = {"status": attempt.status, "lease_until": None, "last_error": attempt.error[:300]}
         if attempt.channel:
             values["channel"] = attempt.channel
         if attempt.status == WorkStatus.DONE:
             values.update(zalo_message_id=attempt.message_id, sent_at=now)
         if attempt.retry:
-            if row.attempts >= MAX_ATTEMPTS:
+            if now - row.created_at >= GIVE_UP_AFTER:
                 values.update(
                     status=WorkStatus.FAILED.value,
-                    last_error=f"gave up after {row.attempts} attempts: {attempt.error}"[:300],
+                    last_error=f"gave up after {row.attempts} attempts in a day: {attempt.error}"[:300],
                 )
             else:
                 delay = min(BACKOFF_CAP_SECONDS, self.backoff_base * 2 ** (row.attempts - 1))
                 values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
                 SEND_RETRIES.labels(reason=attempt.error.split(":")[0][:40]).inc()
         with self.db.uow() as uow:
-            if outbox.settle(uow, row.id, **values):
+            if outbox.settle(uow, claim, **values):
                 uow.commit()
         status = str(values["status"])
         if status != WorkStatus.PENDING:

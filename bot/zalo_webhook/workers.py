@@ -16,7 +16,8 @@ from core.timeutil import utcnow
 from core.uow import Database
 
 from . import inbox, outbox
-from .models import InboundEvent, WorkStatus
+from .claims import Claim, still_mine
+from .models import WorkStatus
 from .processing import EventProcessor
 from .sender import Sender
 
@@ -31,10 +32,10 @@ def inbox_step(db: Database, processor: EventProcessor) -> int:
         claims = inbox.claim(uow, limit=1, lease_seconds=processor.settings.zalo_inbox_lease_seconds)
     for claim in claims:
         try:
-            processor.handle(claim.id)
+            processor.handle(claim)
         except Exception:
             log.exception("handling inbox event %s failed", claim.id)
-            _give_up_or_retry(db, claim.id)
+            _give_up_or_retry(db, claim)
     return len(claims)
 
 
@@ -69,16 +70,13 @@ def run_loops(step: Callable[[], int], *, threads: int, stop: threading.Event, i
         worker.join()
 
 
-def _give_up_or_retry(db: Database, event_id: int) -> None:
+def _give_up_or_retry(db: Database, claim: Claim) -> None:
     """After repeated failures an event is marked failed (kept for staff); before that its lease is released."""
     with db.uow() as uow:
-        row = uow.session.get(InboundEvent, event_id)
-        if row is None or row.status != WorkStatus.PROCESSING:
-            return
-        failed = row.attempts >= MAX_EVENT_ATTEMPTS
+        failed = claim.attempt >= MAX_EVENT_ATTEMPTS
         uow.session.execute(
-            update(InboundEvent)
-            .where(InboundEvent.id == event_id)
+            update(inbox.INBOX)
+            .where(still_mine(inbox.INBOX, claim))
             .values(
                 status=WorkStatus.FAILED.value if failed else WorkStatus.PENDING.value,
                 lease_until=None,
