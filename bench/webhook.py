@@ -6,7 +6,7 @@ drops the database at the end. One OA is configured (``HENKHAM_ZALO_OAS``) for t
 measures:
 
 1. the acknowledgement latency of ``POST /zalo/webhook`` on the real web process, ``henkham serve`` (gunicorn
-   sync workers) started as a subprocess, at ``--rate`` requests per second (200) for ``--seconds`` (60).
+   gthread workers) started as a subprocess, at ``--rate`` requests per second (200) for ``--seconds`` (60).
    The load is open loop: request *i* is due at ``start + i / rate`` whatever the earlier answers were, and
    its latency is measured from that due time, so a stalled server shows up in the figures instead of
    slowing the client down (no coordinated omission). Every request is a distinct, correctly signed
@@ -329,7 +329,7 @@ CLIENT_ERRORS = (requests.RequestException, OSError, http.client.HTTPException, 
 def make_poster(kind: str, url: str, timeout: float) -> tuple[Post, Callable[[], None]]:
     """One thread's connection to the webhook: a keep-alive ``requests.Session`` (the default), or a bare
     ``http.client`` connection (``--client http.client``: about a third of the CPU per request). Either one
-    reconnects when the server closes the connection, as gunicorn's sync workers do after every answer."""
+    reconnects when the server closes the connection."""
 
     def headers(mac: str) -> dict[str, str]:
         return {signature.HEADER: mac, "Content-Type": "application/json"}
@@ -477,7 +477,7 @@ class WebhookResult:
 def server_kind(args: argparse.Namespace) -> str:
     if args.gunicorn_args:
         return f"gunicorn, {args.web_workers} workers, GUNICORN_CMD_ARGS={args.gunicorn_args!r}"
-    return f"gunicorn, {args.web_workers} sync workers: one request at a time each, no keep-alive"
+    return f"gunicorn, {args.web_workers} gthread workers × {args.web_threads} threads, keep-alive"
 
 
 def build_events(tag: str, count: int, users: int, rng: random.Random) -> tuple[list[tuple[bytes, str]], list[str]]:
@@ -522,7 +522,11 @@ def run_webhook(
     if args.gunicorn_args:
         env["GUNICORN_CMD_ARGS"] = args.gunicorn_args  # e.g. "--worker-class gthread --threads 4"
     server = children.start(
-        "web", henkham_command("serve", "--port", str(port), "--workers", str(args.web_workers)), env
+        "web",
+        henkham_command(
+            "serve", "--port", str(port), "--workers", str(args.web_workers), "--threads", str(args.web_threads)
+        ),
+        env,
     )
     wait_until_up(f"http://127.0.0.1:{port}/healthz", server, "henkham serve", children, "web")
     log(f"   henkham serve up on port {port} ({server_kind(args)}, pid {server.pid})")
@@ -1101,7 +1105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     group.add_argument("--rate", type=float, default=200.0, help="webhook requests per second (200)")
     group.add_argument("--seconds", type=float, default=60.0, help="duration of the timed webhook load (60)")
     group.add_argument("--warmup-seconds", type=float, default=3.0, help="untimed load at the same rate first (3)")
-    group.add_argument("--web-workers", type=int, default=4, help="gunicorn workers of henkham serve (4)")
+    group.add_argument("--web-workers", type=int, default=2, help="gunicorn workers of henkham serve (2)")
+    group.add_argument("--web-threads", type=int, default=4, help="threads per worker of henkham serve (4)")
     group.add_argument(
         "--gunicorn-args",
         default="",

@@ -223,8 +223,9 @@ def zalo_sender(threads: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=lambda: int(os.environ.get("PORT", 8000)), show_default="8000 or $PORT")
 @click.option("--workers", default=2, show_default=True)
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the web application (REST API) with gunicorn."""
+@click.option("--threads", default=4, show_default=True, help="Threads per worker (gthread; keep-alive).")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the web application (REST API, Zalo webhook) with gunicorn."""
     args = [
         sys.executable,
         "-m",
@@ -233,6 +234,14 @@ def serve(host: str, port: int, workers: int) -> None:
         f"{host}:{port}",
         "--workers",
         str(workers),
+        # Threads let a worker keep connections alive (Zalo, kiosks and the Mini App reuse them) instead of
+        # paying a TCP set-up per request; requests are short and mostly wait on the database.
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "5",
         "--access-logfile",
         "-",
         "henkham.web:create_app()",
