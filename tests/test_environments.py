@@ -41,3 +41,17 @@ def test_finding_python310_honours_the_override_and_explains_failure():
         assert none.stdout.strip().endswith("3.10")
     else:
         assert "no Python 3.10" in none.stderr
+
+
+@pytest.mark.skipif(not RASA_PYTHON.exists(), reason=".venv-rasa not created (make test creates it)")
+def test_the_date_parser_runs_in_the_rasa_environment_without_the_application():
+    code = (
+        "import datetime as dt, sys\n"
+        "from bot.nlu.vi_datetime import parse_datetime\n"
+        "m = parse_datetime('sáng thứ 2 tuần sau', dt.datetime(2026, 11, 25, 9))\n"
+        "assert 'core' not in sys.modules and 'sqlalchemy' not in sys.modules\n"
+        "print(m.date.isoformat(), m.part_of_day)\n"
+    )
+    result = subprocess.run([str(RASA_PYTHON), "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["2026-11-30", "morning"]
