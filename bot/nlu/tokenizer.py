@@ -1,0 +1,66 @@
+"""A Rasa tokenizer for Vietnamese on underthesea, with token spans in the message as the user typed it.
+
+underthesea joins the syllables of a word ("sáng mai", "tai mũi họng") and rewrites its input (NFC, old-style
+tone marks, spacing), so Rasa's own word-to-token helper fails on it; ``alignment.align`` puts each word
+back on the original characters. A word's token text joins its syllables with "_" ("tai_mũi_họng"), so the
+featurizers see it as one unit. Punctuation and emoji are dropped, as the whitespace tokenizer does. Runs in
+the Rasa environment (Python 3.10); imports nothing of the application.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.training_data.message import Message
+from underthesea import word_tokenize
+
+from bot.nlu.alignment import AlignmentError, align
+
+log = logging.getLogger(__name__)
+_HAS_WORD_CHAR = re.compile(r"\w")
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+class UndertheseaTokenizer(Tokenizer):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"intent_tokenization_flag": False, "intent_split_symbol": "_", "token_pattern": None}
+
+    @staticmethod
+    def supported_languages() -> list[str] | None:
+        return ["vi"]
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> UndertheseaTokenizer:
+        return cls(config)
+
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
+        text = message.get(attribute) or ""
+        words = word_tokenize(text) if text.strip() else []
+        try:
+            spans = align(text, words)  # every word, punctuation included: alignment walks the whole message
+        except AlignmentError as error:  # never fail a message: fall back to the words as typed
+            log.warning("underthesea output not aligned (%s); splitting on whitespace", error)
+            words = text.split()
+            spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+        tokens = [
+            Token("_".join(word.split()), start, end)
+            for word, (start, end) in zip(words, spans, strict=True)
+            if _HAS_WORD_CHAR.search(word)  # punctuation and emoji are dropped
+        ]
+        if not tokens:
+            tokens = [Token(text, 0, len(text))]
+        return self._apply_token_pattern(tokens)
