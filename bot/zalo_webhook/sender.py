@@ -14,6 +14,7 @@ same ``tracking_id``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -138,7 +139,11 @@ class Sender:
         except ZaloTransportError as error:  # Zalo may have delivered it before the answer was lost
             return Attempt(WorkStatus.PENDING.value, route.channel, error=f"{IN_DOUBT}: {error}", retry=True)
         except ZaloApiError as error:
-            if error.retryable or error.token_problem:  # -32; or refused again right after a refresh
+            if error.token_problem:  # refused during the in-doubt look-up, or again right after a refresh
+                with contextlib.suppress(TokenUnavailable):
+                    self.tokens.after_rejection(row.oa_id, token)
+                return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
+            if error.retryable:  # -32
                 return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
             if error.window_closed and route.channel == "cs":
                 return self._after_window_closed(row, message, phone, oa.zns_templates, str(error))
