@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.rasa_env import RASA_PYTHON, ROOT, run_in_rasa
 
 
 @pytest.mark.skipif(not RASA_PYTHON.exists(), reason=".venv-rasa not created (make test creates it)")
@@ -52,6 +50,4 @@ def test_the_date_parser_runs_in_the_rasa_environment_without_the_application():
         "assert 'core' not in sys.modules and 'sqlalchemy' not in sys.modules\n"
         "print(m.date.isoformat(), m.part_of_day)\n"
     )
-    result = subprocess.run([str(RASA_PYTHON), "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["2026-11-30", "morning"]
+    assert run_in_rasa(code, timeout=60).split() == ["2026-11-30", "morning"]

@@ -6,9 +6,7 @@ with Rasa's own reader.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -16,10 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.rasa_env import run_in_rasa
+
 ROOT = Path(__file__).resolve().parents[1]
 NLU_FILE = ROOT / "data" / "training" / "nlu.yml"
 HOSPITALS_FILE = ROOT / "core" / "booking" / "demo" / "hospitals.yaml"
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 
 CORE_INTENTS = {
     "book_appointment",
@@ -265,21 +264,10 @@ def test_time_expressions_are_not_annotated(intents: dict[str, list[str]]) -> No
     assert "time" not in names
 
 
-@pytest.mark.skipif(not RASA_PYTHON.exists(), reason="no Rasa environment (.venv-rasa)")
 def test_rasa_loads_the_training_data(intents: dict[str, list[str]]) -> None:
     code = (
         "from rasa.shared.nlu.training_data.loading import load_data; "
         'td = load_data("data/training/nlu.yml"); print(len(td.training_examples))'
     )
-    result = subprocess.run(
-        [str(RASA_PYTHON), "-c", code],
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "TF_CPP_MIN_LOG_LEVEL": "3", "HOME": os.environ.get("HOME", "/tmp")},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
     expected = sum(len(examples) for examples in intents.values())
-    assert result.stdout.strip().splitlines()[-1] == str(expected)
+    assert run_in_rasa(code) == str(expected)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.rasa_env import run_in_rasa
 
 SCRIPT = """
 import datetime as dt, json
@@ -26,18 +23,7 @@ print(json.dumps([m.get("entities") for m in messages], ensure_ascii=False))
 
 @pytest.fixture(scope="module")
 def entities():
-    if not RASA_PYTHON.exists():
-        pytest.skip(".venv-rasa not created (make test creates it)")
-    result = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(run_in_rasa(SCRIPT))
 
 
 def test_a_time_entity_with_the_resolved_value_and_the_span(entities):

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import unicodedata
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+from tests.rasa_env import run_in_rasa
 
 SCRIPT = """
 import json, sys
@@ -36,19 +33,7 @@ INPUTS = [
 
 @pytest.fixture(scope="module")
 def tokens():
-    if not RASA_PYTHON.exists():
-        pytest.skip(".venv-rasa not created (make test creates it)")
-    result = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCRIPT],
-        input=json.dumps(INPUTS),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"},
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return dict(zip(INPUTS, json.loads(result.stdout.strip().splitlines()[-1]), strict=True))
+    return dict(zip(INPUTS, json.loads(run_in_rasa(SCRIPT, stdin=json.dumps(INPUTS))), strict=True))
 
 
 def spans(tokens, text):
