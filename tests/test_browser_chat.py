@@ -17,7 +17,6 @@ from contextlib import ExitStack, contextmanager
 import pytest
 from playwright.sync_api import Browser, Error, Page, Response, expect, sync_playwright
 
-from bot.zalo_webhook.runtime import build_channel
 from bot.zalo_webhook.simulator import SimulatedOA
 from core.migrate import upgrade
 from core.uow import Database
@@ -35,7 +34,7 @@ from tests.browser_support import (
     serving_app,
 )
 from tests.factories import build_world, today_local
-from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, ScriptedBot, zalo_settings
+from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, ScriptedBot, synced_channel, zalo_settings
 
 REPLY_TIMEOUT_MS = 6_000  # the page polls every 0.7 s; the way through webhook, worker and sender is well under 1 s
 UI_TIMEOUT_MS = 5_000
@@ -93,9 +92,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatStack]:
                 f"{app_url}/zalo/webhook", [OTHER_OA, OUR_OA], folder / "simulator.log", port=simulator_port
             )
         )
-        channel = build_channel(settings, db, bot=bot)
-        with db.uow() as uow:
-            channel.registry.sync(uow)
+        channel = synced_channel(db, settings, bot)
         cleanup.enter_context(running_workers(channel))
         yield ChatStack(db=db, channel=channel, bot=bot, app_url=app_url, simulator_url=simulator_url)
 

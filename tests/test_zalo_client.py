@@ -18,12 +18,11 @@ from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.metrics import TOKEN_REFRESH_FAILURES
 from bot.zalo_webhook.models import ZaloOA
 from bot.zalo_webhook.rasa_bridge import BotUnavailable, RasaBot
-from bot.zalo_webhook.runtime import build_channel
 from bot.zalo_webhook.tokens import TokenManager, TokenUnavailable
 from core.config import Settings, ZaloOASettings
 from henkham.web import create_app
 from tests.factories import build_world, today_local
-from tests.zalo_helpers import APP_ID, OA_ID, SECRET, ScriptedBot, signed, text_event, zalo_settings
+from tests.zalo_helpers import APP_ID, OA_ID, SECRET, signed, synced_channel, text_event, zalo_settings
 from tests.zalo_sim import running_simulator
 
 
@@ -84,10 +83,7 @@ def test_zalo_errors_come_with_http_200_and_are_raised(sim, client):
 
 def test_a_token_is_refreshed_ahead_of_expiry(db, database_url, sim, client):
     build_world(db, start=today_local(), days=1)
-    settings = zalo_settings(database_url)
-    channel = build_channel(settings, db, bot=ScriptedBot())
-    with db.uow() as uow:
-        channel.registry.sync(uow)
+    channel = synced_channel(db, zalo_settings(database_url))
     manager = TokenManager(db, client, channel.registry, margin=dt.timedelta(minutes=30))
     first = manager.access_token(OA_ID)
     assert manager.access_token(OA_ID) == first, "a fresh token is reused"
@@ -102,9 +98,8 @@ def test_a_token_is_refreshed_ahead_of_expiry(db, database_url, sim, client):
 
 def test_a_failed_refresh_counts_in_the_alert_metric(db, database_url, sim, client):
     build_world(db, start=today_local(), days=1)
-    channel = build_channel(zalo_settings(database_url), db, bot=ScriptedBot())
+    channel = synced_channel(db, zalo_settings(database_url))
     with db.uow() as uow:
-        channel.registry.sync(uow)
         uow.session.execute(update(ZaloOA).values(refresh_token="spent"))
         uow.commit()
     before = TOKEN_REFRESH_FAILURES.labels(oa_id=OA_ID)._value.get()
@@ -127,8 +122,7 @@ def test_several_oas_each_with_its_own_secret_and_hospital(db, database_url):
     )
     signed_with_wrong_oa = signed(theirs, secret=SECRET)
     assert web.post("/zalo/webhook", data=signed_with_wrong_oa[0], headers=signed_with_wrong_oa[1]).status_code == 401
-    with db.uow() as uow:
-        build_channel(settings, db).registry.sync(uow)
+    synced_channel(db, settings)
     with db.reader() as uow:
         rows = {oa.oa_id: oa.hospital_id for oa in uow.session.scalars(select(ZaloOA))}
     assert set(rows) == {OA_ID, "900"} and None not in rows.values()

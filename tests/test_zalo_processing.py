@@ -12,10 +12,9 @@ from sqlalchemy import select
 from bot.zalo_webhook import workers
 from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import Conversation, DataSubjectRequest, InboundEvent, OutboundMessage
-from bot.zalo_webhook.runtime import build_channel
 from henkham.web import create_app
 from tests.factories import build_world, today_local
-from tests.zalo_helpers import OA_ID, ScriptedBot, event, signed, text_event, zalo_settings
+from tests.zalo_helpers import OA_ID, ScriptedBot, event, signed, synced_channel, text_event, zalo_settings
 
 
 @pytest.fixture
@@ -30,11 +29,7 @@ def bot():
 
 @pytest.fixture
 def channel(db, database_url, world, bot):
-    settings = zalo_settings(database_url)
-    channel = build_channel(settings, db, bot=bot)
-    with db.uow() as uow:
-        channel.registry.sync(uow)
-    return channel
+    return synced_channel(db, zalo_settings(database_url), bot)
 
 
 @pytest.fixture
@@ -159,9 +154,7 @@ def test_user_withdraw_is_recorded_for_staff(db, deliver):
 
 
 def test_when_the_bot_is_down_the_patient_is_answered_and_staff_are_flagged(db, database_url, world):
-    channel = build_channel(zalo_settings(database_url), db, bot=ScriptedBot(fail=True))
-    with db.uow() as uow:
-        channel.registry.sync(uow)
+    channel = synced_channel(db, zalo_settings(database_url), ScriptedBot(fail=True))
     client = create_app(channel.settings, database=db).test_client()
     raw, headers = signed(text_event("u9", "Tôi muốn đặt lịch khám mắt thứ 2"))
     client.post("/zalo/webhook", data=raw, headers=headers)
@@ -192,9 +185,7 @@ def test_events_of_one_user_in_order_while_users_are_served_in_parallel(db, data
     if not is_postgres:
         pytest.skip("parallel workers are shown on PostgreSQL; SQLite runs one writer at a time")
     bot = ScriptedBot(delay=0.02)
-    channel = build_channel(zalo_settings(database_url), db, bot=bot)
-    with db.uow() as uow:
-        channel.registry.sync(uow)
+    channel = synced_channel(db, zalo_settings(database_url), bot)
     client = create_app(channel.settings, database=db).test_client()
     users = [f"p{i}" for i in range(50)]
     for n in range(20):  # interleaved as they would arrive: "solo" writes 20 times, the fifty others 3 times

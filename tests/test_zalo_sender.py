@@ -11,13 +11,12 @@ from sqlalchemy import select, update
 from bot.zalo_webhook import outbox, workers
 from bot.zalo_webhook.messages import Button, OutgoingMessage
 from bot.zalo_webhook.models import Conversation, OutboundMessage, ZaloOA
-from bot.zalo_webhook.runtime import build_channel
 from bot.zalo_webhook.tokens import TokenManager
 from core.timeutil import utcnow
 from core.uow import Database
 from tests.factories import build_world, today_local
-from tests.zalo_helpers import OA_ID, ScriptedBot, zalo_settings
-from tests.zalo_sim import running_simulator
+from tests.zalo_helpers import OA_ID, synced_channel
+from tests.zalo_sim import running_simulator, sim_settings
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +29,8 @@ def sim():
 def channel(db, database_url, sim):
     sim.reset()
     build_world(db, start=today_local(), days=1)
-    settings = zalo_settings(
-        database_url,
-        zalo_api_base=sim.base,
-        zalo_zns_base=sim.base,
-        zalo_oauth_base=sim.base,
-        zalo_http_timeout_seconds=0.5,
-        zalo_rate_limit_per_minute=60_000,
-    )
-    channel = build_channel(settings, db, bot=ScriptedBot(), backoff_base=0.01)
-    with db.uow() as uow:
-        channel.registry.sync(uow)
-    return channel
+    settings = sim_settings(database_url, sim, zalo_http_timeout_seconds=0.5, zalo_rate_limit_per_minute=60_000)
+    return synced_channel(db, settings, backoff_base=0.01)
 
 
 def talk(db, user_id: str, *, hours_ago: float = 1.0, phone: str | None = None) -> None:
@@ -224,17 +213,8 @@ def test_a_refused_button_template_falls_back_to_the_numbered_menu(db, channel, 
 def test_the_window_decides_the_channel(db, database_url, sim, hours_ago, billed, phone, purpose, expected):
     sim.reset()
     build_world(db, start=today_local(), days=1)
-    settings = zalo_settings(
-        database_url,
-        zalo_api_base=sim.base,
-        zalo_zns_base=sim.base,
-        zalo_oauth_base=sim.base,
-        zalo_allow_billed=billed,
-        zns_templates={"reminder": "tpl-reminder"},
-    )
-    channel = build_channel(settings, db, bot=ScriptedBot(), backoff_base=0.01)
-    with db.uow() as uow:
-        channel.registry.sync(uow)
+    settings = sim_settings(database_url, sim, zalo_allow_billed=billed, zns_templates={"reminder": "tpl-reminder"})
+    channel = synced_channel(db, settings, backoff_base=0.01)
     talk(db, "u1", hours_ago=hours_ago, phone=phone)
     queue(db, "u1", "Dạ, nhắc lịch khám ngày mai lúc 7:30 ạ.", purpose=purpose)
     drain(db, channel)
@@ -260,16 +240,8 @@ def test_a_closed_window_reported_by_zalo_falls_back_to_zns(db, channel, sim):
 def test_the_rate_limit_is_shared_and_respected(db, database_url, sim):
     sim.reset()
     build_world(db, start=today_local(), days=1)
-    settings = zalo_settings(
-        database_url,
-        zalo_api_base=sim.base,
-        zalo_zns_base=sim.base,
-        zalo_oauth_base=sim.base,
-        zalo_rate_limit_per_minute=600,
-    )  # 10 a second, bursts of 10
-    channel = build_channel(settings, db, bot=ScriptedBot())
-    with db.uow() as uow:
-        channel.registry.sync(uow)
+    settings = sim_settings(database_url, sim, zalo_rate_limit_per_minute=600)  # 10 a second, bursts of 10
+    channel = synced_channel(db, settings)
     for i in range(30):
         talk(db, f"r{i}")
         queue(db, f"r{i}", f"tin {i}")

@@ -10,8 +10,10 @@ from typing import Any
 
 from bot.zalo_webhook import signature
 from bot.zalo_webhook.messages import Button, OutgoingMessage
-from bot.zalo_webhook.rasa_bridge import BotUnavailable
+from bot.zalo_webhook.rasa_bridge import Bot, BotUnavailable
+from bot.zalo_webhook.runtime import Channel, build_channel
 from core.config import Settings, ZaloOASettings
+from core.uow import Database
 
 OA_ID = "388613280878808645"
 APP_ID = "360846524940903967"
@@ -31,6 +33,14 @@ def zalo_settings(database_url: str, **overrides: Any) -> Settings:
         zns_templates=overrides.pop("zns_templates", {"reminder": "tpl-reminder"}),
     )
     return Settings(database_url=database_url, zalo_oas=[oa], **overrides)
+
+
+def synced_channel(db: Database, settings: Settings, bot: Bot | None = None, **sender_options: Any) -> Channel:
+    """The channel wired from ``settings`` (a scripted bot unless one is given), with the OAs' rows stored."""
+    channel = build_channel(settings, db, bot=bot if bot is not None else ScriptedBot(), **sender_options)
+    with db.uow() as uow:
+        channel.registry.sync(uow)
+    return channel
 
 
 def text_event(user_id: str, text: str, *, msg_id: str | None = None, ts: int | None = None) -> dict[str, Any]:

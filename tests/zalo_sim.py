@@ -17,7 +17,8 @@ from typing import Any
 
 import requests
 
-from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET
+from core.config import Settings
+from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, zalo_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,6 +49,13 @@ oa = SimulatedOA({oa!r}, {app!r}, {secret!r}, {app_secret!r}, refresh_token="fir
 config = SimulatorConfig(webhook_url={webhook!r}, oas=[oa], templates={{"tpl-reminder": ["noi_dung"]}})
 serve(config, host="127.0.0.1", port={port})
 """
+
+
+def sim_settings(database_url: str, sim: Simulator, **overrides: Any) -> Settings:
+    """Test settings whose three Zalo hosts are the simulator."""
+    return zalo_settings(
+        database_url, zalo_api_base=sim.base, zalo_zns_base=sim.base, zalo_oauth_base=sim.base, **overrides
+    )
 
 
 @contextmanager
