@@ -62,13 +62,14 @@ class RateLimiter:
         now = now or utcnow()
         with self.db.uow() as uow:
             session = uow.session
-            session.execute(
-                insert_ignoring_conflicts(session.get_bind().dialect.name, BUCKETS, ["app_id"]),
-                {"app_id": app_id, "tokens": self.capacity, "updated_at": now},
-            )
-            bucket = session.execute(
-                select(BUCKETS.c.tokens, BUCKETS.c.updated_at).where(BUCKETS.c.app_id == app_id).with_for_update()
-            ).one()
+            locked = select(BUCKETS.c.tokens, BUCKETS.c.updated_at).where(BUCKETS.c.app_id == app_id).with_for_update()
+            bucket = session.execute(locked).first()
+            if bucket is None:  # the app's first send: a full bucket (the key decides between racing senders)
+                session.execute(
+                    insert_ignoring_conflicts(session.get_bind().dialect.name, BUCKETS, ["app_id"]),
+                    {"app_id": app_id, "tokens": self.capacity, "updated_at": now},
+                )
+                bucket = session.execute(locked).one()
             elapsed = max(0.0, (now - bucket.updated_at).total_seconds())
             tokens = min(self.capacity, bucket.tokens + elapsed * self.rate)
             granted = min(want, math.floor(tokens))
