@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,23 +30,16 @@ from werkzeug.serving import make_server
 from bot.zalo_webhook import workers
 from bot.zalo_webhook.models import InboundEvent, OutboundMessage
 from bot.zalo_webhook.runtime import Channel
-from bot.zalo_webhook.simulator import SimulatedOA
 from core.uow import Database
 from tests.zalo_helpers import ScriptedBot
+from tests.zalo_sim import HOST, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 INSTALL_HINT = "apt-get update && apt-get install -y chromium chromium-driver"
 # Set to 1 (CI) to fail, not skip, when Chromium is missing or does not start.
 REQUIRE_BROWSER = os.environ.get("HENKHAM_REQUIRE_BROWSER") == "1"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def chromium_candidates() -> list[str]:
@@ -67,18 +56,6 @@ def find_chromium() -> str | None:
     return next((path for path in chromium_candidates() if os.access(path, os.X_OK)), None)
 
 
-def wait_until(
-    ready: Callable[[], bool], *, timeout: float, what: str, alive: Callable[[], bool] = lambda: True
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if not alive():
-            raise RuntimeError(f"{what}: the process exited")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not ready after {timeout:.0f} s")
-        time.sleep(0.05)
-
-
 @contextmanager
 def serving_app(app: Flask) -> Iterator[str]:
     """Serve a WSGI app over real HTTP in a thread; yields its base URL."""
@@ -91,48 +68,6 @@ def serving_app(app: Flask) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-_SIMULATOR_SCRIPT = """
-from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, serve
-oas = [SimulatedOA(**fields) for fields in {oas!r}]
-serve(SimulatorConfig(webhook_url={webhook_url!r}, oas=oas, webhook_timeout=5), {host!r}, {port!r})
-"""
-
-
-@contextmanager
-def running_simulator(webhook_url: str, oas: list[SimulatedOA], log_path: Path, port: int = 0) -> Iterator[str]:
-    """The simulator under gunicorn in a subprocess (on ``port``, else a free one); yields its base URL.
-
-    Its output goes to ``log_path``.
-    """
-    port = port or free_port()
-    script = _SIMULATOR_SCRIPT.format(
-        oas=[dict(oa.__dict__) for oa in oas], webhook_url=webhook_url, host=HOST, port=port
-    )
-    base = f"http://{HOST}:{port}"
-
-    def ready() -> bool:
-        try:
-            return requests.get(f"{base}/_sim/stats", timeout=0.5).ok
-        except requests.RequestException:
-            return False
-
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            try:
-                wait_until(ready, timeout=15, what="Zalo simulator", alive=lambda: process.poll() is None)
-            except RuntimeError as error:
-                raise RuntimeError(f"{error}\n{log_path.read_text(errors='replace')[-2000:]}") from None
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
 
 
 @contextmanager

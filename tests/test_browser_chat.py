@@ -28,13 +28,12 @@ from tests.browser_support import (
     ChatStack,
     chromium_candidates,
     find_chromium,
-    free_port,
-    running_simulator,
     running_workers,
     serving_app,
 )
 from tests.factories import build_world, today_local
 from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, ScriptedBot, synced_channel, zalo_settings
+from tests.zalo_sim import free_port, simulator_process
 
 REPLY_TIMEOUT_MS = 6_000  # the page polls every 0.7 s; the way through webhook, worker and sender is well under 1 s
 UI_TIMEOUT_MS = 5_000
@@ -88,8 +87,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatStack]:
         )
         app_url = cleanup.enter_context(serving_app(create_app(settings, database=db)))
         simulator_url = cleanup.enter_context(
-            running_simulator(
-                f"{app_url}/zalo/webhook", [OTHER_OA, OUR_OA], folder / "simulator.log", port=simulator_port
+            simulator_process(
+                f"{app_url}/zalo/webhook",
+                [OTHER_OA, OUR_OA],
+                folder / "simulator.log",
+                port=simulator_port,
+                webhook_timeout=5,
+                start_timeout=15,
             )
         )
         channel = synced_channel(db, settings, bot)

@@ -9,18 +9,21 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from bot.zalo_webhook.simulator import SimulatedOA
 from core.config import Settings
 from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, zalo_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
 
 
 class Simulator:
@@ -43,11 +46,10 @@ class Simulator:
 
 
 _SERVE = """
-import sys
 from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, serve
-oa = SimulatedOA({oa!r}, {app!r}, {secret!r}, {app_secret!r}, refresh_token="first-refresh-token")
-config = SimulatorConfig(webhook_url={webhook!r}, oas=[oa], templates={{"tpl-reminder": ["noi_dung"]}})
-serve(config, host="127.0.0.1", port={port})
+oas = [SimulatedOA(**fields) for fields in {oas!r}]
+config = SimulatorConfig(webhook_url={webhook_url!r}, oas=oas, templates={templates!r}, webhook_timeout={timeout!r})
+serve(config, {host!r}, {port!r})
 """
 
 
@@ -58,30 +60,78 @@ def sim_settings(database_url: str, sim: Simulator, **overrides: Any) -> Setting
     )
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(
+    ready: Callable[[], bool], *, timeout: float, what: str, alive: Callable[[], bool] = lambda: True
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if not alive():
+            raise RuntimeError(f"{what}: the process exited")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not ready after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+@contextmanager
+def simulator_process(
+    webhook_url: str,
+    oas: list[SimulatedOA],
+    log_path: Path,
+    *,
+    port: int = 0,
+    templates: dict[str, list[str]] | None = None,
+    webhook_timeout: float = 10.0,
+    start_timeout: float = 30.0,
+) -> Iterator[str]:
+    """The simulator under gunicorn in a subprocess (on ``port``, else a free one); yields its base URL.
+
+    Its output goes to ``log_path``, whose tail is shown if it does not start.
+    """
+    port = port or free_port()
+    script = _SERVE.format(
+        oas=[dict(oa.__dict__) for oa in oas],
+        webhook_url=webhook_url,
+        templates=templates or {},
+        timeout=webhook_timeout,
+        host=HOST,
+        port=port,
+    )
+    base = f"http://{HOST}:{port}"
+
+    def ready() -> bool:
+        try:
+            return requests.get(f"{base}/_sim/stats", timeout=0.5).ok
+        except requests.RequestException:
+            return False
+
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            try:
+                wait_until(ready, timeout=start_timeout, what="Zalo simulator", alive=lambda: process.poll() is None)
+            except RuntimeError as error:
+                raise RuntimeError(f"{error}\n{log_path.read_text(errors='replace')[-2000:]}") from None
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
 @contextmanager
 def running_simulator(webhook_url: str = "http://127.0.0.1:9/zalo/webhook") -> Iterator[Simulator]:
-    port = free_port()
-    code = _SERVE.format(oa=OA_ID, app=APP_ID, secret=SECRET, app_secret=APP_SECRET, webhook=webhook_url, port=port)
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
-    simulator = Simulator(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if simulator.http.get(f"{simulator.base}/_sim/stats", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the Zalo simulator did not start")
-            time.sleep(0.1)
-        yield simulator
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """The test OA's simulator (with the ``tpl-reminder`` ZNS template), and a client of its control API."""
+    oa = SimulatedOA(OA_ID, APP_ID, SECRET, APP_SECRET, refresh_token="first-refresh-token")
+    with tempfile.TemporaryDirectory() as folder:
+        log = Path(folder) / "simulator.log"
+        with simulator_process(webhook_url, [oa], log, templates={"tpl-reminder": ["noi_dung"]}) as base:
+            yield Simulator(base)
