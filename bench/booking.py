@@ -558,16 +558,20 @@ def latency_row(measure: str, phase: PhaseResult, label: str | None = None, targ
 def print_table(rows: list[Row]) -> None:
     head = ["measure", "clients", "calls", "throughput", "p50 ms", "p99 ms", "target", "result"]
     cells = [[r.measure, str(r.clients), f"{r.calls:,}", r.throughput, r.p50, r.p99, r.target, r.verdict] for r in rows]
-    widths = [max(len(x) for x in column) for column in zip(head, *cells, strict=True)]
-    align = ["<", ">", ">", ">", ">", ">", "<", "<"]
+    print_columns(head, cells, "<>>>>><<")
+
+
+def print_columns(head: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> None:
+    """A plain-text table: a header, a rule, the rows; ``align`` has one of < or > per column."""
+    widths = [max(len(x) for x in column) for column in zip(head, *rows, strict=True)]
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(f"{v:{a}{w}}" for v, a, w in zip(values, align, widths, strict=True)).rstrip()
 
     print(line(head))
     print("  ".join("-" * w for w in widths))
-    for c in cells:
-        print(line(c))
+    for row in rows:
+        print(line(row))
 
 
 def phase_notes(phase: PhaseResult) -> str:

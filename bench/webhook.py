@@ -77,7 +77,9 @@ from bench.booking import (
     create_database,
     drop_database,
     log,
+    ms,
     percentile,
+    print_columns,
     server_facts,
     settle,
 )
@@ -877,22 +879,6 @@ def run_sender(
 # --------------------------------------------------------------------------------------------------------
 
 
-def print_table(head: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> None:
-    widths = [max(len(x) for x in column) for column in zip(head, *rows, strict=True)]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(f"{v:{a}{w}}" for v, a, w in zip(values, align, widths, strict=True)).rstrip()
-
-    print(line(head))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print(line(row))
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f}"
-
-
 def report_webhook(result: WebhookResult) -> dict[str, str]:
     latencies = result.latencies()
     p99 = percentile(latencies, 99)
@@ -926,7 +912,7 @@ def report_webhook(result: WebhookResult) -> dict[str, str]:
         f"from {result.client_processes} processes × {result.client_threads} threads ({result.client})"
     )
     print()
-    print_table(head, rows, "<>>>>>>>><<")
+    print_columns(head, rows, "<>>>>>>>><<")
     print()
     print(
         f"  sent {len(result.shots):,} timed requests at {result.achieved:.1f}/s (scheduled {result.rate:g}/s), "
@@ -1005,7 +991,7 @@ def report_sender(result: SenderResult) -> dict[str, str]:
         f"HENKHAM_ZALO_RATE_LIMIT_PER_MINUTE={result.limit:,} (bucket {result.capacity:.1f} tokens)"
     )
     print()
-    print_table(head, rows, "<>>>><<")
+    print_columns(head, rows, "<>>>><<")
     print()
     print(
         f"  outbox rows of the run: {result.messages:,} for {result.users:,} users; by status: "
