@@ -12,6 +12,7 @@ from bot.zalo_webhook.models import (  # noqa: F401
     ZaloOA,
 )
 from core.access import ApiKey  # noqa: F401
+from core.booking.faq import HospitalFaq  # noqa: F401
 from core.booking.models import (  # noqa: F401
     Account,
     Appointment,
@@ -26,5 +27,6 @@ from core.booking.models import (  # noqa: F401
     VisitType,
 )
 from core.db import Base
+from core.news.models import NewsSubscription  # noqa: F401
 
 metadata = Base.metadata

@@ -125,3 +125,58 @@ def slot_at(db: Database, department: str, day: dt.date, hhmm: str) -> int:
 
 def today_local() -> dt.date:
     return local_today()
+
+
+def add_department(
+    db: Database,
+    slug: str,
+    name: str,
+    *,
+    hospital: str = "test",
+    location: str = "",
+    what_to_bring: str = "",
+    sessions: tuple[tuple[int, str, str, str], ...] = (),
+    room: str = "",
+) -> int:
+    """A department of ``hospital`` with weekly ``sessions`` (weekday, part of day, "HH:MM" start, end);
+    no slots are generated. Returns its id."""
+    with db.uow() as uow:
+        hospital_id = uow.session.scalar(select(Hospital.id).where(Hospital.slug == hospital))
+        department = Department(
+            hospital_id=hospital_id, slug=slug, name=name, location=location, what_to_bring=what_to_bring
+        )
+        uow.session.add(department)
+        uow.session.flush()
+        for weekday, part, start_time, end_time in sessions:
+            uow.session.add(
+                Schedule(
+                    hospital_id=hospital_id,
+                    department_id=department.id,
+                    weekday=weekday,
+                    part_of_day=part,
+                    start_time=dt.time.fromisoformat(start_time),
+                    end_time=dt.time.fromisoformat(end_time),
+                    slot_minutes=15,
+                    capacity_per_slot=1,
+                    room=room,
+                )
+            )
+        uow.commit()
+        return department.id
+
+
+def add_faq(db: Database, topic: str, answer: str, *, hospital: str = "test", department: str | None = None) -> None:
+    """A hospital_faq entry of ``hospital`` (of one of its departments when ``department`` is given)."""
+    from core.booking.faq import HospitalFaq
+
+    with db.uow() as uow:
+        hospital_id = uow.session.scalar(select(Hospital.id).where(Hospital.slug == hospital))
+        department_id = (
+            uow.session.scalar(
+                select(Department.id).where(Department.hospital_id == hospital_id, Department.slug == department)
+            )
+            if department
+            else None
+        )
+        uow.session.add(HospitalFaq(hospital_id=hospital_id, topic=topic, department_id=department_id, answer=answer))
+        uow.commit()

@@ -1,0 +1,1 @@
+"""Health-education news: which accounts want which topics from which hospital (opt-in, revocable)."""
