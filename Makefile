@@ -5,7 +5,7 @@ RASA_VENV := .venv-rasa
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: setup run test lint format migrate demo clean bench
+.PHONY: setup run test lint format migrate demo clean bench train nlu-eval
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -40,6 +40,14 @@ demo: migrate
 
 bench: $(VENV)/.installed
 	@$(BIN)/python bench/booking.py
+
+## train: train the Rasa model (NLU + dialogue) into models/, with the fixed seeds of bot/config.yml
+train: $(RASA_VENV)/.installed
+	@scripts/train
+
+## nlu-eval: held-out NLU evaluation, ours beside Rasa's WhitespaceTokenizer; writes reports/nlu-eval.json
+nlu-eval: $(RASA_VENV)/.installed
+	@PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 $(RASA_VENV)/bin/python -m bot.nlu.evaluate
 
 clean:
 	rm -rf $(VENV) $(RASA_VENV) var/*.db

@@ -205,6 +205,34 @@ def zalo_simulator(host: str, port: int) -> None:
     serve(config, host=host, port=port)
 
 
+@zalo.command("handback")
+@click.argument("oa_id")
+@click.argument("user_id")
+@click.option("--staff", default="staff", show_default=True, help="Who hands back (kept as the reason).")
+def zalo_handback(oa_id: str, user_id: str, staff: str) -> None:
+    """Hand a conversation in human mode back to the assistant (resumes the paused bot)."""
+    from bot.zalo_webhook.handoff import BotUnreachable, hand_back
+
+    settings = get_settings()
+    database = Database.from_settings(settings)
+    try:
+        hand_back(database, settings.rasa_url, oa_id, user_id, staff)
+    except BotUnreachable as error:
+        raise click.ClickException(f"{error}; the conversation stays with staff") from None
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    finally:
+        database.dispose()
+    click.echo(f"conversation {oa_id}:{user_id} is back with the assistant")
+
+
+@cli.command()
+@click.option("--port", default=lambda: int(os.environ.get("HENKHAM_ACTIONS_PORT", 5055)), show_default="5055")
+def actions(port: int) -> None:
+    """Serve the assistant's custom actions to Rasa (rasa-sdk action server)."""
+    os.execv(sys.executable, [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(port)])
+
+
 @zalo.command("worker")
 @click.option("--threads", default=8, show_default=True, help="Users served in parallel by this process.")
 def zalo_worker(threads: int) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Integer, Select, String, bindparam, insert, or_, select, update
 
 from core.db import UTCDateTime
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from core.timeutil import local_to_utc, local_today, utcnow
 from core.uow import UnitOfWork
 
@@ -206,3 +206,13 @@ _PLACE = (
     .where(HOSPITALS.c.slug == bindparam("hospital"), DEPARTMENTS.c.slug == bindparam("department"))
 )
 _FREE_SLOTS = _free_slots_statement()
+
+
+def get_slot(uow: UnitOfWork, slot_id: int) -> SlotView:
+    """One slot as the patient sees it (free seats now); NotFound when there is no such slot."""
+    row = uow.session.execute(SlotView.query().where(SLOTS.c.id == slot_id)).first()
+    if row is None:
+        raise NotFound(
+            f"no slot {slot_id}", "Dạ, khung giờ này không còn. Anh/chị chọn giờ khác giúp em ạ.", slot_id=slot_id
+        )
+    return SlotView.from_row(row)

@@ -1,0 +1,496 @@
+"""Booking by chat: the form's validator, its questions, and the booking itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.zalo_webhook import conversations
+from core.booking import appointments, catalogue, patients, slots
+from core.booking.models import Relationship
+from core.booking.views import SlotView
+from core.errors import DomainError, NotFound
+from core.identifiers import national_phone
+from core.timeutil import local_today
+from core.uow import UnitOfWork
+
+from . import parsing
+from .context import CHANNEL, Chat, database, entity, intent, text
+from .forms import ChatForm
+from .replies import MAIN_MENU, MAX_BUTTONS, PARTS, STAFF_BUTTON, appointment_details, button, day_vi, slot_title, vnd
+from .symptoms import suggest_department
+
+NEW_PROFILES = {"new_self": Relationship.SELF.value, "new_other": Relationship.OTHER.value}
+BOOKING_SLOTS = (
+    "hospital",
+    "department",
+    "visit_date",
+    "part_of_day",
+    "visit_time",
+    "appointment_slot",
+    "patient_id",
+    "new_name",
+    "new_dob",
+    "new_sex",
+    "phone",
+    "visit_type",
+    "confirmed",
+    "form_notice",
+)
+FREE_TEXT_SLOTS = ("new_name", "new_dob", "new_sex", "phone")
+POPULAR_DEPARTMENTS = ("kham_tong_quat", "noi_tong_hop", "nhi", "san_phu_khoa", "tim_mach", "mat", "rang_ham_mat")
+
+
+def read_when(tracker: Tracker) -> dict[str, Any]:
+    """The date, part of day and time the latest message names (the ``time`` entity of vi_datetime)."""
+    value = entity(tracker, "time")
+    if not isinstance(value, dict):
+        return {}
+    part = value.get("part_of_day")
+    return {
+        "visit_date": value.get("date"),
+        "part_of_day": part if part in {"morning", "afternoon", "evening"} else None,
+        "visit_time": value.get("time"),
+        "appointment_slot": None,
+        "confirmed": None,
+    }
+
+
+def read_slot_choice(tracker: Tracker) -> dict[str, Any]:
+    chosen = entity(tracker, "slot_id")
+    if chosen is not None and str(chosen).isdigit():
+        return {"appointment_slot": int(chosen), "confirmed": None}
+    if entity(tracker, "change") in {"date", "slot"} or parsing.wants_another_day(text(tracker)):
+        return {
+            "visit_date": None,
+            "part_of_day": None,
+            "visit_time": None,
+            "appointment_slot": None,
+            "confirmed": None,
+        }
+    return {}
+
+
+class ValidateBookingForm(ChatForm):
+    form_slots = BOOKING_SLOTS
+    stop_intents = frozenset({"deny", "goodbye", "cancel_appointment"})
+    stopped_text = "Dạ, em đã dừng đặt lịch, chưa có lịch hẹn nào được tạo. Anh/chị cần gì thêm cứ nhắn em ạ."
+
+    def name(self) -> str:
+        return "validate_booking_form"
+
+    def required(self, uow: UnitOfWork, chat: Chat, values: dict[str, Any]) -> list[str]:
+        needed = [] if chat.oa_hospital(uow) else ["hospital"]
+        needed += ["department", "appointment_slot", "patient_id"]
+        if values.get("patient_id") in NEW_PROFILES:
+            needed += ["new_name", "new_dob", "new_sex", "phone"]
+        return [*needed, "visit_type", "confirmed"]
+
+    def understand(
+        self,
+        uow: UnitOfWork,
+        chat: Chat,
+        tracker: Tracker,
+        values: dict[str, Any],
+        dispatcher: CollectingDispatcher,
+    ) -> dict[str, Any]:
+        updates: dict[str, Any] = {}
+        own = chat.oa_hospital(uow)
+        if own and values.get("hospital") != own:
+            updates["hospital"] = own
+        asked = values.get("requested_slot")
+        if asked in FREE_TEXT_SLOTS and entity(tracker, "sex") is None and entity(tracker, "phone_number") is None:
+            answer = self._free_answer(asked, tracker, dispatcher)
+            if answer:
+                return {**updates, **answer}
+            if dispatcher.messages:
+                return updates
+        updates.update(self._hospital(uow, own, tracker, values, dispatcher))
+        hospital = updates.get("hospital") or values.get("hospital")
+        updates.update(self._department(uow, hospital, tracker, values, dispatcher))
+        updates.update(read_when(tracker))
+        updates.update(read_slot_choice(tracker))
+        updates.update(self._patient(uow, chat, tracker, values))
+        if entity(tracker, "sex") in {"male", "female"}:
+            updates["new_sex"] = entity(tracker, "sex")
+        shared = entity(tracker, "phone_number")
+        if shared and parsing.phone(str(shared)):
+            updates["phone"] = parsing.phone(str(shared))
+        if hospital:
+            codes = [v["code"] for v in catalogue.list_visit_types(uow, hospital)]
+            chosen = entity(tracker, "visit_type")
+            if chosen not in codes:
+                chosen = parsing.visit_type(text(tracker), codes) if asked == "visit_type" else None
+            if chosen:
+                updates["visit_type"] = chosen
+        if asked == "confirmed" and intent(tracker) == "affirm" and not updates:
+            updates["confirmed"] = True
+        return updates
+
+    def _free_answer(self, asked: str, tracker: Tracker, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        message = text(tracker)
+        if asked == "new_name":
+            name = entity(tracker, "person_name") or parsing.person_name(message)
+            name = parsing.person_name(str(name)) if name else None
+            if name is None:
+                dispatcher.utter_message(text="Dạ, anh/chị nhắn giúp em họ và tên đầy đủ (chỉ gồm chữ) ạ.")
+            return {"new_name": name} if name else {}
+        if asked == "new_dob":
+            today = local_today()
+            born = parsing.birth_date(message, today)
+            if born is None or born > today or born.year < today.year - 120:
+                dispatcher.utter_message(
+                    text="Dạ, ngày sinh chưa đúng. Anh/chị nhắn theo dạng ngày/tháng/năm, ví dụ 15/08/1985 ạ."
+                )
+                return {}
+            return {"new_dob": born.isoformat()}
+        if asked == "new_sex":
+            found = parsing.sex(message)
+            return {"new_sex": found} if found else {}
+        if asked == "phone":
+            found = parsing.phone(message)
+            if found is None and any(ch.isdigit() for ch in message):
+                dispatcher.utter_message(
+                    text="Dạ, số điện thoại chưa đúng. Anh/chị kiểm tra lại số di động 10 chữ số giúp em ạ."
+                )
+            return {"phone": found} if found else {}
+        return {}
+
+    @staticmethod
+    def _hospital(
+        uow: UnitOfWork, own: str | None, tracker: Tracker, values: dict[str, Any], dispatcher: CollectingDispatcher
+    ) -> dict[str, Any]:
+        named = entity(tracker, "hospital")
+        if own or not named or named == values.get("hospital"):
+            return {}
+        try:
+            catalogue.find_hospital(uow, named)
+        except NotFound as error:
+            dispatcher.utter_message(text=error.message_vi)
+            return {}
+        return {"hospital": named, "department": None, "appointment_slot": None, "confirmed": None}
+
+    @staticmethod
+    def _department(
+        uow: UnitOfWork,
+        hospital: str | None,
+        tracker: Tracker,
+        values: dict[str, Any],
+        dispatcher: CollectingDispatcher,
+    ) -> dict[str, Any]:
+        named = entity(tracker, "department")
+        if not named or named == values.get("department"):
+            return {}
+        if hospital:
+            offered = {d.slug: d.name for d in catalogue.list_departments(uow, hospital)}
+            if named not in offered:
+                name = catalogue.get_hospital(uow, hospital).name
+                dispatcher.utter_message(text=f"Dạ, {name} chưa có lịch khám cho khoa này trên hệ thống ạ.")
+                return {}
+        return {"department": named, "appointment_slot": None, "confirmed": None}
+
+    @staticmethod
+    def _patient(uow: UnitOfWork, chat: Chat, tracker: Tracker, values: dict[str, Any]) -> dict[str, Any]:
+        chosen = entity(tracker, "patient_id")
+        if chosen is None:
+            return {}
+        chosen = str(chosen)
+        if chosen in NEW_PROFILES:
+            found = _shared_phone(uow, chat)
+            return {"patient_id": chosen, "new_name": None, "new_dob": None, "new_sex": None, "phone": found}
+        if chosen.isdigit():
+            patients.find_patient(uow, int(chosen), chat.account_id(uow))  # NotFound for another's profile
+            return {"patient_id": chosen}
+        return {}
+
+
+def _shared_phone(uow: UnitOfWork, chat: Chat) -> str | None:
+    """The phone the user already shared with this OA through Zalo's card, if any."""
+    conversation = conversations.get_or_create(uow, chat.oa_id, chat.user_id)
+    return national_phone(conversation.phone) if conversation.phone else None
+
+
+def offered_slots(uow: UnitOfWork, values: dict[str, Any], limit: int = MAX_BUTTONS - 1) -> tuple[list[SlotView], bool]:
+    """The slots to offer: those of the asked day and part of day nearest the asked time, else the nearest
+    ones from now. The flag says whether the patient's day or part of day had to be let go."""
+    day = dt.date.fromisoformat(values["visit_date"]) if values.get("visit_date") else None
+    part = values.get("part_of_day")
+    wanted = dt.time.fromisoformat(values["visit_time"]) if values.get("visit_time") else None
+    where = {"hospital_slug": values["hospital"], "department_slug": values["department"]}
+    found = slots.search_slots(uow, **where, day=day, part_of_day=part, limit=50 if wanted else limit)
+    relaxed = False
+    if not found and (day or part):
+        relaxed = True
+        found = slots.search_slots(uow, **where, limit=50 if wanted else limit)
+    if wanted:
+        minutes = wanted.hour * 60 + wanted.minute
+        found.sort(key=lambda s: (s.day, abs(s.start.hour * 60 + s.start.minute - minutes)))
+        by_day: dict[dt.date, list[SlotView]] = {}
+        for s in found:
+            by_day.setdefault(s.day, []).append(s)
+        first_day = next(iter(by_day.values()), [])
+        found = sorted(first_day[:limit], key=lambda s: s.start)
+    return found[:limit], relaxed
+
+
+class AskAppointmentSlot(Action):
+    def name(self) -> str:
+        return "action_ask_appointment_slot"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        values = dict(tracker.slots)
+        with database().reader() as uow:
+            offer, relaxed = offered_slots(uow, values)
+            department = _department_name(uow, values)
+        if not offer:
+            dispatcher.utter_message(
+                text=f"Dạ, khoa {department} hiện đã hết lịch trống trong thời gian nhận đặt trước. Anh/chị "
+                "chọn khoa khác hoặc gặp nhân viên để được hỗ trợ ạ.",
+                buttons=[STAFF_BUTTON],
+            )
+            return []
+        asked = ""
+        if values.get("visit_date"):
+            asked = day_vi(dt.date.fromisoformat(values["visit_date"]))
+        if values.get("part_of_day"):
+            asked = f"buổi {PARTS[values['part_of_day']]} {asked}".strip()
+        if relaxed:
+            lead = f"Dạ, khoa {department} không còn chỗ {asked}. Các giờ trống gần nhất là:"
+        else:
+            lead = f"Dạ, khoa {department} còn các giờ trống{' ' + asked if asked else ''}:"
+        buttons = [button(slot_title(s), "inform", slot_id=str(s.id)) for s in offer]
+        buttons.append(button("Ngày khác", "inform", change="date"))
+        dispatcher.utter_message(text=f"{lead}\nAnh/chị chọn giờ khám giúp em ạ.", buttons=buttons)
+        return []
+
+
+def _department_name(uow: UnitOfWork, values: dict[str, Any]) -> str:
+    found = {d.slug: d.name for d in catalogue.list_departments(uow, values["hospital"])}
+    return found.get(values["department"], values["department"])
+
+
+class AskHospital(Action):
+    def name(self) -> str:
+        return "action_ask_hospital"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        with database().reader() as uow:
+            hospitals = catalogue.list_hospitals(uow)
+        dispatcher.utter_message(
+            text="Dạ, anh/chị muốn khám ở bệnh viện nào ạ?",
+            buttons=[button(h.name, "inform", hospital=h.slug) for h in hospitals[:MAX_BUTTONS]],
+        )
+        return []
+
+
+class AskDepartment(Action):
+    def name(self) -> str:
+        return "action_ask_department"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        with database().reader() as uow:
+            departments = {d.slug: d.name for d in catalogue.list_departments(uow, tracker.get_slot("hospital"))}
+        said = " ".join(e.get("text") or "" for e in tracker.events[-12:] if e.get("event") == "user")
+        suggested = suggest_department(said)
+        order = [suggested] if suggested in departments else []
+        order += [slug for slug in POPULAR_DEPARTMENTS if slug in departments and slug not in order]
+        order += [slug for slug in departments if slug not in order]
+        buttons = [button(f"Khoa {departments[slug]}", "inform", department=slug) for slug in order[:MAX_BUTTONS]]
+        if suggested in departments:
+            lead = (
+                f"Dạ, với những gì anh/chị kể, em gợi ý khám khoa {departments[suggested]}. Đây chỉ là gợi ý, "
+                "bác sĩ sẽ khám và chỉ định cụ thể ạ."
+            )
+        else:
+            lead = "Dạ, anh/chị muốn khám khoa nào ạ?"
+        dispatcher.utter_message(
+            text=f"{lead} Anh/chị chọn bên dưới hoặc nhắn tên khoa (ví dụ: tai mũi họng, da liễu) ạ.", buttons=buttons
+        )
+        return []
+
+
+class AskPatient(Action):
+    def name(self) -> str:
+        return "action_ask_patient_id"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        chat = Chat.of(tracker)
+        with database().uow() as uow:
+            profiles = patients.list_patients(uow, chat.account_id(uow))
+        buttons = [button(p.full_name, "inform", patient_id=str(p.id)) for p in profiles[: MAX_BUTTONS - 2]]
+        if not any(p.relation == Relationship.SELF for p in profiles):
+            buttons.append(button("Tôi đi khám (hồ sơ mới)", "inform", patient_id="new_self"))
+        buttons.append(button("Người thân (hồ sơ mới)", "inform", patient_id="new_other"))
+        dispatcher.utter_message(text="Dạ, ai là người đi khám ạ?", buttons=buttons[:MAX_BUTTONS])
+        return []
+
+
+class AskNewName(Action):
+    def name(self) -> str:
+        return "action_ask_new_name"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(
+            text="Dạ, anh/chị cho em xin họ và tên đầy đủ của người đi khám ạ (ví dụ: Nguyễn Văn An)."
+        )
+        return []
+
+
+class AskNewBirthDate(Action):
+    def name(self) -> str:
+        return "action_ask_new_dob"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(text="Dạ, người đi khám sinh ngày nào ạ? (ví dụ: 15/08/1985)")
+        return []
+
+
+class AskNewSex(Action):
+    def name(self) -> str:
+        return "action_ask_new_sex"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(
+            text="Dạ, người đi khám là nam hay nữ ạ?",
+            buttons=[button("Nam", "inform", sex="male"), button("Nữ", "inform", sex="female")],
+        )
+        return []
+
+
+class AskPhone(Action):
+    def name(self) -> str:
+        return "action_ask_phone"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(
+            json_message={
+                "request_phone": True,
+                "text": "Dạ, anh/chị bấm chia sẻ số điện thoại để bệnh viện liên hệ khi cần, hoặc nhắn số di động ạ.",
+            }
+        )
+        return []
+
+
+class AskVisitType(Action):
+    def name(self) -> str:
+        return "action_ask_visit_type"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        with database().reader() as uow:
+            kinds = catalogue.list_visit_types(uow, tracker.get_slot("hospital"))
+        buttons = [
+            button(
+                v["name"] if v["kind"] == "insurance" else f"{v['name']} ({vnd(v['price_vnd'])})",
+                "inform",
+                visit_type=v["code"],
+            )
+            for v in kinds[:MAX_BUTTONS]
+        ]
+        dispatcher.utter_message(text="Dạ, anh/chị khám theo BHYT hay khám dịch vụ ạ?", buttons=buttons)
+        return []
+
+
+def ask_confirm_booking(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """The booking summary to confirm."""
+    chat = Chat.of(tracker)
+    values = dict(tracker.slots)
+    with database().uow() as uow:
+        slot = slots.get_slot(uow, int(values["appointment_slot"]))
+        hospital = catalogue.get_hospital(uow, values["hospital"])
+        if values["patient_id"] in NEW_PROFILES:
+            who = values["new_name"]
+        else:
+            profiles = {str(p.id): p.full_name for p in patients.list_patients(uow, chat.account_id(uow))}
+            who = profiles.get(str(values["patient_id"]), "")
+        kinds = {v["code"]: v["name"] for v in catalogue.list_visit_types(uow, values["hospital"])}
+    lines = [
+        "Dạ, anh/chị kiểm tra lại thông tin đặt lịch giúp em:",
+        f"Người khám: {who}",
+        f"Nơi khám: khoa {slot.department_name}, {hospital.name}",
+        f"Thời gian: {slot.start:%H:%M} {day_vi(slot.day)}",
+        f"Hình thức: {kinds.get(values['visit_type'], values['visit_type'])}",
+    ]
+    if slot.doctor:
+        lines.insert(3, f"Bác sĩ: {slot.doctor}")
+    dispatcher.utter_message(
+        text="\n".join(lines),
+        buttons=[
+            button("Xác nhận đặt lịch", "affirm"),
+            button("Chọn giờ khác", "inform", change="slot"),
+            button("Không đặt nữa", "deny"),
+        ],
+    )
+    return []
+
+
+class StartBooking(Action):
+    """Clears what an earlier booking left, so a new one starts from the patient's new words only."""
+
+    def name(self) -> str:
+        return "action_start_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        return [SlotSet(slot, None) for slot in BOOKING_SLOTS]
+
+
+class SubmitBooking(Action):
+    def name(self) -> str:
+        return "action_submit_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        values = dict(tracker.slots)
+        if values.get("confirmed") is not True:
+            return []  # the form was stopped: it has already said so
+        chat = Chat.of(tracker)
+        try:
+            with database().uow() as uow:
+                account_id = chat.account_id(uow)
+                patient_id = _patient_for(uow, account_id, values)
+                request = appointments.BookingRequest(
+                    slot_id=int(values["appointment_slot"]),
+                    patient_id=patient_id,
+                    channel=CHANNEL,
+                    account_id=account_id,
+                    visit_type=values.get("visit_type"),
+                    idempotency_key=f"{chat.sender_id}:{_form_started(tracker)}",
+                )
+                view, _created = appointments.book(uow, request)
+        except DomainError as error:
+            dispatcher.utter_message(text=f"{error.message_vi} Anh/chị chọn giờ khác giúp em ạ.")
+            return [SlotSet("appointment_slot", None), SlotSet("confirmed", None), FollowupAction("booking_form")]
+        dispatcher.utter_message(
+            text="Dạ, em đã đặt lịch thành công ạ.\n"
+            + appointment_details(view)
+            + "\nAnh/chị đến trước giờ hẹn 15 phút để làm thủ tục nhé.",
+            buttons=MAIN_MENU[:2],
+        )
+        return [SlotSet(slot, None) for slot in BOOKING_SLOTS]
+
+
+def _patient_for(uow: UnitOfWork, account_id: int, values: dict[str, Any]) -> int:
+    chosen = str(values["patient_id"])
+    if chosen not in NEW_PROFILES:
+        return int(chosen)
+    profile, _ = patients.register_patient(
+        uow,
+        account_id=account_id,
+        full_name=values["new_name"],
+        date_of_birth=dt.date.fromisoformat(values["new_dob"]),
+        sex=values["new_sex"],
+        phone=values["phone"],
+        relation=NEW_PROFILES[chosen],
+    )
+    return profile.id
+
+
+def _form_started(tracker: Tracker) -> str:
+    """When this booking form started: with the conversation, it keys the booking against double submits."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name") == "booking_form":
+            return str(event.get("timestamp"))
+    return "0"

