@@ -211,14 +211,12 @@ def zalo_simulator(host: str, port: int) -> None:
 @click.option("--staff", default="staff", show_default=True, help="Who hands back (kept as the reason).")
 def zalo_handback(oa_id: str, user_id: str, staff: str) -> None:
     """Hand a conversation in human mode back to the assistant (resumes the paused bot)."""
-    from bot.zalo_webhook.handoff import BotUnreachable, hand_back
+    from bot.zalo_webhook.handoff import hand_back
 
     settings = get_settings()
     database = Database.from_settings(settings)
     try:
         hand_back(database, settings.rasa_url, oa_id, user_id, staff)
-    except BotUnreachable as error:
-        raise click.ClickException(f"{error}; the conversation stays with staff") from None
     except DomainError as error:
         raise click.ClickException(error.message) from None
     finally:

@@ -29,6 +29,7 @@ from tests.zalo_sim import ROOT, Simulator, free_port, simulator_process, wait_u
 
 RASA_START_TIMEOUT = 1200  # seconds: training on a fresh clone, then loading the model
 REPLY_TIMEOUT = 30.0
+OPEN = (WorkStatus.PENDING.value, WorkStatus.PROCESSING.value)
 
 
 @contextmanager
@@ -89,14 +90,10 @@ class DialogueStack:
         """Every event of the user handled and every reply to them sent."""
         with self.db.reader() as uow:
             open_in = uow.session.scalar(
-                select(func.count()).where(
-                    InboundEvent.user_id == user_id, InboundEvent.status != WorkStatus.DONE.value
-                )
+                select(func.count()).where(InboundEvent.user_id == user_id, InboundEvent.status.in_(OPEN))
             )
             open_out = uow.session.scalar(
-                select(func.count()).where(
-                    OutboundMessage.user_id == user_id, OutboundMessage.status != WorkStatus.SENT.value
-                )
+                select(func.count()).where(OutboundMessage.user_id == user_id, OutboundMessage.status.in_(OPEN))
             )
         return open_in == 0 and open_out == 0
 

@@ -10,6 +10,7 @@ Rasa runs a form's validator after every user message while the form is active. 
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -36,8 +37,8 @@ class ChatForm(FormValidationAction):
     stop_intents: frozenset[str] = frozenset({"deny", "goodbye"})
     stopped_text = "Dạ, em đã dừng lại theo ý anh/chị. Anh/chị cần gì thêm cứ nhắn em ạ."
 
-    def name(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def name(self) -> str: ...
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         chat = Chat.of(tracker)
@@ -64,6 +65,7 @@ class ChatForm(FormValidationAction):
             updates = {"form_notice": int(tracker.get_slot("form_notice") or 0) + 1}
         return [SlotSet(key, value) for key, value in updates.items()] + [SlotSet(REQUESTED_SLOT, following)]
 
+    @abstractmethod
     def understand(
         self,
         uow: UnitOfWork,
@@ -73,10 +75,10 @@ class ChatForm(FormValidationAction):
         dispatcher: CollectingDispatcher,
     ) -> dict[str, Any]:
         """The slot changes the latest message asks for (may tell the patient why a value is refused)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def required(self, uow: UnitOfWork, chat: Chat, values: dict[str, Any]) -> list[str]:
-        raise NotImplementedError
+        """The slots the form needs, in the order it asks for them, given what is known."""
 
     def next_slot(self, uow: UnitOfWork, chat: Chat, values: dict[str, Any]) -> str | None:
         return next((slot for slot in self.required(uow, chat, values) if values.get(slot) is None), None)

@@ -8,8 +8,9 @@ conversation is never left in bot mode with a bot that stays silent.
 from __future__ import annotations
 
 import requests
+from pydantic import BaseModel
 
-from core.errors import NotFound
+from core.errors import DomainError, NotFound
 from core.timeutil import utcnow
 from core.uow import Database
 
@@ -19,8 +20,17 @@ from .models import Conversation
 RESUME = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
 
 
-class BotUnreachable(RuntimeError):
-    """Rasa did not take the resume events."""
+class BotUnreachable(DomainError):
+    """Rasa did not take the resume events: the conversation stays with staff."""
+
+    code = "bot_unreachable"
+    status = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"{message}; the conversation stays with staff",
+            "Dạ, trợ lý tự động chưa sẵn sàng nên cuộc trò chuyện vẫn do nhân viên phụ trách ạ.",
+        )
 
 
 def sender_id(oa_id: str, user_id: str) -> str:
@@ -38,7 +48,7 @@ def resume_bot(rasa_url: str, oa_id: str, user_id: str, timeout: float = 5.0) ->
         raise BotUnreachable(f"Rasa refused the resume: HTTP {response.status_code}")
 
 
-def hand_back(db: Database, rasa_url: str, oa_id: str, user_id: str, staff: str) -> Conversation:
+def hand_back(db: Database, rasa_url: str, oa_id: str, user_id: str, staff: str) -> ConversationView:
     """Bot mode again for this user, the staff flag cleared; NotFound for an unknown conversation."""
     with db.reader() as uow:
         known = uow.session.query(Conversation.id).filter_by(oa_id=oa_id, user_id=user_id).first()
@@ -53,4 +63,13 @@ def hand_back(db: Database, rasa_url: str, oa_id: str, user_id: str, staff: str)
         conversation.needs_staff = False
         conversation.staff_reason = ""
         uow.commit()
-        return conversation
+        return ConversationView.model_validate(conversation, from_attributes=True)
+
+
+class ConversationView(BaseModel):
+    oa_id: str
+    user_id: str
+    mode: str
+    mode_reason: str
+    needs_staff: bool
+    staff_reason: str

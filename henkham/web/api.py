@@ -5,6 +5,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint, HTTPTokenAuth
 from flask import current_app, request
 
+from bot.zalo_webhook.handoff import ConversationView, hand_back
 from core import access
 from core.booking import appointments, catalogue, checkin, patients, slots
 from core.errors import DomainError, InvalidInput
@@ -255,6 +256,15 @@ def check_in(json_data: s.CheckInIn):
         return checkin.check_in_by_phone(
             u, json_data.phone, day=json_data.date, channel=client.kind, hospital_id=client.hospital_id
         )
+
+
+@api.post("/conversations/<oa_id>/<user_id>/handback")
+@api.auth_required(auth, roles=["staff"])
+@api.output(ConversationView)
+def hand_back_conversation(oa_id: str, user_id: str):
+    """Hand a Zalo conversation in human mode back to the assistant (resumes the paused bot)."""
+    settings = current_app.extensions["henkham.settings"]
+    return hand_back(current_app.extensions["henkham.db"], settings.rasa_url, oa_id, user_id, _client().name)
 
 
 class InsufficientScope(DomainError):
