@@ -1,0 +1,131 @@
+"""Staff hand a conversation back to the assistant: by API or CLI, Rasa resumed first, nothing changed when
+Rasa cannot be reached."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from click.testing import CliRunner
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from bot.zalo_webhook import conversations
+from bot.zalo_webhook.models import Conversation
+from core import access
+from core.config import Settings
+from core.timeutil import utcnow
+from henkham.cli import cli
+from henkham.web import create_app
+from tests.factories import build_world, today_local
+from tests.zalo_sim import free_port
+
+OA, USER = "388613280878808645", "user-in-human-mode"
+
+
+@contextmanager
+def fake_rasa(status: int = 200) -> Iterator[tuple[str, list[tuple[str, list]]]]:
+    """A stand-in for Rasa's HTTP API that records what it is sent (tests only)."""
+    received: list[tuple[str, list]] = []
+
+    @Request.application
+    def app(request: Request) -> Response:
+        received.append((request.path, json.loads(request.get_data() or b"null")))
+        return Response("{}", status=status, content_type="application/json")
+
+    server = make_server("127.0.0.1", free_port(), app)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", received
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def in_human_mode(db) -> None:
+    with db.uow() as uow:
+        conversation = conversations.get_or_create(uow, OA, USER)
+        conversations.to_human(conversation, "the user asked for staff", utcnow())
+        conversations.flag_for_staff(conversation, "the user asked for staff")
+        uow.commit()
+
+
+def mode(db) -> tuple[str, bool]:
+    with db.reader() as uow:
+        row = uow.session.query(Conversation).filter_by(oa_id=OA, user_id=USER).one()
+        return row.mode, row.needs_staff
+
+
+def staff_key(db) -> str:
+    build_world(db, start=today_local(), days=1)
+    with db.uow() as uow:
+        return access.create_api_key(uow, name="his-test", kind="his", hospital_slug="test")
+
+
+def test_staff_hand_back_by_api_resumes_rasa_then_the_bot_answers_again(db) -> None:
+    in_human_mode(db)
+    key = staff_key(db)
+    with fake_rasa() as (rasa_url, received):
+        client = create_app(Settings(database_url=db.url, rasa_url=rasa_url), database=db).test_client()
+        response = client.post(
+            f"/api/v1/conversations/{OA}/{USER}/handback", headers={"Authorization": f"Bearer {key}"}
+        )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["mode"] == "bot"
+    assert mode(db) == ("bot", False)
+    assert received == [
+        (
+            f"/conversations/{OA}:{USER}/tracker/events",
+            [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
+        )
+    ]
+
+
+def test_hand_back_needs_the_staff_scope(db) -> None:
+    in_human_mode(db)
+    staff_key(db)
+    with db.uow() as uow:
+        mini_app = access.create_api_key(uow, name="mini", kind="mini_app")
+    client = create_app(Settings(database_url=db.url), database=db).test_client()
+    response = client.post(
+        f"/api/v1/conversations/{OA}/{USER}/handback", headers={"Authorization": f"Bearer {mini_app}"}
+    )
+    assert response.status_code == 403
+    assert mode(db) == ("human", True)
+
+
+def test_when_rasa_cannot_be_reached_the_conversation_stays_with_staff(db) -> None:
+    in_human_mode(db)
+    key = staff_key(db)
+    client = create_app(Settings(database_url=db.url, rasa_url=f"http://127.0.0.1:{free_port()}"), database=db)
+    response = client.test_client().post(
+        f"/api/v1/conversations/{OA}/{USER}/handback", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "bot_unreachable"
+    assert mode(db) == ("human", True)
+
+
+def test_cli_hand_back_and_its_one_line_error(db, monkeypatch) -> None:
+    in_human_mode(db)
+    monkeypatch.setenv("HENKHAM_DATABASE_URL", db.url)
+    monkeypatch.setenv("HENKHAM_RASA_URL", f"http://127.0.0.1:{free_port()}")
+    from core.config import get_settings
+
+    get_settings.cache_clear()
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["zalo", "handback", OA, USER])
+    assert refused.exit_code != 0 and "stays with staff" in refused.output
+    assert mode(db) == ("human", True)
+    unknown = runner.invoke(cli, ["zalo", "handback", OA, "nobody"])
+    assert unknown.exit_code != 0 and "no conversation" in unknown.output
+    with fake_rasa() as (rasa_url, _received):
+        monkeypatch.setenv("HENKHAM_RASA_URL", rasa_url)
+        get_settings.cache_clear()
+        done = runner.invoke(cli, ["zalo", "handback", OA, USER, "--staff", "lan"])
+    get_settings.cache_clear()
+    assert done.exit_code == 0, done.output
+    assert mode(db) == ("bot", False)
