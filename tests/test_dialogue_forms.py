@@ -1,0 +1,180 @@
+"""The booking and change forms' validators, as Rasa calls them (no Rasa needed): what a message means in
+the middle of a form, what is asked next, and that only a "yes" books, moves or cancels."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from bot.actions import context
+from bot.actions.booking import BOOKING_SLOTS, SubmitBooking, ValidateBookingForm
+from bot.actions.changes import ValidateCancelForm
+from bot.zalo_webhook.models import ZaloOA
+from core.booking import appointments
+from core.booking.models import Appointment, Hospital
+from core.config import get_settings
+from tests.factories import build_world, today_local
+from tests.test_dialogue_stories import ROOT
+
+DOMAIN = yaml.safe_load((ROOT / "bot/domain.yml").read_text(encoding="utf-8"))
+OA = "388613280878808645"
+SENDER = f"{OA}:user-1"
+
+
+@pytest.fixture
+def world(db, monkeypatch) -> Iterator[Any]:
+    monkeypatch.setenv("HENKHAM_DATABASE_URL", db.url)
+    get_settings.cache_clear()
+    context.database.cache_clear()
+    made = build_world(db, start=today_local(), days=14)
+    with db.uow() as uow:
+        hospital_id = uow.session.scalar(select(Hospital.id).where(Hospital.slug == made.hospital))
+        uow.session.add(ZaloOA(oa_id=OA, app_id="app", hospital_id=hospital_id))
+        uow.commit()
+    yield made
+    context.database().dispose()
+    context.database.cache_clear()
+    get_settings.cache_clear()
+
+
+def tracker(intent: str, slots: dict[str, Any] | None = None, *, text: str = "", active: bool = True, **entities: Any):
+    values = dict.fromkeys(BOOKING_SLOTS) | {"requested_slot": None, "booking_code": None} | (slots or {})
+    message = {
+        "intent": {"name": intent, "confidence": 0.99},
+        "entities": [{"entity": name, "value": value} for name, value in entities.items()],
+        "text": text,
+    }
+    return Tracker(
+        SENDER,
+        values,
+        message,
+        [{"event": "user", "text": text, "parse_data": message}],
+        False,
+        None,
+        {"name": "booking_form"} if active else {},
+        "action_listen",
+    )
+
+
+def run(action: Any, track: Tracker) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, track, DOMAIN))
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}, dispatcher.messages
+
+
+def test_the_first_message_fills_department_and_day_and_the_next_question_is_the_time(world) -> None:
+    monday = (today_local() + dt.timedelta(days=7 - today_local().weekday())).isoformat()
+    when = {"date": monday, "time": None, "part_of_day": "morning", "text": "sáng thứ 2 tuần sau"}
+    slots, _ = run(ValidateBookingForm(), tracker("book_appointment", active=False, department="nhi", time=when))
+    assert slots["hospital"] == "test" and slots["department"] == "nhi"
+    assert slots["visit_date"] == monday and slots["part_of_day"] == "morning"
+    assert slots["requested_slot"] == "appointment_slot"
+
+
+def test_changing_department_mid_form_drops_the_chosen_time(world) -> None:
+    known = {"hospital": "test", "department": "nhi", "appointment_slot": 5, "requested_slot": "patient_id"}
+    slots, _ = run(ValidateBookingForm(), tracker("inform", known, text="đổi sang khoa mắt", department="mat"))
+    assert slots["department"] == "mat" and slots["appointment_slot"] is None
+    assert slots["requested_slot"] == "appointment_slot"
+
+
+def test_another_day_clears_the_day_and_time(world) -> None:
+    known = {
+        "hospital": "test",
+        "department": "nhi",
+        "visit_date": "2026-12-07",
+        "appointment_slot": 5,
+        "requested_slot": "confirmed",
+        "patient_id": "1",
+        "visit_type": "bhyt",
+    }
+    slots, _ = run(ValidateBookingForm(), tracker("inform", known, text="ngày khác"))
+    assert slots["visit_date"] is None and slots["appointment_slot"] is None
+    assert slots["requested_slot"] == "appointment_slot"
+
+
+def test_a_department_the_hospital_lacks_is_refused_politely(world) -> None:
+    known = {"hospital": "test", "requested_slot": "department"}
+    slots, messages = run(ValidateBookingForm(), tracker("inform", known, text="khoa ung bướu", department="ung_buou"))
+    assert "department" not in slots
+    assert "chưa có lịch khám cho khoa này" in messages[0]["text"]
+
+
+def test_stopping_mid_form_clears_everything_and_books_nothing(world, db) -> None:
+    known = {"hospital": "test", "department": "nhi", "appointment_slot": 5, "requested_slot": "patient_id"}
+    slots, messages = run(ValidateBookingForm(), tracker("deny", known, text="thôi không đặt nữa"))
+    assert slots["requested_slot"] is None and slots["department"] is None
+    assert "dừng đặt lịch" in messages[0]["text"]
+    _, said = run(SubmitBooking(), tracker("deny", {"confirmed": None}))
+    assert said == []
+    with db.reader() as uow:
+        assert uow.session.query(Appointment).count() == 0
+
+
+def test_a_new_profile_asks_name_birth_date_sex_and_phone_in_turn(world) -> None:
+    known = {"hospital": "test", "department": "nhi", "appointment_slot": 5, "requested_slot": "patient_id"}
+    slots, _ = run(ValidateBookingForm(), tracker("inform", known, patient_id="new_other"))
+    assert slots["requested_slot"] == "new_name"
+    known |= slots
+    slots, _ = run(ValidateBookingForm(), tracker("inform", known, text="Lê Văn Tí"))
+    assert slots["new_name"] == "Lê Văn Tí" and slots["requested_slot"] == "new_dob"
+    known |= slots
+    slots, messages = run(ValidateBookingForm(), tracker("inform", known, text="32/13/2020"))
+    assert "new_dob" not in slots and "ngày sinh chưa đúng" in messages[0]["text"]
+    slots, _ = run(ValidateBookingForm(), tracker("inform", known, text="05/06/2020"))
+    assert slots["new_dob"] == "2020-06-05" and slots["requested_slot"] == "new_sex"
+
+
+def test_an_unrelated_answer_is_not_understood_and_the_question_comes_again(world) -> None:
+    known = {"hospital": "test", "department": "nhi", "requested_slot": "appointment_slot"}
+    slots, messages = run(ValidateBookingForm(), tracker("affirm", known, text="ok"))
+    assert slots["requested_slot"] == "appointment_slot" and slots["form_notice"] == 1
+    assert "chưa hiểu" in messages[0]["text"]
+
+
+def test_an_interruption_fills_nothing_so_the_rules_answer_it(world) -> None:
+    known = {"hospital": "test", "department": "nhi", "requested_slot": "appointment_slot"}
+    slots, messages = run(ValidateBookingForm(), tracker("emergency", known, text="con tôi co giật"))
+    assert slots == {"requested_slot": "appointment_slot"} and messages == []
+
+
+def test_an_oa_of_several_hospitals_asks_which_one_first(world, db) -> None:
+    with db.uow() as uow:
+        uow.session.query(ZaloOA).update({"hospital_id": None})
+        uow.commit()
+    slots, _ = run(ValidateBookingForm(), tracker("book_appointment", active=False, department="nhi"))
+    assert slots["requested_slot"] == "hospital"
+
+
+def test_only_the_users_own_appointment_can_be_picked_to_cancel(world, db) -> None:
+    from core.booking import patients
+    from core.booking import slots as slot_search
+
+    with db.uow() as uow:
+        stranger = patients.get_or_create_account(uow, "zalo", f"{OA}:someone-else")
+        profile, _ = patients.register_patient(
+            uow,
+            account_id=stranger,
+            full_name="Người Khác",
+            date_of_birth=dt.date(1990, 1, 1),
+            sex="male",
+            phone="0912345678",
+        )
+        slot = slot_search.search_slots(uow, hospital_slug="test", department_slug="nhi", limit=1)[0]
+        view, _ = appointments.book(
+            uow,
+            appointments.BookingRequest(slot_id=slot.id, patient_id=profile.id, channel="zalo", account_id=stranger),
+        )
+    track = tracker("cancel_appointment", {"requested_slot": "booking_code"}, booking_code=view.code)
+    track.active_loop = {"name": "cancel_form"}
+    slots, messages = run(ValidateCancelForm(), track)
+    assert "booking_code" not in slots
+    assert "không tìm thấy" in messages[0]["text"].lower()
