@@ -205,6 +205,21 @@ def zalo_simulator(host: str, port: int) -> None:
     serve(config, host=host, port=port)
 
 
+@zalo.command("queue")
+def zalo_queue() -> None:
+    """List the conversations waiting for staff, oldest first."""
+    from bot.zalo_webhook.handoff import staff_queue
+
+    database = Database.from_settings(get_settings())
+    try:
+        waiting = staff_queue(database)
+    finally:
+        database.dispose()
+    for c in waiting:
+        click.echo(f"{c.updated_at:%Y-%m-%d %H:%M}Z  {c.oa_id} {c.user_id}  [{c.mode}] {c.staff_reason}")
+    click.echo(f"{len(waiting)} conversation(s) waiting for staff")
+
+
 @zalo.command("handback")
 @click.argument("oa_id")
 @click.argument("user_id")

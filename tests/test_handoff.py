@@ -65,11 +65,15 @@ def staff_key(db) -> str:
         return access.create_api_key(uow, name="his-test", kind="his", hospital_slug="test")
 
 
-def test_staff_hand_back_by_api_resumes_rasa_then_the_bot_answers_again(db) -> None:
+def test_staff_see_the_queue_then_hand_back_by_api_and_rasa_is_resumed(db) -> None:
     in_human_mode(db)
     key = staff_key(db)
     with fake_rasa() as (rasa_url, received):
         client = create_app(Settings(database_url=db.url, rasa_url=rasa_url), database=db).test_client()
+        queue = client.get("/api/v1/conversations", headers={"Authorization": f"Bearer {key}"}).get_json()
+        assert [(c["user_id"], c["staff_reason"]) for c in queue["conversations"]] == [
+            (USER, "the user asked for staff")
+        ]
         response = client.post(
             f"/api/v1/conversations/{OA}/{USER}/handback", headers={"Authorization": f"Bearer {key}"}
         )
@@ -126,6 +130,7 @@ def test_cli_hand_back_and_its_one_line_error(db, monkeypatch) -> None:
         monkeypatch.setenv("HENKHAM_RASA_URL", rasa_url)
         get_settings.cache_clear()
         done = runner.invoke(cli, ["zalo", "handback", OA, USER, "--staff", "lan"])
+        assert done.exit_code == 0, done.output
+        assert mode(db) == ("bot", False)
+        assert "0 conversation(s) waiting" in runner.invoke(cli, ["zalo", "queue"]).output
     get_settings.cache_clear()
-    assert done.exit_code == 0, done.output
-    assert mode(db) == ("bot", False)

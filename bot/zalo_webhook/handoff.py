@@ -7,8 +7,11 @@ conversation is never left in bot mode with a bot that stays silent.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import requests
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from core.errors import DomainError, NotFound
 from core.timeutil import utcnow
@@ -51,7 +54,9 @@ def resume_bot(rasa_url: str, oa_id: str, user_id: str, timeout: float = 5.0) ->
 def hand_back(db: Database, rasa_url: str, oa_id: str, user_id: str, staff: str) -> ConversationView:
     """Bot mode again for this user, the staff flag cleared; NotFound for an unknown conversation."""
     with db.reader() as uow:
-        known = uow.session.query(Conversation.id).filter_by(oa_id=oa_id, user_id=user_id).first()
+        known = uow.session.scalar(
+            select(Conversation.id).where(Conversation.oa_id == oa_id, Conversation.user_id == user_id)
+        )
     if known is None:
         raise NotFound(
             f"no conversation of user {user_id} with OA {oa_id}", "Dạ, không tìm thấy cuộc trò chuyện này ạ."
@@ -66,6 +71,15 @@ def hand_back(db: Database, rasa_url: str, oa_id: str, user_id: str, staff: str)
         return ConversationView.model_validate(conversation, from_attributes=True)
 
 
+def staff_queue(db: Database, oa_ids: list[str] | None = None) -> list[ConversationView]:
+    """Conversations waiting for staff (asked for a person, an emergency, the bot down…), oldest first."""
+    with db.reader() as uow:
+        query = select(Conversation).where(Conversation.needs_staff.is_(True)).order_by(Conversation.updated_at)
+        if oa_ids is not None:
+            query = query.where(Conversation.oa_id.in_(oa_ids))
+        return [ConversationView.model_validate(c, from_attributes=True) for c in uow.session.scalars(query)]
+
+
 class ConversationView(BaseModel):
     oa_id: str
     user_id: str
@@ -73,3 +87,4 @@ class ConversationView(BaseModel):
     mode_reason: str
     needs_staff: bool
     staff_reason: str
+    updated_at: dt.datetime

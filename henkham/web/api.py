@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint, HTTPTokenAuth
 from flask import current_app, request
+from pydantic import BaseModel
 
-from bot.zalo_webhook.handoff import ConversationView, hand_back
+from bot.zalo_webhook.handoff import ConversationView, hand_back, staff_queue
 from core import access
 from core.booking import appointments, catalogue, checkin, patients, slots
 from core.errors import DomainError, InvalidInput
@@ -256,6 +257,18 @@ def check_in(json_data: s.CheckInIn):
         return checkin.check_in_by_phone(
             u, json_data.phone, day=json_data.date, channel=client.kind, hospital_id=client.hospital_id
         )
+
+
+class ConversationQueue(BaseModel):
+    conversations: list[ConversationView]
+
+
+@api.get("/conversations")
+@api.auth_required(auth, roles=["staff"])
+@api.output(ConversationQueue)
+def conversations_needing_staff():
+    """The staff queue: Zalo conversations waiting for a person, oldest first."""
+    return {"conversations": staff_queue(current_app.extensions["henkham.db"])}
 
 
 @api.post("/conversations/<oa_id>/<user_id>/handback")
