@@ -19,7 +19,7 @@ from core.identifiers import national_phone
 from core.timeutil import local_today
 from core.uow import UnitOfWork
 
-from . import parsing
+from . import departments, parsing
 from .context import CHANNEL, Chat, database, entity, intent, text
 from .forms import ChatForm
 from .replies import MAIN_MENU, MAX_BUTTONS, PARTS, STAFF_BUTTON, appointment_details, button, day_vi, slot_title, vnd
@@ -183,7 +183,7 @@ class ValidateBookingForm(ChatForm):
         values: dict[str, Any],
         dispatcher: CollectingDispatcher,
     ) -> dict[str, Any]:
-        named = entity(tracker, "department")
+        named = departments.canonical(entity(tracker, "department")) or departments.mentioned(text(tracker))
         if not named or named == values.get("department"):
             return {}
         if hospital:

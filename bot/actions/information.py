@@ -12,7 +12,8 @@ from core.booking import catalogue, faq
 from core.errors import DomainError
 from core.news import subscriptions
 
-from .context import Chat, database, entity, intent
+from . import departments
+from .context import Chat, database, entity, intent, text
 from .replies import MAX_BUTTONS, button
 
 TOPICS = {
@@ -40,7 +41,7 @@ class AnswerFaq(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         topic = TOPICS.get(intent(tracker), "hours")
-        department = entity(tracker, "department")
+        department = departments.canonical(entity(tracker, "department")) or departments.mentioned(text(tracker))
         chat = Chat.of(tracker)
         with database().reader() as uow:
             hospital = chat.hospital(uow, tracker)
