@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.actions import context
 from bot.actions.booking import BOOKING_SLOTS, SubmitBooking, ValidateBookingForm
 from bot.actions.changes import ValidateCancelForm
-from bot.zalo_webhook.models import ZaloOA
+from bot.zalo_webhook.models import Conversation, ZaloOA
 from core.booking import appointments
 from core.booking.models import Appointment, Hospital
 from core.config import get_settings
@@ -178,3 +178,40 @@ def test_only_the_users_own_appointment_can_be_picked_to_cancel(world, db) -> No
     slots, messages = run(ValidateCancelForm(), track)
     assert "booking_code" not in slots
     assert "không tìm thấy" in messages[0]["text"].lower()
+
+
+def test_health_news_by_topic_subscribe_then_unsubscribe(world, db) -> None:
+    from bot.actions.information import SubscribeNews, UnsubscribeNews
+    from core.booking import patients
+    from core.news import subscriptions
+
+    _, said = run(SubscribeNews(), tracker("subscribe_news", active=False, news_topic="tiểu đường"))
+    assert "Tiểu đường" in said[0]["text"]
+    with db.reader() as uow:
+        account = patients.find_account(uow, "zalo", SENDER)
+        assert subscriptions.active_topics(uow, account, "test") == ["tieu_duong"]
+    _, said = run(UnsubscribeNews(), tracker("unsubscribe_news", active=False))
+    assert "hủy nhận tin" in said[0]["text"]
+    with db.reader() as uow:
+        assert subscriptions.active_topics(uow, account, "test") == []
+
+
+def test_questions_are_answered_from_the_hospitals_data(world) -> None:
+    from bot.actions.information import AnswerFaq
+
+    _, said = run(AnswerFaq(), tracker("ask_opening_hours", active=False, text="khoa nhi mấy giờ làm"))
+    assert "khoa Nhi" in said[0]["text"] and "7:00" in said[0]["text"]
+    _, said = run(AnswerFaq(), tracker("ask_cost", active=False, text="khám bao nhiêu tiền"))
+    assert " đ" in said[0]["text"]
+
+
+def test_an_emergency_gives_115_and_the_hospitals_number_and_flags_staff(world, db) -> None:
+    from bot.actions.support import Emergency
+    from core.booking import catalogue
+
+    _, said = run(Emergency(), tracker("emergency", active=False, text="bé nhà em co giật"))
+    with db.reader() as uow:
+        emergency_phone = catalogue.get_hospital(uow, "test").emergency_phone
+        flagged = uow.session.scalar(select(Conversation.needs_staff).where(Conversation.user_id == "user-1"))
+    assert "115" in said[0]["text"] and emergency_phone in said[0]["text"]
+    assert flagged is True

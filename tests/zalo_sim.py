@@ -6,6 +6,7 @@ drops headers spelt with underscores, and Zalo's are (``access_token``, ``secret
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -103,25 +104,43 @@ def simulator_process(
         port=port,
     )
     base = f"http://{HOST}:{port}"
+    with running_process(
+        [sys.executable, "-c", script],
+        log_path,
+        ready_url=f"{base}/_sim/stats",
+        timeout=start_timeout,
+        what="Zalo simulator",
+    ):
+        yield base
+
+
+@contextmanager
+def running_process(
+    args: list[str], log_path: Path, *, ready_url: str, timeout: float, what: str, env: dict[str, str] | None = None
+) -> Iterator[None]:
+    """A subprocess of the project, ready once ``ready_url`` answers 2xx; its output goes to ``log_path``,
+    whose tail is shown if it does not start. Terminated on exit."""
 
     def ready() -> bool:
         try:
-            return requests.get(f"{base}/_sim/stats", timeout=0.5).ok
+            return requests.get(ready_url, timeout=1).ok
         except requests.RequestException:
             return False
 
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         try:
             try:
-                wait_until(ready, timeout=start_timeout, what="Zalo simulator", alive=lambda: process.poll() is None)
+                wait_until(ready, timeout=timeout, what=what, alive=lambda: process.poll() is None)
             except RuntimeError as error:
-                raise RuntimeError(f"{error}\n{log_path.read_text(errors='replace')[-2000:]}") from None
-            yield base
+                raise RuntimeError(f"{error}\n{log_path.read_text(errors='replace')[-3000:]}") from None
+            yield
         finally:
             process.terminate()
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)

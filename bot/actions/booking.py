@@ -6,22 +6,22 @@ import datetime as dt
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.zalo_webhook import conversations
 from core.booking import appointments, catalogue, patients, slots
 from core.booking.models import Relationship
-from core.booking.views import SlotView
-from core.errors import DomainError, NotFound
+from core.booking.views import AppointmentView, SlotView
+from core.errors import NotFound
 from core.identifiers import national_phone
 from core.timeutil import local_today
 from core.uow import UnitOfWork
 
 from . import departments, parsing
 from .context import CHANNEL, Chat, database, entity, intent, text
-from .forms import ChatForm
+from .forms import ChatForm, Submit
 from .replies import MAIN_MENU, MAX_BUTTONS, PARTS, STAFF_BUTTON, appointment_details, button, day_vi, slot_title, vnd
 from .symptoms import suggest_department
 
@@ -438,38 +438,33 @@ class StartBooking(Action):
         return [SlotSet(slot, None) for slot in BOOKING_SLOTS]
 
 
-class SubmitBooking(Action):
+class SubmitBooking(Submit):
+    form_slots = BOOKING_SLOTS
+    retry_form = "booking_form"
+
     def name(self) -> str:
         return "action_submit_booking"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+    def submit(self, uow: UnitOfWork, chat: Chat, tracker: Tracker) -> AppointmentView:
         values = dict(tracker.slots)
-        if values.get("confirmed") is not True:
-            return []  # the form was stopped: it has already said so
-        chat = Chat.of(tracker)
-        try:
-            with database().uow() as uow:
-                account_id = chat.account_id(uow)
-                patient_id = _patient_for(uow, account_id, values)
-                request = appointments.BookingRequest(
-                    slot_id=int(values["appointment_slot"]),
-                    patient_id=patient_id,
-                    channel=CHANNEL,
-                    account_id=account_id,
-                    visit_type=values.get("visit_type"),
-                    idempotency_key=f"{chat.sender_id}:{_form_started(tracker)}",
-                )
-                view, _created = appointments.book(uow, request)
-        except DomainError as error:
-            dispatcher.utter_message(text=f"{error.message_vi} Anh/chị chọn giờ khác giúp em ạ.")
-            return [SlotSet("appointment_slot", None), SlotSet("confirmed", None), FollowupAction("booking_form")]
-        dispatcher.utter_message(
-            text="Dạ, em đã đặt lịch thành công ạ.\n"
+        account_id = chat.account_id(uow)
+        request = appointments.BookingRequest(
+            slot_id=int(values["appointment_slot"]),
+            patient_id=_patient_for(uow, account_id, values),
+            channel=CHANNEL,
+            account_id=account_id,
+            visit_type=values.get("visit_type"),
+            idempotency_key=f"{chat.sender_id}:{_form_started(tracker)}",
+        )
+        return appointments.book(uow, request)[0]
+
+    def done(self, view: AppointmentView) -> dict[str, Any]:
+        return {
+            "text": "Dạ, em đã đặt lịch thành công ạ.\n"
             + appointment_details(view)
             + "\nAnh/chị đến trước giờ hẹn 15 phút để làm thủ tục nhé.",
-            buttons=MAIN_MENU[:2],
-        )
-        return [SlotSet(slot, None) for slot in BOOKING_SLOTS]
+            "buttons": MAIN_MENU[:2],
+        }
 
 
 def _patient_for(uow: UnitOfWork, account_id: int, values: dict[str, Any]) -> int:

@@ -18,7 +18,7 @@ from core.uow import UnitOfWork
 
 from .booking import read_slot_choice, read_when
 from .context import CHANNEL, Chat, database, entity, intent
-from .forms import ChatForm
+from .forms import ChatForm, Submit
 from .replies import MAIN_MENU, MAX_BUTTONS, appointment_details, appointment_line, button, day_vi
 
 CANCEL_SLOTS = ("booking_code", "confirmed", "form_notice")
@@ -184,57 +184,39 @@ def ask_confirm_reschedule(dispatcher: CollectingDispatcher, tracker: Tracker) -
     return []
 
 
-class SubmitCancel(Action):
+class SubmitCancel(Submit):
+    form_slots = CANCEL_SLOTS
+
     def name(self) -> str:
         return "action_submit_cancel"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        if tracker.get_slot("confirmed") is not True:
-            return []
-        chat = Chat.of(tracker)
-        try:
-            with database().uow() as uow:
-                view = appointments.cancel(
-                    uow,
-                    tracker.get_slot("booking_code"),
-                    by="patient",
-                    channel=CHANNEL,
-                    reason="hủy qua Zalo",
-                    account_id=chat.account_id(uow),
-                )
-        except DomainError as error:
-            dispatcher.utter_message(text=error.message_vi, buttons=MAIN_MENU)
-        else:
-            dispatcher.utter_message(
-                text=f"Dạ, em đã hủy lịch hẹn {view.code} ({view.department_name}, {view.start:%H:%M} "
-                f"{day_vi(view.day)}). Khi cần, anh/chị đặt lịch mới với em nhé.",
-                buttons=MAIN_MENU[:1],
-            )
-        return [SlotSet(slot, None) for slot in CANCEL_SLOTS]
+    def submit(self, uow: UnitOfWork, chat: Chat, tracker: Tracker) -> AppointmentView:
+        code = tracker.get_slot("booking_code")
+        by_patient = {"by": "patient", "reason": "hủy qua Zalo"}
+        return appointments.cancel(uow, code, **by_patient, channel=CHANNEL, account_id=chat.account_id(uow))
+
+    def done(self, view: AppointmentView) -> dict[str, Any]:
+        return {
+            "text": f"Dạ, em đã hủy lịch hẹn {view.code} ({view.department_name}, {view.start:%H:%M} "
+            f"{day_vi(view.day)}). Khi cần, anh/chị đặt lịch mới với em nhé.",
+            "buttons": MAIN_MENU[:1],
+        }
 
 
-class SubmitReschedule(Action):
+class SubmitReschedule(Submit):
+    form_slots = RESCHEDULE_SLOTS
+    retry_form = "reschedule_form"
+
     def name(self) -> str:
         return "action_submit_reschedule"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        if tracker.get_slot("confirmed") is not True:
-            return []
-        chat = Chat.of(tracker)
-        try:
-            with database().uow() as uow:
-                view = appointments.reschedule(
-                    uow,
-                    tracker.get_slot("booking_code"),
-                    int(tracker.get_slot("appointment_slot")),
-                    channel=CHANNEL,
-                    account_id=chat.account_id(uow),
-                )
-        except DomainError as error:
-            dispatcher.utter_message(text=f"{error.message_vi} Anh/chị chọn giờ khác giúp em ạ.")
-            return [SlotSet("appointment_slot", None), SlotSet("confirmed", None), FollowupAction("reschedule_form")]
-        dispatcher.utter_message(text="Dạ, em đã đổi lịch thành công ạ.\n" + appointment_details(view))
-        return [SlotSet(slot, None) for slot in RESCHEDULE_SLOTS]
+    def submit(self, uow: UnitOfWork, chat: Chat, tracker: Tracker) -> AppointmentView:
+        new_slot = int(tracker.get_slot("appointment_slot"))
+        code = tracker.get_slot("booking_code")
+        return appointments.reschedule(uow, code, new_slot, channel=CHANNEL, account_id=chat.account_id(uow))
+
+    def done(self, view: AppointmentView) -> dict[str, Any]:
+        return {"text": "Dạ, em đã đổi lịch thành công ạ.\n" + appointment_details(view)}
 
 
 class CheckAppointments(Action):

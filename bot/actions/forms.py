@@ -13,12 +13,13 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import Any
 
-from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from core.booking.views import AppointmentView
 from core.errors import DomainError
 from core.uow import UnitOfWork
 
@@ -82,3 +83,40 @@ class ChatForm(FormValidationAction):
 
     def next_slot(self, uow: UnitOfWork, chat: Chat, values: dict[str, Any]) -> str | None:
         return next((slot for slot in self.required(uow, chat, values) if values.get(slot) is None), None)
+
+
+class Submit(Action):
+    """The end of a form: changes an appointment only on the patient's explicit yes (``confirmed``).
+
+    A refusal of the core services (the slot was just taken, the cut-off passed) is told to the patient; when
+    ``retry_form`` is set the form asks for another time instead of ending.
+    """
+
+    form_slots: tuple[str, ...] = ()
+    retry_form: str | None = None
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @abstractmethod
+    def submit(self, uow: UnitOfWork, chat: Chat, tracker: Tracker) -> AppointmentView:
+        """Carry out the confirmed change through the core services (they commit)."""
+
+    @abstractmethod
+    def done(self, view: AppointmentView) -> dict[str, Any]:
+        """The message telling the patient what was done (``utter_message`` arguments)."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if tracker.get_slot("confirmed") is not True:
+            return []  # the form was stopped: it has already said so
+        try:
+            with database().uow() as uow:
+                view = self.submit(uow, Chat.of(tracker), tracker)
+        except DomainError as error:
+            if self.retry_form is None:
+                dispatcher.utter_message(text=error.message_vi, buttons=MAIN_MENU)
+                return [SlotSet(slot, None) for slot in self.form_slots]
+            dispatcher.utter_message(text=f"{error.message_vi} Anh/chị chọn giờ khác giúp em ạ.")
+            return [SlotSet("appointment_slot", None), SlotSet("confirmed", None), FollowupAction(self.retry_form)]
+        dispatcher.utter_message(**self.done(view))
+        return [SlotSet(slot, None) for slot in self.form_slots]

@@ -3,6 +3,8 @@ answered from the hospital's own data."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
@@ -11,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from core.booking import catalogue, faq
 from core.errors import DomainError
 from core.news import subscriptions
+from core.uow import UnitOfWork
 
 from . import departments
 from .context import Chat, database, entity, intent, text
@@ -55,41 +58,46 @@ class AnswerFaq(Action):
         return []
 
 
-class SubscribeNews(Action):
+class NewsAction(Action):
+    """Subscribing and unsubscribing share the question of which hospital, when the OA serves several."""
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @abstractmethod
+    def change(self, uow: UnitOfWork, account_id: int, hospital: str, topic: str | None) -> str:
+        """Make the change; returns what to tell the patient."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        topic = entity(tracker, "news_topic")
+        chat = Chat.of(tracker)
+        with database().uow() as uow:
+            hospital = chat.hospital(uow, tracker)
+            if hospital is None:
+                return _ask_which_hospital(dispatcher, tracker, **({"news_topic": topic} if topic else {}))
+            dispatcher.utter_message(text=self.change(uow, chat.account_id(uow), hospital, topic))
+        return []
+
+
+class SubscribeNews(NewsAction):
     def name(self) -> str:
         return "action_subscribe_news"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        topic = entity(tracker, "news_topic")
-        chat = Chat.of(tracker)
-        with database().uow() as uow:
-            hospital = chat.hospital(uow, tracker)
-            if hospital is None:
-                return _ask_which_hospital(dispatcher, tracker, **({"news_topic": topic} if topic else {}))
-            view = subscriptions.subscribe(uow, chat.account_id(uow), hospital, topic)
-        name = subscriptions.topic_name(view.topic)
-        dispatcher.utter_message(
-            text=f"Dạ, em đã đăng ký cho anh/chị nhận tin về {name}. Khi không muốn nhận nữa, anh/chị nhắn "
-            '"hủy nhận tin" ạ.',
+    def change(self, uow: UnitOfWork, account_id: int, hospital: str, topic: str | None) -> str:
+        view = subscriptions.subscribe(uow, account_id, hospital, topic)
+        return (
+            f"Dạ, em đã đăng ký cho anh/chị nhận tin về {view.topic_name}. Khi không muốn nhận nữa, anh/chị nhắn "
+            '"hủy nhận tin" ạ.'
         )
-        return []
 
 
-class UnsubscribeNews(Action):
+class UnsubscribeNews(NewsAction):
     def name(self) -> str:
         return "action_unsubscribe_news"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        topic = entity(tracker, "news_topic")
-        chat = Chat.of(tracker)
-        with database().uow() as uow:
-            hospital = chat.hospital(uow, tracker)
-            if hospital is None:
-                return _ask_which_hospital(dispatcher, tracker, **({"news_topic": topic} if topic else {}))
-            cancelled = subscriptions.unsubscribe(uow, chat.account_id(uow), hospital, topic)
-        if cancelled:
-            names = ", ".join(subscriptions.topic_name(slug) for slug in cancelled)
-            dispatcher.utter_message(text=f"Dạ, em đã hủy nhận tin về {names} cho anh/chị ạ.")
-        else:
-            dispatcher.utter_message(text="Dạ, anh/chị hiện không đăng ký nhận tin nào ạ.")
-        return []
+    def change(self, uow: UnitOfWork, account_id: int, hospital: str, topic: str | None) -> str:
+        cancelled = subscriptions.unsubscribe(uow, account_id, hospital, topic)
+        if not cancelled:
+            return "Dạ, anh/chị hiện không đăng ký nhận tin nào ạ."
+        names = ", ".join(subscriptions.topic_name(slug) for slug in cancelled)
+        return f"Dạ, em đã hủy nhận tin về {names} cho anh/chị ạ."
