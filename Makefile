@@ -5,7 +5,7 @@ RASA_VENV := .venv-rasa
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: setup run test lint format migrate demo clean bench train nlu-eval
+.PHONY: setup run test lint format migrate demo clean bench bench-conversation train nlu-eval
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -40,6 +40,10 @@ demo: migrate
 
 bench: $(VENV)/.installed
 	@$(BIN)/python bench/booking.py
+
+## bench-conversation: 20 users booking by chat through the whole stack, Rasa NLU parse latency and memory
+bench-conversation: $(VENV)/.installed $(RASA_VENV)/.installed
+	@$(BIN)/python bench/conversation.py
 
 ## train: train the Rasa model (NLU + dialogue) into models/, with the fixed seeds of bot/config.yml
 train: $(RASA_VENV)/.installed
