@@ -72,18 +72,14 @@ from sqlalchemy import func, select
 from bench.booking import ADMIN_URL, BenchError, create_database, drop_database, log, ms, percentile, print_columns
 from bot.zalo_webhook.models import OPEN, InboundEvent, OutboundMessage
 from bot.zalo_webhook.processing import BOT_DOWN
-from bot.zalo_webhook.runtime import build_channel
-from bot.zalo_webhook.simulator import SimulatedOA
 from core.booking.models import Appointment
 from core.migrate import upgrade
 from core.timeutil import ensure_utc, local_today
 from core.uow import Database
-from henkham.web import create_app
-from tests.browser_support import running_workers, serving_app
-from tests.dialogue_stack import RASA_START_TIMEOUT, _process, buttons_of, text_of
+from tests.dialogue_stack import buttons_of, running_dialogue, text_of
 from tests.factories import build_world
-from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, zalo_settings
-from tests.zalo_sim import Simulator, free_port, simulator_process
+from tests.zalo_helpers import OA_ID
+from tests.zalo_sim import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_TURN_P95_MS = 800.0
@@ -274,60 +270,15 @@ class Stack:
 
 @contextlib.contextmanager
 def running_stack(url: str, folder: Path, *, inbox_threads: int, sender_threads: int) -> Iterator[Stack]:
-    """``tests.dialogue_stack.running_dialogue``, with the workers' thread counts of this bench."""
-    db = Database(url)
-    with contextlib.ExitStack() as cleanup:
-        cleanup.callback(db.dispose)
-        actions_port, rasa_port, simulator_port = free_port(), free_port(), free_port()
-        env = {"HENKHAM_DATABASE_URL": url}
-        cleanup.enter_context(
-            _process(
-                [str(ROOT / ".venv/bin/henkham"), "actions", "--port", str(actions_port)],
-                folder / "actions.log",
-                env,
-                f"http://127.0.0.1:{actions_port}/health",
-                60,
-                "action server",
-            )
-        )
-        log("stack: action server up; starting the Rasa server (loading the model takes a while)")
-        rasa_url = f"http://127.0.0.1:{rasa_port}"
-        cleanup.enter_context(
-            _process(
-                [str(ROOT / "scripts/rasa-server")],
-                folder / "rasa.log",
-                {"RASA_PORT": str(rasa_port), "HENKHAM_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook"},
-                f"{rasa_url}/status",
-                RASA_START_TIMEOUT,
-                "Rasa server",
-            )
-        )
-        simulator_base = f"http://127.0.0.1:{simulator_port}"
-        settings = zalo_settings(
-            url,
-            zalo_api_base=simulator_base,
-            zalo_zns_base=simulator_base,
-            zalo_oauth_base=simulator_base,
-            rasa_url=rasa_url,
-            rasa_timeout_seconds=20.0,
-        )
-        app_url = cleanup.enter_context(serving_app(create_app(settings, database=db)))
-        oa = SimulatedOA(OA_ID, APP_ID, SECRET, APP_SECRET, refresh_token="first-refresh-token", name="BV Thử nghiệm")
-        cleanup.enter_context(
-            simulator_process(f"{app_url}/zalo/webhook", [oa], folder / "simulator.log", port=simulator_port)
-        )
-        channel = build_channel(settings, db)  # the real bot: Rasa's REST channel
-        with db.uow() as uow:
-            channel.registry.sync(uow)
-        cleanup.enter_context(running_workers(channel, inbox_threads=inbox_threads, sender_threads=sender_threads))
-        table = processes()
+    """``tests.dialogue_stack.running_dialogue`` with the workers' thread counts of this bench."""
+    with running_dialogue(url, folder, inbox_threads=inbox_threads, sender_threads=sender_threads) as dialogue:
         yield Stack(
-            db=db,
-            simulator_base=simulator_base,
-            rasa_url=rasa_url,
-            rasa_pid=own_child(table, "rasa", "run", "--port", str(rasa_port)),
-            actions_pid=own_child(table, "rasa_sdk", "--port", str(actions_port)),  # `henkham actions` execs it
-            simulator_pid=own_child(table, "SimulatorConfig", str(simulator_port)),
+            db=dialogue.db,
+            simulator_base=dialogue.simulator.base,
+            rasa_url=dialogue.rasa_url,
+            rasa_pid=dialogue.rasa_pid,
+            actions_pid=dialogue.actions_pid,
+            simulator_pid=own_child(processes(), "SimulatorConfig", dialogue.simulator.base.rsplit(":", 1)[1]),
         )
 
 

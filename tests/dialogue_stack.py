@@ -35,6 +35,8 @@ class DialogueStack:
     channel: Channel
     simulator: Simulator
     rasa_url: str
+    rasa_pid: int
+    actions_pid: int
 
     def say(self, user_id: str, text: str, *, expect_reply: bool = True) -> list[dict[str, Any]]:
         """The user writes ``text``; returns the OA's messages that answer it (once all were sent)."""
@@ -81,13 +83,15 @@ def text_of(replies: list[dict[str, Any]]) -> str:
 
 
 @contextmanager
-def running_dialogue(database_url: str, folder: Path) -> Iterator[DialogueStack]:
+def running_dialogue(
+    database_url: str, folder: Path, *, inbox_threads: int = 4, sender_threads: int = 2
+) -> Iterator[DialogueStack]:
     db = Database(database_url)
     with ExitStack() as cleanup:
         cleanup.callback(db.dispose)
         actions_port, rasa_port, simulator_port = free_port(), free_port(), free_port()
         env = {"HENKHAM_DATABASE_URL": database_url}
-        cleanup.enter_context(
+        actions = cleanup.enter_context(
             running_process(
                 [str(ROOT / ".venv/bin/henkham"), "actions", "--port", str(actions_port)],
                 folder / "actions.log",
@@ -98,7 +102,7 @@ def running_dialogue(database_url: str, folder: Path) -> Iterator[DialogueStack]
             )
         )
         rasa_url = f"http://127.0.0.1:{rasa_port}"
-        cleanup.enter_context(
+        rasa = cleanup.enter_context(
             running_process(
                 [str(ROOT / "scripts/rasa-server")],
                 folder / "rasa.log",
@@ -125,10 +129,12 @@ def running_dialogue(database_url: str, folder: Path) -> Iterator[DialogueStack]
         channel = build_channel(settings, db)  # the real bot: Rasa's REST channel
         with db.uow() as uow:
             channel.registry.sync(uow)
-        cleanup.enter_context(running_workers(channel, inbox_threads=4, sender_threads=2))
-        yield DialogueStack(db=db, channel=channel, simulator=Simulator(simulator_base), rasa_url=rasa_url)
-
-
-def _process(args: list[str], log: Path, env: dict[str, str], ready_url: str, timeout: float, what: str) -> Any:
-    # TEMPORARY: bench/conversation.py (being written) still calls the old name; removed once it is updated.
-    return running_process(args, log, env=env, ready_url=ready_url, timeout=timeout, what=what)
+        cleanup.enter_context(running_workers(channel, inbox_threads=inbox_threads, sender_threads=sender_threads))
+        yield DialogueStack(
+            db=db,
+            channel=channel,
+            simulator=Simulator(simulator_base),
+            rasa_url=rasa_url,
+            rasa_pid=rasa.pid,  # the scripts exec the servers: these are their processes
+            actions_pid=actions.pid,
+        )

@@ -117,7 +117,7 @@ def simulator_process(
 @contextmanager
 def running_process(
     args: list[str], log_path: Path, *, ready_url: str, timeout: float, what: str, env: dict[str, str] | None = None
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """A subprocess of the project, ready once ``ready_url`` answers 2xx; its output goes to ``log_path``,
     whose tail is shown if it does not start. Terminated on exit."""
 
@@ -136,7 +136,7 @@ def running_process(
                 wait_until(ready, timeout=timeout, what=what, alive=lambda: process.poll() is None)
             except RuntimeError as error:
                 raise RuntimeError(f"{error}\n{log_path.read_text(errors='replace')[-3000:]}") from None
-            yield
+            yield process
         finally:
             process.terminate()
             try:
