@@ -22,7 +22,18 @@ from core.uow import UnitOfWork
 from . import departments, parsing
 from .context import CHANNEL, Chat, database, entity, intent, text
 from .forms import ChatForm, Submit
-from .replies import MAIN_MENU, MAX_BUTTONS, PARTS, STAFF_BUTTON, appointment_details, button, day_vi, slot_title, vnd
+from .replies import (
+    MAIN_MENU,
+    MAX_BUTTONS,
+    PARTS,
+    STAFF_BUTTON,
+    appointment_details,
+    button,
+    confirm_buttons,
+    day_vi,
+    slot_title,
+    vnd,
+)
 from .symptoms import suggest_department
 
 NEW_PROFILES = {"new_self": Relationship.SELF.value, "new_other": Relationship.OTHER.value}
@@ -419,11 +430,7 @@ def ask_confirm_booking(dispatcher: CollectingDispatcher, tracker: Tracker) -> l
         lines.insert(3, f"Bác sĩ: {slot.doctor}")
     dispatcher.utter_message(
         text="\n".join(lines),
-        buttons=[
-            button("Xác nhận đặt lịch", "affirm"),
-            button("Chọn giờ khác", "inform", change="slot"),
-            button("Không đặt nữa", "deny"),
-        ],
+        buttons=confirm_buttons("Xác nhận đặt lịch", "Không đặt nữa"),
     )
     return []
 

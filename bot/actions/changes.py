@@ -19,7 +19,15 @@ from core.uow import UnitOfWork
 from .booking import read_slot_choice, read_when
 from .context import CHANNEL, Chat, database, entity, intent
 from .forms import ChatForm, Submit
-from .replies import MAIN_MENU, MAX_BUTTONS, appointment_details, appointment_line, button, day_vi
+from .replies import (
+    MAIN_MENU,
+    MAX_BUTTONS,
+    appointment_details,
+    appointment_line,
+    button,
+    confirm_buttons,
+    day_vi,
+)
 
 CANCEL_SLOTS = ("booking_code", "confirmed", "form_notice")
 RESCHEDULE_SLOTS = (
@@ -175,11 +183,7 @@ def ask_confirm_reschedule(dispatcher: CollectingDispatcher, tracker: Tracker) -
             f"từ {appointment.start:%H:%M} {day_vi(appointment.day)}\n"
             f"sang {new.start:%H:%M} {day_vi(new.day)} ạ?"
         ),
-        buttons=[
-            button("Xác nhận đổi", "affirm"),
-            button("Chọn giờ khác", "inform", change="slot"),
-            button("Không đổi nữa", "deny"),
-        ],
+        buttons=confirm_buttons("Xác nhận đổi", "Không đổi nữa"),
     )
     return []
 

@@ -66,3 +66,8 @@ def appointment_details(a: AppointmentView) -> str:
     if a.what_to_bring:
         lines.append(f"Mang theo: {a.what_to_bring}")
     return "\n".join(lines)
+
+
+def confirm_buttons(yes: str, no: str) -> list[dict[str, str]]:
+    """Yes, another time, or no: the choices under every summary that asks for confirmation."""
+    return [button(yes, "affirm"), button("Chọn giờ khác", "inform", change="slot"), button(no, "deny")]
