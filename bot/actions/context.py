@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -17,6 +18,8 @@ from core.uow import Database, UnitOfWork
 
 ACCOUNT_PROVIDER = "zalo"
 CHANNEL = "zalo"
+OA_HOSPITAL_TTL_SECONDS = 60.0
+_OA_HOSPITALS: dict[str, tuple[float, str | None]] = {}  # oa_id -> (valid until, hospital slug)
 
 
 @cache
@@ -53,10 +56,18 @@ class Chat:
         return patients.get_or_create_account(uow, ACCOUNT_PROVIDER, self.account_key)
 
     def oa_hospital(self, uow: UnitOfWork) -> str | None:
-        """The slug of the hospital this OA belongs to; None when it serves every hospital here."""
-        return uow.session.scalar(
+        """The slug of the hospital this OA belongs to; None when it serves every hospital here.
+
+        Kept for a minute per process: a form asks it several times a turn, and it changes only when an
+        operator re-maps the OA (``henkham zalo sync``)."""
+        known = _OA_HOSPITALS.get(self.oa_id)
+        if known is not None and known[0] > time.monotonic():
+            return known[1]
+        slug = uow.session.scalar(
             select(Hospital.slug).join(ZaloOA, ZaloOA.hospital_id == Hospital.id).where(ZaloOA.oa_id == self.oa_id)
         )
+        _OA_HOSPITALS[self.oa_id] = (time.monotonic() + OA_HOSPITAL_TTL_SECONDS, slug)
+        return slug
 
     def hospital(self, uow: UnitOfWork, tracker: Tracker) -> str | None:
         """The hospital the user talks about: the OA's own, else the one named or chosen in the conversation."""
