@@ -201,7 +201,9 @@ def test_health_news_by_topic_subscribe_then_unsubscribe(world, db) -> None:
 def test_questions_are_answered_from_the_hospitals_data(world) -> None:
     from bot.actions.information import AnswerFaq
 
-    _, said = run(AnswerFaq(), tracker("ask_opening_hours", active=False, text="khoa nhi mấy giờ làm"))
+    _, said = run(
+        AnswerFaq(), tracker("ask_opening_hours", active=False, text="khoa nhi mấy giờ làm", department="nhi")
+    )
     assert "khoa Nhi" in said[0]["text"] and "7:00" in said[0]["text"]
     _, said = run(AnswerFaq(), tracker("ask_cost", active=False, text="khám bao nhiêu tiền"))
     assert " đ" in said[0]["text"]

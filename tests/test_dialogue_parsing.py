@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from bot.actions import departments, parsing
+from bot.actions import parsing
 from bot.actions.symptoms import suggest_department
 
 TODAY = dt.date(2026, 11, 25)
@@ -87,24 +87,3 @@ def test_another_day(text: str) -> None:
 )
 def test_a_department_is_suggested_from_symptoms(text: str, expected: str | None) -> None:
     assert suggest_department(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("nhi", "nhi"), ("khám nhi", "nhi"), ("Khoa Mắt", "mat"), ("tai mui hong", "tai_mui_hong"), ("xyz", None)],
-)
-def test_department_values_become_slugs(value: str, expected: str | None) -> None:
-    assert departments.canonical(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("cho em đặt lịch khám nhi sáng thứ 2 tuần sau", "nhi"),
-        ("đổi sang khoa mắt", "mat"),
-        ("kham tim mach sang mai", "tim_mach"),
-        ("tim bac si gioi", None),  # "tìm" (look for) without diacritics is not cardiology
-    ],
-)
-def test_departments_named_after_kham_or_khoa(text: str, expected: str | None) -> None:
-    assert departments.mentioned(text) == expected

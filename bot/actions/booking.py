@@ -19,7 +19,7 @@ from core.identifiers import national_phone
 from core.timeutil import local_today
 from core.uow import UnitOfWork
 
-from . import departments, parsing
+from . import parsing
 from .context import CHANNEL, Chat, database, entity, intent, text
 from .forms import ChatForm, Submit
 from .replies import (
@@ -194,7 +194,7 @@ class ValidateBookingForm(ChatForm):
         values: dict[str, Any],
         dispatcher: CollectingDispatcher,
     ) -> dict[str, Any]:
-        named = departments.canonical(entity(tracker, "department")) or departments.mentioned(text(tracker))
+        named = entity(tracker, "department")  # a slug: the NLU's DepartmentExtractor maps every name
         if not named or named == values.get("department"):
             return {}
         if hospital:

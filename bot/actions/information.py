@@ -15,8 +15,7 @@ from core.errors import DomainError
 from core.news import subscriptions
 from core.uow import UnitOfWork
 
-from . import departments
-from .context import Chat, database, entity, intent, text
+from .context import Chat, database, entity, intent
 from .replies import MAX_BUTTONS, button
 
 TOPICS = {
@@ -44,7 +43,7 @@ class AnswerFaq(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         topic = TOPICS.get(intent(tracker), "hours")
-        department = departments.canonical(entity(tracker, "department")) or departments.mentioned(text(tracker))
+        department = entity(tracker, "department")
         chat = Chat.of(tracker)
         with database().reader() as uow:
             hospital = chat.hospital(uow, tracker)
