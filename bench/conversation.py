@@ -70,13 +70,14 @@ import yaml
 from sqlalchemy import func, select
 
 from bench.booking import ADMIN_URL, BenchError, create_database, drop_database, log, ms, percentile, print_columns
-from bot.zalo_webhook.models import OPEN, InboundEvent, OutboundMessage
+from bench.procstat import machine_busy, own_child, peak_rss_kib, postgres_backends, processes, tree
+from bot.zalo_webhook.models import InboundEvent, OutboundMessage
 from bot.zalo_webhook.processing import BOT_DOWN
 from core.booking.models import Appointment
 from core.migrate import upgrade
 from core.timeutil import ensure_utc, local_today
 from core.uow import Database
-from tests.dialogue_stack import buttons_of, running_dialogue, text_of
+from tests.dialogue_stack import button_payload, buttons_of, running_dialogue, settled, text_of
 from tests.factories import build_world
 from tests.zalo_helpers import OA_ID
 from tests.zalo_sim import Simulator
@@ -86,8 +87,6 @@ TARGET_TURN_P95_MS = 800.0
 TARGET_PARSE_P95_MS = 50.0
 MODEL = ROOT / "models/henkham.tar.gz"
 NLU_DATA = ROOT / "data/training/nlu.yml"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 # The patients of the conversations (name, sex button), and the two departments of build_world's hospital.
 PATIENTS = (
@@ -109,75 +108,8 @@ MARKUP = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")  # [text](entity) or
 
 
 # --------------------------------------------------------------------------------------------------------
-# Processes: /proc readings, the model, the stack
+# Processes: CPU use, the model, the stack
 # --------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Proc:
-    ppid: int
-    cpu: float  # CPU seconds used so far
-    rss_kib: int
-    argv: list[str]
-
-
-def processes() -> dict[int, Proc]:
-    """Every process visible in /proc (those that vanish while being read are left out)."""
-    table: dict[int, Proc] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid ... utime stime ... rss
-        cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
-        table[int(entry.name)] = Proc(int(fields[1]), cpu, int(fields[21]) * PAGE_KIB, argv)
-    return table
-
-
-def tree(table: dict[int, Proc], root: int) -> list[int]:
-    """``root`` and all its descendants."""
-    children: dict[int, list[int]] = {}
-    for pid, proc in table.items():
-        children.setdefault(proc.ppid, []).append(pid)
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        if pid in table and pid not in found:
-            found.append(pid)
-            stack.extend(children.get(pid, []))
-    return found
-
-
-def own_child(table: dict[int, Proc], *words: str) -> int | None:
-    """The pid of a process of this bench's tree whose command line holds all ``words`` in order."""
-    for pid in tree(table, os.getpid()):
-        line = " ".join(table[pid].argv)
-        if pid != os.getpid() and re.search(".*".join(re.escape(w) for w in words), line):
-            return pid
-    return None
-
-
-def peak_rss_kib(pid: int) -> int:
-    """VmHWM: the highest RSS the process has had."""
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
-def machine_busy() -> float:
-    """CPU seconds the whole machine spent busy since boot (all cores)."""
-    with open("/proc/stat") as f:
-        values = [int(x) for x in f.readline().split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return (sum(values[:8]) - idle) / CLK_TCK
 
 
 @dataclass
@@ -198,11 +130,7 @@ def cpu_snapshot(roots: dict[str, int | None], dbname: str) -> CpuSnapshot:
         named.update(pids)
         groups[name] = {p: table[p].cpu for p in pids}
     groups["bench"] = {p: table[p].cpu for p in tree(table, os.getpid()) if p not in named}
-    groups["postgres"] = {
-        pid: p.cpu
-        for pid, p in table.items()
-        if p.argv[:1] and p.argv[0].startswith("postgres:") and f" {dbname} " in p.argv[0]
-    }
+    groups["postgres"] = {pid: table[pid].cpu for pid in postgres_backends(table, dbname)}
     return CpuSnapshot(time.monotonic(), machine_busy(), groups)
 
 
@@ -312,7 +240,7 @@ class Chat:
         if response.status_code != 200:
             raise ConversationError(f"the simulator did not send {text!r}: HTTP {response.status_code}")
         deadline = time.monotonic() + self.timeout
-        while not self._settled(user_id):
+        while not settled(self.db, user_id):
             if time.monotonic() > deadline:
                 raise ConversationError(f"no answer to {text!r} within {self.timeout:g} s")
             time.sleep(self.poll)
@@ -323,21 +251,11 @@ class Chat:
 
     def tap(self, user_id: str, message: dict[str, Any], title_part: str) -> list[dict[str, Any]]:
         """The user taps the button of ``message`` whose title contains ``title_part``."""
-        buttons = buttons_of(message)
-        chosen = next((b for b in buttons if title_part.lower() in b["title"].lower()), None)
-        if chosen is None:
-            raise ConversationError(f"no button {title_part!r} in {[b['title'] for b in buttons]}")
-        return self.say(user_id, chosen["payload"])
-
-    def _settled(self, user_id: str) -> bool:
-        with self.db.reader() as uow:
-            open_in = uow.session.scalar(
-                select(func.count()).where(InboundEvent.user_id == user_id, InboundEvent.status.in_(OPEN))
-            )
-            open_out = uow.session.scalar(
-                select(func.count()).where(OutboundMessage.user_id == user_id, OutboundMessage.status.in_(OPEN))
-            )
-        return open_in == 0 and open_out == 0
+        try:
+            payload = button_payload(message, title_part)
+        except AssertionError as error:
+            raise ConversationError(str(error)) from None
+        return self.say(user_id, payload)
 
 
 @dataclass

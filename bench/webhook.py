@@ -83,6 +83,7 @@ from bench.booking import (
     server_facts,
     settle,
 )
+from bench.procstat import machine_busy, postgres_backends, processes, tree
 from bot.zalo_webhook import outbox, signature
 from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage, WorkStatus
@@ -106,7 +107,6 @@ OA = ZaloOASettings(
 NOWHERE = "http://127.0.0.1:9"  # the discard port: the web phase must not call Zalo at all
 TARGET_ACK_P99_MS = 50.0
 TARGET_RATE_RATIO = 0.95  # delivered per minute in the steady window, at least this share of the limit
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 TEXTS = (
     "Cho em hỏi lịch khám khoa nhi ngày mai ạ",
     "Tôi muốn đặt lịch khám mắt",
@@ -198,32 +198,6 @@ def henkham_command(*args: str) -> list[str]:
     return [str(script), *args] if script.exists() else [sys.executable, "-m", "henkham.cli", *args]
 
 
-def _processes() -> dict[int, tuple[int, float, str]]:
-    """pid -> (parent pid, CPU seconds used, command line) of every process visible in /proc."""
-    table: dict[int, tuple[int, float, str]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read().decode(errors="replace")
-            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                command = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid ... utime stime
-        table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK, command)
-    return table
-
-
-def _machine_busy() -> float:
-    """CPU seconds the whole machine spent busy since boot (all cores)."""
-    with open("/proc/stat") as f:
-        values = [int(x) for x in f.readline().split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    return (sum(values[:8]) - idle) / CLK_TCK
-
-
 @dataclass
 class CpuSnapshot:
     at: float
@@ -247,25 +221,10 @@ def transactions(db: Database, dbname: str) -> int:
 
 def cpu_snapshot(db: Database, roots: dict[str, list[int]], dbname: str) -> CpuSnapshot:
     """CPU seconds used so far by each group of process trees, and by the PostgreSQL backends of ``dbname``."""
-    table = _processes()
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _cpu, _command) in table.items():
-        children.setdefault(ppid, []).append(pid)
-    groups: dict[str, float] = {}
-    for name, pids in roots.items():
-        total, stack, seen = 0.0, list(pids), set()
-        while stack:
-            pid = stack.pop()
-            if pid in seen or pid not in table:
-                continue
-            seen.add(pid)
-            total += table[pid][1]
-            stack.extend(children.get(pid, []))
-        groups[name] = total
-    groups["postgres"] = sum(
-        cpu for _ppid, cpu, command in table.values() if command.startswith("postgres:") and f" {dbname} " in command
-    )
-    return CpuSnapshot(time.monotonic(), _machine_busy(), groups, transactions(db, dbname))
+    table = processes()
+    groups = {name: sum(table[pid].cpu for pid in tree(table, *pids)) for name, pids in roots.items()}
+    groups["postgres"] = sum(table[pid].cpu for pid in postgres_backends(table, dbname))
+    return CpuSnapshot(time.monotonic(), machine_busy(), groups, transactions(db, dbname))
 
 
 @dataclass

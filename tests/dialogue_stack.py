@@ -45,32 +45,40 @@ class DialogueStack:
             f"{self.simulator.base}/_sim/chat/send", json={"oa_id": OA_ID, "user_id": user_id, "text": text}
         )
         assert response.status_code == 200, response.text
-        wait_until(lambda: self._settled(user_id), timeout=REPLY_TIMEOUT, what=f"the answer to {text!r}")
+        wait_until(lambda: settled(self.db, user_id), timeout=REPLY_TIMEOUT, what=f"the answer to {text!r}")
         replies = [m["message"] for m in self.simulator.messages(user_id=user_id) if m["seq"] > after]
         assert replies or not expect_reply, f"no answer to {text!r}"
         return replies
 
     def tap(self, user_id: str, message: dict[str, Any], title_part: str) -> list[dict[str, Any]]:
         """The user taps the button of ``message`` whose title contains ``title_part``."""
-        buttons = buttons_of(message)
-        chosen = next((b for b in buttons if title_part.lower() in b["title"].lower()), None)
-        assert chosen is not None, f"no button {title_part!r} in {[b['title'] for b in buttons]}"
-        return self.say(user_id, chosen["payload"])
+        return self.say(user_id, button_payload(message, title_part))
 
-    def _settled(self, user_id: str) -> bool:
-        """Every event of the user handled and every reply to them sent."""
-        with self.db.reader() as uow:
-            open_in = uow.session.scalar(
-                select(func.count()).where(InboundEvent.user_id == user_id, InboundEvent.status.in_(OPEN))
-            )
-            open_out = uow.session.scalar(
-                select(func.count()).where(OutboundMessage.user_id == user_id, OutboundMessage.status.in_(OPEN))
-            )
-        return open_in == 0 and open_out == 0
+
+def settled(db: Database, user_id: str) -> bool:
+    """Every inbox event of the user handled and every reply to them sent."""
+    with db.reader() as uow:
+        open_in = uow.session.scalar(
+            select(func.count()).where(InboundEvent.user_id == user_id, InboundEvent.status.in_(OPEN))
+        )
+        open_out = uow.session.scalar(
+            select(func.count()).where(OutboundMessage.user_id == user_id, OutboundMessage.status.in_(OPEN))
+        )
+    return open_in == 0 and open_out == 0
 
 
 def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
     return ((message.get("attachment") or {}).get("payload") or {}).get("buttons") or []
+
+
+def button_payload(message: dict[str, Any], title_part: str) -> str:
+    """The payload of the first button of ``message`` whose title contains ``title_part`` (any case); raises
+    AssertionError, naming the titles there are, when there is none."""
+    buttons = buttons_of(message)
+    chosen = next((b for b in buttons if title_part.lower() in b["title"].lower()), None)
+    if chosen is None:
+        raise AssertionError(f"no button {title_part!r} in {[b['title'] for b in buttons]}")
+    return chosen["payload"]
 
 
 def text_of(replies: list[dict[str, Any]]) -> str:
