@@ -23,7 +23,8 @@ from core.booking.views import AppointmentView
 from core.errors import DomainError
 from core.uow import UnitOfWork
 
-from .context import Chat, database, intent
+from .context import Chat, database, intent, text
+from .parsing import wants_another_day
 from .replies import MAIN_MENU
 
 # Answered by a rule while the form waits (bot/rules.yml), then the form asks its question again.
@@ -48,7 +49,8 @@ class ChatForm(FormValidationAction):
         with database().uow() as uow:
             if intent(tracker) in INTERRUPTIONS:
                 return [SlotSet(REQUESTED_SLOT, self.next_slot(uow, chat, values))]
-            if not activating and intent(tracker) in self.stop_intents:
+            # "ngày khác" (another day) may read as a no: it asks for other times, it does not stop.
+            if not activating and intent(tracker) in self.stop_intents and not wants_another_day(text(tracker)):
                 dispatcher.utter_message(text=self.stopped_text, buttons=MAIN_MENU)
                 return [SlotSet(slot, None) for slot in self.form_slots] + [SlotSet(REQUESTED_SLOT, None)]
             try:
