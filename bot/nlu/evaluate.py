@@ -1,0 +1,569 @@
+"""Held-out evaluation of the NLU: our pipeline beside the same pipeline on Rasa's WhitespaceTokenizer.
+
+Run as ``make nlu-eval`` (``python -m bot.nlu.evaluate`` in the Rasa environment). Steps:
+
+1. Split data/training/nlu.yml: for each intent, a fixed-seed 25 % of its examples is held out and never
+   trained on. The split works on the annotated example lines, so entity annotations stay as written in
+   both halves; synonyms, regexes and lookup tables stay in the training half.
+2. Train one NLU-only model per pipeline (``rasa train nlu`` in a subprocess, into a temporary directory):
+   ``ours`` is the pipeline of bot/config.yml, ``whitespace`` the same with ``WhitespaceTokenizer`` in
+   place of ours (the date/time extractor stays: it needs no tokens).
+3. Parse the held-out messages with each model twice: as written, and with diacritics stripped (NFC, then
+   tone and vowel marks dropped, đ → d); gold entity spans are moved onto the stripped text.
+4. Score: intent macro-F1 and per-intent precision/recall/F1 (``nlu_fallback`` counts as a prediction:
+   it is what the bot would see), department F1 and F1 over all annotated entities (a prediction is right
+   when its entity type and value (after synonym mapping) equal the gold ones and the spans overlap).
+5. Write reports/nlu-eval.json, print a table, and exit 1 when a target is missed.
+
+The pure functions (split, diacritics stripping, entity scoring) need only the standard library; Rasa and
+scikit-learn are imported where they are used. Like the rest of bot/nlu, nothing of the application is
+imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+NLU_FILE = ROOT / "data" / "training" / "nlu.yml"
+CONFIG_FILE = ROOT / "bot" / "config.yml"
+REPORT_FILE = ROOT / "reports" / "nlu-eval.json"
+
+SEED = 20261125
+HOLDOUT_FRACTION = 0.25
+PIPELINES = ("ours", "whitespace")
+CONDITIONS = ("as_written", "no_diacritics")
+FALLBACK_INTENT = "nlu_fallback"
+OUR_TOKENIZER = "bot.nlu.tokenizer.UndertheseaTokenizer"
+# Entity types scored overall: the annotated ones. `time` comes from the date parser and is not annotated;
+# the regex-only `cccd` and `insurance_number` are not schema entities.
+SCORED_ENTITIES = (
+    "department",
+    "hospital",
+    "record_section",
+    "news_topic",
+    "doctor",
+    "person_name",
+    "phone_number",
+    "booking_code",
+)
+TARGETS = {
+    "ours.as_written.intent_macro_f1": 0.92,
+    "ours.as_written.department_f1": 0.90,
+    "ours.no_diacritics.intent_macro_f1_drop": 0.03,  # at most this far below as_written
+}
+
+
+# --------------------------------------------------------------------------------------------------------
+# The split
+
+
+def parse_examples(block: str) -> list[str]:
+    """The example lines of a Rasa YAML ``examples: |`` block, as written (annotations kept)."""
+    return [line.strip()[2:].strip() for line in block.splitlines() if line.strip().startswith("- ")]
+
+
+def split_examples(
+    intents: dict[str, list[str]], seed: int = SEED, fraction: float = HOLDOUT_FRACTION
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Stratified split: ``round(fraction * n)`` examples of each intent (at least 1 when the intent has 2
+    or more) are held out. Deterministic: each intent's examples are sorted before a shuffle seeded with
+    ``seed`` and the intent's name, so the order of intents and examples in the file does not matter.
+    Returns ``(train, test)``, each keeping the file's example order."""
+    train: dict[str, list[str]] = {}
+    test: dict[str, list[str]] = {}
+    for intent, examples in intents.items():
+        n_test = int(fraction * len(examples) + 0.5)
+        n_test = min(max(n_test, 1), len(examples) - 1) if len(examples) >= 2 else 0
+        order = sorted(set(examples))
+        random.Random(f"{seed}:{intent}").shuffle(order)
+        held_out = set(order[:n_test])
+        test[intent] = [example for example in examples if example in held_out]
+        train[intent] = [example for example in examples if example not in held_out]
+    return train, test
+
+
+def nlu_yaml(blocks: Sequence[tuple[str, str, list[str]]]) -> str:
+    """A Rasa 3.1 NLU file from ``(kind, name, examples)`` blocks (kind: intent, synonym, regex, lookup)."""
+    lines = ['version: "3.1"', "nlu:"]
+    for kind, name, examples in blocks:
+        if not examples:
+            continue
+        lines.append(f"- {kind}: {json.dumps(name, ensure_ascii=False)}")
+        lines.append("  examples: |")
+        lines.extend(f"    - {example}" for example in examples)
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Diacritics
+
+
+def _strip_char(char: str) -> str:
+    if char == "đ":
+        return "d"
+    if char == "Đ":
+        return "D"
+    return "".join(part for part in unicodedata.normalize("NFD", char) if unicodedata.category(part) != "Mn")
+
+
+class Stripped:
+    """``text`` NFC-normalised and stripped of its diacritics, with a map from the original's character
+    offsets to the stripped text's, for moving entity spans.
+
+    The text is cut into clusters (a character and the combining marks after it); each cluster is
+    NFC-composed and stripped on its own. For Vietnamese every cluster becomes one character, so the
+    stripped text has the length of the NFC text (``length_kept``); the offset map works either way."""
+
+    def __init__(self, text: str) -> None:
+        self.original = text
+        parts: list[str] = []
+        self._start = [0] * (len(text) + 1)  # offset in the stripped text where an original offset starts
+        self._end = [0] * (len(text) + 1)  # ... and where a span ending at it ends
+        position = 0
+        index = 0
+        while index < len(text):
+            after = index + 1
+            while after < len(text) and unicodedata.category(text[after]).startswith("M"):
+                after += 1
+            cluster = "".join(_strip_char(char) for char in unicodedata.normalize("NFC", text[index:after]))
+            for inside in range(index, after):
+                self._start[inside] = position
+                self._end[inside + 1] = position + len(cluster)
+            parts.append(cluster)
+            position += len(cluster)
+            index = after
+        self._start[len(text)] = position
+        self.text = "".join(parts)
+        self.length_kept = len(self.text) == len(unicodedata.normalize("NFC", text))
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The span in the stripped text of the original span ``start``..``end``."""
+        return self._start[start], self._end[end] if end > start else self._start[start]
+
+
+def strip_diacritics(text: str) -> str:
+    return Stripped(text).text
+
+
+def fold(value: Any) -> str:
+    """An entity value for comparison: lower case, no diacritics, single spaces."""
+    return " ".join(strip_diacritics(unicodedata.normalize("NFC", str(value))).lower().split())
+
+
+# --------------------------------------------------------------------------------------------------------
+# Scoring
+
+
+def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float | int]:
+    precision = tp / n_pred if n_pred else 0.0
+    recall = tp / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "tp": tp,
+        "predicted": n_pred,
+        "gold": n_gold,
+    }
+
+
+def match_entities(gold: Sequence[dict[str, Any]], predicted: Sequence[dict[str, Any]]) -> int:
+    """How many gold entities of one message a prediction matches (same type, same folded value,
+    overlapping spans; each prediction matches at most one gold entity)."""
+    used: set[int] = set()
+    matched = 0
+    for entity in gold:
+        for index, guess in enumerate(predicted):
+            if (
+                index not in used
+                and guess["entity"] == entity["entity"]
+                and fold(guess["value"]) == fold(entity["value"])
+                and guess["start"] < entity["end"]
+                and entity["start"] < guess["end"]
+            ):
+                used.add(index)
+                matched += 1
+                break
+    return matched
+
+
+def _dedupe(entities: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entity per (type, span, value): DIET and the regex extractor may both find a phone number."""
+    seen: set[tuple[str, int, int, str]] = set()
+    result = []
+    for entity in entities:
+        key = (entity["entity"], entity["start"], entity["end"], fold(entity["value"]))
+        if key not in seen:
+            seen.add(key)
+            result.append(entity)
+    return result
+
+
+def entity_scores(
+    gold: Sequence[Sequence[dict[str, Any]]],
+    predicted: Sequence[Sequence[dict[str, Any]]],
+    entity_types: Iterable[str],
+) -> dict[str, float | int]:
+    """Precision, recall and F1 over all messages for the given entity types."""
+    types = set(entity_types)
+    tp = n_pred = n_gold = 0
+    for gold_entities, predicted_entities in zip(gold, predicted, strict=True):
+        wanted_gold = [e for e in gold_entities if e["entity"] in types]
+        wanted_pred = _dedupe(e for e in predicted_entities if e["entity"] in types)
+        tp += match_entities(wanted_gold, wanted_pred)
+        n_pred += len(wanted_pred)
+        n_gold += len(wanted_gold)
+    return _prf(tp, n_pred, n_gold)
+
+
+def intent_scores(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
+    """Macro-F1 over the gold intents and per-intent precision/recall/F1/support (sklearn)."""
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    labels = sorted(set(gold))
+    precision, recall, f1, support = precision_recall_fscore_support(gold, predicted, labels=labels, zero_division=0)
+    return {
+        "macro_f1": round(float(f1_score(gold, predicted, labels=labels, average="macro", zero_division=0)), 4),
+        "accuracy": round(float(accuracy_score(gold, predicted)), 4),
+        "fallback_rate": round(sum(p == FALLBACK_INTENT for p in predicted) / len(predicted), 4),
+        "per_intent": {
+            label: {
+                "precision": round(float(p), 4),
+                "recall": round(float(r), 4),
+                "f1": round(float(f), 4),
+                "support": int(s),
+            }
+            for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+        },
+    }
+
+
+def checks(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The targets, each with its value and whether it is met."""
+    ours = results["ours"]
+    f1_written = ours["as_written"]["intent"]["macro_f1"]
+    drop = round(f1_written - ours["no_diacritics"]["intent"]["macro_f1"], 4)
+    values = {
+        "ours.as_written.intent_macro_f1": (f1_written, f1_written >= TARGETS["ours.as_written.intent_macro_f1"]),
+        "ours.as_written.department_f1": (
+            ours["as_written"]["department"]["f1"],
+            ours["as_written"]["department"]["f1"] >= TARGETS["ours.as_written.department_f1"],
+        ),
+        "ours.no_diacritics.intent_macro_f1_drop": (
+            drop,
+            drop <= TARGETS["ours.no_diacritics.intent_macro_f1_drop"],
+        ),
+    }
+    return {name: {"value": value, "target": TARGETS[name], "pass": bool(ok)} for name, (value, ok) in values.items()}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Data, training and parsing (Rasa)
+
+
+def load_nlu(path: Path = NLU_FILE) -> tuple[dict[str, list[str]], list[tuple[str, str, list[str]]]]:
+    """The intents' example lines and the other blocks (synonyms, regexes, lookups) of an NLU file."""
+    from rasa.shared.utils.io import read_yaml
+
+    data = read_yaml(path.read_text(encoding="utf-8"))
+    intents: dict[str, list[str]] = {}
+    resources: list[tuple[str, str, list[str]]] = []
+    for block in data["nlu"]:
+        for kind in ("intent", "synonym", "regex", "lookup"):
+            if kind in block:
+                examples = parse_examples(block["examples"])
+                if kind == "intent":
+                    intents[block[kind]] = examples
+                else:
+                    resources.append((kind, str(block[kind]), examples))
+    return intents, resources
+
+
+def pipeline_config(name: str, config_file: Path = CONFIG_FILE) -> str:
+    """The NLU part of bot/config.yml (YAML text) for pipeline ``name`` (ours or whitespace)."""
+    from rasa.shared.utils.io import dump_obj_as_yaml_to_string, read_yaml
+
+    config = read_yaml(config_file.read_text(encoding="utf-8"))
+    pipeline = [dict(component) for component in config["pipeline"]]
+    if name == "whitespace":
+        pipeline = [
+            {"name": "WhitespaceTokenizer"} if component["name"] == OUR_TOKENIZER else component
+            for component in pipeline
+        ]
+    elif name != "ours":
+        raise ValueError(name)
+    return dump_obj_as_yaml_to_string(
+        {
+            "recipe": config.get("recipe", "default.v1"),
+            "language": config["language"],
+            "assistant_id": f"nlu-eval-{name}",
+            "pipeline": pipeline,
+        }
+    )
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "RASA_TELEMETRY_ENABLED": "false",
+            "RASA_MAX_CACHE_SIZE": "0",  # always train from scratch, and leave no cache behind
+        }
+    )
+    return env
+
+
+def train(workdir: Path, names: Sequence[str], nlu_file: Path, parallel: bool) -> dict[str, float]:
+    """Train one NLU model per pipeline into ``workdir/models/<name>.tar.gz``; seconds per model."""
+    started: dict[str, tuple[subprocess.Popen[bytes], float, Path]] = {}
+    durations: dict[str, float] = {}
+
+    def wait(name: str) -> None:
+        process, began, log = started[name]
+        if process.wait() != 0:
+            sys.stderr.write(log.read_text(encoding="utf-8", errors="replace")[-5000:])
+            raise SystemExit(f"training the {name} pipeline failed (log above)")
+        durations[name] = round(time.monotonic() - began, 1)
+
+    for name in names:
+        config = workdir / f"config-{name}.yml"
+        config.write_text(pipeline_config(name), encoding="utf-8")
+        log = workdir / f"train-{name}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "rasa",
+            "train",
+            "nlu",
+            "--config",
+            str(config),
+            "--nlu",
+            str(nlu_file),
+            "--out",
+            str(workdir / "models"),
+            "--fixed-model-name",
+            name,
+        ]
+        with log.open("wb") as out:
+            process = subprocess.Popen(command, cwd=workdir, env=_environment(), stdout=out, stderr=subprocess.STDOUT)
+        started[name] = (process, time.monotonic(), log)
+        if not parallel:
+            wait(name)
+    for name in names:
+        if name not in durations:
+            wait(name)
+    return durations
+
+
+def held_out_messages(test_file: Path, synonyms: dict[str, str]) -> list[dict[str, Any]]:
+    """The held-out messages read by Rasa: text, intent and entities with values after synonym mapping."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    messages = []
+    for message in load_data(str(test_file)).training_examples:
+        entities = []
+        for entity in message.get("entities") or []:
+            value = entity.get("value", message.get("text")[entity["start"] : entity["end"]])
+            value = synonyms.get(str(value).lower(), value)
+            entities.append(
+                {"entity": entity["entity"], "start": entity["start"], "end": entity["end"], "value": value}
+            )
+        messages.append({"text": message.get("text"), "intent": message.get("intent"), "entities": entities})
+    return messages
+
+
+def without_diacritics(message: dict[str, Any]) -> dict[str, Any]:
+    """The message with its diacritics stripped and its gold entity spans moved onto the stripped text."""
+    stripped = Stripped(message["text"])
+    entities = []
+    for entity in message["entities"]:
+        start, end = stripped.span(entity["start"], entity["end"])
+        original = message["text"][entity["start"] : entity["end"]]
+        assert stripped.text[start:end] == strip_diacritics(original), (message["text"], entity)
+        entities.append({**entity, "start": start, "end": end})
+    return {**message, "text": stripped.text, "entities": entities, "length_kept": stripped.length_kept}
+
+
+def parse_all(model: Path, texts: Sequence[str]) -> list[dict[str, Any]]:
+    """Parse each text with the model in-process (the graph the server would run)."""
+    import logging
+
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)  # no debug line per parsed message
+    agent = Agent.load(str(model))
+
+    async def run() -> list[dict[str, Any]]:
+        return [await agent.parse_message(text) for text in texts]
+
+    return asyncio.run(run())
+
+
+def evaluate(messages: Sequence[dict[str, Any]], parses: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    gold_intents = [m["intent"] for m in messages]
+    predicted_intents = [(p.get("intent") or {}).get("name") or "None" for p in parses]
+    gold_entities = [m["entities"] for m in messages]
+    predicted_entities = [
+        [
+            {"entity": e["entity"], "start": e["start"], "end": e["end"], "value": e.get("value")}
+            for e in p.get("entities") or []
+        ]
+        for p in parses
+    ]
+    errors = [
+        {
+            "text": m["text"],
+            "gold": m["intent"],
+            "predicted": predicted,
+            "confidence": round(float((p.get("intent") or {}).get("confidence") or 0.0), 3),
+        }
+        for m, p, predicted in zip(messages, parses, predicted_intents, strict=True)
+        if predicted != m["intent"]
+    ]
+    entity_errors = []
+    for m, gold, guessed in zip(messages, gold_entities, predicted_entities, strict=True):
+        gold_departments = [e for e in gold if e["entity"] == "department"]
+        guessed_departments = _dedupe(e for e in guessed if e["entity"] == "department")
+        matched = match_entities(gold_departments, guessed_departments)
+        if matched != len(gold_departments) or matched != len(guessed_departments):
+            entity_errors.append(
+                {
+                    "text": m["text"],
+                    "gold": [(m["text"][e["start"] : e["end"]], e["value"]) for e in gold_departments],
+                    "predicted": [(m["text"][e["start"] : e["end"]], e["value"]) for e in guessed_departments],
+                }
+            )
+    return {
+        "intent": intent_scores(gold_intents, predicted_intents),
+        "department": entity_scores(gold_entities, predicted_entities, ["department"]),
+        "entities": entity_scores(gold_entities, predicted_entities, SCORED_ENTITIES),
+        "intent_errors": errors,
+        "department_errors": entity_errors,
+    }
+
+
+# --------------------------------------------------------------------------------------------------------
+# Report
+
+
+def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
+    header = f"{'pipeline':<11}{'condition':<15}{'intent F1':>10}{'acc':>7}{'fallbk':>8}"
+    header += f"{'dept P':>8}{'dept R':>8}{'dept F1':>8}{'ent F1':>8}"
+    rows = [header, "-" * len(header)]
+    for name, conditions in results.items():
+        for condition, result in conditions.items():
+            intent, department = result["intent"], result["department"]
+            rows.append(
+                f"{name:<11}{condition:<15}{intent['macro_f1']:>10.3f}{intent['accuracy']:>7.3f}"
+                f"{intent['fallback_rate']:>8.3f}{department['precision']:>8.3f}{department['recall']:>8.3f}"
+                f"{department['f1']:>8.3f}{result['entities']['f1']:>8.3f}"
+            )
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.nlu.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nlu", type=Path, default=NLU_FILE, help="NLU training data (default: %(default)s)")
+    parser.add_argument("--report", type=Path, default=REPORT_FILE, help="JSON report (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--pipelines", nargs="+", choices=PIPELINES, default=list(PIPELINES))
+    parser.add_argument(
+        "--sequential", action="store_true", help="train the pipelines one after the other (default: together)"
+    )
+    parser.add_argument("--keep", type=Path, help="keep the split, configs, logs and models in this directory")
+    args = parser.parse_args(argv)
+    began = time.monotonic()
+    warnings.simplefilter("ignore")  # Rasa's dependencies warn about their own deprecations on import
+
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    intents, resources = load_nlu(args.nlu)
+    train_split, test_split = split_examples(intents, args.seed)
+    all_synonyms = {str(k).lower(): v for k, v in load_data(str(args.nlu)).entity_synonyms.items()}
+
+    with tempfile.TemporaryDirectory(prefix="nlu-eval-") as temporary:
+        workdir = args.keep or Path(temporary)
+        workdir.mkdir(parents=True, exist_ok=True)
+        train_file, test_file = workdir / "train.yml", workdir / "test.yml"
+        train_file.write_text(
+            nlu_yaml([("intent", i, e) for i, e in train_split.items()] + resources), encoding="utf-8"
+        )
+        test_file.write_text(nlu_yaml([("intent", i, e) for i, e in test_split.items()]), encoding="utf-8")
+        messages = {"as_written": held_out_messages(test_file, all_synonyms)}
+        messages["no_diacritics"] = [without_diacritics(m) for m in messages["as_written"]]
+
+        print(f"training {', '.join(args.pipelines)} on {sum(map(len, train_split.values()))} examples ...", flush=True)
+        durations = train(workdir, args.pipelines, train_file, parallel=not args.sequential)
+        trained = time.monotonic()
+
+        results: dict[str, dict[str, dict[str, Any]]] = {}
+        for name in args.pipelines:
+            results[name] = {}
+            model = workdir / "models" / f"{name}.tar.gz"
+            texts = [m["text"] for condition in CONDITIONS for m in messages[condition]]
+            parses = parse_all(model, texts)
+            for index, condition in enumerate(CONDITIONS):
+                size = len(messages[condition])
+                results[name][condition] = evaluate(messages[condition], parses[index * size : (index + 1) * size])
+
+    outcome = checks(results) if "ours" in results else {}
+    passed = all(check["pass"] for check in outcome.values()) and bool(outcome)
+    report = {
+        "data": str(args.nlu.relative_to(ROOT) if args.nlu.is_relative_to(ROOT) else args.nlu),
+        "split": {
+            "seed": args.seed,
+            "holdout_fraction": HOLDOUT_FRACTION,
+            "train_size": sum(map(len, train_split.values())),
+            "test_size": sum(map(len, test_split.values())),
+            "per_intent": {
+                intent: {
+                    "total": len(intents[intent]),
+                    "train": len(train_split[intent]),
+                    "test": len(test_split[intent]),
+                }
+                for intent in intents
+            },
+            "no_diacritics_length_kept": sum(m["length_kept"] for m in messages["no_diacritics"]),
+        },
+        "matching": "entity counts when its type and value (after synonym mapping; compared lower-case without "
+        "diacritics) equal the gold ones and the spans overlap; nlu_fallback counts as a predicted intent",
+        "results": results,
+        "targets": TARGETS,
+        "checks": outcome,
+        "pass": passed,
+        "seconds": {
+            "training": durations,
+            "total": round(time.monotonic() - began, 1),
+            "parsing": round(time.monotonic() - trained, 1),
+        },
+    }
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+    print(table(results))
+    for name, check in outcome.items():
+        print(f"{'PASS' if check['pass'] else 'FAIL'}  {name} = {check['value']:.3f} (target {check['target']})")
+    print(f"report: {args.report}; {report['seconds']['total']:.0f} s (training {durations})")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

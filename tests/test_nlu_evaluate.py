@@ -1,0 +1,252 @@
+"""The held-out NLU evaluation (bot/nlu/evaluate.py) without training: the split, diacritics stripping with
+span remapping, entity and intent scoring, the pass/fail checks and the files handed to Rasa.
+
+The pure functions need only the standard library and run here; what needs Rasa or scikit-learn runs in
+the Rasa environment (.venv-rasa) through ``run_in_rasa``.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import pytest
+
+from bot.nlu.evaluate import (
+    TARGETS,
+    Stripped,
+    checks,
+    entity_scores,
+    fold,
+    match_entities,
+    nlu_yaml,
+    parse_examples,
+    split_examples,
+    strip_diacritics,
+)
+from tests.rasa_env import run_in_rasa
+
+INTENTS = {
+    "greet": [f"chào {i}" for i in range(8)],
+    "book_appointment": [f"đặt lịch {i}" for i in range(41)],
+    "affirm": ["có", "ok", "vâng"],
+    "lonely": ["chỉ một"],
+}
+
+
+def test_split_is_stratified_by_intent_with_a_quarter_held_out() -> None:
+    train, test = split_examples(INTENTS, seed=7)
+    assert {intent: len(examples) for intent, examples in test.items()} == {
+        "greet": 2,
+        "book_appointment": 10,  # round(41 / 4)
+        "affirm": 1,
+        "lonely": 0,  # a single example stays in training
+    }
+    for intent, examples in INTENTS.items():
+        assert sorted(train[intent] + test[intent]) == sorted(examples)
+        assert not set(train[intent]) & set(test[intent])
+
+
+def test_split_is_deterministic_and_ignores_file_order() -> None:
+    first = split_examples(INTENTS, seed=7)[1]
+    assert split_examples(INTENTS, seed=7)[1] == first
+    shuffled = {intent: list(reversed(examples)) for intent, examples in reversed(INTENTS.items())}
+    assert {i: sorted(e) for i, e in split_examples(shuffled, seed=7)[1].items()} == {
+        i: sorted(e) for i, e in first.items()
+    }
+    assert split_examples(INTENTS, seed=8)[1] != first
+
+
+def test_adding_an_intent_does_not_move_the_others() -> None:
+    more = {**INTENTS, "thank": [f"cảm ơn {i}" for i in range(12)]}
+    before, after = split_examples(INTENTS, seed=7)[1], split_examples(more, seed=7)[1]
+    assert all(after[intent] == before[intent] for intent in INTENTS)
+
+
+def test_parse_examples_keeps_annotations() -> None:
+    block = '- đặt lịch [khoa mắt](department)\n- [mắt]{"entity": "department", "value": "mat"} ạ\n\n'
+    assert parse_examples(block) == [
+        "đặt lịch [khoa mắt](department)",
+        '[mắt]{"entity": "department", "value": "mat"} ạ',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Đặt lịch khám mắt ở Đà Nẵng", "Dat lich kham mat o Da Nang"),
+        ("tiêm chủng, thuỷ đậu, HOÀ", "tiem chung, thuy dau, HOA"),
+        ("đã khám chưa?", "da kham chua?"),
+        ("dat lich kham", "dat lich kham"),
+    ],
+)
+def test_strip_diacritics(text: str, expected: str) -> None:
+    assert strip_diacritics(text) == expected
+    assert strip_diacritics(unicodedata.normalize("NFD", text)) == expected
+
+
+def test_stripping_composed_vietnamese_keeps_every_offset() -> None:
+    text = "Em muốn đặt [khoa mắt] ở bệnh viện đa khoa tỉnh"
+    stripped = Stripped(text)
+    assert stripped.length_kept and len(stripped.text) == len(text)
+    assert all(stripped.span(i, j) == (i, j) for i in range(len(text)) for j in range(i + 1, len(text) + 1, 7))
+
+
+def test_spans_move_onto_the_stripped_text_of_a_decomposed_message() -> None:
+    text = unicodedata.normalize("NFD", "hẹn khám tai mũi họng sáng mai")
+    start = text.index(unicodedata.normalize("NFD", "tai mũi họng"))
+    end = start + len(unicodedata.normalize("NFD", "tai mũi họng"))
+    stripped = Stripped(text)
+    assert len(text) > len(stripped.text)  # decomposed input is longer than its NFC form
+    assert stripped.length_kept  # ...and the stripped text has the NFC length
+    new_start, new_end = stripped.span(start, end)
+    assert stripped.text[new_start:new_end] == "tai mui hong"
+
+
+def test_a_span_ending_inside_a_cluster_takes_the_whole_cluster() -> None:
+    text = unicodedata.normalize("NFD", "mắt")  # m, a, combining breve, combining acute, t
+    stripped = Stripped(text)
+    assert stripped.text == "mat"
+    assert stripped.span(0, 2) == (0, 2)  # "ma" + marks still ahead: the cluster "ắ" is taken whole
+    assert stripped.span(1, 3) == (1, 2)
+
+
+def test_fold_compares_values_without_case_or_marks() -> None:
+    assert fold("Nguyễn  Thị Hoa") == fold("nguyen thi hoa") == "nguyen thi hoa"
+    assert fold("tim_mach") == "tim_mach"
+
+
+def _entity(name: str, start: int, end: int, value: str) -> dict:
+    return {"entity": name, "start": start, "end": end, "value": value}
+
+
+def test_an_entity_counts_when_type_and_value_match_and_spans_overlap() -> None:
+    gold = [_entity("department", 10, 18, "mat")]
+    assert match_entities(gold, [_entity("department", 5, 18, "mat")]) == 1  # "khoa mắt" for "mắt": overlap
+    assert match_entities(gold, [_entity("department", 10, 18, "nhi")]) == 0  # wrong value
+    assert match_entities(gold, [_entity("department", 0, 9, "mat")]) == 0  # no overlap
+    assert match_entities(gold, [_entity("hospital", 10, 18, "mat")]) == 0  # wrong type
+    two = [_entity("department", 10, 18, "mat"), _entity("department", 12, 16, "mat")]
+    assert match_entities(gold, two) == 1  # one prediction per gold entity
+
+
+def test_department_precision_recall_f1() -> None:
+    gold = [
+        [_entity("department", 0, 3, "mat")],
+        [_entity("department", 0, 3, "nhi"), _entity("person_name", 10, 13, "Hoa")],
+        [],
+        [_entity("department", 4, 8, "tim_mach")],
+    ]
+    predicted = [
+        [_entity("department", 0, 3, "mat"), _entity("time", 5, 9, "x")],
+        [_entity("department", 0, 3, "nhi"), _entity("department", 0, 3, "nhi")],  # two extractors: one entity
+        [_entity("department", 0, 2, "da_lieu")],  # not there at all
+        [],  # missed
+    ]
+    scores = entity_scores(gold, predicted, ["department"])
+    assert (scores["tp"], scores["predicted"], scores["gold"]) == (2, 3, 3)
+    assert scores["precision"] == scores["recall"] == scores["f1"] == pytest.approx(0.6667)
+    overall = entity_scores(gold, predicted, ["department", "person_name"])
+    assert (overall["tp"], overall["predicted"], overall["gold"]) == (2, 3, 4)
+    assert entity_scores([[]], [[]], ["department"])["f1"] == 0.0
+
+
+def _results(written: float, stripped: float, department: float) -> dict:
+    def one(f1: float, dep: float) -> dict:
+        return {"intent": {"macro_f1": f1}, "department": {"f1": dep}}
+
+    return {"ours": {"as_written": one(written, department), "no_diacritics": one(stripped, 0.5)}}
+
+
+def test_checks_apply_the_targets() -> None:
+    assert TARGETS == {
+        "ours.as_written.intent_macro_f1": 0.92,
+        "ours.as_written.department_f1": 0.90,
+        "ours.no_diacritics.intent_macro_f1_drop": 0.03,
+    }
+    assert all(check["pass"] for check in checks(_results(0.95, 0.93, 0.91)).values())
+    failed = {name for name, check in checks(_results(0.91, 0.87, 0.89)).items() if not check["pass"]}
+    assert failed == set(TARGETS)
+    assert checks(_results(0.95, 0.92, 0.95))["ours.no_diacritics.intent_macro_f1_drop"]["pass"]  # 0.03: on target
+
+
+RASA_SCRIPT = """
+import json, sys, tempfile
+from pathlib import Path
+from rasa.shared.utils.io import read_yaml
+from bot.nlu import evaluate
+
+case = json.loads(sys.stdin.read())
+out = {}
+with tempfile.TemporaryDirectory() as tmp:
+    test_file = Path(tmp) / "test.yml"
+    test_file.write_text(evaluate.nlu_yaml([("intent", i, e) for i, e in case["intents"].items()]), encoding="utf-8")
+    messages = evaluate.held_out_messages(test_file, case["synonyms"])
+    out["messages"] = messages
+    out["stripped"] = [evaluate.without_diacritics(m) for m in messages]
+    out["intent"] = evaluate.intent_scores(case["gold"], case["predicted"])
+    ours = read_yaml(evaluate.pipeline_config("ours"))
+    whitespace = read_yaml(evaluate.pipeline_config("whitespace"))
+    out["ours"] = [c["name"] for c in ours["pipeline"]]
+    out["whitespace"] = [c["name"] for c in whitespace["pipeline"]]
+    out["policies"] = "policies" in ours
+print(json.dumps(out, ensure_ascii=False))
+"""
+
+
+@pytest.fixture(scope="module")
+def in_rasa() -> dict:
+    case = {
+        "intents": {
+            "book_appointment": ['đặt lịch [khoa mắt]{"entity": "department", "value": "mat"} sáng mai'],
+            "inform": ["[Nguyễn Thị Hoa](person_name), [mắt](department) ạ"],
+        },
+        "synonyms": {"mắt": "mat", "khoa mắt": "mat"},
+        "gold": ["greet", "greet", "affirm", "deny"],
+        "predicted": ["greet", "nlu_fallback", "affirm", "affirm"],
+    }
+    return json.loads(run_in_rasa(RASA_SCRIPT, stdin=json.dumps(case, ensure_ascii=False)))
+
+
+def test_held_out_messages_carry_gold_entities_after_synonym_mapping(in_rasa: dict) -> None:
+    booking, inform = in_rasa["messages"]
+    assert booking["intent"] == "book_appointment" and booking["text"] == "đặt lịch khoa mắt sáng mai"
+    assert [(e["entity"], booking["text"][e["start"] : e["end"]], e["value"]) for e in booking["entities"]] == [
+        ("department", "khoa mắt", "mat")
+    ]
+    assert [(e["entity"], e["value"]) for e in inform["entities"]] == [
+        ("person_name", "Nguyễn Thị Hoa"),
+        ("department", "mat"),  # "mắt" through the synonyms
+    ]
+
+
+def test_stripped_messages_keep_their_entities_on_the_right_characters(in_rasa: dict) -> None:
+    for message in in_rasa["stripped"]:
+        assert message["length_kept"]
+    inform = in_rasa["stripped"][1]
+    assert inform["text"] == "Nguyen Thi Hoa, mat a"
+    assert [inform["text"][e["start"] : e["end"]] for e in inform["entities"]] == ["Nguyen Thi Hoa", "mat"]
+
+
+def test_nlu_fallback_is_a_wrong_intent(in_rasa: dict) -> None:
+    intent = in_rasa["intent"]
+    assert intent["accuracy"] == 0.5
+    assert intent["fallback_rate"] == 0.25
+    assert intent["per_intent"]["greet"]["recall"] == 0.5
+    assert "nlu_fallback" not in intent["per_intent"]  # macro-F1 over the gold intents only
+    assert intent["macro_f1"] == pytest.approx((2 / 3 + 2 / 3 + 0) / 3, abs=1e-4)
+
+
+def test_the_whitespace_pipeline_differs_from_ours_only_in_the_tokenizer(in_rasa: dict) -> None:
+    ours, whitespace = in_rasa["ours"], in_rasa["whitespace"]
+    assert ours[0] == "bot.nlu.tokenizer.UndertheseaTokenizer" and whitespace[0] == "WhitespaceTokenizer"
+    assert ours[1:] == whitespace[1:]
+    assert "bot.nlu.datetime_extractor.ViDateTimeExtractor" in whitespace
+    assert not in_rasa["policies"]  # NLU only
+
+
+def test_nlu_yaml_writes_blocks_rasa_reads() -> None:
+    text = nlu_yaml([("intent", "greet", ["chào", "alo"]), ("synonym", "mat", ["mắt"]), ("intent", "empty", [])])
+    assert text.startswith('version: "3.1"\nnlu:\n')
+    assert '- intent: "greet"\n  examples: |\n    - chào\n    - alo\n' in text
+    assert "empty" not in text
