@@ -125,13 +125,16 @@ def test_a_new_profile_asks_name_birth_date_sex_and_phone_in_turn(world) -> None
     slots, _ = run(ValidateBookingForm(), tracker("inform", known, patient_id="new_other"))
     assert slots["requested_slot"] == "new_name"
     known |= slots
-    slots, _ = run(ValidateBookingForm(), tracker("inform", known, text="Lê Văn Tí"))
+    slots, _ = run(ValidateBookingForm(), tracker("deny", known, text="Lê Văn Tí"))  # a name read as a "no"
     assert slots["new_name"] == "Lê Văn Tí" and slots["requested_slot"] == "new_dob"
     known |= slots
     slots, messages = run(ValidateBookingForm(), tracker("inform", known, text="32/13/2020"))
     assert "new_dob" not in slots and "ngày sinh chưa đúng" in messages[0]["text"]
     slots, _ = run(ValidateBookingForm(), tracker("inform", known, text="05/06/2020"))
     assert slots["new_dob"] == "2020-06-05" and slots["requested_slot"] == "new_sex"
+    known |= slots | {"new_sex": "male", "requested_slot": "phone"}
+    slots, messages = run(ValidateBookingForm(), tracker("deny", known, text="thôi không đặt nữa"))
+    assert slots["requested_slot"] is None and "dừng đặt lịch" in messages[0]["text"]
 
 
 def test_an_unrelated_answer_is_not_understood_and_the_question_comes_again(world) -> None:

@@ -45,6 +45,8 @@ def test_sex(text: str, expected: str | None) -> None:
         ("0912345678", None),
         ("a", None),
         ("cho em hỏi là bệnh viện có khám vào chủ nhật không vậy ạ", None),
+        ("thôi không đặt nữa", None),
+        ("Phạm Quốc Huy", "Phạm Quốc Huy"),
     ],
 )
 def test_names(text: str, expected: str | None) -> None:

@@ -95,6 +95,15 @@ class ValidateBookingForm(ChatForm):
     def name(self) -> str:
         return "validate_booking_form"
 
+    def stops(self, tracker: Tracker, values: dict[str, Any]) -> bool:
+        """A name, a birth date or a phone answering the question is an answer, whatever intent the NLU gives
+        it ("Phạm Quốc Huy" may read as a no)."""
+        if values.get("requested_slot") in FREE_TEXT_SLOTS and self._free_answer(
+            values["requested_slot"], tracker, CollectingDispatcher()
+        ):
+            return False
+        return super().stops(tracker, values)
+
     def required(self, uow: UnitOfWork, chat: Chat, values: dict[str, Any]) -> list[str]:
         needed = [] if chat.oa_hospital(uow) else ["hospital"]
         needed += ["department", "appointment_slot", "patient_id"]

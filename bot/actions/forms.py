@@ -49,8 +49,7 @@ class ChatForm(FormValidationAction):
         with database().uow() as uow:
             if intent(tracker) in INTERRUPTIONS:
                 return [SlotSet(REQUESTED_SLOT, self.next_slot(uow, chat, values))]
-            # "ngày khác" (another day) may read as a no: it asks for other times, it does not stop.
-            if not activating and intent(tracker) in self.stop_intents and not wants_another_day(text(tracker)):
+            if not activating and self.stops(tracker, values):
                 dispatcher.utter_message(text=self.stopped_text, buttons=MAIN_MENU)
                 return [SlotSet(slot, None) for slot in self.form_slots] + [SlotSet(REQUESTED_SLOT, None)]
             try:
@@ -78,6 +77,11 @@ class ChatForm(FormValidationAction):
         dispatcher: CollectingDispatcher,
     ) -> dict[str, Any]:
         """The slot changes the latest message asks for (may tell the patient why a value is refused)."""
+
+    def stops(self, tracker: Tracker, values: dict[str, Any]) -> bool:
+        """Whether the patient asks to stop. "ngày khác" (another day) may read as a no: it asks for other
+        times and does not stop."""
+        return intent(tracker) in self.stop_intents and not wants_another_day(text(tracker))
 
     @abstractmethod
     def required(self, uow: UnitOfWork, chat: Chat, values: dict[str, Any]) -> list[str]:

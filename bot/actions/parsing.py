@@ -13,6 +13,9 @@ from .symptoms import fold
 _DATE = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4}|\d{2})")
 _WORDY_DATE = re.compile(r"ngay\s+(\d{1,2})\s+thang\s+(\d{1,2})\s+nam\s+(\d{4})")
 _PHONE = re.compile(r"(?:\+?84|0)[\s.\-]?\d(?:[\s.\-]?\d){8}")
+# Words of requests that no Vietnamese name contains (folded: without diacritics; not "huy" or "dat",
+# which are also the names Huy and Đạt).
+NOT_IN_NAMES = {"khong", "ko", "thoi", "nua", "lich", "kham", "muon", "gap"}
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
 
 
@@ -45,8 +48,8 @@ def person_name(text: str) -> str | None:
     cleaned = " ".join(cleaned.replace(",", " ").split()).strip(" .!")
     if not 2 <= len(cleaned) <= 120 or any(ch.isdigit() for ch in cleaned) or not _LETTERS.search(cleaned):
         return None
-    if len(cleaned.split()) > 6:
-        return None  # a sentence, not a name
+    if len(cleaned.split()) > 6 or set(fold(cleaned).split()) & NOT_IN_NAMES:
+        return None  # a sentence ("thôi không đặt nữa"), not a name
     return " ".join(word[:1].upper() + word[1:].lower() for word in cleaned.split())
 
 
