@@ -7,7 +7,8 @@ chooses, and a wrong guess costs one tap. Matching ignores diacritics, as patien
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from bot.nlu.folding import strip_diacritics
 
 # (keywords without diacritics, department slug); the first match wins, so specific entries come first.
 SYMPTOMS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -45,10 +46,8 @@ _CHILD = (
 
 
 def fold(text: str) -> str:
-    """Lower case, without diacritics, single spaces: how the keywords are written."""
-    decomposed = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " " + re.sub(r"[^a-z0-9]+", " ", plain).strip() + " "
+    """Lower case, without diacritics, single spaces, padded with spaces: how the keywords are written."""
+    return " " + re.sub(r"[^a-z0-9]+", " ", strip_diacritics(text)).strip() + " "
 
 
 def suggest_department(text: str) -> str | None:

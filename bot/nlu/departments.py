@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
+from bot.nlu.folding import strip_diacritics
+
 LEADS = ("chuyen khoa", "phong kham", "kham", "khoa")  # not "lịch": "lich da dat" is "lịch đã đặt"
 # Names of more than one word that are also common words without diacritics: "dong y" is "đông y"
 # (traditional medicine) and "đồng ý" (agree). They need a lead word too.
@@ -22,11 +24,7 @@ PARTICLES = {"a", "ad", "da", "nha", "nhe", "voi", "ah", "ak", "the", "thi", "em
 def fold(text: str) -> str:
     """Lower case without diacritics, one character for one (positions stay those of the NFC text);
     anything but a letter or digit becomes a space."""
-    out = []
-    for ch in unicodedata.normalize("NFC", text).lower():
-        base = "d" if ch == "đ" else unicodedata.normalize("NFD", ch)[0]
-        out.append(base if base.isascii() and base.isalnum() else " ")
-    return "".join(out)
+    return "".join(ch if ch.isascii() and ch.isalnum() else " " for ch in strip_diacritics(text))
 
 
 class DepartmentNames:

@@ -22,6 +22,7 @@ from rasa.shared.nlu.training_data.message import Message
 from underthesea import word_tokenize
 
 from bot.nlu.alignment import AlignmentError, align
+from bot.nlu.folding import strip_diacritics
 
 log = logging.getLogger(__name__)
 _HAS_WORD_CHAR = re.compile(r"\w")
@@ -57,10 +58,11 @@ class UndertheseaTokenizer(Tokenizer):
             words = text.split()
             spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
         tokens = [
-            Token("_".join(word.split()), start, end)
+            # The lemma is the word without diacritics: featurizers with use_lemma see "kham" for "khám".
+            Token("_".join(word.split()), start, end, lemma=strip_diacritics("_".join(word.split())))
             for word, (start, end) in zip(words, spans, strict=True)
             if _HAS_WORD_CHAR.search(word)  # punctuation and emoji are dropped
         ]
         if not tokens:
-            tokens = [Token(text, 0, len(text))]
+            tokens = [Token(text, 0, len(text), lemma=strip_diacritics(text))]
         return self._apply_token_pattern(tokens)
