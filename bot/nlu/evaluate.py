@@ -330,7 +330,9 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def train(workdir: Path, names: Sequence[str], nlu_file: Path, parallel: bool) -> dict[str, float]:
+def train(
+    workdir: Path, names: Sequence[str], nlu_file: Path, parallel: bool, config_file: Path = CONFIG_FILE
+) -> dict[str, float]:
     """Train one NLU model per pipeline into ``workdir/models/<name>.tar.gz``; seconds per model."""
     started: dict[str, tuple[subprocess.Popen[bytes], float, Path]] = {}
     durations: dict[str, float] = {}
@@ -344,7 +346,7 @@ def train(workdir: Path, names: Sequence[str], nlu_file: Path, parallel: bool) -
 
     for name in names:
         config = workdir / f"config-{name}.yml"
-        config.write_text(pipeline_config(name), encoding="utf-8")
+        config.write_text(pipeline_config(name, config_file), encoding="utf-8")
         log = workdir / f"train-{name}.log"
         command = [
             sys.executable,
@@ -483,6 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.nlu.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--nlu", type=Path, default=NLU_FILE, help="NLU training data (default: %(default)s)")
     parser.add_argument("--report", type=Path, default=REPORT_FILE, help="JSON report (default: %(default)s)")
+    parser.add_argument("--config", type=Path, default=CONFIG_FILE, help="pipeline to evaluate (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--pipelines", nargs="+", choices=PIPELINES, default=list(PIPELINES))
     parser.add_argument(
@@ -511,7 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         messages["no_diacritics"] = [without_diacritics(m) for m in messages["as_written"]]
 
         print(f"training {', '.join(args.pipelines)} on {sum(map(len, train_split.values()))} examples ...", flush=True)
-        durations = train(workdir, args.pipelines, train_file, parallel=not args.sequential)
+        durations = train(workdir, args.pipelines, train_file, parallel=not args.sequential, config_file=args.config)
         trained = time.monotonic()
 
         results: dict[str, dict[str, dict[str, Any]]] = {}
@@ -528,6 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     passed = all(check["pass"] for check in outcome.values()) and bool(outcome)
     report = {
         "data": str(args.nlu.relative_to(ROOT) if args.nlu.is_relative_to(ROOT) else args.nlu),
+        "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
         "split": {
             "seed": args.seed,
             "holdout_fraction": HOLDOUT_FRACTION,
