@@ -262,7 +262,9 @@ def test_the_rate_limit_is_shared_and_respected(db, database_url, sim):
         runner.join()
     times = sorted(m["time"] for m in sim.messages(kind="cs"))
     assert len(times) == 30
-    # In any one-second window at most the burst (10) plus the second's refill (10) go out.
-    worst = max(sum(1 for t in times if start <= t < start + 1000) for start in times)
+    # In any one-second window of draws at most the burst (10) plus the second's refill (10) go out. The
+    # simulator stamps arrivals, which jitter against the draws on a busy machine: a 0.9 s window of arrivals
+    # holds draws at most 1 s apart while the jitter stays under 0.1 s.
+    worst = max(sum(1 for t in times if start <= t < start + 900) for start in times)
     assert worst <= 20
     assert times[-1] - times[0] >= 1500, "30 messages at 10 a second after a burst of 10 take about 2 s"
