@@ -231,6 +231,31 @@ def test_regex_and_lookup_tables(nlu: list[dict]) -> None:
     assert len(lookups.get("department", [])) >= len(DEPARTMENTS)
 
 
+def _strip(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    return "".join(
+        "d"
+        if c == "đ"
+        else "D"
+        if c == "Đ"
+        else "".join(p for p in unicodedata.normalize("NFD", c) if unicodedata.category(p) != "Mn")
+        for c in text
+    )
+
+
+def test_cue_lookup_tables_have_every_form_without_diacritics_too(nlu: list[dict]) -> None:
+    """The cue_* lookup tables are regex features of intents: a message typed without diacritics must fire
+    the same feature, so each form is also listed without them."""
+    cues = {
+        block["lookup"]: _items(block["examples"]) for block in nlu if str(block.get("lookup", "")).startswith("cue_")
+    }
+    assert len(cues) >= 15
+    for name, forms in cues.items():
+        lowered = {form.lower() for form in forms}
+        missing = [form for form in forms if _strip(form).lower() not in lowered]
+        assert not missing, (name, missing)
+
+
 def test_core_intents_have_examples_without_diacritics(intents: dict[str, list[str]]) -> None:
     for intent in CORE_INTENTS:
         examples = intents[intent]
