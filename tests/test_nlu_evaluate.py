@@ -57,6 +57,14 @@ def test_split_is_deterministic_and_ignores_file_order() -> None:
     assert split_examples(INTENTS, seed=8)[1] != first
 
 
+def test_adding_an_example_moves_at_most_one_other_across_the_line() -> None:
+    before = split_examples(INTENTS, seed=7)[1]["book_appointment"]
+    grown = {**INTENTS, "book_appointment": [*INTENTS["book_appointment"], "đặt lịch mới"]}
+    after = split_examples(grown, seed=7)[1]["book_appointment"]
+    assert len(set(before) - set(after)) <= 1
+    assert len(set(after) - set(before)) <= 1
+
+
 def test_adding_an_intent_does_not_move_the_others() -> None:
     more = {**INTENTS, "thank": [f"cảm ơn {i}" for i in range(12)]}
     before, after = split_examples(INTENTS, seed=7)[1], split_examples(more, seed=7)[1]

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -76,20 +76,24 @@ def parse_examples(block: str) -> list[str]:
     return [line.strip()[2:].strip() for line in block.splitlines() if line.strip().startswith("- ")]
 
 
+def _rank(seed: int, intent: str, example: str) -> str:
+    return hashlib.sha256(f"{seed}:{intent}:{example}".encode()).hexdigest()
+
+
 def split_examples(
     intents: dict[str, list[str]], seed: int = SEED, fraction: float = HOLDOUT_FRACTION
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Stratified split: ``round(fraction * n)`` examples of each intent (at least 1 when the intent has 2
-    or more) are held out. Deterministic: each intent's examples are sorted before a shuffle seeded with
-    ``seed`` and the intent's name, so the order of intents and examples in the file does not matter.
-    Returns ``(train, test)``, each keeping the file's example order."""
+    or more) are held out. Deterministic and stable: each example gets a rank from a hash of the seed, its
+    intent and its text, and the lowest ranks of each intent are held out. So the order of the file does
+    not matter, and adding an example moves at most one other across the line, where a shuffle would deal
+    a new split for every change of the data. Returns ``(train, test)``, each keeping the file's order."""
     train: dict[str, list[str]] = {}
     test: dict[str, list[str]] = {}
     for intent, examples in intents.items():
         n_test = int(fraction * len(examples) + 0.5)
         n_test = min(max(n_test, 1), len(examples) - 1) if len(examples) >= 2 else 0
-        order = sorted(set(examples))
-        random.Random(f"{seed}:{intent}").shuffle(order)
+        order = sorted(set(examples), key=lambda example: _rank(seed, intent, example))
         held_out = set(order[:n_test])
         test[intent] = [example for example in examples if example in held_out]
         train[intent] = [example for example in examples if example not in held_out]
