@@ -2,9 +2,10 @@
 
 Run as ``make nlu-eval`` (``python -m bot.nlu.evaluate`` in the Rasa environment). Steps:
 
-1. Split data/training/nlu.yml: for each intent, a fixed-seed 25 % of its examples is held out and never
-   trained on. The split works on the annotated example lines, so entity annotations stay as written in
-   both halves; synonyms, regexes and lookup tables stay in the training half.
+1. Split data/training/nlu.yml: for each intent, 25 % of its examples (those with the lowest hash of seed,
+   intent and text) is held out and never trained on. The split works on the annotated example lines, so
+   entity annotations stay as written in both halves; synonyms, regexes and lookup tables stay in the
+   training half.
 2. Train one NLU-only model per pipeline (``rasa train nlu`` in a subprocess, into a temporary directory):
    ``ours`` is the pipeline of bot/config.yml, ``whitespace`` the same with ``WhitespaceTokenizer`` in
    place of ours (the date/time extractor stays: it needs no tokens).
@@ -538,6 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
         "split": {
             "seed": args.seed,
+            "method": "per intent, the examples with the lowest sha256(seed:intent:example) are held out",
             "holdout_fraction": HOLDOUT_FRACTION,
             "train_size": sum(map(len, train_split.values())),
             "test_size": sum(map(len, test_split.values())),
