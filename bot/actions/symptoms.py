@@ -6,9 +6,7 @@ chooses, and a wrong guess costs one tap. Matching ignores diacritics, as patien
 
 from __future__ import annotations
 
-import re
-
-from bot.nlu.folding import strip_diacritics
+from bot.nlu.departments import fold as fold_characters
 
 # (keywords without diacritics, department slug); the first match wins, so specific entries come first.
 SYMPTOMS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -47,7 +45,7 @@ _CHILD = (
 
 def fold(text: str) -> str:
     """Lower case, without diacritics, single spaces, padded with spaces: how the keywords are written."""
-    return " " + re.sub(r"[^a-z0-9]+", " ", strip_diacritics(text)).strip() + " "
+    return " " + " ".join(fold_characters(text).split()) + " "
 
 
 def suggest_department(text: str) -> str | None:
