@@ -221,8 +221,9 @@ class ConversationError(RuntimeError):
 
 class Chat:
     """One user's side of the chat, as ``tests.dialogue_stack.DialogueStack.say`` / ``tap`` do it: the text
-    goes through the simulator (a signed webhook), then the user waits until all their events are handled and
-    all replies sent, polling the database every ``poll`` seconds, and reads the replies from the simulator."""
+    goes through the simulator (a signed webhook), then the user waits for the first reply (a long poll of the
+    simulator) and until all their events are handled and all replies sent, polling the database every
+    ``poll`` seconds, and reads the replies from the simulator."""
 
     def __init__(self, db: Database, simulator_base: str, poll: float, timeout: float) -> None:
         self.db = db
@@ -240,6 +241,8 @@ class Chat:
         if response.status_code != 200:
             raise ConversationError(f"the simulator did not send {text!r}: HTTP {response.status_code}")
         deadline = time.monotonic() + self.timeout
+        # A long poll until the first reply; only then the database, for the rest of the turn's replies.
+        self.simulator.messages(oa_id=OA_ID, user_id=user_id, after=str(after), wait=f"{min(self.timeout, 60):g}")
         while not settled(self.db, user_id):
             if time.monotonic() > deadline:
                 raise ConversationError(f"no answer to {text!r} within {self.timeout:g} s")

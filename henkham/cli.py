@@ -159,7 +159,7 @@ def _run_channel_loop(role: str, threads: int) -> None:
     import signal
     import threading
 
-    from bot.zalo_webhook import workers
+    from bot.zalo_webhook import wakeup, workers
     from bot.zalo_webhook.runtime import build_channel
 
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
@@ -173,11 +173,13 @@ def _run_channel_loop(role: str, threads: int) -> None:
         signal.signal(signum, lambda *_: stop.set())
     if role == "worker":
         step = lambda: workers.inbox_step(database, channel.processor)  # noqa: E731
+        listen = wakeup.INBOX_CHANNEL
     else:
         step = lambda: workers.sender_step(database, channel.sender)  # noqa: E731
+        listen = wakeup.OUTBOX_CHANNEL
     click.echo(f"henkham {role}: {threads} thread(s) on {database.engine.url.render_as_string(hide_password=True)}")
     try:
-        workers.run_loops(step, threads=threads, stop=stop)
+        workers.run_workers(database, step, threads=threads, stop=stop, channel=listen)
     finally:
         database.dispose()
 

@@ -3,7 +3,7 @@
 * the henkham web app on a free port (werkzeug's threaded server, in a thread of the test process);
 * the Zalo simulator on another free port, under gunicorn in a subprocess as ``serve`` runs it (werkzeug's
   server drops headers spelt with underscores, and Zalo's ``access_token`` / ``secret_key`` are);
-* inbox workers and a sender (``workers.run_loops``) in threads, with a placeholder bot;
+* inbox workers and a sender (``workers.run_workers``) in threads, with a placeholder bot;
 * Chromium: Debian's package (``apt-get install -y chromium``), driven by Playwright. Playwright's own
   browser download is not used.
 
@@ -27,7 +27,7 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from bot.zalo_webhook import workers
+from bot.zalo_webhook import wakeup, workers
 from bot.zalo_webhook.models import InboundEvent, OutboundMessage
 from bot.zalo_webhook.runtime import Channel
 from core.uow import Database
@@ -76,18 +76,18 @@ def running_workers(channel: Channel, *, inbox_threads: int = 2, sender_threads:
     stop = threading.Event()
     db = channel.db
     loops = [
-        (lambda: workers.inbox_step(db, channel.processor), inbox_threads),
-        (lambda: workers.sender_step(db, channel.sender), sender_threads),
+        (lambda: workers.inbox_step(db, channel.processor), inbox_threads, wakeup.INBOX_CHANNEL),
+        (lambda: workers.sender_step(db, channel.sender), sender_threads, wakeup.OUTBOX_CHANNEL),
     ]
     runners = [
         threading.Thread(
-            target=workers.run_loops,
-            args=(step,),
-            kwargs={"threads": threads, "stop": stop, "idle_sleep": 0.05},
+            target=workers.run_workers,
+            args=(db, step),
+            kwargs={"threads": threads, "stop": stop, "channel": listen},
             name=f"browser-test-loops-{n}",
             daemon=True,
         )
-        for n, (step, threads) in enumerate(loops)
+        for n, (step, threads, listen) in enumerate(loops)
     ]
     for runner in runners:
         runner.start()

@@ -45,6 +45,8 @@ class DialogueStack:
             f"{self.simulator.base}/_sim/chat/send", json={"oa_id": OA_ID, "user_id": user_id, "text": text}
         )
         assert response.status_code == 200, response.text
+        if expect_reply:  # a long poll until the first reply, then (cheaper than polling all along) the rest
+            self.simulator.messages(user_id=user_id, after=str(after), wait=str(REPLY_TIMEOUT))
         wait_until(lambda: settled(self.db, user_id), timeout=REPLY_TIMEOUT, what=f"the answer to {text!r}")
         replies = [m["message"] for m in self.simulator.messages(user_id=user_id) if m["seq"] > after]
         assert replies or not expect_reply, f"no answer to {text!r}"

@@ -601,6 +601,35 @@ def test_messages_filter_by_sequence_user_and_kind(client: FlaskClient, token: s
     assert [m["kind"] for m in messages(client)] == ["cs", "cs", "zns"]
 
 
+def test_a_long_poll_answers_when_a_matching_message_arrives(sim: Flask, client: FlaskClient, token: str) -> None:
+    send_cs(client, token, {"text": "before"})
+    after = messages(client)[-1]["seq"]
+
+    def send_later() -> None:
+        time.sleep(0.3)
+        other = sim.test_client()
+        send_cs(other, token, {"text": "to someone else"}, user_id="999")
+        send_cs(other, token, {"text": "the answer"})
+
+    sender = threading.Thread(target=send_later)
+    sender.start()
+    began = time.monotonic()
+    got = messages(client, user_id=USER, after=after, wait=30)
+    waited = time.monotonic() - began
+    sender.join()
+
+    assert [m["message"]["text"] for m in got] == ["the answer"]
+    assert 0.2 < waited < 20  # held until the message came, not for the whole wait
+    assert messages(client, user_id=USER, after=got[-1]["seq"], wait=0.2) == []  # nothing new: empty after the wait
+
+
+@pytest.mark.parametrize("wait", ["soon", "-1", "61"])
+def test_a_wait_that_is_not_0_to_60_seconds_is_refused(client: FlaskClient, wait: str) -> None:
+    reply = client.get("/_sim/messages", query_string={"wait": wait})
+    assert reply.status_code == 400
+    assert "wait" in reply.get_json()["error"]
+
+
 def test_stats_count_requests_per_path(client: FlaskClient, token: str) -> None:
     send_cs(client, token, {"text": "1"})
     send_cs(client, None, {"text": "2"})

@@ -13,6 +13,7 @@ from core.uow import UnitOfWork
 from .claims import Claim, claim_heads, still_mine
 from .events import ZaloEvent
 from .models import InboundEvent, WorkStatus
+from .wakeup import INBOX_CHANNEL, announce
 
 INBOX = InboundEvent.__table__
 
@@ -37,6 +38,8 @@ def store(uow: UnitOfWork, event: ZaloEvent, raw: bytes, now: dt.datetime | None
             "outcome": "",
         },
     ).first()
+    if result is not None:
+        announce(session, INBOX_CHANNEL)
     uow.commit()
     return result is not None
 

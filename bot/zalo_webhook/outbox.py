@@ -14,6 +14,7 @@ from core.uow import UnitOfWork
 from .claims import Claim, claim_heads, still_mine
 from .messages import OutgoingMessage, split_text
 from .models import OutboundMessage, WorkStatus
+from .wakeup import OUTBOX_CHANNEL, announce
 
 OUTBOX = OutboundMessage.__table__
 
@@ -61,6 +62,8 @@ def enqueue(
             ).first()
             is not None
         )
+    if created:
+        announce(session, OUTBOX_CHANNEL)
     return created
 
 

@@ -1,7 +1,8 @@
 """The long-running loops: inbox workers (events → bot → outbox) and senders (outbox → Zalo).
 
 Each process runs a few threads, each with its own unit of work per step; any number of processes may run
-(work is claimed per user with leases, see claims.py). A thread that finds nothing to do sleeps briefly.
+(work is claimed per user with leases, see claims.py). A thread that finds nothing to do waits: on
+PostgreSQL until a notification announces work (wakeup.py) or a few seconds pass, on SQLite briefly.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import update
 from core.timeutil import utcnow
 from core.uow import Database
 
-from . import inbox, outbox
+from . import inbox, outbox, wakeup
 from .claims import Claim, still_mine
 from .models import WorkStatus
 from .processing import EventProcessor
@@ -24,6 +25,8 @@ from .sender import Sender
 log = logging.getLogger(__name__)
 
 MAX_EVENT_ATTEMPTS = 5
+POLL_SECONDS = 0.1  # an idle thread's wait on SQLite, where nothing announces new work
+NOTIFIED_POLL_SECONDS = 2.0  # on PostgreSQL: new work rings; this finds due retries and expired leases
 
 
 def inbox_step(db: Database, processor: EventProcessor) -> int:
@@ -51,23 +54,55 @@ def sender_step(db: Database, sender: Sender, batch: int = 1) -> int:
     return len(claims)
 
 
-def run_loops(step: Callable[[], int], *, threads: int, stop: threading.Event, idle_sleep: float = 0.1) -> None:
-    """Run ``step`` in ``threads`` threads until ``stop`` is set."""
+def run_loops(
+    step: Callable[[], int],
+    *,
+    threads: int,
+    stop: threading.Event,
+    idle_sleep: float = POLL_SECONDS,
+    doorbell: wakeup.Doorbell | None = None,
+) -> None:
+    """Run ``step`` in ``threads`` threads until ``stop`` is set. A thread that found nothing to do waits
+    ``idle_sleep`` seconds, or less when ``doorbell`` rings."""
+
+    def idle(seconds: float) -> None:
+        if doorbell is None:
+            stop.wait(seconds)
+        else:
+            doorbell.wait(seconds)
 
     def loop() -> None:
         while not stop.is_set():
             try:
                 if step() == 0:
-                    stop.wait(idle_sleep)
+                    idle(idle_sleep)
             except Exception:  # the database went away, say: keep the loop alive and try again
                 log.exception("worker step failed")
-                stop.wait(1.0)
+                idle(1.0)
 
     workers = [threading.Thread(target=loop, name=f"henkham-{i}", daemon=True) for i in range(threads)]
     for worker in workers:
         worker.start()
+    if doorbell is not None:
+        stop.wait()
+        doorbell.ring_all()  # the waiting threads see the stop at once
     for worker in workers:
         worker.join()
+
+
+def run_workers(db: Database, step: Callable[[], int], *, threads: int, stop: threading.Event, channel: str) -> None:
+    """``run_loops`` as the worker processes run it: on PostgreSQL woken by notifications on ``channel``
+    (``wakeup.INBOX_CHANNEL`` or ``OUTBOX_CHANNEL``) from one listening connection, on SQLite polling."""
+    if db.engine.dialect.name != "postgresql":
+        run_loops(step, threads=threads, stop=stop)
+        return
+    doorbell = wakeup.Doorbell(threads)
+    listener = threading.Thread(
+        target=wakeup.listen, args=(db.engine.url, channel, doorbell, stop), name=f"listen-{channel}", daemon=True
+    )
+    listener.start()
+    run_loops(step, threads=threads, stop=stop, idle_sleep=NOTIFIED_POLL_SECONDS, doorbell=doorbell)
+    listener.join(timeout=wakeup.STOP_CHECK_SECONDS + 5)
 
 
 def _give_up_or_retry(db: Database, claim: Claim) -> None:

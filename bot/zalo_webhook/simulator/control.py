@@ -13,6 +13,7 @@ from .state import MessageFilter
 
 PHONE = re.compile(r"^84\d{8,10}$")
 MESSAGE_KINDS = ("cs", "zns")
+MAX_WAIT_SECONDS = 60
 
 blueprint = Blueprint("sim_control", __name__, url_prefix="/_sim")
 
@@ -32,7 +33,8 @@ def oas() -> ResponseReturnValue:
 
 @blueprint.get("/messages")
 def messages() -> ResponseReturnValue:
-    """What the OA sent (``/cs`` and ZNS), in arrival order; filters ``oa_id, user_id, phone, kind, after``."""
+    """What the OA sent (``/cs`` and ZNS), in arrival order; filters ``oa_id, user_id, phone, kind, after``.
+    ``wait`` (seconds, at most 60) holds the answer until a message passes the filters (a long poll)."""
     args = request.args
     kind = args.get("kind") or None
     if kind not in (None, *MESSAGE_KINDS):
@@ -41,6 +43,12 @@ def messages() -> ResponseReturnValue:
         after = int(args.get("after") or 0)
     except ValueError as exc:
         raise BadRequest("after must be a sequence number") from exc
+    try:
+        wait = float(args.get("wait") or 0)
+    except ValueError as exc:
+        raise BadRequest("wait must be a number of seconds") from exc
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        raise BadRequest(f"wait must be between 0 and {MAX_WAIT_SECONDS} seconds")
     query = MessageFilter(
         oa_id=args.get("oa_id") or None,
         user_id=args.get("user_id") or None,
@@ -48,7 +56,7 @@ def messages() -> ResponseReturnValue:
         kind=kind,
         after=after,
     )
-    return jsonify({"messages": current_simulator().store.messages(query)})
+    return jsonify({"messages": current_simulator().store.messages(query, wait)})
 
 
 @blueprint.get("/conversation")

@@ -10,7 +10,7 @@ from gunicorn.app.base import BaseApplication
 from .app import create_simulator
 from .config import SimulatorConfig
 
-THREADS = 16
+THREADS = 64  # long polls of /_sim/messages (tests, benchmarks) each hold one
 
 
 class _Server(BaseApplication):

@@ -64,6 +64,7 @@ class MessageFilter:
 class ChatStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # notified whenever the OA sends a message
         self.reset()
 
     def reset(self) -> None:
@@ -195,6 +196,7 @@ class ChatStore:
                 "time": now_ms(),
             }
             self._messages.append(record)
+            self._arrived.notify_all()
             text = message.get("text")
             self._converse(
                 oa_id,
@@ -234,15 +236,22 @@ class ChatStore:
             if owner is not None:
                 record["user_id"] = owner.user_id
             self._messages.append(record)
+            self._arrived.notify_all()
             return copy.deepcopy(record)
 
     def zns_sent(self, oa_id: str) -> int:
         with self._lock:
             return sum(1 for record in self._messages if record["kind"] == "zns" and record["oa_id"] == oa_id)
 
-    def messages(self, query: MessageFilter) -> list[dict[str, Any]]:
+    def messages(self, query: MessageFilter, wait: float = 0.0) -> list[dict[str, Any]]:
+        """The messages ``query`` accepts; with ``wait``, blocks up to that many seconds until there is one."""
         with self._lock:
-            return [copy.deepcopy(record) for record in self._messages if query.accepts(record)]
+            found = [record for record in self._messages if query.accepts(record)]
+            if not found and wait > 0:
+                seen = len(self._messages)
+                self._arrived.wait_for(lambda: any(map(query.accepts, self._messages[seen:])), wait)
+                found = [record for record in self._messages[seen:] if query.accepts(record)]
+            return [copy.deepcopy(record) for record in found]
 
     def last_seq(self) -> int:
         with self._lock:

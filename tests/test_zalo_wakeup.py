@@ -1,0 +1,121 @@
+"""Idle workers are woken by PostgreSQL notifications when work is queued, instead of polling all the time."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from bot.zalo_webhook import inbox, outbox, wakeup, workers
+from bot.zalo_webhook.events import parse
+from bot.zalo_webhook.messages import OutgoingMessage
+from core.uow import Database
+from tests.zalo_helpers import OA_ID, text_event
+from tests.zalo_sim import wait_until
+
+
+def test_a_ring_wakes_a_waiting_thread_and_an_early_ring_is_kept() -> None:
+    doorbell = wakeup.Doorbell(limit=2)
+    assert doorbell.wait(0.05) is False, "no ring: the wait times out"
+    woken: list[bool] = []
+    waiter = threading.Thread(target=lambda: woken.append(doorbell.wait(30)))
+    waiter.start()
+    time.sleep(0.1)
+    doorbell.ring()
+    waiter.join(timeout=10)
+    assert woken == [True], "the ring woke the waiting thread long before its 30 s"
+    doorbell.ring()
+    assert doorbell.wait(30) is True, "a ring while nobody waited is kept for the next wait"
+
+
+def test_rings_are_counted_up_to_the_number_of_threads() -> None:
+    doorbell = wakeup.Doorbell(limit=2)
+    doorbell.ring(10)
+    assert [doorbell.wait(0.05) for _ in range(3)] == [True, True, False]
+
+
+@contextmanager
+def running(db: Database, step: Callable[[], int], channel: str, threads: int = 2) -> Iterator[threading.Thread]:
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=workers.run_workers, args=(db, step), kwargs={"threads": threads, "stop": stop, "channel": channel}
+    )
+    runner.start()
+    try:
+        yield runner
+    finally:
+        stop.set()
+        runner.join(timeout=15)
+        assert not runner.is_alive(), "the workers stop when told to, even while waiting for work"
+
+
+def store_event(db: Database, user: str, text: str) -> None:
+    raw = json.dumps(text_event(user, text)).encode()
+    with db.uow() as uow:
+        assert inbox.store(uow, parse(raw)[0], raw)
+
+
+def claimer(db: Database, claim: Callable, seen: list[int]) -> Callable[[], int]:
+    """A worker step that only claims (and remembers) work, as a real step would start."""
+
+    def step() -> int:
+        with db.uow() as uow:
+            claims = claim(uow)
+        seen.extend(c.id for c in claims)
+        return len(claims)
+
+    return step
+
+
+def test_on_postgresql_queued_work_wakes_idle_workers_without_polling(db, is_postgres, monkeypatch) -> None:
+    if not is_postgres:
+        pytest.skip("NOTIFY is PostgreSQL's; on SQLite the workers poll (next test)")
+    monkeypatch.setattr(workers, "NOTIFIED_POLL_SECONDS", 3600.0)  # only a notification can wake them now
+    store_event(db, "early", "stored before the workers started")
+    events: list[int] = []
+    messages: list[int] = []
+    with (
+        running(db, claimer(db, inbox.claim, events), wakeup.INBOX_CHANNEL),
+        running(db, claimer(db, outbox.claim, messages), wakeup.OUTBOX_CHANNEL),
+    ):
+        wait_until(lambda: len(events) == 1, timeout=15, what="the event stored before the start")
+        time.sleep(0.5)  # every thread idle, waiting for an hour
+        store_event(db, "late", "stored while the workers wait")
+        wait_until(lambda: len(events) == 2, timeout=15, what="the worker woken by the new event")
+        with db.uow() as uow:
+            outbox.enqueue(uow, oa_id=OA_ID, user_id="late", message=OutgoingMessage("Dạ"), key="wake-1")
+            uow.commit()
+        wait_until(lambda: len(messages) == 1, timeout=15, what="the sender woken by the queued message")
+
+
+def test_a_rolled_back_queueing_wakes_nobody(db, is_postgres, monkeypatch) -> None:
+    if not is_postgres:
+        pytest.skip("NOTIFY is PostgreSQL's")
+    monkeypatch.setattr(workers, "NOTIFIED_POLL_SECONDS", 3600.0)
+    calls: list[int] = []
+    step = claimer(db, outbox.claim, [])
+
+    def counted() -> int:
+        calls.append(1)
+        return step()
+
+    with running(db, counted, wakeup.OUTBOX_CHANNEL, threads=1):
+        wait_until(lambda: len(calls) == 2, timeout=15, what="the first look and the look after connecting")
+        with db.uow() as uow:
+            outbox.enqueue(uow, oa_id=OA_ID, user_id="u", message=OutgoingMessage("Dạ"), key="rolled-back")
+            uow.rollback()
+        time.sleep(1.0)
+        assert len(calls) == 2, "nothing was queued, so nobody looked"
+
+
+def test_on_sqlite_idle_workers_poll(db, is_postgres) -> None:
+    if is_postgres:
+        pytest.skip("PostgreSQL is shown above")
+    events: list[int] = []
+    with running(db, claimer(db, inbox.claim, events), wakeup.INBOX_CHANNEL):
+        store_event(db, "u", "xin chào")
+        wait_until(lambda: len(events) == 1, timeout=15, what="the polling worker")
