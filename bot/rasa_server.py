@@ -1,0 +1,55 @@
+"""Rasa's command line (``rasa run``, ``rasa shell`` …) with one fix to Rasa 3.6, for the Rasa environment.
+
+Rasa checks every action server response with ``jsonschema.validate(result, schema)``. That call first checks
+the *schema itself* against JSON Schema's 2020-12 meta-schema and builds a new validator, every time: measured
+under 20 chatting users it was three quarters of the Rasa server's CPU (a form turn makes two or three
+action calls). Here the schema is checked once and one validator is kept; each response is still validated
+against the same schema, and an invalid one raises the same ``ValidationError`` with the same message.
+No release of Rasa 3.6 changes this and no setting turns it off, hence the patch.
+
+Run as ``python -m bot.rasa_server run …`` (``scripts/rasa-server`` does).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+from jsonschema import validators
+from jsonschema.exceptions import best_match
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.constants import DOCS_BASE_URL
+
+
+@functools.cache
+def response_validator() -> Any:
+    """The validator of action server responses, its schema checked once."""
+    schema = RemoteAction.action_response_format_spec()
+    cls = validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def validate_action_result(_action: RemoteAction, result: dict[str, Any]) -> bool:
+    """``RemoteAction._validate_action_result`` with the kept validator (same check, same error)."""
+    error = best_match(response_validator().iter_errors(result))
+    if error is None:
+        return True
+    error.message += (
+        ". Failed to validate Action server response from API, make sure your response from the Action "
+        f"endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+    )
+    raise error
+
+
+def install() -> None:
+    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    install()
+    from rasa.__main__ import main
+
+    sys.argv[0] = "rasa"
+    main()
