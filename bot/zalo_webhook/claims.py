@@ -10,10 +10,11 @@ serialised by BEGIN IMMEDIATE, the same statement is simply run by one writer at
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import Integer, Select, Table, Update, and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import OPEN, WorkStatus
@@ -28,15 +29,30 @@ class Claim:
 
 def claim_heads(
     session: Session,
-    table: Any,
+    table: Table,
     *,
     now: dt.datetime,
     lease: dt.timedelta,
     limit: int,
-    due: Any = None,
+    due_column: str | None = None,
 ) -> list[Claim]:
     """Claim up to ``limit`` rows of ``table`` (zalo_inbox or zalo_outbox), the oldest first, at most one per
-    user, and lease them until ``now + lease``. ``due`` is an extra condition (e.g. a retry time)."""
+    user, and lease them until ``now + lease``. ``due_column`` names a time the row must have reached (e.g. a
+    retry time)."""
+    candidates, take = _claim_statements(table, due_column)
+    rows = session.execute(candidates, {"now": now, "limit": limit}).all()
+    if not rows:
+        return []
+    session.execute(take, {"ids": [r.id for r in rows], "lease_end": now + lease})
+    return [Claim(r.id, r.attempts + 1, r.status == WorkStatus.PROCESSING.value) for r in rows]
+
+
+@functools.cache
+def _claim_statements(table: Table, due_column: str | None) -> tuple[Select[Any], Update]:
+    """The two statements of a claim, built once per table: they are the workers' most frequent statements,
+    and SQLAlchemy builds the cache key of a statement object once, so a new object per claim cost more CPU
+    than the database spent running it."""
+    now = bindparam("now", type_=table.c.lease_until.type)
     earlier, busy = table.alias("earlier"), table.alias("busy")
     claimable = or_(
         table.c.status == WorkStatus.PENDING.value,
@@ -56,22 +72,24 @@ def claim_heads(
         busy.c.lease_until >= now,
         busy.c.id != table.c.id,
     )
-    conditions = [claimable, first_of_user, user_idle] + ([due] if due is not None else [])
-    rows = session.execute(
+    conditions = [claimable, first_of_user, user_idle] + ([table.c[due_column] <= now] if due_column else [])
+    candidates = (
         select(table.c.id, table.c.status, table.c.attempts)
         .where(*conditions)
         .order_by(table.c.id)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
         .with_for_update(skip_locked=True)
-    ).all()
-    if not rows:
-        return []
-    session.execute(
-        update(table)
-        .where(table.c.id.in_([r.id for r in rows]))
-        .values(status=WorkStatus.PROCESSING.value, lease_until=now + lease, attempts=table.c.attempts + 1)
     )
-    return [Claim(r.id, r.attempts + 1, r.status == WorkStatus.PROCESSING.value) for r in rows]
+    take = (
+        update(table)
+        .where(table.c.id.in_(bindparam("ids", expanding=True)))
+        .values(
+            status=WorkStatus.PROCESSING.value,
+            lease_until=bindparam("lease_end", type_=table.c.lease_until.type),
+            attempts=table.c.attempts + 1,
+        )
+    )
+    return candidates, take
 
 
 def still_mine(table: Any, claim: Claim) -> Any:

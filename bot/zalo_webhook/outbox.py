@@ -76,7 +76,7 @@ def claim(uow: UnitOfWork, *, now: dt.datetime | None = None, limit: int = 10, l
         now=now,
         lease=dt.timedelta(seconds=lease_seconds),
         limit=limit,
-        due=OUTBOX.c.next_attempt_at <= now,
+        due_column="next_attempt_at",
     )
     uow.commit()
     return claims
