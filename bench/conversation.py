@@ -13,17 +13,21 @@ a slot). It measures:
 1. end-to-end latency of a 10-turn booking conversation (greeting, "book khoa nhi/mắt Monday morning", a time
    button, "Tôi đi khám", name, birth date, sex, phone, BHYT, confirm; one more turn, the department's button,
    when the bot asks which department) run by ``--users`` (20) users at once, each in its own thread of a
-   separate process (the users must not take the stack's GIL), with ``--think`` seconds (0) between a reply
-   and the next message. A user sends through the simulator and waits, as ``DialogueStack.say`` does, until
-   all its events are handled and replies sent (polled every ``--poll`` s). A turn's latency runs from
-   "webhook received" (``zalo_inbox.received_at`` of the user's event) to "first reply handed to Zalo" (the
-   time the Zalo simulator recorded the message, matched through ``zalo_outbox.zalo_message_id``;
-   ``zalo_outbox.sent_at`` if it is missing): this machine's wall clock on both sides, so the polling does
-   not enter the figures. Beside it: the last reply of each turn, the split of the first-reply latency into
-   the inbox wait (webhook -> a worker takes the event, i.e. the replies' ``created_at``) and the rest (bot,
-   actions, outbox, sender), and the same conversation by one user alone (the reference without queueing),
-   run after an untimed warm-up conversation. Every user must end with a booking code and an appointment in
-   the database; turns answered with "not understood" are counted;
+   separate process (the users must not take the stack's GIL). Like people, they arrive spread over
+   ``--think`` (3) seconds and take 0.5 to 1.5 times ``--think`` to read each reply and answer (a patient
+   typing a name or a phone number on Zalo takes longer; 3 s is on the hard side). A user sends through
+   the simulator and waits for the first reply (a long poll), then until all its events are handled and
+   replies sent (polled every ``--poll`` s). A turn's latency runs from "webhook received"
+   (``zalo_inbox.received_at`` of the user's event) to "first reply handed to Zalo" (the time the Zalo
+   simulator recorded the message, matched through ``zalo_outbox.zalo_message_id``; ``zalo_outbox.sent_at``
+   if it is missing): this machine's wall clock on both sides, so the waiting does not enter the figures.
+   Beside it: the last reply of each turn, the split of the first-reply latency into the inbox wait
+   (webhook -> a worker takes the event, i.e. the replies' ``created_at``) and the rest (bot, actions,
+   outbox, sender), the same conversation by one user alone (the reference without queueing), run after an
+   untimed warm-up conversation, and (``--saturation``, on by default) the users again answering the
+   instant a reply arrives: that run's throughput is the stack's capacity on this machine, and its latency
+   what a burst beyond it costs. Every user must end with a booking code and an appointment in the
+   database; turns answered with "not understood" are counted;
 2. NLU latency of the running Rasa server, ``POST /model/parse``, over ``--nlu-texts`` (200) patient
    messages taken round-robin over the intents of ``data/training/nlu.yml`` (entity markup stripped):
    sequential for the latency, then ``--nlu-clients`` (4) concurrent clients for the throughput;
@@ -273,8 +277,14 @@ class UserRun:
 
 
 def converse(chat: Chat, run: UserRun, think: float) -> None:
-    """One user's 10-turn booking conversation, typed and tapped as a patient would; records the outcome."""
+    """One user's 10-turn booking conversation, typed and tapped as a patient would; records the outcome.
+    With ``think`` the user starts after a random pause of up to ``think`` seconds (users do not all arrive in
+    the same instant) and reads and answers each reply in 0.5 to 1.5 times ``think`` (drawn per turn, seeded
+    by the user's number)."""
     user, n = run.user, run.index
+    rng = random.Random(n)
+    if think:
+        time.sleep(rng.uniform(0, think))
     name, sex = PATIENTS[n % len(PATIENTS)]
     department, department_name = DEPARTMENTS[n % len(DEPARTMENTS)]
 
@@ -284,7 +294,7 @@ def converse(chat: Chat, run: UserRun, think: float) -> None:
         run.not_understood += NOT_UNDERSTOOD in said
         run.bot_down += BOT_DOWN in said
         if think and not last:
-            time.sleep(think)
+            time.sleep(think * rng.uniform(0.5, 1.5))
         return replies
 
     def expect(condition: bool, what: str, replies: list[dict[str, Any]]) -> None:
@@ -486,17 +496,24 @@ def conversation_phase(
 
 def run_conversations(
     stack: Stack, url: str, dbname: str, args: argparse.Namespace
-) -> tuple[ConversationResult, ConversationResult]:
-    """A warm-up conversation (untimed), one user alone (the reference), then ``--users`` users at once."""
+) -> tuple[ConversationResult, ConversationResult, ConversationResult | None]:
+    """A warm-up conversation (untimed), one user alone (the reference), ``--users`` users at once who take
+    ``--think`` seconds to answer (the target), then (unless ``--no-saturation``) as many who answer at once
+    (the stack's capacity)."""
     log("conversations: one untimed warm-up conversation")
     warmup = conversation_phase(stack, url, dbname, [UserRun("bench-warmup", 1)], 0.0, args.poll)
     if warmup.errors:
         raise BenchError(f"the warm-up conversation failed: {warmup.errors[0].error}")
     log("conversations: one user alone (reference)")
     alone = conversation_phase(stack, url, dbname, [UserRun("bench-alone", 0)], 0.0, args.poll)
-    log(f"conversations: {args.users} users at once, {args.think:g} s think time")
+    log(f"conversations: {args.users} users at once, about {args.think:g} s think time")
     runs = [UserRun(f"bench-user-{i + 1:03d}", i) for i in range(args.users)]
-    return alone, conversation_phase(stack, url, dbname, runs, args.think, args.poll)
+    load = conversation_phase(stack, url, dbname, runs, args.think, args.poll)
+    if not args.saturation:
+        return alone, load, None
+    log(f"conversations: {args.users} users at once answering without a pause (saturation)")
+    runs = [UserRun(f"bench-rush-{i + 1:03d}", i) for i in range(args.users)]
+    return alone, load, conversation_phase(stack, url, dbname, runs, 0.0, args.poll)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -628,6 +645,7 @@ def summary(values: Sequence[float]) -> dict[str, float | None]:
 def figures(
     alone: ConversationResult,
     load: ConversationResult,
+    rush: ConversationResult | None,
     sequential: ParseRun,
     concurrent: ParseRun,
     memory: tuple[int, int, int],
@@ -663,6 +681,16 @@ def figures(
             rate(len(alone.turns), alone.wall),
         ),
     ]
+    if rush is not None:
+        rush_first = rush.latencies("received", "first")
+        rows.append(
+            row(
+                "turn: first reply, no think (saturation)",
+                len(rush.users),
+                rush_first,
+                rate(len(rush.turns), rush.wall),
+            )
+        )
     for run, target in ((sequential, f"p95 ≤ {TARGET_PARSE_P95_MS:g} ms"), (concurrent, "")):
         name = "sequential" if run.clients == 1 else "concurrent"
         throughput = rate(len(run.latencies), run.wall)
@@ -679,6 +707,12 @@ def figures(
         "turn_inbox_wait_ms": summary(load.latencies("received", "taken")),
         "turn_last_reply_ms": summary(load.latencies("received", "last")),
         "turn_first_reply_alone_ms": summary(alone.latencies("received", "first")),
+        "saturation": None
+        if rush is None
+        else {
+            "turns_per_s": round(len(rush.turns) / rush.wall, 2) if rush.wall > 0 else None,
+            "turn_first_reply_ms": summary(rush.latencies("received", "first")),
+        },
         "bookings": {"users": users, "codes": sum(1 for u in load.users if u.code), "in_db": load.bookings_in_db},
         "not_understood_turns": sum(u.not_understood for u in load.users),
         "failed_conversations": len(load.errors),
@@ -744,18 +778,19 @@ def run(url: str, dbname: str, folder: Path, args: argparse.Namespace) -> int:
     log("stack: starting")
     with running_stack(url, folder, inbox_threads=args.inbox_threads, sender_threads=args.sender_threads) as stack:
         log(f"stack: up (Rasa pid {stack.rasa_pid}, action server pid {stack.actions_pid})")
-        alone, load = run_conversations(stack, url, dbname, args)
+        alone, load, rush = run_conversations(stack, url, dbname, args)
         log(f"conversations: {len(load.turns)} turns in {load.wall:.1f} s")
         sequential, concurrent, text_count = run_nlu(stack, dbname, args)
         memory = rasa_memory(stack.rasa_pid)
     load_after = os.getloadavg()
 
-    rows, data = figures(alone, load, sequential, concurrent, memory)
+    rows, data = figures(alone, load, rush, sequential, concurrent, memory)
     users = load.users
     print()
     print(
         f"Results: {len(users)} users at once × booking conversation "
-        f"({len(load.turns) / max(1, len(users)):.1f} turns each), think {args.think:g} s, poll {args.poll:g} s; "
+        f"({len(load.turns) / max(1, len(users)):.1f} turns each), think about {args.think:g} s "
+        f"(0.5-1.5 times, arrivals spread over {args.think:g} s), poll {args.poll:g} s; "
         f"{args.inbox_threads} inbox / {args.sender_threads} sender threads; NLU over {text_count} texts"
     )
     print()
@@ -764,18 +799,23 @@ def run(url: str, dbname: str, folder: Path, args: argparse.Namespace) -> int:
     print()
     rss, peak, count = memory
     print(f"rasa memory : RSS {rss / 1024:.0f} MiB ({count} process(es)) after the runs; peak {peak / 1024:.0f} MiB")
-    booked = sum(1 for u in users if u.code)
-    print(f"bookings    : {booked}/{len(users)} users got a code; {load.bookings_in_db} of them booked in the DB")
+    phases = [load] + ([rush] if rush is not None else [])
+    everyone = [u for phase in phases for u in phase.users]
+    booked = sum(1 for u in everyone if u.code)
+    in_db = sum(phase.bookings_in_db for phase in phases)
+    print(f"bookings    : {booked}/{len(everyone)} users got a code; {in_db} of them booked in the DB")
     print(
         f"turns       : {len(load.turns)} user messages; "
         f"{sum(u.not_understood for u in users)} answered 'not understood', "
         f"{sum(u.bot_down for u in users)} 'assistant unavailable'; inbox outcomes "
         + ", ".join(f"{k}={v}" for k, v in load.outcomes.most_common())
     )
-    timed_by_sent_at = alone.sent_at_fallbacks + load.sent_at_fallbacks
+    timed_by_sent_at = sum(phase.sent_at_fallbacks for phase in (alone, *phases))
     if timed_by_sent_at:
         print(f"              {timed_by_sent_at} replies timed by zalo_outbox.sent_at (not found in the simulator)")
     print(f"cpu (cores) : {args.users} users: {load.cpu}")
+    if rush is not None:
+        print(f"              {args.users} users, no think: {rush.cpu}")
     print(f"              1 user alone: {alone.cpu}")
     print(f"              nlu sequential: {sequential.cpu}")
     print(f"              nlu concurrent: {concurrent.cpu}")
@@ -786,14 +826,15 @@ def run(url: str, dbname: str, folder: Path, args: argparse.Namespace) -> int:
         f"load        : {', '.join(f'{x:.2f}' for x in load_before)} at the start, "
         f"{', '.join(f'{x:.2f}' for x in load_after)} at the end (1, 5, 15 min)"
     )
-    for u in [*alone.errors, *load.errors]:
+    failed = [u for phase in (alone, *phases) for u in phase.errors]
+    for u in failed:
         print(f"FAILED      : {u.user} after {u.turns} turns: {u.error}", file=sys.stderr)
 
     problems = [f"target {name} {v}" for name, v in data["targets"].items() if v != "PASS"]
-    if booked != len(users) or load.bookings_in_db != len(users):
-        problems.append(f"bookings {load.bookings_in_db}/{len(users)}")
-    if alone.errors or load.errors:
-        problems.append(f"{len(alone.errors) + len(load.errors)} conversations failed")
+    if booked != len(everyone) or in_db != len(everyone):
+        problems.append(f"bookings {in_db}/{len(everyone)}")
+    if failed:
+        problems.append(f"{len(failed)} conversations failed")
     if nlu_errors:
         problems.append(f"{nlu_errors} NLU requests failed")
     data.update(
@@ -815,11 +856,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--admin-url", default=ADMIN_URL, help=f"server for the throw-away database ({ADMIN_URL})")
     parser.add_argument("--users", type=int, default=20, help="users chatting at once (20)")
-    parser.add_argument("--think", type=float, default=0.0, help="seconds a user waits before the next message (0)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=3.0,
+        help="mean seconds a user takes to read a reply and answer (3; each pause 0.5-1.5 times it)",
+    )
+    parser.add_argument(
+        "--saturation",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run the users answering without a pause, for the capacity (on)",
+    )
     parser.add_argument(
         "--poll", type=float, default=0.1, help="seconds between a waiting user's checks for the answer (0.1)"
     )
-    parser.add_argument("--capacity", type=int, default=10, help="seats a slot (10)")
+    parser.add_argument("--capacity", type=int, default=25, help="seats a slot (25)")
     parser.add_argument("--inbox-threads", type=int, default=8, help="inbox worker threads (8, henkham zalo worker)")
     parser.add_argument("--sender-threads", type=int, default=4, help="sender threads (4, henkham zalo sender)")
     parser.add_argument("--nlu-texts", type=int, default=200, help="distinct texts of the NLU run (200)")
