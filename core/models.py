@@ -28,5 +28,6 @@ from core.booking.models import (  # noqa: F401
 )
 from core.db import Base
 from core.news.models import NewsSubscription  # noqa: F401
+from core.reminders.models import ReExam, Reminder  # noqa: F401
 
 metadata = Base.metadata

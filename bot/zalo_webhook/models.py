@@ -121,6 +121,7 @@ class OutboundMessage(Base):
     status: Mapped[str] = mapped_column(String(14), default=WorkStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    useful_until: Mapped[dt.datetime | None] = mapped_column()  # not worth sending after this (e.g. the visit)
     lease_until: Mapped[dt.datetime | None] = mapped_column()
     channel: Mapped[str | None] = mapped_column(String(10))  # cs (chat) or zns, once decided
     zalo_message_id: Mapped[str | None] = mapped_column(String(64))

@@ -274,6 +274,7 @@ class Appointment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     checked_in_at: Mapped[dt.datetime | None] = mapped_column()
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column()  # the patient confirmed they will come
     completed_at: Mapped[dt.datetime | None] = mapped_column()
     cancelled_at: Mapped[dt.datetime | None] = mapped_column()
     cancelled_by: Mapped[str | None] = mapped_column(String(10))
