@@ -24,7 +24,8 @@ class Reminder(Base):
     ``reexam:<id>:<kind>``, after a missed visit ``no_show:<id>``."""
 
     __tablename__ = "reminders"
-    __table_args__ = (Index("ix_reminders_appointment_id", "appointment_id"),)
+    # Planning asks "has this appointment had this kind of reminder for its current start?".
+    __table_args__ = (Index("ix_reminders_appointment_kind", "appointment_id", "kind", "target_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(120), unique=True)
@@ -33,6 +34,7 @@ class Reminder(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
     appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     re_exam_id: Mapped[int | None] = mapped_column(ForeignKey("re_exams.id"))
+    target_at: Mapped[dt.datetime] = mapped_column()  # the visit's start (re-exam: the date's midnight, UTC)
     due_at: Mapped[dt.datetime] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     outcome: Mapped[str] = mapped_column(String(14))

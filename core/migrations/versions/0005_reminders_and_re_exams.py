@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("appointment_id", sa.Integer(), nullable=True),
         sa.Column("re_exam_id", sa.Integer(), nullable=True),
+        sa.Column("target_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("due_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("outcome", sa.String(length=14), nullable=False),
@@ -65,7 +66,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_reminders_key")),
     )
     with op.batch_alter_table("reminders", schema=None) as batch_op:
-        batch_op.create_index("ix_reminders_appointment_id", ["appointment_id"], unique=False)
+        batch_op.create_index("ix_reminders_appointment_kind", ["appointment_id", "kind", "target_at"], unique=False)
 
     with op.batch_alter_table("appointments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("confirmed_at", core.db.UTCDateTime(timezone=True), nullable=True))
@@ -82,7 +83,7 @@ def downgrade() -> None:
         batch_op.drop_column("confirmed_at")
 
     with op.batch_alter_table("reminders", schema=None) as batch_op:
-        batch_op.drop_index("ix_reminders_appointment_id")
+        batch_op.drop_index("ix_reminders_appointment_kind")
 
     op.drop_table("reminders")
     with op.batch_alter_table("re_exams", schema=None) as batch_op:
