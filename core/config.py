@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     # How long a worker or sender holds a claimed event or message: one that dies is replaced after this.
     zalo_inbox_lease_seconds: int = 60
     zalo_outbox_lease_seconds: int = 90
+    # --- Health-education broadcasts (bot/zalo_webhook/broadcasts.py).
+    news_monthly_cap: int = Field(
+        default=4, ge=0, description="At most this many broadcast messages per user within news_cap_window_days."
+    )
+    news_cap_window_days: int = Field(default=30, ge=1)
+    news_night_margin_minutes: int = Field(
+        default=5, ge=0, description="Stop queueing broadcasts this long before the 22:00 night ban begins."
+    )
+    news_tag_sync_minutes: int = Field(
+        default=5, ge=0, description="Mirror news subscriptions to Zalo follower tags this often (0: never)."
+    )
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 8.0
 

@@ -27,7 +27,7 @@ from core.booking.models import (  # noqa: F401
     VisitType,
 )
 from core.db import Base
-from core.news.models import NewsSubscription  # noqa: F401
+from core.news.models import Campaign, CampaignRecipient, NewsSubscription, NewsTagMirror  # noqa: F401
 from core.reminders.models import ReExam, Reminder  # noqa: F401
 
 metadata = Base.metadata
