@@ -29,6 +29,7 @@ def enqueue(
     purpose: str = "reply",
     phone: str | None = None,
     now: dt.datetime | None = None,
+    useful_until: dt.datetime | None = None,
 ) -> int:
     """Queue a message (in the caller's transaction). A text over Zalo's 2,000 characters becomes several
     messages split on sentence boundaries, its buttons on the last. Returns how many rows were new: a key
@@ -56,6 +57,7 @@ def enqueue(
                     "status": WorkStatus.PENDING.value,
                     "attempts": 0,
                     "next_attempt_at": now,
+                    "useful_until": useful_until,
                     "last_error": "",
                     "created_at": now,
                 },

@@ -297,6 +297,7 @@ class AppointmentEvent(Base):
 # The tables of the mapped classes. Statements on hot paths (booking, look-ups, check-in, search) are written
 # over the tables, not the classes: an ORM-enabled statement costs several times the CPU of the Core one,
 # and those paths need no ORM objects.
+ACCOUNTS = Account.__table__
 APPOINTMENTS = Appointment.__table__
 APPOINTMENT_EVENTS = AppointmentEvent.__table__
 DEPARTMENTS = Department.__table__

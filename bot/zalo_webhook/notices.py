@@ -1,0 +1,119 @@
+"""Reminders as Zalo messages: the channel's side of ``core.reminders`` (its Notifier).
+
+Each reminder becomes one outbox message (idempotency key ``reminder:<reminder key>``, purpose
+``reminder``) in the planner's transaction. The sender picks the route when it sends: a chat message while
+the user's window is open, otherwise the hospital's ZNS template to the patient's phone (``zns_data``),
+otherwise undeliverable with the reason. A patient who booked outside Zalo (kiosk, desk) has no Zalo user:
+the reminder goes by ZNS through the hospital's OA.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from core.booking.models import Hospital
+from core.reminders.models import ReminderOutcome
+from core.reminders.planning import Delivery, Notice
+from core.timeutil import to_local
+from core.uow import UnitOfWork
+
+from . import conversations, outbox
+from .messages import Button, OutgoingMessage
+from .models import ZaloOA
+
+ZALO_PROVIDER = "zalo"
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+
+
+def when_vi(moment: dt.datetime) -> str:
+    local = to_local(moment)
+    return f"{local:%H:%M} {WEEKDAYS[local.weekday()]} {local:%d/%m/%Y}"
+
+
+def reminder_buttons(code: str) -> tuple[Button, ...]:
+    """Confirm, reschedule, cancel: each carries the booking code into the conversation."""
+    entity = json.dumps({"booking_code": code})
+    return (
+        Button("Xác nhận sẽ đến", f"/confirm_appointment{entity}"),
+        Button("Đổi lịch", f"/reschedule_appointment{entity}"),
+        Button("Hủy lịch", f"/cancel_appointment{entity}"),
+    )
+
+
+def reminder_message(notice: Notice) -> OutgoingMessage:
+    a = notice.appointment
+    start = a.start
+    place = ", ".join(part for part in (a.location, f"phòng {a.room}" if a.room else "") if part)
+    lines = [
+        f"Dạ, {a.hospital_name} xin nhắc lịch khám của {a.patient_name}: {a.department_name}, lúc {when_vi(start)}.",
+        f"Mã lịch hẹn: {a.code} · Số thứ tự: {a.queue_number}",
+    ]
+    if place:
+        lines.append(f"Nơi khám: {place}")
+    if a.what_to_bring:
+        lines.append(f"Mang theo: {a.what_to_bring}")
+    lines.append("Anh/chị vui lòng xác nhận sẽ đến, hoặc đổi/hủy lịch nếu không đến được ạ.")
+    return OutgoingMessage(
+        "\n".join(lines),
+        reminder_buttons(a.code),
+        zns_data={
+            "patient_name": a.patient_name,
+            "booking_code": a.code,
+            "department": a.department_name,
+            "time": f"{start:%H:%M %d/%m/%Y}",
+            "queue_number": str(a.queue_number),
+            "place": place or a.hospital_name,
+        },
+    )
+
+
+class ZaloNotifier:
+    def queue(self, uow: UnitOfWork, notices: Sequence[Notice], now: dt.datetime) -> list[Delivery]:
+        hospital_oas: dict[str, str | None] = {}
+        deliveries = []
+        for notice in notices:
+            oa_id, user_id = self._recipient(uow, notice, hospital_oas)
+            if oa_id is None:
+                deliveries.append(
+                    Delivery(ReminderOutcome.UNDELIVERABLE, f"no Zalo OA serves hospital {notice.appointment.hospital}")
+                )
+                continue
+            message = reminder_message(notice)
+            key = f"reminder:{notice.key}"
+            outbox.enqueue(
+                uow,
+                oa_id=oa_id,
+                user_id=user_id,
+                message=message,
+                key=key,
+                purpose="reminder",
+                phone=notice.phone or None,
+                now=now,
+                useful_until=notice.useful_until,
+            )
+            if user_id is not None:  # its buttons may be tapped: they are the conversation's current menu
+                conversation = conversations.get_or_create(uow, oa_id, user_id, now)
+                conversation.last_menu = json.dumps([b.payload for b in message.buttons])
+            deliveries.append(Delivery(ReminderOutcome.QUEUED, message_key=key))
+        return deliveries
+
+    @staticmethod
+    def _recipient(
+        uow: UnitOfWork, notice: Notice, hospital_oas: dict[str, str | None]
+    ) -> tuple[str | None, str | None]:
+        """(OA, Zalo user) of the patient's account; for an account of another kind, the hospital's OA and
+        no user (ZNS to the phone only)."""
+        if notice.account_provider == ZALO_PROVIDER:
+            oa_id, _, user_id = notice.account_key.partition(":")
+            if oa_id and user_id:
+                return oa_id, user_id
+        slug = notice.appointment.hospital
+        if slug not in hospital_oas:
+            hospital_oas[slug] = uow.session.scalar(
+                select(ZaloOA.oa_id).join(Hospital, Hospital.id == ZaloOA.hospital_id).where(Hospital.slug == slug)
+            )
+        return hospital_oas[slug], None

@@ -1,0 +1,192 @@
+"""Planning appointment reminders from the database: what is due now, each reminder exactly once.
+
+A reminder of kind ``before_24h`` is due when the visit starts within 24 hours. Each run of the scheduler's
+job claims the booked appointments that have such a reminder due and not yet planned for their current
+start (``FOR UPDATE SKIP LOCKED``, in batches), hands the reminders to the notifier (the Zalo channel queues
+them in its outbox, in the same transaction) and records one ``reminders`` row each, unique by key. So a
+restart, a crash or a second scheduler plans nothing twice, and a rescheduled visit (a new start) gets
+reminders for its new time only; a cancelled or past visit gets none.
+
+Two choices a hospital would expect: a reminder whose time had already passed when the visit was booked is
+skipped (a visit booked this morning for this afternoon gets the 2 h reminder, not a "tomorrow" one), and
+when several kinds are due at once (the scheduler was down) only the nearest one is sent; the others are
+recorded as skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import Row, Select, and_, bindparam, exists
+
+from core.booking.models import ACCOUNTS, APPOINTMENTS, PATIENTS, AppointmentStatus
+from core.booking.views import AppointmentView
+from core.db import insert_ignoring_conflicts
+from core.timeutil import utcnow
+from core.uow import Database, UnitOfWork
+
+from .models import REMINDERS, ReminderOutcome
+
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class ReminderKind:
+    name: str  # before_24h, before_2h, before_90m
+    before: dt.timedelta
+
+    @classmethod
+    def of(cls, hours: float) -> ReminderKind:
+        minutes = round(hours * 60)
+        name = f"before_{minutes // 60}h" if minutes % 60 == 0 else f"before_{minutes}m"
+        return cls(name, dt.timedelta(minutes=minutes))
+
+
+def kinds_of(offsets_hours: Sequence[float]) -> list[ReminderKind]:
+    """The reminder kinds of the configured offsets, nearest to the visit first."""
+    return sorted({ReminderKind.of(h) for h in offsets_hours if h > 0}, key=lambda k: k.before)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One reminder for the channel to deliver: about what, to whom, and until when it is worth sending."""
+
+    key: str  # the reminder's unique key; the channel derives its idempotency key from it
+    kind: str
+    appointment: AppointmentView
+    account_provider: str
+    account_key: str  # the account's external id on its provider ("<oa_id>:<user_id>" for Zalo)
+    phone: str  # E.164
+    useful_until: dt.datetime  # UTC: the visit's start
+
+
+@dataclass(frozen=True)
+class Delivery:
+    outcome: ReminderOutcome
+    reason: str = ""
+    message_key: str | None = None
+
+
+class Notifier(Protocol):
+    def queue(self, uow: UnitOfWork, notices: Sequence[Notice], now: dt.datetime) -> list[Delivery]:
+        """Queue each notice for delivery in the caller's transaction; one Delivery per notice, in order."""
+
+
+def reminder_key(appointment_id: int, kind: str, starts_at: dt.datetime) -> str:
+    return f"appt:{appointment_id}:{kind}:{starts_at.astimezone(dt.UTC):%Y%m%dT%H%M}"
+
+
+def plan_appointment_reminders(
+    db: Database,
+    notifier: Notifier,
+    kinds: Sequence[ReminderKind],
+    *,
+    now: dt.datetime | None = None,
+    batch: int = BATCH,
+) -> int:
+    """Plan every appointment reminder due at ``now``; returns how many reminder rows were written."""
+    now = now or utcnow()
+    kinds = sorted(kinds, key=lambda k: k.before)
+    written = 0
+    for position, kind in enumerate(kinds):
+        nearer = kinds[:position]  # kinds due later than this one, closer to the visit
+        while True:
+            with db.uow() as uow:
+                rows = uow.session.execute(_due(kind), {"now": now, "horizon": now + kind.before, "limit": batch}).all()
+                if not rows:
+                    break
+                written += _plan_batch(uow, notifier, kind, nearer, rows, now)
+                uow.commit()
+            if len(rows) < batch:
+                break
+    return written
+
+
+def _plan_batch(
+    uow: UnitOfWork,
+    notifier: Notifier,
+    kind: ReminderKind,
+    nearer: Sequence[ReminderKind],
+    rows: Sequence[Row],
+    now: dt.datetime,
+) -> int:
+    records: list[dict[str, object]] = []
+    notices: list[Notice] = []
+    for row in rows:
+        starts_at: dt.datetime = row.starts_at
+        due_at = starts_at - kind.before
+        record = {
+            "key": reminder_key(row.id, kind.name, starts_at),
+            "kind": kind.name,
+            "hospital_id": row.hospital_id,
+            "patient_id": row.patient_id,
+            "appointment_id": row.id,
+            "re_exam_id": None,
+            "target_at": starts_at,
+            "due_at": due_at,
+            "created_at": now,
+            "message_key": None,
+        }
+        superseded = next((k for k in nearer if starts_at - k.before <= now), None)
+        if row.created_at > due_at:
+            record.update(outcome=ReminderOutcome.SKIPPED.value, reason="booked after this reminder's time")
+        elif superseded is not None:
+            record.update(outcome=ReminderOutcome.SKIPPED.value, reason=f"the {superseded.name} reminder replaces it")
+        else:
+            notices.append(
+                Notice(
+                    key=str(record["key"]),
+                    kind=kind.name,
+                    appointment=AppointmentView.from_row(row),
+                    account_provider=row.account_provider,
+                    account_key=row.account_key,
+                    phone=row.phone,
+                    useful_until=starts_at,
+                )
+            )
+        records.append(record)
+    deliveries = iter(notifier.queue(uow, notices, now) if notices else [])
+    for record in records:
+        if "outcome" not in record:
+            delivery = next(deliveries)
+            record.update(
+                outcome=delivery.outcome.value, reason=delivery.reason[:200], message_key=delivery.message_key
+            )
+    dialect = uow.session.get_bind().dialect.name
+    uow.session.execute(insert_ignoring_conflicts(dialect, REMINDERS, ["key"]), records)
+    return len(records)
+
+
+@functools.cache  # one statement per kind: SQLAlchemy then reuses its cache key and compiled SQL
+def _due(kind: ReminderKind) -> Select:
+    """Booked appointments starting within ``kind.before`` of now with no ``kind`` reminder for their start."""
+    planned = exists().where(
+        REMINDERS.c.appointment_id == APPOINTMENTS.c.id,
+        REMINDERS.c.kind == kind.name,
+        REMINDERS.c.target_at == APPOINTMENTS.c.starts_at,
+    )
+    return (
+        AppointmentView.query()
+        .add_columns(
+            APPOINTMENTS.c.created_at,
+            PATIENTS.c.phone,
+            ACCOUNTS.c.provider.label("account_provider"),
+            ACCOUNTS.c.external_id.label("account_key"),
+        )
+        .join(ACCOUNTS, ACCOUNTS.c.id == PATIENTS.c.account_id)
+        .where(
+            and_(
+                APPOINTMENTS.c.status == AppointmentStatus.BOOKED.value,
+                APPOINTMENTS.c.starts_at > bindparam("now"),
+                APPOINTMENTS.c.starts_at <= bindparam("horizon"),
+                ~planned,
+            )
+        )
+        .order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(of=APPOINTMENTS, skip_locked=True)
+    )
