@@ -2,7 +2,9 @@
 
 It runs after the learned extractors and the synonym mapper: a value they left unmapped ("khám nhi") is
 mapped or dropped, and when they found no department the message is searched for one the patient named
-(bot/nlu/departments.py). The names are the department synonyms of the training data, kept in the model.
+(bot/nlu/departments.py). A department inside another entity ("[sổ tiêm chủng](record_section)", "[bệnh
+tiểu đường](news_topic)", a hospital named after its speciality) is part of that entity, not a department.
+The names are the department synonyms of the training data, kept in the model.
 """
 
 from __future__ import annotations
@@ -77,17 +79,26 @@ class DepartmentExtractor(GraphComponent, EntityExtractorMixin):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
+            text = message.get(TEXT) or ""
+            others = [
+                (e["start"], e["end"])
+                for e in message.get(ENTITIES, [])
+                if e.get("entity") != ENTITY and "start" in e and "end" in e
+            ]
             entities = []
             for entity in message.get(ENTITIES, []):
                 if entity.get("entity") == ENTITY:
                     slug = self.names.canonical(entity.get("value"))
-                    text = message.get(TEXT) or ""
-                    if slug is None or not self.names.plausible(text, entity["start"], entity["end"]):
-                        continue  # a fragment ("họng"), no department, or "đồng ý" taken for "đông y"
+                    if (
+                        slug is None
+                        or not self.names.plausible(text, entity["start"], entity["end"])
+                        or any(entity["start"] < end and start < entity["end"] for start, end in others)
+                    ):
+                        continue  # a fragment ("họng"), no department, "đồng ý" taken for "đông y", a record
                     entity = {**entity, "value": slug}
                 entities.append(entity)
             if not any(e.get("entity") == ENTITY for e in entities):
-                found = self.names.find(message.get(TEXT) or "")
+                found = self.names.find(text, avoid=others)
                 if found is not None:
                     start, end, slug = found
                     entities += self.add_extractor_name(
