@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     )
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 8.0
+    # --- The scheduler (henkham scheduler) and appointment reminders (core/reminders).
+    reminder_offsets_hours: list[float] = Field(
+        default_factory=lambda: [24.0, 2.0], description="Remind this many hours before each visit."
+    )
+    scheduler_retry_seconds: float = Field(
+        default=10.0, gt=0, description="A waiting scheduler tries to lead this often (a stopped leader's successor)."
+    )
+    scheduler_reminders_seconds: float = Field(default=30.0, gt=0, description="How often due reminders are planned.")
 
 
 @lru_cache

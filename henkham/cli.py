@@ -184,6 +184,39 @@ def _run_channel_loop(role: str, threads: int) -> None:
         database.dispose()
 
 
+@cli.command("scheduler")
+def scheduler() -> None:
+    """Run the scheduler: reminders and other pushes derived from the database. Start as many as you like;
+    one leads at a time (a PostgreSQL advisory lock; on SQLite one process) and a stopped leader is
+    replaced within HENKHAM_SCHEDULER_RETRY_SECONDS."""
+    import logging
+    import signal
+    import threading
+
+    from core.scheduler.leadership import leadership_for
+    from core.scheduler.runner import run_scheduler
+    from henkham.jobs import scheduler_jobs
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    settings = get_settings()
+    database = Database.from_settings(settings)
+    try:
+        leadership = leadership_for(settings.database_url)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"henkham scheduler on {database.engine.url.render_as_string(hide_password=True)}")
+    try:
+        run_scheduler(
+            leadership, scheduler_jobs(settings, database), stop, retry_seconds=settings.scheduler_retry_seconds
+        )
+    finally:
+        database.dispose()
+
+
 @zalo.command("simulator")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=lambda: int(os.environ.get("HENKHAM_SIMULATOR_PORT", 8010)), show_default="8010")

@@ -1,0 +1,18 @@
+"""The scheduler's jobs, wired from the settings: each is a thin call of a service that derives what is due
+from the database (the one place that builds them)."""
+
+from __future__ import annotations
+
+from bot.zalo_webhook.notices import ZaloNotifier
+from core.config import Settings
+from core.reminders.planning import kinds_of, plan_appointment_reminders
+from core.scheduler.runner import Job
+from core.uow import Database
+
+
+def scheduler_jobs(settings: Settings, db: Database) -> list[Job]:
+    notifier = ZaloNotifier()
+    kinds = kinds_of(settings.reminder_offsets_hours)
+    return [
+        Job("reminders", lambda: plan_appointment_reminders(db, notifier, kinds), settings.scheduler_reminders_seconds),
+    ]

@@ -1,0 +1,148 @@
+"""One scheduler leads at a time; when the leader stops (or its database session dies) another takes over."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import func, select
+
+from core.booking.models import Slot
+from core.migrate import upgrade
+from core.reminders.models import Reminder
+from core.scheduler.leadership import FileLeadership, Leadership, PostgresLeadership, leadership_for
+from core.scheduler.runner import Job, run_scheduler
+from core.timeutil import utcnow
+from core.uow import Database
+from tests.factories import book, build_world, new_patient, today_local
+from tests.zalo_sim import ROOT, wait_until
+
+
+@contextmanager
+def scheduler(name: str, leadership: Leadership, runs: list[str]) -> Iterator[threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_scheduler,
+        args=(leadership, [Job("tick", lambda: runs.append(name), 0.05)], stop),
+        kwargs={"retry_seconds": 0.2, "check_seconds": 0.1},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the scheduler stops when told to"
+
+
+def settle_runs(runs: list[str], seconds: float = 0.6) -> list[str]:
+    start = len(runs)
+    time.sleep(seconds)
+    return runs[start:]
+
+
+def test_on_postgresql_one_leads_and_a_stopped_leader_is_replaced(database_url, is_postgres) -> None:
+    if not is_postgres:
+        pytest.skip("the advisory lock is PostgreSQL's; SQLite is shown below")
+    runs: list[str] = []
+    with scheduler("a", PostgresLeadership(database_url), runs) as stop_a:
+        wait_until(lambda: "a" in runs, timeout=10, what="the first scheduler to lead")
+        with scheduler("b", PostgresLeadership(database_url), runs):
+            assert set(settle_runs(runs)) == {"a"}, "the second waits while the first leads"
+            stop_a.set()
+            wait_until(lambda: runs[-1] == "b", timeout=10, what="the second to take over")
+            assert set(settle_runs(runs)) == {"b"}, "never both at once"
+
+
+def test_a_leader_whose_session_dies_stops_its_jobs_then_leads_again(database_url, is_postgres, caplog) -> None:
+    if not is_postgres:
+        pytest.skip("the advisory lock is PostgreSQL's")
+    runs: list[str] = []
+    with scheduler("a", PostgresLeadership(database_url), runs):
+        wait_until(lambda: "a" in runs, timeout=10, what="the scheduler to lead")
+        with psycopg.connect(PostgresLeadership(database_url)._conninfo, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'henkham-scheduler' AND datname = current_database()"
+            ).fetchone()
+        assert killed == (1,)
+        wait_until(lambda: "lost the lead" in caplog.text, timeout=10, what="the leader to notice")
+        before = len(runs)
+        wait_until(lambda: len(runs) > before + 2, timeout=10, what="the jobs to run again under a new lead")
+
+
+def test_on_sqlite_a_second_scheduler_of_the_same_database_waits(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'henkham.db'}"
+    first, second = leadership_for(url), leadership_for(url)
+    assert isinstance(first, FileLeadership)
+    assert first.try_lead() and not second.try_lead()
+    first.release()
+    assert second.try_lead(), "the lock is free once the leader lets go"
+    second.release()
+
+
+def test_the_scheduler_command_refuses_a_database_it_cannot_lead_on() -> None:
+    done = subprocess.run(
+        [str(ROOT / ".venv/bin/henkham"), "scheduler"],
+        env={"HENKHAM_DATABASE_URL": "sqlite://", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith("Error: no scheduler leadership"), done.stderr
+
+
+def test_the_scheduler_command_plans_due_reminders_and_stops_on_sigterm(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'henkham.db'}"
+    upgrade(url)
+    db = Database(url)
+    try:
+        world = build_world(db, start=today_local(), days=3, capacity=3)
+        now = utcnow()
+        with db.reader() as uow:
+            slot_id, start = uow.session.execute(
+                select(Slot.id, Slot.start_at)
+                .where(Slot.start_at > now + dt.timedelta(hours=3), Slot.start_at < now + dt.timedelta(hours=23))
+                .order_by(Slot.start_at)
+                .limit(1)
+            ).one()
+        # Booked two days ahead: the 24 h reminder is due now, the 2 h one is not yet.
+        book(db, world, slot_id, new_patient(db, world.account_id), now=start - dt.timedelta(hours=48))
+        env = {"HENKHAM_DATABASE_URL": url, "PATH": "/usr/bin:/bin", "HENKHAM_SCHEDULER_REMINDERS_SECONDS": "0.5"}
+        log = (tmp_path / "scheduler.log").open("wb")
+        process = subprocess.Popen(
+            [str(ROOT / ".venv/bin/henkham"), "scheduler"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+
+            def planned() -> int:
+                with db.reader() as uow:
+                    return uow.session.scalar(select(func.count()).select_from(Reminder)) or 0
+
+            wait_until(planned, timeout=30, what="the reminder planned", alive=lambda: process.poll() is None)
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=20) == 0, "a clean stop on SIGTERM"
+        finally:
+            if process.poll() is None:
+                process.kill()
+            log.close()
+        with db.reader() as uow:
+            [reminder] = uow.session.scalars(select(Reminder)).all()
+        assert (reminder.kind, reminder.outcome, reminder.reason) == (
+            "before_24h",
+            "undeliverable",
+            "no Zalo OA serves hospital test",  # none is configured here
+        )
+    finally:
+        db.dispose()
