@@ -6,13 +6,14 @@ import datetime as dt
 import threading
 
 import pytest
+import time_machine
 from sqlalchemy import select, update
 
 from bot.zalo_webhook import outbox, workers
 from bot.zalo_webhook.messages import Button, OutgoingMessage
 from bot.zalo_webhook.models import Conversation, OutboundMessage, ZaloOA
 from bot.zalo_webhook.tokens import TokenManager
-from core.timeutil import utcnow
+from core.timeutil import local_to_utc, utcnow
 from core.uow import Database
 from tests.factories import build_world, today_local
 from tests.zalo_helpers import OA_ID, synced_channel
@@ -23,6 +24,16 @@ from tests.zalo_sim import running_simulator, sim_settings
 def sim():
     with running_simulator() as simulator:
         yield simulator
+
+
+@pytest.fixture(autouse=True)
+def daytime():
+    """The latest 10:00 in Vietnam (the clock running): ZNS is not sent at night, and these tests run at any
+    hour. In the past, not the future: the simulator keeps the real time, and a message must not look older
+    in its records than in ours."""
+    ten = local_to_utc(today_local(), dt.time(10, 0))
+    with time_machine.travel(ten if ten <= utcnow() else ten - dt.timedelta(days=1), tick=True):
+        yield
 
 
 @pytest.fixture
@@ -268,3 +279,75 @@ def test_the_rate_limit_is_shared_and_respected(db, database_url, sim):
     worst = max(sum(1 for t in times if start <= t < start + 900) for start in times)
     assert worst <= 20
     assert times[-1] - times[0] >= 1500, "30 messages at 10 a second after a burst of 10 take about 2 s"
+
+
+def night_channel(db, database_url, sim):
+    sim.reset()
+    build_world(db, start=today_local(), days=1)
+    settings = sim_settings(database_url, sim, zns_templates={"reminder": "tpl-reminder"})
+    return synced_channel(db, settings, backoff_base=0.01)
+
+
+def queue_reminder(db, useful_until: dt.datetime | None = None) -> None:
+    with db.uow() as uow:
+        outbox.enqueue(
+            uow,
+            oa_id=OA_ID,
+            user_id="u1",
+            message=OutgoingMessage("Dạ, nhắc lịch khám sáng mai ạ."),
+            key="night-1",
+            purpose="reminder",
+            useful_until=useful_until,
+        )
+        uow.commit()
+
+
+def test_zns_is_held_through_the_night_until_06_00(db, database_url, sim):
+    channel = night_channel(db, database_url, sim)
+    tonight = local_to_utc(today_local(), dt.time(23, 0))
+    morning = local_to_utc(today_local() + dt.timedelta(days=1), dt.time(6, 0))
+    with time_machine.travel(tonight, tick=False):
+        talk(db, "u1", hours_ago=8 * 24, phone="+84912345678")  # window closed: ZNS is the route
+        queue_reminder(db, useful_until=morning + dt.timedelta(hours=2))
+        assert workers.sender_step(db, channel.sender) == 1
+    [row] = rows(db)
+    assert (row.status, row.next_attempt_at, row.channel) == ("pending", morning, "zns")
+    assert "held until 06:00" in row.last_error and sim.messages() == []
+    with time_machine.travel(morning - dt.timedelta(minutes=1), tick=False):
+        assert workers.sender_step(db, channel.sender) == 0, "not before 06:00"
+    with time_machine.travel(morning + dt.timedelta(minutes=1), tick=False):
+        drain(db, channel)
+    [row] = rows(db)
+    assert (row.status, row.channel) == ("done", "zns") and len(sim.messages(kind="zns")) == 1
+
+
+def test_zns_no_longer_useful_at_06_00_is_dropped_with_the_reason(db, database_url, sim):
+    channel = night_channel(db, database_url, sim)
+    night = local_to_utc(today_local() + dt.timedelta(days=1), dt.time(3, 0))
+    with time_machine.travel(night, tick=False):
+        talk(db, "u1", hours_ago=8 * 24, phone="+84912345678")
+        queue_reminder(db, useful_until=night + dt.timedelta(hours=2))  # 05:00, before the ban ends
+        drain(db, channel)
+    [row] = rows(db)
+    assert row.status == "undeliverable" and "no longer useful at 06:00" in row.last_error
+    assert sim.messages() == []
+
+
+def test_chat_messages_are_not_held_at_night_but_expire_with_their_use(db, database_url, sim):
+    channel = night_channel(db, database_url, sim)
+    tonight = local_to_utc(today_local(), dt.time(23, 30))
+    with time_machine.travel(tonight, tick=False):
+        talk(db, "u1", hours_ago=1)
+        queue_reminder(db, useful_until=tonight + dt.timedelta(hours=8))
+        drain(db, channel)
+        queue(db, "u1", "quá hạn", purpose="reminder", key="late")
+        with db.uow() as uow:
+            uow.session.execute(
+                update(OutboundMessage).where(OutboundMessage.idempotency_key == "late").values(useful_until=tonight)
+            )
+            uow.commit()
+        drain(db, channel)
+    sent, late = rows(db)
+    assert (sent.status, sent.channel) == ("done", "cs")
+    assert late.status == "undeliverable" and "no longer useful" in late.last_error
+    assert [m["message"]["text"] for m in sim.messages(kind="cs")] == ["Dạ, nhắc lịch khám sáng mai ạ."]

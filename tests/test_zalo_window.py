@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from bot.zalo_webhook.messages import Button, choice_from_number, numbered_menu, split_text
-from bot.zalo_webhook.window import choose_route
+from bot.zalo_webhook.window import choose_route, night_ends
+from core.timeutil import local_to_utc
 
 NOW = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)
 
@@ -69,3 +70,26 @@ def test_numbered_menu_round_trip():
     assert choice_from_number(" 2 ", payloads) == "/inform_mat"
     assert choice_from_number("1.", payloads) == "/inform_nhi"
     assert choice_from_number("3", payloads) is None and choice_from_number("khoa 1", payloads) is None
+
+
+@pytest.mark.parametrize(
+    ("local_time", "ends"),
+    [
+        ("21:59", None),
+        ("22:00", "tomorrow 06:00"),
+        ("23:30", "tomorrow 06:00"),
+        ("00:00", "today 06:00"),
+        ("05:59", "today 06:00"),
+        ("06:00", None),
+        ("12:00", None),
+    ],
+)
+def test_the_zns_night_ban_runs_from_22_00_to_06_00_vietnam_time(local_time: str, ends: str | None) -> None:
+    day = dt.date(2026, 12, 3)
+    now = local_to_utc(day, dt.time.fromisoformat(local_time))
+    expected = {
+        None: None,
+        "today 06:00": local_to_utc(day, dt.time(6, 0)),
+        "tomorrow 06:00": local_to_utc(day + dt.timedelta(days=1), dt.time(6, 0)),
+    }[ends]
+    assert night_ends(now) == expected

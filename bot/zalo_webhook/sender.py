@@ -3,8 +3,11 @@
 For each claimed message: choose the route by the window rule (chat within 48 h; 48 h - 7 days only if
 billed messages are allowed; otherwise ZNS to the patient's phone when a template is configured for the
 message's purpose; otherwise undeliverable with the reason), wait for the app's rate limit, send, and
-record the outcome. Network errors, 5xx and ``-32`` are retried with exponential backoff; ``-216`` /
-``-220`` refresh the token once and resend; other errors stop the message with the reason.
+record the outcome. No ZNS goes out 22:00-06:00 (Vietnam time): such a message is held until 06:00, or
+dropped with the reason when it is no longer useful by then (``useful_until``, e.g. the visit it reminds
+of); any message past its ``useful_until`` is dropped. Network errors, 5xx and ``-32`` are retried with
+exponential backoff; ``-216`` / ``-220`` refresh the token once and resend; other errors stop the message
+with the reason.
 
 A chat message "in doubt" (its previous sender died, or the request timed out or lost its answer, after
 Zalo may have delivered it) is first looked up in the conversation with the user: if Zalo has it, it is
@@ -36,7 +39,7 @@ from .models import Conversation, OutboundMessage, WorkStatus, ZaloOA
 from .oas import OARegistry
 from .ratelimit import RateLimiter
 from .tokens import TokenManager, TokenUnavailable
-from .window import choose_route
+from .window import choose_route, night_ends
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class Attempt:
     message_id: str | None = None
     error: str = ""
     retry: bool = False
+    hold_until: dt.datetime | None = None  # pending, not to be tried before this (the ZNS night ban)
 
 
 class Sender:
@@ -124,6 +128,10 @@ class Sender:
         )
         if route.channel == "none":
             return Attempt(WorkStatus.UNDELIVERABLE.value, error=route.reason)
+        if row.useful_until is not None and now >= row.useful_until:
+            return Attempt(WorkStatus.UNDELIVERABLE.value, error="dropped: no longer useful (its time has passed)")
+        if route.channel == "zns" and (night := self._night_rule(row, now)) is not None:
+            return night
         try:
             token = self.tokens.access_token(row.oa_id)
             if route.channel == "cs" and in_doubt:
@@ -146,7 +154,7 @@ class Sender:
             if error.retryable:  # -32
                 return Attempt(WorkStatus.PENDING.value, route.channel, error=str(error), retry=True)
             if error.window_closed and route.channel == "cs":
-                return self._after_window_closed(row, message, phone, oa.zns_templates, str(error))
+                return self._after_window_closed(row, message, phone, oa.zns_templates, str(error), now)
             return Attempt(WorkStatus.FAILED.value, route.channel, error=str(error))
 
     def _send(
@@ -179,13 +187,37 @@ class Sender:
             fresh = self.tokens.after_rejection(row.oa_id, token)  # one refresh, then one resend
             return Attempt(WorkStatus.DONE.value, channel, once(fresh))
 
+    @staticmethod
+    def _night_rule(row: OutboundMessage, now: dt.datetime) -> Attempt | None:
+        """No ZNS 22:00-06:00: held until 06:00 if still useful then, else dropped with the reason."""
+        morning = night_ends(now)
+        if morning is None:
+            return None
+        if row.useful_until is not None and row.useful_until <= morning:
+            return Attempt(
+                WorkStatus.UNDELIVERABLE.value,
+                "zns",
+                error="dropped: ZNS is not sent 22:00-06:00 and the message is no longer useful at 06:00",
+            )
+        return Attempt(
+            WorkStatus.PENDING.value, "zns", error="held until 06:00: ZNS is not sent 22:00-06:00", hold_until=morning
+        )
+
     def _after_window_closed(
-        self, row: OutboundMessage, message: OutgoingMessage, phone: str | None, templates: dict[str, str], why: str
+        self,
+        row: OutboundMessage,
+        message: OutgoingMessage,
+        phone: str | None,
+        templates: dict[str, str],
+        why: str,
+        now: dt.datetime,
     ) -> Attempt:
         """Zalo says the chat window is closed (-230/-232) although our records thought it open: ZNS if the
         message has a template and the user a phone, else undeliverable."""
         if not phone or row.purpose not in templates:
             return Attempt(WorkStatus.UNDELIVERABLE.value, "cs", error=f"{why}; no ZNS route")
+        if (night := self._night_rule(row, now)) is not None:
+            return night
         try:
             token = self.tokens.access_token(row.oa_id)
             return self._send(row, message, "zns", token, phone, True, templates)
@@ -237,6 +269,8 @@ class Sender:
             values["channel"] = attempt.channel
         if attempt.status == WorkStatus.DONE:
             values.update(zalo_message_id=attempt.message_id, sent_at=now)
+        if attempt.hold_until is not None:
+            values["next_attempt_at"] = attempt.hold_until
         if attempt.retry:
             if now - row.created_at >= GIVE_UP_AFTER:
                 values.update(

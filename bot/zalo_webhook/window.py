@@ -5,8 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from core.timeutil import local_to_utc, to_local
+
 FREE_WINDOW = dt.timedelta(hours=48)
 BILLED_WINDOW = dt.timedelta(days=7)
+NIGHT_START = dt.time(22, 0)  # Zalo refuses some ZNS templates 22:00-06:00 (-133); we send none then
+NIGHT_END = dt.time(6, 0)
 
 
 @dataclass(frozen=True)
@@ -42,3 +46,12 @@ def choose_route(
     if not zns_template:
         return Route("none", f"chat window closed ({closed}) and no ZNS template for this kind of message")
     return Route("zns", f"chat window closed ({closed}): ZNS template")
+
+
+def night_ends(now: dt.datetime) -> dt.datetime | None:
+    """When ``now`` falls in the ZNS night ban (22:00-06:00, Vietnam time), the ban's end (UTC); else None."""
+    local = to_local(now)
+    if NIGHT_END <= local.time() < NIGHT_START:
+        return None
+    day = local.date() + dt.timedelta(days=1) if local.time() >= NIGHT_START else local.date()
+    return local_to_utc(day, NIGHT_END)
