@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from bot.zalo_webhook import workers
 from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import Conversation, OutboundMessage
 from bot.zalo_webhook.notices import ZaloNotifier
@@ -19,8 +20,9 @@ from core.reminders.models import Reminder
 from core.reminders.planning import kinds_of, plan_appointment_reminders
 from core.timeutil import local_to_utc, utcnow
 from core.uow import Database
+from henkham.web import create_app
 from tests.factories import World, build_world, new_patient, slot_at, today_local
-from tests.zalo_helpers import OA_ID, synced_channel, zalo_settings
+from tests.zalo_helpers import OA_ID, ScriptedBot, signed, synced_channel, text_event, zalo_settings
 
 KINDS = kinds_of([24, 2])
 VISIT_DAY = today_local() + dt.timedelta(days=4)
@@ -194,3 +196,54 @@ def test_many_due_reminders_are_planned_in_batches(db, world) -> None:
     with time_machine.travel(start - dt.timedelta(hours=20), tick=False):
         assert plan_appointment_reminders(db, ZaloNotifier(), KINDS, batch=3) == 7
     assert sorted(m.user_id for m in reminder_messages(db)) == sorted(f"b{n}" for n in range(7))
+
+
+def test_the_confirm_button_of_a_reminder_confirms_the_visit_without_the_bot(db, database_url, world) -> None:
+    bot = ScriptedBot()
+    channel = synced_channel(db, zalo_settings(database_url), bot)
+    client = create_app(channel.settings, database=db).test_client()
+
+    def tap_or_type(user_id: str, text: str) -> str:
+        raw, headers = signed(text_event(user_id, text))
+        assert client.post("/zalo/webhook", data=raw, headers=headers).status_code == 200
+        while workers.inbox_step(db, channel.processor):
+            pass
+        with db.reader() as uow:
+            last = uow.session.scalars(
+                select(OutboundMessage)
+                .where(OutboundMessage.user_id == user_id, OutboundMessage.purpose == "reply")
+                .order_by(OutboundMessage.id.desc())
+            ).first()
+        return OutgoingMessage.from_json(last.body).text if last else ""
+
+    account_id, patient_id = zalo_patient(db, "u5", 5)
+    view = book_at(db, account_id, patient_id, "08:30", booked_at=utcnow())
+    zalo_patient(db, "u6", 6)  # another Zalo user
+    plan_at(db, local_to_utc(VISIT_DAY, dt.time(8, 30)) - dt.timedelta(hours=20))
+    [reminder] = reminder_messages(db)
+    confirm = OutgoingMessage.from_json(reminder.body).buttons[0].payload
+
+    forged = tap_or_type("u6", confirm)  # not offered to u6: read as plain text and handed to the bot
+    assert bot.calls[-1] == (f"{OA_ID}:u6", confirm.lstrip("/")) and "đã ghi nhận" not in forged
+    with db.uow() as uow:  # even offered to u6 (say a forwarded menu), it is not u6's booking
+        uow.session.execute(
+            update(Conversation).where(Conversation.user_id == "u6").values(last_menu=json.dumps([confirm]))
+        )
+        uow.commit()
+    assert "không tìm thấy" in tap_or_type("u6", confirm)
+    answer = tap_or_type("u5", "1")  # the first button, by its number
+    assert "đã ghi nhận" in answer and view.code in answer and "08:30" in answer
+    assert len(bot.calls) == 1, "the bot was not asked"
+    with db.reader() as uow:
+        confirmed = uow.session.scalar(select(Appointment.confirmed_at).where(Appointment.code == view.code))
+    assert confirmed is not None
+    with db.uow() as uow:  # confirming again (a second tap) changes nothing
+        again = appointments.confirm_attendance(uow, view.code, channel="zalo", account_id=account_id)
+    assert again.confirmed_at is not None and again.confirmed_at.astimezone(dt.UTC) == confirmed
+    with db.uow() as uow:
+        appointments.cancel(uow, view.code, by="patient", channel="zalo")
+        uow.session.execute(
+            update(Conversation).where(Conversation.user_id == "u5").values(last_menu=json.dumps([confirm]))
+        )
+        uow.commit()
+    assert "không xác nhận được nữa" in tap_or_type("u5", confirm)

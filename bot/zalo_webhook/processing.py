@@ -24,7 +24,7 @@ from core.identifiers import mask_phone, national_phone, normalise_phone
 from core.timeutil import utcnow
 from core.uow import Database, UnitOfWork
 
-from . import conversations, inbox, outbox
+from . import conversations, inbox, outbox, quick_actions
 from .claims import Claim
 from .events import NON_TEXT, ZaloEvent, parse, shared_phone
 from .messages import Button, OutgoingMessage, choice_from_number
@@ -131,7 +131,9 @@ class EventProcessor:
             if not text:
                 return Outcome("empty_text")
             menu = json.loads(conversation.last_menu) if conversation.last_menu else []
-            chosen = choice_from_number(text, menu)
+            chosen = choice_from_number(text, menu) or (text if text in menu else None)
+            if chosen is not None and quick_actions.is_quick_action(chosen):
+                return Outcome("quick_action", [quick_actions.answer(uow, event.oa_id, event.user_id, chosen, now)])
             if chosen is None and text.startswith("/") and text not in menu:
                 # "/intent{…}" drives Rasa directly: only a button we offered may send one, not typed text.
                 text = text.lstrip("/").strip() or text

@@ -281,6 +281,36 @@ def reschedule(
     return view
 
 
+def confirm_attendance(
+    uow: UnitOfWork,
+    code: str,
+    *,
+    channel: str,
+    account_id: int | None = None,
+    hospital_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> AppointmentView:
+    """The patient confirms they will come (from a reminder): ``confirmed_at`` is set once, and confirming
+    again changes nothing. Only a booked appointment that has not begun can be confirmed."""
+    now = now or utcnow()
+    appointment = _lock_appointment(uow, code, account_id, hospital_id)
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise _not_changeable(appointment, "confirm")
+    if appointment.starts_at <= now:
+        raise RuleViolation(
+            "already_started",
+            "the appointment has already started",
+            f"Dạ, lịch hẹn {appointment.code} đã đến giờ khám nên không cần xác nhận nữa ạ.",
+        )
+    if appointment.confirmed_at is None:
+        appointment.confirmed_at = now
+        appointment.updated_at = now
+        record_event(uow, appointment.id, "confirmed", channel, "", now)
+    view = load_appointment_view(uow, appointment.id)
+    uow.commit()
+    return view
+
+
 def find_appointment_row(
     uow: UnitOfWork,
     code: str,
@@ -367,7 +397,7 @@ def _not_changeable(appointment: Appointment, action: str) -> RuleViolation:
         AppointmentStatus.COMPLETED: "đã khám xong",
         AppointmentStatus.NO_SHOW: "đã qua giờ khám",
     }.get(AppointmentStatus(appointment.status), "không còn hiệu lực")
-    verb_vi = "hủy" if action == "cancel" else "đổi"
+    verb_vi = {"cancel": "hủy", "confirm": "xác nhận"}.get(action, "đổi")
     return RuleViolation(
         "not_changeable",
         f"an appointment in status {appointment.status} cannot be changed",

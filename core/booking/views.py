@@ -157,6 +157,7 @@ class AppointmentView(View):
     cancelled_by: str | None = None
     cancel_reason: str | None = None
     checked_in_at: dt.datetime | None = None
+    confirmed_at: dt.datetime | None = None  # the patient confirmed they will come (local time)
 
     @staticmethod
     @cache  # built once: making a statement costs more CPU than running it
@@ -193,6 +194,7 @@ class AppointmentView(View):
             a.c.cancelled_by,
             a.c.cancel_reason,
             a.c.checked_in_at,
+            a.c.confirmed_at,
             # Not shown; for access checks.
             a.c.hospital_id,
             PATIENTS.c.account_id,
@@ -218,11 +220,13 @@ class AppointmentView(View):
 
     @classmethod
     def from_row(cls, row: Row) -> AppointmentView:
-        data = {name: getattr(row, name) for name in cls.model_fields if name not in ("start", "checked_in_at")}
+        local = ("start", "checked_in_at", "confirmed_at")
+        data = {name: getattr(row, name) for name in cls.model_fields if name not in local}
         return cls(
             **data,
             start=to_local(row.starts_at),
             checked_in_at=to_local(row.checked_in_at) if row.checked_in_at else None,
+            confirmed_at=to_local(row.confirmed_at) if row.confirmed_at else None,
         )
 
 
