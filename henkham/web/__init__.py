@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if "\x00" in raw or "%00" in request.full_path:
             raise InvalidInput("NUL characters are not allowed", "Dạ, thông tin gửi lên có ký tự không hợp lệ ạ.")
 
+    from . import campaigns_api  # noqa: F401  (adds the campaign routes to the api blueprint)
     from .api import api
 
     app.register_blueprint(api)

@@ -1,0 +1,148 @@
+"""`henkham campaign ...`: health-education broadcasts from the command line (the same services as the API).
+
+Registered in henkham/cli.py with ``cli.add_command(campaign)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from core.config import get_settings
+from core.errors import DomainError
+from core.news import campaigns
+from core.news.campaigns import CampaignView
+from core.uow import Database
+
+
+class CampaignGroup(click.Group):
+    """A refused request is one line on stderr and exit status 1 (never a traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DomainError as error:
+            click.echo(f"error: {error.message}", err=True)
+            sys.exit(1)
+        except ValidationError as error:
+            click.echo(f"error: {_one_line(error)}", err=True)
+            sys.exit(1)
+        except click.UsageError as error:  # a bad option or argument: one line too (exit status 2, as click's)
+            click.echo(f"error: {error.format_message()}", err=True)
+            sys.exit(2)
+
+
+def _one_line(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"] if part not in ("target",)) or "target"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)
+
+
+def _run(work: Any) -> CampaignView:
+    database = Database.from_settings(get_settings())
+    try:
+        with database.uow() as uow:
+            return work(uow)
+    finally:
+        database.dispose()
+
+
+def _show(view: CampaignView) -> None:
+    counts = view.counts
+    target = view.target.kind + (f" {view.target.topic}" if view.target.topic else "")
+    target += f" {view.target.oa_id}" if view.target.oa_id else ""
+    click.echo(f"campaign {view.id} [{view.status}] {view.title}")
+    click.echo(f"  hospital {view.hospital}, target {target}, send at {view.send_at_local} (Vietnam time)")
+    click.echo(
+        f"  recipients {counts.recipients}: waiting {counts.waiting}, sending {counts.sending}, "
+        f"sent {counts.sent}, failed {counts.failed}, skipped {counts.skipped}"
+    )
+    for label, reasons in (("failed", view.failed_reasons), ("skipped", view.skipped_reasons)):
+        for reason, n in reasons.items():
+            click.echo(f"  {label} {n}: {reason}")
+
+
+@click.group(cls=CampaignGroup)
+def campaign() -> None:
+    """Health-education broadcasts: create, follow, pause, resume, cancel."""
+
+
+@campaign.command("create")
+@click.option("--hospital", required=True, help="Slug of the hospital that sends it.")
+@click.option("--title", required=True)
+@click.option("--text", required=True, help="The message (with the title and addresses: one Zalo message).")
+@click.option("--image-url", help="An http(s) address of an image.")
+@click.option("--link", "link_url", help="An http(s) address to read more.")
+@click.option("--topic", help="Target: the subscribers of this news topic (a slug, e.g. tieu_duong).")
+@click.option("--followers", "oa_id", metavar="OA_ID", help="Target: every follower of this OA.")
+@click.option("--patients", is_flag=True, help="Target: Zalo users who have had an appointment at the hospital.")
+@click.option(
+    "--at",
+    "send_at",
+    type=click.DateTime(["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M%z", "%Y-%m-%dT%H:%M:%S%z"]),
+    help="Send time, Vietnam time unless a zone is given (default: now).",
+)
+@click.option("--by", "created_by", default="cli", show_default=True, help="Who defines it (kept with it).")
+def campaign_create(
+    hospital: str,
+    title: str,
+    text: str,
+    image_url: str | None,
+    link_url: str | None,
+    topic: str | None,
+    oa_id: str | None,
+    patients: bool,
+    send_at: dt.datetime | None,
+    created_by: str,
+) -> None:
+    """Define a campaign; prints its id and status."""
+    chosen = [kind for kind, given in (("topic", topic), ("followers", oa_id), ("patients", patients)) if given]
+    if len(chosen) != 1:
+        click.echo("error: give exactly one target: --topic TOPIC, --followers OA_ID or --patients", err=True)
+        sys.exit(1)
+    target = {"kind": chosen[0], "topic": topic, "oa_id": oa_id}
+    spec = campaigns.NewCampaign(
+        hospital=hospital,
+        title=title,
+        text=text,
+        image_url=image_url,
+        link_url=link_url,
+        target={key: value for key, value in target.items() if value is not None},
+        send_at=send_at,
+    )
+    _show(_run(lambda uow: campaigns.create(uow, spec, created_by=created_by)))
+
+
+@campaign.command("status")
+@click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
+def campaign_status(campaign_id: int) -> None:
+    """What became of the campaign's recipients."""
+    _show(_run(lambda uow: campaigns.status(uow, campaign_id)))
+
+
+@campaign.command("pause")
+@click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
+def campaign_pause(campaign_id: int) -> None:
+    """Stop queueing further recipients until resumed."""
+    _show(_run(lambda uow: campaigns.pause(uow, campaign_id)))
+
+
+@campaign.command("resume")
+@click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
+def campaign_resume(campaign_id: int) -> None:
+    """Carry on a paused campaign."""
+    _show(_run(lambda uow: campaigns.resume(uow, campaign_id)))
+
+
+@campaign.command("cancel")
+@click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
+def campaign_cancel(campaign_id: int) -> None:
+    """Stop for good; recipients not reached yet are skipped."""
+    _show(_run(lambda uow: campaigns.cancel(uow, campaign_id)))
