@@ -91,6 +91,10 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="A waiting scheduler tries to lead this often (a stopped leader's successor)."
     )
     scheduler_reminders_seconds: float = Field(default=30.0, gt=0, description="How often due reminders are planned.")
+    scheduler_no_shows_seconds: float = Field(default=300.0, gt=0, description="How often missed visits are marked.")
+    no_show_grace_minutes: int = Field(
+        default=30, ge=0, description="A booked visit is a no-show this long after its session ends."
+    )
 
 
 @lru_cache

@@ -15,9 +15,10 @@ from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import Conversation, OutboundMessage
 from bot.zalo_webhook.notices import ZaloNotifier
 from core.booking import appointments, patients
+from core.booking.checkin import check_in
 from core.booking.models import Appointment
 from core.reminders.models import Reminder
-from core.reminders.planning import kinds_of, plan_appointment_reminders
+from core.reminders.planning import follow_up_no_shows, kinds_of, plan_appointment_reminders
 from core.timeutil import local_to_utc, utcnow
 from core.uow import Database
 from henkham.web import create_app
@@ -66,13 +67,17 @@ def reminders(db: Database, code: str) -> list[Reminder]:
         return sorted(rows, key=lambda r: r.due_at)
 
 
-def reminder_messages(db: Database) -> list[OutboundMessage]:
+def reminder_messages_of(db: Database, purpose: str) -> list[OutboundMessage]:
     with db.reader() as uow:
         return list(
             uow.session.scalars(
-                select(OutboundMessage).where(OutboundMessage.purpose == "reminder").order_by(OutboundMessage.id)
+                select(OutboundMessage).where(OutboundMessage.purpose == purpose).order_by(OutboundMessage.id)
             )
         )
+
+
+def reminder_messages(db: Database) -> list[OutboundMessage]:
+    return reminder_messages_of(db, "reminder")
 
 
 @pytest.fixture
@@ -247,3 +252,42 @@ def test_the_confirm_button_of_a_reminder_confirms_the_visit_without_the_bot(db,
         )
         uow.commit()
     assert "không xác nhận được nữa" in tap_or_type("u5", confirm)
+
+
+def follow_up_at(db: Database, moment: dt.datetime) -> int:
+    with time_machine.travel(moment, tick=False):
+        return follow_up_no_shows(db, ZaloNotifier())
+
+
+def test_a_missed_visit_becomes_a_no_show_and_the_patient_gets_one_gentle_message(db, world) -> None:
+    account_id, missed_patient = zalo_patient(db, "u7", 7)
+    missed = book_at(db, account_id, missed_patient, "08:00", booked_at=utcnow())
+    came_account, came_patient = zalo_patient(db, "u8", 8)
+    came = book_at(db, came_account, came_patient, "08:00", booked_at=utcnow())
+    session_end = local_to_utc(VISIT_DAY, dt.time(11, 0))
+    with db.uow() as uow:
+        check_in(uow, came.code, channel="kiosk", now=session_end - dt.timedelta(hours=2))
+
+    assert follow_up_at(db, session_end + dt.timedelta(minutes=20)) == 0, "not before the 30-minute grace"
+    assert follow_up_at(db, session_end + dt.timedelta(minutes=31)) == 1
+    assert follow_up_at(db, session_end + dt.timedelta(hours=2)) == 0, "one message, not one per run"
+
+    with db.reader() as uow:
+        statuses = dict(uow.session.execute(select(Appointment.code, Appointment.status)).all())
+    assert (statuses[missed.code], statuses[came.code]) == ("no_show", "checked_in")
+    [message] = [m for m in reminder_messages_of(db, "no_show")]
+    assert message.user_id == "u7"
+    body = OutgoingMessage.from_json(message.body)
+    assert missed.code in body.text and "đặt lịch mới" in body.text
+    assert [b.title for b in body.buttons] == ["Đặt lịch mới", "Gặp nhân viên"]
+    assert json.loads(body.buttons[0].payload.removeprefix("/book_appointment")) == {"department": "nhi"}
+    assert reminder_messages(db) == [], "no visit reminders were due in this test"
+
+
+def test_visits_missed_long_ago_are_marked_without_a_message(db, world) -> None:
+    account_id, patient_id = zalo_patient(db, "u9", 9)
+    missed = book_at(db, account_id, patient_id, "09:00", booked_at=utcnow())
+    assert follow_up_at(db, local_to_utc(VISIT_DAY + dt.timedelta(days=3), dt.time(12, 0))) == 0
+    with db.reader() as uow:
+        assert uow.session.scalar(select(Appointment.status).where(Appointment.code == missed.code)) == "no_show"
+    assert reminder_messages_of(db, "no_show") == []

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from core.booking.models import Hospital
 from core.reminders.models import ReminderOutcome
-from core.reminders.planning import Delivery, Notice
+from core.reminders.planning import NO_SHOW, Delivery, Notice
 from core.timeutil import to_local
 from core.uow import UnitOfWork
 
@@ -71,6 +71,31 @@ def reminder_message(notice: Notice) -> OutgoingMessage:
     )
 
 
+def no_show_message(notice: Notice) -> OutgoingMessage:
+    """After a missed visit: one gentle word and a way to book again (no reproach)."""
+    a = notice.appointment
+    entity = json.dumps({"department": a.department})
+    return OutgoingMessage(
+        f"Dạ, {a.hospital_name} thấy {a.patient_name} chưa đến khám {a.department_name} theo lịch lúc "
+        f"{when_vi(a.start)} (mã {a.code}). Mong là mọi việc đều ổn ạ. Nếu anh/chị vẫn cần khám, em có thể "
+        "giúp đặt lịch mới ngay ạ.",
+        (Button("Đặt lịch mới", f"/book_appointment{entity}"), Button("Gặp nhân viên", "/request_human")),
+        zns_data={
+            "patient_name": a.patient_name,
+            "booking_code": a.code,
+            "department": a.department_name,
+            "time": f"{a.start:%H:%M %d/%m/%Y}",
+        },
+    )
+
+
+def message_of(notice: Notice) -> tuple[str, OutgoingMessage]:
+    """The outbox purpose (it selects the ZNS template) and the message of a notice."""
+    if notice.kind == NO_SHOW:
+        return "no_show", no_show_message(notice)
+    return "reminder", reminder_message(notice)
+
+
 class ZaloNotifier:
     def queue(self, uow: UnitOfWork, notices: Sequence[Notice], now: dt.datetime) -> list[Delivery]:
         hospital_oas: dict[str, str | None] = {}
@@ -82,7 +107,7 @@ class ZaloNotifier:
                     Delivery(ReminderOutcome.UNDELIVERABLE, f"no Zalo OA serves hospital {notice.appointment.hospital}")
                 )
                 continue
-            message = reminder_message(notice)
+            purpose, message = message_of(notice)
             key = f"reminder:{notice.key}"
             outbox.enqueue(
                 uow,
@@ -90,7 +115,7 @@ class ZaloNotifier:
                 user_id=user_id,
                 message=message,
                 key=key,
-                purpose="reminder",
+                purpose=purpose,
                 phone=notice.phone or None,
                 now=now,
                 useful_until=notice.useful_until,

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import Row, Select, and_, bindparam, exists
 
+from core.booking.checkin import mark_no_shows
 from core.booking.models import ACCOUNTS, APPOINTMENTS, PATIENTS, AppointmentStatus
 from core.booking.views import AppointmentView
 from core.db import insert_ignoring_conflicts
@@ -32,6 +33,8 @@ from core.uow import Database, UnitOfWork
 from .models import REMINDERS, ReminderOutcome
 
 BATCH = 500
+NO_SHOW = "no_show"
+NO_SHOW_FOLLOW_UP = dt.timedelta(days=2)  # how long after a missed visit the follow-up is still worth sending
 
 
 @dataclass(frozen=True)
@@ -94,71 +97,147 @@ def plan_appointment_reminders(
     written = 0
     for position, kind in enumerate(kinds):
         nearer = kinds[:position]  # kinds due later than this one, closer to the visit
-        while True:
-            with db.uow() as uow:
-                rows = uow.session.execute(_due(kind), {"now": now, "horizon": now + kind.before, "limit": batch}).all()
-                if not rows:
-                    break
-                written += _plan_batch(uow, notifier, kind, nearer, rows, now)
-                uow.commit()
-            if len(rows) < batch:
-                break
+
+        def plan(row: Row, kind: ReminderKind = kind, nearer: Sequence[ReminderKind] = nearer) -> Plan:
+            starts_at: dt.datetime = row.starts_at
+            due_at = starts_at - kind.before
+            superseded = next((k for k in nearer if starts_at - k.before <= now), None)
+            skip = ""
+            if row.created_at > due_at:
+                skip = "booked after this reminder's time"
+            elif superseded is not None:
+                skip = f"the {superseded.name} reminder replaces it"
+            key = reminder_key(row.id, kind.name, starts_at)
+            return Plan(key, kind.name, starts_at, due_at, useful_until=starts_at, skip=skip)
+
+        params = {"now": now, "horizon": now + kind.before}
+        written += _plan_all(db, notifier, _due(kind), params, plan, now, batch)
     return written
 
 
-def _plan_batch(
-    uow: UnitOfWork,
+def follow_up_no_shows(
+    db: Database,
     notifier: Notifier,
-    kind: ReminderKind,
-    nearer: Sequence[ReminderKind],
-    rows: Sequence[Row],
-    now: dt.datetime,
+    *,
+    now: dt.datetime | None = None,
+    grace_minutes: int = 30,
+    batch: int = BATCH,
 ) -> int:
-    records: list[dict[str, object]] = []
-    notices: list[Notice] = []
-    for row in rows:
-        starts_at: dt.datetime = row.starts_at
-        due_at = starts_at - kind.before
-        record = {
-            "key": reminder_key(row.id, kind.name, starts_at),
-            "kind": kind.name,
-            "hospital_id": row.hospital_id,
-            "patient_id": row.patient_id,
-            "appointment_id": row.id,
-            "re_exam_id": None,
-            "target_at": starts_at,
-            "due_at": due_at,
-            "created_at": now,
-            "message_key": None,
-        }
-        superseded = next((k for k in nearer if starts_at - k.before <= now), None)
-        if row.created_at > due_at:
-            record.update(outcome=ReminderOutcome.SKIPPED.value, reason="booked after this reminder's time")
-        elif superseded is not None:
-            record.update(outcome=ReminderOutcome.SKIPPED.value, reason=f"the {superseded.name} reminder replaces it")
-        else:
-            notices.append(
-                Notice(
-                    key=str(record["key"]),
-                    kind=kind.name,
-                    appointment=AppointmentView.from_row(row),
-                    account_provider=row.account_provider,
-                    account_key=row.account_key,
-                    phone=row.phone,
-                    useful_until=starts_at,
-                )
-            )
-        records.append(record)
+    """Booked visits whose session ended over ``grace_minutes`` ago become no-shows (core.booking.checkin),
+    and each patient gets one gentle message offering to book again (kind ``no_show``); only for visits
+    missed within ``NO_SHOW_FOLLOW_UP`` (a first run does not write to everyone who ever missed one)."""
+    now = now or utcnow()
+    with db.uow() as uow:
+        mark_no_shows(uow, now=now, grace_minutes=grace_minutes, batch=batch)
+
+    def plan(row: Row) -> Plan:
+        ended: dt.datetime = row.session_end_at
+        return Plan(f"no_show:{row.id}", NO_SHOW, row.starts_at, now, useful_until=ended + NO_SHOW_FOLLOW_UP)
+
+    return _plan_all(db, notifier, _no_shows(), {"since": now - NO_SHOW_FOLLOW_UP}, plan, now, batch)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one claimed appointment gets: a reminder row, sent unless ``skip`` says why not."""
+
+    key: str
+    kind: str
+    target_at: dt.datetime
+    due_at: dt.datetime
+    useful_until: dt.datetime
+    skip: str = ""
+
+
+def _plan_all(
+    db: Database,
+    notifier: Notifier,
+    statement: Select,
+    params: dict[str, object],
+    plan: Callable[[Row], Plan],
+    now: dt.datetime,
+    batch: int,
+) -> int:
+    """Claim ``statement``'s rows batch by batch, each batch in one transaction with its reminders."""
+    written = 0
+    while True:
+        with db.uow() as uow:
+            rows = uow.session.execute(statement, {**params, "limit": batch}).all()
+            if not rows:
+                return written
+            written += _write(uow, notifier, rows, [plan(row) for row in rows], now)
+            uow.commit()
+        if len(rows) < batch:
+            return written
+
+
+def _write(uow: UnitOfWork, notifier: Notifier, rows: Sequence[Row], plans: Sequence[Plan], now: dt.datetime) -> int:
+    notices = [
+        Notice(
+            key=p.key,
+            kind=p.kind,
+            appointment=AppointmentView.from_row(row),
+            account_provider=row.account_provider,
+            account_key=row.account_key,
+            phone=row.phone,
+            useful_until=p.useful_until,
+        )
+        for row, p in zip(rows, plans, strict=True)
+        if not p.skip
+    ]
     deliveries = iter(notifier.queue(uow, notices, now) if notices else [])
-    for record in records:
-        if "outcome" not in record:
-            delivery = next(deliveries)
-            record.update(
-                outcome=delivery.outcome.value, reason=delivery.reason[:200], message_key=delivery.message_key
-            )
+    records = []
+    for row, p in zip(rows, plans, strict=True):
+        delivery = Delivery(ReminderOutcome.SKIPPED, p.skip) if p.skip else next(deliveries)
+        records.append(
+            {
+                "key": p.key,
+                "kind": p.kind,
+                "hospital_id": row.hospital_id,
+                "patient_id": row.patient_id,
+                "appointment_id": row.id,
+                "re_exam_id": None,
+                "target_at": p.target_at,
+                "due_at": p.due_at,
+                "created_at": now,
+                "outcome": delivery.outcome.value,
+                "reason": delivery.reason[:200],
+                "message_key": delivery.message_key,
+            }
+        )
     dialect = uow.session.get_bind().dialect.name
     uow.session.execute(insert_ignoring_conflicts(dialect, REMINDERS, ["key"]), records)
     return len(records)
+
+
+def _claimable(query: Select) -> Select:
+    """An appointment query with what a notice needs, the oldest first, claimed in batches."""
+    return (
+        query.add_columns(
+            APPOINTMENTS.c.created_at,
+            APPOINTMENTS.c.session_end_at,
+            PATIENTS.c.phone,
+            ACCOUNTS.c.provider.label("account_provider"),
+            ACCOUNTS.c.external_id.label("account_key"),
+        )
+        .join(ACCOUNTS, ACCOUNTS.c.id == PATIENTS.c.account_id)
+        .order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(of=APPOINTMENTS, skip_locked=True)
+    )
+
+
+@functools.cache
+def _no_shows() -> Select:
+    """Visits missed since ``since`` whose patient has not had the no-show message."""
+    sent = exists().where(REMINDERS.c.appointment_id == APPOINTMENTS.c.id, REMINDERS.c.kind == NO_SHOW)
+    return _claimable(
+        AppointmentView.query().where(
+            APPOINTMENTS.c.status == AppointmentStatus.NO_SHOW.value,
+            APPOINTMENTS.c.session_end_at > bindparam("since"),
+            ~sent,
+        )
+    )
 
 
 @functools.cache  # one statement per kind: SQLAlchemy then reuses its cache key and compiled SQL
@@ -169,16 +248,8 @@ def _due(kind: ReminderKind) -> Select:
         REMINDERS.c.kind == kind.name,
         REMINDERS.c.target_at == APPOINTMENTS.c.starts_at,
     )
-    return (
-        AppointmentView.query()
-        .add_columns(
-            APPOINTMENTS.c.created_at,
-            PATIENTS.c.phone,
-            ACCOUNTS.c.provider.label("account_provider"),
-            ACCOUNTS.c.external_id.label("account_key"),
-        )
-        .join(ACCOUNTS, ACCOUNTS.c.id == PATIENTS.c.account_id)
-        .where(
+    return _claimable(
+        AppointmentView.query().where(
             and_(
                 APPOINTMENTS.c.status == AppointmentStatus.BOOKED.value,
                 APPOINTMENTS.c.starts_at > bindparam("now"),
@@ -186,7 +257,4 @@ def _due(kind: ReminderKind) -> Select:
                 ~planned,
             )
         )
-        .order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.id)
-        .limit(bindparam("limit"))
-        .with_for_update(of=APPOINTMENTS, skip_locked=True)
     )
