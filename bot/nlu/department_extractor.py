@@ -2,8 +2,8 @@
 
 It runs after the learned extractors and the synonym mapper: a value they left unmapped ("khám nhi") is
 mapped or dropped, and when they found no department the message is searched for one the patient named
-(bot/nlu/departments.py). A department inside another entity ("[sổ tiêm chủng](record_section)", "[bệnh
-tiểu đường](news_topic)", a hospital named after its speciality) is part of that entity, not a department.
+(bot/nlu/departments.py). A department inside a record section, news topic or hospital ("[sổ tiêm
+chủng](record_section)", "[bệnh tiểu đường](news_topic)", "Bệnh viện Mắt") is part of it, not a department.
 The names are the department synonyms of the training data, kept in the model.
 """
 
@@ -24,6 +24,9 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.nlu.departments import DepartmentNames
 
 ENTITY = "department"
+# Entities whose text may hold a department word that is part of them ("sổ tiêm chủng", "bệnh tiểu đường",
+# "Bệnh viện Mắt"); not names of people, whose learned spans may run over a department ("bác sĩ Bích khám sản").
+CONTAINERS = {"record_section", "news_topic", "hospital"}
 NAMES_FILE = "department_names.json"
 
 
@@ -83,7 +86,7 @@ class DepartmentExtractor(GraphComponent, EntityExtractorMixin):
             others = [
                 (e["start"], e["end"])
                 for e in message.get(ENTITIES, [])
-                if e.get("entity") != ENTITY and "start" in e and "end" in e
+                if e.get("entity") in CONTAINERS and "start" in e and "end" in e
             ]
             entities = []
             for entity in message.get(ENTITIES, []):
