@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from core.booking.models import Hospital
+from core.booking.views import AppointmentView
 from core.reminders.models import ReminderOutcome
 from core.reminders.planning import NO_SHOW, Delivery, Notice
+from core.reminders.views import ReExamView
 from core.timeutil import to_local
 from core.uow import UnitOfWork
 
@@ -45,7 +47,8 @@ def reminder_buttons(code: str) -> tuple[Button, ...]:
 
 
 def reminder_message(notice: Notice) -> OutgoingMessage:
-    a = notice.appointment
+    a = notice.subject
+    assert isinstance(a, AppointmentView)
     start = a.start
     place = ", ".join(part for part in (a.location, f"phòng {a.room}" if a.room else "") if part)
     lines = [
@@ -73,7 +76,8 @@ def reminder_message(notice: Notice) -> OutgoingMessage:
 
 def no_show_message(notice: Notice) -> OutgoingMessage:
     """After a missed visit: one gentle word and a way to book again (no reproach)."""
-    a = notice.appointment
+    a = notice.subject
+    assert isinstance(a, AppointmentView)
     entity = json.dumps({"department": a.department})
     return OutgoingMessage(
         f"Dạ, {a.hospital_name} thấy {a.patient_name} chưa đến khám {a.department_name} theo lịch lúc "
@@ -89,10 +93,39 @@ def no_show_message(notice: Notice) -> OutgoingMessage:
     )
 
 
+def re_exam_message(notice: Notice) -> OutgoingMessage:
+    """Before a re-exam date: what the doctor asked for, and a button that offers the free times that day."""
+    r = notice.subject
+    assert isinstance(r, ReExamView)
+    where = f" khoa {r.department_name}" if r.department_name else ""
+    day = f"{WEEKDAYS[r.due_date.weekday()]} {r.due_date:%d/%m/%Y}"
+    entity: dict[str, object] = {"time": {"date": r.due_date.isoformat()}}
+    if r.department:
+        entity["department"] = r.department
+    text = f"Dạ, {r.hospital_name} xin nhắc {r.patient_name}: bác sĩ hẹn tái khám{where} vào {day}."
+    if r.note:
+        text += f" Ghi chú của bác sĩ: {r.note}"
+    text += " Anh/chị bấm nút bên dưới để xem giờ khám còn trống và đặt lịch ạ."
+    return OutgoingMessage(
+        text,
+        (
+            Button("Xem giờ còn trống", f"/book_appointment{json.dumps(entity, ensure_ascii=False)}"),
+            Button("Gặp nhân viên", "/request_human"),
+        ),
+        zns_data={
+            "patient_name": r.patient_name,
+            "department": r.department_name or "",
+            "date": f"{r.due_date:%d/%m/%Y}",
+        },
+    )
+
+
 def message_of(notice: Notice) -> tuple[str, OutgoingMessage]:
     """The outbox purpose (it selects the ZNS template) and the message of a notice."""
     if notice.kind == NO_SHOW:
         return "no_show", no_show_message(notice)
+    if isinstance(notice.subject, ReExamView):
+        return "reexam", re_exam_message(notice)
     return "reminder", reminder_message(notice)
 
 
@@ -104,7 +137,7 @@ class ZaloNotifier:
             oa_id, user_id = self._recipient(uow, notice, hospital_oas)
             if oa_id is None:
                 deliveries.append(
-                    Delivery(ReminderOutcome.UNDELIVERABLE, f"no Zalo OA serves hospital {notice.appointment.hospital}")
+                    Delivery(ReminderOutcome.UNDELIVERABLE, f"no Zalo OA serves hospital {notice.hospital}")
                 )
                 continue
             purpose, message = message_of(notice)
@@ -136,7 +169,7 @@ class ZaloNotifier:
             oa_id, _, user_id = notice.account_key.partition(":")
             if oa_id and user_id:
                 return oa_id, user_id
-        slug = notice.appointment.hospital
+        slug = notice.hospital
         if slug not in hospital_oas:
             hospital_oas[slug] = uow.session.scalar(
                 select(ZaloOA.oa_id).join(Hospital, Hospital.id == ZaloOA.hospital_id).where(Hospital.slug == slug)

@@ -19,7 +19,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Row, Select, and_, bindparam, exists
 
@@ -31,6 +31,7 @@ from core.timeutil import utcnow
 from core.uow import Database, UnitOfWork
 
 from .models import REMINDERS, ReminderOutcome
+from .views import ReExamView
 
 BATCH = 500
 NO_SHOW = "no_show"
@@ -60,11 +61,15 @@ class Notice:
 
     key: str  # the reminder's unique key; the channel derives its idempotency key from it
     kind: str
-    appointment: AppointmentView
+    subject: AppointmentView | ReExamView  # the visit, or the re-exam date, it is about
     account_provider: str
     account_key: str  # the account's external id on its provider ("<oa_id>:<user_id>" for Zalo)
     phone: str  # E.164
-    useful_until: dt.datetime  # UTC: the visit's start
+    useful_until: dt.datetime  # UTC: after this it is not worth sending (the visit's start, say)
+
+    @property
+    def hospital(self) -> str:
+        return self.subject.hospital
 
 
 @dataclass(frozen=True)
@@ -108,10 +113,10 @@ def plan_appointment_reminders(
             elif superseded is not None:
                 skip = f"the {superseded.name} reminder replaces it"
             key = reminder_key(row.id, kind.name, starts_at)
-            return Plan(key, kind.name, starts_at, due_at, useful_until=starts_at, skip=skip)
+            return appointment_plan(row, key, kind.name, starts_at, due_at, useful_until=starts_at, skip=skip)
 
         params = {"now": now, "horizon": now + kind.before}
-        written += _plan_all(db, notifier, _due(kind), params, plan, now, batch)
+        written += plan_all(db, notifier, _due(kind), params, plan, now, batch)
     return written
 
 
@@ -132,24 +137,35 @@ def follow_up_no_shows(
 
     def plan(row: Row) -> Plan:
         ended: dt.datetime = row.session_end_at
-        return Plan(f"no_show:{row.id}", NO_SHOW, row.starts_at, now, useful_until=ended + NO_SHOW_FOLLOW_UP)
+        key = f"no_show:{row.id}"
+        return appointment_plan(row, key, NO_SHOW, row.starts_at, now, useful_until=ended + NO_SHOW_FOLLOW_UP)
 
-    return _plan_all(db, notifier, _no_shows(), {"since": now - NO_SHOW_FOLLOW_UP}, plan, now, batch)
+    return plan_all(db, notifier, _no_shows(), {"since": now - NO_SHOW_FOLLOW_UP}, plan, now, batch)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What one claimed appointment gets: a reminder row, sent unless ``skip`` says why not."""
+    """What one claimed row gets: a reminder row, sent unless ``skip`` says why not."""
 
     key: str
     kind: str
+    subject: AppointmentView | ReExamView
+    hospital_id: int
+    patient_id: int
+    appointment_id: int | None
+    re_exam_id: int | None
     target_at: dt.datetime
     due_at: dt.datetime
     useful_until: dt.datetime
     skip: str = ""
 
 
-def _plan_all(
+def appointment_plan(row: Row, key: str, kind: str, target_at: dt.datetime, due_at: dt.datetime, **kw: Any) -> Plan:
+    view = AppointmentView.from_row(row)
+    return Plan(key, kind, view, row.hospital_id, row.patient_id, row.id, None, target_at, due_at, **kw)
+
+
+def plan_all(
     db: Database,
     notifier: Notifier,
     statement: Select,
@@ -176,7 +192,7 @@ def _write(uow: UnitOfWork, notifier: Notifier, rows: Sequence[Row], plans: Sequ
         Notice(
             key=p.key,
             kind=p.kind,
-            appointment=AppointmentView.from_row(row),
+            subject=p.subject,
             account_provider=row.account_provider,
             account_key=row.account_key,
             phone=row.phone,
@@ -187,16 +203,16 @@ def _write(uow: UnitOfWork, notifier: Notifier, rows: Sequence[Row], plans: Sequ
     ]
     deliveries = iter(notifier.queue(uow, notices, now) if notices else [])
     records = []
-    for row, p in zip(rows, plans, strict=True):
+    for p in plans:
         delivery = Delivery(ReminderOutcome.SKIPPED, p.skip) if p.skip else next(deliveries)
         records.append(
             {
                 "key": p.key,
                 "kind": p.kind,
-                "hospital_id": row.hospital_id,
-                "patient_id": row.patient_id,
-                "appointment_id": row.id,
-                "re_exam_id": None,
+                "hospital_id": p.hospital_id,
+                "patient_id": p.patient_id,
+                "appointment_id": p.appointment_id,
+                "re_exam_id": p.re_exam_id,
                 "target_at": p.target_at,
                 "due_at": p.due_at,
                 "created_at": now,

@@ -1,0 +1,255 @@
+"""Re-exam dates (the follow-up a doctor asked for) and their reminders.
+
+Until the EMR lands, the hospital's system enters them through the API. Each gets reminders a configurable
+number of days before (default 3 and 1), at 08:00 Vietnam time, with a button that opens booking in the
+department on that date. A patient who already has an upcoming visit booked in that department is not reminded
+(the reminder is recorded as skipped, with the booking's code).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Sequence
+
+from sqlalchemy import Row, Select, bindparam, exists, or_, select
+
+from core.booking.catalogue import find_department, find_hospital
+from core.booking.models import (
+    ACCOUNTS,
+    APPOINTMENTS,
+    DEPARTMENTS,
+    HOSPITALS,
+    PATIENTS,
+    AppointmentStatus,
+    Hospital,
+)
+from core.booking.patients import find_patient
+from core.errors import InvalidInput, NotFound
+from core.timeutil import local_to_utc, local_today, to_local, utcnow
+from core.uow import Database, UnitOfWork
+
+from .models import REMINDERS, ReExam
+from .planning import BATCH, Notifier, Plan, plan_all
+from .views import ReExamView
+
+RE_EXAMS = ReExam.__table__
+SEND_AT = dt.time(8, 0)  # local time of day re-exam reminders go out
+MAX_AHEAD = dt.timedelta(days=366)
+
+
+def record_re_exam(
+    uow: UnitOfWork,
+    *,
+    patient_id: int,
+    due_date: dt.date,
+    hospital_id: int | None = None,
+    hospital: str | None = None,
+    department: str | None = None,
+    note: str = "",
+    source: str = "api",
+    now: dt.datetime | None = None,
+) -> tuple[ReExamView, bool]:
+    """Record the re-exam date of a patient at a hospital (the client's own, else the one named). The same
+    patient, department and date again returns the existing one (created False)."""
+    now = now or utcnow()
+    find_patient(uow, patient_id, None)
+    hospital_row = _hospital(uow, hospital_id, hospital)
+    department_id = find_department(uow, hospital_row, department).id if department else None
+    today = local_today(now)
+    if due_date < today:
+        raise InvalidInput("due_date is in the past", "Dạ, ngày tái khám đã qua ạ.", field="due_date")
+    if due_date > today + MAX_AHEAD:
+        raise InvalidInput(
+            "due_date is more than a year ahead", "Dạ, ngày tái khám cách quá xa (hơn một năm) ạ.", field="due_date"
+        )
+    existing = uow.session.scalar(
+        select(ReExam.id).where(
+            ReExam.patient_id == patient_id,
+            ReExam.hospital_id == hospital_row.id,
+            ReExam.department_id.is_(None) if department_id is None else ReExam.department_id == department_id,
+            ReExam.due_date == due_date,
+            ReExam.cancelled_at.is_(None),
+        )
+    )
+    if existing is not None:
+        return load_re_exam(uow, existing), False
+    row = ReExam(
+        hospital_id=hospital_row.id,
+        patient_id=patient_id,
+        department_id=department_id,
+        due_date=due_date,
+        note=note.strip()[:1000],
+        source=source,
+        created_at=now,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    view = load_re_exam(uow, row.id)
+    uow.commit()
+    return view, True
+
+
+def cancel_re_exam(
+    uow: UnitOfWork, re_exam_id: int, *, hospital_id: int | None = None, now: dt.datetime | None = None
+) -> ReExamView:
+    """No more reminders for it (cancelling twice is harmless)."""
+    row = uow.session.get(ReExam, re_exam_id)
+    if row is None or (hospital_id is not None and row.hospital_id != hospital_id):
+        raise _not_found(re_exam_id)
+    if row.cancelled_at is None:
+        row.cancelled_at = now or utcnow()
+    view = load_re_exam(uow, re_exam_id)
+    uow.commit()
+    return view
+
+
+def patient_re_exams(uow: UnitOfWork, patient_id: int, *, hospital_id: int | None = None) -> list[ReExamView]:
+    find_patient(uow, patient_id, None)
+    query = _view_query().where(RE_EXAMS.c.patient_id == patient_id).order_by(RE_EXAMS.c.due_date)
+    if hospital_id is not None:
+        query = query.where(RE_EXAMS.c.hospital_id == hospital_id)
+    return [_view(row) for row in uow.session.execute(query)]
+
+
+def load_re_exam(uow: UnitOfWork, re_exam_id: int) -> ReExamView:
+    row = uow.session.execute(_view_query().where(RE_EXAMS.c.id == re_exam_id)).first()
+    if row is None:
+        raise _not_found(re_exam_id)
+    return _view(row)
+
+
+def re_exam_key(re_exam_id: int, kind: str) -> str:
+    return f"reexam:{re_exam_id}:{kind}"
+
+
+def plan_re_exam_reminders(
+    db: Database,
+    notifier: Notifier,
+    days_before: Sequence[int],
+    *,
+    now: dt.datetime | None = None,
+    batch: int = BATCH,
+) -> int:
+    """Plan every re-exam reminder due at ``now`` (``reexam_3d`` goes at 08:00 three days before the date);
+    returns how many reminder rows were written. When several are due at once only the nearest is sent."""
+    now = now or utcnow()
+    days = sorted({d for d in days_before if d >= 0})
+    today = local_today(now)
+    # A reminder N days before is due from 08:00 on that day: dates up to this one are due for it.
+    sent_day = (to_local(now) - dt.timedelta(hours=SEND_AT.hour, minutes=SEND_AT.minute)).date()
+    written = 0
+    for position, n in enumerate(days):
+        kind = f"reexam_{n}d"
+        nearer = days[:position]
+
+        def plan(row: Row, n: int = n, kind: str = kind, nearer: Sequence[int] = nearer) -> Plan:
+            due_at = local_to_utc(row.due_date - dt.timedelta(days=n), SEND_AT)
+            superseded = next((m for m in nearer if row.due_date - dt.timedelta(days=m) <= sent_day), None)
+            skip = ""
+            if row.booked_code:
+                skip = f"a visit is already booked ({row.booked_code})"
+            elif superseded is not None:
+                skip = f"the reexam_{superseded}d reminder replaces it"
+            return Plan(
+                re_exam_key(row.id, kind),
+                kind,
+                _view(row),
+                row.hospital_id,
+                row.patient_id,
+                None,
+                row.id,
+                target_at=local_to_utc(row.due_date, dt.time(0, 0)),
+                due_at=due_at,
+                useful_until=local_to_utc(row.due_date, dt.time(23, 59)),
+                skip=skip,
+            )
+
+        params = {"kind": kind, "today": today, "last_day": sent_day + dt.timedelta(days=n)}
+        written += plan_all(db, notifier, _due(), params, plan, now, batch)
+    return written
+
+
+@functools.cache
+def _view_query() -> Select:
+    return (
+        select(
+            RE_EXAMS.c.id,
+            HOSPITALS.c.slug.label("hospital"),
+            HOSPITALS.c.name.label("hospital_name"),
+            RE_EXAMS.c.patient_id,
+            PATIENTS.c.full_name.label("patient_name"),
+            DEPARTMENTS.c.slug.label("department"),
+            DEPARTMENTS.c.name.label("department_name"),
+            RE_EXAMS.c.due_date,
+            RE_EXAMS.c.note,
+            RE_EXAMS.c.source,
+            RE_EXAMS.c.cancelled_at,
+            RE_EXAMS.c.hospital_id,
+            RE_EXAMS.c.department_id,
+        )
+        .select_from(RE_EXAMS)
+        .join(HOSPITALS, HOSPITALS.c.id == RE_EXAMS.c.hospital_id)
+        .join(PATIENTS, PATIENTS.c.id == RE_EXAMS.c.patient_id)
+        .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == RE_EXAMS.c.department_id)
+    )
+
+
+def _view(row: Row) -> ReExamView:
+    data = {name: getattr(row, name) for name in ReExamView.model_fields if name != "cancelled"}
+    return ReExamView(**data, cancelled=row.cancelled_at is not None)
+
+
+@functools.cache
+def _due() -> Select:
+    """Live re-exam dates from ``today`` to ``last_day`` with no ``kind`` reminder yet, claimed in batches;
+    with the code of an upcoming visit already booked in its department, if any."""
+    planned = exists().where(REMINDERS.c.re_exam_id == RE_EXAMS.c.id, REMINDERS.c.kind == bindparam("kind"))
+    same_department = or_(RE_EXAMS.c.department_id.is_(None), APPOINTMENTS.c.department_id == RE_EXAMS.c.department_id)
+    booked = (
+        select(APPOINTMENTS.c.code)
+        .where(
+            APPOINTMENTS.c.patient_id == RE_EXAMS.c.patient_id,
+            APPOINTMENTS.c.hospital_id == RE_EXAMS.c.hospital_id,
+            APPOINTMENTS.c.status == AppointmentStatus.BOOKED.value,
+            same_department,
+            APPOINTMENTS.c.day >= bindparam("today"),
+        )
+        .limit(1)
+        .scalar_subquery()
+        .label("booked_code")
+    )
+    return (
+        _view_query()
+        .add_columns(
+            PATIENTS.c.phone,
+            ACCOUNTS.c.provider.label("account_provider"),
+            ACCOUNTS.c.external_id.label("account_key"),
+            booked,
+        )
+        .join(ACCOUNTS, ACCOUNTS.c.id == PATIENTS.c.account_id)
+        .where(
+            RE_EXAMS.c.cancelled_at.is_(None),
+            RE_EXAMS.c.due_date >= bindparam("today"),
+            RE_EXAMS.c.due_date <= bindparam("last_day"),
+            ~planned,
+        )
+        .order_by(RE_EXAMS.c.due_date, RE_EXAMS.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(of=RE_EXAMS, skip_locked=True)
+    )
+
+
+def _hospital(uow: UnitOfWork, hospital_id: int | None, slug: str | None) -> Hospital:
+    if hospital_id is not None:
+        row = uow.session.get(Hospital, hospital_id)
+        if row is None or (slug and slug != row.slug):
+            raise InvalidInput("this client belongs to another hospital", "Dạ, bệnh viện không khớp ạ.")
+        return row
+    if not slug:
+        raise InvalidInput("hospital is required", "Dạ, cần cho biết bệnh viện ạ.", field="hospital")
+    return find_hospital(uow, slug)
+
+
+def _not_found(re_exam_id: int) -> NotFound:
+    return NotFound(f"no re-exam {re_exam_id}", "Dạ, em không tìm thấy lịch tái khám này ạ.", re_exam_id=re_exam_id)
