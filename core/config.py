@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     )
     scheduler_reminders_seconds: float = Field(default=30.0, gt=0, description="How often due reminders are planned.")
     scheduler_no_shows_seconds: float = Field(default=300.0, gt=0, description="How often missed visits are marked.")
+    reexam_reminder_days: list[int] = Field(
+        default_factory=lambda: [3, 1], description="Remind this many days before a re-exam date (at 08:00)."
+    )
     no_show_grace_minutes: int = Field(
         default=30, ge=0, description="A booked visit is a no-show this long after its session ends."
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.zalo_webhook.notices import ZaloNotifier
 from core.config import Settings
 from core.reminders.planning import follow_up_no_shows, kinds_of, plan_appointment_reminders
+from core.reminders.reexams import plan_re_exam_reminders
 from core.scheduler.runner import Job
 from core.uow import Database
 
@@ -15,6 +16,11 @@ def scheduler_jobs(settings: Settings, db: Database) -> list[Job]:
     kinds = kinds_of(settings.reminder_offsets_hours)
     return [
         Job("reminders", lambda: plan_appointment_reminders(db, notifier, kinds), settings.scheduler_reminders_seconds),
+        Job(
+            "re_exams",
+            lambda: plan_re_exam_reminders(db, notifier, settings.reexam_reminder_days),
+            settings.scheduler_reminders_seconds,
+        ),
         Job(
             "no_shows",
             lambda: follow_up_no_shows(db, notifier, grace_minutes=settings.no_show_grace_minutes),

@@ -10,6 +10,7 @@ from bot.zalo_webhook.handoff import ConversationView, hand_back, staff_queue
 from core import access
 from core.booking import appointments, catalogue, checkin, patients, slots
 from core.errors import DomainError, InvalidInput
+from core.reminders import reexams
 from core.uow import UnitOfWork
 
 from . import schemas as s
@@ -257,6 +258,37 @@ def check_in(json_data: s.CheckInIn):
         return checkin.check_in_by_phone(
             u, json_data.phone, day=json_data.date, channel=client.kind, hospital_id=client.hospital_id
         )
+
+
+@api.post("/re-exams")
+@api.auth_required(auth, roles=["staff"])
+@api.input(s.ReExamIn)
+@api.output(s.ReExamView, status_code=201)
+def create_re_exam(json_data: s.ReExamIn):
+    """Record the re-exam date a doctor gave (until the EMR import lands): the patient is reminded 3 and 1
+    days before. The same patient, department and date again returns the first record (200)."""
+    with uow() as u:
+        view, created = reexams.record_re_exam(
+            u, hospital_id=_client().hospital_id, source=_client().kind, **json_data.model_dump()
+        )
+        return view, 201 if created else 200
+
+
+@api.get("/patients/<id:patient_id>/re-exams")
+@api.auth_required(auth, roles=["staff", "read"])
+@api.output(s.ReExamList)
+def list_re_exams(patient_id: int):
+    with reader() as u:
+        return {"re_exams": reexams.patient_re_exams(u, patient_id, hospital_id=_client().hospital_id)}
+
+
+@api.post("/re-exams/<id:re_exam_id>/cancel")
+@api.auth_required(auth, roles=["staff"])
+@api.output(s.ReExamView)
+def cancel_re_exam(re_exam_id: int):
+    """No more reminders for this re-exam date."""
+    with uow() as u:
+        return reexams.cancel_re_exam(u, re_exam_id, hospital_id=_client().hospital_id)
 
 
 class ConversationQueue(BaseModel):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.booking.views import AppointmentView, CheckInResult, DepartmentView, HospitalView, PatientView, SlotView
+from core.reminders.views import ReExamView
 
 MAX_ID = 2**31 - 1  # database ids are 32-bit integers
 
@@ -75,6 +76,18 @@ class CheckInIn(Strict):
         if bool(self.code) == bool(self.phone):
             raise ValueError("give either code, or phone (with an optional date)")
         return self
+
+
+class ReExamIn(Strict):
+    patient_id: int = Field(gt=0, le=MAX_ID)
+    due_date: dt.date = Field(description="The date the doctor asked the patient to come back (local)")
+    department: str | None = Field(None, max_length=40, description="Department slug, if the doctor named one")
+    hospital: str | None = Field(None, max_length=64, description="Hospital slug (a client bound to one: its own)")
+    note: str = Field("", max_length=1000, description="The doctor's note, shown to the patient")
+
+
+class ReExamList(BaseModel):
+    re_exams: list[ReExamView]
 
 
 class HospitalList(BaseModel):
