@@ -44,6 +44,7 @@ bench: $(VENV)/.installed
 ## bench-conversation: 20 users booking by chat through the whole stack, Rasa NLU parse latency and memory
 bench-conversation: $(VENV)/.installed $(RASA_VENV)/.installed
 	@$(BIN)/python bench/conversation.py
+bench-reminders: $(VENV)/.installed ; @$(BIN)/python bench/reminders.py $(ARGS)
 
 ## train: train the Rasa model (NLU + dialogue) into models/, with the fixed seeds of bot/config.yml
 train: $(RASA_VENV)/.installed
