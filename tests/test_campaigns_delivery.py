@@ -7,6 +7,7 @@ the simulator records them), 50 skipped with the reason. And the follower-tag mi
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import time_machine
@@ -82,17 +83,22 @@ def subscribers(db: Database, count: int, topic: str = "tieu_duong") -> list[int
 
 
 def drain(db: Database, channel, settings) -> None:
-    """Alternate scheduler steps and the real sender until the campaign is done and the outbox empty."""
-    for _ in range(2000):
-        moved = run_campaigns(db, settings, batch=200)
-        moved += workers.sender_step(db, channel.sender, batch=20)
-        if moved == 0:
-            with db.reader() as uow:
-                open_row = uow.session.scalar(
-                    select(OutboundMessage.id).where(OutboundMessage.status.in_(("pending", "processing"))).limit(1)
-                )
-            if open_row is None:
-                return
+    """Alternate scheduler steps and the real sender (four threads, as a sender process runs) until the
+    campaign is done and the outbox empty."""
+    pool = ThreadPoolExecutor(4)
+    try:
+        for _ in range(2000):
+            moved = run_campaigns(db, settings, batch=200)
+            moved += sum(pool.map(lambda _: workers.sender_step(db, channel.sender, batch=10), range(4)))
+            if moved == 0:
+                with db.reader() as uow:
+                    open_row = uow.session.scalar(
+                        select(OutboundMessage.id).where(OutboundMessage.status.in_(("pending", "processing"))).limit(1)
+                    )
+                if open_row is None:
+                    return
+    finally:
+        pool.shutdown()
     raise AssertionError("the campaign did not drain")
 
 

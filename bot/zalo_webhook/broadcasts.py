@@ -101,10 +101,11 @@ def run_campaigns(db: Database, settings: Settings, now: dt.datetime | None = No
     expanded or decided, campaigns completed, subscriptions mirrored); 0 when there was nothing to do."""
     now = now or utcnow()
     handled = 0
-    if _has_campaign_work(db, now):
+    allowed = sending_allowed(now, settings.news_night_margin_minutes)
+    if _has_campaign_work(db, now, running_too=allowed):
         with db.uow() as uow:
             handled += _start_due(uow, now)
-            if sending_allowed(now, settings.news_night_margin_minutes):
+            if allowed:
                 handled += _send_next(uow, settings, now, batch)
             handled += _complete_finished(uow, now)
             uow.commit()
@@ -114,22 +115,13 @@ def run_campaigns(db: Database, settings: Settings, now: dt.datetime | None = No
 
 
 # --- campaigns --------------------------------------------------------------------------------------------------
-def _has_campaign_work(db: Database, now: dt.datetime) -> bool:
-    """The idle check: one indexed look-up, in a reader (no write lock taken on SQLite)."""
+def _has_campaign_work(db: Database, now: dt.datetime, *, running_too: bool) -> bool:
+    """The idle check: one indexed look-up, in a reader (no write lock taken on SQLite). A due scheduled
+    campaign is work at any hour (it is expanded and held); a running one only when sending is allowed."""
+    due = and_(CAMPAIGNS.c.status == CampaignStatus.SCHEDULED.value, CAMPAIGNS.c.send_at <= now)
+    condition = or_(due, CAMPAIGNS.c.status == CampaignStatus.RUNNING.value) if running_too else due
     with db.reader() as uow:
-        return (
-            uow.session.scalar(
-                select(CAMPAIGNS.c.id)
-                .where(
-                    or_(
-                        and_(CAMPAIGNS.c.status == CampaignStatus.SCHEDULED.value, CAMPAIGNS.c.send_at <= now),
-                        CAMPAIGNS.c.status == CampaignStatus.RUNNING.value,
-                    )
-                )
-                .limit(1)
-            )
-            is not None
-        )
+        return uow.session.scalar(select(CAMPAIGNS.c.id).where(condition).limit(1)) is not None
 
 
 def _start_due(uow: UnitOfWork, now: dt.datetime) -> int:
