@@ -207,6 +207,25 @@ def test_the_cap_is_a_setting(world, db, database_url):
     assert recipients_of(db, second.id)["u1"] == ("skipped", "frequency cap: 1 broadcasts in 7 days")
 
 
+def test_a_broadcast_that_did_not_reach_the_user_does_not_count_against_the_cap(world, db, database_url):
+    settings = zalo_settings(database_url, news_tag_sync_minutes=0, news_monthly_cap=1)
+    zalo_user(db, "u1", topics=("tiểu đường",))
+    new_campaign(db, target=TOPIC)
+    run_campaigns(db, settings, now=NOW)
+    with db.uow() as uow:
+        uow.session.execute(
+            update(OutboundMessage).values(status="undeliverable", last_error="chat window closed (over 7 days)")
+        )
+        uow.commit()
+    second = new_campaign(db, target=TOPIC)
+    run_campaigns(db, settings, now=NOW)
+    assert recipients_of(db, second.id)["u1"] == ("queued", "")
+    deliver_all(db)
+    third = new_campaign(db, target=TOPIC)
+    run_campaigns(db, settings, now=NOW)
+    assert recipients_of(db, third.id)["u1"] == ("skipped", "frequency cap: 1 broadcasts in 30 days")
+
+
 # --- unsubscribes -----------------------------------------------------------------------------------------------
 def test_a_topic_campaign_skips_who_unsubscribed_before_or_after_it_started(world, db, settings):
     zalo_user(db, "stays", topics=("tiểu đường", "tim mạch"))

@@ -8,7 +8,8 @@
    ``news_night_margin_minutes``) the next batch of pending recipients of the running campaigns is claimed
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and decided: skipped with the reason when the user unsubscribed
    (from the topic, or from all the hospital's news with "hủy nhận tin"), no longer follows the OA (a followers
-   campaign) or has reached the frequency cap (``news_monthly_cap`` broadcasts in ``news_cap_window_days``);
+   campaign) or has reached the frequency cap (``news_monthly_cap`` broadcasts in ``news_cap_window_days``,
+   not counting those that failed or could not be delivered);
    otherwise the message goes to the outbox under the key ``campaign:<id>:<oa>:<user>`` (purpose ``news``),
    in the same transaction that marks the row queued. A restart, a crash or a second scheduler can therefore
    never send a recipient twice: the row, and the outbox key, are unique.
@@ -61,7 +62,7 @@ from core.uow import Database, UnitOfWork
 from . import outbox
 from .client import ZaloApiError, ZaloClient, ZaloTransportError
 from .messages import OutgoingMessage
-from .models import Conversation, OutboundMessage, ZaloOA
+from .models import Conversation, OutboundMessage, WorkStatus, ZaloOA
 from .oas import OARegistry
 from .ratelimit import RateLimiter
 from .tokens import TokenManager, TokenUnavailable
@@ -79,6 +80,7 @@ TAG_RETRY_MAX = dt.timedelta(hours=6)
 TAG_REFUSED_RETRY = dt.timedelta(days=1)  # after Zalo refused (e.g. not a follower)
 
 _OPEN_NEWS = text("zalo_outbox.status IN ('pending', 'processing')")  # literal: matches the partial index
+_NOT_RECEIVED = (WorkStatus.FAILED.value, WorkStatus.UNDELIVERABLE.value)
 _last_tag_sync: dict[str, dt.datetime] = {}  # database URL -> last mirror run of this process
 
 
@@ -352,18 +354,22 @@ def _still_following(uow: UnitOfWork, oa_id: str, user_ids: list[str]) -> set[st
 
 
 def _recent_broadcasts(uow: UnitOfWork, rows: Sequence[_Pending], since: dt.datetime) -> dict[tuple[str, str], int]:
-    """(oa_id, user_id) -> broadcasts queued to that user since ``since``, over every campaign."""
+    """(oa_id, user_id) -> broadcasts queued to that user since ``since``, over every campaign, that did reach
+    or may still reach them (one that failed or could not be delivered does not count against the cap)."""
+    table = OutboundMessage.__table__
     counts: dict[tuple[str, str], int] = {}
     for oa_id in sorted({r.oa_id for r in rows}):
         users = sorted({r.user_id for r in rows if r.oa_id == oa_id})
         for chunk in _chunks(users, CHUNK):
             for user_id, n in uow.session.execute(
                 select(RECIPIENTS.c.user_id, func.count())
+                .select_from(RECIPIENTS.join(table, table.c.idempotency_key == RECIPIENTS.c.message_key))
                 .where(
                     RECIPIENTS.c.oa_id == oa_id,
                     RECIPIENTS.c.user_id.in_(chunk),
                     RECIPIENTS.c.status == RecipientStatus.QUEUED.value,
                     RECIPIENTS.c.queued_at > since,
+                    table.c.status.not_in(_NOT_RECEIVED),
                 )
                 .group_by(RECIPIENTS.c.user_id)
             ):
