@@ -423,6 +423,36 @@ def test_repeated_and_concurrent_steps_send_each_recipient_once(world, db, setti
     assert seen.status == "completed" and seen.counts.sent == 60 and seen.counts.recipients == 60
 
 
+def test_concurrent_schedulers_keep_the_frequency_cap(world, db, database_url):
+    settings = zalo_settings(database_url, news_tag_sync_minutes=0, news_monthly_cap=1)
+    users = [f"u{i}" for i in range(40)]
+    with db.uow() as uow:
+        uow.session.add_all(Conversation(oa_id=OA_ID, user_id=u, follower=True, last_interaction_at=NOW) for u in users)
+        uow.commit()
+    first, second = new_campaign(db, target=FOLLOWERS), new_campaign(db, target=FOLLOWERS)
+    start = threading.Barrier(2)
+
+    def scheduler() -> None:
+        database = Database(database_url)
+        try:
+            start.wait()
+            for _ in range(30):
+                run_campaigns(database, settings, now=NOW, batch=10)
+                deliver_all(database)
+        finally:
+            database.dispose()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(m.user_id for m in news_outbox(db)) == sorted(users), "each user exactly one broadcast"
+    a, b = status(db, first.id), status(db, second.id)
+    assert (a.status, b.status) == ("completed", "completed")
+    assert a.counts.sent + b.counts.sent == 40 and a.counts.skipped + b.counts.skipped == 40
+
+
 def test_idle_steps_are_cheap(world, db, settings):
     statements: list[str] = []
 

@@ -73,6 +73,7 @@ PURPOSE = "news"
 ACCOUNT_PROVIDER = "zalo"  # Zalo users' accounts: external id "<oa_id>:<user_id>"
 NIGHT_START = dt.time(22, 0)
 NIGHT_END = dt.time(6, 0)
+SENDING_LOCK_KEY = 0x6E657773  # "news": the advisory lock of queueing broadcasts (one per database)
 CHUNK = 500  # rows per INSERT / IN (...) list
 TAG_BATCH = 100
 TAG_RETRY = dt.timedelta(minutes=5)  # after a transient failure (network, token, rate limit), doubling
@@ -208,6 +209,16 @@ def _audience(uow: UnitOfWork, campaign: Campaign) -> Iterable[tuple[str, str, i
             yield oa_id, user_id, account_id
 
 
+def _sending_lock(uow: UnitOfWork) -> bool:
+    """One transaction at a time queues broadcasts (PostgreSQL: a transaction-level advisory lock, taken without
+    waiting; SQLite: its write lock already serialises them). Recipient rows are also claimed with SKIP LOCKED,
+    so even without this lock nobody is sent twice; the lock keeps two campaigns reaching the same user in
+    parallel transactions from both passing the frequency cap."""
+    if uow.session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(uow.session.scalar(select(func.pg_try_advisory_xact_lock(SENDING_LOCK_KEY))))
+
+
 def _open_broadcasts(uow: UnitOfWork, limit: int) -> int:
     """How many broadcast messages still wait in the outbox (counted up to ``limit``)."""
     table = OutboundMessage.__table__
@@ -216,6 +227,8 @@ def _open_broadcasts(uow: UnitOfWork, limit: int) -> int:
 
 
 def _send_next(uow: UnitOfWork, settings: Settings, now: dt.datetime, batch: int) -> int:
+    if not _sending_lock(uow):
+        return 0  # another scheduler is queueing broadcasts right now: the frequency cap counts stay exact
     room = batch - _open_broadcasts(uow, batch)
     if room <= 0:
         return 0
