@@ -160,6 +160,7 @@ def test_the_night_ban_holds_a_campaign_until_six(world, db, settings):
     assert news_outbox(db) == []
     assert run_campaigns(db, settings, now=at("06:00", tomorrow)) == 2 + 1  # two recipients, one campaign completed
     assert [m.created_at for m in news_outbox(db)] == [at("06:00", tomorrow)] * 2
+    assert [m.useful_until for m in news_outbox(db)] == [at("22:00", tomorrow)] * 2, "never sent into the next night"
     assert status(db, view.id).status == "completed"
 
 

@@ -163,6 +163,30 @@ def test_failures_reported_by_zalo_show_in_the_status_with_the_reason(db, channe
     assert "-227" in reason and count == 1
 
 
+def test_a_broadcast_still_unsent_at_22_00_is_dropped_not_sent_at_night(db, channel, sim):
+    settings = channel.settings
+    evening = dt.datetime(2026, 12, 7, 14, 54, tzinfo=dt.UTC)  # 21:54 in Vietnam
+    with time_machine.travel(evening, tick=False):
+        subscribers(db, 2)
+        with db.uow() as uow:
+            spec = NewCampaign(
+                hospital="test",
+                title="Tin buổi tối",
+                text="Dạ, tin này phải đi trước 22:00 ạ.",
+                target=CampaignTarget(kind="topic", topic="tieu_duong"),
+            )
+            view = campaigns.create(uow, spec, created_by="test")
+        assert run_campaigns(db, settings) > 0  # queued at 21:54, the sender is late
+    with time_machine.travel(evening + dt.timedelta(minutes=6, seconds=1), tick=True):  # 22:00:01
+        drain(db, channel, settings)
+        with db.uow() as uow:
+            final = campaigns.status(uow, view.id)
+    assert sim.messages(kind="cs") == []
+    assert final.counts.failed == 2 and final.counts.sent == 0
+    [reason] = final.failed_reasons
+    assert reason.startswith("dropped")
+
+
 def sim_users(sim) -> dict[str, list[str]]:
     users = sim.http.get(f"{sim.base}/_sim/users", params={"oa_id": OA_ID}).json()["users"]
     return {u["user_id"]: u["tags"] for u in users}

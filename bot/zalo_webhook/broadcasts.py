@@ -15,7 +15,8 @@
    never send a recipient twice: the row, and the outbox key, are unique.
 3. The sender delivers the outbox at the app's rate limit. New batches are queued only while fewer than one
    batch of broadcast messages is still waiting in the outbox, so a pause or a cancel takes effect within a
-   batch and the night ban is not overrun by a backlog.
+   batch and the night ban is not overrun by a backlog; should one message still be unsent at 22:00, its
+   ``useful_until`` (22:00) makes the sender drop it (failed, with the reason) rather than send it at night.
 4. A running campaign with no pending recipient left is completed.
 
 A paused campaign keeps its pending recipients until resumed; a cancelled one has them skipped.
@@ -96,6 +97,15 @@ def sending_allowed(now: dt.datetime, margin_minutes: int = 0) -> bool:
     stop = start_of_night - dt.timedelta(minutes=margin_minutes)
     morning = dt.datetime.combine(local.date(), NIGHT_END, tzinfo=local.tzinfo)
     return morning <= local < stop
+
+
+def night_starts(now: dt.datetime) -> dt.datetime:
+    """The next start of the night ban (22:00 local) at or after ``now``, in UTC."""
+    local = to_local(now)
+    night = dt.datetime.combine(local.date(), NIGHT_START, tzinfo=local.tzinfo)
+    if local >= night:
+        night += dt.timedelta(days=1)
+    return night.astimezone(dt.UTC)
 
 
 def run_campaigns(db: Database, settings: Settings, now: dt.datetime | None = None, batch: int = 500) -> int:
@@ -278,13 +288,23 @@ def _send_batch(uow: UnitOfWork, settings: Settings, campaign: Campaign, now: dt
     cap = settings.news_monthly_cap
     cap_reason = f"frequency cap: {cap} broadcasts in {settings.news_cap_window_days} days"
     message = OutgoingMessage(compose(campaign.title, campaign.text, campaign.image_url, campaign.link_url))
+    nightfall = night_starts(now)  # a message the sender has not sent by then is dropped, never sent at night
     queued: list[dict[str, Any]] = []
     for row in candidates:
         if recent.get((row.oa_id, row.user_id), 0) >= cap:
             reasons[row.id] = cap_reason
             continue
         key = message_key(campaign.id, row.oa_id, row.user_id)
-        outbox.enqueue(uow, oa_id=row.oa_id, user_id=row.user_id, message=message, key=key, purpose=PURPOSE, now=now)
+        outbox.enqueue(
+            uow,
+            oa_id=row.oa_id,
+            user_id=row.user_id,
+            message=message,
+            key=key,
+            purpose=PURPOSE,
+            now=now,
+            useful_until=nightfall,
+        )
         queued.append({"rid": row.id, "key": key})
     if queued:
         session.execute(
