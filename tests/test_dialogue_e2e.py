@@ -15,13 +15,15 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.zalo_webhook.handoff import hand_back
 from bot.zalo_webhook.models import Conversation
+from bot.zalo_webhook.notices import ZaloNotifier
 from core.booking.models import Appointment
 from core.migrate import upgrade
-from core.timeutil import local_today
+from core.reminders.planning import kinds_of, plan_appointment_reminders
+from core.timeutil import local_today, utcnow
 from core.uow import Database
 from tests.conftest import _postgres_unavailable, throwaway_postgres
 from tests.dialogue_stack import DialogueStack, buttons_of, running_dialogue, text_of
@@ -159,3 +161,45 @@ def test_asking_for_staff_silences_the_bot_until_staff_hand_back(stack: Dialogue
     hand_back(stack.db, stack.rasa_url, OA_ID, user, "staff-1")
     answer = stack.say(user, "đặt lịch khám nhi")
     assert "giờ trống" in text_of(answer)
+
+
+def reminder_for(stack: DialogueStack, user: str, code: str, minutes: int) -> dict:
+    """A reminder due now (its offset reaches ``minutes`` beyond now; each call a new kind, so a new one),
+    planned as the scheduler plans it; waits until the user has it."""
+    after = max((m["seq"] for m in stack.simulator.messages()), default=0)
+    ahead = appointment(stack, code).starts_at - utcnow() + dt.timedelta(minutes=minutes)
+    kinds = kinds_of([ahead.total_seconds() / 3600])
+    assert plan_appointment_reminders(stack.db, ZaloNotifier(), kinds) == 1
+    found = stack.simulator.messages(user_id=user, after=str(after), wait="30")
+    assert found and "xin nhắc lịch khám" in found[-1]["message"]["text"], found
+    return found[-1]["message"]
+
+
+def test_a_reminders_buttons_confirm_reschedule_and_cancel_in_the_chat(stack: DialogueStack) -> None:
+    user = new_user()
+    code = book_by_chat(stack, user)
+    with stack.db.uow() as uow:  # booked long ago, so that reminders are due now (the visit is days ahead)
+        uow.session.execute(
+            update(Appointment).where(Appointment.code == code).values(created_at=utcnow() - dt.timedelta(days=9))
+        )
+        uow.commit()
+
+    reminder = reminder_for(stack, user, code, 3)
+    assert code in reminder["text"] and [b["title"] for b in buttons_of(reminder)] == [
+        "Xác nhận sẽ đến",
+        "Đổi lịch",
+        "Hủy lịch",
+    ]
+    assert "đã ghi nhận" in text_of(stack.tap(user, reminder, "Xác nhận sẽ đến"))
+    assert appointment(stack, code).confirmed_at is not None
+
+    reminder = reminder_for(stack, user, code, 2)
+    offer = stack.tap(user, reminder, "Đổi lịch")[-1]
+    assert "giờ trống" in offer["text"], "the reschedule dialogue starts on that booking"
+    stack.say(user, "thôi không đổi nữa")
+
+    reminder = reminder_for(stack, user, code, 1)
+    confirm = stack.tap(user, reminder, "Hủy lịch")[-1]
+    assert code in text_of([confirm]) and appointment(stack, code).status == "booked", "asks first"
+    assert f"đã hủy lịch hẹn {code}" in text_of(stack.tap(user, confirm, "Xác nhận hủy"))
+    assert appointment(stack, code).status == "cancelled"
