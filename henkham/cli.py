@@ -13,6 +13,7 @@ import click
 from core.config import get_settings
 from core.errors import DomainError
 from core.uow import Database
+from henkham.campaign_cli import campaign
 
 
 class HenkhamGroup(click.Group):
@@ -337,6 +338,9 @@ def urls(port: int) -> None:
     simulator = os.environ.get("HENKHAM_SIMULATOR_PORT")
     if simulator:
         click.echo(f"  Zalo chat     http://127.0.0.1:{simulator}/  (the simulator: chat with the demo OA)")
+
+
+cli.add_command(campaign)
 
 
 if __name__ == "__main__":

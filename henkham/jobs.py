@@ -3,6 +3,7 @@ from the database (the one place that builds them)."""
 
 from __future__ import annotations
 
+from bot.zalo_webhook.broadcasts import run_campaigns
 from bot.zalo_webhook.notices import ZaloNotifier
 from core.config import Settings
 from core.reminders.planning import follow_up_no_shows, kinds_of, plan_appointment_reminders
@@ -21,6 +22,7 @@ def scheduler_jobs(settings: Settings, db: Database) -> list[Job]:
             lambda: plan_re_exam_reminders(db, notifier, settings.reexam_reminder_days),
             settings.scheduler_reminders_seconds,
         ),
+        Job("campaigns", lambda: run_campaigns(db, settings), settings.scheduler_reminders_seconds),
         Job(
             "no_shows",
             lambda: follow_up_no_shows(db, notifier, grace_minutes=settings.no_show_grace_minutes),
