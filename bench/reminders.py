@@ -136,13 +136,25 @@ class Timeline:
     """What the bench saw while the scheduler and senders ran (monotonic seconds)."""
 
     scheduler_started: float = 0.0
+    senders_started: float | None = None  # up and idle
+    senders_cpu_before: float = 0.0  # their CPU then (start-up left out)
     planning_first_seen: float | None = None  # first look with reminder rows
     planning_done_seen: float | None = None  # first look with all of them
     cpu_before_planning: float = 0.0  # scheduler CPU when it was seen leading (its log line), jobs not yet run
     cpu_after_planning: float = 0.0  # at the first look with all rows
     leading_seen: float | None = None
     delivered_all: float | None = None
-    samples: list[tuple[float, int, int]] = field(default_factory=list)  # (t, reminders, delivered)
+    samples: list[tuple[float, int, int]] = field(default_factory=list)  # (monotonic, reminders, delivered)
+
+    def senders_waiting(self, count: int, in_flight: int) -> float:
+        """Seconds during which the senders ran but had (almost) nothing planned left to send: planning was
+        what held the delivered rate back then."""
+        waited = 0.0
+        for (t0, rows, sent), (t1, _, _) in zip(self.samples, self.samples[1:], strict=False):
+            running = self.senders_started is not None and t0 >= self.senders_started
+            if running and rows < count and sent >= rows - in_flight:
+                waited += t1 - t0
+        return waited
 
 
 @dataclass
@@ -174,6 +186,7 @@ class Result:
     counted: bool
     error_lines: int
     wall: float
+    plan_first: bool
     machine_cores: float  # the whole machine's busy CPU over the run, in cores
     others_cores: float  # of which neither this bench's processes nor its database's backends
     load_average: str  # 1-minute load average at the end
@@ -264,28 +277,38 @@ def run_processes(
 
     counts_dir = children.logs
     sender_counts = [counts_dir / f"sender-{i}.counts.json" for i in range(args.senders)]
-    senders = [
-        children.start(
-            f"sender-{i}",
-            henkham_argv(args.plain, sender_counts[i], "zalo", "sender", "--threads", str(args.sender_threads)),
-            env,
+    senders: list[Any] = []
+
+    def start_senders() -> None:
+        senders.extend(
+            children.start(
+                f"sender-{i}",
+                henkham_argv(args.plain, sender_counts[i], "zalo", "sender", "--threads", str(args.sender_threads)),
+                env,
+            )
+            for i in range(args.senders)
         )
-        for i in range(args.senders)
-    ]
-    # The senders are up once each has logged its start line (OA rows synced, listening).
-    deadline = time.monotonic() + 60
-    while not all(
-        "henkham sender" in (children.logs / f"sender-{i}.log").read_text(errors="replace") for i in range(args.senders)
-    ):
-        if time.monotonic() > deadline or any(p.poll() is not None for p in senders):
-            raise BenchError(f"the senders did not start; the end of a log:\n{children.log_tail('sender-0')}")
-        time.sleep(0.1)
-    time.sleep(1.0)  # their listening connections are up and their threads idle
-    log(f"   simulator on port {port}; {args.senders} × henkham zalo sender --threads {args.sender_threads} idle")
+        # The senders are up once each has logged its start line (OA rows synced, listening).
+        deadline = time.monotonic() + 60
+        while not all(
+            "henkham sender" in (children.logs / f"sender-{i}.log").read_text(errors="replace")
+            for i in range(args.senders)
+        ):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in senders):
+                raise BenchError(f"the senders did not start; the end of a log:\n{children.log_tail('sender-0')}")
+            time.sleep(0.1)
+        time.sleep(1.0)  # their listening connections are up and their threads idle
+        timeline.senders_started = time.monotonic()
+        timeline.senders_cpu_before = cpu_of([p.pid for p in senders])
+        log(f"   {args.senders} × henkham zalo sender --threads {args.sender_threads} up")
+
+    timeline = Timeline()
+    if not args.plan_first:
+        start_senders()
+    log(f"   simulator on port {port}")
 
     table = processes()
     pg_before = sum(table[pid].cpu for pid in postgres_backends(table, dbname))
-    senders_cpu_before = cpu_of([p.pid for p in senders], table)
     simulator_cpu_before = cpu_of([simulator.pid], table)
     bench_cpu_before = time.process_time()
     machine_before = machine_busy()
@@ -299,8 +322,7 @@ def run_processes(
     transactions_before = db_transactions(db, dbname)
 
     scheduler_counts = counts_dir / "scheduler.counts.json"
-    timeline = Timeline(scheduler_started=time.monotonic())
-    started = timeline.scheduler_started
+    timeline.scheduler_started = started = time.monotonic()
     scheduler = children.start("scheduler", henkham_argv(args.plain, scheduler_counts, "scheduler"), env)
     log("   henkham scheduler started")
 
@@ -315,7 +337,7 @@ def run_processes(
         now = time.monotonic()
         rows, sent = planned(), delivered()
         cpu = cpu_of([scheduler.pid])
-        timeline.samples.append((now - started, rows, sent))
+        timeline.samples.append((now, rows, sent))
         if timeline.leading_seen is None and "scheduler: leading" in (children.logs / "scheduler.log").read_text(
             errors="replace"
         ):
@@ -325,6 +347,10 @@ def run_processes(
         if rows >= world_count(world) and timeline.planning_done_seen is None:
             timeline.planning_done_seen, timeline.cpu_after_planning = now, cpu
             log(f"   all {rows:,} reminders planned {now - started:.1f} s after the scheduler started")
+            if not senders:
+                start_senders()
+                stalled_since = time.monotonic()
+                continue
         if sent >= world_count(world):
             timeline.delivered_all = now
             log(f"   all {sent:,} delivered {now - started:.1f} s after the scheduler started")
@@ -360,7 +386,7 @@ def run_processes(
         time.sleep(0.2)
     table = processes()
     scheduler_cpu_total = cpu_of([scheduler.pid], table)
-    sender_cpu = cpu_of([p.pid for p in senders], table) - senders_cpu_before
+    sender_cpu = cpu_of([p.pid for p in senders], table) - timeline.senders_cpu_before
     simulator_cpu = cpu_of([simulator.pid], table) - simulator_cpu_before
     postgres_cpu = sum(table[pid].cpu for pid in postgres_backends(table, dbname)) - pg_before
     wall = time.monotonic() - started
@@ -462,6 +488,7 @@ def run_processes(
         counted=not args.plain,
         error_lines=error_lines,
         wall=wall,
+        plan_first=args.plan_first,
         machine_cores=machine / wall,
         others_cores=max(0.0, machine - ours) / wall,
         load_average=load,
@@ -489,11 +516,14 @@ def report(r: Result) -> tuple[dict[str, Any], dict[str, bool]]:
     planning_cpu = (t.cpu_after_planning - t.cpu_before_planning) if t.planning_done_seen else float("nan")
     end_to_end = (t.delivered_all - t.scheduler_started) if t.delivered_all else float("nan")
     first_rows = (t.planning_first_seen - t.scheduler_started) if t.planning_first_seen else float("nan")
+    planning_rate = n / planning_wall * 60 if planning_wall and planning_wall == planning_wall else float("nan")
+    waiting = t.senders_waiting(r.count, r.senders * r.threads)
 
     print()
     print(
         f"Reminders: {r.count:,} due in the same minute; henkham scheduler + {r.senders} × henkham zalo sender "
         f"--threads {r.threads}; Zalo limit {r.limit:,}/min; nproc={os.cpu_count()}"
+        + ("; senders started once all was planned (--plan-first)" if r.plan_first else "")
     )
     print()
     steady_ok = steady_rate >= target_rate and r.delivered == r.count
@@ -530,6 +560,11 @@ def report(r: Result) -> tuple[dict[str, Any], dict[str, bool]]:
     ]
     print_columns(head, rows, "<>>>>><")
     print(f"scheduler start → last delivery: {end_to_end:.1f} s (wall of the run {r.wall:.1f} s)")
+    print(
+        f"planning: {planning_rate:,.0f} reminders/min (all {r.count:,} in {planning_wall:.1f} s from taking the "
+        f"lead); the senders waited for planned work {waiting:.1f} s of the sending"
+        + (" — planning, not sending, held the rate back" if waiting > 0.1 * max(1.0, r.span) else "")
+    )
     print()
     print(
         f"Exactly once: reminder rows {r.reminder_rows:,} ({r.reminder_keys:,} distinct keys; "
@@ -634,6 +669,9 @@ def report(r: Result) -> tuple[dict[str, Any], dict[str, bool]]:
         window_seconds=window,
         window_bound=round(bound, 1),
         end_to_end_seconds=round(end_to_end, 2),
+        plan_first=r.plan_first,
+        planning_per_minute=round(planning_rate, 1),
+        senders_waiting_seconds=round(waiting, 1),
         duplicates=r.duplicates,
         missing=r.missing,
         server_transactions_per_reminder=round(r.server_transactions / n, 3),
@@ -687,6 +725,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steady-skip", type=float, default=3.0, help="seconds of sending left out at the start (3)")
     parser.add_argument(
         "--reminders-seconds", type=float, default=None, help="HENKHAM_SCHEDULER_REMINDERS_SECONDS (the default)"
+    )
+    parser.add_argument(
+        "--plan-first",
+        action="store_true",
+        help="start the senders only once every reminder is planned: the senders' rate apart from planning's",
     )
     parser.add_argument("--plain", action="store_true", help="run the bare henkham script: no statement counts")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds (900)")
