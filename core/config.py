@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     )
     scheduler_reminders_seconds: float = Field(default=30.0, gt=0, description="How often due reminders are planned.")
     scheduler_no_shows_seconds: float = Field(default=300.0, gt=0, description="How often missed visits are marked.")
+    scheduler_campaigns_seconds: float = Field(
+        default=5.0, gt=0, description="How often broadcasts queue their next batch (500 a run: up to 6,000 a minute)."
+    )
     reexam_reminder_days: list[int] = Field(
         default_factory=lambda: [3, 1], description="Remind this many days before a re-exam date (at 08:00)."
     )

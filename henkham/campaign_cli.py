@@ -10,39 +10,12 @@ import sys
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from core.config import get_settings
-from core.errors import DomainError
 from core.news import campaigns
 from core.news.campaigns import CampaignView
 from core.uow import Database
-
-
-class CampaignGroup(click.Group):
-    """A refused request is one line on stderr and exit status 1 (never a traceback)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DomainError as error:
-            click.echo(f"error: {error.message}", err=True)
-            sys.exit(1)
-        except ValidationError as error:
-            click.echo(f"error: {_one_line(error)}", err=True)
-            sys.exit(1)
-        except click.UsageError as error:  # a bad option or argument: one line too (exit status 2, as click's)
-            click.echo(f"error: {error.format_message()}", err=True)
-            sys.exit(2)
-
-
-def _one_line(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"] if part not in ("target",)) or "target"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        problems.append(f"{where}: {message}")
-    return "; ".join(problems)
+from henkham.cli_errors import OneLineErrors
 
 
 def _run(work: Any) -> CampaignView:
@@ -69,7 +42,7 @@ def _show(view: CampaignView) -> None:
             click.echo(f"  {label} {n}: {reason}")
 
 
-@click.group(cls=CampaignGroup)
+@click.group(cls=OneLineErrors)
 def campaign() -> None:
     """Health-education broadcasts: create, follow, pause, resume, cancel."""
 

@@ -14,17 +14,7 @@ from core.config import get_settings
 from core.errors import DomainError
 from core.uow import Database
 from henkham.campaign_cli import campaign
-
-
-class HenkhamGroup(click.Group):
-    """Turn a refused request into one line on stderr and exit status 1 (never a traceback)."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DomainError as error:
-            click.echo(f"error: {error.message}", err=True)
-            sys.exit(1)
+from henkham.cli_errors import OneLineErrors
 
 
 def _database() -> Database:
@@ -40,7 +30,7 @@ def _with_uow(fn: Callable[..., Any]) -> Any:
         database.dispose()
 
 
-@click.group(cls=HenkhamGroup)
+@click.group(cls=OneLineErrors)
 def cli() -> None:
     """henkham: the Zalo OA assistant of Vietnamese hospitals."""
 

@@ -22,7 +22,7 @@ def scheduler_jobs(settings: Settings, db: Database) -> list[Job]:
             lambda: plan_re_exam_reminders(db, notifier, settings.reexam_reminder_days),
             settings.scheduler_reminders_seconds,
         ),
-        Job("campaigns", lambda: run_campaigns(db, settings), settings.scheduler_reminders_seconds),
+        Job("campaigns", lambda: run_campaigns(db, settings), settings.scheduler_campaigns_seconds),
         Job(
             "no_shows",
             lambda: follow_up_no_shows(db, notifier, grace_minutes=settings.no_show_grace_minutes),

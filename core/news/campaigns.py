@@ -14,13 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import func, select, update
 
 from bot.zalo_webhook.models import OPEN, OutboundMessage, WorkStatus, ZaloOA
 from core.booking.catalogue import find_hospital
 from core.booking.models import Hospital
 from core.errors import Conflict, DomainError, InvalidInput, NotFound
+from core.inputs import Strict
 from core.timeutil import LOCAL_TZ, ensure_utc, to_local, utcnow
 from core.uow import UnitOfWork
 
@@ -43,18 +44,7 @@ FINAL = (CampaignStatus.COMPLETED.value, CampaignStatus.CANCELLED.value)
 
 
 # --- input ------------------------------------------------------------------------------------------------------
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-class CampaignTarget(_Strict):
+class CampaignTarget(Strict):
     """Who receives it: ``followers`` of one OA (``oa_id``), the subscribers of one news ``topic`` (a slug of
     ``core.news.subscriptions.TOPICS``) of the hospital, or the ``patients`` of the hospital (Zalo accounts
     that have had an appointment there)."""
@@ -79,7 +69,7 @@ class CampaignTarget(_Strict):
         return self
 
 
-class NewCampaign(_Strict):
+class NewCampaign(Strict):
     hospital: str = Field(min_length=1, max_length=40, description="Slug of the hospital that sends it")
     title: str = Field(min_length=1, max_length=200)
     text: str = Field(min_length=1, max_length=MAX_MESSAGE)
