@@ -37,7 +37,7 @@ from tests.zalo_sim import Simulator, running_simulator
 
 HENKHAM = Path(sys.executable).parent / "henkham"
 CODE = re.compile(r"Mã lịch hẹn: ([2-9A-Z]{6})")
-KILL_COUNT = 3_000  # reminders planned while the leader is killed (500 per batch: it dies mid-way)
+KILL_COUNT = 2_000  # reminders planned while the leader is killed (500 per batch: it dies mid-way)
 
 
 @pytest.fixture
