@@ -33,9 +33,13 @@ It reports:
   which counts every autocommit statement and every transaction of all processes, raw psycopg ones too.
   ``pg_stat_statements`` would need the server restarted with it preloaded, so it is not used;
 - the scheduler's CPU time (user + system, from /proc/<pid>/stat): in all, before planning (start-up:
-  imports, connecting, taking the lead), and while planning (from the last look that saw no reminder row to
-  the first that saw them all), with the planning's wall time. The senders', simulator's and PostgreSQL
-  backends' CPU over the run are shown beside it.
+  imports, connecting, until its log says it leads), and while planning (from then to the first look that
+  saw every reminder row), with the planning's wall time and rate. The senders', simulator's and PostgreSQL
+  backends' CPU over the run are shown beside it, and the machine's busy CPU used by other processes (a
+  shared machine makes every figure pessimistic: the bench warns);
+- how long the senders waited for planned work (the outbox drained while planning went on): then planning,
+  not sending, held the delivered rate back. ``--plan-first`` starts the senders only once everything is
+  planned, which measures the senders' rate on its own.
 
 The last line printed is one JSON object with the figures. Exit status: 0 when every target is met, 1 when
 one is missed (rate, limit, exactly once), 2 when the bench itself could not run, 130 when interrupted.
