@@ -82,6 +82,21 @@ def entity(tracker: Tracker, name: str) -> Any:
     return None
 
 
+def entity_text(tracker: Tracker, name: str) -> str | None:
+    """What the patient wrote for the latest message's entity ``name``: its span of the message. A synonym
+    may have rewritten the entity's value (a news topic "tiểu đường" becomes the department ``noi_tiet``);
+    the words themselves are what a free-text entity means. The value when there is no span."""
+    message = text(tracker)
+    for item in tracker.latest_message.get("entities") or []:
+        if item.get("entity") != name or item.get("value") in (None, ""):
+            continue
+        start, end = item.get("start"), item.get("end")
+        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(message):
+            return message[start:end]
+        return str(item["value"])
+    return None
+
+
 def intent(tracker: Tracker) -> str:
     return (tracker.latest_message.get("intent") or {}).get("name") or ""
 

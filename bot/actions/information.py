@@ -15,7 +15,7 @@ from core.errors import DomainError
 from core.news import subscriptions
 from core.uow import UnitOfWork
 
-from .context import Chat, database, entity, intent
+from .context import Chat, database, entity, entity_text, intent
 from .replies import MAX_BUTTONS, button
 
 TOPICS = {
@@ -68,7 +68,7 @@ class NewsAction(Action):
         """Make the change; returns what to tell the patient."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        topic = entity(tracker, "news_topic")
+        topic = entity_text(tracker, "news_topic")
         chat = Chat.of(tracker)
         with database().uow() as uow:
             hospital = chat.hospital(uow, tracker)
