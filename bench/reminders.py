@@ -146,6 +146,7 @@ class Timeline:
     senders_cpu_before: float = 0.0  # their CPU then (start-up left out)
     planning_first_seen: float | None = None  # first look with reminder rows
     planning_done_seen: float | None = None  # first look with all of them
+    planning_done_ms: int | None = None  # the same moment in the simulator's clock (epoch milliseconds)
     cpu_before_planning: float = 0.0  # scheduler CPU when it was seen leading (its log line), jobs not yet run
     cpu_after_planning: float = 0.0  # at the first look with all rows
     leading_seen: float | None = None
@@ -223,6 +224,17 @@ class Result:
             return len(inside), 0.0, 0.0
         seconds = (inside[-1] - inside[0]) / 1000
         return len(inside), seconds, (len(inside) - 1) / seconds * 60
+
+    def split_at(self, moment_ms: int | None) -> tuple[tuple[int, float], tuple[int, float]]:
+        """(messages, per minute) delivered up to ``moment_ms`` and after it."""
+
+        def rate(times: list[int]) -> tuple[int, float]:
+            span = (times[-1] - times[0]) / 1000 if len(times) > 1 else 0.0
+            return len(times), (len(times) - 1) / span * 60 if span > 0 else 0.0
+
+        if moment_ms is None:
+            return rate(self.times_ms), (0, 0.0)
+        return rate([t for t in self.times_ms if t <= moment_ms]), rate([t for t in self.times_ms if t > moment_ms])
 
     def most_in(self, seconds: float) -> int:
         best, low, width = 0, 0, seconds * 1000
@@ -352,6 +364,7 @@ def run_processes(
             timeline.planning_first_seen = now
         if rows >= world_count(world) and timeline.planning_done_seen is None:
             timeline.planning_done_seen, timeline.cpu_after_planning = now, cpu
+            timeline.planning_done_ms = int(time.time() * 1000)
             log(f"   all {rows:,} reminders planned {now - started:.1f} s after the scheduler started")
             if not senders:
                 start_senders()
@@ -573,6 +586,19 @@ def report(r: Result) -> tuple[dict[str, Any], dict[str, bool]]:
             "PASS" if limit_ok else "FAIL",
         ],
     ]
+    (during_n, during_rate), (after_n, after_rate) = r.split_at(t.planning_done_ms)
+    rows += [
+        [
+            "  while planning went on",
+            f"{during_n:,}",
+            "",
+            f"{during_rate:,.0f}",
+            f"{during_rate / r.limit:.1%}",
+            "",
+            "",
+        ],
+        ["  once all was planned", f"{after_n:,}", "", f"{after_rate:,.0f}", f"{after_rate / r.limit:.1%}", "", ""],
+    ]
     print_columns(head, rows, "<>>>>><")
     print(
         f"limit check: the bucket allows {bucket_bound:,.0f} in {window:g} s, plus up to "
@@ -691,6 +717,8 @@ def report(r: Result) -> tuple[dict[str, Any], dict[str, bool]]:
         bucket_bound=round(bucket_bound, 1),
         end_to_end_seconds=round(end_to_end, 2),
         plan_first=r.plan_first,
+        per_minute_while_planning=round(during_rate, 1),
+        per_minute_after_planning=round(after_rate, 1),
         planning_per_minute=round(planning_rate, 1),
         senders_waiting_seconds=round(waiting, 1),
         duplicates=r.duplicates,
