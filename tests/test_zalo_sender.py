@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 
 import pytest
@@ -351,3 +352,20 @@ def test_chat_messages_are_not_held_at_night_but_expire_with_their_use(db, datab
     assert (sent.status, sent.channel) == ("done", "cs")
     assert late.status == "undeliverable" and "no longer useful" in late.last_error
     assert [m["message"]["text"] for m in sim.messages(kind="cs")] == ["Dạ, nhắc lịch khám sáng mai ạ."]
+
+
+def test_a_delivered_reminders_buttons_become_the_menu_the_user_answers(db, channel, sim):
+    talk(db, "u1")
+    with db.uow() as uow:
+        conversation = uow.session.scalar(select(Conversation).where(Conversation.user_id == "u1"))
+        conversation.last_menu = json.dumps(["/inform_old"])
+        uow.commit()
+    queue(db, "u1", "Dạ, nhắc lịch ạ.", purpose="reminder", buttons=(Button("Xác nhận sẽ đến", "/confirm_x"),))
+
+    def menu() -> list[str]:
+        with db.reader() as uow:
+            return json.loads(uow.session.scalar(select(Conversation.last_menu).where(Conversation.user_id == "u1")))
+
+    assert menu() == ["/inform_old"], "not before it is sent"
+    drain(db, channel)
+    assert menu() == ["/confirm_x"]

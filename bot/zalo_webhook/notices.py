@@ -23,7 +23,7 @@ from core.reminders.views import ReExamView
 from core.timeutil import to_local
 from core.uow import UnitOfWork
 
-from . import conversations, outbox
+from . import outbox
 from .messages import Button, OutgoingMessage
 from .models import ZaloOA
 
@@ -131,32 +131,24 @@ def message_of(notice: Notice) -> tuple[str, OutgoingMessage]:
 
 class ZaloNotifier:
     def queue(self, uow: UnitOfWork, notices: Sequence[Notice], now: dt.datetime) -> list[Delivery]:
+        """All of a batch in one statement. The reminder's buttons become the conversation's menu when the
+        sender delivers it (the user sees it then), not now."""
         hospital_oas: dict[str, str | None] = {}
         deliveries = []
+        queued = []
         for notice in notices:
             oa_id, user_id = self._recipient(uow, notice, hospital_oas)
             if oa_id is None:
-                deliveries.append(
-                    Delivery(ReminderOutcome.UNDELIVERABLE, f"no Zalo OA serves hospital {notice.hospital}")
-                )
+                reason = f"no Zalo OA serves hospital {notice.hospital}"
+                deliveries.append(Delivery(ReminderOutcome.UNDELIVERABLE, reason))
                 continue
             purpose, message = message_of(notice)
             key = f"reminder:{notice.key}"
-            outbox.enqueue(
-                uow,
-                oa_id=oa_id,
-                user_id=user_id,
-                message=message,
-                key=key,
-                purpose=purpose,
-                phone=notice.phone or None,
-                now=now,
-                useful_until=notice.useful_until,
+            queued.append(
+                outbox.Queued(oa_id, user_id, message, key, purpose, notice.phone or None, notice.useful_until)
             )
-            if user_id is not None:  # its buttons may be tapped: they are the conversation's current menu
-                conversation = conversations.get_or_create(uow, oa_id, user_id, now)
-                conversation.last_menu = json.dumps([b.payload for b in message.buttons])
             deliveries.append(Delivery(ReminderOutcome.QUEUED, message_key=key))
+        outbox.enqueue_many(uow, queued, now)
         return deliveries
 
     @staticmethod

@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.config import Settings
 from core.identifiers import mask_phone
 from core.timeutil import utcnow
-from core.uow import Database
+from core.uow import Database, UnitOfWork
 
 from . import outbox
 from .claims import Claim
@@ -245,6 +246,20 @@ class Sender:
                 return str(item.get("message_id"))
         return None
 
+    @staticmethod
+    def _menu_shown(uow: UnitOfWork, row: OutboundMessage) -> None:
+        """A pushed message (a reminder, say) with buttons is what the user sees last: its buttons become the
+        menu that "1", "2" … and taps answer. Replies set it when queued (they go out at once)."""
+        if row.purpose == "reply" or row.user_id is None:
+            return
+        buttons = OutgoingMessage.from_json(row.body).buttons
+        if buttons:
+            uow.session.execute(
+                update(Conversation)
+                .where(Conversation.oa_id == row.oa_id, Conversation.user_id == row.user_id)
+                .values(last_menu=json.dumps([b.payload for b in buttons]))
+            )
+
     def _refuse_buttons(self, oa_id: str) -> None:
         with self.db.uow() as uow:
             oa = uow.session.scalar(select(ZaloOA).where(ZaloOA.oa_id == oa_id))
@@ -283,6 +298,8 @@ class Sender:
                 SEND_RETRIES.labels(reason=attempt.error.split(":")[0][:40]).inc()
         with self.db.uow() as uow:
             if outbox.settle(uow, claim, **values):
+                if values["status"] == WorkStatus.DONE and attempt.channel == "cs":
+                    self._menu_shown(uow, row)
                 uow.commit()
         status = str(values["status"])
         if status != WorkStatus.PENDING:

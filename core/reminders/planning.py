@@ -222,8 +222,12 @@ def _write(uow: UnitOfWork, notifier: Notifier, rows: Sequence[Row], plans: Sequ
             }
         )
     dialect = uow.session.get_bind().dialect.name
-    uow.session.execute(insert_ignoring_conflicts(dialect, REMINDERS, ["key"]), records)
-    return len(records)
+    # Rows another planner wrote first (it claimed them just before these were read) are not counted; their
+    # messages were not queued twice either: the outbox's idempotency keys are the reminders' keys.
+    written = uow.session.execute(
+        insert_ignoring_conflicts(dialect, REMINDERS, ["key"]).returning(REMINDERS.c.id), records
+    )
+    return len(written.all())
 
 
 def _claimable(query: Select) -> Select:

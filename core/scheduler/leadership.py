@@ -51,7 +51,11 @@ class PostgresLeadership:
         except psycopg.Error as error:
             log.warning("scheduler: cannot reach the database to lead (%s)", type(error).__name__)
             return False
-        row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
+        try:
+            row = connection.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
+        except psycopg.Error as error:
+            log.warning("scheduler: cannot take the lead (%s)", type(error).__name__)
+            row = None
         if row and row[0]:
             self._connection = connection
             return True
