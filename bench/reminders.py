@@ -142,6 +142,7 @@ class Timeline:
     """What the bench saw while the scheduler and senders ran (monotonic seconds)."""
 
     scheduler_started: float = 0.0
+    killed_with: int | None = None  # reminders planned when the leader was SIGKILLed (--kill-leader)
     senders_started: float | None = None  # up and idle
     senders_cpu_before: float = 0.0  # their CPU then (start-up left out)
     planning_first_seen: float | None = None  # first look with reminder rows
@@ -362,6 +363,14 @@ def run_processes(
             timeline.leading_seen, timeline.cpu_before_planning = now, cpu
         if rows and timeline.planning_first_seen is None:
             timeline.planning_first_seen = now
+        if args.kill_leader and rows and timeline.killed_with is None:
+            # Acceptance 2: SIGKILL the leader mid-planning; a new scheduler takes the lead and carries on.
+            scheduler.send_signal(signal.SIGKILL)
+            scheduler.wait(timeout=10)
+            timeline.killed_with = planned()
+            log(f"   leader SIGKILLed with {timeline.killed_with:,} of {world_count(world):,} planned; restarting")
+            scheduler = children.start("scheduler-2", henkham_argv(args.plain, scheduler_counts, "scheduler"), env)
+            continue
         if rows >= world_count(world) and timeline.planning_done_seen is None:
             timeline.planning_done_seen, timeline.cpu_after_planning = now, cpu
             timeline.planning_done_ms = int(time.time() * 1000)
@@ -612,6 +621,11 @@ def report(r: Result) -> tuple[dict[str, Any], dict[str, bool]]:
         + (" — planning, not sending, held the rate back" if waiting > 0.1 * max(1.0, r.span) else "")
     )
     print()
+    if r.timeline.killed_with is not None:
+        print(
+            f"crash: the leading scheduler was SIGKILLed with {r.timeline.killed_with:,} of {r.count:,} reminders "
+            "planned; a new one took the lead and planned the rest (its CPU and statements are the ones shown)"
+        )
     print(
         f"Exactly once: reminder rows {r.reminder_rows:,} ({r.reminder_keys:,} distinct keys; "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(r.reminder_outcomes.items()))
@@ -781,6 +795,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="start the senders only once every reminder is planned: the senders' rate apart from planning's",
     )
     parser.add_argument("--plain", action="store_true", help="run the bare henkham script: no statement counts")
+    parser.add_argument(
+        "--kill-leader",
+        action="store_true",
+        help="SIGKILL the scheduler once planning has begun and start another (exactly once across a crash)",
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds (900)")
     parser.add_argument("--stall-seconds", type=float, default=60.0, help="give up after no progress this long (60)")
     parser.add_argument(
