@@ -169,7 +169,7 @@ def reminder_for(stack: DialogueStack, user: str, code: str, minutes: int) -> di
     after = max((m["seq"] for m in stack.simulator.messages()), default=0)
     ahead = appointment(stack, code).starts_at - utcnow() + dt.timedelta(minutes=minutes)
     kinds = kinds_of([ahead.total_seconds() / 3600])
-    assert plan_appointment_reminders(stack.db, ZaloNotifier(), kinds) == 1
+    assert plan_appointment_reminders(stack.db, ZaloNotifier(), kinds) >= 1  # other tests' visits may be due too
     found = stack.simulator.messages(user_id=user, after=str(after), wait="30")
     assert found and "xin nhắc lịch khám" in found[-1]["message"]["text"], found
     return found[-1]["message"]
