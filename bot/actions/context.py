@@ -10,13 +10,13 @@ from typing import Any
 from rasa_sdk import Tracker
 from sqlalchemy import select
 
+from bot.zalo_webhook.accounts import PROVIDER
 from bot.zalo_webhook.models import ZaloOA
 from core.booking import patients
 from core.booking.models import Hospital
 from core.config import get_settings
 from core.uow import Database, UnitOfWork
 
-ACCOUNT_PROVIDER = "zalo"
 CHANNEL = "zalo"
 OA_HOSPITAL_TTL_SECONDS = 60.0
 _OA_HOSPITALS: dict[str, tuple[float, str | None]] = {}  # oa_id -> (valid until, hospital slug)
@@ -53,7 +53,7 @@ class Chat:
         return self.sender_id  # Zalo user ids are per OA, so the account is the (OA, user) pair
 
     def account_id(self, uow: UnitOfWork) -> int:
-        return patients.get_or_create_account(uow, ACCOUNT_PROVIDER, self.account_key)
+        return patients.get_or_create_account(uow, PROVIDER, self.account_key)
 
     def oa_hospital(self, uow: UnitOfWork) -> str | None:
         """The slug of the hospital this OA belongs to; None when it serves every hospital here.

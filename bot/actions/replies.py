@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from core.booking.views import AppointmentView, SlotView
+from core.timeutil import WEEKDAYS_VI, day_vi
 
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 PARTS = {"morning": "sáng", "noon": "trưa", "afternoon": "chiều", "evening": "tối"}
 MAIN_MENU = [
     {"title": "Đặt lịch khám", "payload": "/book_appointment"},
@@ -29,13 +28,9 @@ def button(title: str, intent: str, **entities: Any) -> dict[str, str]:
     return {"title": title[:100], "payload": payload(intent, **entities)}
 
 
-def day_vi(day: dt.date) -> str:
-    return f"{WEEKDAYS[day.weekday()]} {day:%d/%m/%Y}"
-
-
 def slot_title(slot: SlotView) -> str:
     """A short button title: "Thứ Hai 30/11 – 07:15"."""
-    return f"{WEEKDAYS[slot.day.weekday()]} {slot.day:%d/%m} – {slot.start:%H:%M}"
+    return f"{WEEKDAYS_VI[slot.day.weekday()]} {slot.day:%d/%m} – {slot.start:%H:%M}"
 
 
 def vnd(amount: int) -> str:

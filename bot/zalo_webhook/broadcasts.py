@@ -61,19 +61,18 @@ from core.timeutil import to_local, utcnow
 from core.uow import Database, UnitOfWork
 
 from . import outbox
+from .accounts import PROVIDER, split_key
 from .client import ZaloApiError, ZaloClient, ZaloTransportError
 from .messages import OutgoingMessage
 from .models import Conversation, OutboundMessage, WorkStatus, ZaloOA
 from .oas import OARegistry
 from .ratelimit import RateLimiter
 from .tokens import TokenManager, TokenUnavailable
+from .window import NIGHT_END, NIGHT_START
 
 log = logging.getLogger(__name__)
 
 PURPOSE = "news"
-ACCOUNT_PROVIDER = "zalo"  # Zalo users' accounts: external id "<oa_id>:<user_id>"
-NIGHT_START = dt.time(22, 0)
-NIGHT_END = dt.time(6, 0)
 SENDING_LOCK_KEY = 0x6E657773  # "news": the advisory lock of queueing broadcasts (one per database)
 CHUNK = 500  # rows per INSERT / IN (...) list
 TAG_BATCH = 100
@@ -196,7 +195,7 @@ def _audience(uow: UnitOfWork, campaign: Campaign) -> Iterable[tuple[str, str, i
             .where(
                 NewsSubscription.hospital_id == campaign.hospital_id,
                 NewsSubscription.topic == campaign.target_topic,
-                Account.provider == ACCOUNT_PROVIDER,
+                Account.provider == PROVIDER,
             )
             .order_by(NewsSubscription.id)
         )
@@ -204,7 +203,7 @@ def _audience(uow: UnitOfWork, campaign: Campaign) -> Iterable[tuple[str, str, i
         accounts = session.execute(
             select(Account.id, Account.external_id)
             .where(
-                Account.provider == ACCOUNT_PROVIDER,
+                Account.provider == PROVIDER,
                 exists().where(
                     Patient.account_id == Account.id,
                     Appointment.patient_id == Patient.id,
@@ -214,9 +213,9 @@ def _audience(uow: UnitOfWork, campaign: Campaign) -> Iterable[tuple[str, str, i
             .order_by(Account.id)
         )
     for account_id, external_id in accounts:
-        oa_id, _, user_id = external_id.partition(":")
-        if oa_id and user_id and len(oa_id) <= 40 and len(user_id) <= 40:
-            yield oa_id, user_id, account_id
+        pair = split_key(external_id)
+        if pair and len(pair[0]) <= 40 and len(pair[1]) <= 40:
+            yield pair[0], pair[1], account_id
 
 
 def _sending_lock(uow: UnitOfWork) -> bool:
@@ -330,9 +329,7 @@ def _accounts_of(uow: UnitOfWork, rows: Sequence[_Pending]) -> dict[int, int]:
     wanted = {f"{r.oa_id}:{r.user_id}": r.id for r in rows if r.account_id is None}
     for chunk in _chunks(list(wanted), CHUNK):
         for account_id, external_id in uow.session.execute(
-            select(Account.id, Account.external_id).where(
-                Account.provider == ACCOUNT_PROVIDER, Account.external_id.in_(chunk)
-            )
+            select(Account.id, Account.external_id).where(Account.provider == PROVIDER, Account.external_id.in_(chunk))
         ):
             found[wanted[external_id]] = account_id
     return found
@@ -509,7 +506,7 @@ def _tag_work(db: Database, now: dt.datetime, limit: int) -> list[_TagWork]:
                 Account.external_id,
             )
             .select_from(subs)
-            .join(Account, and_(Account.id == subs.c.account_id, Account.provider == ACCOUNT_PROVIDER))
+            .join(Account, and_(Account.id == subs.c.account_id, Account.provider == PROVIDER))
             .outerjoin(mirror, mirror.c.subscription_id == subs.c.id)
             .where(
                 or_(and_(active, tagged.is_(False)), and_(~active, tagged.is_(True))),
@@ -524,9 +521,10 @@ def _tag_work(db: Database, now: dt.datetime, limit: int) -> list[_TagWork]:
         slugs = dict(uow.session.execute(select(Hospital.id, Hospital.slug)).all())
     work = []
     for row in rows:
-        oa_id, _, user_id = row.external_id.partition(":")
-        if not (oa_id and user_id):
+        pair = split_key(row.external_id)
+        if pair is None:
             continue
+        oa_id, user_id = pair
         shared_oa = oa_id in oa_hospital and oa_hospital[oa_id] is None
         tag = row.tag or tag_name(row.topic, slugs.get(row.hospital_id) if shared_oa else None)
         work.append(_TagWork(row.id, oa_id, user_id, tag, bool(row.want), bool(row.tagged), int(row.attempts)))

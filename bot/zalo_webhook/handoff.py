@@ -18,6 +18,7 @@ from core.timeutil import utcnow
 from core.uow import Database
 
 from . import conversations
+from .accounts import account_key
 from .models import Conversation
 
 RESUME = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
@@ -36,13 +37,8 @@ class BotUnreachable(DomainError):
         )
 
 
-def sender_id(oa_id: str, user_id: str) -> str:
-    """The name of the user's conversation in Rasa (what the channel posts as ``sender``)."""
-    return f"{oa_id}:{user_id}"
-
-
 def resume_bot(rasa_url: str, oa_id: str, user_id: str, timeout: float = 5.0) -> None:
-    url = f"{rasa_url.rstrip('/')}/conversations/{sender_id(oa_id, user_id)}/tracker/events"
+    url = f"{rasa_url.rstrip('/')}/conversations/{account_key(oa_id, user_id)}/tracker/events"
     try:
         response = requests.post(url, json=RESUME, params={"include_events": "NONE"}, timeout=timeout)
     except requests.RequestException as error:

@@ -20,20 +20,18 @@ from core.booking.views import AppointmentView
 from core.reminders.models import ReminderOutcome
 from core.reminders.planning import NO_SHOW, Delivery, Notice
 from core.reminders.views import ReExamView
-from core.timeutil import to_local
+from core.timeutil import day_vi, to_local
 from core.uow import UnitOfWork
 
 from . import outbox
+from .accounts import PROVIDER, split_key
 from .messages import Button, OutgoingMessage
 from .models import ZaloOA
-
-ZALO_PROVIDER = "zalo"
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 
 
 def when_vi(moment: dt.datetime) -> str:
     local = to_local(moment)
-    return f"{local:%H:%M} {WEEKDAYS[local.weekday()]} {local:%d/%m/%Y}"
+    return f"{local:%H:%M} {day_vi(local.date())}"
 
 
 def reminder_buttons(code: str) -> tuple[Button, ...]:
@@ -98,7 +96,7 @@ def re_exam_message(notice: Notice) -> OutgoingMessage:
     r = notice.subject
     assert isinstance(r, ReExamView)
     where = f" khoa {r.department_name}" if r.department_name else ""
-    day = f"{WEEKDAYS[r.due_date.weekday()]} {r.due_date:%d/%m/%Y}"
+    day = day_vi(r.due_date)
     entity: dict[str, object] = {"time": {"date": r.due_date.isoformat()}}
     if r.department:
         entity["department"] = r.department
@@ -157,10 +155,8 @@ class ZaloNotifier:
     ) -> tuple[str | None, str | None]:
         """(OA, Zalo user) of the patient's account; for an account of another kind, the hospital's OA and
         no user (ZNS to the phone only)."""
-        if notice.account_provider == ZALO_PROVIDER:
-            oa_id, _, user_id = notice.account_key.partition(":")
-            if oa_id and user_id:
-                return oa_id, user_id
+        if notice.account_provider == PROVIDER and (pair := split_key(notice.account_key)):
+            return pair
         slug = notice.hospital
         if slug not in hospital_oas:
             hospital_oas[slug] = uow.session.scalar(

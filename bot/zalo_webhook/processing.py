@@ -25,6 +25,7 @@ from core.timeutil import utcnow
 from core.uow import Database, UnitOfWork
 
 from . import conversations, inbox, outbox, quick_actions
+from .accounts import account_key
 from .claims import Claim
 from .events import NON_TEXT, ZaloEvent, parse, shared_phone
 from .messages import Button, OutgoingMessage, choice_from_number
@@ -170,7 +171,7 @@ class EventProcessor:
 
     # --- step 2: the bot ------------------------------------------------------------------------------------
     def _ask_bot(self, event: ZaloEvent, outcome: Outcome, now: dt.datetime) -> Outcome:
-        sender_id = f"{event.oa_id}:{event.user_id}"  # stable per OA and user
+        sender_id = account_key(event.oa_id, event.user_id or "")  # stable per OA and user
         try:
             replies = self.bot.reply(sender_id, outcome.bot_text or "", {"oa_id": event.oa_id, "event": event.name})
         except BotUnavailable as error:

@@ -15,8 +15,9 @@ from core.booking import appointments, patients
 from core.errors import DomainError
 from core.uow import UnitOfWork
 
+from .accounts import PROVIDER, account_key
 from .messages import OutgoingMessage
-from .notices import ZALO_PROVIDER, when_vi
+from .notices import when_vi
 
 CONFIRM = "/confirm_appointment"
 
@@ -31,7 +32,7 @@ def answer(uow: UnitOfWork, oa_id: str, user_id: str, payload: str, now: dt.date
         code = str(json.loads(payload[len(CONFIRM) :]).get("booking_code") or "")
     except (ValueError, AttributeError):
         code = ""
-    account_id = patients.find_account(uow, ZALO_PROVIDER, f"{oa_id}:{user_id}")
+    account_id = patients.find_account(uow, PROVIDER, account_key(oa_id, user_id))
     if not code or account_id is None:
         return OutgoingMessage("Dạ, em không tìm thấy lịch hẹn này của anh/chị ạ.")
     try:
