@@ -1,4 +1,8 @@
-"""Rasa's command line (``rasa run``, ``rasa shell`` …) with one fix to Rasa 3.6, for the Rasa environment.
+"""Rasa's command line (``rasa run``, ``rasa shell`` …) with fixes to Rasa 3.6, for the Rasa environment.
+
+Besides the fix below, ``bot/rasa_guard.py`` puts every route behind the server's token and refuses bodies
+that are not JSON, and keeps action server bodies out of Rasa's error messages; ``bot/redaction.py`` masks
+personal identifiers in whatever the process logs.
 
 Rasa checks every action server response with ``jsonschema.validate(result, schema)``. That call first checks
 the *schema itself* against JSON Schema's 2020-12 meta-schema and builds a new validator, every time: measured
@@ -48,7 +52,11 @@ def install() -> None:
 
 
 if __name__ == "__main__":
+    from bot import rasa_guard, redaction
+
+    redaction.install()
     install()
+    rasa_guard.install()
     from rasa.__main__ import main
 
     sys.argv[0] = "rasa"

@@ -101,6 +101,15 @@ class Settings(BaseSettings):
     no_show_grace_minutes: int = Field(
         default=30, ge=0, description="A booked visit is a no-show this long after its session ends."
     )
+    # --- doors (issue 11): the action server and Rasa's HTTP API behind their credentials.
+    rasa_token: str = Field(
+        default="", description="Rasa's --auth-token (scripts/rasa-server): sent by the worker and hand-back."
+    )
+    actions_token: str = Field(
+        default="", description="Secret Rasa sends to the action server (bot/endpoints.yml); required to serve."
+    )
+    actions_host: str = Field(default="127.0.0.1", description="Where henkham actions listens.")
+    actions_port: int = Field(default=5055, description="The port henkham actions listens on.")
 
 
 @lru_cache

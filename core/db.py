@@ -64,6 +64,9 @@ def make_engine(
     tests/test_database.py). ``pre_ping=True`` (HENKHAM_DB_PRE_PING) trades that one error for the cost.
     """
     url = normalise_url(url)
+    # A failed statement's error (logged with its traceback) shows the SQL, never the values: they are a
+    # patient's name, birth date, phone or insurance number.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)

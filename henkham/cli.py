@@ -33,6 +33,9 @@ def _with_uow(fn: Callable[..., Any]) -> Any:
 @click.group(cls=OneLineErrors)
 def cli() -> None:
     """henkham: the Zalo OA assistant of Vietnamese hospitals."""
+    from bot import redaction
+
+    redaction.install()  # every command's process: no phone, CCCD, BHYT or birth date in its logs
 
 
 @cli.command()
@@ -257,7 +260,7 @@ def zalo_handback(oa_id: str, user_id: str, staff: str) -> None:
     settings = get_settings()
     database = Database.from_settings(settings)
     try:
-        hand_back(database, settings.rasa_url, oa_id, user_id, staff)
+        hand_back(database, settings.rasa_url, oa_id, user_id, staff, rasa_token=settings.rasa_token)
     except DomainError as error:
         raise click.ClickException(error.message) from None
     finally:
@@ -266,10 +269,16 @@ def zalo_handback(oa_id: str, user_id: str, staff: str) -> None:
 
 
 @cli.command()
-@click.option("--port", default=lambda: int(os.environ.get("HENKHAM_ACTIONS_PORT", 5055)), show_default="5055")
-def actions(port: int) -> None:
-    """Serve the assistant's custom actions to Rasa (rasa-sdk action server)."""
-    os.execv(sys.executable, [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(port)])
+@click.option("--host", default=None, help="Interface to listen on.  [default: HENKHAM_ACTIONS_HOST or 127.0.0.1]")
+@click.option("--port", default=None, type=int, help="Port.  [default: HENKHAM_ACTIONS_PORT or 5055]")
+def actions(host: str | None, port: int | None) -> None:
+    """Serve the assistant's custom actions to Rasa (needs HENKHAM_ACTIONS_TOKEN, which Rasa sends)."""
+    settings = get_settings()
+    if not settings.actions_token:
+        raise click.ClickException("HENKHAM_ACTIONS_TOKEN is not set: the action server runs nothing without it")
+    from bot.action_server import serve
+
+    serve(host or settings.actions_host, port or settings.actions_port, settings.actions_token)
 
 
 @zalo.command("worker")
@@ -297,6 +306,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         sys.executable,
         "-m",
         "gunicorn",
+        "--config",
+        "python:henkham.gunicorn_conf",
         "--bind",
         f"{host}:{port}",
         "--workers",

@@ -24,6 +24,8 @@ from tests.browser_support import running_workers, serving_app
 from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, zalo_settings
 from tests.zalo_sim import ROOT, Simulator, free_port, running_process, simulator_process, wait_until
 
+RASA_TOKEN = "test-rasa-token"  # what scripts/rasa-server serves with (--auth-token) and the channel sends
+ACTIONS_TOKEN = "test-actions-token"  # what Rasa sends to the action server (bot/endpoints.yml)
 RASA_START_TIMEOUT = 1200  # seconds: training on a fresh clone, then loading the model
 REPLY_TIMEOUT = 30.0
 OPEN = (WorkStatus.PENDING.value, WorkStatus.PROCESSING.value)
@@ -35,6 +37,7 @@ class DialogueStack:
     channel: Channel
     simulator: Simulator
     rasa_url: str
+    rasa_token: str
     rasa_pid: int
     actions_pid: int
 
@@ -100,7 +103,7 @@ def running_dialogue(
     with ExitStack() as cleanup:
         cleanup.callback(db.dispose)
         actions_port, rasa_port, simulator_port = free_port(), free_port(), free_port()
-        env = {"HENKHAM_DATABASE_URL": database_url}
+        env = {"HENKHAM_DATABASE_URL": database_url, "HENKHAM_ACTIONS_TOKEN": ACTIONS_TOKEN}
         actions = cleanup.enter_context(
             running_process(
                 [str(ROOT / ".venv/bin/henkham"), "actions", "--port", str(actions_port)],
@@ -116,8 +119,13 @@ def running_dialogue(
             running_process(
                 [str(ROOT / "scripts/rasa-server")],
                 folder / "rasa.log",
-                env={"RASA_PORT": str(rasa_port), "HENKHAM_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook"},
-                ready_url=f"{rasa_url}/status",
+                env={
+                    "RASA_PORT": str(rasa_port),
+                    "HENKHAM_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook",
+                    "HENKHAM_RASA_TOKEN": RASA_TOKEN,
+                    "HENKHAM_ACTIONS_TOKEN": ACTIONS_TOKEN,
+                },
+                ready_url=f"{rasa_url}/status?token={RASA_TOKEN}",
                 timeout=RASA_START_TIMEOUT,
                 what="Rasa server",
             )
@@ -129,6 +137,7 @@ def running_dialogue(
             zalo_zns_base=simulator_base,
             zalo_oauth_base=simulator_base,
             rasa_url=rasa_url,
+            rasa_token=RASA_TOKEN,
             rasa_timeout_seconds=20.0,
         )
         app_url = cleanup.enter_context(serving_app(create_app(settings, database=db)))
@@ -145,6 +154,7 @@ def running_dialogue(
             channel=channel,
             simulator=Simulator(simulator_base),
             rasa_url=rasa_url,
+            rasa_token=RASA_TOKEN,
             rasa_pid=rasa.pid,  # the scripts exec the servers: these are their processes
             actions_pid=actions.pid,
         )

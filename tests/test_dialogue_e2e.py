@@ -158,7 +158,7 @@ def test_asking_for_staff_silences_the_bot_until_staff_hand_back(stack: Dialogue
     assert stack.say(user, "alo có ai không", expect_reply=False) == []
     assert stack.say(user, "đặt lịch khám nhi", expect_reply=False) == []
 
-    hand_back(stack.db, stack.rasa_url, OA_ID, user, "staff-1")
+    hand_back(stack.db, stack.rasa_url, OA_ID, user, "staff-1", rasa_token=stack.rasa_token)
     answer = stack.say(user, "đặt lịch khám nhi")
     assert "giờ trống" in text_of(answer)
 

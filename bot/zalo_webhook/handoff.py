@@ -37,17 +37,22 @@ class BotUnreachable(DomainError):
         )
 
 
-def resume_bot(rasa_url: str, oa_id: str, user_id: str, timeout: float = 5.0) -> None:
+def resume_bot(rasa_url: str, oa_id: str, user_id: str, *, rasa_token: str, timeout: float = 5.0) -> None:
+    """Post the resume events to Rasa's HTTP API, with its token (``?token=``, as Rasa's API expects)."""
     url = f"{rasa_url.rstrip('/')}/conversations/{account_key(oa_id, user_id)}/tracker/events"
     try:
-        response = requests.post(url, json=RESUME, params={"include_events": "NONE"}, timeout=timeout)
+        response = requests.post(
+            url, json=RESUME, params={"include_events": "NONE", "token": rasa_token}, timeout=timeout
+        )
     except requests.RequestException as error:
         raise BotUnreachable(f"Rasa at {rasa_url} unreachable ({type(error).__name__})") from None
     if response.status_code != 200:
         raise BotUnreachable(f"Rasa refused the resume: HTTP {response.status_code}")
 
 
-def hand_back(db: Database, rasa_url: str, oa_id: str, user_id: str, staff: str) -> ConversationView:
+def hand_back(
+    db: Database, rasa_url: str, oa_id: str, user_id: str, staff: str, *, rasa_token: str
+) -> ConversationView:
     """Bot mode again for this user, the staff flag cleared; NotFound for an unknown conversation."""
     with db.reader() as uow:
         known = uow.session.scalar(
@@ -57,7 +62,7 @@ def hand_back(db: Database, rasa_url: str, oa_id: str, user_id: str, staff: str)
         raise NotFound(
             f"no conversation of user {user_id} with OA {oa_id}", "Dạ, không tìm thấy cuộc trò chuyện này ạ."
         )
-    resume_bot(rasa_url, oa_id, user_id)
+    resume_bot(rasa_url, oa_id, user_id, rasa_token=rasa_token)
     with db.uow() as uow:
         conversation = conversations.get_or_create(uow, oa_id, user_id)
         conversations.to_bot(conversation, f"handed back by {staff}", utcnow())

@@ -23,15 +23,21 @@ class Bot(Protocol):
 
 
 class RasaBot:
-    def __init__(self, url: str, timeout: float, session: requests.Session | None = None) -> None:
+    """Rasa's REST channel, with the server's token (``?token=``: bot/rasa_guard.py refuses requests without)."""
+
+    def __init__(self, url: str, timeout: float, session: requests.Session | None = None, *, token: str = "") -> None:
         self.url = url.rstrip("/") + "/webhooks/rest/webhook"
         self.timeout = timeout
         self.http = session or requests.Session()
+        self.params = {"token": token} if token else {}
 
     def reply(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[OutgoingMessage]:
         try:
             response = self.http.post(
-                self.url, json={"sender": sender_id, "message": text, "metadata": metadata}, timeout=self.timeout
+                self.url,
+                json={"sender": sender_id, "message": text, "metadata": metadata},
+                params=self.params,
+                timeout=self.timeout,
             )
         except requests.RequestException as error:
             raise BotUnavailable(f"{type(error).__name__}") from None

@@ -39,7 +39,7 @@ def build_channel(settings: Settings, db: Database, *, bot: Bot | None = None, *
     )
     tokens = TokenManager(db, client, registry, margin=dt.timedelta(minutes=settings.zalo_token_refresh_margin_minutes))
     limiter = RateLimiter(db, settings.zalo_rate_limit_per_minute)
-    bot = bot or RasaBot(settings.rasa_url, settings.rasa_timeout_seconds)
+    bot = bot or RasaBot(settings.rasa_url, settings.rasa_timeout_seconds, token=settings.rasa_token)
     return Channel(
         db=db,
         settings=settings,

@@ -309,7 +309,14 @@ def conversations_needing_staff():
 def hand_back_conversation(oa_id: str, user_id: str):
     """Hand a Zalo conversation in human mode back to the assistant (resumes the paused bot)."""
     settings = current_app.extensions["henkham.settings"]
-    return hand_back(current_app.extensions["henkham.db"], settings.rasa_url, oa_id, user_id, _client().name)
+    return hand_back(
+        current_app.extensions["henkham.db"],
+        settings.rasa_url,
+        oa_id,
+        user_id,
+        _client().name,
+        rasa_token=settings.rasa_token,
+    )
 
 
 class InsufficientScope(DomainError):
