@@ -69,3 +69,39 @@ def test_odd_spacing(tokens):
 def test_text_without_diacritics_and_empty_text(tokens):
     assert "".join(spans(tokens, INPUTS[4])).replace(" ", "") == INPUTS[4].replace(" ", "")
     assert tokens[""] == [["", 0, 0]]
+
+
+BROKEN = """
+import json, sys
+from rasa.shared.nlu.training_data.message import Message
+from bot.nlu import tokenizer as module
+tokenizer = module.UndertheseaTokenizer(module.UndertheseaTokenizer.get_default_config())
+texts = json.loads(sys.stdin.read())
+out = {"lone": [], "underthesea_fails": []}
+for text in texts:
+    tokens = tokenizer.tokenize(Message(data={"text": text}), "text")
+    out["lone"].append([[t.text, t.start, t.end, text[t.start:t.end]] for t in tokens])
+
+def broken(text):
+    raise RuntimeError("underthesea tripped")
+
+module.word_tokenize = broken
+for text in texts:
+    tokens = tokenizer.tokenize(Message(data={"text": text}), "text")
+    out["underthesea_fails"].append([[t.text, t.start, t.end, text[t.start:t.end]] for t in tokens])
+print(json.dumps(out))
+"""
+
+# JSON "\\ud83d" (half an emoji) arrives in Python as a lone surrogate: underthesea cannot encode it.
+LONE = ["cho em \ud83d đặt lịch khám nhi", "\ud83d", "khám\udc00 mắt"]
+
+
+def test_a_lone_surrogate_or_an_underthesea_failure_still_gives_tokens_on_the_original_text() -> None:
+    result = json.loads(run_in_rasa(BROKEN, stdin=json.dumps(LONE)))
+    for kind in ("lone", "underthesea_fails"):
+        first, alone, glued = result[kind]
+        words = {s for *_x, s in first}
+        assert "đặt lịch" in words or {"đặt", "lịch"} <= words, (kind, first)
+        assert all(LONE[0][a:b] == s for _t, a, b, s in first), "spans point into the text as received"
+        assert len(alone) == 1 and alone[0][1:3] == [0, 1]
+        assert any(s.startswith("khám") for *_x, s in glued) and any(s == "mắt" for *_x, s in glued)

@@ -5,6 +5,10 @@ tone marks, spacing), so Rasa's own word-to-token helper fails on it; ``alignmen
 back on the original characters. A word's token text joins its syllables with "_" ("tai_mũi_họng"), so the
 featurizers see it as one unit. Punctuation and emoji are dropped, as the whitespace tokenizer does. Runs in
 the Rasa environment (Python 3.10); imports nothing of the application.
+
+No message makes it fail: a lone surrogate (JSON ``"\ud83d"`` from a client that cut an emoji in half) is
+replaced by U+FFFD, one character for one so the spans still point into the text as received (underthesea
+cannot encode it and raised), and any other error of underthesea falls back to splitting on whitespace.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.training_data.message import Message
 from underthesea import word_tokenize
 
-from bot.nlu.alignment import AlignmentError, align
+from bot.nlu.alignment import align
 from bot.nlu.folding import strip_diacritics
 
 log = logging.getLogger(__name__)
 _HAS_WORD_CHAR = re.compile(r"\w")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str holds a surrogate only when it is unpaired
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -50,13 +55,14 @@ class UndertheseaTokenizer(Tokenizer):
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         text = message.get(attribute) or ""
-        words = word_tokenize(text) if text.strip() else []
+        clean = _LONE_SURROGATE.sub("\ufffd", text)  # same length: spans found in it are spans of text
         try:
-            spans = align(text, words)  # every word, punctuation included: alignment walks the whole message
-        except AlignmentError as error:  # never fail a message: fall back to the words as typed
-            log.warning("underthesea output not aligned (%s); splitting on whitespace", error)
-            words = text.split()
-            spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+            words = word_tokenize(clean) if clean.strip() else []
+            spans = align(clean, words)  # every word, punctuation included: alignment walks the whole message
+        except Exception as error:  # never fail a message (AlignmentError, or underthesea itself): split it
+            log.warning("underthesea failed on a message (%s); splitting on whitespace", type(error).__name__)
+            words = clean.split()
+            spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", clean)]
         tokens = [
             # The lemma is the word without diacritics: featurizers with use_lemma see "kham" for "khám".
             Token("_".join(word.split()), start, end, lemma=strip_diacritics("_".join(word.split())))
@@ -64,5 +70,5 @@ class UndertheseaTokenizer(Tokenizer):
             if _HAS_WORD_CHAR.search(word)  # punctuation and emoji are dropped
         ]
         if not tokens:
-            tokens = [Token(text, 0, len(text), lemma=strip_diacritics(text))]
+            tokens = [Token(clean, 0, len(clean), lemma=strip_diacritics(clean))]
         return self._apply_token_pattern(tokens)
