@@ -77,7 +77,8 @@ def create_app(token: str, executor: ActionExecutor | None = None, name: str = "
 
     @app.get("/actions")
     async def actions(_request: Request) -> HTTPResponse:
-        return response.json([item.model_dump() for item in executor.list_actions()])
+        # The executor also registers the abstract bases of the actions (their name is None): not actions.
+        return response.json([{"name": name} for name in executor.actions if isinstance(name, str)])
 
     @app.post("/webhook")
     async def webhook(request: Request) -> HTTPResponse:
