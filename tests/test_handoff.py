@@ -23,15 +23,19 @@ from tests.factories import build_world, today_local
 from tests.zalo_sim import free_port
 
 OA, USER = "388613280878808645", "user-in-human-mode"
+RASA_TOKEN = "test-rasa-token"
 
 
 @contextmanager
 def fake_rasa(status: int = 200) -> Iterator[tuple[str, list[tuple[str, list]]]]:
-    """A stand-in for Rasa's HTTP API that records what it is sent (tests only)."""
+    """A stand-in for Rasa's HTTP API that records what it is sent with its token (tests only); like Rasa
+    run with ``--auth-token``, it answers 401 to a request without ``?token=RASA_TOKEN``."""
     received: list[tuple[str, list]] = []
 
     @Request.application
     def app(request: Request) -> Response:
+        if request.args.get("token") != RASA_TOKEN:
+            return Response('{"reason": "NotAuthenticated"}', status=401, content_type="application/json")
         received.append((request.path, json.loads(request.get_data() or b"null")))
         return Response("{}", status=status, content_type="application/json")
 
@@ -69,7 +73,8 @@ def test_staff_see_the_queue_then_hand_back_by_api_and_rasa_is_resumed(db) -> No
     in_human_mode(db)
     key = staff_key(db)
     with fake_rasa() as (rasa_url, received):
-        client = create_app(Settings(database_url=db.url, rasa_url=rasa_url), database=db).test_client()
+        settings = Settings(database_url=db.url, rasa_url=rasa_url, rasa_token=RASA_TOKEN)
+        client = create_app(settings, database=db).test_client()
         queue = client.get("/api/v1/conversations", headers={"Authorization": f"Bearer {key}"}).get_json()
         assert [(c["user_id"], c["staff_reason"]) for c in queue["conversations"]] == [
             (USER, "the user asked for staff")
@@ -128,6 +133,12 @@ def test_cli_hand_back_and_its_one_line_error(db, monkeypatch) -> None:
     assert unknown.exit_code != 0 and "no conversation" in unknown.output
     with fake_rasa() as (rasa_url, _received):
         monkeypatch.setenv("HENKHAM_RASA_URL", rasa_url)
+        monkeypatch.setenv("HENKHAM_RASA_TOKEN", "not-the-token")
+        get_settings.cache_clear()
+        refused = runner.invoke(cli, ["zalo", "handback", OA, USER])
+        assert refused.exit_code != 0 and "HTTP 401" in refused.output and "stays with staff" in refused.output
+        assert mode(db) == ("human", True)
+        monkeypatch.setenv("HENKHAM_RASA_TOKEN", RASA_TOKEN)
         get_settings.cache_clear()
         done = runner.invoke(cli, ["zalo", "handback", OA, USER, "--staff", "lan"])
         assert done.exit_code == 0, done.output
