@@ -4,14 +4,20 @@ Run as a developer would, on its own SQLite file and free ports: migrate, demo d
 (trained first when missing or stale), then honcho with every process of the Procfile. The test chats through
 the simulator's chat API (what its page posts), books the demo hospital's paediatrics, and finds the booking
 in the database; then it stops honcho and checks every process has gone.
+
+The same stack shows its doors (issue 11): Rasa refuses its API and its REST channel without dev.env's token,
+answers a message carrying a lone surrogate, and after an action fails no process's output (all of them are
+in honcho's log) carries a phone, a CCCD, a BHYT number or a birth date the conversation carried.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,10 +34,12 @@ from tests.zalo_sim import ROOT, Simulator, free_port, wait_until
 DEMO_OA = "1000000000000000001"  # dev.env's demo OA
 CODE = re.compile(r"Mã lịch hẹn: ([A-Z0-9]{6})")
 PROCESSES = ("web", "worker", "sender", "scheduler", "zalo-simulator", "actions", "rasa")
+DEV_ENV = (ROOT / "dev.env").read_text()
+RASA_TOKEN = re.search(r"HENKHAM_RASA_TOKEN:=([^}]+)\}", DEV_ENV).group(1)  # what make run serves Rasa with
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulator, str, Path]]:
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulator, str, Path, int]]:
     folder = tmp_path_factory.mktemp("make-run")
     web, simulator, rasa, actions = free_port(), free_port(), free_port(), free_port()
     database_url = f"sqlite:///{folder / 'henkham.db'}"
@@ -46,7 +54,15 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulato
         "HENKHAM_ACTIONS_URL": f"http://127.0.0.1:{actions}/webhook",
         "HENKHAM_DATABASE_URL": database_url,
     }
-    for name in ("HENKHAM_ZALO_OAS", "HENKHAM_ZALO_API_BASE", "HENKHAM_ZALO_ZNS_BASE", "HENKHAM_ZALO_OAUTH_BASE"):
+    for name in (
+        "HENKHAM_ZALO_OAS",
+        "HENKHAM_ZALO_API_BASE",
+        "HENKHAM_ZALO_ZNS_BASE",
+        "HENKHAM_ZALO_OAUTH_BASE",
+        "HENKHAM_RASA_TOKEN",
+        "HENKHAM_ACTIONS_TOKEN",
+        "HENKHAM_ACTIONS_HOST",
+    ):
         env.pop(name, None)  # dev.env's, as on a developer's machine
     log_path = folder / "make-run.log"
     with log_path.open("wb") as log:
@@ -62,7 +78,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulato
 
             def rasa_ready() -> bool:
                 try:
-                    return requests.get(f"http://127.0.0.1:{rasa}/status", timeout=2).ok
+                    status = requests.get(f"http://127.0.0.1:{rasa}/status", params={"token": RASA_TOKEN}, timeout=2)
+                    return status.ok
                 except requests.RequestException:
                     return False
 
@@ -74,7 +91,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulato
                 what="the simulator page",
                 alive=alive,
             )
-            yield Simulator(f"http://127.0.0.1:{simulator}"), database_url, log_path
+            yield Simulator(f"http://127.0.0.1:{simulator}"), database_url, log_path, rasa
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)  # what Ctrl-C in the terminal does to honcho
@@ -102,7 +119,7 @@ def tap(sim: Simulator, user: str, message: dict, title: str) -> list[dict]:
 
 
 def test_make_run_starts_everything_and_a_patient_books_by_chat_on_the_simulator(running) -> None:
-    sim, database_url, log_path = running
+    sim, database_url, log_path, _rasa = running
     page = requests.get(f"{sim.base}/", timeout=5)
     assert page.ok and "<html" in page.text.lower()
     log = log_path.read_text(errors="replace")
@@ -133,3 +150,112 @@ def test_make_run_starts_everything_and_a_patient_books_by_chat_on_the_simulator
             assert booked.status == "booked" and booked.day.weekday() == 0 and booked.day > dt.date.today()
     finally:
         db.dispose()
+
+
+def test_rasa_refuses_its_api_and_its_rest_channel_without_the_token(running) -> None:
+    _sim, _database_url, _log_path, rasa = running
+    base = f"http://127.0.0.1:{rasa}"
+    someone = f"{DEMO_OA}:make-run-user"  # the patient who booked above: their tracker holds name and phone
+    probe = f"{DEMO_OA}:door-probe"
+    pause = [{"event": "pause"}]
+    message = {"sender": probe, "message": "cho em hỏi giờ khám"}
+    for params in ({}, {"token": "wrong"}):
+        assert requests.get(f"{base}/conversations/{someone}/tracker", params=params, timeout=10).status_code == 401
+        assert (
+            requests.post(f"{base}/conversations/{probe}/tracker/events", json=pause, params=params).status_code == 401
+        )
+        assert requests.post(f"{base}/webhooks/rest/webhook", json=message, params=params).status_code == 401
+        assert requests.post(f"{base}/model/parse", json={"text": "chào"}, params=params).status_code == 401
+        assert requests.get(f"{base}/status", params=params, timeout=10).status_code == 401
+    assert requests.get(f"{base}/", timeout=10).ok, "the bare health check needs no token"
+
+    token = {"token": RASA_TOKEN}
+    as_text = requests.post(
+        f"{base}/webhooks/rest/webhook", data=json.dumps(message), params=token, headers={"Content-Type": "text/plain"}
+    )
+    assert as_text.status_code == 415, "a browser's simple request cannot reach it"
+    tracker = requests.get(f"{base}/conversations/{someone}/tracker", params=token, timeout=10)
+    assert tracker.status_code == 200 and tracker.json()["sender_id"] == someone
+    answers = requests.post(f"{base}/webhooks/rest/webhook", json=message, params=token, timeout=60)
+    assert answers.status_code == 200 and answers.json(), answers.text
+    paused = requests.post(f"{base}/conversations/{probe}/tracker/events", json=pause, params=token, timeout=10)
+    assert paused.status_code == 200 and paused.json()["paused"] is True
+
+
+def test_a_message_with_a_lone_surrogate_gets_an_answer_through_rasa(running) -> None:
+    _sim, _database_url, _log_path, rasa = running
+    # Half an emoji, as a Zalo client may send it: JSON "\ud83d" is a lone surrogate once decoded.
+    body = '{"sender": "' + DEMO_OA + ':surrogate-user", "message": "cho em hỏi giờ làm việc \\ud83d"}'
+    answers = requests.post(
+        f"http://127.0.0.1:{rasa}/webhooks/rest/webhook",
+        data=body.encode(),
+        params={"token": RASA_TOKEN},
+        headers={"Content-Type": "application/json"},
+        timeout=60,
+    )
+    assert answers.status_code == 200 and answers.json(), answers.text
+    assert any(a.get("text") for a in answers.json())
+
+
+PATIENT = {"name": "Trần Văn Bình", "dob": "12/03/1985", "phone": "0987 654 321"}
+CCCD, BHYT = "079085001234", "DN4797908500123"
+# What the first test's patient told the bot: it must not be in the output either.
+CARRIED = {"name": "Nguyễn Thị Mai", "dob": "01/05/1990", "phone": "0912 345 678"}
+
+
+def spellings(value: str) -> set[str]:
+    """How a value may show in a log line: as typed, JSON-escaped, inside a bytes repr."""
+    return {value, json.dumps(value)[1:-1], repr(value.encode())[2:-1]}
+
+
+def forbidden(person: dict[str, str]) -> set[str]:
+    digits = person["phone"].replace(" ", "")
+    day, month, year = person["dob"].split("/")
+    found = {digits[1:], person["phone"], f"{year}-{month}-{day}", person["dob"]}  # 987654321 is in +84…, 0…
+    return {spelling for value in found for spelling in spellings(value)}
+
+
+def test_no_process_logs_a_phone_cccd_bhyt_or_birth_date_when_an_action_fails(running) -> None:
+    sim, database_url, log_path, _rasa = running
+    user = "make-run-logs"
+    say(sim, user, f"Dạ số CCCD của em là {CCCD}, thẻ BHYT {BHYT} ạ")
+    offer = say(sim, user, "cho em đặt lịch khám nhi sáng thứ 3 tuần sau")[-1]
+    who = tap(sim, user, offer, "–")[-1]
+    assert "họ và tên" in text_of(tap(sim, user, who, "Tôi đi khám"))
+    say(sim, user, PATIENT["name"])
+    sex_question = say(sim, user, PATIENT["dob"])[-1]
+    assert "số điện thoại" in text_of(tap(sim, user, sex_question, "Nam"))
+    kind_question = say(sim, user, PATIENT["phone"])[-1]
+    summary = tap(sim, user, kind_question, "BHYT")[-1]
+
+    # The booking action fails for real: the database refuses the new patient's row.
+    path = database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path, timeout=30) as connection:
+        connection.execute(
+            "CREATE TRIGGER doors_test_refuse BEFORE INSERT ON patients "
+            "BEGIN SELECT RAISE(ABORT, 'patients table unavailable (test)'); END"
+        )
+    try:
+        sim.http.post(
+            f"{sim.base}/_sim/chat/send",
+            json={"oa_id": DEMO_OA, "user_id": user, "text": button_payload(summary, "Xác nhận")},
+        )
+        failure = "Encountered an exception while running action 'action_submit_booking'"
+        wait_until(lambda: failure in log_path.read_text(errors="replace"), timeout=60, what="the failed action")
+    finally:
+        with sqlite3.connect(path, timeout=30) as connection:
+            connection.execute("DROP TRIGGER doors_test_refuse")
+
+    log = log_path.read_text(errors="replace")
+    for name in ("web", "worker", "rasa", "actions"):  # every process kind's output is in the log
+        assert re.search(rf"^\S+ {name}\.1\s+\| \S", log, re.MULTILINE), f"no output of {name}"
+    assert "action_submit_booking" in log.split(failure)[0], "the action server logged the failure"
+    lines = log.splitlines()
+    for secret in sorted(forbidden(PATIENT) | forbidden(CARRIED) | spellings(CCCD) | spellings(BHYT)):
+        leaks = [line for line in lines if secret in line]
+        assert not leaks, f"{secret!r} logged: {leaks[:3]}"
+    for person in (PATIENT, CARRIED):
+        names, year = spellings(person["name"]), person["dob"][-4:]
+        assert not [line for line in lines if year in line and any(n in line for n in names)], (
+            f"{person['name']} logged next to the birth year"
+        )
