@@ -81,7 +81,7 @@ from core.booking.models import Appointment
 from core.migrate import upgrade
 from core.timeutil import ensure_utc, local_today
 from core.uow import Database
-from tests.dialogue_stack import button_payload, buttons_of, running_dialogue, settled, text_of
+from tests.dialogue_stack import RASA_TOKEN, button_payload, buttons_of, running_dialogue, settled, text_of
 from tests.factories import build_world
 from tests.zalo_helpers import OA_ID
 from tests.zalo_sim import Simulator
@@ -564,7 +564,7 @@ def parse_all(url: str, texts: Sequence[str], start: threading.Barrier | None, o
     for text in texts:
         began = time.perf_counter()
         try:
-            response = http.post(f"{url}/model/parse", json={"text": text}, timeout=10)
+            response = http.post(f"{url}/model/parse", json={"text": text}, params={"token": RASA_TOKEN}, timeout=10)
             elapsed = time.perf_counter() - began
             intent = ((response.json() or {}).get("intent") or {}).get("name") if response.ok else None
             out.append((elapsed, intent or f"error:HTTP {response.status_code}"))
