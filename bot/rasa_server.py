@@ -51,7 +51,18 @@ def install() -> None:
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
 
 
+def with_auth_token(argv: list[str], environ: dict[str, str]) -> list[str]:
+    """``argv`` of ``rasa run`` given ``--auth-token $HENKHAM_RASA_TOKEN`` here, not on the command line, where
+    any local user could read it (``ps``); an explicit ``--auth-token`` wins."""
+    token = environ.get("HENKHAM_RASA_TOKEN", "")
+    if len(argv) > 1 and argv[1] == "run" and token and "--auth-token" not in argv:
+        return [*argv, "--auth-token", token]
+    return argv
+
+
 if __name__ == "__main__":
+    import os
+
     from bot import rasa_guard, redaction
 
     redaction.install()
@@ -59,5 +70,5 @@ if __name__ == "__main__":
     rasa_guard.install()
     from rasa.__main__ import main
 
-    sys.argv[0] = "rasa"
+    sys.argv = with_auth_token(["rasa", *sys.argv[1:]], dict(os.environ))
     main()

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from core.booking.models import Appointment
 from core.uow import Database
 from tests.dialogue_stack import button_payload, text_of
+from tests.test_action_server import listening_addresses
 from tests.zalo_sim import ROOT, Simulator, free_port, wait_until
 
 DEMO_OA = "1000000000000000001"  # dev.env's demo OA
@@ -36,6 +37,7 @@ CODE = re.compile(r"Mã lịch hẹn: ([A-Z0-9]{6})")
 PROCESSES = ("web", "worker", "sender", "scheduler", "zalo-simulator", "actions", "rasa")
 DEV_ENV = (ROOT / "dev.env").read_text()
 RASA_TOKEN = re.search(r"HENKHAM_RASA_TOKEN:=([^}]+)\}", DEV_ENV).group(1)  # what make run serves Rasa with
+ACTIONS_TOKEN = re.search(r"HENKHAM_ACTIONS_TOKEN:=([^}]+)\}", DEV_ENV).group(1)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +93,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulato
                 what="the simulator page",
                 alive=alive,
             )
+            wait_until(lambda: bool(listening_addresses(actions)), timeout=60, what="the action server", alive=alive)
             yield Simulator(f"http://127.0.0.1:{simulator}"), database_url, log_path, rasa
         finally:
             if process.poll() is None:
@@ -180,6 +183,21 @@ def test_rasa_refuses_its_api_and_its_rest_channel_without_the_token(running) ->
     assert answers.status_code == 200 and answers.json(), answers.text
     paused = requests.post(f"{base}/conversations/{probe}/tracker/events", json=pause, params=token, timeout=10)
     assert paused.status_code == 200 and paused.json()["paused"] is True
+
+
+def test_rasa_and_the_action_server_listen_on_loopback_and_show_no_token_in_ps(running) -> None:
+    _sim, _database_url, log_path, rasa = running
+    log = log_path.read_text(errors="replace")
+    assert listening_addresses(rasa) == {"127.0.0.1"}
+    actions_port = int(re.search(r"action server on http://127\.0\.0\.1:(\d+)", log).group(1))
+    assert listening_addresses(actions_port) == {"127.0.0.1"}
+    assert re.search(r"\| rasa\.1 started", log) and re.search(r"\| actions\.1 started", log)
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):  # what `ps` shows any local user
+        try:
+            command_line = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue  # the process ended meanwhile
+        assert RASA_TOKEN not in command_line and ACTIONS_TOKEN not in command_line, command_line
 
 
 def test_a_message_with_a_lone_surrogate_gets_an_answer_through_rasa(running) -> None:
