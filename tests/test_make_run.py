@@ -265,6 +265,13 @@ def test_no_process_logs_a_phone_cccd_bhyt_or_birth_date_when_an_action_fails(ru
             connection.execute("DROP TRIGGER doors_test_refuse")
 
     log = log_path.read_text(errors="replace")
+    web = re.search(r"web\.1 .*Listening at: (http://127\.0\.0\.1:\d+)", log).group(1)
+    phone = PATIENT["phone"].replace(" ", "")
+    probe = requests.get(f"{web}/api/v1/hospitals", params={"phone": phone, "cccd": CCCD}, timeout=10)
+    assert probe.ok  # gunicorn's access log prints the query string: the web process masks it
+    wait_until(lambda: "/api/v1/hospitals?" in log_path.read_text(errors="replace"), timeout=30, what="access log")
+
+    log = log_path.read_text(errors="replace")
     for name in ("web", "worker", "rasa", "actions"):  # every process kind's output is in the log
         assert re.search(rf"^\S+ {name}\.1\s+\| \S", log, re.MULTILINE), f"no output of {name}"
     assert "action_submit_booking" in log.split(failure)[0], "the action server logged the failure"
