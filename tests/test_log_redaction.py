@@ -80,3 +80,21 @@ def test_installed_in_a_process_every_logger_and_every_traceback_is_masked() -> 
 
 def test_the_same_module_works_in_the_rasa_environment() -> None:
     check_output(json.loads(run_in_rasa(SCRIPT)))
+
+
+def test_a_failed_statement_never_shows_its_values(tmp_path) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from core.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE people (phone TEXT UNIQUE)"))
+            connection.execute(text("INSERT INTO people VALUES (:phone)"), {"phone": "0912345678"})
+        with pytest.raises(IntegrityError) as raised, engine.begin() as connection:
+            connection.execute(text("INSERT INTO people VALUES (:phone)"), {"phone": "0912345678"})
+    finally:
+        engine.dispose()
+    assert "INSERT INTO people" in str(raised.value) and "0912345678" not in str(raised.value)

@@ -50,3 +50,23 @@ def test_the_kept_validator_accepts_and_refuses_exactly_as_rasa_does() -> None:
     verdicts = [v for v, _ in result["after"]]
     assert verdicts[:3] == ["valid"] * 3 and verdicts[3:6] == ["invalid"] * 3
     assert all("Failed to validate Action server response" in m for v, m in result["after"] if v == "invalid")
+
+
+FAILED_CALL = r"""
+import json
+from rasa.utils import endpoints
+from bot import rasa_guard
+
+original = endpoints.ClientResponseError
+rasa_guard.install()
+body = json.dumps({"error": "x", "request_body": {"slots": {"phone": "0912345678"}}})
+error = endpoints.ClientResponseError(500, "Internal Server Error", body)
+print(json.dumps({"str": str(error), "text": error.text, "caught": isinstance(error, original)}))
+"""
+
+
+def test_a_failed_action_call_is_logged_by_rasa_without_the_action_servers_body() -> None:
+    result = json.loads(run_in_rasa(FAILED_CALL))
+    assert result["str"] == "500, Internal Server Error" and "0912345678" not in result["str"]
+    assert "0912345678" in result["text"], "Rasa's handling of a rejected action still reads the body"
+    assert result["caught"], "Rasa's `except ClientResponseError` still catches it"
