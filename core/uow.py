@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,13 +19,36 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.config import Settings
 from core.db import make_engine, make_session_factory
 
+if TYPE_CHECKING:
+    from core.audit import Actor
+
 
 class UnitOfWork:
     session: Session
+    # Who acts through this unit of work (an API client), set by the entry point: its hospital confines every
+    # look-up (core/tenancy.py) and its reads are audited (core/audit.py). None: the system itself.
+    actor: Actor | None = None
 
-    def __init__(self, session_factory: sessionmaker, *, read_only: bool = False) -> None:
+    def __init__(
+        self, session_factory: sessionmaker, *, read_only: bool = False, audit_factory: sessionmaker | None = None
+    ) -> None:
         self._session_factory = session_factory
+        self._audit_factory = audit_factory or session_factory
         self.read_only = read_only
+
+    @property
+    def hospital_id(self) -> int | None:
+        """The hospital the actor is confined to (None: any)."""
+        return self.actor.hospital_id if self.actor is not None else None
+
+    @contextmanager
+    def audit_session(self) -> Iterator[Session]:
+        """A short writing session of its own, for audit rows of a read-only unit of work."""
+        session = self._audit_factory()
+        try:
+            yield session
+        finally:
+            session.close()
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
@@ -60,7 +86,7 @@ class ThreadReader(UnitOfWork):
     """
 
     def __init__(self, database: Database) -> None:
-        super().__init__(database.reader_factory, read_only=True)
+        super().__init__(database.reader_factory, read_only=True, audit_factory=database.session_factory)
         self._database = database
         self._own = False
 
@@ -137,7 +163,7 @@ class Database:
         reader session between reads (ThreadReader); on SQLite readers share the writers' connections."""
         if self.reader_engine is not self.engine:
             return ThreadReader(self)
-        return UnitOfWork(self.reader_factory, read_only=True)
+        return UnitOfWork(self.reader_factory, read_only=True, audit_factory=self.session_factory)
 
     def dispose(self) -> None:
         for session in list(self._kept_sessions):
