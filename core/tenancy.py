@@ -19,7 +19,7 @@ from core.reminders.models import ReExam
 class OtherHospital(DomainError):
     """The record exists but belongs to a hospital the client is not bound to. The answer names nothing of it."""
 
-    code = "other_hospital"
+    code = "forbidden"
     status = 403
 
     def __init__(self, kind: str) -> None:
