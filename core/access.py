@@ -210,13 +210,7 @@ def authenticate(uow: UnitOfWork, key: str, now: dt.datetime | None = None) -> A
 
 def _touch(uow: UnitOfWork, key_id: int, now: dt.datetime) -> None:
     """Record the use, at most once a minute per key across processes (the UPDATE is conditional)."""
-    params = {"id": key_id, "now": now, "stale": now - LAST_USED_EVERY}
-    if not uow.read_only:
-        uow.session.execute(_TOUCH, params)
-        return
-    with uow.audit_session() as session:  # a reader cannot write: a short transaction of its own
-        session.execute(_TOUCH, params)
-        session.commit()
+    uow.write_aside(_TOUCH, {"key_id": key_id, "now": now, "stale": now - LAST_USED_EVERY})
 
 
 _KEYS = ApiKey.__table__
@@ -236,7 +230,7 @@ _LIVE_KEY = select(
 _TOUCH = (
     update(_KEYS)
     .where(
-        _KEYS.c.id == bindparam("id"),
+        _KEYS.c.id == bindparam("key_id"),
         or_(_KEYS.c.last_used_at.is_(None), _KEYS.c.last_used_at <= bindparam("stale", type_=ApiKey.expires_at.type)),
     )
     .values(last_used_at=bindparam("now", type_=ApiKey.expires_at.type))

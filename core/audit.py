@@ -57,9 +57,8 @@ _INSERT = insert(ACCESS_AUDIT)
 def record_reads(uow, record_kind: str, record_ids: Iterable[int | str], *, now: dt.datetime | None = None) -> None:
     """Append one audit row per record read through ``uow`` by its actor (nothing without an actor).
 
-    A read-only unit of work cannot write (PostgreSQL readers are read-only connections), so the rows go in a
-    short transaction of their own on the writers' pool; in a writing unit of work they join its transaction
-    and its commit.
+    In a writing unit of work the rows join its transaction (and its commit); a reader writes them aside at
+    once (see UnitOfWork.write_aside).
     """
     actor = getattr(uow, "actor", None)
     if actor is None:
@@ -78,11 +77,5 @@ def record_reads(uow, record_kind: str, record_ids: Iterable[int | str], *, now:
         }
         for record_id in record_ids
     ]
-    if not rows:
-        return
-    if not uow.read_only:
-        uow.session.execute(_INSERT, rows)
-        return
-    with uow.audit_session() as session:
-        session.execute(_INSERT, rows)
-        session.commit()
+    if rows:
+        uow.write_aside(_INSERT, rows)

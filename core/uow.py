@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Executable
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
@@ -30,10 +28,10 @@ class UnitOfWork:
     actor: Actor | None = None
 
     def __init__(
-        self, session_factory: sessionmaker, *, read_only: bool = False, audit_factory: sessionmaker | None = None
+        self, session_factory: sessionmaker, *, read_only: bool = False, aside_factory: sessionmaker | None = None
     ) -> None:
         self._session_factory = session_factory
-        self._audit_factory = audit_factory or session_factory
+        self._aside_factory = aside_factory
         self.read_only = read_only
 
     @property
@@ -41,14 +39,21 @@ class UnitOfWork:
         """The hospital the actor is confined to (None: any)."""
         return self.actor.hospital_id if self.actor is not None else None
 
-    @contextmanager
-    def audit_session(self) -> Iterator[Session]:
-        """A short writing session of its own, for audit rows of a read-only unit of work."""
-        session = self._audit_factory()
-        try:
-            yield session
-        finally:
-            session.close()
+    def write_aside(self, statement: Executable, params: Any) -> None:
+        """One small write a read has to leave behind (an audit row, a key's last use). In a writing unit of
+        work it joins the transaction; a PostgreSQL reader (a read-only connection) writes it in a short
+        transaction of its own; an SQLite reader, whose transaction already holds the database's only write
+        lock, writes and commits it in its own session."""
+        if not self.read_only:
+            self.session.execute(statement, params)
+            return
+        if self._aside_factory is None:
+            self.session.execute(statement, params)
+            self.session.commit()
+            return
+        with self._aside_factory() as session:
+            session.execute(statement, params)
+            session.commit()
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
@@ -86,7 +91,7 @@ class ThreadReader(UnitOfWork):
     """
 
     def __init__(self, database: Database) -> None:
-        super().__init__(database.reader_factory, read_only=True, audit_factory=database.session_factory)
+        super().__init__(database.reader_factory, read_only=True, aside_factory=database.session_factory)
         self._database = database
         self._own = False
 
@@ -163,7 +168,7 @@ class Database:
         reader session between reads (ThreadReader); on SQLite readers share the writers' connections."""
         if self.reader_engine is not self.engine:
             return ThreadReader(self)
-        return UnitOfWork(self.reader_factory, read_only=True, audit_factory=self.session_factory)
+        return UnitOfWork(self.reader_factory, read_only=True)
 
     def dispose(self) -> None:
         for session in list(self._kept_sessions):
