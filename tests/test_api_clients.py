@@ -15,10 +15,11 @@ from core.audit import AccessAudit
 from core.booking.models import Appointment
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
-from core.timeutil import utcnow
+from core.timeutil import local_to_utc, utcnow
 from henkham.cli import cli
 from henkham.web import create_app
-from tests.factories import build_world, today_local
+from tests import factories
+from tests.factories import build_world, new_patient, slot_at, today_local
 from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 from tests.test_cli import assert_one_error_line
 
@@ -329,6 +330,24 @@ def test_reading_an_appointment_and_a_patient_list_is_audited(db, world) -> None
     assert all(before - dt.timedelta(seconds=1) <= row[5] <= utcnow() for row in rows)
     stored = " ".join(str(value) for row in rows for value in row)
     assert "Lan" not in stored and "0912" not in stored and code not in stored, "ids only"
+
+
+def test_a_check_in_at_the_desk_is_audited(db, world) -> None:
+    client = app_client(db)
+    kiosk = key_of(db, "kiosk-desk", "kiosk", hospital_slug="test")
+    patient = new_patient(db, world.account_id)
+    today = today_local()
+    view = factories.book(db, world, slot_at(db, "nhi", today, "07:00"), patient, now=local_to_utc(today, dt.time()))
+    response = client.post(f"{API}/check-in", json={"code": view.code}, headers=as_user(kiosk))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert [row[:5] for row in audit_rows(db)] == [
+        ("kiosk-desk", False, "appointment", str(_appointment_id(db, view.code)), "POST /api/v1/check-in")
+    ]
+
+
+def _appointment_id(db, code: str) -> int:
+    with db.reader() as uow:
+        return uow.session.scalar(select(Appointment.id).where(Appointment.code == code))
 
 
 def test_a_refused_read_writes_no_audit_row(db, world) -> None:

@@ -152,7 +152,11 @@ def test_a_mini_app_key_cannot_be_trusted_with_the_header(db) -> None:
         access.create_api_key(uow, name="sneaky", kind="mini_app", trusted_account_header=True)
 
 
-@pytest.mark.parametrize("fault", [{"kind": "http_503"}, {"kind": "timeout", "delay_seconds": 3}], ids=["5xx", "slow"])
+@pytest.mark.parametrize(
+    "fault",
+    [{"kind": "http_503"}, {"kind": "timeout", "delay_seconds": 3}, {"kind": "zalo_-32"}],
+    ids=["5xx", "slow", "rate-limited"],
+)
 def test_graph_down_is_503_json_not_500(db, sim, api, fault) -> None:
     client, keys = api
     token = user_token(sim, "5830000000000000006")

@@ -4,7 +4,9 @@ The Mini App runs on the user's phone, so nothing it sends is secret except the 
 SDK gives it. ``GET {graph}/v2.0/me?fields=id,name`` with header ``access_token`` answers the user's id (for
 the app); an invalid or expired token is answered with a non-zero ``error`` (HTTP 200). A verified token is
 cached briefly under its SHA-256 digest (the token itself is never kept nor logged), so a Mini App's burst of
-requests costs one Graph call; a refused one too, so a replayed forged token does not reach Zalo every time.
+requests costs one Graph call; a refused one for a shorter time, so a replayed forged token does not reach Zalo
+every time. Zalo's rate limit (-32), a 5xx, a time-out or a reply that is not Graph's JSON is "Zalo
+unavailable" (503), never cached.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from core.errors import DomainError
 
 MAX_TOKEN_LENGTH = 2048
 MAX_CACHED = 10_000
+RATE_LIMITED = -32  # Zalo's "too many requests": Zalo is busy, the token may well be good
+REFUSAL_CACHE_SECONDS = 30.0  # a refused token is remembered this long at most
 
 
 class InvalidUserToken(DomainError):
@@ -102,7 +106,10 @@ class ZaloGraph:
             raise GraphUnavailable(f"HTTP {response.status_code}, not JSON") from None
         if not isinstance(body, dict):
             raise GraphUnavailable("unexpected reply")
-        if body.get("error") not in (None, 0, "0") or response.status_code >= 400:
+        error = body.get("error")
+        if error in (RATE_LIMITED, str(RATE_LIMITED)):
+            raise GraphUnavailable("rate limited")
+        if error not in (None, 0, "0") or response.status_code >= 400:
             return None
         user_id = body.get("id")
         if not isinstance(user_id, str | int) or not str(user_id).strip():
@@ -117,4 +124,5 @@ class ZaloGraph:
                     : MAX_CACHED // 10
                 ]:
                     self._cache.pop(key, None)
-            self._cache[digest] = (now + self.cache_seconds, user)
+            ttl = self.cache_seconds if user is not None else min(self.cache_seconds, REFUSAL_CACHE_SECONDS)
+            self._cache[digest] = (now + ttl, user)
