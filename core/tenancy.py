@@ -24,7 +24,9 @@ class OtherHospital(DomainError):
 
     def __init__(self, kind: str) -> None:
         super().__init__(
-            f"this {kind} belongs to another hospital than this client's",
+            "this client is bound to another hospital"
+            if kind == "hospital"
+            else f"this {kind} belongs to another hospital than this client's",
             "Dạ, thông tin này thuộc bệnh viện khác nên ứng dụng không truy cập được ạ.",
         )
 
