@@ -110,6 +110,24 @@ class Settings(BaseSettings):
     )
     actions_host: str = Field(default="127.0.0.1", description="Where henkham actions listens.")
     actions_port: int = Field(default=5055, description="The port henkham actions listens on.")
+    # --- tenancy (issue 11): Mini App identity through Zalo's Graph API, caps per API client and account.
+    zalo_graph_base: str = Field(
+        default="https://graph.zalo.me", description="Zalo's Graph API (Mini App user tokens); the simulator in dev."
+    )
+    zalo_graph_timeout_seconds: float = Field(default=5.0, gt=0, description="Time-out of one Graph API call.")
+    zalo_graph_cache_seconds: float = Field(
+        default=300.0, ge=0, description="How long a verified Zalo user token is trusted without asking again."
+    )
+    api_max_profiles_per_account: int = Field(default=10, ge=1, description="Patient profiles per end user.")
+    api_max_profiles_per_client: int = Field(
+        default=100_000, ge=1, description="Patient profiles all end users of one API client may hold."
+    )
+    api_max_live_bookings_per_account: int = Field(
+        default=10, ge=1, description="Booked (not yet visited) appointments per end user, all profiles together."
+    )
+    api_max_live_bookings_per_client: int = Field(
+        default=20_000, ge=1, description="Booked appointments all end users of one API client may hold."
+    )
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from bot.zalo_webhook.models import (  # noqa: F401
     ZaloOA,
 )
 from core.access import ApiKey  # noqa: F401
+from core.audit import AccessAudit  # noqa: F401
 from core.booking.faq import HospitalFaq  # noqa: F401
 from core.booking.models import (  # noqa: F401
     Account,

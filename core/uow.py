@@ -9,20 +9,51 @@ from __future__ import annotations
 import threading
 import weakref
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Executable
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 from core.db import make_engine, make_session_factory
 
+if TYPE_CHECKING:
+    from core.audit import Actor
+
 
 class UnitOfWork:
     session: Session
+    # Who acts through this unit of work (an API client), set by the entry point: its hospital confines every
+    # look-up (core/tenancy.py) and its reads are audited (core/audit.py). None: the system itself.
+    actor: Actor | None = None
 
-    def __init__(self, session_factory: sessionmaker, *, read_only: bool = False) -> None:
+    def __init__(
+        self, session_factory: sessionmaker, *, read_only: bool = False, aside_factory: sessionmaker | None = None
+    ) -> None:
         self._session_factory = session_factory
+        self._aside_factory = aside_factory
         self.read_only = read_only
+
+    @property
+    def hospital_id(self) -> int | None:
+        """The hospital the actor is confined to (None: any)."""
+        return self.actor.hospital_id if self.actor is not None else None
+
+    def write_aside(self, statement: Executable, params: Any) -> None:
+        """One small write a read has to leave behind (an audit row, a key's last use). In a writing unit of
+        work it joins the transaction; a PostgreSQL reader (a read-only connection) writes it in a short
+        transaction of its own; an SQLite reader, whose transaction already holds the database's only write
+        lock, writes and commits it in its own session."""
+        if not self.read_only:
+            self.session.execute(statement, params)
+            return
+        if self._aside_factory is None:
+            self.session.execute(statement, params)
+            self.session.commit()
+            return
+        with self._aside_factory() as session:
+            session.execute(statement, params)
+            session.commit()
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
@@ -60,7 +91,7 @@ class ThreadReader(UnitOfWork):
     """
 
     def __init__(self, database: Database) -> None:
-        super().__init__(database.reader_factory, read_only=True)
+        super().__init__(database.reader_factory, read_only=True, aside_factory=database.session_factory)
         self._database = database
         self._own = False
 

@@ -122,15 +122,78 @@ def apikey() -> None:
 @click.option("--name", required=True, help="A unique name of the client, e.g. kiosk-bvdk-1.")
 @click.option("--kind", type=click.Choice(["mini_app", "kiosk", "his", "admin"]), required=True)
 @click.option("--scope", "scopes", multiple=True, help="Override the kind's default scopes (repeatable).")
-@click.option("--hospital", help="Restrict check-in to this hospital (slug).")
-def apikey_create(name: str, kind: str, scopes: tuple[str, ...], hospital: str | None) -> None:
+@click.option("--hospital", help="Bind the key to this hospital (slug); required for a kiosk.")
+@click.option(
+    "--expires",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%d %H:%M"]),
+    help="Local date (and time) after which the key stops working; default: never.",
+)
+@click.option(
+    "--trust-account-header",
+    is_flag=True,
+    help="A server-to-server client that may name its end users in X-Henkham-Account (never a mini_app).",
+)
+def apikey_create(
+    name: str,
+    kind: str,
+    scopes: tuple[str, ...],
+    hospital: str | None,
+    expires: dt.datetime | None,
+    trust_account_header: bool,
+) -> None:
     """Create a key; it is printed once and stored only as a digest."""
     from core.access import create_api_key
+    from core.timeutil import LOCAL_TZ
 
+    expires_at = None
+    if expires is not None:
+        moment = expires if expires.hour or expires.minute else expires.replace(hour=23, minute=59)
+        expires_at = moment.replace(tzinfo=LOCAL_TZ).astimezone(dt.UTC)
     key = _with_uow(
-        lambda uow: create_api_key(uow, name=name, kind=kind, scopes=list(scopes) or None, hospital_slug=hospital)
+        lambda uow: create_api_key(
+            uow,
+            name=name,
+            kind=kind,
+            scopes=list(scopes) or None,
+            hospital_slug=hospital,
+            expires_at=expires_at,
+            trusted_account_header=trust_account_header,
+        )
     )
     click.echo(key)
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """The API clients: name, kind, hospital, scopes, state, expiry and last use (never the key)."""
+    from core.access import list_api_keys
+    from core.timeutil import to_local, utcnow
+
+    def local(moment: dt.datetime | None) -> str:
+        return f"{to_local(moment):%Y-%m-%d %H:%M}" if moment else "-"
+
+    now = utcnow()
+    rows = _with_uow(list_api_keys)
+    if not rows:
+        click.echo("no API clients")
+        return
+    click.echo("name\tkind\thospital\tscopes\tstate\texpires\tlast used\tkey starts")
+    for row in rows:
+        trusted = " (trusted account header)" if row.trusted_account_header else ""
+        click.echo(
+            f"{row.name}\t{row.kind}{trusted}\t{row.hospital or '-'}\t{','.join(row.scopes)}\t{row.state(now)}"
+            f"\t{local(row.expires_at)}\t{local(row.last_used_at)}\t{row.key_prefix}…"
+        )
+
+
+@apikey.command("revoke")
+@click.argument("name")
+def apikey_revoke(name: str) -> None:
+    """Revoke a client's key: refused from its next request on."""
+    from core.access import revoke_api_key
+
+    revoked = _with_uow(lambda uow: revoke_api_key(uow, name))
+    click.echo(f"{name}: revoked" if revoked else f"{name}: was already revoked")
 
 
 @cli.group()

@@ -19,6 +19,7 @@ from core.timeutil import local_to_utc
 from henkham.web import create_app
 from tests import factories
 from tests.factories import build_world, new_patient, slot_at, today_local
+from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 
 API = "/api/v1"
 SLOTS = f"{API}/hospitals/test/departments/{{department}}/slots"
@@ -31,10 +32,18 @@ VI_NO_APPOINTMENT = "Dạ, em không tìm thấy lịch hẹn với mã này. An
 VI_NO_PATIENT = "Dạ, em không tìm thấy hồ sơ người khám này. Anh/chị chọn lại hồ sơ giúp em ạ."
 VI_SLOT_FULL = "Dạ, khung giờ này vừa hết chỗ. Anh/chị chọn khung giờ khác giúp em ạ."
 NOT_VALID = "the request is not valid; see details"
+VI_OTHER_HOSPITAL = "Dạ, thông tin này thuộc bệnh viện khác nên ứng dụng không truy cập được ạ."
 
 
 def error(code: str, message: str, message_vi: str, /, **details: object) -> dict:
     return {"error": {"code": code, "message": message, "message_vi": message_vi, "details": details}}
+
+
+def other_hospital(kind: str) -> dict:
+    return error("forbidden", f"this {kind} belongs to another hospital than this client's", VI_OTHER_HOSPITAL)
+
+
+OTHER_HOSPITAL = other_hospital("appointment")
 
 
 def invalid(location: str, **fields: list[str]) -> dict:
@@ -59,7 +68,7 @@ def world(db):
 
 @pytest.fixture
 def client(db, world):
-    return create_app(database=db).test_client()
+    return with_fake_graph(create_app(database=db)).test_client()
 
 
 @pytest.fixture
@@ -74,9 +83,10 @@ def keys(db, world) -> dict[str, str]:
 
 
 def auth(key: str, account: str | None = None, **extra: str) -> dict[str, str]:
+    """Headers of a client acting for the Zalo user ``account`` (proven by their Zalo access token)."""
     headers = {"Authorization": f"Bearer {key}", **extra}
     if account is not None:
-        headers["X-Henkham-Account"] = account
+        headers[TOKEN_HEADER] = token_for(account)
     return headers
 
 
@@ -358,7 +368,7 @@ def test_kiosk_key_cannot_book(client, db, world, keys):
 def test_mini_app_must_name_the_account(client, db, world, keys):
     expected = error(
         "account_required",
-        "this client acts for end users: name the user in the X-Henkham-Account header",
+        "this client acts for end users: send the user's X-Zalo-Access-Token",
         "Dạ, ứng dụng cần cho biết tài khoản người dùng ạ.",
     )
     patient = new_patient(db, world.account_id)
@@ -367,7 +377,8 @@ def test_mini_app_must_name_the_account(client, db, world, keys):
     assert_refused(client.post(f"{API}/patients", json=PATIENT, headers=headers), 400, expected)
     assert_refused(client.get(f"{API}/patients", headers=headers), 400, expected)
     assert_refused(book(client, keys["mini_app"], None, slot["id"], patient), 400, expected)
-    assert_refused(book(client, keys["mini_app"], "   ", slot["id"], patient), 400, expected)
+    blank = {**auth(keys["mini_app"]), "X-Henkham-Account": "   ", TOKEN_HEADER: "  "}
+    assert_refused(client.get(f"{API}/patients", headers=blank), 400, expected)
     assert appointment_count(db) == 0
 
 
@@ -1084,19 +1095,9 @@ def test_kiosk_of_another_hospital_cannot_check_in(client, db, world, keys):
     patient = new_patient(db, world.account_id, phone="0987654321")
     code = book_today(db, world, patient)["code"]
 
-    assert_refused(
-        client.post(f"{API}/check-in", json={"code": code}, headers=auth(other_kiosk)),
-        409,
-        error(
-            "conflict",
-            "this appointment belongs to another hospital",
-            "Dạ, lịch hẹn này là của Bệnh viện Thử nghiệm, không phải bệnh viện này ạ.",
-            hospital="test",
-        ),
-    )
-    # By phone the other hospital's kiosk simply finds nothing.
-    response = client.post(f"{API}/check-in", json={"phone": "0987654321"}, headers=auth(other_kiosk))
-    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+    # 403, and nothing of the appointment (not even its hospital) in the answer.
+    for body in ({"code": code}, {"phone": "0987654321"}):
+        assert_refused(client.post(f"{API}/check-in", json=body, headers=auth(other_kiosk)), 403, OTHER_HOSPITAL)
     assert client.get(f"{API}/appointments/{code}", headers=auth(keys["his"])).get_json()["status"] == "booked"
 
 
@@ -1211,11 +1212,11 @@ def test_clients_bound_to_another_hospital_cannot_read_or_change_its_appointment
     )["code"]
     for key in (other_kiosk, other_his):
         response = client.get(f"{API}/appointments/{code}", headers=auth(key))
-        assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+        assert_refused(response, 403, OTHER_HOSPITAL)
     response = client.post(
         f"{API}/appointments/{code}/cancel", json={"by": "hospital", "reason": "Nghỉ"}, headers=auth(other_his)
     )
-    assert response.status_code == 404
-    assert client.post(f"{API}/appointments/{code}/complete", headers=auth(other_his)).status_code == 404
+    assert_refused(response, 403, OTHER_HOSPITAL)
+    assert_refused(client.post(f"{API}/appointments/{code}/complete", headers=auth(other_his)), 403, OTHER_HOSPITAL)
     # The hospital's own HIS sees it, untouched.
     assert client.get(f"{API}/appointments/{code}", headers=auth(keys["his"])).get_json()["status"] == "booked"

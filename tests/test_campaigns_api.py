@@ -156,8 +156,8 @@ def test_only_staff_of_the_hospital_manage_its_campaigns(client, keys, db):
     other = client.post("/api/v1/campaigns", json=body(hospital="khac"), headers=auth(keys["his"]))
     assert other.status_code == 403 and other.json["error"]["code"] == "forbidden"
     theirs = client.post("/api/v1/campaigns", json=body(hospital="khac"), headers=auth(keys["admin"])).json["id"]
-    assert client.get(f"/api/v1/campaigns/{theirs}", headers=auth(keys["his"])).status_code == 404
-    assert client.post(f"/api/v1/campaigns/{theirs}/cancel", headers=auth(keys["his"])).status_code == 404
+    assert client.get(f"/api/v1/campaigns/{theirs}", headers=auth(keys["his"])).status_code == 403
+    assert client.post(f"/api/v1/campaigns/{theirs}/cancel", headers=auth(keys["his"])).status_code == 403
     assert stored(db) == 1
 
 

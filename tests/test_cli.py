@@ -16,6 +16,7 @@ from henkham.cli import cli
 from henkham.web import create_app
 from tests import factories
 from tests.factories import build_world, new_patient, slot_at, today_local
+from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 
 
 @pytest.fixture
@@ -69,11 +70,12 @@ def test_apikey_create_prints_a_key_that_authenticates(run, db):
     key = result.stdout.strip()
     assert result.stdout == key + "\n" and key.startswith("hk_") and len(key) > 40
 
-    client = create_app(database=db).test_client()
-    response = client.get("/api/v1/patients", headers={"Authorization": f"Bearer {key}", "X-Henkham-Account": "u1"})
+    client = with_fake_graph(create_app(database=db)).test_client()
+    user = {TOKEN_HEADER: token_for("u1")}
+    response = client.get("/api/v1/patients", headers={"Authorization": f"Bearer {key}", **user})
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json() == {"patients": []}
-    refused = client.get("/api/v1/patients", headers={"Authorization": f"Bearer {key}x", "X-Henkham-Account": "u1"})
+    refused = client.get("/api/v1/patients", headers={"Authorization": f"Bearer {key}x", **user})
     assert refused.status_code == 401
 
     kiosk = run("apikey", "create", "--name", "kiosk-1", "--kind", "kiosk", "--hospital", "test")

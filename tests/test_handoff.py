@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from click.testing import CliRunner
+from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from bot.zalo_webhook import conversations
-from bot.zalo_webhook.models import Conversation
+from bot.zalo_webhook.models import Conversation, ZaloOA
 from core import access
+from core.booking.models import Hospital
 from core.config import Settings
 from core.timeutil import utcnow
 from henkham.cli import cli
@@ -64,8 +66,12 @@ def mode(db) -> tuple[str, bool]:
 
 
 def staff_key(db) -> str:
+    """A staff key of the hospital whose OA the conversation is with."""
     build_world(db, start=today_local(), days=1)
     with db.uow() as uow:
+        hospital_id = uow.session.scalar(select(Hospital.id).where(Hospital.slug == "test"))
+        uow.session.add(ZaloOA(oa_id=OA, app_id="app", hospital_id=hospital_id))
+        uow.commit()
         return access.create_api_key(uow, name="his-test", kind="his", hospital_slug="test")
 
 

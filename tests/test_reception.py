@@ -8,6 +8,7 @@ import pytest
 
 from core.booking import appointments, checkin
 from core.errors import Conflict, DomainError, NotFound
+from core.tenancy import OtherHospital
 from tests import factories
 from tests.conftest import NOW
 from tests.factories import build_world, new_patient, slot_at
@@ -79,7 +80,7 @@ def test_check_in_by_phone_and_date(db, world):
 
 def test_kiosk_of_another_hospital_cannot_check_in(db, world):
     appt = book(db, world, slot_at(db, "nhi", TOMORROW, "08:00"), new_patient(db, world.account_id))
-    with db.uow() as uow, pytest.raises(Conflict):
+    with db.uow() as uow, pytest.raises(OtherHospital):
         checkin.check_in(uow, appt.code, channel="kiosk", hospital_id=999, now=AT_DESK)
 
 

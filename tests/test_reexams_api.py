@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from core import access
+from core.timeutil import local_to_utc
 from henkham.web import create_app
-from tests.factories import build_world, new_patient, today_local
+from tests.factories import book, build_world, new_patient, slot_at, today_local
 
 
 @pytest.fixture
@@ -18,6 +19,8 @@ def setup(db):
         his = access.create_api_key(uow, name="his-test", kind="his", hospital_slug="test")
         mini = access.create_api_key(uow, name="mini-app", kind="mini_app")
     patient_id = new_patient(db, world.account_id, 1)
+    tomorrow_8 = slot_at(db, "nhi", today_local() + dt.timedelta(days=1), "08:00")
+    book(db, world, tomorrow_8, patient_id, now=local_to_utc(today_local(), dt.time(0, 0)))  # known there
     return create_app(database=db).test_client(), {"Authorization": f"Bearer {his}"}, mini, patient_id
 
 
@@ -45,7 +48,7 @@ def test_the_his_records_lists_and_cancels_a_re_exam_date(setup) -> None:
         ({"due_date": "ngày mai"}, 422, "invalid_input"),
         ({"department": "khong-co"}, 404, "not_found"),
         ({"patient_id": 987654}, 404, "not_found"),
-        ({"hospital": "other"}, 422, "invalid_input"),
+        ({"hospital": "other"}, 403, "forbidden"),
         ({"surprise": 1}, 422, "invalid_input"),
     ],
 )

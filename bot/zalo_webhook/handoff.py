@@ -13,13 +13,14 @@ import requests
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from core import tenancy
 from core.errors import DomainError, NotFound
 from core.timeutil import utcnow
 from core.uow import Database
 
 from . import conversations
 from .accounts import account_key
-from .models import Conversation
+from .models import Conversation, ZaloOA
 
 RESUME = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
 
@@ -51,17 +52,28 @@ def resume_bot(rasa_url: str, oa_id: str, user_id: str, *, rasa_token: str, time
 
 
 def hand_back(
-    db: Database, rasa_url: str, oa_id: str, user_id: str, staff: str, *, rasa_token: str
+    db: Database,
+    rasa_url: str,
+    oa_id: str,
+    user_id: str,
+    staff: str,
+    *,
+    rasa_token: str,
+    hospital_id: int | None = None,
 ) -> ConversationView:
-    """Bot mode again for this user, the staff flag cleared; NotFound for an unknown conversation."""
+    """Bot mode again for this user, the staff flag cleared; NotFound for an unknown conversation. Staff bound
+    to a hospital (``hospital_id``) hand back only conversations of its OAs (403 otherwise)."""
     with db.reader() as uow:
-        known = uow.session.scalar(
-            select(Conversation.id).where(Conversation.oa_id == oa_id, Conversation.user_id == user_id)
-        )
-    if known is None:
-        raise NotFound(
-            f"no conversation of user {user_id} with OA {oa_id}", "Dạ, không tìm thấy cuộc trò chuyện này ạ."
-        )
+        known = uow.session.execute(
+            select(Conversation.id, ZaloOA.hospital_id)
+            .outerjoin(ZaloOA, ZaloOA.oa_id == Conversation.oa_id)
+            .where(Conversation.oa_id == oa_id, Conversation.user_id == user_id)
+        ).first()
+        if known is None:
+            raise NotFound(
+                f"no conversation of user {user_id} with OA {oa_id}", "Dạ, không tìm thấy cuộc trò chuyện này ạ."
+            )
+        tenancy.ensure_same_hospital(uow, known.hospital_id, "conversation", hospital_id)
     resume_bot(rasa_url, oa_id, user_id, rasa_token=rasa_token)
     with db.uow() as uow:
         conversation = conversations.get_or_create(uow, oa_id, user_id)
@@ -72,12 +84,18 @@ def hand_back(
         return ConversationView.model_validate(conversation, from_attributes=True)
 
 
-def staff_queue(db: Database, oa_ids: list[str] | None = None) -> list[ConversationView]:
-    """Conversations waiting for staff (asked for a person, an emergency, the bot down…), oldest first."""
+def staff_queue(
+    db: Database, oa_ids: list[str] | None = None, *, hospital_id: int | None = None
+) -> list[ConversationView]:
+    """Conversations waiting for staff (asked for a person, an emergency, the bot down…), oldest first; only
+    those of the hospital's OAs when ``hospital_id`` is given (a conversation belongs to an OA, an OA to a
+    hospital)."""
     with db.reader() as uow:
         query = select(Conversation).where(Conversation.needs_staff.is_(True)).order_by(Conversation.updated_at)
         if oa_ids is not None:
             query = query.where(Conversation.oa_id.in_(oa_ids))
+        if hospital_id is not None:
+            query = query.where(Conversation.oa_id.in_(select(ZaloOA.oa_id).where(ZaloOA.hospital_id == hospital_id)))
         return [ConversationView.model_validate(c, from_attributes=True) for c in uow.session.scalars(query)]
 
 

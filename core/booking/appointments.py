@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, bindparam, case, exists, func, insert, select, update
 
+from core import audit, tenancy
 from core.db import insert_ignoring_conflicts
 from core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from core.timeutil import to_local, utcnow
 from core.uow import UnitOfWork
 
-from . import rules
+from . import caps, rules
 from .codes import new_booking_code, normalise_booking_code
 from .models import (
     APPOINTMENT_EVENTS,
@@ -50,6 +51,10 @@ class BookingRequest:
     visit_type: str | None = None  # a visit type code of the hospital, e.g. "bhyt" or "dich_vu"
     idempotency_key: str | None = None
     reason: str = ""
+    # Who sends the request (e.g. "key:12" for an API key): idempotency keys are that client's own, so two
+    # clients of the same kind never share one; None: the channel itself is the client (the chat).
+    client: str | None = None
+    caps: caps.Caps | None = None  # the client's limits on live bookings (API clients)
 
 
 def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = None) -> tuple[AppointmentView, bool]:
@@ -65,6 +70,8 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
     patient = session.execute(_LOCK_PATIENT, {"patient_id": request.patient_id}).first()
     if patient is None or (request.account_id is not None and patient.account_id != request.account_id):
         raise patient_not_found(request.patient_id)
+    if request.account_id is None:
+        tenancy.ensure_patient_visible(uow, request.patient_id)
     # A statement of its own after the lock: on PostgreSQL a statement that waited for a row lock still
     # reads from the snapshot it started with, and would miss the booking that held the lock.
     state = session.execute(_PATIENT_STATE, {"patient_id": request.patient_id, "key": key}).all()
@@ -81,6 +88,8 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
             field="visit_type",
         )
     rules.check_patient_may_book(hospital, [row for row in state if row.id is not None], slot, now)
+    if request.caps is not None:
+        caps.check_new_booking(uow, request.caps, patient.account_id)
     _take_seat(uow, slot)
     values = {
         "hospital_id": slot.hospital_id,
@@ -150,7 +159,9 @@ def _repeated_booking(uow: UnitOfWork, appointment_id: int, patient_id: int) -> 
 def get_appointment(
     uow: UnitOfWork, code: str, account_id: int | None = None, *, hospital_id: int | None = None
 ) -> AppointmentView:
-    return AppointmentView.from_row(find_appointment_row(uow, code, account_id, hospital_id=hospital_id))
+    row = find_appointment_row(uow, code, account_id, hospital_id=hospital_id)
+    audit.record_reads(uow, "appointment", [row.id])
+    return AppointmentView.from_row(row)
 
 
 def patient_appointments(
@@ -162,16 +173,21 @@ def patient_appointments(
     hospital_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> list[AppointmentView]:
-    """The patient's appointments, newest first (upcoming ones: soonest first); ``hospital_id`` narrows."""
+    """The patient's appointments, newest first (upcoming ones: soonest first); ``hospital_id`` (else the
+    hospital the unit of work is confined to) narrows."""
     find_patient(uow, patient_id, account_id)
     a = APPOINTMENTS
     query = AppointmentView.query().where(a.c.patient_id == patient_id).order_by(a.c.starts_at.desc())
-    if hospital_id is not None:
-        query = query.where(a.c.hospital_id == hospital_id)
+    confined = tenancy.confinement(uow, hospital_id)
+    if confined is not None:
+        query = query.where(a.c.hospital_id == confined)
     if upcoming_only:
         query = query.where(a.c.status == AppointmentStatus.BOOKED.value, a.c.starts_at > (now or utcnow()))
         query = query.order_by(None).order_by(a.c.starts_at)
-    return [AppointmentView.from_row(row) for row in uow.session.execute(query)]
+    rows = uow.session.execute(query).all()
+    audit.record_reads(uow, "patient", [patient_id])
+    audit.record_reads(uow, "appointment", [row.id for row in rows])
+    return [AppointmentView.from_row(row) for row in rows]
 
 
 def cancel(
@@ -319,23 +335,21 @@ def find_appointment_row(
     hospital_id: int | None = None,
     lock: bool = False,
 ) -> Row:
-    """The view row of the appointment with this code, if the account (None: staff) and hospital (None: any)
-    may see it; ``lock`` takes the appointment's row lock."""
+    """The view row of the appointment with this code, if the account (None: staff) may see it (else not found)
+    and it is of the hospital (``hospital_id``, else the unit of work's confinement; None: any; else 403);
+    ``lock`` takes the appointment's row lock."""
     normalised = normalise_booking_code(code)
     row = None
     if normalised is not None:
         query = APPOINTMENT_BY_CODE_LOCKED if lock else APPOINTMENT_BY_CODE
         row = uow.session.execute(query, {"code": normalised}).first()
-    if (
-        row is None
-        or (account_id is not None and row.account_id != account_id)
-        or (hospital_id is not None and row.hospital_id != hospital_id)
-    ):
+    if row is None or (account_id is not None and row.account_id != account_id):
         raise NotFound(
             f"no appointment with code {code!r}",
             "Dạ, em không tìm thấy lịch hẹn với mã này. Anh/chị kiểm tra lại mã đặt lịch giúp em ạ.",
             code=code,
         )
+    tenancy.ensure_same_hospital(uow, row.hospital_id, "appointment", hospital_id)
     return row
 
 
@@ -358,7 +372,8 @@ def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None, hospit
 
 def _slot_facts(uow: UnitOfWork, slot_id: int, visit_type: str | None = None) -> Row:
     """The slot with its hospital's rules, what the view shows of the hospital, department and doctor, and
-    the id of the hospital's visit type with code ``visit_type`` (None if it has none): see _SLOT_FACTS."""
+    the id of the hospital's visit type with code ``visit_type`` (None if it has none): see _SLOT_FACTS. A slot
+    of another hospital than the unit of work's is refused (403)."""
     found = uow.session.execute(_SLOT_FACTS, {"id": slot_id, "visit_type": visit_type}).first()
     if found is None:
         raise NotFound(
@@ -366,6 +381,7 @@ def _slot_facts(uow: UnitOfWork, slot_id: int, visit_type: str | None = None) ->
             "Dạ, khung giờ này không còn. Anh/chị chọn khung giờ khác giúp em ạ.",
             slot_id=slot_id,
         )
+    tenancy.ensure_same_hospital(uow, found.hospital_id, "slot")
     return found
 
 
@@ -407,7 +423,8 @@ def _not_changeable(appointment: Appointment, action: str) -> RuleViolation:
 
 
 def _namespaced_key(request: BookingRequest) -> str:
-    return f"{request.channel}:{request.account_id or 'staff'}:{request.idempotency_key}"[:200]
+    """The stored form of an idempotency key: the client's own (its API key, else the channel), then the account."""
+    return f"{request.client or request.channel}:{request.account_id or 'staff'}:{request.idempotency_key}"[:200]
 
 
 # Statements of the booking path, built once (building a statement costs more CPU than running it), over

@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import Row, Update, bindparam, select, update
 
+from core import audit, tenancy
 from core.db import UTCDateTime
 from core.errors import Conflict, NotFound, RuleViolation
 from core.identifiers import mask_phone, normalise_phone
@@ -32,13 +33,7 @@ def check_in(
     The desk's hot path: one locked lookup, one update, one audit row.
     """
     now = now or utcnow()
-    row = find_appointment_row(uow, code, lock=True)
-    if hospital_id is not None and row.hospital_id != hospital_id:
-        raise Conflict(
-            "this appointment belongs to another hospital",
-            f"Dạ, lịch hẹn này là của {row.hospital_name}, không phải bệnh viện này ạ.",
-            hospital=row.hospital,
-        )
+    row = find_appointment_row(uow, code, hospital_id=hospital_id, lock=True)  # another hospital's: 403
     view = AppointmentView.from_row(row)
     already = row.status == AppointmentStatus.CHECKED_IN
     if not already:
@@ -59,6 +54,7 @@ def check_in(
             )
         _move_to(uow, row.id, AppointmentStatus.CHECKED_IN, channel, now)
         view = view.model_copy(update={"status": AppointmentStatus.CHECKED_IN.value, "checked_in_at": to_local(now)})
+    audit.record_reads(uow, "appointment", [row.id], now=now)  # the desk sees the patient's appointment
     uow.commit()
     return CheckInResult(
         appointment=view,
@@ -91,9 +87,13 @@ def check_in_by_phone(
         )
         .order_by(APPOINTMENTS.c.starts_at)
     )
-    if hospital_id is not None:
-        query = query.where(APPOINTMENTS.c.hospital_id == hospital_id)
     matches = uow.session.execute(query).all()
+    confined = tenancy.confinement(uow, hospital_id)
+    if confined is not None:
+        ours = [m for m in matches if m.hospital_id == confined]
+        if matches and not ours:
+            raise tenancy.OtherHospital("appointment")
+        matches = ours
     if not matches:
         raise NotFound(
             f"no appointment for phone {mask_phone(e164)} on that day",

@@ -7,11 +7,13 @@ import datetime as dt
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from core import audit, tenancy
 from core.errors import InvalidInput, NotFound
 from core.identifiers import normalise_phone, validate_cccd, validate_insurance_number
 from core.timeutil import local_today
 from core.uow import UnitOfWork
 
+from .caps import Caps, check_new_profile
 from .models import Account, Patient, Relationship, Sex
 from .views import PatientView
 
@@ -49,8 +51,10 @@ def register_patient(
     cccd: str | None = None,
     insurance_number: str | None = None,
     address: str = "",
+    limits: Caps | None = None,
 ) -> tuple[PatientView, bool]:
-    """Add a profile to an account; the same name and birth date again returns the existing profile."""
+    """Add a profile to an account; the same name and birth date again returns the existing profile.
+    ``limits`` caps the profiles of the account and of the client (API clients)."""
     name = " ".join((full_name or "").split())
     if not 2 <= len(name) <= 120:
         raise InvalidInput(
@@ -86,6 +90,8 @@ def register_patient(
     )
     if existing is not None:
         return PatientView.of(existing), False
+    if limits is not None:
+        check_new_profile(uow, limits, account_id)
     patient = Patient(
         account_id=account_id,
         relation=relation,
@@ -103,15 +109,19 @@ def register_patient(
 
 
 def list_patients(uow: UnitOfWork, account_id: int) -> list[PatientView]:
-    rows = uow.session.scalars(select(Patient).where(Patient.account_id == account_id).order_by(Patient.id))
+    rows = uow.session.scalars(select(Patient).where(Patient.account_id == account_id).order_by(Patient.id)).all()
+    audit.record_reads(uow, "patient", [p.id for p in rows])
     return [PatientView.of(p) for p in rows]
 
 
 def find_patient(uow: UnitOfWork, patient_id: int, account_id: int | None, *, lock: bool = False) -> int:
-    """The patient's id, if ``account_id`` (None: staff) may act for them; the row is locked when asked."""
+    """The patient's id, if ``account_id`` may act for them; None (staff) may act for a patient of the hospital
+    the unit of work is confined to (core/tenancy.py). The row is locked when asked."""
     owner = uow.session.scalar(_OWNER_LOCKED if lock else _OWNER, {"id": patient_id})
     if owner is None or (account_id is not None and owner != account_id):
         raise patient_not_found(patient_id)
+    if account_id is None:
+        tenancy.ensure_patient_visible(uow, patient_id)
     return patient_id
 
 

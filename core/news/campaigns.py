@@ -18,9 +18,10 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import func, select, update
 
 from bot.zalo_webhook.models import OPEN, OutboundMessage, WorkStatus, ZaloOA
+from core import tenancy
 from core.booking.catalogue import find_hospital
 from core.booking.models import Hospital
-from core.errors import Conflict, DomainError, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.inputs import Strict
 from core.timeutil import LOCAL_TZ, ensure_utc, to_local, utcnow
 from core.uow import UnitOfWork
@@ -121,17 +122,6 @@ class CampaignView(BaseModel):
     skipped_reasons: dict[str, int]
 
 
-class OtherHospital(DomainError):
-    code = "forbidden"
-    status = 403
-
-    def __init__(self) -> None:
-        super().__init__(
-            "this API client may only manage the campaigns of its own hospital",
-            "Dạ, ứng dụng không có quyền quản lý chiến dịch của bệnh viện này ạ.",
-        )
-
-
 # --- services ---------------------------------------------------------------------------------------------------
 def compose(title: str, text: str, image_url: str | None, link_url: str | None) -> str:
     """The chat message of a campaign: title, text, the image and link addresses, how to unsubscribe."""
@@ -155,8 +145,7 @@ def create(
     """Store a new campaign (status ``scheduled``). ``only_hospital_id`` restricts the caller to one hospital."""
     now = now or utcnow()
     hospital = find_hospital(uow, spec.hospital)
-    if only_hospital_id is not None and hospital.id != only_hospital_id:
-        raise OtherHospital()
+    tenancy.ensure_same_hospital(uow, hospital.id, "hospital", only_hospital_id)
     send_at = now if spec.send_at is None else _as_utc(spec.send_at)
     if send_at < now - PAST_TOLERANCE:
         raise InvalidInput(
@@ -300,8 +289,9 @@ def _find(uow: UnitOfWork, campaign_id: int, only_hospital_id: int | None, *, lo
     if lock:  # waits for a scheduler step working on this campaign, so the change applies to its next batch
         statement = statement.with_for_update()
     campaign = uow.session.scalar(statement)
-    if campaign is None or (only_hospital_id is not None and campaign.hospital_id != only_hospital_id):
+    if campaign is None:
         raise NotFound(f"no campaign {campaign_id}", "Dạ, em không tìm thấy chiến dịch này ạ.", campaign=campaign_id)
+    tenancy.ensure_same_hospital(uow, campaign.hospital_id, "campaign", only_hospital_id)
     return campaign
 
 

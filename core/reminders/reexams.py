@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Row, Select, bindparam, exists, or_, select
 
+from core import audit, tenancy
 from core.booking.catalogue import find_department, find_hospital
 from core.booking.models import (
     ACCOUNTS,
@@ -95,8 +96,9 @@ def cancel_re_exam(
 ) -> ReExamView:
     """No more reminders for it (cancelling twice is harmless)."""
     row = uow.session.get(ReExam, re_exam_id)
-    if row is None or (hospital_id is not None and row.hospital_id != hospital_id):
+    if row is None:
         raise _not_found(re_exam_id)
+    tenancy.ensure_same_hospital(uow, row.hospital_id, "re-exam", hospital_id)
     if row.cancelled_at is None:
         row.cancelled_at = now or utcnow()
     view = load_re_exam(uow, re_exam_id)
@@ -107,9 +109,12 @@ def cancel_re_exam(
 def patient_re_exams(uow: UnitOfWork, patient_id: int, *, hospital_id: int | None = None) -> list[ReExamView]:
     find_patient(uow, patient_id, None)
     query = _view_query().where(RE_EXAMS.c.patient_id == patient_id).order_by(RE_EXAMS.c.due_date)
-    if hospital_id is not None:
-        query = query.where(RE_EXAMS.c.hospital_id == hospital_id)
-    return [_view(row) for row in uow.session.execute(query)]
+    confined = tenancy.confinement(uow, hospital_id)
+    if confined is not None:
+        query = query.where(RE_EXAMS.c.hospital_id == confined)
+    rows = uow.session.execute(query).all()
+    audit.record_reads(uow, "patient", [patient_id])
+    return [_view(row) for row in rows]
 
 
 def load_re_exam(uow: UnitOfWork, re_exam_id: int) -> ReExamView:
@@ -241,10 +246,11 @@ def _due() -> Select:
 
 
 def _hospital(uow: UnitOfWork, hospital_id: int | None, slug: str | None) -> Hospital:
+    hospital_id = tenancy.confinement(uow, hospital_id)
     if hospital_id is not None:
         row = uow.session.get(Hospital, hospital_id)
         if row is None or (slug and slug != row.slug):
-            raise InvalidInput("this client belongs to another hospital", "Dạ, bệnh viện không khớp ạ.")
+            raise tenancy.OtherHospital("hospital")
         return row
     if not slug:
         raise InvalidInput("hospital is required", "Dạ, cần cho biết bệnh viện ạ.", field="hospital")

@@ -17,8 +17,10 @@ from core.uow import Database
 API_DESCRIPTION = """henkham's core REST API for a Zalo Mini App, a check-in kiosk and the hospital information system.
 
 The catalogue (hospitals, departments, doctors, visit types, free slots) is public. Everything else needs an
-API key (`Authorization: Bearer hk_…`); a client that acts for an end user names that user in the
-`X-Henkham-Account` header. Errors are `{"error": {"code", "message", "message_vi", "details"}}`;
+API key (`Authorization: Bearer hk_…`); a client that acts for an end user proves that user with their Zalo
+access token (`X-Zalo-Access-Token`, verified with Zalo's Graph API); only a server-to-server key created with
+`--trust-account-header` may name the user in `X-Henkham-Account` instead. A key bound to a hospital gets 403
+for any other hospital's records. Errors are `{"error": {"code", "message", "message_vi", "details"}}`;
 `message_vi` is a polite Vietnamese sentence a patient-facing client may show as it is.
 """
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from apiflask import APIBlueprint, HTTPTokenAuth
 from flask import current_app, request
 from pydantic import BaseModel
 
+from bot.zalo_webhook.graph import InvalidUserToken, ZaloGraph
 from bot.zalo_webhook.handoff import ConversationView, hand_back, staff_queue
 from core import access
-from core.booking import appointments, catalogue, checkin, patients, slots
+from core.audit import Actor
+from core.booking import appointments, caps, catalogue, checkin, patients, slots
 from core.errors import DomainError, InvalidInput
 from core.reminders import reexams
 from core.uow import UnitOfWork
@@ -18,15 +22,55 @@ from . import schemas as s
 api = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", tag="booking")
 auth = HTTPTokenAuth(scheme="Bearer", description="An API key created with `henkham apikey create`")
 ACCOUNT_HEADER = "X-Henkham-Account"
+ZALO_TOKEN_HEADER = "X-Zalo-Access-Token"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def uow() -> UnitOfWork:
-    return current_app.extensions["henkham.db"].uow()
+    return _acting(current_app.extensions["henkham.db"].uow())
 
 
 def reader() -> UnitOfWork:
-    return current_app.extensions["henkham.db"].reader()
+    return _acting(current_app.extensions["henkham.db"].reader())
+
+
+def _acting(unit: UnitOfWork) -> UnitOfWork:
+    """Every unit of work of an authenticated request carries its client: the client's hospital confines every
+    look-up (core/tenancy.py) and its reads are audited (core/audit.py), in every route alike."""
+    client = auth.current_user  # None while the key itself is being checked
+    if isinstance(client, access.ApiClient):
+        rule = request.url_rule.rule if request.url_rule is not None else request.path
+        unit.actor = Actor(
+            kind="api_client",
+            client_id=client.id,
+            client_name=client.name,
+            hospital_id=client.hospital_id,
+            purpose=f"{request.method} {rule}",
+        )
+    return unit
+
+
+def graph() -> ZaloGraph:
+    found = current_app.extensions.get("henkham.zalo_graph")
+    if found is None:
+        settings = current_app.extensions["henkham.settings"]
+        found = current_app.extensions["henkham.zalo_graph"] = ZaloGraph(
+            settings.zalo_graph_base,
+            timeout=settings.zalo_graph_timeout_seconds,
+            cache_seconds=settings.zalo_graph_cache_seconds,
+        )
+    return found
+
+
+def _caps(client: access.ApiClient) -> caps.Caps:
+    settings = current_app.extensions["henkham.settings"]
+    return caps.Caps(
+        provider=client.account_provider,
+        profiles_per_account=settings.api_max_profiles_per_account,
+        profiles_per_client=settings.api_max_profiles_per_client,
+        live_bookings_per_account=settings.api_max_live_bookings_per_account,
+        live_bookings_per_client=settings.api_max_live_bookings_per_client,
+    )
 
 
 NO_ACCOUNT_YET = 0  # an id no account has: a user we have never seen owns nothing
@@ -50,22 +94,49 @@ def _client() -> access.ApiClient:
 
 
 def _account(u: UnitOfWork, *, staff_may_omit: tuple[str, ...] = ("staff",)) -> int | None:
-    """The account the client acts for (X-Henkham-Account), or None for hospital-side clients.
+    """The account the client acts for, or None for hospital-side clients; recorded on the unit of work.
 
-    In a read-only unit of work an unknown user is not created: they simply own nothing yet.
+    The end user is proven by their Zalo user access token (X-Zalo-Access-Token, verified with Zalo's Graph
+    API); only a server-to-server client created with the trusted-header flag may instead name them in
+    X-Henkham-Account (never a Mini App: its key ships inside the app). In a read-only unit of work an
+    unknown user is not created: they simply own nothing yet.
     """
     client = _client()
+    token = (request.headers.get(ZALO_TOKEN_HEADER) or "").strip()
     external = (request.headers.get(ACCOUNT_HEADER) or "").strip()
-    if external:
-        if len(external) > 120:
-            raise InvalidInput(f"{ACCOUNT_HEADER} is too long", "Dạ, mã tài khoản không hợp lệ ạ.")
-        if u.read_only:
-            found = patients.find_account(u, client.account_provider, external)
-            return NO_ACCOUNT_YET if found is None else found
-        return patients.get_or_create_account(u, client.account_provider, external)
-    if any(scope in client.scopes for scope in staff_may_omit):
+    if token:
+        external = graph().user_of(token).id
+    elif external:
+        if client.kind in access.UNTRUSTED_KINDS:
+            raise InvalidUserToken(f"a {client.kind} client proves its user with {ZALO_TOKEN_HEADER}")
+        if not client.trusted_account_header:
+            raise AccountHeaderNotAllowed()
+    elif any(scope in client.scopes for scope in staff_may_omit):
         return None
-    raise AccountRequired()
+    else:
+        raise AccountRequired()
+    if len(external) > 120:
+        raise InvalidInput(f"{ACCOUNT_HEADER} is too long", "Dạ, mã tài khoản không hợp lệ ạ.")
+    if u.read_only:
+        found = patients.find_account(u, client.account_provider, external)
+        account_id = NO_ACCOUNT_YET if found is None else found
+    else:
+        account_id = patients.get_or_create_account(u, client.account_provider, external)
+    if u.actor is not None:
+        u.actor = dataclasses.replace(u.actor, account_id=account_id)
+    return account_id
+
+
+class AccountHeaderNotAllowed(DomainError):
+    code = "forbidden"
+    status = 403
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"this client may not name end users in {ACCOUNT_HEADER}: send their {ZALO_TOKEN_HEADER}, or create "
+            "a server-to-server key with --trust-account-header",
+            "Dạ, ứng dụng cần xác thực người dùng bằng tài khoản Zalo ạ.",
+        )
 
 
 class AccountRequired(DomainError):
@@ -74,7 +145,7 @@ class AccountRequired(DomainError):
 
     def __init__(self) -> None:
         super().__init__(
-            f"this client acts for end users: name the user in the {ACCOUNT_HEADER} header",
+            f"this client acts for end users: send the user's {ZALO_TOKEN_HEADER}",
             "Dạ, ứng dụng cần cho biết tài khoản người dùng ạ.",
         )
 
@@ -147,7 +218,9 @@ def create_patient(json_data: s.PatientIn):
     """Add a patient profile to the account; the same name and birth date returns the existing one (200)."""
     with uow() as u:
         account_id = _account(u, staff_may_omit=())
-        view, created = patients.register_patient(u, account_id=account_id, **json_data.model_dump())
+        view, created = patients.register_patient(
+            u, account_id=account_id, limits=_caps(_client()), **json_data.model_dump()
+        )
         return view, 201 if created else 200
 
 
@@ -166,9 +239,7 @@ def list_patients():
 def list_patient_appointments(patient_id: int, query_data: s.UpcomingQuery):
     with reader() as u:
         account_id = _account(u, staff_may_omit=("staff", "read"))
-        found = appointments.patient_appointments(
-            u, patient_id, account_id, upcoming_only=query_data.upcoming, hospital_id=_client().hospital_id
-        )
+        found = appointments.patient_appointments(u, patient_id, account_id, upcoming_only=query_data.upcoming)
         return {"appointments": found}
 
 
@@ -182,14 +253,17 @@ def create_appointment(json_data: s.BookingIn):
     if key is not None and not 1 <= len(key.strip()) <= 120:
         raise InvalidInput(f"{IDEMPOTENCY_HEADER} must be 1 to 120 characters", "Dạ, yêu cầu không hợp lệ ạ.")
     with uow() as u:
+        client, account_id = _client(), _account(u)
         booking = appointments.BookingRequest(
             slot_id=json_data.slot_id,
             patient_id=json_data.patient_id,
             visit_type=json_data.visit_type,
             reason=json_data.reason,
-            channel=_client().kind,
-            account_id=_account(u),
+            channel=client.kind,
+            account_id=account_id,
             idempotency_key=key.strip() if key else None,
+            client=f"key{client.id}",  # idempotency keys are per API key, not per kind of client
+            caps=_caps(client) if account_id is not None else None,
         )
         view, created = appointments.book(u, booking)
         return view, 201 if created else 200
@@ -201,7 +275,7 @@ def create_appointment(json_data: s.BookingIn):
 def get_appointment(code: str):
     with reader() as u:
         account_id = _account(u, staff_may_omit=("staff", "read", "checkin"))
-        return appointments.get_appointment(u, code, account_id, hospital_id=_client().hospital_id)
+        return appointments.get_appointment(u, code, account_id)
 
 
 @api.post("/appointments/<code>/cancel")
@@ -219,7 +293,6 @@ def cancel_appointment(code: str, json_data: s.CancelIn):
             by=json_data.by,
             reason=json_data.reason,
             account_id=account_id,
-            hospital_id=_client().hospital_id,
             channel=_client().kind,
         )
 
@@ -232,9 +305,7 @@ def reschedule_appointment(code: str, json_data: s.RescheduleIn):
     """Move to another slot of the same department, atomically (nothing changes if the new slot is full)."""
     with uow() as u:
         client = _client()
-        return appointments.reschedule(
-            u, code, json_data.slot_id, account_id=_account(u), hospital_id=client.hospital_id, channel=client.kind
-        )
+        return appointments.reschedule(u, code, json_data.slot_id, account_id=_account(u), channel=client.kind)
 
 
 @api.post("/appointments/<code>/complete")
@@ -242,7 +313,7 @@ def reschedule_appointment(code: str, json_data: s.RescheduleIn):
 @api.output(s.AppointmentView)
 def complete_appointment(code: str):
     with uow() as u:
-        return checkin.complete(u, code, channel=_client().kind, hospital_id=_client().hospital_id)
+        return checkin.complete(u, code, channel=_client().kind)
 
 
 @api.post("/check-in")
@@ -254,10 +325,8 @@ def check_in(json_data: s.CheckInIn):
     client = _client()
     with uow() as u:
         if json_data.code:
-            return checkin.check_in(u, json_data.code, channel=client.kind, hospital_id=client.hospital_id)
-        return checkin.check_in_by_phone(
-            u, json_data.phone, day=json_data.date, channel=client.kind, hospital_id=client.hospital_id
-        )
+            return checkin.check_in(u, json_data.code, channel=client.kind)
+        return checkin.check_in_by_phone(u, json_data.phone, day=json_data.date, channel=client.kind)
 
 
 @api.post("/re-exams")
@@ -268,9 +337,7 @@ def create_re_exam(json_data: s.ReExamIn):
     """Record the re-exam date a doctor gave (until the EMR import lands): the patient is reminded 3 and 1
     days before. The same patient, department and date again returns the first record (200)."""
     with uow() as u:
-        view, created = reexams.record_re_exam(
-            u, hospital_id=_client().hospital_id, source=_client().kind, **json_data.model_dump()
-        )
+        view, created = reexams.record_re_exam(u, source=_client().kind, **json_data.model_dump())
         return view, 201 if created else 200
 
 
@@ -279,7 +346,7 @@ def create_re_exam(json_data: s.ReExamIn):
 @api.output(s.ReExamList)
 def list_re_exams(patient_id: int):
     with reader() as u:
-        return {"re_exams": reexams.patient_re_exams(u, patient_id, hospital_id=_client().hospital_id)}
+        return {"re_exams": reexams.patient_re_exams(u, patient_id)}
 
 
 @api.post("/re-exams/<id:re_exam_id>/cancel")
@@ -288,7 +355,7 @@ def list_re_exams(patient_id: int):
 def cancel_re_exam(re_exam_id: int):
     """No more reminders for this re-exam date."""
     with uow() as u:
-        return reexams.cancel_re_exam(u, re_exam_id, hospital_id=_client().hospital_id)
+        return reexams.cancel_re_exam(u, re_exam_id)
 
 
 class ConversationQueue(BaseModel):
@@ -299,8 +366,9 @@ class ConversationQueue(BaseModel):
 @api.auth_required(auth, roles=["staff"])
 @api.output(ConversationQueue)
 def conversations_needing_staff():
-    """The staff queue: Zalo conversations waiting for a person, oldest first."""
-    return {"conversations": staff_queue(current_app.extensions["henkham.db"])}
+    """The staff queue: Zalo conversations waiting for a person, oldest first (a key bound to a hospital: the
+    conversations of its OAs only)."""
+    return {"conversations": staff_queue(current_app.extensions["henkham.db"], hospital_id=_client().hospital_id)}
 
 
 @api.post("/conversations/<oa_id>/<user_id>/handback")
@@ -309,13 +377,16 @@ def conversations_needing_staff():
 def hand_back_conversation(oa_id: str, user_id: str):
     """Hand a Zalo conversation in human mode back to the assistant (resumes the paused bot)."""
     settings = current_app.extensions["henkham.settings"]
+    client = _client()
+    db = current_app.extensions["henkham.db"]
     return hand_back(
-        current_app.extensions["henkham.db"],
+        db,
         settings.rasa_url,
         oa_id,
         user_id,
-        _client().name,
+        client.name,
         rasa_token=settings.rasa_token,
+        hospital_id=client.hospital_id,
     )
 
 

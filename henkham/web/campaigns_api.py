@@ -5,16 +5,10 @@ A key restricted to one hospital (``henkham apikey create --hospital``) manages 
 
 from __future__ import annotations
 
-from flask import current_app
-
 from core.news import campaigns
 from core.news.campaigns import CampaignView, NewCampaign
 
-from .api import _client, api, auth
-
-
-def _db():
-    return current_app.extensions["henkham.db"]
+from .api import _client, api, auth, uow
 
 
 @api.post("/campaigns")
@@ -27,8 +21,8 @@ def create_campaign(json_data: NewCampaign):
     subscribers of a news ``topic``, ``patients`` of the hospital) and a send time (default: now). It is sent
     from its send time, outside 22:00-06:00, to who has not unsubscribed and is under the frequency cap."""
     client = _client()
-    with _db().uow() as u:
-        return campaigns.create(u, json_data, created_by=client.name, only_hospital_id=client.hospital_id)
+    with uow() as u:
+        return campaigns.create(u, json_data, created_by=client.name)
 
 
 @api.get("/campaigns/<id:campaign_id>")
@@ -38,8 +32,8 @@ def create_campaign(json_data: NewCampaign):
 def campaign_status(campaign_id: int):
     """The campaign and what became of its recipients: waiting, sending, sent, failed and skipped (with the
     reasons)."""
-    with _db().uow() as u:
-        return campaigns.status(u, campaign_id, only_hospital_id=_client().hospital_id)
+    with uow() as u:
+        return campaigns.status(u, campaign_id)
 
 
 @api.post("/campaigns/<id:campaign_id>/pause")
@@ -48,8 +42,8 @@ def campaign_status(campaign_id: int):
 @api.doc(tags=["campaigns"])
 def pause_campaign(campaign_id: int):
     """Stop queueing further recipients (messages already handed to the sender still go out)."""
-    with _db().uow() as u:
-        return campaigns.pause(u, campaign_id, only_hospital_id=_client().hospital_id)
+    with uow() as u:
+        return campaigns.pause(u, campaign_id)
 
 
 @api.post("/campaigns/<id:campaign_id>/resume")
@@ -58,8 +52,8 @@ def pause_campaign(campaign_id: int):
 @api.doc(tags=["campaigns"])
 def resume_campaign(campaign_id: int):
     """Carry on a paused campaign."""
-    with _db().uow() as u:
-        return campaigns.resume(u, campaign_id, only_hospital_id=_client().hospital_id)
+    with uow() as u:
+        return campaigns.resume(u, campaign_id)
 
 
 @api.post("/campaigns/<id:campaign_id>/cancel")
@@ -68,5 +62,5 @@ def resume_campaign(campaign_id: int):
 @api.doc(tags=["campaigns"])
 def cancel_campaign(campaign_id: int):
     """Stop for good: recipients not reached yet are skipped as cancelled."""
-    with _db().uow() as u:
-        return campaigns.cancel(u, campaign_id, only_hospital_id=_client().hospital_id)
+    with uow() as u:
+        return campaigns.cancel(u, campaign_id)

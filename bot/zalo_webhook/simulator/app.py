@@ -6,7 +6,7 @@ from importlib import resources
 
 from flask import Flask, Response
 
-from . import chat_api, control, oauth, zalo_api, zns
+from . import chat_api, control, graph_api, oauth, zalo_api, zns
 from .config import SimulatorConfig
 from .context import EXTENSION_KEY, Simulator
 from .faults import FaultSpecError
@@ -19,6 +19,7 @@ def create_simulator(config: SimulatorConfig) -> Flask:
     app.extensions[EXTENSION_KEY] = Simulator.from_config(config)
     for blueprint in (zalo_api.blueprint, zns.blueprint, oauth.blueprint, control.blueprint, chat_api.blueprint):
         app.register_blueprint(blueprint)
+    app.register_blueprint(graph_api.blueprint)  # graph.zalo.me: who holds a Zalo user access token
     app.register_error_handler(control.BadRequest, control.bad_request)
     app.register_error_handler(FaultSpecError, control.bad_request)
     app.add_url_rule("/", "chat_page", chat_page)

@@ -1,0 +1,81 @@
+"""The append-only access audit: who read which record, when and for what.
+
+Every read service of personal records (appointments and patients now, clinical records of core/emr later)
+calls :func:`record_reads` once with the kind and ids of what it returns. Who reads comes from the unit of
+work (:attr:`core.uow.UnitOfWork.actor`, set by the entry point: the API client and the account it acts for);
+a unit of work without an actor (the scheduler, the CLI, the chat's own look-ups) is not a reader to audit.
+
+Only ids are stored, never names, phones or identity numbers. Rows are only ever inserted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Index, Integer, String, insert
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base
+from core.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts through a unit of work: an API client (its key's id and name), the account it acts for (None:
+    the client acts for its hospital), the hospital the client is confined to (None: any) and the purpose
+    (the API route)."""
+
+    kind: str
+    client_id: int | None
+    client_name: str
+    account_id: int | None = None
+    hospital_id: int | None = None
+    purpose: str = ""
+
+
+class AccessAudit(Base):
+    __tablename__ = "access_audit"
+    __table_args__ = (Index("ix_access_audit_record", "record_kind", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    actor_kind: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_name: Mapped[str] = mapped_column(String(80))
+    account_id: Mapped[int | None] = mapped_column(Integer)
+    record_kind: Mapped[str] = mapped_column(String(30))
+    record_id: Mapped[str] = mapped_column(String(40))
+    purpose: Mapped[str] = mapped_column(String(120), default="")
+
+
+ACCESS_AUDIT = AccessAudit.__table__
+_INSERT = insert(ACCESS_AUDIT)
+
+
+def record_reads(uow, record_kind: str, record_ids: Iterable[int | str], *, now: dt.datetime | None = None) -> None:
+    """Append one audit row per record read through ``uow`` by its actor (nothing without an actor).
+
+    In a writing unit of work the rows join its transaction (and its commit); a reader writes them aside at
+    once (see UnitOfWork.write_aside).
+    """
+    actor = getattr(uow, "actor", None)
+    if actor is None:
+        return
+    at = now or utcnow()
+    rows = [
+        {
+            "at": at,
+            "actor_kind": actor.kind,
+            "actor_id": actor.client_id,
+            "actor_name": actor.client_name[:80],
+            "account_id": actor.account_id,
+            "record_kind": record_kind,
+            "record_id": str(record_id)[:40],
+            "purpose": actor.purpose[:120],
+        }
+        for record_id in record_ids
+    ]
+    if rows:
+        uow.write_aside(_INSERT, rows)

@@ -1,0 +1,289 @@
+"""Tenancy: a key bound to one hospital reaches that hospital's records only, on every route of the API.
+
+The routes come from the OpenAPI document itself: a new route that is not in ``CROSS_HOSPITAL`` (or declared
+public or account-scoped) fails ``test_every_route_is_covered``, so no route can skip the rule unnoticed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.zalo_webhook import conversations
+from bot.zalo_webhook.models import Conversation, ZaloOA
+from core import access
+from core.booking.models import Appointment, Hospital
+from core.news.models import Campaign
+from core.reminders.models import ReExam
+from core.timeutil import local_to_utc, utcnow
+from henkham.web import create_app
+from tests import factories
+from tests.factories import build_world, new_patient, slot_at, today_local
+from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
+from tests.test_api import add_hospital
+from tests.test_handoff import fake_rasa
+
+API = "/api/v1"
+OA, ZALO_USER = "388613280878808645", "user-waiting-for-staff"
+PHONE = "0912000777"
+VI_OTHER = "Dạ, thông tin này thuộc bệnh viện khác nên ứng dụng không truy cập được ạ."
+
+# The catalogue: public, no key.
+PUBLIC = {
+    ("get", "/api/v1/hospitals"),
+    ("get", "/api/v1/hospitals/{slug}"),
+    ("get", "/api/v1/hospitals/{slug}/departments"),
+    ("get", "/api/v1/hospitals/{slug}/doctors"),
+    ("get", "/api/v1/hospitals/{slug}/visit-types"),
+    ("get", "/api/v1/hospitals/{slug}/departments/{department}/slots"),
+}
+# An end user's own profiles: they belong to the account, not to a hospital (tested in test_api.py: another
+# account sees nothing of them).
+ACCOUNT_SCOPED = {("post", "/api/v1/patients"), ("get", "/api/v1/patients")}
+
+
+@dataclass
+class Tenants:
+    client: Any
+    db: Any
+    own: str  # a key of hospital "test" with every scope
+    other: str  # a key of hospital "other" with every scope
+    other_kiosk: str
+    other_mini_app: str
+    params: dict[str, Any]  # path parameters naming hospital "test"'s records
+    slots: dict[str, int]
+    patient_id: int
+    rasa_url: str
+
+
+@pytest.fixture
+def tenants(db):
+    world = build_world(db, start=today_local())
+    add_hospital(db, "other")
+    everything = ["book", "checkin", "read", "staff"]
+    with db.uow() as uow:
+        own = access.create_api_key(uow, name="his-test", kind="his", scopes=everything, hospital_slug="test")
+        other = access.create_api_key(uow, name="his-other", kind="his", scopes=everything, hospital_slug="other")
+        other_kiosk = access.create_api_key(uow, name="kiosk-other", kind="kiosk", hospital_slug="other")
+        other_mini = access.create_api_key(uow, name="mini-other", kind="mini_app", hospital_slug="other")
+        admin = access.create_api_key(uow, name="admin", kind="admin")
+        hospital_id = uow.session.scalar(select(Hospital.id).where(Hospital.slug == "test"))
+        uow.session.add(ZaloOA(oa_id=OA, app_id="app", hospital_id=hospital_id))
+        conversation = conversations.get_or_create(uow, OA, ZALO_USER)
+        conversations.to_human(conversation, "the user asked for staff", utcnow())
+        conversations.flag_for_staff(conversation, "the user asked for staff")
+        uow.commit()
+    tomorrow = today_local() + dt.timedelta(days=1)
+    patient_id = new_patient(db, world.account_id, phone=PHONE)
+    later = factories.book(db, world, slot_at(db, "nhi", tomorrow, "08:00"), patient_id, now=utcnow())
+    today = factories.book(
+        db, world, slot_at(db, "mat", today_local(), "07:00"), patient_id, now=local_to_utc(today_local(), dt.time())
+    )
+    with fake_rasa() as (rasa_url, _received):
+        app = with_fake_graph(create_app(database=db))
+        app.extensions["henkham.settings"] = app.extensions["henkham.settings"].model_copy(
+            update={"rasa_url": rasa_url}
+        )
+        client = app.test_client()
+        admin_auth = {"Authorization": f"Bearer {admin}"}
+        re_exam = client.post(
+            f"{API}/re-exams",
+            json={"patient_id": patient_id, "due_date": (tomorrow + dt.timedelta(days=20)).isoformat()},
+            headers={"Authorization": f"Bearer {own}"},
+        )
+        assert re_exam.status_code == 201, re_exam.get_data(as_text=True)
+        campaign = client.post(f"{API}/campaigns", json=campaign_body(), headers=admin_auth)
+        assert campaign.status_code == 201, campaign.get_data(as_text=True)
+        yield Tenants(
+            client=client,
+            db=db,
+            own=own,
+            other=other,
+            other_kiosk=other_kiosk,
+            other_mini_app=other_mini,
+            params={
+                "slug": "test",
+                "department": "nhi",
+                "code": later.code,
+                "patient_id": patient_id,
+                "re_exam_id": re_exam.get_json()["id"],
+                "campaign_id": campaign.get_json()["id"],
+                "oa_id": OA,
+                "user_id": ZALO_USER,
+                "today_code": today.code,
+            },
+            slots={
+                "free": slot_at(db, "nhi", tomorrow, "14:00"),  # another session than the booked one
+                "move_to": slot_at(db, "nhi", tomorrow, "10:00"),
+            },
+            patient_id=patient_id,
+            rasa_url=rasa_url,
+        )
+
+
+def campaign_body() -> dict[str, Any]:
+    send_at = (dt.datetime.now() + dt.timedelta(days=2)).replace(microsecond=0).isoformat(timespec="minutes")
+    return {
+        "hospital": "test",
+        "title": "Phòng chống sốt xuất huyết",
+        "text": "Dạ, mùa mưa đến, anh/chị nhớ ngủ màn giúp em ạ.",
+        "target": {"kind": "topic", "topic": "benh_truyen_nhiem"},
+        "send_at": send_at,
+    }
+
+
+def request_for(t: Tenants, method: str, path: str, key: str) -> Any:
+    """Send the route's request aimed at hospital "test"'s records, as ``key``."""
+    params = dict(t.params)
+    if path.endswith("/complete") or path.endswith("/check-in"):
+        params["code"] = t.params["today_code"]
+    url = path.format(**params)
+    body = {
+        ("post", "/api/v1/appointments"): {"slot_id": t.slots["free"], "patient_id": t.patient_id},
+        ("post", "/api/v1/appointments/{code}/cancel"): {"by": "hospital", "reason": "Bác sĩ nghỉ"},
+        ("post", "/api/v1/appointments/{code}/reschedule"): {"slot_id": t.slots["move_to"]},
+        ("post", "/api/v1/check-in"): {"code": t.params["today_code"]},
+        ("post", "/api/v1/re-exams"): {
+            "patient_id": t.patient_id,
+            "due_date": (today_local() + dt.timedelta(days=40)).isoformat(),
+            "hospital": "test",
+        },
+        ("post", "/api/v1/campaigns"): campaign_body(),
+    }.get((method, path))
+    headers = {"Authorization": f"Bearer {key}"}
+    return getattr(t.client, method)(url, json=body, headers=headers)
+
+
+def state(db) -> dict[str, Any]:
+    """What a refused request must leave as it was."""
+    with db.reader() as uow:
+        return {
+            "appointments": sorted(
+                (a.code, a.status, a.slot_id) for a in uow.session.scalars(select(Appointment)).all()
+            ),
+            "re_exams": sorted((r.id, r.cancelled_at is None) for r in uow.session.scalars(select(ReExam)).all()),
+            "campaigns": sorted((c.id, c.status) for c in uow.session.scalars(select(Campaign)).all()),
+            "staff_queue": [
+                (c.oa_id, c.user_id, c.mode) for c in uow.session.scalars(select(Conversation)).all() if c.needs_staff
+            ],
+        }
+
+
+def authenticated_routes(client) -> list[tuple[str, str]]:
+    spec = client.application.spec
+    found = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                found.append((method, path, bool(operation.get("security"))))
+    return found
+
+
+# Routes that name one record of a hospital: another hospital's key gets 403, and nothing changes.
+CROSS_HOSPITAL = [
+    ("get", "/api/v1/appointments/{code}"),
+    ("get", "/api/v1/patients/{patient_id}/appointments"),
+    ("get", "/api/v1/patients/{patient_id}/re-exams"),
+    ("post", "/api/v1/appointments"),
+    ("post", "/api/v1/appointments/{code}/reschedule"),
+    ("post", "/api/v1/check-in"),
+    ("post", "/api/v1/appointments/{code}/complete"),
+    ("post", "/api/v1/re-exams"),
+    ("post", "/api/v1/re-exams/{re_exam_id}/cancel"),
+    ("post", "/api/v1/conversations/{oa_id}/{user_id}/handback"),
+    ("get", "/api/v1/campaigns/{campaign_id}"),
+    ("post", "/api/v1/campaigns"),
+    ("post", "/api/v1/campaigns/{campaign_id}/pause"),
+    ("post", "/api/v1/campaigns/{campaign_id}/resume"),
+    ("post", "/api/v1/campaigns/{campaign_id}/cancel"),
+    ("post", "/api/v1/appointments/{code}/cancel"),
+]
+# Lists narrowed to the key's hospital.
+NARROWED = {("get", "/api/v1/conversations")}
+SAME_HOSPITAL_STATUS = {  # what the hospital's own key gets, in the order above
+    ("post", "/api/v1/appointments"): 201,
+    ("post", "/api/v1/re-exams"): 201,
+    ("post", "/api/v1/campaigns"): 201,
+}
+
+
+def test_every_route_is_covered(tenants) -> None:
+    routes = authenticated_routes(tenants.client)
+    public = {(m, p) for m, p, secured in routes if not secured}
+    secured = {(m, p) for m, p, secured in routes if secured}
+    assert public == PUBLIC, "a public route was added or lost its key: declare it here"
+    assert secured == set(CROSS_HOSPITAL) | NARROWED | ACCOUNT_SCOPED, (
+        "every authenticated route must be tested against another hospital's key"
+    )
+
+
+def test_the_catalogue_stays_public(tenants) -> None:
+    for method, path in sorted(PUBLIC):
+        response = getattr(tenants.client, method)(path.format(**tenants.params))
+        assert response.status_code == 200, (path, response.get_data(as_text=True))
+
+
+def test_another_hospitals_key_gets_403_on_every_route_and_changes_nothing(tenants) -> None:
+    before = state(tenants.db)
+    for method, path in CROSS_HOSPITAL:
+        response = request_for(tenants, method, path, tenants.other)
+        assert response.status_code == 403, (method, path, response.get_data(as_text=True))
+        refusal = response.get_json()["error"]
+        assert refusal["code"] == "forbidden" and refusal["message_vi"] == VI_OTHER, (method, path, refusal)
+        assert "Thử nghiệm" not in response.get_data(as_text=True), "nothing of the record is revealed"
+    assert state(tenants.db) == before
+
+
+def test_another_hospitals_kiosk_cannot_check_in_by_code_or_phone(tenants) -> None:
+    before = state(tenants.db)
+    kiosk = {"Authorization": f"Bearer {tenants.other_kiosk}"}
+    for body in ({"code": tenants.params["today_code"]}, {"phone": PHONE}):
+        response = tenants.client.post(f"{API}/check-in", json=body, headers=kiosk)
+        assert response.status_code == 403, response.get_data(as_text=True)
+        assert response.get_json()["error"]["message_vi"] == VI_OTHER
+    assert state(tenants.db) == before
+
+
+def test_a_mini_app_of_another_hospital_cannot_book_this_hospitals_slot(tenants) -> None:
+    client, user = tenants.client, {"Authorization": f"Bearer {tenants.other_mini_app}", TOKEN_HEADER: token_for("u9")}
+    profile = client.post(
+        f"{API}/patients",
+        json={"full_name": "Trần Văn Bình", "date_of_birth": "1988-02-03", "sex": "male", "phone": "0933000111"},
+        headers=user,
+    )
+    assert profile.status_code == 201, profile.get_data(as_text=True)
+    before = state(tenants.db)
+    response = client.post(
+        f"{API}/appointments",
+        json={"slot_id": tenants.slots["free"], "patient_id": profile.get_json()["id"]},
+        headers=user,
+    )
+    assert response.status_code == 403, response.get_data(as_text=True)
+    assert response.get_json()["error"]["message"] == "this slot belongs to another hospital than this client's"
+    assert state(tenants.db) == before
+
+
+def test_the_staff_queue_shows_only_the_keys_hospitals_conversations(tenants) -> None:
+    def queue(key: str) -> list[tuple[str, str]]:
+        response = tenants.client.get(f"{API}/conversations", headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return [(c["oa_id"], c["user_id"]) for c in response.get_json()["conversations"]]
+
+    assert queue(tenants.other) == []
+    assert queue(tenants.own) == [(OA, ZALO_USER)]
+
+
+def test_the_hospitals_own_key_still_works_on_every_route(tenants) -> None:
+    for method, path in CROSS_HOSPITAL:
+        response = request_for(tenants, method, path, tenants.own)
+        expected = SAME_HOSPITAL_STATUS.get((method, path), 200)
+        assert response.status_code == expected, (method, path, response.get_data(as_text=True))
+    with tenants.db.reader() as uow:
+        booked = uow.session.scalar(
+            select(func.count()).select_from(Appointment).where(Appointment.status != "cancelled")
+        )
+    assert booked == 2, "the new booking is live; the cancelled one is not; the checked-in one is completed"
