@@ -293,6 +293,7 @@ def zalo_sender(threads: int) -> None:
 @click.option("--threads", default=4, show_default=True, help="Threads per worker (gthread; keep-alive).")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web application (REST API, Zalo webhook) with gunicorn."""
+    get_settings()  # refuse a bad configuration here, in one line, before gunicorn starts its workers
     args = [
         sys.executable,
         "-m",
