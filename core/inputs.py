@@ -8,6 +8,7 @@ import re
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
 
 
 class Strict(BaseModel):
@@ -21,24 +22,31 @@ class Strict(BaseModel):
         return value
 
 
-MIN_DATE = dt.date(1900, 1, 1)
-MAX_DATE = dt.date(2100, 12, 31)
+MIN_DATE = dt.date(1800, 1, 1)  # generous: the services have the precise rules (birth dates, horizons)
+MAX_DATE = dt.date(2999, 12, 31)  # far beyond any horizon, yet date arithmetic cannot overflow
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+_DATETIME_HINT = "Input should be an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][+07:00])"
+
+
+def _invalid(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
 def _iso_date(value: object) -> object:
-    """Only an ISO calendar date (YYYY-MM-DD) between 1900 and 2100: pydantic's lax mode would read 0 as 1970-01-01."""
+    """Only an ISO calendar date (YYYY-MM-DD) between 1800 and 2999: pydantic's lax mode would read 0 as 1970-01-01."""
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         day = value
     elif isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
         try:
             day = dt.date.fromisoformat(value.strip())
         except ValueError as exc:
-            raise ValueError("must be a real calendar date (YYYY-MM-DD)") from exc
+            raise _invalid("date_parsing", "Input should be a real calendar date (YYYY-MM-DD)") from exc
     else:
-        raise ValueError("must be a date written YYYY-MM-DD")
+        raise _invalid("date_parsing", "Input should be a date written YYYY-MM-DD")
     if not MIN_DATE <= day <= MAX_DATE:
-        raise ValueError(f"must be between {MIN_DATE} and {MAX_DATE}")
+        raise _invalid("date_range", f"Input should be a date between {MIN_DATE} and {MAX_DATE}")
     return day
 
 
@@ -50,11 +58,11 @@ def _iso_datetime(value: object) -> object:
         try:
             moment = dt.datetime.fromisoformat(value.strip())
         except ValueError as exc:
-            raise ValueError("must be an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][+07:00])") from exc
+            raise _invalid("datetime_parsing", _DATETIME_HINT) from exc
     else:
-        raise ValueError("must be an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][+07:00])")
+        raise _invalid("datetime_parsing", _DATETIME_HINT)
     if not MIN_DATE <= moment.date() <= MAX_DATE:
-        raise ValueError(f"must be between {MIN_DATE} and {MAX_DATE}")
+        raise _invalid("date_range", f"Input should be between {MIN_DATE} and {MAX_DATE}")
     return moment
 
 

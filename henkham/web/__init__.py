@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
+    app.request_class = bodies.StrictRequest
     app.json = bodies.StrictJSONProvider(app)
     app.json.ensure_ascii = False
     app.extensions["henkham.db"] = database or Database.from_settings(settings)

@@ -11,6 +11,7 @@ import logging
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask_limiter import RateLimitExceeded
+from werkzeug.exceptions import HTTPException
 
 from core.errors import DomainError
 
@@ -66,6 +67,14 @@ def install(app: APIFlask) -> None:
         if error.status_code == 422:
             message = NOT_VALID
         return body(code, message, error.detail or {}), error.status_code, error.headers
+
+    @app.errorhandler(HTTPException)
+    def _werkzeug_error(error: HTTPException):
+        # APIFlask's own handler keeps only the reason phrase; keep a description that says more.
+        described = error.description and error.description != type(error).description
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        message = error.description if described and (error.code or 500) < 500 else error.name
+        return _http_error(HTTPError(error.code or 500, message=message, headers=headers))
 
     @app.errorhandler(RateLimitExceeded)
     def _rate_limited(error: RateLimitExceeded):
