@@ -161,7 +161,7 @@ def test_a_query_date_must_be_an_iso_date(client, value):
     assert "date" in response.get_json()["error"]["details"]["query"]
 
 
-@pytest.mark.parametrize("value", [0, 631152000, "0", True])
+@pytest.mark.parametrize("value", [0, 631152000, "0", True], ids=["int-0", "unix-seconds", "string-0", "true"])
 def test_a_birth_date_must_be_an_iso_date_string(client, db, keys, value):
     response = client.post(
         f"{API}/patients", json={**PATIENT, "date_of_birth": value}, headers=bearer(keys["mini_app"], "zalo-1")
