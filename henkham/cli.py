@@ -33,6 +33,7 @@ def _with_uow(fn: Callable[..., Any]) -> Any:
 @click.group(cls=OneLineErrors)
 def cli() -> None:
     """henkham: the Zalo OA assistant of Vietnamese hospitals."""
+    get_settings()  # every command checks the configuration first (production: no development secrets)
 
 
 @cli.command()
@@ -293,7 +294,6 @@ def zalo_sender(threads: int) -> None:
 @click.option("--threads", default=4, show_default=True, help="Threads per worker (gthread; keep-alive).")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the web application (REST API, Zalo webhook) with gunicorn."""
-    get_settings()  # refuse a bad configuration here, in one line, before gunicorn starts its workers
     args = [
         sys.executable,
         "-m",
