@@ -285,3 +285,17 @@ def test_the_document_states_the_limits_of_paths_and_headers(client):
     idempotency = next(p for p in booking["parameters"] if p["name"] == "Idempotency-Key")
     assert idempotency["schema"]["maxLength"] == 120
     assert spec["components"]["schemas"]["PatientIn"]["properties"]["date_of_birth"]["format"] == "date"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 5000 + b"]" * 5000, b'{"app_id": "1", "event_name": "\\udc00", "timestamp": "1"}'],
+    ids=["deeply-nested", "lone-surrogate"],
+)
+def test_the_webhook_refuses_unsafe_json_with_400_and_stores_nothing(client, db, raw):
+    from bot.zalo_webhook.models import InboundEvent
+
+    response = client.post("/zalo/webhook", data=raw, content_type="application/json")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "malformed_event"
+    assert count(db, InboundEvent) == 0
