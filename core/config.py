@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +134,24 @@ class Settings(BaseSettings):
     trusted_proxies: int = Field(
         default=0, ge=0, le=5, description="Reverse proxies in front of the web process (X-Forwarded-For hops)."
     )
+
+    @field_validator(
+        "rate_limit_lookups_per_key",
+        "rate_limit_lookups_per_ip",
+        "rate_limit_failed_lookups_per_key",
+        "rate_limit_failed_lookups_per_ip",
+        "rate_limit_failed_auth_per_ip",
+        "rate_limit_bookings_per_account",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as '20 per minute; 200 per day'") from None
+        return value
 
     @model_validator(mode="after")
     def _production_refuses_development_values(self) -> Settings:

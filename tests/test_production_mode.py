@@ -145,3 +145,12 @@ def test_any_token_or_secret_setting_is_checked_by_its_name():
 def test_development_accepts_the_development_values():
     settings = WithMoreTokens(zalo_oas=[ZaloOASettings(**DEV_OA)], zalo_api_base="http://127.0.0.1:8010")
     assert settings.env == "development"
+
+
+def test_a_mistyped_rate_limit_is_refused_in_one_line(tmp_path):
+    done = run([HENKHAM, "migrate"], tmp_path, HENKHAM_RATE_LIMIT_FAILED_AUTH_PER_IP="10 a minute")
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        "henkham: configuration refused: HENKHAM_RATE_LIMIT_FAILED_AUTH_PER_IP: "
+        "'10 a minute' is not a rate limit such as '20 per minute; 200 per day'"
+    ]
