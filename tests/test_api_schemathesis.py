@@ -9,6 +9,7 @@ content type, headers and body must be the documented ones. Derandomized, so a r
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -38,7 +39,8 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 8}
+SCALE = int(os.environ.get("HENKHAM_FUZZ_SCALE", "1"))  # more examples for a longer hunt (e.g. 10)
+EXAMPLES = {GenerationMode.POSITIVE: 20 * SCALE, GenerationMode.NEGATIVE: 8 * SCALE}
 KINDS = ["mini_app", "kiosk", "his", "admin"]
 
 

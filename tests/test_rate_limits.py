@@ -203,3 +203,24 @@ def test_when_redis_is_down_requests_are_served_and_still_limited(db, world, key
     for _ in range(2):
         assert client.post(f"{API}/check-in", json={"code": "ZZZZZ2"}, headers=kiosk).status_code == 404
     assert_rate_limited(client.post(f"{API}/check-in", json={"code": "ZZZZZ2"}, headers=kiosk))
+
+
+@pytest.mark.parametrize("proxies", [0, 1], ids=["direct", "behind-one-proxy"])
+def test_the_client_address_is_trusted_only_from_a_configured_proxy(db, world, keys, proxies):
+    app = make_app(db, rate_limit_failed_lookups_per_ip="2 per minute", trusted_proxies=proxies)
+    client = client_from(app, "10.0.6.1")  # the proxy, or a client that forges X-Forwarded-For
+    kiosk = bearer(keys["kiosk"])
+
+    def miss(forwarded_for: str):
+        return client.post(
+            f"{API}/check-in", json={"code": "ZZZZZ2"}, headers={**kiosk, "X-Forwarded-For": forwarded_for}
+        )
+
+    assert miss("203.0.113.1").status_code == 404
+    assert miss("203.0.113.1").status_code == 404
+    third = miss("203.0.113.2")  # another address, as the header claims
+    if proxies:
+        assert third.status_code == 404, "behind a proxy each client has its own budget"
+        assert_rate_limited(miss("203.0.113.1"))
+    else:
+        assert_rate_limited(third)  # a forged header does not buy a new budget

@@ -90,6 +90,12 @@ def test_every_response_carries_the_security_headers(client, name):
         assert "default-src 'none'" in csp
 
 
+def test_answers_to_a_key_are_not_cached(client, keys):
+    response = client.get(f"{API}/patients", headers=bearer(keys["mini_app"], "zalo-1"))
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+
+
 def test_a_server_error_is_json_and_has_the_headers_too(app):
     @app.get("/boom")
     def boom():

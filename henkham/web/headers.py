@@ -32,4 +32,6 @@ def install(app: Flask, docs_prefix: str) -> None:
             response.headers.setdefault(name, value)
         csp = DOCS_CSP if request.path.startswith(docs_prefix) else STRICT_CSP
         response.headers.setdefault("Content-Security-Policy", csp)
+        if request.authorization is not None:  # answers to a key may hold personal data: no shared caches
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
