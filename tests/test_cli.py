@@ -22,6 +22,7 @@ from tests.factories import build_world, new_patient, slot_at, today_local
 def run(database_url: str) -> Iterator:
     """Invoke the CLI with HENKHAM_DATABASE_URL pointing at the test database (settings are cached)."""
     runner = CliRunner(env={"HENKHAM_DATABASE_URL": database_url})
+    get_settings()  # this process has said "development mode" (once per process) before any captured output
     get_settings.cache_clear()
 
     def invoke(*args: str) -> Result:
