@@ -10,7 +10,8 @@ from flask import request
 
 from core.errors import InvalidInput
 
-MAX_ID = 2**31 - 1
+from .schemas import MAX_ID
+
 # name of a path variable -> its longest value (the column it names)
 PATH_STRINGS: dict[str, int] = {
     "slug": 64,  # hospitals.slug
