@@ -6,8 +6,6 @@ errors of the services, and anything unexpected (500, nothing leaked) all go thr
 
 from __future__ import annotations
 
-import logging
-
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask_limiter import RateLimitExceeded
@@ -16,8 +14,6 @@ from werkzeug.exceptions import HTTPException
 from core.errors import DomainError
 
 from .limits import retry_after
-
-log = logging.getLogger(__name__)
 
 CODES = {
     400: "bad_request",

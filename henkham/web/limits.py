@@ -16,6 +16,7 @@ Keys are never stored raw: a key is named by a prefix of its SHA-256 digest, an 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 
 from flask import Flask, Response, request
@@ -61,8 +62,6 @@ def _status_is(status: int) -> Callable[[Response], bool]:
 
 def retry_after(limiter: Limiter) -> int:
     """Seconds until every breached limit of this request has room again (at least 1)."""
-    import time
-
     breached: list[RequestLimit] = [limit for limit in limiter.current_limits if limit.breached]
     resets = [limit.reset_at for limit in breached] or [int(time.time()) + 1]
     return max(1, int(max(resets) - time.time()))
