@@ -305,3 +305,18 @@ def test_the_webhook_refuses_unsafe_json_with_400_and_stores_nothing(client, db,
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.get_json()["error"]["code"] == "malformed_event"
     assert count(db, InboundEvent) == 0
+
+
+def test_the_docs_page_gets_the_document_in_the_openapi_version_its_swagger_ui_renders(client):
+    canonical = client.get(f"{API}/openapi.json").get_json()
+    shown = client.get(f"{API}/docs/openapi-3.0.json").get_json()
+    assert canonical["openapi"].startswith("3.1") and shown["openapi"] == "3.0.3"
+    assert shown["paths"].keys() == canonical["paths"].keys()
+    text = json.dumps(shown)
+    assert '{"type": "null"}' not in text and '"const"' not in text
+    slot_query = next(
+        p
+        for p in shown["paths"]["/api/v1/hospitals/{slug}/departments/{department}/slots"]["get"]["parameters"]
+        if p["name"] == "doctor_id"
+    )
+    assert slot_query["schema"].get("nullable") is True
