@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -129,7 +130,67 @@ class Settings(BaseSettings):
         default=20_000, ge=1, description="Booked appointments all end users of one API client may hold."
     )
 
+    # --- web (issue 11): production mode, rate limits, proxies (see core/environment.py, henkham/web/limits.py)
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses to start with development secrets or the simulator's addresses.",
+    )
+    rate_limit_enabled: bool = True
+    rate_limit_storage_url: str = Field(
+        default="memory://",
+        description="Where rate-limit counters live: memory:// (per process) or redis://host:port/db (shared).",
+    )
+    rate_limit_lookups_per_key: str = Field(
+        default="600 per minute", description="Booking-code lookups and check-ins per API key (found or not)."
+    )
+    rate_limit_lookups_per_ip: str = Field(
+        default="600 per minute", description="Booking-code lookups and check-ins per client IP (found or not)."
+    )
+    rate_limit_failed_lookups_per_key: str = Field(
+        default="20 per minute; 200 per day", description="Lookups of codes (or phones) that match nothing, per key."
+    )
+    rate_limit_failed_lookups_per_ip: str = Field(
+        default="30 per minute; 300 per day", description="Lookups that match nothing, per client IP."
+    )
+    rate_limit_failed_auth_per_ip: str = Field(
+        default="10 per minute; 100 per hour", description="Requests refused for a missing or bad key, per IP."
+    )
+    rate_limit_bookings_per_account: str = Field(
+        default="10 per hour; 30 per day", description="New bookings per end-user account (or per key without one)."
+    )
+    trusted_proxies: int = Field(
+        default=0, ge=0, le=5, description="Reverse proxies in front of the web process (X-Forwarded-For hops)."
+    )
+
+    @field_validator(
+        "rate_limit_lookups_per_key",
+        "rate_limit_lookups_per_ip",
+        "rate_limit_failed_lookups_per_key",
+        "rate_limit_failed_lookups_per_ip",
+        "rate_limit_failed_auth_per_ip",
+        "rate_limit_bookings_per_account",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as '20 per minute; 200 per day'") from None
+        return value
+
+    @model_validator(mode="after")
+    def _production_refuses_development_values(self) -> Settings:
+        from core.environment import refuse_development_values
+
+        refuse_development_values(self)
+        return self
+
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this process, checked once (production refuses development secrets: one line, exit 1)."""
+    from core.environment import checked
+
+    return checked(Settings)

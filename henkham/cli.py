@@ -36,6 +36,7 @@ def cli() -> None:
     from bot import redaction
 
     redaction.install()  # every command's process: no phone, CCCD, BHYT or birth date in its logs
+    get_settings()  # every command checks the configuration first (production: no development secrets)
 
 
 @cli.command()

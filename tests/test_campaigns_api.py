@@ -165,6 +165,7 @@ def test_only_staff_of_the_hospital_manage_its_campaigns(client, keys, db):
 @pytest.fixture
 def run(database_url: str, world) -> Iterator:
     runner = CliRunner(env={"HENKHAM_DATABASE_URL": database_url})
+    get_settings()  # this process has said "development mode" (once per process) before any captured output
 
     def invoke(*args: str) -> Result:
         get_settings.cache_clear()

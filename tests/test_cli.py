@@ -23,6 +23,7 @@ from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 def run(database_url: str) -> Iterator:
     """Invoke the CLI with HENKHAM_DATABASE_URL pointing at the test database (settings are cached)."""
     runner = CliRunner(env={"HENKHAM_DATABASE_URL": database_url})
+    get_settings()  # this process has said "development mode" (once per process) before any captured output
     get_settings.cache_clear()
 
     def invoke(*args: str) -> Result:

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core import safejson
+
 # Events a user causes (they open or extend the free 48-hour chat window).
 USER_INTERACTIONS = frozenset(
     {
@@ -72,8 +74,8 @@ def parse(raw: bytes) -> tuple[ZaloEvent, dict[str, Any]]:
     """The event and its decoded JSON; MalformedEvent when the body is not a JSON object with the fields every
     Zalo event carries (``app_id``, ``event_name``, ``timestamp``)."""
     try:
-        payload = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        payload = safejson.loads(raw)  # UTF-8, bounded depth, no lone surrogates (never a RecursionError)
+    except (UnicodeDecodeError, json.JSONDecodeError, safejson.UnsafeJSON) as error:
         raise MalformedEvent(f"body is not JSON: {error}") from None
     if not isinstance(payload, dict):
         raise MalformedEvent("body is not a JSON object")

@@ -21,8 +21,8 @@ from bot.zalo_webhook.models import OPEN, OutboundMessage, WorkStatus, ZaloOA
 from core import tenancy
 from core.booking.catalogue import find_hospital
 from core.booking.models import Hospital
-from core.errors import Conflict, InvalidInput, NotFound
-from core.inputs import Strict
+from core.errors import Conflict, DomainError, InvalidInput, NotFound
+from core.inputs import IsoDateTime, Strict
 from core.timeutil import LOCAL_TZ, ensure_utc, to_local, utcnow
 from core.uow import UnitOfWork
 
@@ -77,7 +77,7 @@ class NewCampaign(Strict):
     image_url: str | None = Field(None, max_length=500, description="An http(s) address of an image")
     link_url: str | None = Field(None, max_length=500, description="An http(s) address to read more")
     target: CampaignTarget
-    send_at: dt.datetime | None = Field(
+    send_at: IsoDateTime | None = Field(
         None, description="When to start sending (ISO 8601; without a zone: Vietnamese local time). Default: now."
     )
 

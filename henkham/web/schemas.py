@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from core.booking.views import AppointmentView, CheckInResult, DepartmentView, HospitalView, PatientView, SlotView
-from core.inputs import Strict
+from core.inputs import IsoDate, Strict
 from core.reminders.views import ReExamView
 
 MAX_ID = 2**31 - 1  # database ids are 32-bit integers
 
 
 class SlotQuery(Strict):
-    date: dt.date | None = Field(None, description="Only this local date (YYYY-MM-DD)")
+    date: IsoDate | None = Field(None, description="Only this local date (YYYY-MM-DD)")
     part_of_day: Literal["morning", "afternoon", "evening"] | None = None
     doctor_id: int | None = Field(None, gt=0, le=MAX_ID)
     limit: int = Field(5, ge=1, le=50)
@@ -27,7 +26,7 @@ class DoctorQuery(Strict):
 
 class PatientIn(Strict):
     full_name: str = Field(min_length=2, max_length=120)
-    date_of_birth: dt.date
+    date_of_birth: IsoDate
     sex: Literal["male", "female"]
     phone: str = Field(min_length=9, max_length=20, description="Vietnamese mobile, e.g. 0912345678 or 84912345678")
     relation: Literal["self", "child", "parent", "spouse", "other"] = "self"
@@ -59,7 +58,7 @@ class UpcomingQuery(Strict):
 class CheckInIn(Strict):
     code: str | None = Field(None, max_length=20, description="The booking code")
     phone: str | None = Field(None, max_length=20, description="Fallback: the patient's phone…")
-    date: dt.date | None = Field(None, description="…and the appointment date (default: today)")
+    date: IsoDate | None = Field(None, description="…and the appointment date (default: today)")
 
     @model_validator(mode="after")
     def _one_way(self) -> CheckInIn:
@@ -70,7 +69,7 @@ class CheckInIn(Strict):
 
 class ReExamIn(Strict):
     patient_id: int = Field(gt=0, le=MAX_ID)
-    due_date: dt.date = Field(description="The date the doctor asked the patient to come back (local)")
+    due_date: IsoDate = Field(description="The date the doctor asked the patient to come back (local)")
     department: str | None = Field(None, max_length=40, description="Department slug, if the doctor named one")
     hospital: str | None = Field(None, max_length=64, description="Hospital slug (a client bound to one: its own)")
     note: str = Field("", max_length=1000, description="The doctor's note, shown to the patient")

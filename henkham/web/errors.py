@@ -1,0 +1,84 @@
+"""Every refusal of the web app as the one error JSON: ``{"error": {"code", "message", "message_vi", "details"}}``.
+
+HTTP errors (routing, validation, auth, a body too large…), rate limits (429 with ``Retry-After``), the domain
+errors of the services, and anything unexpected (500, nothing leaked) all go through here.
+"""
+
+from __future__ import annotations
+
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from flask_limiter import RateLimitExceeded
+from werkzeug.exceptions import HTTPException
+
+from core.errors import DomainError
+
+from .limits import retry_after
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+}
+VI = {
+    "unauthorized": "Dạ, ứng dụng chưa được cấp quyền truy cập ạ.",
+    "forbidden": "Dạ, ứng dụng không có quyền thực hiện thao tác này ạ.",
+    "bad_request": "Dạ, yêu cầu gửi lên chưa đúng định dạng ạ.",
+    "not_found": "Dạ, em không tìm thấy thông tin này ạ.",
+    "invalid_input": "Dạ, thông tin gửi lên chưa đúng. Anh/chị kiểm tra lại giúp em ạ.",
+    "too_large": "Dạ, dữ liệu gửi lên quá lớn ạ.",
+    "unsupported_media_type": "Dạ, dữ liệu cần được gửi dưới dạng JSON ạ.",
+    "rate_limited": "Dạ, anh/chị thao tác quá nhanh. Anh/chị vui lòng thử lại sau ít phút ạ.",
+    "internal_error": "Dạ, hệ thống đang gặp sự cố. Anh/chị vui lòng thử lại sau ít phút ạ.",
+    "http_error": "Dạ, yêu cầu chưa thực hiện được. Anh/chị vui lòng thử lại ạ.",
+}
+NOT_VALID = "the request is not valid; see details"
+
+
+def body(code: str, message: str, details: dict | None = None, message_vi: str | None = None) -> dict:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "message_vi": message_vi or VI.get(code, VI["http_error"]),
+            "details": details or {},
+        }
+    }
+
+
+def install(app: APIFlask) -> None:
+    @app.error_processor
+    def _http_error(error: HTTPError):  # every HTTP error, validation errors included
+        code = CODES.get(error.status_code, "http_error")
+        message = error.message
+        if error.status_code >= 500:
+            code, message = "internal_error", "internal error"
+        if error.status_code == 422:
+            message = NOT_VALID
+        return body(code, message, error.detail or {}), error.status_code, error.headers
+
+    @app.errorhandler(HTTPException)
+    def _werkzeug_error(error: HTTPException):
+        # APIFlask's own handler keeps only the reason phrase; keep a description that says more.
+        described = error.description and error.description != type(error).description
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        message = error.description if described and (error.code or 500) < 500 else error.name
+        return _http_error(HTTPError(error.code or 500, message=message, headers=headers))
+
+    @app.errorhandler(RateLimitExceeded)
+    def _rate_limited(error: RateLimitExceeded):
+        limiter = app.extensions["henkham.limiter"]
+        seconds = retry_after(limiter)
+        details = {"limit": str(error.limit.limit), "retry_after_seconds": seconds}
+        return body("rate_limited", "too many requests; retry later", details), 429, {"Retry-After": str(seconds)}
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError):
+        return body(error.code, error.message, error.details, error.message_vi), error.status

@@ -1,0 +1,79 @@
+"""The API docs page in a real browser, offline: Swagger UI renders under its strict CSP, from the app alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Error, Route, expect, sync_playwright
+
+from core.migrate import upgrade
+from core.uow import Database
+from henkham.web import create_app
+from tests.browser_support import (
+    CHROMIUM_ARGS,
+    INSTALL_HINT,
+    REQUIRE_BROWSER,
+    chromium_candidates,
+    find_chromium,
+    serving_app,
+)
+
+UI_TIMEOUT_MS = 10_000
+
+
+def _unavailable(reason: str) -> None:
+    message = f"{reason}; install Debian's Chromium: {INSTALL_HINT}"
+    if REQUIRE_BROWSER:
+        pytest.fail(f"HENKHAM_REQUIRE_BROWSER=1 but {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = find_chromium()
+    if executable is None:
+        _unavailable(f"Chromium is not installed (none of {', '.join(chromium_candidates())} is executable)")
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        except Error as error:
+            _unavailable(f"Chromium at {executable} does not start ({str(error).strip().splitlines()[0]})")
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_the_docs_page_renders_offline_under_its_csp(browser: Browser, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'docs.db'}"
+    upgrade(url)
+    database = Database(url)
+    with serving_app(create_app(database=database)) as base:
+        origin = urlsplit(base).netloc
+        context = browser.new_context()
+        elsewhere: list[str] = []
+
+        def offline(route: Route) -> None:  # a hospital network without the internet
+            if urlsplit(route.request.url).netloc == origin:
+                route.continue_()
+            else:
+                elsewhere.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", offline)
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        try:
+            page.goto(f"{base}/api/v1/docs")
+            expect(page.locator(".swagger-ui .info .title")).to_contain_text("henkham API", timeout=UI_TIMEOUT_MS)
+            expect(page.locator(".opblock-summary-path").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+            assert page.locator(".opblock").count() >= 20, "every operation is shown"
+        finally:
+            context.close()
+            database.dispose()
+    assert elsewhere == [], "nothing is fetched from another host"
+    assert [p for p in problems if "Content Security Policy" in p or "Refused" in p] == [], problems
