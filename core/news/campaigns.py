@@ -21,7 +21,7 @@ from bot.zalo_webhook.models import OPEN, OutboundMessage, WorkStatus, ZaloOA
 from core import tenancy
 from core.booking.catalogue import find_hospital
 from core.booking.models import Hospital
-from core.errors import Conflict, DomainError, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.inputs import IsoDateTime, Strict
 from core.timeutil import LOCAL_TZ, ensure_utc, to_local, utcnow
 from core.uow import UnitOfWork
