@@ -31,6 +31,7 @@ from core.timeutil import local_to_utc
 from henkham.web import create_app
 from tests import factories
 from tests.factories import build_world, new_patient, slot_at, today_local
+from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 
 CHECKS = [
     not_a_server_error,
@@ -48,13 +49,21 @@ KINDS = ["mini_app", "kiosk", "his", "admin"]
 def fuzzed(db):
     world = build_world(db, start=today_local(), days=3)
     with db.uow() as uow:
-        keys = {kind: access.create_api_key(uow, name=f"fuzz-{kind}", kind=kind) for kind in KINDS}
+        keys = {
+            kind: access.create_api_key(
+                uow, name=f"fuzz-{kind}", kind=kind, hospital_slug="test" if kind == "kiosk" else None
+            )
+            for kind in KINDS
+        }
+        keys["server"] = access.create_api_key(
+            uow, name="fuzz-server", kind="his", scopes=["book", "read"], trusted_account_header=True
+        )
     patient_ids = [new_patient(db, world.account_id, n) for n in range(2)]
     today = today_local()
     booked = factories.book(
         db, world, slot_at(db, "nhi", today, "07:00"), patient_ids[0], now=local_to_utc(today, dt.time(0, 0))
     )
-    app = create_app(Settings(database_url=db.url, rate_limit_enabled=False), database=db)
+    app = with_fake_graph(create_app(Settings(database_url=db.url, rate_limit_enabled=False), database=db))
     known = {
         "slug": ["test"],
         "department": ["nhi", "mat"],
@@ -77,10 +86,12 @@ def _run(operation, mode, keys, known) -> None:
         for name, values in known.items():
             if case.path_parameters and name in case.path_parameters and data.draw(st.booleans()):
                 case.path_parameters[name] = data.draw(st.sampled_from(values))
-        kind = data.draw(st.sampled_from([*KINDS, None]))
+        kind = data.draw(st.sampled_from([*KINDS, "server", None]))
         headers = {"Authorization": f"Bearer {keys[kind]}"} if kind else {}
         if kind == "mini_app" and data.draw(st.booleans()):
-            headers["X-Henkham-Account"] = "zalo-fuzz"  # an account that exists once it has acted
+            headers[TOKEN_HEADER] = token_for("zalo-fuzz")  # a Zalo user (the stand-in Graph proves it)
+        if kind == "server" and data.draw(st.booleans()):
+            headers["X-Henkham-Account"] = "zalo-fuzz"  # a trusted server-to-server client names its user
         case.call_and_validate(headers=headers, checks=CHECKS)
 
     try:

@@ -32,6 +32,8 @@ PRODUCTION = {
     "HENKHAM_ZALO_API_BASE": "https://openapi.zalo.me",
     "HENKHAM_ZALO_ZNS_BASE": "https://business.openapi.zalo.me",
     "HENKHAM_ZALO_OAUTH_BASE": "https://oauth.zaloapp.com",
+    "HENKHAM_RASA_TOKEN": "r7Kp2xQm9VbT4wLs",
+    "HENKHAM_ACTIONS_TOKEN": "a3Nf8yHc1ZuE6gJd",
 }
 LOAD = "from core.config import get_settings; get_settings(); get_settings.cache_clear(); get_settings()"
 

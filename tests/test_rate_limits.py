@@ -18,6 +18,7 @@ from core.timeutil import local_to_utc
 from henkham.web import create_app
 from tests import factories
 from tests.factories import build_world, new_patient, slot_at, today_local
+from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 
 API = "/api/v1"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -42,7 +43,7 @@ def keys(db, world) -> dict[str, str]:
 
 
 def make_app(db, **limits: str):
-    return create_app(Settings(database_url=db.url, **limits), database=db)
+    return with_fake_graph(create_app(Settings(database_url=db.url, **limits), database=db))
 
 
 def client_from(app, ip: str):
@@ -52,9 +53,10 @@ def client_from(app, ip: str):
 
 
 def bearer(key: str, account: str | None = None) -> dict[str, str]:
+    """The key's header, and the Mini App user's Zalo token (verified by the stand-in Graph) when one acts."""
     headers = {"Authorization": f"Bearer {key}"}
     if account:
-        headers["X-Henkham-Account"] = account
+        headers[TOKEN_HEADER] = token_for(account)
     return headers
 
 

@@ -25,7 +25,7 @@ from tests import factories
 from tests.factories import build_world, new_patient, slot_at, today_local
 from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 from tests.test_api import add_hospital
-from tests.test_handoff import fake_rasa
+from tests.test_handoff import RASA_TOKEN, fake_rasa
 
 API = "/api/v1"
 OA, ZALO_USER = "388613280878808645", "user-waiting-for-staff"
@@ -86,7 +86,7 @@ def tenants(db):
     with fake_rasa() as (rasa_url, _received):
         app = with_fake_graph(create_app(database=db))
         app.extensions["henkham.settings"] = app.extensions["henkham.settings"].model_copy(
-            update={"rasa_url": rasa_url}
+            update={"rasa_url": rasa_url, "rasa_token": RASA_TOKEN}
         )
         client = app.test_client()
         admin_auth = {"Authorization": f"Bearer {admin}"}

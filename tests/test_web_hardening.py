@@ -15,6 +15,7 @@ from core.booking.models import Appointment, Patient
 from core.config import Settings
 from henkham.web import create_app
 from tests.factories import build_world, new_patient, today_local
+from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 
 API = "/api/v1"
 PATIENT = {"full_name": "Nguyễn Thị Lan", "date_of_birth": "1990-05-17", "sex": "female", "phone": "0912345678"}
@@ -27,7 +28,7 @@ def world(db):
 
 @pytest.fixture
 def app(db, world):
-    return create_app(Settings(database_url=db.url), database=db)
+    return with_fake_graph(create_app(Settings(database_url=db.url), database=db))
 
 
 @pytest.fixture
@@ -39,15 +40,18 @@ def client(app):
 def keys(db, world) -> dict[str, str]:
     with db.uow() as uow:
         return {
-            kind: access.create_api_key(uow, name=f"k-{kind}", kind=kind, hospital_slug=None)
+            kind: access.create_api_key(
+                uow, name=f"k-{kind}", kind=kind, hospital_slug="test" if kind == "kiosk" else None
+            )
             for kind in ("mini_app", "kiosk", "his", "admin")
         }
 
 
 def bearer(key: str, account: str | None = None) -> dict[str, str]:
+    """The key's header, and the Mini App user's Zalo token (verified by the stand-in Graph) when one acts."""
     headers = {"Authorization": f"Bearer {key}"}
     if account:
-        headers["X-Henkham-Account"] = account
+        headers[TOKEN_HEADER] = token_for(account)
     return headers
 
 

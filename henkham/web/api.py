@@ -18,12 +18,10 @@ from core.reminders import reexams
 from core.uow import UnitOfWork
 
 from . import schemas as s
+from .paths import ACCOUNT_HEADER, HEADER_STRINGS, IDEMPOTENCY_HEADER, ZALO_TOKEN_HEADER
 
 api = APIBlueprint("api_v1", __name__, url_prefix="/api/v1", tag="booking")
 auth = HTTPTokenAuth(scheme="Bearer", description="An API key created with `henkham apikey create`")
-ACCOUNT_HEADER = "X-Henkham-Account"
-ZALO_TOKEN_HEADER = "X-Zalo-Access-Token"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def uow() -> UnitOfWork:
@@ -93,6 +91,19 @@ def _client() -> access.ApiClient:
     return auth.current_user
 
 
+def end_user() -> str:
+    """Who the request says it acts for, for rate limits: the Zalo user its token proves (verified and cached,
+    so the route's own check asks Graph no second time), else its X-Henkham-Account; a refused token counts as
+    itself (the route then answers 401 or 503)."""
+    token = (request.headers.get(ZALO_TOKEN_HEADER) or "").strip()
+    if not token:
+        return (request.headers.get(ACCOUNT_HEADER) or "").strip()
+    try:
+        return "zalo:" + graph().user_of(token).id
+    except DomainError:
+        return "token:" + token
+
+
 def _account(u: UnitOfWork, *, staff_may_omit: tuple[str, ...] = ("staff",)) -> int | None:
     """The account the client acts for, or None for hospital-side clients; recorded on the unit of work.
 
@@ -115,7 +126,7 @@ def _account(u: UnitOfWork, *, staff_may_omit: tuple[str, ...] = ("staff",)) -> 
         return None
     else:
         raise AccountRequired()
-    if len(external) > 120:
+    if len(external) > HEADER_STRINGS[ACCOUNT_HEADER]:
         raise InvalidInput(f"{ACCOUNT_HEADER} is too long", "Dạ, mã tài khoản không hợp lệ ạ.")
     if u.read_only:
         found = patients.find_account(u, client.account_provider, external)
@@ -250,8 +261,11 @@ def list_patient_appointments(patient_id: int, query_data: s.UpcomingQuery):
 def create_appointment(json_data: s.BookingIn):
     """Book a slot. Send an `Idempotency-Key` header: a repeated request returns the first booking (200)."""
     key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is not None and not 1 <= len(key.strip()) <= 120:
-        raise InvalidInput(f"{IDEMPOTENCY_HEADER} must be 1 to 120 characters", "Dạ, yêu cầu không hợp lệ ạ.")
+    if key is not None and not 1 <= len(key.strip()) <= HEADER_STRINGS[IDEMPOTENCY_HEADER]:
+        raise InvalidInput(
+            f"{IDEMPOTENCY_HEADER} must be 1 to {HEADER_STRINGS[IDEMPOTENCY_HEADER]} characters",
+            "Dạ, yêu cầu không hợp lệ ạ.",
+        )
     with uow() as u:
         client, account_id = _client(), _account(u)
         booking = appointments.BookingRequest(

@@ -8,7 +8,8 @@ Redis cannot be reached the limits carry on in memory rather than refuse or fail
   nothing (404) — a busy desk checks in hundreds of patients an hour, a guesser of 6-character codes (31^6,
   about 887 million) gets a few hundred misses a day;
 - refused authentications (401), per client IP, on every endpoint that needs a key;
-- new bookings (201), per end-user account (the key and its ``X-Henkham-Account``), or per key without one.
+- new bookings (201), per end-user account (the key and the Zalo user its token proves, or its
+  ``X-Henkham-Account``), or per key without one.
 
 Keys are never stored raw: a key is named by a prefix of its SHA-256 digest, an account by a digest too.
 """
@@ -33,7 +34,6 @@ LOOKUP_ENDPOINTS = (
     "api_v1.check_in",
 )
 BOOKING_ENDPOINTS = ("api_v1.create_appointment",)
-ACCOUNT_HEADER = "X-Henkham-Account"
 
 
 def _digest(*parts: str) -> str:
@@ -52,8 +52,11 @@ def api_key() -> str:
 
 
 def account() -> str:
-    """The end-user account the request acts for: the key and its X-Henkham-Account, as one digest."""
-    return f"account:{_digest(api_key(), (request.headers.get(ACCOUNT_HEADER) or '').strip())}"
+    """The end-user account the request acts for (the Zalo user its token proves, or its X-Henkham-Account) with
+    the key, as one digest."""
+    from .api import end_user  # the API's own reading of who acts, not a second one
+
+    return f"account:{_digest(api_key(), end_user())}"
 
 
 def _status_is(status: int) -> Callable[[Response], bool]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from apiflask import APIFlask
 
-from .paths import ACCOUNT_HEADER, HEADER_STRINGS, IDEMPOTENCY_HEADER, path_schema
+from .paths import ACCOUNT_HEADER, HEADER_STRINGS, IDEMPOTENCY_HEADER, ZALO_TOKEN_HEADER, path_schema
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA: dict[str, Any] = {
@@ -87,7 +87,10 @@ def install(app: APIFlask, limited_endpoints: set[str]) -> None:
                             parameter["schema"] = schema
                         parameter["required"] = True
                 if operation.get("security"):
-                    _add_header(operation, ACCOUNT_HEADER, "The end user the client acts for (Mini App keys)")
+                    _add_header(operation, ZALO_TOKEN_HEADER, "The end user's Zalo access token (Mini App keys)")
+                    _add_header(
+                        operation, ACCOUNT_HEADER, "The end user, named by a server-to-server key trusted for it"
+                    )
                 if method == "post" and path == "/api/v1/appointments":
                     _add_header(operation, IDEMPOTENCY_HEADER, "A repeated request returns the first booking")
                 responses = operation["responses"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import request
 
+from bot.zalo_webhook.graph import MAX_TOKEN_LENGTH
 from core.errors import InvalidInput
 
 from .schemas import MAX_ID
@@ -21,9 +22,10 @@ PATH_STRINGS: dict[str, int] = {
     "user_id": 40,  # zalo conversations.user_id
 }
 ACCOUNT_HEADER = "X-Henkham-Account"
+ZALO_TOKEN_HEADER = "X-Zalo-Access-Token"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # the headers' limits, as api.py checks them (documented in the OpenAPI document)
-HEADER_STRINGS: dict[str, int] = {ACCOUNT_HEADER: 120, IDEMPOTENCY_HEADER: 120}
+HEADER_STRINGS: dict[str, int] = {ACCOUNT_HEADER: 120, IDEMPOTENCY_HEADER: 120, ZALO_TOKEN_HEADER: MAX_TOKEN_LENGTH}
 VI_INVALID = "Dạ, thông tin gửi lên chưa đúng. Anh/chị kiểm tra lại giúp em ạ."
 
 
