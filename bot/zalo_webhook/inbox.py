@@ -62,3 +62,9 @@ def finish(uow: UnitOfWork, claim: Claim, outcome: str, now: dt.datetime | None 
         .values(status=WorkStatus.DONE.value, processed_at=now or utcnow(), outcome=outcome[:300], lease_until=None)
     ).rowcount
     return done == 1
+
+
+def defer(uow: UnitOfWork, claim: Claim, until: dt.datetime) -> bool:
+    """Keep the event claimed but let the lease end at ``until``: it is claimed (and handled) again then, and
+    the user's later events wait behind it. False if another worker holds it now."""
+    return uow.session.execute(update(INBOX).where(still_mine(INBOX, claim)).values(lease_until=until)).rowcount == 1
