@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from bot.zalo_webhook import inbox, outbox, workers
+from bot.zalo_webhook import echoes, inbox, outbox, workers
 from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage
 from core.timeutil import utcnow
@@ -76,7 +76,7 @@ def mode(db) -> str:
         return uow.session.scalar(select(Conversation.mode).where(Conversation.user_id == USER))
 
 
-def echoes(db) -> list[InboundEvent]:
+def stored_echoes(db) -> list[InboundEvent]:
     with db.reader() as uow:
         rows = list(uow.session.scalars(select(InboundEvent).where(InboundEvent.event_name == "oa_send_text")))
         uow.session.expunge_all()
@@ -111,23 +111,24 @@ def drain_sender(db, channel) -> None:
 
 def test_our_echo_handled_after_the_send_returned_changes_nothing(db, channel, sim):
     assert workers.sender_step(db, channel.sender) == 1
-    [echo] = echoes(db)
+    [echo] = stored_echoes(db)
     assert sent_id(db) and sent_id(db) in echo.payload, "the echo carries the id the send call got back"
     assert handle_next(db, channel) == "own_echo"
     assert mode(db) == "bot"
 
 
-def test_our_echo_handled_while_the_send_is_in_flight_waits_and_changes_nothing(db, channel, sim):
+def test_our_echo_handled_while_the_send_is_in_flight_is_put_back_and_changes_nothing(db, channel, sim):
     real_send = channel.sender.client.send_message
     during: list[tuple[str | None, str, str | None]] = []
 
     def send_then_race(*args, **kwargs):
         message_id = real_send(*args, **kwargs)  # Zalo has answered; the sender has not recorded the id yet
-        assert len(echoes(db)) == 1, "the simulator posted the echo before answering"
+        assert len(stored_echoes(db)) == 1, "the simulator posted the echo before answering"
         during.append((handle_next(db, channel), mode(db), sent_id(db)))
         return message_id
 
     channel.sender.client.send_message = send_then_race
+    channel.processor.echo_settle_seconds = 0.0  # no brief wait: straight to putting the echo back
     assert workers.sender_step(db, channel.sender) == 1
     assert during == [("deferred", "bot", None)], "judged while in flight, it waits instead of pausing"
     assert handle_next(db, channel) is None, "the deferred echo is not claimed again at once"
@@ -136,11 +137,42 @@ def test_our_echo_handled_while_the_send_is_in_flight_waits_and_changes_nothing(
     assert mode(db) == "bot"
 
 
+def test_a_worker_waits_briefly_for_the_send_in_flight_and_then_knows_the_echo_is_ours(db, channel, sim, monkeypatch):
+    real_send, real_wait = channel.sender.client.send_message, echoes.wait_for_send
+    echo_stored, worker_waiting, go = threading.Event(), threading.Event(), threading.Event()
+
+    def send_and_hold(*args, **kwargs):
+        message_id = real_send(*args, **kwargs)
+        echo_stored.set()
+        assert go.wait(30), "the test never let the sender go on"
+        return message_id
+
+    def waiting(*args, **kwargs):
+        worker_waiting.set()
+        return real_wait(*args, **kwargs)
+
+    channel.sender.client.send_message = send_and_hold
+    channel.processor.echo_settle_seconds = 30.0
+    monkeypatch.setattr(echoes, "wait_for_send", waiting)
+    sender = threading.Thread(target=workers.sender_step, args=(db, channel.sender))
+    sender.start()
+    assert echo_stored.wait(30)
+    outcome: list[str | None] = []
+    worker = threading.Thread(target=lambda: outcome.append(handle_next(db, channel)))
+    worker.start()
+    assert worker_waiting.wait(30), "the worker saw the send in flight"
+    assert mode(db) == "bot" and outcome == []
+    go.set()  # the send call returns and the sender records the id
+    sender.join(30)
+    worker.join(30)
+    assert outcome == ["own_echo"] and mode(db) == "bot"
+
+
 def test_our_echo_of_a_send_in_doubt_waits_for_the_look_up_and_changes_nothing(db, channel, sim):
     """The send timed out after Zalo delivered (and echoed) it: the id is learnt from the look-up."""
     sim.fault("timeout", delay_seconds=2.0, processed=True)
     assert workers.sender_step(db, channel.sender) == 1
-    assert sent_id(db) is None and len(echoes(db)) == 1
+    assert sent_id(db) is None and len(stored_echoes(db)) == 1
     assert handle_next(db, channel) == "deferred"
     drain_sender(db, channel)  # the retry finds the message in the conversation and records its id
     assert sent_id(db) is not None

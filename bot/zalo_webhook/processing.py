@@ -66,20 +66,25 @@ class EventProcessor:
         self.settings = settings
         self.registry = registry
         self.bot = bot
+        # How long a worker waits (outside any transaction) for a send to an echo's user to return before it
+        # puts the echo back (echoes.py).
+        self.echo_settle_seconds = echoes.SETTLE_WAIT_SECONDS
 
     def handle(self, claim: Claim, now: dt.datetime | None = None) -> str:
         """Handle one claimed event; returns its outcome label."""
         now = now or utcnow()
         event_id = claim.id
-        with self.db.uow() as uow:
-            row = uow.session.get(InboundEvent, event_id)
-            if row is None:
+        step = self._state_step(event_id, now)
+        if step is None:
+            return "missing"
+        event, outcome = step
+        if outcome.label == echoes.Echo.WAIT and echoes.wait_for_send(self.db, event, self.echo_settle_seconds):
+            step = self._state_step(event_id, now)  # the send has returned: judge the echo now
+            if step is None:
                 return "missing"
-            event, _payload = parse(row.payload.encode("utf-8"), self.registry.serves)
-            outcome = self._apply(uow, event, now, row.received_at)
-            user_id = event.user_id
-            uow.commit()
-        if outcome.label == echoes.Echo.WAIT:  # judged again once the send in flight has settled
+            event, outcome = step
+        user_id = event.user_id
+        if outcome.label == echoes.Echo.WAIT:  # still in doubt: judged again once that send has settled
             with self.db.uow() as uow:
                 if inbox.defer(uow, claim, now + dt.timedelta(seconds=echoes.RECHECK_SECONDS)):
                     uow.commit()
@@ -100,6 +105,16 @@ class EventProcessor:
         return outcome.label
 
     # --- step 1: state changes that need no bot -------------------------------------------------------------
+    def _state_step(self, event_id: int, now: dt.datetime) -> tuple[ZaloEvent, Outcome] | None:
+        with self.db.uow() as uow:
+            row = uow.session.get(InboundEvent, event_id)
+            if row is None:
+                return None
+            event, _payload = parse(row.payload.encode("utf-8"), self.registry.serves)
+            outcome = self._apply(uow, event, now, row.received_at)
+            uow.commit()
+        return event, outcome
+
     def _apply(self, uow: UnitOfWork, event: ZaloEvent, now: dt.datetime, received_at: dt.datetime) -> Outcome:
         if self.registry.get(event.oa_id) is None:
             return Outcome("unknown_oa")
