@@ -131,6 +131,7 @@ def test_our_echo_handled_while_the_send_is_in_flight_is_put_back_and_changes_no
     channel.processor.echo_settle_seconds = 0.0  # no brief wait: straight to putting the echo back
     assert workers.sender_step(db, channel.sender) == 1
     assert during == [("deferred", "bot", None)], "judged while in flight, it waits instead of pausing"
+    assert stored_echoes(db)[0].attempts == 0, "waiting does not count towards giving up"
     assert handle_next(db, channel) is None, "the deferred echo is not claimed again at once"
     later = utcnow() + dt.timedelta(seconds=5)
     assert handle_next(db, channel, now=later) == "own_echo"

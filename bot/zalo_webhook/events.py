@@ -56,7 +56,7 @@ MAX_EVENT_NAME = 60
 MAX_TIMESTAMP = 40
 _ID = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII without spaces: Zalo ids are digits or hex
 _EVENT_NAME = re.compile(r"^[a-z0-9_.\-]+$", re.IGNORECASE)
-_PHONE = re.compile(r"^\+?(84|0)\d{8,10}$")  # ZNS receipts put the phone where a user id would be
+_PHONE = re.compile(r"^(\+?84\d{9}|0\d{9})$")  # ZNS receipts put the phone where a user id would be
 _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # NUL, controls, lone surrogates
 
 
@@ -143,7 +143,7 @@ def parse(raw: bytes, served: Callable[[str, str], bool] | None = None) -> tuple
         oa_id, user_id = (ours or pairs or [("", "")])[0]
     if not oa_id:
         raise MalformedEvent("the event names no OA (or an id that is not a Zalo id)")
-    if user_id and _PHONE.match(user_id):
+    if name in RECEIPTS and user_id and _PHONE.match(user_id):
         user_id = ""  # a ZNS receipt: the recipient is a phone number, not a Zalo user
     info = payload.get("info")
     admin_id = _id(sender.get("admin_id"))

@@ -66,5 +66,7 @@ def finish(uow: UnitOfWork, claim: Claim, outcome: str, now: dt.datetime | None 
 
 def defer(uow: UnitOfWork, claim: Claim, until: dt.datetime) -> bool:
     """Keep the event claimed but let the lease end at ``until``: it is claimed (and handled) again then, and
-    the user's later events wait behind it. False if another worker holds it now."""
-    return uow.session.execute(update(INBOX).where(still_mine(INBOX, claim)).values(lease_until=until)).rowcount == 1
+    the user's later events wait behind it. The attempt is given back (waiting is not failing: the give-up
+    count stays for errors); this holder writes nothing more. False if another worker holds it now."""
+    values = {"lease_until": until, "attempts": INBOX.c.attempts - 1}
+    return uow.session.execute(update(INBOX).where(still_mine(INBOX, claim)).values(**values)).rowcount == 1
