@@ -875,3 +875,12 @@ def test_receipts_name_the_oa_as_sender(client: FlaskClient, webhook: Webhook) -
     chat_event(client, "user_received_message", msg_id="m3")
     _, _, received = webhook.last()
     assert (received["sender"], received["recipient"]) == ({"id": OA.oa_id}, {"id": USER})
+
+
+def test_a_file_comes_without_text_and_with_its_size_as_a_string(client: FlaskClient, webhook: Webhook) -> None:
+    chat_event(client, "user_send_file", name="ket-qua.pdf", size=482113)
+    _, _, event = webhook.last()
+    assert "text" not in event["message"]
+    [attachment] = event["message"]["attachments"]
+    assert attachment["type"] == "file"
+    assert attachment["payload"]["size"] == "482113" and attachment["payload"]["name"] == "ket-qua.pdf"

@@ -92,6 +92,10 @@ def _attachment_message(kind: str, opts: dict[str, Any]) -> dict[str, Any]:
             payload: dict[str, Any] = {"coordinates": {"latitude": "10.7769", "longitude": "106.7009"}}
         elif kind == "sticker":
             payload = {"id": msg_id[:8], "url": url}
+        elif kind == "file":  # as Zalo sends it: the size is a string, and there is no text
+            name = str(opts.pop("name", "tai-lieu.pdf"))
+            size = str(opts.pop("size", "482113"))
+            payload = {"url": url, "size": size, "name": name, "checksum": msg_id, "type": name.rsplit(".", 1)[-1]}
         else:
             payload = {"url": url, "thumbnail": url}
         attachments = [{"type": kind, "payload": payload}]
