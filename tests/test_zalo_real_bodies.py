@@ -339,3 +339,37 @@ def test_pruning_takes_only_settled_rows_past_retention_and_never_the_newest(db,
 def test_the_scheduler_runs_the_retention_job(database_url, db):
     names = [job.name for job in scheduler_jobs(zalo_settings(database_url), db)]
     assert "zalo_retention" in names
+
+
+def test_an_echo_whose_send_settles_between_the_two_questions_is_still_ours(
+    db, client, channel, monkeypatch, is_postgres
+):
+    """Under READ COMMITTED the "is it ours?" and "is a send in flight?" questions see different moments: the
+    sender may record the id just between them."""
+    if not is_postgres:
+        pytest.skip("PostgreSQL's READ COMMITTED; on SQLite the worker's write transaction holds the database")
+    from bot.zalo_webhook import echoes
+
+    with db.uow() as uow:
+        uow.session.add(
+            OutboundMessage(
+                oa_id=OA_ID, user_id=USER, idempotency_key="race", purpose="reply", body="{}", status="processing"
+            )
+        )
+        uow.commit()
+    real_ours, calls = echoes._ours, []
+
+    def ours_then_the_sender_records(session, oa_id, msg_id):
+        answer = real_ours(session, oa_id, msg_id)
+        if not calls:  # right after the first question, the send returns and the sender records its id
+            with db.uow() as uow:
+                uow.session.execute(OutboundMessage.__table__.update().values(status="done", zalo_message_id=msg_id))
+                uow.commit()
+        calls.append(answer)
+        return answer
+
+    monkeypatch.setattr(echoes, "_ours", ours_then_the_sender_records)
+    assert post_signed(client, body("oa_send_text")).status_code == 200
+    work(db, channel)
+    assert stored(db)[0].outcome == "own_echo"
+    assert conversation(db).mode == "bot"

@@ -46,6 +46,10 @@ def judge(session: Session, event: ZaloEvent, *, received_at: dt.datetime, now: 
         return Echo.OURS
     if event.user_id and now - received_at < dt.timedelta(seconds=wait) and _in_flight(session, event):
         return Echo.WAIT
+    # Asked again: under READ COMMITTED each statement sees what is committed when it runs, and the send may
+    # have settled (id recorded, no longer in flight) between the first question and the second.
+    if event.msg_id and _ours(session, event.oa_id, event.msg_id):
+        return Echo.OURS
     if event.msg_id or event.admin_id:
         return Echo.STAFF
     return Echo.UNKNOWN
