@@ -373,3 +373,17 @@ def test_an_echo_whose_send_settles_between_the_two_questions_is_still_ours(
     work(db, channel)
     assert stored(db)[0].outcome == "own_echo"
     assert conversation(db).mode == "bot"
+
+
+def test_a_signed_shape_naming_no_oa_is_kept_for_the_oa_that_signed_it(db, client, channel, bot):
+    future = {"app_id": APP_ID, "event_name": "oa_something_new", "timestamp": body("follow")["timestamp"]}
+    future["data"] = {"what": "a field we do not know"}
+    raw = compact(future)
+    assert post(client, raw, {"Content-Type": "application/json"}).get_json()["status"] == "ignored"
+    assert stored(db) == [], "unsigned: nothing kept"
+    response = post(client, raw, sign(raw, APP_ID, future["timestamp"]))
+    assert response.status_code == 200 and response.get_json()["status"] == "ok"
+    work(db, channel)
+    [row] = stored(db)
+    assert (row.oa_id, row.user_id, row.status, row.outcome) == (OA_ID, None, "done", "no_user")
+    assert bot.calls == []

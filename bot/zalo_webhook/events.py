@@ -67,7 +67,7 @@ class MalformedEvent(ValueError):
 @dataclass(frozen=True)
 class ZaloEvent:
     app_id: str
-    oa_id: str  # the OA the event belongs to
+    oa_id: str  # the OA the event belongs to ("" when the body names none: see ``parse``)
     name: str
     user_id: str | None  # the user's id for this OA (whom to answer); None for events without one
     msg_id: str | None
@@ -116,7 +116,8 @@ def decode(raw: bytes) -> dict[str, Any]:
 
 def parse(raw: bytes, served: Callable[[str, str], bool] | None = None) -> tuple[ZaloEvent, dict[str, Any]]:
     """The event and its decoded JSON; MalformedEvent when the body is not a JSON object with the fields every
-    Zalo event carries (``app_id``, ``event_name``, ``timestamp``) and an OA id.
+    Zalo event carries (``app_id``, ``event_name``, ``timestamp``), or names its OA with something that is not
+    a Zalo id. A body naming no OA at all (a shape we do not know) gets ``oa_id`` "" and no user.
 
     ``served(app_id, oa_id)`` tells which OAs are ours; it picks the OA's side of an event of a family this
     code does not know (the first candidate otherwise)."""
@@ -142,7 +143,10 @@ def parse(raw: bytes, served: Callable[[str, str], bool] | None = None) -> tuple
         ours = [pair for pair in pairs if served is not None and served(app_id, pair[0])]
         oa_id, user_id = (ours or pairs or [("", "")])[0]
     if not oa_id:
-        raise MalformedEvent("the event names no OA (or an id that is not a Zalo id)")
+        named = [sender.get("id"), recipient.get("id"), payload.get("oa_id")]
+        if any(value not in (None, "") for value in named):
+            raise MalformedEvent("the event's OA id is not a Zalo id")
+        oa_id, user_id = "", ""  # a shape naming no OA: the webhook attributes it by its signature
     if name in RECEIPTS and user_id and _PHONE.match(user_id):
         user_id = ""  # a ZNS receipt: the recipient is a phone number, not a Zalo user
     info = payload.get("info")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 
@@ -111,6 +111,8 @@ class EventProcessor:
             if row is None:
                 return None
             event, _payload = parse(row.payload.encode("utf-8"), self.registry.serves)
+            if not event.oa_id:  # a shape naming no OA, attributed by its signature when it was stored
+                event = replace(event, oa_id=row.oa_id)
             outcome = self._apply(uow, event, now, row.received_at)
             uow.commit()
         return event, outcome

@@ -3,8 +3,11 @@
 Nothing else happens in the request: workers handle the event later (Zalo wants an answer within 2 s and
 retries otherwise, so delivery is at least once and the inbox deduplicates). What each body gets:
 
-- not UTF-8 JSON, nested too deeply, no ``app_id`` / ``event_name`` / ``timestamp``, ids that are not Zalo
-  ids: 400 ``malformed_event``, nothing stored; over 64 KB: 413;
+- not UTF-8 JSON, nested too deeply, no ``app_id`` / ``event_name`` / ``timestamp``, an OA named by something
+  that is not a Zalo id: 400 ``malformed_event``, nothing stored; over 64 KB: 413 (a user id that is not a
+  Zalo id is dropped: the event is stored without a user, nobody is answered);
+- a shape naming no OA at all: it belongs to the OA of our app whose secret signed it (stored without a
+  user), else it is treated as below;
 - one of our OAs under another app id: 401 ``unknown_oa``; one of our OAs with a bad or missing signature:
   401 ``bad_signature``; nothing stored;
 - an OA not served here (Zalo's console "Test" button addresses OA 579745863508352884 with placeholder
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 from html import escape
 
 from apiflask import APIBlueprint
@@ -73,6 +77,14 @@ def webhook():
         event, _payload = parse(raw, registry.serves)
     except MalformedEvent as error:
         return _error(400, "malformed_event", str(error))
+    if not event.oa_id:  # a shape naming no OA: it is the OA whose secret signed it, if any of ours did
+        app_oas = registry.of_app(event.app_id)
+        if not app_oas:
+            return _error(401, "unknown_oa", "this OA / app is not served here")
+        signer = next((candidate for candidate in app_oas if _signed(event, raw, [candidate.oa_secret_key])), None)
+        if signer is None:
+            return _ignored("not_our_oa")
+        event = replace(event, oa_id=signer.oa_id)
     oa = registry.get(event.oa_id)
     if oa is not None:
         if oa.app_id != event.app_id:
