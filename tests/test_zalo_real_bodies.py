@@ -328,12 +328,25 @@ def test_pruning_takes_only_settled_rows_past_retention_and_never_the_newest(db,
                 )
             )
         uow.commit()
+    with db.uow() as uow:  # younger than the broadcast cap's window: it still counts, so it stays
+        uow.session.add(
+            OutboundMessage(
+                oa_id=OA_ID,
+                user_id=USER,
+                idempotency_key="m-cap",
+                purpose="news",
+                body="{}",
+                status="done",
+                created_at=utcnow() - dt.timedelta(days=20),
+            )
+        )
+        uow.commit()
     result = prune(db, settings)
-    assert (result.events, result.messages) == (2, 2)
+    assert (result.events, result.messages) == (2, 3)
     assert [(r.event_key, r.status) for r in stored(db)] == [("k2", "pending"), ("k3", "done")]
     with db.reader() as uow:
         kept = uow.session.scalars(select(OutboundMessage.idempotency_key).order_by(OutboundMessage.id)).all()
-    assert kept == ["m2", "m3"], "open messages stay, and the newest row"
+    assert kept == ["m2", "m-cap"], "open messages stay, and those the broadcast cap still counts"
 
 
 def test_the_scheduler_runs_the_retention_job(database_url, db):
@@ -387,3 +400,21 @@ def test_a_signed_shape_naming_no_oa_is_kept_for_the_oa_that_signed_it(db, clien
     [row] = stored(db)
     assert (row.oa_id, row.user_id, row.status, row.outcome) == (OA_ID, None, "done", "no_user")
     assert bot.calls == []
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected"),
+    [
+        ("1764600000000", dt.datetime(2025, 12, 1, 14, 40, tzinfo=dt.UTC)),
+        ("1764600000", dt.datetime(2025, 12, 1, 14, 40, tzinfo=dt.UTC)),
+        ("154390853474", dt.datetime(1974, 11, 22, 22, 20, 53, 474000, tzinfo=dt.UTC)),
+        ("This is timestamp", None),
+        ("-1", None),
+        ("１２３", None),
+        ("9" * 17, None),
+    ],
+)
+def test_zalo_timestamps_are_read_as_milliseconds_or_seconds(timestamp, expected):
+    from bot.zalo_webhook.events import event_time
+
+    assert event_time(timestamp) == expected
