@@ -133,18 +133,21 @@ def parse(raw: bytes, served: Callable[[str, str], bool] | None = None) -> tuple
     top_oa = _id(payload.get("oa_id"))
     if name.startswith("oa_send_") or name in RECEIPTS:  # the OA speaks (or hears back about what it said)
         oa_id, user_id = sender_id or top_oa, recipient_id
+        oa_fields = [sender.get("id"), payload.get("oa_id")]
     elif name in TOP_LEVEL_OA:
         oa_id, user_id = top_oa, _id(_dig(payload, TOP_LEVEL_OA[name]))
+        oa_fields = [payload.get("oa_id")]
     elif name.startswith("user_"):  # the user speaks: the OA is the recipient
         oa_id, user_id = recipient_id or top_oa, sender_id or _id(payload.get("user_id"))
+        oa_fields = [recipient.get("id"), payload.get("oa_id")]
     else:  # a family we do not know: the side that is one of our OAs
+        oa_fields = [sender.get("id"), recipient.get("id"), payload.get("oa_id")]
         pairs = [(recipient_id, sender_id), (sender_id, recipient_id), (top_oa, _id(payload.get("user_id")))]
         pairs = [(oa, user) for oa, user in pairs if oa]
         ours = [pair for pair in pairs if served is not None and served(app_id, pair[0])]
         oa_id, user_id = (ours or pairs or [("", "")])[0]
     if not oa_id:
-        named = [sender.get("id"), recipient.get("id"), payload.get("oa_id")]
-        if any(value not in (None, "") for value in named):
+        if any(value not in (None, "") for value in oa_fields):
             raise MalformedEvent("the event's OA id is not a Zalo id")
         oa_id, user_id = "", ""  # a shape naming no OA: the webhook attributes it by its signature
     if name in RECEIPTS and user_id and _PHONE.match(user_id):
