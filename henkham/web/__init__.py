@@ -14,6 +14,8 @@ from core.config import Settings, get_settings
 from core.errors import DomainError, InvalidInput
 from core.uow import Database
 
+from .json_provider import StrictJSONProvider
+
 API_DESCRIPTION = """henkham's core REST API for a Zalo Mini App, a check-in kiosk and the hospital information system.
 
 The catalogue (hospitals, departments, doctors, visit types, free slots) is public. Everything else needs an
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
+    app.json = StrictJSONProvider(app)  # request bodies: UTF-8, bounded nesting (400, not 500)
     app.json.ensure_ascii = False
     app.extensions["henkham.db"] = database or Database.from_settings(settings)
     app.extensions["henkham.settings"] = settings
