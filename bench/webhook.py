@@ -461,7 +461,7 @@ def build_events(tag: str, count: int, users: int, rng: random.Random) -> tuple[
         }
         raw = json.dumps(payload, ensure_ascii=False).encode()
         signed.append((raw, signature.header_value(OA.app_id, raw, timestamp, OA.oa_secret_key)))
-        keys.append(f"msg:{msg_id}")
+        keys.append(f"msg:user_send_text:{msg_id}")  # events.ZaloEvent.key
     return signed, keys
 
 
@@ -577,7 +577,7 @@ def run_webhook(
     with db.reader() as uow:
         rows = uow.session.execute(
             select(inbox.c.event_key, inbox.c.status).where(
-                inbox.c.oa_id == OA.oa_id, inbox.c.event_key.like(f"msg:{tag}%")
+                inbox.c.oa_id == OA.oa_id, inbox.c.event_key.like(f"msg:user_send_text:{tag}%")
             )
         ).all()
     stored = Counter(row.event_key for row in rows)

@@ -187,6 +187,23 @@ class Settings(BaseSettings):
         refuse_development_values(self)
         return self
 
+    # --- webhook (issue 11): freshness of Zalo events, staff replies told by message id, retention.
+    zalo_event_max_age_hours: float = Field(
+        default=24.0, gt=0, description="A signed event whose timestamp is older than this is refused (replays)."
+    )
+    zalo_event_future_minutes: float = Field(
+        default=10.0, ge=0, description="Clock skew tolerated for an event timestamp ahead of ours."
+    )
+    zalo_echo_wait_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long an oa_send_* echo waits for a send to its user still in flight before it is judged.",
+    )
+    zalo_retention_days: float = Field(
+        default=30.0, gt=0, description="Handled inbox events and settled outbox messages are pruned after this."
+    )
+    scheduler_prune_seconds: float = Field(default=3600.0, gt=0, description="How often old inbox/outbox rows go.")
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -55,7 +55,10 @@ def _check_strings(value: Any) -> None:
             stack.extend(item)
 
 
-def loads(raw: str | bytes, *, max_depth: int = MAX_DEPTH, **kwargs: Any) -> Any:
+def loads(raw: str | bytes, *, max_depth: int = MAX_DEPTH, allow_surrogates: bool = False, **kwargs: Any) -> Any:
+    """The decoded value; UnsafeJSON saying why not. ``allow_surrogates`` keeps escaped lone surrogates
+    (``"\\ud83d"``) for a caller that stores the raw text and cleans the strings it reads (Zalo events); raw
+    bytes that encode a surrogate are never UTF-8 and always refused."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     try:
         text = data.decode("utf-8")
@@ -69,5 +72,6 @@ def loads(raw: str | bytes, *, max_depth: int = MAX_DEPTH, **kwargs: Any) -> Any
         raise UnsafeJSON("JSON nested too deeply") from exc
     except ValueError as exc:  # JSONDecodeError, or an integer too long to convert
         raise InvalidJSON("the body is not valid JSON") from exc
-    _check_strings(value)
+    if not allow_surrogates:
+        _check_strings(value)
     return value

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.zalo_webhook.broadcasts import run_campaigns
 from bot.zalo_webhook.notices import ZaloNotifier
+from bot.zalo_webhook.retention import prune
 from core.config import Settings
 from core.reminders.planning import follow_up_no_shows, kinds_of, plan_appointment_reminders
 from core.reminders.reexams import plan_re_exam_reminders
@@ -28,4 +29,5 @@ def scheduler_jobs(settings: Settings, db: Database) -> list[Job]:
             lambda: follow_up_no_shows(db, notifier, grace_minutes=settings.no_show_grace_minutes),
             settings.scheduler_no_shows_seconds,
         ),
+        Job("zalo_retention", lambda: prune(db, settings), settings.scheduler_prune_seconds),
     ]

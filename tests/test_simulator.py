@@ -721,12 +721,15 @@ def test_follow_unfollow_staff_reply_image_and_unknown_events(client: FlaskClien
     assert follow["source"]
     assert follow["app_id"] == OA.app_id
 
-    chat_event(client, "oa_send_text", text="Chị chờ em chút ạ")
+    reply = client.post(
+        "/_sim/chat/staff-reply", json={"oa_id": OA.oa_id, "user_id": USER, "text": "Chị chờ em chút ạ"}
+    )
+    assert reply.status_code == 200, reply.get_json()
     _, _, staff = webhook.last()
-    assert staff["sender"]["id"] == OA.oa_id
-    assert staff["sender"]["admin_id"]
+    assert staff["event_name"] == "oa_send_text"
+    assert staff["sender"] == {"id": OA.oa_id}, "real echoes name no admin_id"
     assert staff["recipient"] == {"id": USER}
-    assert staff["message"]["text"] == "Chị chờ em chút ạ"
+    assert staff["message"]["text"] == "Chị chờ em chút ạ" and staff["message"]["msg_id"]
 
     chat_event(client, "user_send_image", url="https://x/photo.jpg")
     _, _, image = webhook.last()
@@ -847,3 +850,37 @@ def test_serve_keeps_zalos_underscore_headers(webhook: Webhook) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_cs_message_is_echoed_to_the_webhook_before_the_send_call_is_answered(
+    client: FlaskClient, webhook: Webhook, token: str
+) -> None:
+    before = len(webhook.received)
+    answer = send_cs(client, token, {"text": "Dạ, em chào anh/chị ạ"})
+    assert len(webhook.received) == before + 1, "the echo was posted before /cs answered"
+    headers, raw, echo = webhook.last()
+    assert signed_by(headers, raw, OA.oa_secret_key)
+    assert echo["event_name"] == "oa_send_text"
+    assert echo["app_id"] == OA.app_id
+    assert echo["sender"] == {"id": OA.oa_id}, "the OA is the sender; no admin_id in a real echo"
+    assert echo["recipient"] == {"id": USER}
+    assert echo["message"] == {"msg_id": answer["data"]["message_id"], "text": "Dạ, em chào anh/chị ạ"}
+
+
+def test_receipts_name_the_oa_as_sender(client: FlaskClient, webhook: Webhook) -> None:
+    chat_event(client, "user_seen_message", msg_ids=["m1", "m2"])
+    _, _, seen = webhook.last()
+    assert (seen["sender"], seen["recipient"]) == ({"id": OA.oa_id}, {"id": USER})
+    assert seen["message"] == {"msg_ids": ["m1", "m2"]}
+    chat_event(client, "user_received_message", msg_id="m3")
+    _, _, received = webhook.last()
+    assert (received["sender"], received["recipient"]) == ({"id": OA.oa_id}, {"id": USER})
+
+
+def test_a_file_comes_without_text_and_with_its_size_as_a_string(client: FlaskClient, webhook: Webhook) -> None:
+    chat_event(client, "user_send_file", name="ket-qua.pdf", size=482113)
+    _, _, event = webhook.last()
+    assert "text" not in event["message"]
+    [attachment] = event["message"]["attachments"]
+    assert attachment["type"] == "file"
+    assert attachment["payload"]["size"] == "482113" and attachment["payload"]["name"] == "ket-qua.pdf"

@@ -132,8 +132,21 @@ def test_a_staff_reply_from_the_oa_inbox_silences_the_bot_for_the_configured_tim
 
 
 def test_our_own_messages_echoed_back_change_nothing(db, deliver, bot):
-    deliver(event("oa_send_text", "u6"))
-    assert conversation(db, "u6").mode == "bot" and sent(db, "u6") == []
+    with db.uow() as uow:  # a reply the sender delivered: Zalo answered its send call with this message id
+        uow.session.add(
+            OutboundMessage(
+                oa_id=OA_ID,
+                user_id="u6",
+                idempotency_key="k-u6",
+                purpose="reply",
+                body="{}",
+                status="done",
+                zalo_message_id="oa-own-u6",
+            )
+        )
+        uow.commit()
+    deliver(event("oa_send_text", "u6", message={"text": "Dạ, em chào anh/chị ạ", "msg_id": "oa-own-u6"}))
+    assert conversation(db, "u6").mode == "bot" and len(sent(db, "u6")) == 1
 
 
 @pytest.mark.parametrize("name", ["user_send_image", "user_send_sticker", "user_send_audio"])

@@ -79,7 +79,8 @@ class ZaloClient:
         """A consultation (chat) message; returns Zalo's message id. ``buttons=False`` sends the choices as
         a numbered text menu only."""
         body = {"recipient": {"user_id": user_id}, "message": cs_message(message, buttons=buttons)}
-        return str(self._call("POST", self.api_base + "/v3.0/oa/message/cs", token, json_body=body)["message_id"])
+        data = self._call("POST", self.api_base + "/v3.0/oa/message/cs", token, json_body=body)
+        return _message_id(data, "message_id")
 
     def send_zns(self, token: str, phone: str, template_id: str, data: dict[str, str], tracking_id: str) -> str:
         """A ZNS template message to a phone (``84…``); returns Zalo's ``msg_id``."""
@@ -89,7 +90,7 @@ class ZaloClient:
             "template_data": data,
             "tracking_id": tracking_id[:48],
         }
-        return str(self._call("POST", self.zns_base + "/message/template", token, json_body=body)["msg_id"])
+        return _message_id(self._call("POST", self.zns_base + "/message/template", token, json_body=body), "msg_id")
 
     def template_info(self, token: str, template_id: str) -> dict[str, Any]:
         return self._call("GET", self.zns_base + "/template/info/v2", token, params={"template_id": template_id})
@@ -137,9 +138,11 @@ class ZaloClient:
         except requests.RequestException as error:
             raise ZaloTransportError(f"token refresh: {type(error).__name__}") from None
         body = _json(response)
-        if "access_token" not in body:
-            raise ZaloApiError(int(body.get("error") or -1), str(body.get("error_name") or body.get("message") or ""))
-        return TokenPair(str(body["access_token"]), str(body["refresh_token"]), int(body.get("expires_in") or 90000))
+        access, refresh = body.get("access_token"), body.get("refresh_token")
+        if not (isinstance(access, str) and access and isinstance(refresh, str) and refresh):
+            why = str(body.get("error_name") or body.get("message") or "reply without access_token and refresh_token")
+            raise ZaloApiError(_code(body.get("error"), -1) or -1, why)
+        return TokenPair(access, refresh, _code(body.get("expires_in"), 90000) or 90000)
 
     # --- plumbing -------------------------------------------------------------------------------------------
     def _call(
@@ -161,9 +164,9 @@ class ZaloClient:
         except requests.RequestException as error:
             raise ZaloTransportError(f"{method} {url}: {type(error).__name__}") from None
         body = _json(response)
-        code = body.get("error", 0)
-        if code not in (0, "0"):
-            raise ZaloApiError(int(code), str(body.get("message", "")))
+        code = _code(body.get("error", 0), -1)
+        if code != 0:
+            raise ZaloApiError(code, str(body.get("message", "")))
         return body.get("data")
 
 
@@ -213,3 +216,27 @@ def _json(response: requests.Response) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ZaloTransportError("reply is not a JSON object")
     return body
+
+
+MAX_MESSAGE_ID = 64  # zalo_outbox.zalo_message_id
+
+
+def _message_id(data: Any, key: str) -> str:
+    """The id Zalo gave a message it accepted. A success without a usable one (missing, not a string or number,
+    longer than the column) is treated as a lost answer: the message may have gone out, and the in-doubt
+    look-up of the conversation finds it and its id (so its echo is still recognised as ours)."""
+    value = data.get(key) if isinstance(data, dict) else None
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not text or len(text) > MAX_MESSAGE_ID:
+        raise ZaloTransportError(f"accepted without a usable {key}")
+    return text
+
+
+def _code(value: Any, default: int) -> int:
+    """Zalo's numbers (error codes, expires_in) come as numbers or strings of digits; anything else: default."""
+    if isinstance(value, bool):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

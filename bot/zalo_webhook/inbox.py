@@ -62,3 +62,11 @@ def finish(uow: UnitOfWork, claim: Claim, outcome: str, now: dt.datetime | None 
         .values(status=WorkStatus.DONE.value, processed_at=now or utcnow(), outcome=outcome[:300], lease_until=None)
     ).rowcount
     return done == 1
+
+
+def defer(uow: UnitOfWork, claim: Claim, until: dt.datetime) -> bool:
+    """Keep the event claimed but let the lease end at ``until``: it is claimed (and handled) again then, and
+    the user's later events wait behind it. The attempt is given back (waiting is not failing: the give-up
+    count stays for errors); this holder writes nothing more. False if another worker holds it now."""
+    values = {"lease_until": until, "attempts": INBOX.c.attempts - 1}
+    return uow.session.execute(update(INBOX).where(still_mine(INBOX, claim)).values(**values)).rowcount == 1

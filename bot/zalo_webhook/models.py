@@ -109,6 +109,8 @@ class OutboundMessage(Base):
     __table_args__ = (
         Index("ix_zalo_outbox_open", "oa_id", "user_id", "id", postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),
         Index("ix_zalo_outbox_open_by_id", "id", postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),
+        # An oa_send_* echo is ours when Zalo gave us its msg_id (processing.py: staff replies).
+        Index("ix_zalo_outbox_message_id", "oa_id", "zalo_message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -20,6 +20,15 @@ class OARegistry:
     def get(self, oa_id: str) -> ZaloOASettings | None:
         return self._by_oa_id.get(oa_id)
 
+    def serves(self, app_id: str, oa_id: str) -> bool:
+        """Whether ``oa_id`` is an OA served here, linked to the Zalo app ``app_id``."""
+        oa = self._by_oa_id.get(oa_id)
+        return oa is not None and oa.app_id == app_id
+
+    def of_app(self, app_id: str) -> list[ZaloOASettings]:
+        """The OAs served here through the Zalo app ``app_id`` (none: not our app)."""
+        return [oa for oa in self._by_oa_id.values() if oa.app_id == app_id]
+
     def __iter__(self):
         return iter(self._by_oa_id.values())
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 
@@ -24,10 +24,10 @@ from core.identifiers import mask_phone, national_phone, normalise_phone
 from core.timeutil import utcnow
 from core.uow import Database, UnitOfWork
 
-from . import conversations, inbox, outbox, quick_actions
+from . import conversations, echoes, inbox, outbox, quick_actions
 from .accounts import account_key
 from .claims import Claim
-from .events import NON_TEXT, ZaloEvent, parse, shared_phone
+from .events import NON_TEXT, ZaloEvent, clean_text, parse, shared_phone
 from .messages import Button, OutgoingMessage, choice_from_number
 from .metrics import EVENTS_PROCESSED
 from .models import Conversation, DataSubjectRequest, InboundEvent, ZaloOA
@@ -66,19 +66,30 @@ class EventProcessor:
         self.settings = settings
         self.registry = registry
         self.bot = bot
+        # How long a worker waits (outside any transaction) for a send to an echo's user to return before it
+        # puts the echo back (echoes.py).
+        self.echo_settle_seconds = echoes.SETTLE_WAIT_SECONDS
 
     def handle(self, claim: Claim, now: dt.datetime | None = None) -> str:
         """Handle one claimed event; returns its outcome label."""
         now = now or utcnow()
         event_id = claim.id
-        with self.db.uow() as uow:
-            row = uow.session.get(InboundEvent, event_id)
-            if row is None:
+        step = self._state_step(event_id, now)
+        if step is None:
+            return "missing"
+        event, outcome = step
+        if outcome.label == echoes.Echo.WAIT and echoes.wait_for_send(self.db, event, self.echo_settle_seconds):
+            step = self._state_step(event_id, now)  # the send has returned: judge the echo now
+            if step is None:
                 return "missing"
-            event, _payload = parse(row.payload.encode("utf-8"))
-            outcome = self._apply(uow, event, now)
-            user_id = event.user_id
-            uow.commit()
+            event, outcome = step
+        user_id = event.user_id
+        if outcome.label == echoes.Echo.WAIT:  # still in doubt: judged again once that send has settled
+            with self.db.uow() as uow:
+                if inbox.defer(uow, claim, now + dt.timedelta(seconds=echoes.RECHECK_SECONDS)):
+                    uow.commit()
+            EVENTS_PROCESSED.labels(outcome=outcome.label).inc()
+            return outcome.label
         if outcome.bot_text is not None and user_id is not None:
             outcome = self._ask_bot(event, outcome, now)
         with self.db.uow() as uow:
@@ -94,7 +105,19 @@ class EventProcessor:
         return outcome.label
 
     # --- step 1: state changes that need no bot -------------------------------------------------------------
-    def _apply(self, uow: UnitOfWork, event: ZaloEvent, now: dt.datetime) -> Outcome:
+    def _state_step(self, event_id: int, now: dt.datetime) -> tuple[ZaloEvent, Outcome] | None:
+        with self.db.uow() as uow:
+            row = uow.session.get(InboundEvent, event_id)
+            if row is None:
+                return None
+            event, _payload = parse(row.payload.encode("utf-8"), self.registry.serves)
+            if not event.oa_id:  # a shape naming no OA, attributed by its signature when it was stored
+                event = replace(event, oa_id=row.oa_id)
+            outcome = self._apply(uow, event, now, row.received_at)
+            uow.commit()
+        return event, outcome
+
+    def _apply(self, uow: UnitOfWork, event: ZaloEvent, now: dt.datetime, received_at: dt.datetime) -> Outcome:
         if self.registry.get(event.oa_id) is None:
             return Outcome("unknown_oa")
         if event.user_id is None:
@@ -109,12 +132,15 @@ class EventProcessor:
         if name == "unfollow":
             conversation.follower, conversation.unfollowed_at = False, now
             return Outcome("unfollowed")
-        if name.startswith("oa_send_"):
-            if not event.admin_id:
-                return Outcome("own_echo")  # our own message coming back: nothing to do
-            until = now + dt.timedelta(minutes=self.settings.zalo_human_mode_minutes)
-            conversations.to_human(conversation, f"staff {event.admin_id} replied from the OA inbox", now, until)
-            return Outcome("staff_replied")
+        if event.is_oa_echo:
+            echo = echoes.judge(
+                uow.session, event, received_at=received_at, now=now, wait=self.settings.zalo_echo_wait_seconds
+            )
+            if echo == echoes.Echo.STAFF:
+                until = now + dt.timedelta(minutes=self.settings.zalo_human_mode_minutes)
+                who = f"staff {event.admin_id}" if event.admin_id else "staff"
+                conversations.to_human(conversation, f"{who} replied from the OA inbox", now, until)
+            return Outcome(echo.value)
         if name == "user_submit_info":
             return self._phone_shared(conversation, event)
         if name == "user_withdraw":
@@ -128,7 +154,7 @@ class EventProcessor:
         if name == "user_send_text":
             if conversations.bot_is_silent(conversation, now):
                 return Outcome("human_mode")
-            text = (event.text or "").strip()
+            text = clean_text(event.text or "").strip()  # lone surrogates, NUL: U+FFFD, the patient still answered
             if not text:
                 return Outcome("empty_text")
             menu = json.loads(conversation.last_menu) if conversation.last_menu else []

@@ -242,8 +242,14 @@ class Sender:
             log.warning("outbox %s: conversation look-up refused (%s); sending again", row.id, error)
             return None
         for item in recent:
-            if str(item.get("src")) == "0" and item.get("message") == expected and int(item.get("time", 0)) >= since_ms:
-                return str(item.get("message_id"))
+            if not isinstance(item, dict):
+                continue
+            at = item.get("time")
+            at = int(at) if isinstance(at, int | str) and str(at).isdigit() else 0
+            found = item.get("message_id")
+            usable = isinstance(found, str | int) and 0 < len(str(found)) <= 64
+            if usable and str(item.get("src")) == "0" and item.get("message") == expected and at >= since_ms:
+                return str(found)
         return None
 
     @staticmethod

@@ -28,6 +28,18 @@ def send_text() -> ResponseReturnValue:
     return _post_event({**body, "event_name": "user_send_text"})
 
 
+@blueprint.post("/staff-reply")
+def staff_reply() -> ResponseReturnValue:
+    """``{"oa_id", "user_id", "text"}`` (``admin_id`` optional): a staff member answers from Zalo's OA inbox.
+    The user sees the message, and the webhook gets its ``oa_send_text`` echo, with a msg_id that no send call
+    of the assistant was given."""
+    body = _body()
+    text = body.get("text")
+    if not isinstance(text, str) or not text:
+        raise BadRequest("text is required")
+    return _post_event({**body, "event_name": "oa_send_text"})
+
+
 @blueprint.post("/event")
 def send_event() -> ResponseReturnValue:
     """``{"oa_id", "user_id", "event_name", ...}``; ``raw``+``body``, ``sign: false``, ``secret``, ``repeat``."""

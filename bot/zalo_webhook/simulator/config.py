@@ -33,6 +33,9 @@ class SimulatorConfig:
     webhook_timeout: float = 10.0  # seconds the simulator waits for the webhook's answer
     max_buttons: int = 5  # buttons accepted in one /cs message
     zns_daily_quota: int = 500
+    # Echo each /cs message to the webhook as ``oa_send_*`` (as Zalo does), posted before the /cs call is
+    # answered: the order in which an echo can overtake the sender's record of the message id.
+    echo_oa_messages: bool = True
 
     def __post_init__(self) -> None:
         if not self.oas:

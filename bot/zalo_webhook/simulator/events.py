@@ -73,8 +73,9 @@ def build_event(oa: SimulatedOA, user: dict[str, Any], event_name: str, options:
         if "tracking_id" in opts:
             message["tracking_id"] = opts.pop("tracking_id")
         event = {**common, "sender": {"id": oa.oa_id}, "recipient": {"id": user_id}, "message": message}
-    elif event_name == "user_seen_message":
-        event = {**common, **from_user, "message": {"msg_ids": list(opts.pop("msg_ids", []))}}
+    elif event_name == "user_seen_message":  # a receipt: the OA is the sender, as in Zalo's real bodies
+        message = {"msg_ids": [str(m) for m in opts.pop("msg_ids", [])]}
+        event = {**common, "sender": {"id": oa.oa_id}, "recipient": {"id": user_id}, "message": message}
     else:  # user_withdraw, user_reacted_message, tag events, anything unknown
         event = {**common, **from_user}
     event["timestamp"] = timestamp
@@ -91,6 +92,10 @@ def _attachment_message(kind: str, opts: dict[str, Any]) -> dict[str, Any]:
             payload: dict[str, Any] = {"coordinates": {"latitude": "10.7769", "longitude": "106.7009"}}
         elif kind == "sticker":
             payload = {"id": msg_id[:8], "url": url}
+        elif kind == "file":  # as Zalo sends it: the size is a string, and there is no text
+            name = str(opts.pop("name", "tai-lieu.pdf"))
+            size = str(opts.pop("size", "482113"))
+            payload = {"url": url, "size": size, "name": name, "checksum": msg_id, "type": name.rsplit(".", 1)[-1]}
         else:
             payload = {"url": url, "thumbnail": url}
         attachments = [{"type": kind, "payload": payload}]
@@ -124,9 +129,23 @@ def _oa_message(event_name: str, opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _oa_sender(oa: SimulatedOA, opts: dict[str, Any]) -> dict[str, str]:
-    """Staff replying from the OA inbox carry ``admin_id``; pass ``admin_id: null`` for an echo of the bot."""
-    admin_id = opts.pop("admin_id", "admin-001")
+    """The OA, as in every real echo (none carries ``admin_id``); pass ``admin_id`` to add one anyway, as some
+    third-party tools document it."""
+    admin_id = opts.pop("admin_id", None)
     return {"id": oa.oa_id, "admin_id": str(admin_id)} if admin_id else {"id": oa.oa_id}
+
+
+def echo_name(message: dict[str, Any]) -> str:
+    """The ``oa_send_*`` event Zalo echoes for a message the OA sent through ``/cs``."""
+    attachment = message.get("attachment") if isinstance(message.get("attachment"), dict) else {}
+    if attachment.get("type") == "file":
+        return "oa_send_file"
+    payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
+    if payload.get("template_type") == "media":
+        return "oa_send_image"
+    if payload.get("template_type") == "request_user_info":
+        return "oa_send_list"
+    return "oa_send_text"
 
 
 def effects_of(event: dict[str, Any]) -> Effects:

@@ -7,7 +7,8 @@ from typing import Any
 from flask import Blueprint
 
 from .codes import INVALID_PARAMETER, USER_NOT_FOUND, ZaloError, success
-from .context import current_simulator
+from .context import Simulator, current_simulator
+from .events import build_event, deliver, echo_name, encode, webhook_headers
 from .gateway import data_param, json_body, require_token, zalo_endpoint
 from .shapes import check_cs_message, check_recipient
 
@@ -26,6 +27,8 @@ def send_consultation() -> dict[str, Any]:
     user_id = check_recipient(body)
     check_cs_message(body.get("message"), simulator.config.max_buttons)
     record = simulator.store.record_cs(oa_id, user_id, body["message"])
+    if simulator.config.echo_oa_messages:
+        echo_oa_message(simulator, oa_id, user_id, body["message"], record["message_id"])
     return success({"message_id": record["message_id"], "user_id": user_id})
 
 
@@ -120,3 +123,18 @@ def _tag_name(data: dict[str, Any]) -> str:
 
 def _int_in(value: Any, low: int, high: int | None) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
+
+
+def echo_oa_message(simulator: Simulator, oa_id: str, user_id: str, message: dict[str, Any], message_id: str) -> None:
+    """Post the ``oa_send_*`` echo of a message the OA sent, with the id the send call answers (no admin_id)."""
+    oa = simulator.config.oa(oa_id)
+    if oa is None:
+        return
+    user = simulator.store.register_user(oa.oa_id, oa.app_id, user_id)
+    options: dict[str, Any] = {"msg_id": message_id}
+    if isinstance(message.get("text"), str):
+        options["text"] = message["text"]
+    payload = encode(build_event(oa, user, echo_name(message), options))
+    config = simulator.config
+    delivery = deliver(config.webhook_url, payload, webhook_headers(payload, oa), config.webhook_timeout)
+    simulator.store.count_webhook(delivery.status is not None)
