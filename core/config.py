@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     )
     actions_host: str = Field(default="127.0.0.1", description="Where henkham actions listens.")
     actions_port: int = Field(default=5055, description="The port henkham actions listens on.")
+    metrics_token: str = Field(
+        default="", description="Bearer token the Prometheus scraper sends to /metrics (refused without it)."
+    )
     # --- tenancy (issue 11): Mini App identity through Zalo's Graph API, caps per API client and account.
     zalo_graph_base: str = Field(
         default="https://graph.zalo.me", description="Zalo's Graph API (Mini App user tokens); the simulator in dev."

@@ -34,6 +34,7 @@ PRODUCTION = {
     "HENKHAM_ZALO_OAUTH_BASE": "https://oauth.zaloapp.com",
     "HENKHAM_RASA_TOKEN": "r7Kp2xQm9VbT4wLs",
     "HENKHAM_ACTIONS_TOKEN": "a3Nf8yHc1ZuE6gJd",
+    "HENKHAM_METRICS_TOKEN": "m9Wq4eRt2YuI7oPa",
 }
 LOAD = "from core.config import get_settings; get_settings(); get_settings.cache_clear(); get_settings()"
 
@@ -113,6 +114,7 @@ class WithMoreTokens(Settings):
 
     actions_token: str = "dev-actions-token"
     rasa_token: str = ""
+    reports_api_secret: str = ""  # a setting no code has yet: covered by its name alone
 
 
 def _production(**overrides: object) -> dict:
@@ -123,6 +125,8 @@ def _production(**overrides: object) -> dict:
         "zalo_oas": [oa],
         "actions_token": "Yt5rE3wQ",
         "rasa_token": "Pm2nB7vC",
+        "metrics_token": "Qz6xC1vB",
+        "reports_api_secret": "Lk3jH8gF",
         **overrides,
     }
 
@@ -133,6 +137,8 @@ def test_any_token_or_secret_setting_is_checked_by_its_name():
         ({"actions_token": "dev-actions-token"}, "HENKHAM_ACTIONS_TOKEN is a development value"),
         ({"rasa_token": ""}, "HENKHAM_RASA_TOKEN is empty"),
         ({"rasa_token": "dev_rasa"}, "HENKHAM_RASA_TOKEN is a development value"),
+        ({"metrics_token": ""}, "HENKHAM_METRICS_TOKEN is empty"),
+        ({"reports_api_secret": ""}, "HENKHAM_REPORTS_API_SECRET is empty"),
         ({"secret_key": "please-change-me"}, "HENKHAM_SECRET_KEY is a development value"),
         ({"secret_key": ""}, "HENKHAM_SECRET_KEY is empty"),
         ({"zalo_oas": [ZaloOASettings(**{**REAL_OA, "app_secret": ""})]}, "HENKHAM_ZALO_OAS[0].app_secret is empty"),

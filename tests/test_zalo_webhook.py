@@ -118,7 +118,24 @@ def test_the_site_verification_meta_tag_is_served_escaped(client):
     assert '<meta name="zalo-platform-site-verification" content="abc&quot;&lt;x&gt;" />' in page
 
 
-def test_metrics_count_webhook_outcomes(client):
+def test_metrics_count_webhook_outcomes(db):
+    app = create_app(zalo_settings(db.url, metrics_token="scrape-token"), database=db)
+    client = app.test_client()
     post(client, *signed(text_event("u1", "a")))
-    body = client.get("/metrics").get_data(as_text=True)
+    body = client.get("/metrics", headers={"Authorization": "Bearer scrape-token"}).get_data(as_text=True)
     assert 'henkham_zalo_webhook_events_total{outcome="stored"}' in body
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", "Bearer ", "Basic c2NyYXBlLXRva2Vu"])
+def test_metrics_are_refused_without_the_metrics_token(db, authorization):
+    app = create_app(zalo_settings(db.url, metrics_token="scrape-token"), database=db)
+    headers = {"Authorization": authorization} if authorization else {}
+    response = app.test_client().get("/metrics", headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+    assert "henkham_zalo" not in response.get_data(as_text=True)
+
+
+def test_metrics_are_refused_to_everyone_when_no_token_is_configured(db):
+    app = create_app(zalo_settings(db.url), database=db)
+    assert app.test_client().get("/metrics", headers={"Authorization": "Bearer "}).status_code == 401

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
+
 from apiflask import APIFlask
-from flask import Response
+from apiflask.exceptions import HTTPError
+from flask import Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.routing import IntegerConverter
 
@@ -24,6 +27,12 @@ for any other hospital's records. Errors are `{"error": {"code", "message", "mes
 `message_vi` is a polite Vietnamese sentence a patient-facing client may show as it is. Booking-code lookups,
 check-ins, refused authentications and bookings are rate limited: a limited client gets 429 with `Retry-After`.
 """
+
+
+def _bearer_is(secret: str) -> bool:
+    """Whether the request carries ``Authorization: Bearer <secret>`` (constant time; never with no secret)."""
+    given = request.authorization.token if request.authorization and request.authorization.token else ""
+    return bool(secret) and hmac.compare_digest(given.encode(), secret.encode())
 
 
 class IdConverter(IntegerConverter):
@@ -71,6 +80,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     @app.get("/metrics")
     @app.doc(hide=True)
     def metrics():
+        """Prometheus metrics, for the scraper holding HENKHAM_METRICS_TOKEN (``bearer_token`` in its config)."""
+        if not _bearer_is(settings.metrics_token):
+            raise HTTPError(401, "send the metrics token: Authorization: Bearer $HENKHAM_METRICS_TOKEN")
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
