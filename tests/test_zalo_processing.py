@@ -183,6 +183,17 @@ def test_when_the_bot_is_down_the_patient_is_answered_and_staff_are_flagged(db, 
     assert stored.outcome == "bot_unavailable"
 
 
+def test_when_the_bot_answers_nothing_the_patient_is_told_and_staff_are_flagged(db, deliver, bot, monkeypatch):
+    # Rasa answers [] when an action fails or a component raises: the patient must not be left unanswered.
+    monkeypatch.setattr(bot, "reply", lambda *a: [])
+    deliver(text_event("u12", "Tôi muốn hủy lịch khám"))
+    [answer] = sent(db, "u12")
+    assert answer.text.startswith("Dạ, em chưa xử lý được tin nhắn này") and "115" in answer.text
+    assert [(b.title, b.payload) for b in answer.buttons] == [("Gặp nhân viên", "/request_human")]
+    row = conversation(db, "u12")
+    assert row.needs_staff is True and "no answer" in row.staff_reason
+
+
 def test_long_answers_are_split_on_sentences_and_keep_their_order(db, deliver, bot, monkeypatch):
     sentence = "Dạ, đây là một câu dài về quy trình khám bệnh và những giấy tờ cần mang theo. "
     long_text = sentence * 60  # about 4,700 characters

@@ -47,6 +47,10 @@ BOT_DOWN = (
     "Dạ, trợ lý tự động đang tạm gián đoạn. Em đã chuyển tin nhắn của anh/chị tới nhân viên bệnh viện, "
     "nhân viên sẽ trả lời anh/chị sớm nhất ạ. Nếu cần cấp cứu, anh/chị gọi ngay 115 ạ."
 )
+NO_ANSWER = (
+    "Dạ, em chưa xử lý được tin nhắn này của anh/chị. Em đã chuyển tới nhân viên bệnh viện, nhân viên sẽ "
+    "trả lời anh/chị sớm nhất ạ. Nếu cần cấp cứu, anh/chị gọi ngay 115 ạ."
+)
 NOT_TEXT = (
     "Dạ, trợ lý tự động hiện chỉ đọc được tin nhắn chữ. Anh/chị nhắn nội dung cần hỗ trợ bằng chữ, "
     "hoặc bấm nút bên dưới để gặp nhân viên ạ."
@@ -202,12 +206,21 @@ class EventProcessor:
             replies = self.bot.reply(sender_id, outcome.bot_text or "", {"oa_id": event.oa_id, "event": event.name})
         except BotUnavailable as error:
             log.warning("bot unavailable for %s: %s; the conversation is flagged for staff", sender_id, error)
-            with self.db.uow() as uow:
-                conversation = conversations.get_or_create(uow, event.oa_id, event.user_id or "", now)
-                conversations.flag_for_staff(conversation, f"the assistant did not answer ({error})")
-                uow.commit()
+            self._flag(event, f"the assistant did not answer ({error})", now)
             return Outcome("bot_unavailable", [OutgoingMessage(BOT_DOWN, (STAFF_BUTTON,))])
-        return Outcome("answered" if replies else "bot_silent", replies)
+        if not replies:
+            # In bot mode Rasa always answers a message (a hand-off answers, then the channel stops asking):
+            # nothing back means an action or a component failed. The patient is told, and staff take it.
+            log.warning("the bot gave %s no answer; the conversation is flagged for staff", sender_id)
+            self._flag(event, "the assistant gave no answer (an action failed?)", now)
+            return Outcome("bot_silent", [OutgoingMessage(NO_ANSWER, (STAFF_BUTTON,))])
+        return Outcome("answered", replies)
+
+    def _flag(self, event: ZaloEvent, reason: str, now: dt.datetime) -> None:
+        with self.db.uow() as uow:
+            conversation = conversations.get_or_create(uow, event.oa_id, event.user_id or "", now)
+            conversations.flag_for_staff(conversation, reason)
+            uow.commit()
 
     @staticmethod
     def _remember_menu(uow: UnitOfWork, oa_id: str, user_id: str, last: OutgoingMessage) -> None:
