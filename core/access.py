@@ -34,6 +34,7 @@ DEFAULT_SCOPES = {
     "admin": sorted(SCOPES),
 }
 KEY_PREFIX = "hk_"
+MAX_NAME = 60
 # Kinds that act for end users they cannot prove: a Mini App runs on the user's phone, so its key is no secret
 # and its users are identified by their Zalo access token only (never by a bare X-Henkham-Account).
 UNTRUSTED_KINDS = {"mini_app"}
@@ -97,6 +98,9 @@ def create_api_key(
     """
     if kind not in DEFAULT_SCOPES:
         raise InvalidInput(f"kind must be one of {', '.join(DEFAULT_SCOPES)}", "Loại ứng dụng không hợp lệ.")
+    if not 1 <= len(name) <= MAX_NAME or name != name.strip() or not name.isprintable():
+        # the name also names the client's end-user accounts ("api:<name>", accounts.provider is 80 characters)
+        raise InvalidInput(f"the name must be 1 to {MAX_NAME} printable characters", "Dạ, tên ứng dụng không hợp lệ ạ.")
     if kind == "kiosk" and not hospital_slug:
         raise InvalidInput(
             "a kiosk key must name its hospital (--hospital)", "Dạ, ki-ốt cần được gắn với một bệnh viện ạ."

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from core import access
 from core.audit import AccessAudit
+from core.booking import patients
 from core.booking.models import Appointment
 from core.config import Settings, get_settings
 from core.errors import InvalidInput
@@ -355,3 +356,15 @@ def test_a_refused_read_writes_no_audit_row(db, world) -> None:
     his = key_of(db, "his-audited", hospital_slug="test")
     assert client.get(f"{API}/appointments/ZZZZZZ", headers=as_user(his)).status_code == 404
     assert audit_rows(db) == []
+
+
+@pytest.mark.parametrize("name", ["", " padded", "x" * 61, "tab\there", "x" * 78])
+def test_a_key_name_that_cannot_name_its_accounts_is_refused(db, name):
+    with db.uow() as uow, pytest.raises(InvalidInput):
+        access.create_api_key(uow, name=name, kind="his")
+    with db.uow() as uow:  # the longest allowed name still names its users' accounts on both databases
+        key = access.create_api_key(uow, name="n" * access.MAX_NAME, kind="his")
+    with db.uow() as uow:
+        client = access.authenticate(uow, key)
+        assert patients.get_or_create_account(uow, client.account_provider, "zalo-user-1") > 0
+        uow.commit()
