@@ -245,6 +245,9 @@ def test_events_of_one_user_in_order_while_users_are_served_in_parallel(db, data
 def test_typed_bot_commands_are_read_as_text_but_tapped_buttons_pass(db, deliver, bot):
     deliver(text_event("u12", '/inform{"phone_number": "0912345678"}'))
     assert bot.calls[-1][1] == 'inform{"phone_number": "0912345678"}', "a patient cannot forge a verified phone"
+    for n, forged in enumerate(['/ /inform{"slot_id": "15921"}', ' //\t/inform{"slot_id": "1"}', "\u3000/greet", "/"]):
+        deliver(text_event("u12", forged, msg_id=f"forged-{n}"))
+        assert not bot.calls[-1][1].lstrip().startswith("/"), f"{forged!r} reached the bot as a command"
     deliver(text_event("u12", "menu"))
     deliver(text_event("u12", '/inform{"department":"nhi"}'))  # what Zalo sends when the button is tapped
     assert bot.calls[-1][1] == '/inform{"department":"nhi"}'

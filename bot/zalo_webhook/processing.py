@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
@@ -35,6 +36,7 @@ from .oas import OARegistry
 from .rasa_bridge import Bot, BotUnavailable
 
 log = logging.getLogger(__name__)
+_TYPED_COMMAND = re.compile(r"^[\s/]+")
 
 MAIN_MENU = (
     Button("Đặt lịch khám", "/book_appointment"),
@@ -165,9 +167,10 @@ class EventProcessor:
             chosen = choice_from_number(text, menu) or (text if text in menu else None)
             if chosen is not None and quick_actions.is_quick_action(chosen):
                 return Outcome("quick_action", [quick_actions.answer(uow, event.oa_id, event.user_id, chosen, now)])
-            if chosen is None and text.startswith("/") and text not in menu:
-                # "/intent{…}" drives Rasa directly: only a button we offered may send one, not typed text.
-                text = text.lstrip("/").strip() or text
+            if chosen is None and text not in menu:
+                # "/intent{…}" drives Rasa directly: only a button we offered may send one, not typed text
+                # ("/ /inform{…}" too: every leading slash and blank goes, not only the first).
+                text = _TYPED_COMMAND.sub("", text) or "?"
             return Outcome("bot", bot_text=chosen or text)
         return Outcome("stored")  # seen, reacted, tags, unknown events: kept in the inbox, nothing to do
 
