@@ -87,13 +87,12 @@ def check_in_by_phone(
         )
         .order_by(APPOINTMENTS.c.starts_at)
     )
-    matches = uow.session.execute(query).all()
     confined = tenancy.confinement(uow, hospital_id)
     if confined is not None:
-        ours = [m for m in matches if m.hospital_id == confined]
-        if matches and not ours:
-            raise tenancy.OtherHospital("appointment")
-        matches = ours
+        # A phone is a person, not a record of this hospital: a confined desk searches its own hospital only,
+        # and another hospital's visits of that phone are not even hinted at (its answer is "none found").
+        query = query.where(APPOINTMENTS.c.hospital_id == confined)
+    matches = uow.session.execute(query).all()
     if not matches:
         raise NotFound(
             f"no appointment for phone {mask_phone(e164)} on that day",
