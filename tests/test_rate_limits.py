@@ -226,3 +226,40 @@ def test_the_client_address_is_trusted_only_from_a_configured_proxy(db, world, k
         assert_rate_limited(miss("203.0.113.1"))
     else:
         assert_rate_limited(third)  # a forged header does not buy a new budget
+
+
+def test_failed_keys_on_an_address_do_not_lock_out_its_honest_clients(db, world, keys):
+    # Mini App users behind a carrier's shared address, or every client behind one proxy, share an IP.
+    app = make_app(db, rate_limit_failed_auth_per_ip="3 per minute")
+    shared = client_from(app, "10.0.6.1")
+    for n in range(4):
+        shared.get(f"{API}/patients", headers=bearer(f"hk_guess{n}", "u1"))
+    assert_rate_limited(shared.get(f"{API}/patients", headers=bearer("hk_guess9", "u1")))
+    assert shared.get(f"{API}/patients", headers=bearer(keys["mini_app"], "u1")).status_code == 200
+    code = booked_today(db, world)
+    assert shared.get(f"{API}/appointments/{code}", headers=bearer(keys["his"])).status_code == 200
+
+
+def test_walking_patient_ids_is_limited_like_guessing_codes(db, world, keys):
+    app = make_app(
+        db, rate_limit_failed_lookups_per_key="5 per minute", rate_limit_failed_lookups_per_ip="50 per minute"
+    )
+    walker = client_from(app, "10.0.7.1")
+    kiosk = bearer(keys["kiosk"])
+    answers = [walker.get(f"{API}/patients/{n}/appointments", headers=kiosk).status_code for n in range(900, 905)]
+    assert set(answers) <= {403, 404}, answers
+    assert_rate_limited(walker.get(f"{API}/patients/906/appointments", headers=kiosk))
+    assert_rate_limited(walker.get(f"{API}/patients/907/re-exams", headers=bearer(keys["kiosk"])))
+
+
+def test_a_request_without_a_live_key_spends_no_zalo_graph_call(db, world, keys):
+    app = make_app(db)
+    graph = app.extensions["henkham.zalo_graph"]
+    client = client_from(app, "10.0.8.1")
+    for n in range(3):
+        headers = {"Authorization": "Bearer hk_not-a-key", TOKEN_HEADER: token_for(f"fresh-{n}")}
+        response = client.post(f"{API}/appointments", json={"slot_id": 1, "patient_id": 1}, headers=headers)
+        assert response.status_code == 401
+    assert graph.calls == 0, "Zalo's Graph quota is shared by every real user: no key, no call"
+    assert client.get(f"{API}/patients", headers=bearer(keys["mini_app"], "u1")).status_code == 200
+    assert graph.calls >= 1

@@ -4,10 +4,12 @@ Counters live in ``HENKHAM_RATE_LIMIT_STORAGE_URL``: ``memory://`` (one process;
 ``redis://…`` (shared by every web process and worker, so the budget is per deployment, not per process). When
 Redis cannot be reached the limits carry on in memory rather than refuse or fail requests.
 
-- booking-code lookups and check-ins: per API key and per client IP, and, much tighter, the lookups that match
-  nothing (404) — a busy desk checks in hundreds of patients an hour, a guesser of 6-character codes (31^6,
-  about 887 million) gets a few hundred misses a day;
-- refused authentications (401), per client IP, on every endpoint that needs a key;
+- booking-code lookups, check-ins and a patient's appointments and re-exams by id: per API key and per client IP,
+  and, much tighter, the lookups that match nothing (404) or another hospital's record (403) — a busy desk
+  checks in hundreds of patients an hour, a guesser of 6-character codes (31^6, about 887 million) gets a few
+  hundred misses a day;
+- refused authentications (401), per client IP, on every endpoint that needs a key (a request with a live key
+  is exempt, so a guesser cannot lock out the honest clients behind the same address);
 - new bookings (201), per end-user account (the key and the Zalo user its token proves, or its
   ``X-Henkham-Account``), or per key without one.
 
@@ -27,6 +29,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core.config import Settings
 
 LOOKUP_ENDPOINTS = (
+    "api_v1.list_patient_appointments",
+    "api_v1.list_re_exams",
     "api_v1.get_appointment",
     "api_v1.cancel_appointment",
     "api_v1.reschedule_appointment",
@@ -59,8 +63,15 @@ def account() -> str:
     return f"account:{_digest(api_key(), end_user())}"
 
 
-def _status_is(status: int) -> Callable[[Response], bool]:
-    return lambda response: response.status_code == status
+def _status_is(*statuses: int) -> Callable[[Response], bool]:
+    return lambda response: response.status_code in statuses
+
+
+def _has_a_live_key() -> bool:
+    """A request whose key authenticates is never refused for the failed keys of others on its address."""
+    from .api import request_client  # the API's own look-up of the key, made once per request
+
+    return request_client() is not None
 
 
 def retry_after(limiter: Limiter) -> int:
@@ -94,12 +105,21 @@ def install(app: Flask, settings: Settings) -> Limiter:
     for endpoint in LOOKUP_ENDPOINTS:
         apply(endpoint, settings.rate_limit_lookups_per_key, "lookups-key", api_key)
         apply(endpoint, settings.rate_limit_lookups_per_ip, "lookups-ip", client_ip)
-        apply(endpoint, settings.rate_limit_failed_lookups_per_key, "missed-key", api_key, deduct_when=_status_is(404))
-        apply(endpoint, settings.rate_limit_failed_lookups_per_ip, "missed-ip", client_ip, deduct_when=_status_is(404))
+        # a miss: nothing found, or another hospital's record (a guesser learns from both)
+        missed = _status_is(403, 404)
+        apply(endpoint, settings.rate_limit_failed_lookups_per_key, "missed-key", api_key, deduct_when=missed)
+        apply(endpoint, settings.rate_limit_failed_lookups_per_ip, "missed-ip", client_ip, deduct_when=missed)
     for endpoint in BOOKING_ENDPOINTS:
         apply(endpoint, settings.rate_limit_bookings_per_account, "bookings", account, deduct_when=_status_is(201))
     for endpoint in needs_a_key(app):
-        apply(endpoint, settings.rate_limit_failed_auth_per_ip, "failed-auth", client_ip, deduct_when=_status_is(401))
+        apply(
+            endpoint,
+            settings.rate_limit_failed_auth_per_ip,
+            "failed-auth",
+            client_ip,
+            deduct_when=_status_is(401),
+            exempt_when=_has_a_live_key,
+        )
     app.extensions["henkham.limiter"] = limiter
     return limiter
 
