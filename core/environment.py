@@ -11,6 +11,7 @@ Development mode says so once per process, on stderr.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -64,15 +65,27 @@ def _secrets(model: BaseModel, where: str, top_level: bool) -> Iterator[str]:
                 yield f"{label} is a development value"
 
 
-def _is_local(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host in LOCAL_HOSTS or host.endswith(".localhost"):
-        return True
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names literally, in any form the resolver accepts: ``127.1``, ``0x7f000001`` and
+    ``2130706433`` are 127.0.0.1 to ``inet_aton``; ``::ffff:127.0.0.1`` is too (no DNS is asked)."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
+        try:
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _is_local(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if host in LOCAL_HOSTS or host.endswith(".localhost"):
+        return True
+    address = _address(host)
+    return address is not None and (address.is_loopback or address.is_unspecified)
 
 
 def production_problems(settings: BaseModel) -> list[str]:
@@ -82,6 +95,12 @@ def production_problems(settings: BaseModel) -> list[str]:
         value = getattr(settings, name)
         if name.startswith("zalo_") and name.endswith("_base") and isinstance(value, str) and _is_local(value):
             problems.append(f"{ENV_PREFIX}{name.upper()} points at a local address (the Zalo simulator)")
+    if getattr(settings, "rate_limit_enabled", True) is False:
+        problems.append(f"{ENV_PREFIX}RATE_LIMIT_ENABLED is off")
+    if str(getattr(settings, "rate_limit_storage_url", "")).startswith("memory://"):
+        problems.append(
+            f"{ENV_PREFIX}RATE_LIMIT_STORAGE_URL is memory:// (each web process would count alone: use Redis)"
+        )
     return problems
 
 

@@ -35,6 +35,7 @@ PRODUCTION = {
     "HENKHAM_RASA_TOKEN": "r7Kp2xQm9VbT4wLs",
     "HENKHAM_ACTIONS_TOKEN": "a3Nf8yHc1ZuE6gJd",
     "HENKHAM_METRICS_TOKEN": "m9Wq4eRt2YuI7oPa",
+    "HENKHAM_RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/1",
 }
 LOAD = "from core.config import get_settings; get_settings(); get_settings.cache_clear(); get_settings()"
 
@@ -126,6 +127,7 @@ def _production(**overrides: object) -> dict:
         "actions_token": "Yt5rE3wQ",
         "rasa_token": "Pm2nB7vC",
         "metrics_token": "Qz6xC1vB",
+        "rate_limit_storage_url": "redis://127.0.0.1:6379/1",
         "reports_api_secret": "Lk3jH8gF",
         **overrides,
     }
@@ -144,6 +146,12 @@ def test_any_token_or_secret_setting_is_checked_by_its_name():
         ({"zalo_oas": [ZaloOASettings(**{**REAL_OA, "app_secret": ""})]}, "HENKHAM_ZALO_OAS[0].app_secret is empty"),
         ({"zalo_api_base": "http://localhost:8010"}, "HENKHAM_ZALO_API_BASE points at a local address"),
         ({"zalo_oauth_base": "http://127.0.0.2:8010"}, "HENKHAM_ZALO_OAUTH_BASE points at a local address"),
+        ({"zalo_api_base": "http://127.1:8010"}, "HENKHAM_ZALO_API_BASE points at a local address"),
+        ({"zalo_api_base": "http://2130706433:8010"}, "HENKHAM_ZALO_API_BASE points at a local address"),
+        ({"zalo_graph_base": "http://[::ffff:127.0.0.1]:8010"}, "HENKHAM_ZALO_GRAPH_BASE points at a local address"),
+        ({"zalo_zns_base": "http://localhost.:8010"}, "HENKHAM_ZALO_ZNS_BASE points at a local address"),
+        ({"rate_limit_storage_url": "memory://"}, "HENKHAM_RATE_LIMIT_STORAGE_URL is memory://"),
+        ({"rate_limit_enabled": False}, "HENKHAM_RATE_LIMIT_ENABLED is off"),
     ]:
         with pytest.raises(ValidationError) as refused:
             WithMoreTokens(**_production(**overrides))
@@ -162,3 +170,11 @@ def test_a_mistyped_rate_limit_is_refused_in_one_line(tmp_path):
         "henkham: configuration refused: HENKHAM_RATE_LIMIT_FAILED_AUTH_PER_IP: "
         "'10 a minute' is not a rate limit such as '20 per minute; 200 per day'"
     ]
+
+
+def test_the_rasa_server_script_refuses_production_with_development_tokens(tmp_path):
+    dev_tokens = {**PRODUCTION, "HENKHAM_RASA_TOKEN": "dev-rasa-token", "HENKHAM_ACTIONS_TOKEN": "dev-actions-token"}
+    done = run([str(ROOT / "scripts" / "rasa-server"), "--help"], tmp_path, **dev_tokens)
+    assert done.returncode != 0
+    assert "HENKHAM_RASA_TOKEN is a development value" in done.stderr
+    assert "usage: rasa" not in done.stdout + done.stderr, "Rasa must not even start"
