@@ -9,9 +9,11 @@ library and Rasa may be imported). ``core`` may not import ``bot``, so ``core/id
 What is masked in a log message (and in the traceback of an exception logged with it):
 
 - Vietnamese phone numbers (``0912345678``, ``0912 345 678``, ``84912345678``, ``+84912345678``);
-- CCCD numbers (12 digits), social-insurance numbers (10 digits) and legacy BHYT cards (``DN4791234567890``);
-- dates before today (``01/05/1990``, ``1990-05-01``): a birth date is always one, so a name that stays in a
-  line is never next to its birth date;
+- CCCD numbers (12 digits, also written in groups: ``012 345 678 901``), social-insurance numbers (10 digits)
+  and legacy BHYT cards (``DN4791234567890``, any case);
+- dates before today (``01/05/1990``, ``01/05/90``, ``1990-05-01``, ``1990/05/01``, ``1 tháng 5 năm 1990``): a
+  birth date is always one, so a name that stays in a line is never next to its birth date;
+- all of these inside percent-encoded URLs too (``?q=An%20012345678901``: decoded before masking);
 - the value of keys that name a person or an identifier (``"new_name": "…"``, ``full_name='…'``);
 - credentials in URLs and headers (``token=…``, ``Authorization: Bearer …``).
 
@@ -26,12 +28,16 @@ import logging
 import re
 import traceback
 from typing import Any
+from urllib.parse import unquote
 
 _PHONE = re.compile(r"(?<!\d)(\+?84|0)((?:[ .\-]?\d){9})(?!\d)")
-_BHYT_CARD = re.compile(r"[A-Z]{2}[1-5]\d{12}(?!\d)")
+_BHYT_CARD = re.compile(r"[A-Z]{2}[1-5]\d{12}(?!\d)", re.IGNORECASE)
 _ID_NUMBER = re.compile(r"(?<!\d)(?:\d{12}|\d{10})(?!\d)")  # CCCD, social-insurance number (BHXH)
-_DMY = re.compile(r"(?<!\d)(\d{1,2})([/.\-])(\d{1,2})\2(\d{4})(?!\d)")
-_YMD = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
+_SPACED_CCCD = re.compile(r"(?<!\d)\d{3,4}(?:[ .\-]\d{3,4}){2,3}(?!\d)")  # 012 345 678 901, 0123-4567-8901
+_DMY = re.compile(r"(?<!\d)(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)")
+_YMD = re.compile(r"(?<!\d)(\d{4})([/.\-])(\d{1,2})\2(\d{1,2})(?!\d)")
+_WORDED = re.compile(r"(?<!\d)(\d{1,2})\s+th(?:áng|ang)\s+(\d{1,2})(?:\s*,?\s*n(?:ăm|am))?\s+(\d{4})(?!\d)", re.I)
+_PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 _PERSON_KEYS = (
     "full_name|patient_name|new_name|fullname|ho_ten|name_vi|date_of_birth|birth_date|new_dob|dob|ngay_sinh"
     "|phone|phone_number|so_dien_thoai|cccd|national_id|insurance_number|bhyt|ma_the_bhyt"
@@ -73,17 +79,32 @@ def redact(text: str, today: dt.date | None = None) -> str:
     if not text:
         return text
     today = today or dt.date.today()
+    # URLs in access logs: "An%20012345678901" hides the number behind the "0" of "%20"
+    text = _PERCENT.sub(lambda m: unquote(m[0], errors="replace"), text)
     text = _KEYED_VALUE.sub(lambda m: f"{m['key']}{m['quote']}{MASK}{m['quote']}", text)
     text = _TOKEN.sub(lambda m: m["key"] + MASK, text)
     text = _BEARER.sub(lambda m: m["key"] + MASK, text)
     text = _PHONE.sub(lambda m: mask_phone(m[1] + m[2]), text)
     text = _BHYT_CARD.sub(lambda m: mask_identifier(m[0]), text)
     text = _ID_NUMBER.sub(lambda m: mask_identifier(m[0]), text)
-    text = _DMY.sub(
-        lambda m: "**/**/****" if _past(int(m[4]), int(m[3]), int(m[1]), today) else m[0],
-        text,
+    text = _SPACED_CCCD.sub(lambda m: mask_identifier(re.sub(r"\D", "", m[0])) if _digits(m[0]) == 12 else m[0], text)
+    text = _DMY.sub(lambda m: "**/**/****" if _past(_year(m[4], today), int(m[3]), int(m[1]), today) else m[0], text)
+    text = _YMD.sub(lambda m: "****-**-**" if _past(int(m[1]), int(m[3]), int(m[4]), today) else m[0], text)
+    return _WORDED.sub(
+        lambda m: "** tháng ** năm ****" if _past(int(m[3]), int(m[2]), int(m[1]), today) else m[0], text
     )
-    return _YMD.sub(lambda m: "****-**-**" if _past(int(m[1]), int(m[2]), int(m[3]), today) else m[0], text)
+
+
+def _digits(text: str) -> int:
+    return sum(c.isdigit() for c in text)
+
+
+def _year(written: str, today: dt.date) -> int:
+    """A two-digit year as people write a birth date: 90 is 1990, 05 is 2005 (never in the future)."""
+    if len(written) == 4:
+        return int(written)
+    year = 2000 + int(written)
+    return year if year <= today.year else year - 100
 
 
 _installed = False

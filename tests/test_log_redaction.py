@@ -98,3 +98,19 @@ def test_a_failed_statement_never_shows_its_values(tmp_path) -> None:
     finally:
         engine.dispose()
     assert "INSERT INTO people" in str(raised.value) and "0912345678" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "line, secret",
+    [
+        ("GET /api/v1/appointments?q=An%20012345678901", "012345678901"),  # the 0 of %20 hid the number
+        ("GET /api/v1/patients?q=Nguyen%20Van%20An%2001%2F05%2F1990", "1990"),
+        ("CCCD 012 345 678 901", "678 901"),
+        ("the card dn4010123456789", "dn4010123456789"),
+        ("sinh ngày 1 tháng 5 năm 1990", "1990"),
+        ("dob 01/05/90", "01/05/90"),
+        ("dob 1990/05/01", "1990/05/01"),
+    ],
+)
+def test_identifiers_in_other_spellings_are_masked_too(line, secret):
+    assert secret not in redaction.redact(line, today=dt.date(2026, 12, 1))
