@@ -324,3 +324,14 @@ def test_the_docs_page_gets_the_document_in_the_openapi_version_its_swagger_ui_r
         if p["name"] == "doctor_id"
     )
     assert slot_query["schema"].get("nullable") is True
+
+
+@pytest.mark.parametrize("slot_id", [True, "1", 1.0, "abc"])
+def test_a_body_id_must_be_a_json_integer(db, world, client, keys, slot_id):
+    # {"slot_id": true} was read as slot 1 and booked it
+    patient = new_patient(db, world.account_id)
+    response = client.post(
+        f"{API}/appointments", json={"slot_id": slot_id, "patient_id": patient}, headers=bearer(keys["his"])
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert count(db, Appointment) == 0

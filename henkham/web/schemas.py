@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from core.booking.views import AppointmentView, CheckInResult, DepartmentView, HospitalView, PatientView, SlotView
 from core.inputs import IsoDate, Strict
@@ -36,8 +36,8 @@ class PatientIn(Strict):
 
 
 class BookingIn(Strict):
-    slot_id: int = Field(gt=0, le=MAX_ID)
-    patient_id: int = Field(gt=0, le=MAX_ID)
+    slot_id: StrictInt = Field(gt=0, le=MAX_ID)
+    patient_id: StrictInt = Field(gt=0, le=MAX_ID)
     visit_type: str | None = Field(None, max_length=40, description="A visit type code of the hospital")
     reason: str = Field("", max_length=2000, description="Symptoms or the reason for the visit, in the patient's words")
 
@@ -48,7 +48,7 @@ class CancelIn(Strict):
 
 
 class RescheduleIn(Strict):
-    slot_id: int = Field(gt=0, le=MAX_ID)
+    slot_id: StrictInt = Field(gt=0, le=MAX_ID)
 
 
 class UpcomingQuery(Strict):
@@ -68,7 +68,7 @@ class CheckInIn(Strict):
 
 
 class ReExamIn(Strict):
-    patient_id: int = Field(gt=0, le=MAX_ID)
+    patient_id: StrictInt = Field(gt=0, le=MAX_ID)
     due_date: IsoDate = Field(description="The date the doctor asked the patient to come back (local)")
     department: str | None = Field(None, max_length=40, description="Department slug, if the doctor named one")
     hospital: str | None = Field(None, max_length=64, description="Hospital slug (a client bound to one: its own)")
