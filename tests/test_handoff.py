@@ -121,6 +121,7 @@ def test_when_rasa_cannot_be_reached_the_conversation_stays_with_staff(db) -> No
     )
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "bot_unreachable"
+    assert "127.0.0.1" not in response.get_data(as_text=True), "an API client learns nothing of the network"
     assert mode(db) == ("human", True)
 
 

@@ -8,6 +8,7 @@ conversation is never left in bot mode with a bot that stays silent.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import requests
 from pydantic import BaseModel
@@ -22,6 +23,7 @@ from . import conversations
 from .accounts import account_key
 from .models import Conversation, ZaloOA
 
+log = logging.getLogger(__name__)
 RESUME = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
 
 
@@ -46,7 +48,8 @@ def resume_bot(rasa_url: str, oa_id: str, user_id: str, *, rasa_token: str, time
             url, json=RESUME, params={"include_events": "NONE", "token": rasa_token}, timeout=timeout
         )
     except requests.RequestException as error:
-        raise BotUnreachable(f"Rasa at {rasa_url} unreachable ({type(error).__name__})") from None
+        log.warning("hand-back: Rasa at %s unreachable (%s)", rasa_url, type(error).__name__)
+        raise BotUnreachable(f"the assistant cannot be reached ({type(error).__name__})") from None
     if response.status_code != 200:
         raise BotUnreachable(f"Rasa refused the resume: HTTP {response.status_code}")
 
