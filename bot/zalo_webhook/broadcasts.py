@@ -50,7 +50,6 @@ from core.news.campaigns import (
 from core.news.models import (
     CAMPAIGNS,
     RECIPIENTS,
-    TAG_MIRROR,
     Campaign,
     CampaignStatus,
     NewsSubscription,
@@ -64,7 +63,7 @@ from . import outbox
 from .accounts import PROVIDER, split_key
 from .client import ZaloApiError, ZaloClient, ZaloTransportError
 from .messages import OutgoingMessage
-from .models import Conversation, OutboundMessage, WorkStatus, ZaloOA
+from .models import TAG_MIRROR, Conversation, OutboundMessage, WorkStatus, ZaloOA
 from .oas import OARegistry
 from .ratelimit import RateLimiter
 from .tokens import TokenManager, TokenUnavailable
