@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select, update
 
-from bot.zalo_webhook.broadcasts import message_key, run_campaigns, sending_allowed
+from bot.zalo_webhook.broadcasts import run_campaigns
 from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
 from bot.zalo_webhook.models import Conversation, OutboundMessage
 from core.booking import patients
@@ -19,6 +19,7 @@ from core.news import campaigns
 from core.news import subscriptions as news
 from core.news.campaigns import CampaignTarget, NewCampaign
 from core.news.models import Campaign, CampaignRecipient
+from core.news.sending import message_key, sending_allowed
 from core.timeutil import local_to_utc
 from core.uow import Database
 from tests import factories

@@ -14,8 +14,9 @@ import time_machine
 from sqlalchemy import insert, select
 
 from bot.zalo_webhook import workers
-from bot.zalo_webhook.broadcasts import mirror_tags, run_campaigns, tag_name
+from bot.zalo_webhook.broadcasts import run_campaigns
 from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
+from bot.zalo_webhook.follower_tags import mirror_tags, tag_name
 from bot.zalo_webhook.models import Conversation, NewsTagMirror, OutboundMessage
 from core.booking.models import Account, Hospital
 from core.news import campaigns

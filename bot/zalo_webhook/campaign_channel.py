@@ -1,19 +1,80 @@
-"""The Zalo channel's side of ``core.news.campaigns`` (its ``CampaignChannel``): the OAs a campaign may be sent
-from, and what became of the broadcast messages in the Zalo outbox."""
+"""The Zalo channel's side of ``core.news`` (its ``CampaignChannel``): the OAs a campaign may be sent from and
+their followers, Zalo account keys, and the broadcast messages in the Zalo outbox (purpose ``news``)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select, update
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import ColumnElement, Select, exists, func, select, text, update
 
 from core.news.delivery import Outcome, OutcomeCount, SenderAccount
 from core.uow import UnitOfWork
 
-from .models import OPEN, OutboundMessage, WorkStatus, ZaloOA
+from . import accounts, outbox
+from .messages import OutgoingMessage
+from .models import OPEN, Conversation, OutboundMessage, WorkStatus, ZaloOA
 
+PURPOSE = "news"
 _OUTBOX = OutboundMessage.__table__
+_OPEN_NEWS = text("zalo_outbox.status IN ('pending', 'processing')")  # literal: matches the partial index
+_NOT_RECEIVED = (WorkStatus.FAILED.value, WorkStatus.UNDELIVERABLE.value)
 
 
 class ZaloCampaignChannel:
+    provider = accounts.PROVIDER
+
+    def account_key(self, address: str, user_id: str) -> str:
+        return accounts.account_key(address, user_id)
+
+    def recipient_of(self, account_key: str) -> tuple[str, str] | None:
+        return accounts.split_key(account_key)
+
+    def followers(self, uow: UnitOfWork, address: str) -> Iterable[str]:
+        return uow.session.scalars(
+            select(Conversation.user_id)
+            .where(Conversation.oa_id == address, Conversation.follower.is_(True))
+            .order_by(Conversation.id)
+        )
+
+    def still_following(self, uow: UnitOfWork, address: str, user_ids: Sequence[str]) -> set[str]:
+        return set(
+            uow.session.scalars(
+                select(Conversation.user_id).where(
+                    Conversation.oa_id == address, Conversation.user_id.in_(user_ids), Conversation.follower.is_(True)
+                )
+            )
+        )
+
+    def waiting(self, uow: UnitOfWork, limit: int) -> int:
+        open_news = select(_OUTBOX.c.id).where(_OPEN_NEWS, _OUTBOX.c.purpose == PURPOSE).limit(limit).subquery()
+        return uow.session.scalar(select(func.count()).select_from(open_news)) or 0
+
+    def queue(
+        self,
+        uow: UnitOfWork,
+        *,
+        address: str,
+        user_id: str,
+        text: str,
+        key: str,
+        now: dt.datetime,
+        useful_until: dt.datetime,
+    ) -> None:
+        outbox.enqueue(
+            uow,
+            oa_id=address,
+            user_id=user_id,
+            message=OutgoingMessage(text),
+            key=key,
+            purpose=PURPOSE,
+            now=now,
+            useful_until=useful_until,
+        )
+
+    def may_reach(self, key: ColumnElement[str]) -> ColumnElement[bool]:
+        return exists().where(_OUTBOX.c.idempotency_key == key, _OUTBOX.c.status.not_in(_NOT_RECEIVED))
+
     def sender(self, uow: UnitOfWork, address: str) -> SenderAccount | None:
         oa = uow.session.execute(select(ZaloOA.hospital_id).where(ZaloOA.oa_id == address)).first()
         return None if oa is None else SenderAccount(address, oa.hospital_id)

@@ -1,8 +1,9 @@
 """Health-education campaigns: staff define one (what, to whom, from when), follow it, pause, resume or cancel it.
 
-The sending itself is the scheduler's job (``bot.zalo_webhook.broadcasts.run_campaigns``): at the send time
-the target is expanded into one row per recipient, and recipients are handed to the Zalo outbox in batches
-(skipped, with the reason, when they unsubscribed or reached the frequency cap). The status view counts the
+The sending itself is the scheduler's job (``core.news.sending.run_step``, run by the channel's
+``bot.zalo_webhook.broadcasts.run_campaigns``): at the send time the target is expanded into one row per
+recipient, and recipients are handed to the channel in batches (skipped, with the reason, when they unsubscribed
+or reached the frequency cap). The status view counts the
 recipients by what became of them, asking the channel (its ``core.news.delivery.CampaignChannel`` port) about
 those handed to it: sent, failed (with the channel's reason), still sending, waiting, skipped (with our reason).
 
@@ -12,7 +13,7 @@ Times are stored in UTC; a send time given without a zone is read as Vietnamese 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import func, select, update
@@ -275,7 +276,7 @@ def cancel(
             RECIPIENTS.c.campaign_id == campaign.id, RECIPIENTS.c.status == RecipientStatus.QUEUED.value
         )
         withdrawn = channel.withdraw(uow, queued_keys, CANCELLED_IN_OUTBOX)
-        for chunk in _chunks(list(withdrawn), 500):
+        for chunk in chunks(withdrawn, 500):
             session.execute(
                 update(RECIPIENTS)
                 .where(RECIPIENTS.c.campaign_id == campaign.id, RECIPIENTS.c.message_key.in_(chunk))
@@ -380,5 +381,5 @@ def _view(
     )
 
 
-def _chunks(items: list[str], size: int) -> list[list[str]]:
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
