@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import ColumnElement, Select, exists, func, select, text, update
 
-from core.news.delivery import Outcome, OutcomeCount, SenderAccount
+from core.news.delivery import Broadcast, Outcome, OutcomeCount, SenderAccount
 from core.uow import UnitOfWork
 
 from . import accounts, outbox
@@ -50,26 +50,16 @@ class ZaloCampaignChannel:
         open_news = select(_OUTBOX.c.id).where(_OPEN_NEWS, _OUTBOX.c.purpose == PURPOSE).limit(limit).subquery()
         return uow.session.scalar(select(func.count()).select_from(open_news)) or 0
 
-    def queue(
-        self,
-        uow: UnitOfWork,
-        *,
-        address: str,
-        user_id: str,
-        text: str,
-        key: str,
-        now: dt.datetime,
-        useful_until: dt.datetime,
-    ) -> None:
+    def queue(self, uow: UnitOfWork, broadcast: Broadcast, now: dt.datetime) -> None:
         outbox.enqueue(
             uow,
-            oa_id=address,
-            user_id=user_id,
-            message=OutgoingMessage(text),
-            key=key,
+            oa_id=broadcast.address,
+            user_id=broadcast.user_id,
+            message=OutgoingMessage(broadcast.text),
+            key=broadcast.key,
             purpose=PURPOSE,
             now=now,
-            useful_until=useful_until,
+            useful_until=broadcast.useful_until,
         )
 
     def may_reach(self, key: ColumnElement[str]) -> ColumnElement[bool]:

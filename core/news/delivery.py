@@ -37,6 +37,18 @@ class SenderAccount:
 
 
 @dataclass(frozen=True)
+class Broadcast:
+    """One campaign message for one user, handed to the channel under the unique ``key``; the channel drops it,
+    as failed, if it is not sent by ``useful_until``."""
+
+    address: str  # the sender account (a Zalo OA id)
+    user_id: str
+    text: str
+    key: str
+    useful_until: dt.datetime
+
+
+@dataclass(frozen=True)
 class OutcomeCount:
     outcome: Outcome
     reason: str  # the channel's reason for a failure ("" otherwise)
@@ -66,19 +78,8 @@ class CampaignChannel(Protocol):
         """How many broadcast messages still wait in the channel's queue (counted up to ``limit``)."""
         ...
 
-    def queue(
-        self,
-        uow: UnitOfWork,
-        *,
-        address: str,
-        user_id: str,
-        text: str,
-        key: str,
-        now: dt.datetime,
-        useful_until: dt.datetime,
-    ) -> None:
-        """Hand one broadcast over (in the caller's transaction) under the unique ``key``; the channel drops it,
-        as failed, if it is not sent by ``useful_until``."""
+    def queue(self, uow: UnitOfWork, broadcast: Broadcast, now: dt.datetime) -> None:
+        """Hand one broadcast over, in the caller's transaction (a key already handed over adds nothing)."""
         ...
 
     def may_reach(self, key: ColumnElement[str]) -> ColumnElement[bool]:

@@ -41,7 +41,7 @@ from core.timeutil import NIGHT_END, NIGHT_START, to_local
 from core.uow import Database, UnitOfWork
 
 from .campaigns import SKIP_NOT_FOLLOWER, SKIP_OPTED_OUT, SKIP_UNSUBSCRIBED, chunks, compose
-from .delivery import CampaignChannel
+from .delivery import Broadcast, CampaignChannel
 from .models import CAMPAIGNS, RECIPIENTS, Campaign, CampaignStatus, NewsSubscription, RecipientStatus, TargetKind
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,7 @@ def _send_batch(
             reasons[row.id] = cap_reason
             continue
         key = message_key(campaign.id, row.oa_id, row.user_id)
-        channel.queue(uow, address=row.oa_id, user_id=row.user_id, text=text, key=key, now=now, useful_until=nightfall)
+        channel.queue(uow, Broadcast(row.oa_id, row.user_id, text, key, nightfall), now)
         queued.append({"rid": row.id, "key": key})
     if queued:
         session.execute(
