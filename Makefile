@@ -19,10 +19,12 @@ $(RASA_VENV)/.installed: requirements-rasa.lock scripts/bootstrap scripts/find-p
 run: setup
 	@PORT=$(PORT) scripts/run-dev
 
-## test: set up what is missing, lint, run the whole suite (SQLite, and PostgreSQL when reachable)
+## test: set up what is missing, lint, check the import contracts (layers), run the whole suite (SQLite, and PostgreSQL when reachable)
 test: setup
 	@echo "==> ruff"
 	@$(BIN)/ruff check .
+	@echo "==> import contracts"
+	@$(BIN)/lint-imports --no-cache
 	@echo "==> pytest"
 	@$(BIN)/pytest
 

@@ -61,9 +61,9 @@ from core.booking.models import (
 )
 from core.booking.patients import get_or_create_account
 from core.errors import DomainError
-from core.migrate import upgrade
 from core.timeutil import local_to_utc, local_today, utcnow
 from core.uow import Database
+from henkham.migrate import upgrade
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOSPITAL = "bvdk-tinh-demo"  # the first demo hospital: 20 departments, 30-day booking horizon

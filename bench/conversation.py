@@ -78,9 +78,9 @@ from bench.procstat import machine_busy, own_child, peak_rss_kib, postgres_backe
 from bot.zalo_webhook.models import InboundEvent, OutboundMessage
 from bot.zalo_webhook.processing import BOT_DOWN
 from core.booking.models import Appointment
-from core.migrate import upgrade
 from core.timeutil import ensure_utc, local_today
 from core.uow import Database
+from henkham.migrate import upgrade
 from tests.dialogue_stack import RASA_TOKEN, button_payload, buttons_of, running_dialogue, settled, text_of
 from tests.factories import build_world
 from tests.zalo_helpers import OA_ID

@@ -77,9 +77,9 @@ from bench.webhook import SIMULATOR, Children, free_port, wait_until_up
 from bot.zalo_webhook.models import OutboundMessage, WorkStatus
 from bot.zalo_webhook.ratelimit import RateLimiter
 from core.config import ZaloOASettings
-from core.migrate import upgrade
 from core.reminders.models import Reminder
 from core.uow import Database
+from henkham.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSPITAL = "bv-nhac-lich"

@@ -90,9 +90,9 @@ from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage,
 from bot.zalo_webhook.oas import OARegistry
 from core.booking.demo import load_demo
 from core.config import Settings, ZaloOASettings
-from core.migrate import upgrade
 from core.timeutil import utcnow
 from core.uow import Database
+from henkham.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 # The one OA of the bench (fictional ids and secrets, like dev.env's).

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     # How long a worker or sender holds a claimed event or message: one that dies is replaced after this.
     zalo_inbox_lease_seconds: int = 60
     zalo_outbox_lease_seconds: int = 90
-    # --- Health-education broadcasts (bot/zalo_webhook/broadcasts.py).
+    # --- Health-education broadcasts (core/news/sending.py, bot/zalo_webhook/follower_tags.py).
     news_monthly_cap: int = Field(
         default=4, ge=0, description="At most this many broadcast messages per user within news_cap_window_days."
     )

@@ -7,6 +7,10 @@ from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 UTC = dt.UTC
+# The night, local time, when nothing unsolicited is sent: no broadcast, no ZNS template (Zalo refuses some
+# templates 22:00-06:00, error -133).
+NIGHT_START = dt.time(22, 0)
+NIGHT_END = dt.time(6, 0)
 
 
 def utcnow() -> dt.datetime:

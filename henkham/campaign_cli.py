@@ -11,11 +11,14 @@ from typing import Any
 
 import click
 
+from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
 from core.config import get_settings
 from core.news import campaigns
 from core.news.campaigns import CampaignView
 from core.uow import Database
 from henkham.cli_errors import OneLineErrors
+
+CHANNEL = ZaloCampaignChannel()
 
 
 def _run(work: Any) -> CampaignView:
@@ -90,32 +93,32 @@ def campaign_create(
         target={key: value for key, value in target.items() if value is not None},
         send_at=send_at,
     )
-    _show(_run(lambda uow: campaigns.create(uow, spec, created_by=created_by)))
+    _show(_run(lambda uow: campaigns.create(uow, spec, channel=CHANNEL, created_by=created_by)))
 
 
 @campaign.command("status")
 @click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
 def campaign_status(campaign_id: int) -> None:
     """What became of the campaign's recipients."""
-    _show(_run(lambda uow: campaigns.status(uow, campaign_id)))
+    _show(_run(lambda uow: campaigns.status(uow, campaign_id, channel=CHANNEL)))
 
 
 @campaign.command("pause")
 @click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
 def campaign_pause(campaign_id: int) -> None:
     """Stop queueing further recipients until resumed."""
-    _show(_run(lambda uow: campaigns.pause(uow, campaign_id)))
+    _show(_run(lambda uow: campaigns.pause(uow, campaign_id, channel=CHANNEL)))
 
 
 @campaign.command("resume")
 @click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
 def campaign_resume(campaign_id: int) -> None:
     """Carry on a paused campaign."""
-    _show(_run(lambda uow: campaigns.resume(uow, campaign_id)))
+    _show(_run(lambda uow: campaigns.resume(uow, campaign_id, channel=CHANNEL)))
 
 
 @campaign.command("cancel")
 @click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
 def campaign_cancel(campaign_id: int) -> None:
     """Stop for good; recipients not reached yet are skipped."""
-    _show(_run(lambda uow: campaigns.cancel(uow, campaign_id)))
+    _show(_run(lambda uow: campaigns.cancel(uow, campaign_id, channel=CHANNEL)))

@@ -42,7 +42,7 @@ def cli() -> None:
 @cli.command()
 def migrate() -> None:
     """Upgrade the database to the newest schema (SQLite file by default, HENKHAM_DATABASE_URL otherwise)."""
-    from core.migrate import upgrade
+    from henkham.migrate import upgrade
 
     url = get_settings().database_url
     upgrade(url)

@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from core.migrate import upgrade
-from core.models import metadata
 from core.uow import Database
+from henkham.migrate import upgrade
+from henkham.schema import metadata
 
 POSTGRES_ADMIN_URL = os.environ.get("HENKHAM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("HENKHAM_REQUIRE_POSTGRES") == "1"

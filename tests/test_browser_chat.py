@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import Browser, Error, Page, Response, expect, sync_playwright
 
 from bot.zalo_webhook.simulator import SimulatedOA
-from core.migrate import upgrade
 from core.uow import Database
+from henkham.migrate import upgrade
 from henkham.web import create_app
 from tests.browser_support import (
     CHROMIUM_ARGS,

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Error, Route, expect, sync_playwright
 
-from core.migrate import upgrade
 from core.uow import Database
+from henkham.migrate import upgrade
 from henkham.web import create_app
 from tests.browser_support import (
     CHROMIUM_ARGS,

@@ -10,7 +10,8 @@ import pytest
 import time_machine
 from sqlalchemy import func, select, update
 
-from bot.zalo_webhook.broadcasts import message_key, run_campaigns, sending_allowed
+from bot.zalo_webhook.broadcasts import run_campaigns
+from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
 from bot.zalo_webhook.models import Conversation, OutboundMessage
 from core.booking import patients
 from core.errors import Conflict, InvalidInput, NotFound
@@ -18,12 +19,15 @@ from core.news import campaigns
 from core.news import subscriptions as news
 from core.news.campaigns import CampaignTarget, NewCampaign
 from core.news.models import Campaign, CampaignRecipient
+from core.news.sending import message_key, sending_allowed
 from core.timeutil import local_to_utc
 from core.uow import Database
 from tests import factories
 from tests.conftest import NOW
 from tests.factories import build_world, today_local
 from tests.zalo_helpers import OA_ID, synced_channel, zalo_settings
+
+CHANNEL = ZaloCampaignChannel()
 
 DAY = dt.date(2026, 12, 7)  # NOW is Monday 2026-12-07 08:00 local
 
@@ -68,12 +72,12 @@ def new_campaign(db: Database, *, target: dict, send_at: dt.datetime | None = No
         **kw,
     )
     with db.uow() as uow:
-        return campaigns.create(uow, spec, created_by="test", now=now)
+        return campaigns.create(uow, spec, created_by="test", now=now, channel=CHANNEL)
 
 
 def status(db: Database, campaign_id: int) -> campaigns.CampaignView:
     with db.uow() as uow:
-        return campaigns.status(uow, campaign_id)
+        return campaigns.status(uow, campaign_id, channel=CHANNEL)
 
 
 def news_outbox(db: Database) -> list[OutboundMessage]:
@@ -299,17 +303,17 @@ def test_pause_resume_and_cancel_a_running_campaign(world, db, settings):
     assert run_campaigns(db, settings, now=NOW, batch=2) == 0, "the first batch still waits in the outbox"
     deliver_all(db)
     with db.uow() as uow:
-        paused = campaigns.pause(uow, view.id, now=NOW)
+        paused = campaigns.pause(uow, view.id, now=NOW, channel=CHANNEL)
     assert paused.status == "paused" and paused.counts.sent == 2 and paused.counts.waiting == 5
     assert run_campaigns(db, settings, now=NOW + dt.timedelta(minutes=1), batch=2) == 0
     with db.uow() as uow:
-        assert campaigns.pause(uow, view.id).status == "paused", "pausing again changes nothing"
+        assert campaigns.pause(uow, view.id, channel=CHANNEL).status == "paused", "pausing again changes nothing"
     with db.uow() as uow:
-        assert campaigns.resume(uow, view.id).status == "running"
+        assert campaigns.resume(uow, view.id, channel=CHANNEL).status == "running"
     run_campaigns(db, settings, now=NOW + dt.timedelta(minutes=2), batch=2)
     assert status(db, view.id).counts.sending == 2
     with db.uow() as uow:
-        cancelled = campaigns.cancel(uow, view.id, now=NOW + dt.timedelta(minutes=3))
+        cancelled = campaigns.cancel(uow, view.id, now=NOW + dt.timedelta(minutes=3), channel=CHANNEL)
     # The two messages still unsent in the outbox are taken back; nothing else goes out.
     assert cancelled.status == "cancelled"
     assert cancelled.counts.model_dump() == {
@@ -324,22 +328,22 @@ def test_pause_resume_and_cancel_a_running_campaign(world, db, settings):
     assert run_campaigns(db, settings, now=NOW + dt.timedelta(minutes=4), batch=2) == 0
     assert [m.status for m in news_outbox(db)] == ["done", "done", "failed", "failed"]
     with db.uow() as uow:
-        assert campaigns.cancel(uow, view.id).status == "cancelled", "cancelling again changes nothing"
+        assert campaigns.cancel(uow, view.id, channel=CHANNEL).status == "cancelled", "cancelling again changes nothing"
     with db.uow() as uow, pytest.raises(Conflict):
-        campaigns.resume(uow, view.id)
+        campaigns.resume(uow, view.id, channel=CHANNEL)
 
 
 def test_a_scheduled_campaign_can_be_paused_before_its_time_and_cancelled(world, db, settings):
     zalo_user(db, "u1", topics=("tiểu đường",))
     view = new_campaign(db, target=TOPIC, send_at=at("10:00"))
     with db.uow() as uow:
-        campaigns.pause(uow, view.id, now=NOW)
+        campaigns.pause(uow, view.id, now=NOW, channel=CHANNEL)
     run_campaigns(db, settings, now=at("10:00"))
     assert status(db, view.id).status == "paused" and status(db, view.id).counts.recipients == 0
     with db.uow() as uow:
-        assert campaigns.resume(uow, view.id).status == "scheduled"
+        assert campaigns.resume(uow, view.id, channel=CHANNEL).status == "scheduled"
     with db.uow() as uow:
-        campaigns.cancel(uow, view.id, now=at("10:30"))
+        campaigns.cancel(uow, view.id, now=at("10:30"), channel=CHANNEL)
     assert run_campaigns(db, settings, now=at("11:00")) == 0 and news_outbox(db) == []
 
 
@@ -349,9 +353,9 @@ def test_a_completed_campaign_cannot_be_paused_or_cancelled(world, db, settings)
     run_campaigns(db, settings, now=NOW)
     for change in (campaigns.pause, campaigns.cancel):
         with db.uow() as uow, pytest.raises(Conflict):
-            change(uow, view.id)
+            change(uow, view.id, channel=CHANNEL)
     with db.uow() as uow, pytest.raises(NotFound):
-        campaigns.pause(uow, view.id + 1000)
+        campaigns.pause(uow, view.id + 1000, channel=CHANNEL)
 
 
 # --- the status view --------------------------------------------------------------------------------------------

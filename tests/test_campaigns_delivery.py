@@ -14,18 +14,22 @@ import time_machine
 from sqlalchemy import insert, select
 
 from bot.zalo_webhook import workers
-from bot.zalo_webhook.broadcasts import mirror_tags, run_campaigns, tag_name
-from bot.zalo_webhook.models import Conversation, OutboundMessage
+from bot.zalo_webhook.broadcasts import run_campaigns
+from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
+from bot.zalo_webhook.follower_tags import mirror_tags, tag_name
+from bot.zalo_webhook.models import Conversation, NewsTagMirror, OutboundMessage
 from core.booking.models import Account, Hospital
 from core.news import campaigns
 from core.news import subscriptions as news
 from core.news.campaigns import CampaignTarget, NewCampaign
-from core.news.models import NEWS_SUBSCRIPTIONS, NewsTagMirror
+from core.news.models import NEWS_SUBSCRIPTIONS
 from core.timeutil import utcnow
 from core.uow import Database
 from tests.factories import build_world, today_local
 from tests.zalo_helpers import OA_ID, synced_channel
 from tests.zalo_sim import running_simulator, sim_settings
+
+CHANNEL = ZaloCampaignChannel()
 
 DAYTIME = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)  # 10:00 in Vietnam: outside the night ban
 
@@ -117,10 +121,10 @@ def test_a_topic_campaign_to_1000_subscribers_50_unsubscribed(db, channel, sim):
                 link_url="https://benhvien.example/tieu-duong",
                 target=CampaignTarget(kind="topic", topic="tieu_duong"),
             )
-            view = campaigns.create(uow, spec, created_by="test")
+            view = campaigns.create(uow, spec, created_by="test", channel=CHANNEL)
         drain(db, channel, settings)
         with db.uow() as uow:
-            final = campaigns.status(uow, view.id)
+            final = campaigns.status(uow, view.id, channel=CHANNEL)
     delivered = sim.messages(kind="cs")
     assert len(delivered) == 950
     assert len({m["user_id"] for m in delivered}) == 950, "each subscriber once"
@@ -154,10 +158,10 @@ def test_failures_reported_by_zalo_show_in_the_status_with_the_reason(db, channe
                 text="Dạ, mùa cúm đã đến ạ.",
                 target=CampaignTarget(kind="topic", topic="tieu_duong"),
             )
-            view = campaigns.create(uow, spec, created_by="test")
+            view = campaigns.create(uow, spec, created_by="test", channel=CHANNEL)
         drain(db, channel, settings)
         with db.uow() as uow:
-            final = campaigns.status(uow, view.id)
+            final = campaigns.status(uow, view.id, channel=CHANNEL)
     assert (final.counts.sent, final.counts.failed) == (2, 1)
     [(reason, count)] = final.failed_reasons.items()
     assert "-227" in reason and count == 1
@@ -175,12 +179,12 @@ def test_a_broadcast_still_unsent_at_22_00_is_dropped_not_sent_at_night(db, chan
                 text="Dạ, tin này phải đi trước 22:00 ạ.",
                 target=CampaignTarget(kind="topic", topic="tieu_duong"),
             )
-            view = campaigns.create(uow, spec, created_by="test")
+            view = campaigns.create(uow, spec, created_by="test", channel=CHANNEL)
         assert run_campaigns(db, settings) > 0  # queued at 21:54, the sender is late
     with time_machine.travel(evening + dt.timedelta(minutes=6, seconds=1), tick=True):  # 22:00:01
         drain(db, channel, settings)
         with db.uow() as uow:
-            final = campaigns.status(uow, view.id)
+            final = campaigns.status(uow, view.id, channel=CHANNEL)
     assert sim.messages(kind="cs") == []
     assert final.counts.failed == 2 and final.counts.sent == 0
     [reason] = final.failed_reasons

@@ -21,10 +21,10 @@ from bot.zalo_webhook.handoff import hand_back
 from bot.zalo_webhook.models import Conversation
 from bot.zalo_webhook.notices import ZaloNotifier
 from core.booking.models import Appointment
-from core.migrate import upgrade
 from core.reminders.planning import kinds_of, plan_appointment_reminders
 from core.timeutil import local_today, utcnow
 from core.uow import Database
+from henkham.migrate import upgrade
 from tests.conftest import _postgres_unavailable, throwaway_postgres
 from tests.dialogue_stack import DialogueStack, buttons_of, running_dialogue, text_of
 from tests.factories import build_world

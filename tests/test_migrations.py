@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from core.models import metadata
+from henkham.schema import metadata
 
 
 def test_migrated_schema_matches_the_models(db):

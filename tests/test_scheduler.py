@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import func, select
 
 from core.booking.models import Slot
-from core.migrate import upgrade
 from core.reminders.models import Reminder
 from core.scheduler.leadership import FileLeadership, Leadership, PostgresLeadership, leadership_for
 from core.scheduler.runner import Job, run_scheduler
 from core.timeutil import utcnow
 from core.uow import Database
+from henkham.migrate import upgrade
 from tests.factories import book, build_world, new_patient, today_local
 from tests.zalo_sim import ROOT, wait_until
 

@@ -12,8 +12,8 @@ from rasa_sdk.types import DomainDict
 
 from bot.zalo_webhook import conversations
 from core.booking import appointments, catalogue, patients, slots
-from core.booking.models import Relationship
 from core.booking.views import AppointmentView, SlotView
+from core.booking.vocabulary import Relationship
 from core.errors import NotFound
 from core.identifiers import national_phone
 from core.timeutil import local_today

@@ -11,8 +11,8 @@ from rasa_sdk.types import DomainDict
 
 from core.booking import appointments, patients, slots
 from core.booking.codes import normalise_booking_code
-from core.booking.models import AppointmentStatus
 from core.booking.views import AppointmentView
+from core.booking.vocabulary import AppointmentStatus
 from core.errors import DomainError
 from core.uow import UnitOfWork
 

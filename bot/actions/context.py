@@ -8,12 +8,10 @@ from functools import cache
 from typing import Any
 
 from rasa_sdk import Tracker
-from sqlalchemy import select
 
+from bot.zalo_webhook import oas
 from bot.zalo_webhook.accounts import PROVIDER
-from bot.zalo_webhook.models import ZaloOA
 from core.booking import patients
-from core.booking.models import Hospital
 from core.config import get_settings
 from core.uow import Database, UnitOfWork
 
@@ -63,9 +61,7 @@ class Chat:
         known = _OA_HOSPITALS.get(self.oa_id)
         if known is not None and known[0] > time.monotonic():
             return known[1]
-        slug = uow.session.scalar(
-            select(Hospital.slug).join(ZaloOA, ZaloOA.hospital_id == Hospital.id).where(ZaloOA.oa_id == self.oa_id)
-        )
+        slug = oas.hospital_of(uow, self.oa_id)
         _OA_HOSPITALS[self.oa_id] = (time.monotonic() + OA_HOSPITAL_TTL_SECONDS, slug)
         return slug
 

@@ -154,3 +154,24 @@ class DataSubjectRequest(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(12), default="open")
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NewsTagMirror(Base):
+    """What Zalo's follower tags hold for one subscription, as far as we know: a subscription active here and
+    not ``tagged`` there (or cancelled here and still tagged) is work for the tag mirror."""
+
+    __tablename__ = "news_tag_mirror"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("news_subscriptions.id"), unique=True)
+    oa_id: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str] = mapped_column(String(40))
+    tag: Mapped[str] = mapped_column(String(100))
+    tagged: Mapped[bool] = mapped_column(default=False)
+    attempts: Mapped[int] = mapped_column(default=0)  # failed attempts since the last success
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column()  # after a failure: not before this
+    synced_at: Mapped[dt.datetime | None] = mapped_column()
+
+
+TAG_MIRROR = NewsTagMirror.__table__

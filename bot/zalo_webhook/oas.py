@@ -60,3 +60,11 @@ class OARegistry:
                 row.refresh_token = oa.refresh_token
         uow.commit()
         return created
+
+
+def hospital_of(uow: UnitOfWork, oa_id: str) -> str | None:
+    """The slug of the hospital the OA ``oa_id`` speaks for; None when it serves every hospital here (or is
+    unknown)."""
+    return uow.session.scalar(
+        select(Hospital.slug).join(ZaloOA, ZaloOA.hospital_id == Hospital.id).where(ZaloOA.oa_id == oa_id)
+    )

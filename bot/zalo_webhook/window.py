@@ -5,12 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from core.timeutil import local_to_utc, to_local
+from core.timeutil import NIGHT_END, NIGHT_START, local_to_utc, to_local
 
 FREE_WINDOW = dt.timedelta(hours=48)
 BILLED_WINDOW = dt.timedelta(days=7)
-NIGHT_START = dt.time(22, 0)  # Zalo refuses some ZNS templates 22:00-06:00 (-133); we send none then
-NIGHT_END = dt.time(6, 0)
 
 
 @dataclass(frozen=True)

@@ -20,42 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.db import Base
 from core.timeutil import utcnow
 
-
-class PartOfDay(enum.StrEnum):
-    MORNING = "morning"
-    AFTERNOON = "afternoon"
-    EVENING = "evening"
-
-
-class AppointmentStatus(enum.StrEnum):
-    BOOKED = "booked"
-    CHECKED_IN = "checked_in"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    NO_SHOW = "no_show"
-
-
-class CancelledBy(enum.StrEnum):
-    PATIENT = "patient"
-    HOSPITAL = "hospital"
-
-
-class VisitKind(enum.StrEnum):
-    INSURANCE = "insurance"  # BHYT
-    SERVICE = "service"
-
-
-class Sex(enum.StrEnum):
-    MALE = "male"
-    FEMALE = "female"
-
-
-class Relationship(enum.StrEnum):
-    SELF = "self"
-    CHILD = "child"
-    PARENT = "parent"
-    SPOUSE = "spouse"
-    OTHER = "other"
+from .vocabulary import AppointmentStatus, CancelledBy, PartOfDay, Relationship, Sex, VisitKind
 
 
 def _in(column: str, values: type[enum.StrEnum]) -> str:

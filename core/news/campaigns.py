@@ -1,10 +1,11 @@
 """Health-education campaigns: staff define one (what, to whom, from when), follow it, pause, resume or cancel it.
 
-The sending itself is the scheduler's job (``bot.zalo_webhook.broadcasts.run_campaigns``): at the send time
-the target is expanded into one row per recipient, and recipients are handed to the Zalo outbox in batches
-(skipped, with the reason, when they unsubscribed or reached the frequency cap). The status view counts the
-recipients by what became of them, reading the outbox for those handed to it: sent, failed (with Zalo's or
-the sender's reason), still sending, waiting, skipped (with our reason).
+The sending itself is the scheduler's job (``core.news.sending.run_step``, run by the channel's
+``bot.zalo_webhook.broadcasts.run_campaigns``): at the send time the target is expanded into one row per
+recipient, and recipients are handed to the channel in batches (skipped, with the reason, when they unsubscribed
+or reached the frequency cap). The status view counts the
+recipients by what became of them, asking the channel (its ``core.news.delivery.CampaignChannel`` port) about
+those handed to it: sent, failed (with the channel's reason), still sending, waiting, skipped (with our reason).
 
 Times are stored in UTC; a send time given without a zone is read as Vietnamese local time.
 """
@@ -12,12 +13,11 @@ Times are stored in UTC; a send time given without a zone is read as Vietnamese 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import func, select, update
 
-from bot.zalo_webhook.models import OPEN, OutboundMessage, WorkStatus, ZaloOA
 from core import tenancy
 from core.booking.catalogue import find_hospital
 from core.booking.models import Hospital
@@ -26,6 +26,7 @@ from core.inputs import IsoDateTime, Strict
 from core.timeutil import LOCAL_TZ, ensure_utc, to_local, utcnow
 from core.uow import UnitOfWork
 
+from .delivery import CampaignChannel, Outcome
 from .models import RECIPIENTS, Campaign, CampaignStatus, RecipientStatus, TargetKind
 from .subscriptions import TOPICS
 
@@ -138,6 +139,7 @@ def create(
     uow: UnitOfWork,
     spec: NewCampaign,
     *,
+    channel: CampaignChannel,
     created_by: str = "",
     now: dt.datetime | None = None,
     only_hospital_id: int | None = None,
@@ -168,7 +170,7 @@ def create(
             limit=MAX_MESSAGE,
         )
     if spec.target.kind == TargetKind.FOLLOWERS:
-        oa = uow.session.execute(select(ZaloOA.hospital_id).where(ZaloOA.oa_id == spec.target.oa_id)).first()
+        oa = channel.sender(uow, spec.target.oa_id or "")
         if oa is None:
             raise InvalidInput(
                 f"no OA {spec.target.oa_id!r} is served here",
@@ -198,18 +200,25 @@ def create(
     )
     uow.session.add(campaign)
     uow.session.flush()
-    view = _view(uow, campaign, hospital.slug)
+    view = _view(uow, channel, campaign, hospital.slug)
     uow.commit()
     return view
 
 
-def status(uow: UnitOfWork, campaign_id: int, *, only_hospital_id: int | None = None) -> CampaignView:
+def status(
+    uow: UnitOfWork, campaign_id: int, *, channel: CampaignChannel, only_hospital_id: int | None = None
+) -> CampaignView:
     campaign = _find(uow, campaign_id, only_hospital_id, lock=False)
-    return _view(uow, campaign)
+    return _view(uow, channel, campaign)
 
 
 def pause(
-    uow: UnitOfWork, campaign_id: int, *, now: dt.datetime | None = None, only_hospital_id: int | None = None
+    uow: UnitOfWork,
+    campaign_id: int,
+    *,
+    channel: CampaignChannel,
+    now: dt.datetime | None = None,
+    only_hospital_id: int | None = None,
 ) -> CampaignView:
     """Stop handing recipients to the outbox (what is already there goes out). Pausing again changes nothing."""
     campaign = _find(uow, campaign_id, only_hospital_id)
@@ -218,11 +227,16 @@ def pause(
     if campaign.status != CampaignStatus.PAUSED:
         campaign.status = CampaignStatus.PAUSED.value
         campaign.paused_at = now or utcnow()
-    return _done(uow, campaign)
+    return _done(uow, channel, campaign)
 
 
 def resume(
-    uow: UnitOfWork, campaign_id: int, *, now: dt.datetime | None = None, only_hospital_id: int | None = None
+    uow: UnitOfWork,
+    campaign_id: int,
+    *,
+    channel: CampaignChannel,
+    now: dt.datetime | None = None,
+    only_hospital_id: int | None = None,
 ) -> CampaignView:
     """Carry on from where it paused (or wait for its send time, if that has not come). Idempotent."""
     campaign = _find(uow, campaign_id, only_hospital_id)
@@ -231,11 +245,16 @@ def resume(
     if campaign.status == CampaignStatus.PAUSED:
         campaign.status = (CampaignStatus.RUNNING if campaign.started_at else CampaignStatus.SCHEDULED).value
         campaign.paused_at = None
-    return _done(uow, campaign)
+    return _done(uow, channel, campaign)
 
 
 def cancel(
-    uow: UnitOfWork, campaign_id: int, *, now: dt.datetime | None = None, only_hospital_id: int | None = None
+    uow: UnitOfWork,
+    campaign_id: int,
+    *,
+    channel: CampaignChannel,
+    now: dt.datetime | None = None,
+    only_hospital_id: int | None = None,
 ) -> CampaignView:
     """Stop for good: recipients not yet handed over, and messages still unsent in the outbox (never attempted),
     are skipped as cancelled. Messages already sent or being sent stay as they are. Idempotent."""
@@ -253,28 +272,17 @@ def cancel(
             .where(RECIPIENTS.c.campaign_id == campaign.id, RECIPIENTS.c.status == RecipientStatus.PENDING.value)
             .values(status=RecipientStatus.SKIPPED.value, reason=SKIP_CANCELLED, decided_at=now)
         )
-        outbox = OutboundMessage.__table__
         queued_keys = select(RECIPIENTS.c.message_key).where(
             RECIPIENTS.c.campaign_id == campaign.id, RECIPIENTS.c.status == RecipientStatus.QUEUED.value
         )
-        # Never attempted and not claimed: no sender holds it, so taking it back cannot lose or double a send.
-        withdrawn = session.scalars(
-            update(outbox)
-            .where(
-                outbox.c.idempotency_key.in_(queued_keys),
-                outbox.c.status == WorkStatus.PENDING.value,
-                outbox.c.attempts == 0,
-            )
-            .values(status=WorkStatus.FAILED.value, last_error=CANCELLED_IN_OUTBOX)
-            .returning(outbox.c.idempotency_key)
-        ).all()
-        for chunk in _chunks(list(withdrawn), 500):
+        withdrawn = channel.withdraw(uow, queued_keys, CANCELLED_IN_OUTBOX)
+        for chunk in chunks(withdrawn, 500):
             session.execute(
                 update(RECIPIENTS)
                 .where(RECIPIENTS.c.campaign_id == campaign.id, RECIPIENTS.c.message_key.in_(chunk))
                 .values(status=RecipientStatus.SKIPPED.value, reason=SKIP_CANCELLED, decided_at=now)
             )
-    return _done(uow, campaign)
+    return _done(uow, channel, campaign)
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
@@ -304,14 +312,16 @@ def _final(campaign: Campaign, verb: str) -> Conflict:
     )
 
 
-def _done(uow: UnitOfWork, campaign: Campaign) -> CampaignView:
+def _done(uow: UnitOfWork, channel: CampaignChannel, campaign: Campaign) -> CampaignView:
     uow.session.flush()
-    view = _view(uow, campaign)
+    view = _view(uow, channel, campaign)
     uow.commit()
     return view
 
 
-def _view(uow: UnitOfWork, campaign: Campaign, hospital_slug: str | None = None) -> CampaignView:
+def _view(
+    uow: UnitOfWork, channel: CampaignChannel, campaign: Campaign, hospital_slug: str | None = None
+) -> CampaignView:
     session = uow.session
     hospital_slug = hospital_slug or session.scalar(select(Hospital.slug).where(Hospital.id == campaign.hospital_id))
     counts = CampaignCounts()
@@ -333,24 +343,19 @@ def _view(uow: UnitOfWork, campaign: Campaign, hospital_slug: str | None = None)
         else:
             queued += n
     if queued:
-        outbox = OutboundMessage.__table__
-        outcomes = session.execute(
-            select(outbox.c.status, outbox.c.last_error, func.count())
-            .select_from(RECIPIENTS.join(outbox, outbox.c.idempotency_key == RECIPIENTS.c.message_key))
-            .where(RECIPIENTS.c.campaign_id == campaign.id, RECIPIENTS.c.status == RecipientStatus.QUEUED.value)
-            .group_by(outbox.c.status, outbox.c.last_error)
-        ).all()
+        queued_keys = select(RECIPIENTS.c.message_key).where(
+            RECIPIENTS.c.campaign_id == campaign.id, RECIPIENTS.c.status == RecipientStatus.QUEUED.value
+        )
         seen = 0
-        for state, error, n in outcomes:
-            seen += n
-            if state == WorkStatus.DONE:
-                counts.sent += n
-            elif state in OPEN:
-                counts.sending += n
+        for outcome in channel.outcomes(uow, queued_keys):
+            seen += outcome.count
+            if outcome.outcome == Outcome.SENT:
+                counts.sent += outcome.count
+            elif outcome.outcome == Outcome.SENDING:
+                counts.sending += outcome.count
             else:
-                counts.failed += n
-                reason = (error or state).strip()
-                failed[reason] = failed.get(reason, 0) + n
+                counts.failed += outcome.count
+                failed[outcome.reason] = failed.get(outcome.reason, 0) + outcome.count
         counts.sending += queued - seen  # (a queued row always has its outbox row; kept honest regardless)
     return CampaignView(
         id=campaign.id,
@@ -376,5 +381,5 @@ def _view(uow: UnitOfWork, campaign: Campaign, hospital_slug: str | None = None)
     )
 
 
-def _chunks(items: list[str], size: int) -> list[list[str]]:
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]

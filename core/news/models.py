@@ -1,5 +1,6 @@
-"""Persistent news subscriptions (one row per account, hospital and topic; cancelling keeps the row), broadcast
-campaigns with one row per recipient, and the mirror of subscriptions in Zalo's follower tags."""
+"""Persistent news subscriptions (one row per account, hospital and topic; cancelling keeps the row) and broadcast
+campaigns with one row per recipient. (The mirror of subscriptions in Zalo's follower tags is the channel's:
+``bot.zalo_webhook.models.NewsTagMirror``.)"""
 
 from __future__ import annotations
 
@@ -109,24 +110,5 @@ class CampaignRecipient(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column()
 
 
-class NewsTagMirror(Base):
-    """What Zalo's follower tags hold for one subscription, as far as we know: a subscription active here and
-    not ``tagged`` there (or cancelled here and still tagged) is work for the tag mirror."""
-
-    __tablename__ = "news_tag_mirror"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    subscription_id: Mapped[int] = mapped_column(ForeignKey("news_subscriptions.id"), unique=True)
-    oa_id: Mapped[str] = mapped_column(String(40))
-    user_id: Mapped[str] = mapped_column(String(40))
-    tag: Mapped[str] = mapped_column(String(100))
-    tagged: Mapped[bool] = mapped_column(default=False)
-    attempts: Mapped[int] = mapped_column(default=0)  # failed attempts since the last success
-    last_error: Mapped[str] = mapped_column(String(300), default="")
-    next_attempt_at: Mapped[dt.datetime | None] = mapped_column()  # after a failure: not before this
-    synced_at: Mapped[dt.datetime | None] = mapped_column()
-
-
 CAMPAIGNS = Campaign.__table__
 RECIPIENTS = CampaignRecipient.__table__
-TAG_MIRROR = NewsTagMirror.__table__

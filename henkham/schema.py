@@ -1,12 +1,12 @@
-"""Every mapped model, imported in one place so that metadata (and Alembic) sees the whole schema.
-
-The one place core imports the chat side: the schema registry must see every table.
-"""
+"""The schema registry: every mapped model, core's and the Zalo channel's, imported in one place so that the
+metadata (and Alembic, ``henkham/migrations``) sees the whole schema. It lives in the composition root, the one
+package that may see both the domain and the channel."""
 
 from bot.zalo_webhook.models import (  # noqa: F401
     Conversation,
     DataSubjectRequest,
     InboundEvent,
+    NewsTagMirror,
     OutboundMessage,
     RateBucket,
     ZaloOA,
@@ -28,7 +28,7 @@ from core.booking.models import (  # noqa: F401
     VisitType,
 )
 from core.db import Base
-from core.news.models import Campaign, CampaignRecipient, NewsSubscription, NewsTagMirror  # noqa: F401
+from core.news.models import Campaign, CampaignRecipient, NewsSubscription  # noqa: F401
 from core.reminders.models import ReExam, Reminder  # noqa: F401
 
 metadata = Base.metadata

@@ -6,7 +6,7 @@ from alembic import context
 
 from core.config import get_settings
 from core.db import make_engine
-from core.models import metadata
+from henkham.schema import metadata
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or get_settings().database_url
