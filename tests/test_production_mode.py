@@ -36,7 +36,7 @@ PRODUCTION = {
     "HENKHAM_ACTIONS_TOKEN": "a3Nf8yHc1ZuE6gJd",
     "HENKHAM_METRICS_TOKEN": "m9Wq4eRt2YuI7oPa",
 }
-LOAD = "from core.config import get_settings; get_settings(); get_settings.cache_clear(); get_settings()"
+LOAD = "from henkham import bootstrap; bootstrap.load_settings(); bootstrap.load_settings()"
 
 
 def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

@@ -67,6 +67,7 @@ from .messages import OutgoingMessage
 from .models import Conversation, OutboundMessage, WorkStatus, ZaloOA
 from .oas import OARegistry
 from .ratelimit import RateLimiter
+from .runtime import zalo_access
 from .tokens import TokenManager, TokenUnavailable
 from .window import NIGHT_END, NIGHT_START
 
@@ -474,16 +475,8 @@ def mirror_tags(
     work = _tag_work(db, now, limit)
     if not work:
         return 0
-    registry = OARegistry(settings)
-    client = client or ZaloClient(
-        api_base=settings.zalo_api_base,
-        zns_base=settings.zalo_zns_base,
-        oauth_base=settings.zalo_oauth_base,
-        timeout=settings.zalo_http_timeout_seconds,
-    )
-    tokens = TokenManager(db, client, registry, margin=dt.timedelta(minutes=settings.zalo_token_refresh_margin_minutes))
-    limiter = RateLimiter(db, settings.zalo_rate_limit_per_minute)
-    outcomes = [_mirror_one(item, registry, client, tokens, limiter) for item in work]
+    access = zalo_access(settings, db, client=client)
+    outcomes = [_mirror_one(item, access.registry, access.client, access.tokens, access.limiter) for item in work]
     _record_tags(db, outcomes, now)
     return len(outcomes)
 
