@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -208,9 +207,9 @@ class Settings(BaseSettings):
     scheduler_prune_seconds: float = Field(default=3600.0, gt=0, description="How often old inbox/outbox rows go.")
 
 
-@lru_cache
 def get_settings() -> Settings:
-    """The settings of this process, checked once (production refuses development secrets: one line, exit 1)."""
+    """The settings in the environment, checked (production refuses development secrets: one line, exit 1).
+    Not cached: each process loads them once, in henkham/bootstrap.py, and passes them on."""
     from core.environment import checked
 
     return checked(Settings)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """Base of every refusal a service can give. ``status`` is the HTTP status the API maps it to."""
+    """Base of every refusal a service can give. It names no HTTP status, no chat reply, no exit code: each
+    entry point maps ``code`` to its own form (the API's table is ``henkham/web/errors.STATUS_OF_CODE``)."""
 
     code = "domain_error"
-    status = 400
 
     def __init__(self, message: str, message_vi: str, **details: object) -> None:
         super().__init__(message)
@@ -18,23 +18,18 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     code = "not_found"
-    status = 404
 
 
 class InvalidInput(DomainError):
     code = "invalid_input"
-    status = 422
 
 
 class Conflict(DomainError):
     code = "conflict"
-    status = 409
 
 
 class RuleViolation(DomainError):
     """A booking rule of the hospital refuses the request; ``code`` names the rule."""
-
-    status = 409
 
     def __init__(self, code: str, message: str, message_vi: str, **details: object) -> None:
         super().__init__(message, message_vi, **details)

@@ -20,7 +20,6 @@ class OtherHospital(DomainError):
     """The record exists but belongs to a hospital the client is not bound to. The answer names nothing of it."""
 
     code = "forbidden"
-    status = 403
 
     def __init__(self, kind: str) -> None:
         super().__init__(

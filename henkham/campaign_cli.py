@@ -12,22 +12,17 @@ from typing import Any
 import click
 
 from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
-from core.config import get_settings
 from core.news import campaigns
 from core.news.campaigns import CampaignView
-from core.uow import Database
 from henkham.cli_errors import OneLineErrors
+from henkham.cli_world import world
 
 CHANNEL = ZaloCampaignChannel()
 
 
 def _run(work: Any) -> CampaignView:
-    database = Database.from_settings(get_settings())
-    try:
-        with database.uow() as uow:
-            return work(uow)
-    finally:
-        database.dispose()
+    with world().database.uow() as uow:
+        return work(uow)
 
 
 def _show(view: CampaignView) -> None:

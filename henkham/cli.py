@@ -10,24 +10,16 @@ from typing import Any
 
 import click
 
-from core.config import get_settings
 from core.errors import DomainError
-from core.uow import Database
+from henkham import bootstrap
 from henkham.campaign_cli import campaign
 from henkham.cli_errors import OneLineErrors
-
-
-def _database() -> Database:
-    return Database.from_settings(get_settings())
+from henkham.cli_world import world
 
 
 def _with_uow(fn: Callable[..., Any]) -> Any:
-    database = _database()
-    try:
-        with database.uow() as uow:
-            return fn(uow)
-    finally:
-        database.dispose()
+    with world().database.uow() as uow:
+        return fn(uow)
 
 
 @click.group(cls=OneLineErrors)
@@ -36,7 +28,7 @@ def cli() -> None:
     from bot import redaction
 
     redaction.install()  # every command's process: no phone, CCCD, BHYT or birth date in its logs
-    get_settings()  # every command checks the configuration first (production: no development secrets)
+    world()  # every command checks the configuration first (production: no development secrets)
 
 
 @cli.command()
@@ -44,7 +36,7 @@ def migrate() -> None:
     """Upgrade the database to the newest schema (SQLite file by default, HENKHAM_DATABASE_URL otherwise)."""
     from henkham.migrate import upgrade
 
-    url = get_settings().database_url
+    url = world().settings.database_url
     upgrade(url)
     click.echo(f"database migrated ({url.split('://')[0]})")
 
@@ -75,7 +67,7 @@ def slots_generate(days: int | None) -> None:
     """Create the missing slots of every schedule for the rolling horizon."""
     from core.booking.slots import generate_slots
 
-    created = _with_uow(lambda uow: generate_slots(uow, days=days or get_settings().slot_horizon_days))
+    created = _with_uow(lambda uow: generate_slots(uow, days=days or world().settings.slot_horizon_days))
     click.echo(f"{created} slots created")
 
 
@@ -207,7 +199,7 @@ def zalo_sync() -> None:
     """Create the database rows of the OAs configured in HENKHAM_ZALO_OAS (idempotent)."""
     from bot.zalo_webhook.oas import OARegistry
 
-    registry = OARegistry(get_settings())
+    registry = OARegistry(world().settings)
     created = _with_uow(registry.sync)
     click.echo(f"{len(list(registry))} OA(s) configured, {created} new")
 
@@ -218,14 +210,10 @@ def _run_channel_loop(role: str, threads: int) -> None:
     import threading
 
     from bot.zalo_webhook import wakeup, workers
-    from bot.zalo_webhook.runtime import build_channel
 
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
-    settings = get_settings()
-    database = Database.from_settings(settings)
-    channel = build_channel(settings, database)
-    with database.uow() as uow:
-        channel.registry.sync(uow)
+    process = bootstrap.channel_process(world().settings)
+    database, channel = process.database, process.channel
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -251,26 +239,22 @@ def scheduler() -> None:
     import signal
     import threading
 
-    from core.scheduler.leadership import leadership_for
     from core.scheduler.runner import run_scheduler
-    from henkham.jobs import scheduler_jobs
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    settings = get_settings()
-    database = Database.from_settings(settings)
+    settings = world().settings
     try:
-        leadership = leadership_for(settings.database_url)
+        process = bootstrap.scheduler(settings)
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    database = process.database
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     click.echo(f"henkham scheduler on {database.engine.url.render_as_string(hide_password=True)}")
     try:
-        run_scheduler(
-            leadership, scheduler_jobs(settings, database), stop, retry_seconds=settings.scheduler_retry_seconds
-        )
+        run_scheduler(process.leadership, process.jobs, stop, retry_seconds=settings.scheduler_retry_seconds)
     finally:
         database.dispose()
 
@@ -283,7 +267,7 @@ def zalo_simulator(host: str, port: int) -> None:
     posting signed events to this deployment's webhook."""
     from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, serve
 
-    settings = get_settings()
+    settings = world().settings
     if not settings.zalo_oas:
         raise click.ClickException("no OA configured (HENKHAM_ZALO_OAS)")
     config = SimulatorConfig(
@@ -303,11 +287,7 @@ def zalo_queue() -> None:
     """List the conversations waiting for staff, oldest first."""
     from bot.zalo_webhook.handoff import staff_queue
 
-    database = Database.from_settings(get_settings())
-    try:
-        waiting = staff_queue(database)
-    finally:
-        database.dispose()
+    waiting = staff_queue(world().database)
     for c in waiting:
         click.echo(f"{c.updated_at:%Y-%m-%d %H:%M}Z  {c.oa_id} {c.user_id}  [{c.mode}] {c.staff_reason}")
     click.echo(f"{len(waiting)} conversation(s) waiting for staff")
@@ -321,14 +301,11 @@ def zalo_handback(oa_id: str, user_id: str, staff: str) -> None:
     """Hand a conversation in human mode back to the assistant (resumes the paused bot)."""
     from bot.zalo_webhook.handoff import hand_back
 
-    settings = get_settings()
-    database = Database.from_settings(settings)
+    settings = world().settings
     try:
-        hand_back(database, settings.rasa_url, oa_id, user_id, staff, rasa_token=settings.rasa_token)
+        hand_back(world().database, settings.rasa_url, oa_id, user_id, staff, rasa_token=settings.rasa_token)
     except DomainError as error:
         raise click.ClickException(error.message) from None
-    finally:
-        database.dispose()
     click.echo(f"conversation {oa_id}:{user_id} is back with the assistant")
 
 
@@ -337,11 +314,12 @@ def zalo_handback(oa_id: str, user_id: str, staff: str) -> None:
 @click.option("--port", default=None, type=int, help="Port.  [default: HENKHAM_ACTIONS_PORT or 5055]")
 def actions(host: str | None, port: int | None) -> None:
     """Serve the assistant's custom actions to Rasa (needs HENKHAM_ACTIONS_TOKEN, which Rasa sends)."""
-    settings = get_settings()
+    settings = world().settings
     if not settings.actions_token:
         raise click.ClickException("HENKHAM_ACTIONS_TOKEN is not set: the action server runs nothing without it")
     from bot.action_server import serve
 
+    bootstrap.actions(settings)
     serve(host or settings.actions_host, port or settings.actions_port, settings.actions_token)
 
 
@@ -386,7 +364,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         "5",
         "--access-logfile",
         "-",
-        "henkham.web:create_app()",
+        "henkham.bootstrap:web()",
     ]
     os.execv(sys.executable, args)
 

@@ -1,20 +1,18 @@
-"""The scheduler's jobs, wired from the settings: each is a thin call of a service that derives what is due
-from the database (the one place that builds them)."""
+"""The scheduler's jobs: each is a thin call of a service that derives what is due from the database (the one
+place that lists them; henkham/bootstrap.py gives them their notifier)."""
 
 from __future__ import annotations
 
 from bot.zalo_webhook.broadcasts import run_campaigns
-from bot.zalo_webhook.notices import ZaloNotifier
 from bot.zalo_webhook.retention import prune
 from core.config import Settings
-from core.reminders.planning import follow_up_no_shows, kinds_of, plan_appointment_reminders
+from core.reminders.planning import Notifier, follow_up_no_shows, kinds_of, plan_appointment_reminders
 from core.reminders.reexams import plan_re_exam_reminders
 from core.scheduler.runner import Job
 from core.uow import Database
 
 
-def scheduler_jobs(settings: Settings, db: Database) -> list[Job]:
-    notifier = ZaloNotifier()
+def scheduler_jobs(settings: Settings, db: Database, notifier: Notifier) -> list[Job]:
     kinds = kinds_of(settings.reminder_offsets_hours)
     return [
         Job("reminders", lambda: plan_appointment_reminders(db, notifier, kinds), settings.scheduler_reminders_seconds),

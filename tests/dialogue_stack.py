@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.zalo_webhook.models import InboundEvent, OutboundMessage, WorkStatus
-from bot.zalo_webhook.runtime import Channel, build_channel
+from bot.zalo_webhook.runtime import Channel
 from bot.zalo_webhook.simulator import SimulatedOA
 from core.uow import Database
+from henkham import bootstrap
 from henkham.web import create_app
 from tests.browser_support import running_workers, serving_app
 from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, zalo_settings
@@ -145,7 +146,7 @@ def running_dialogue(
         cleanup.enter_context(
             simulator_process(f"{app_url}/zalo/webhook", [oa], folder / "simulator.log", port=simulator_port)
         )
-        channel = build_channel(settings, db)  # the real bot: Rasa's REST channel
+        channel = bootstrap.channel(settings, db)  # the real bot: Rasa's REST channel
         with db.uow() as uow:
             channel.registry.sync(uow)
         cleanup.enter_context(running_workers(channel, inbox_threads=inbox_threads, sender_threads=sender_threads))

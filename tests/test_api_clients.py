@@ -14,7 +14,7 @@ from core import access
 from core.audit import AccessAudit
 from core.booking import patients
 from core.booking.models import Appointment
-from core.config import Settings, get_settings
+from core.config import Settings
 from core.errors import InvalidInput
 from core.timeutil import local_to_utc, utcnow
 from henkham.cli import cli
@@ -38,11 +38,9 @@ def run(database_url: str) -> Iterator:
     runner = CliRunner(env={"HENKHAM_DATABASE_URL": database_url})
 
     def invoke(*args: str) -> Result:
-        get_settings.cache_clear()
         return runner.invoke(cli, list(args))
 
     yield invoke
-    get_settings.cache_clear()
 
 
 def app_client(db, **settings: object):

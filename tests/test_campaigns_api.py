@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 
 from core import access
 from core.booking.models import Hospital
-from core.config import get_settings
 from core.news.models import Campaign
 from core.timeutil import to_local, utcnow
+from henkham import bootstrap
 from henkham.campaign_cli import campaign
 from henkham.web import create_app
 from tests.factories import build_world, today_local
@@ -165,14 +165,12 @@ def test_only_staff_of_the_hospital_manage_its_campaigns(client, keys, db):
 @pytest.fixture
 def run(database_url: str, world) -> Iterator:
     runner = CliRunner(env={"HENKHAM_DATABASE_URL": database_url})
-    get_settings()  # this process has said "development mode" (once per process) before any captured output
+    bootstrap.load_settings()  # this process has said "development mode" (once per process) before any captured output
 
     def invoke(*args: str) -> Result:
-        get_settings.cache_clear()
         return runner.invoke(campaign, list(args))
 
     yield invoke
-    get_settings.cache_clear()
 
 
 def one_error_line(result: Result) -> str:

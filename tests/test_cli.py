@@ -10,8 +10,8 @@ from click.testing import CliRunner, Result
 
 from core import access
 from core.booking import appointments
-from core.config import get_settings
 from core.timeutil import local_to_utc
+from henkham import bootstrap
 from henkham.cli import cli
 from henkham.web import create_app
 from tests import factories
@@ -21,17 +21,14 @@ from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 
 @pytest.fixture
 def run(database_url: str) -> Iterator:
-    """Invoke the CLI with HENKHAM_DATABASE_URL pointing at the test database (settings are cached)."""
+    """Invoke the CLI with HENKHAM_DATABASE_URL pointing at the test database (each command loads its settings)."""
     runner = CliRunner(env={"HENKHAM_DATABASE_URL": database_url})
-    get_settings()  # this process has said "development mode" (once per process) before any captured output
-    get_settings.cache_clear()
+    bootstrap.load_settings()  # this process has said "development mode" (once per process) before any captured output
 
     def invoke(*args: str) -> Result:
-        get_settings.cache_clear()
         return runner.invoke(cli, list(args))
 
     yield invoke
-    get_settings.cache_clear()
 
 
 def assert_one_error_line(result: Result, expected: str | None = None) -> str:

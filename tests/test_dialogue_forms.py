@@ -20,7 +20,8 @@ from bot.actions.changes import ValidateCancelForm
 from bot.zalo_webhook.models import Conversation, ZaloOA
 from core.booking import appointments
 from core.booking.models import Appointment, Hospital
-from core.config import get_settings
+from core.config import Settings
+from henkham import bootstrap
 from tests.factories import build_world, today_local
 from tests.test_dialogue_stories import ROOT
 
@@ -30,20 +31,15 @@ SENDER = f"{OA}:user-1"
 
 
 @pytest.fixture
-def world(db, monkeypatch) -> Iterator[Any]:
-    monkeypatch.setenv("HENKHAM_DATABASE_URL", db.url)
-    get_settings.cache_clear()
-    context.database.cache_clear()
-    context._OA_HOSPITALS.clear()
+def world(db) -> Iterator[Any]:
+    actions_db = bootstrap.actions(Settings(database_url=db.url))  # as `henkham actions` wires its process
     made = build_world(db, start=today_local(), days=14)
     with db.uow() as uow:
         hospital_id = uow.session.scalar(select(Hospital.id).where(Hospital.slug == made.hospital))
         uow.session.add(ZaloOA(oa_id=OA, app_id="app", hospital_id=hospital_id))
         uow.commit()
     yield made
-    context.database().dispose()
-    context.database.cache_clear()
-    get_settings.cache_clear()
+    actions_db.dispose()
 
 
 def tracker(intent: str, slots: dict[str, Any] | None = None, *, text: str = "", active: bool = True, **entities: Any):

@@ -129,9 +129,6 @@ def test_cli_hand_back_and_its_one_line_error(db, monkeypatch) -> None:
     in_human_mode(db)
     monkeypatch.setenv("HENKHAM_DATABASE_URL", db.url)
     monkeypatch.setenv("HENKHAM_RASA_URL", f"http://127.0.0.1:{free_port()}")
-    from core.config import get_settings
-
-    get_settings.cache_clear()
     runner = CliRunner()
     refused = runner.invoke(cli, ["zalo", "handback", OA, USER])
     assert refused.exit_code != 0 and "stays with staff" in refused.output
@@ -141,14 +138,11 @@ def test_cli_hand_back_and_its_one_line_error(db, monkeypatch) -> None:
     with fake_rasa() as (rasa_url, _received):
         monkeypatch.setenv("HENKHAM_RASA_URL", rasa_url)
         monkeypatch.setenv("HENKHAM_RASA_TOKEN", "not-the-token")
-        get_settings.cache_clear()
         refused = runner.invoke(cli, ["zalo", "handback", OA, USER])
         assert refused.exit_code != 0 and "HTTP 401" in refused.output and "stays with staff" in refused.output
         assert mode(db) == ("human", True)
         monkeypatch.setenv("HENKHAM_RASA_TOKEN", RASA_TOKEN)
-        get_settings.cache_clear()
         done = runner.invoke(cli, ["zalo", "handback", OA, USER, "--staff", "lan"])
         assert done.exit_code == 0, done.output
         assert mode(db) == ("bot", False)
         assert "0 conversation(s) waiting" in runner.invoke(cli, ["zalo", "queue"]).output
-    get_settings.cache_clear()

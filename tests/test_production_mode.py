@@ -37,7 +37,7 @@ PRODUCTION = {
     "HENKHAM_METRICS_TOKEN": "m9Wq4eRt2YuI7oPa",
     "HENKHAM_RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/1",
 }
-LOAD = "from core.config import get_settings; get_settings(); get_settings.cache_clear(); get_settings()"
+LOAD = "from henkham import bootstrap; bootstrap.load_settings(); bootstrap.load_settings()"
 
 
 def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

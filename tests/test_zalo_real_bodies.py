@@ -14,7 +14,7 @@ from bot.zalo_webhook import workers
 from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage
 from bot.zalo_webhook.retention import prune
 from core.timeutil import utcnow
-from henkham.jobs import scheduler_jobs
+from henkham import bootstrap
 from henkham.web import create_app
 from tests.factories import build_world, today_local
 from tests.zalo_fixtures import USER, body, compact, sign, signed_body
@@ -350,7 +350,7 @@ def test_pruning_takes_only_settled_rows_past_retention_and_never_the_newest(db,
 
 
 def test_the_scheduler_runs_the_retention_job(database_url, db):
-    names = [job.name for job in scheduler_jobs(zalo_settings(database_url), db)]
+    names = [job.name for job in bootstrap.jobs(zalo_settings(database_url), db)]
     assert "zalo_retention" in names
 
 

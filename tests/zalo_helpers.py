@@ -11,9 +11,10 @@ from typing import Any
 from bot.zalo_webhook import signature
 from bot.zalo_webhook.messages import Button, OutgoingMessage
 from bot.zalo_webhook.rasa_bridge import Bot, BotUnavailable
-from bot.zalo_webhook.runtime import Channel, build_channel
+from bot.zalo_webhook.runtime import Channel
 from core.config import Settings, ZaloOASettings
 from core.uow import Database
+from henkham import bootstrap
 
 OA_ID = "388613280878808645"
 APP_ID = "360846524940903967"
@@ -37,7 +38,7 @@ def zalo_settings(database_url: str, **overrides: Any) -> Settings:
 
 def synced_channel(db: Database, settings: Settings, bot: Bot | None = None, **sender_options: Any) -> Channel:
     """The channel wired from ``settings`` (a scripted bot unless one is given), with the OAs' rows stored."""
-    channel = build_channel(settings, db, bot=bot if bot is not None else ScriptedBot(), **sender_options)
+    channel = bootstrap.channel(settings, db, bot=bot if bot is not None else ScriptedBot(), **sender_options)
     with db.uow() as uow:
         channel.registry.sync(uow)
     return channel

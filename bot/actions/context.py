@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -12,7 +11,6 @@ from rasa_sdk import Tracker
 from bot.zalo_webhook import oas
 from bot.zalo_webhook.accounts import PROVIDER
 from core.booking import patients
-from core.config import get_settings
 from core.uow import Database, UnitOfWork
 
 CHANNEL = "zalo"
@@ -20,16 +18,20 @@ OA_HOSPITAL_TTL_SECONDS = 60.0
 _OA_HOSPITALS: dict[str, tuple[float, str | None]] = {}  # oa_id -> (valid until, hospital slug)
 
 
-@cache
+_DATABASE: list[Database] = []  # the action server's one database, handed over by henkham/bootstrap.py
+
+
+def use_database(db: Database) -> None:
+    """Give the actions of this process their database (``henkham.bootstrap.actions`` does, before serving)."""
+    _DATABASE[:] = [db]
+    _OA_HOSPITALS.clear()
+
+
 def database() -> Database:
-    """One engine for the action server process (actions run in its threads)."""
-    settings = get_settings()
-    return Database(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pre_ping=settings.db_pre_ping,
-    )
+    """The action server's database (one engine; actions run in its threads)."""
+    if not _DATABASE:
+        raise RuntimeError("the actions have no database: wire the process with henkham.bootstrap.actions()")
+    return _DATABASE[0]
 
 
 @dataclass(frozen=True)

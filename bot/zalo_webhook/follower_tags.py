@@ -25,6 +25,7 @@ from .client import ZaloApiError, ZaloClient, ZaloTransportError
 from .models import TAG_MIRROR, ZaloOA
 from .oas import OARegistry
 from .ratelimit import RateLimiter
+from .runtime import zalo_access
 from .tokens import TokenManager, TokenUnavailable
 
 log = logging.getLogger(__name__)
@@ -86,16 +87,8 @@ def mirror_tags(
     work = _tag_work(db, now, limit)
     if not work:
         return 0
-    registry = OARegistry(settings)
-    client = client or ZaloClient(
-        api_base=settings.zalo_api_base,
-        zns_base=settings.zalo_zns_base,
-        oauth_base=settings.zalo_oauth_base,
-        timeout=settings.zalo_http_timeout_seconds,
-    )
-    tokens = TokenManager(db, client, registry, margin=dt.timedelta(minutes=settings.zalo_token_refresh_margin_minutes))
-    limiter = RateLimiter(db, settings.zalo_rate_limit_per_minute)
-    outcomes = [_mirror_one(item, registry, client, tokens, limiter) for item in work]
+    access = zalo_access(settings, db, client=client)
+    outcomes = [_mirror_one(item, access.registry, access.client, access.tokens, access.limiter) for item in work]
     _record_tags(db, outcomes, now)
     return len(outcomes)
 

@@ -30,7 +30,6 @@ class InvalidUserToken(DomainError):
     """A forged, revoked or expired Zalo user access token (401)."""
 
     code = "invalid_zalo_token"
-    status = 401
 
     def __init__(self, reason: str) -> None:
         super().__init__(
@@ -43,7 +42,6 @@ class GraphUnavailable(DomainError):
     """Zalo's Graph API could not be asked (network, time-out, 5xx, not JSON): 503, try again."""
 
     code = "zalo_unavailable"
-    status = 503
 
     def __init__(self, reason: str) -> None:
         super().__init__(

@@ -31,7 +31,6 @@ class BotUnreachable(DomainError):
     """Rasa did not take the resume events: the conversation stays with staff."""
 
     code = "bot_unreachable"
-    status = 503
 
     def __init__(self, message: str) -> None:
         super().__init__(

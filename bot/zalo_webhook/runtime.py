@@ -1,4 +1,5 @@
-"""Wiring of the channel's parts from the settings (the one place that builds them)."""
+"""Wiring of the channel's parts from the settings: the one place that builds a Zalo client, its token manager
+and its rate limiter. henkham/bootstrap.py wires each process from these; ``mirror_tags`` takes them too."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from core.uow import Database
 from .client import ZaloClient
 from .oas import OARegistry
 from .processing import EventProcessor
-from .rasa_bridge import Bot, RasaBot
+from .rasa_bridge import Bot
 from .ratelimit import RateLimiter
 from .sender import Sender
 from .tokens import TokenManager
@@ -29,17 +30,36 @@ class Channel:
     sender: Sender
 
 
-def build_channel(settings: Settings, db: Database, *, bot: Bot | None = None, **sender_options: object) -> Channel:
-    registry = OARegistry(settings)
-    client = ZaloClient(
+@dataclass(frozen=True)
+class ZaloAccess:
+    """What every call to Zalo's OA API needs: the OAs, the HTTP client, their tokens, the rate limit."""
+
+    registry: OARegistry
+    client: ZaloClient
+    tokens: TokenManager
+    limiter: RateLimiter
+
+
+def zalo_client(settings: Settings) -> ZaloClient:
+    return ZaloClient(
         api_base=settings.zalo_api_base,
         zns_base=settings.zalo_zns_base,
         oauth_base=settings.zalo_oauth_base,
         timeout=settings.zalo_http_timeout_seconds,
     )
+
+
+def zalo_access(settings: Settings, db: Database, *, client: ZaloClient | None = None) -> ZaloAccess:
+    registry = OARegistry(settings)
+    client = client or zalo_client(settings)
     tokens = TokenManager(db, client, registry, margin=dt.timedelta(minutes=settings.zalo_token_refresh_margin_minutes))
-    limiter = RateLimiter(db, settings.zalo_rate_limit_per_minute)
-    bot = bot or RasaBot(settings.rasa_url, settings.rasa_timeout_seconds, token=settings.rasa_token)
+    return ZaloAccess(registry, client, tokens, RateLimiter(db, settings.zalo_rate_limit_per_minute))
+
+
+def build_channel(settings: Settings, db: Database, *, bot: Bot, **sender_options: object) -> Channel:
+    """The channel of a worker or sender process, answering with ``bot`` (henkham/bootstrap.py gives Rasa)."""
+    access = zalo_access(settings, db)
+    registry, client, tokens, limiter = access.registry, access.client, access.tokens, access.limiter
     return Channel(
         db=db,
         settings=settings,

@@ -28,8 +28,6 @@ class Caps:
 class CapReached(DomainError):
     """A cap of the client or of the account is reached (409): nothing was stored."""
 
-    status = 409
-
     def __init__(self, code: str, message: str, message_vi: str, limit: int) -> None:
         super().__init__(message, message_vi, limit=limit)
         self.code = code

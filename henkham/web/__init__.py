@@ -1,4 +1,4 @@
-"""Flask application factory."""
+"""Flask application factory: the web app assembled from its parts (henkham/bootstrap.py ``web()`` wires them)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from flask import Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.routing import IntegerConverter
 
+from bot.zalo_webhook.graph import ZaloGraph
 from bot.zalo_webhook.oas import OARegistry
 from bot.zalo_webhook.webhook import zalo
-from core.config import Settings, get_settings
+from core.config import Settings
 from core.uow import Database
 
 from . import bodies, docs, errors, headers, limits, openapi, paths
@@ -42,8 +43,13 @@ class IdConverter(IntegerConverter):
         super().__init__(map, min=1, max=2**31 - 1)
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> APIFlask:
-    settings = settings or get_settings()
+def create_app(
+    settings: Settings | None = None, database: Database | None = None, graph: ZaloGraph | None = None
+) -> APIFlask:
+    """The app of ``settings``; what is not given is wired by henkham/bootstrap.py, as for the web process."""
+    from henkham import bootstrap
+
+    settings = settings or bootstrap.load_settings()
     app = APIFlask(
         "henkham",
         title="henkham API",
@@ -61,8 +67,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.request_class = bodies.StrictRequest
     app.json = bodies.StrictJSONProvider(app)
     app.json.ensure_ascii = False
-    app.extensions["henkham.db"] = database or Database.from_settings(settings)
+    app.extensions["henkham.db"] = database or bootstrap.database(settings)
     app.extensions["henkham.settings"] = settings
+    app.extensions["henkham.zalo_graph"] = graph or bootstrap.graph(settings)
     app.extensions["henkham.zalo_oas"] = OARegistry(settings)
 
     errors.install(app)

@@ -49,15 +49,7 @@ def _acting(unit: UnitOfWork) -> UnitOfWork:
 
 
 def graph() -> ZaloGraph:
-    found = current_app.extensions.get("henkham.zalo_graph")
-    if found is None:
-        settings = current_app.extensions["henkham.settings"]
-        found = current_app.extensions["henkham.zalo_graph"] = ZaloGraph(
-            settings.zalo_graph_base,
-            timeout=settings.zalo_graph_timeout_seconds,
-            cache_seconds=settings.zalo_graph_cache_seconds,
-        )
-    return found
+    return current_app.extensions["henkham.zalo_graph"]  # wired by henkham/bootstrap.py
 
 
 def _caps(client: access.ApiClient) -> caps.Caps:
@@ -153,7 +145,6 @@ def _account(u: UnitOfWork, *, staff_may_omit: tuple[str, ...] = ("staff",)) -> 
 
 class AccountHeaderNotAllowed(DomainError):
     code = "forbidden"
-    status = 403
 
     def __init__(self) -> None:
         super().__init__(
@@ -165,7 +156,6 @@ class AccountHeaderNotAllowed(DomainError):
 
 class AccountRequired(DomainError):
     code = "account_required"
-    status = 400
 
     def __init__(self) -> None:
         super().__init__(
@@ -419,7 +409,6 @@ def hand_back_conversation(oa_id: str, user_id: str):
 
 class InsufficientScope(DomainError):
     code = "forbidden"
-    status = 403
 
     def __init__(self, scope: str) -> None:
         super().__init__(f"this needs the {scope!r} scope", "Dạ, ứng dụng không có quyền thực hiện thao tác này ạ.")
