@@ -18,6 +18,7 @@ from core.errors import NotFound
 from core.identifiers import national_phone
 from core.timeutil import local_today
 from core.uow import UnitOfWork
+from core.wording import day_vi, part_of_day_vi, vnd
 
 from . import parsing
 from .context import CHANNEL, Chat, database, entity, intent, text
@@ -25,14 +26,11 @@ from .forms import ChatForm, Submit
 from .replies import (
     MAIN_MENU,
     MAX_BUTTONS,
-    PARTS,
     STAFF_BUTTON,
     appointment_details,
     button,
     confirm_buttons,
-    day_vi,
     slot_title,
-    vnd,
 )
 from .symptoms import suggest_department
 
@@ -278,7 +276,7 @@ class AskAppointmentSlot(Action):
         if values.get("visit_date"):
             asked = day_vi(dt.date.fromisoformat(values["visit_date"]))
         if values.get("part_of_day"):
-            asked = f"buổi {PARTS[values['part_of_day']]} {asked}".strip()
+            asked = f"buổi {part_of_day_vi(values['part_of_day'])} {asked}".strip()
         if relaxed:
             lead = f"Dạ, khoa {department} không còn chỗ {asked}. Các giờ trống gần nhất là:"
         else:

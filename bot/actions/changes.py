@@ -15,6 +15,7 @@ from core.booking.models import AppointmentStatus
 from core.booking.views import AppointmentView
 from core.errors import DomainError
 from core.uow import UnitOfWork
+from core.wording import day_vi
 
 from .booking import read_slot_choice, read_when
 from .context import CHANNEL, Chat, database, entity, intent
@@ -26,7 +27,6 @@ from .replies import (
     appointment_line,
     button,
     confirm_buttons,
-    day_vi,
 )
 
 CANCEL_SLOTS = ("booking_code", "confirmed", "form_notice")

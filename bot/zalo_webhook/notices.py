@@ -20,8 +20,9 @@ from core.booking.views import AppointmentView
 from core.reminders.models import ReminderOutcome
 from core.reminders.planning import NO_SHOW, Delivery, Notice
 from core.reminders.views import ReExamView
-from core.timeutil import day_vi, to_local
+from core.timeutil import to_local
 from core.uow import UnitOfWork
+from core.wording import day_vi
 
 from . import outbox
 from .accounts import PROVIDER, split_key

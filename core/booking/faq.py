@@ -18,9 +18,10 @@ from core.errors import InvalidInput
 from core.identifiers import national_phone
 from core.timeutil import local_today, utcnow
 from core.uow import UnitOfWork
+from core.wording import WEEKDAYS_IN_SENTENCE_VI, part_of_day_vi, vnd
 
 from .catalogue import find_department, find_hospital
-from .models import Closure, Department, Hospital, PartOfDay, Schedule, VisitKind, VisitType
+from .models import Closure, Department, Hospital, Schedule, VisitKind, VisitType
 
 TOPICS = ("hours", "address", "cost", "insurance", "documents")
 
@@ -55,8 +56,6 @@ class HospitalFaq(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
-PARTS = {PartOfDay.MORNING.value: "sáng", PartOfDay.AFTERNOON.value: "chiều", PartOfDay.EVENING.value: "tối"}
 TOPIC_NAMES = {
     "hours": "giờ khám",
     "address": "địa chỉ",
@@ -164,11 +163,11 @@ def _cost(uow: UnitOfWork, hospital: Hospital, department: Department | None, no
                 price = "được quỹ BHYT chi trả theo quy định (theo mức hưởng ghi trên thẻ)"
             else:
                 price = (
-                    f"{format_vnd(visit_type.price_vnd)}, quỹ BHYT chi trả theo mức hưởng ghi trên thẻ; "
+                    f"{vnd(visit_type.price_vnd)}, quỹ BHYT chi trả theo mức hưởng ghi trên thẻ; "
                     "anh/chị chỉ trả phần cùng chi trả (nếu có)"
                 )
         else:
-            price = format_vnd(visit_type.price_vnd) if visit_type.price_vnd else "miễn phí"
+            price = vnd(visit_type.price_vnd) if visit_type.price_vnd else "miễn phí"
         lines.append(f"- {visit_type.name}: {price}")
     if notes:
         lines.extend(notes)
@@ -251,7 +250,7 @@ def _weekly_sessions(uow: UnitOfWork, department: Department) -> str:
         sessions = sorted(
             ((start, end, part) for part, spans in by_day[weekday].items() for start, end in _merge(spans)),
         )
-        phrase = ", ".join(f"{PARTS.get(part, part)} {_clock(start)}–{_clock(end)}" for start, end, part in sessions)
+        phrase = ", ".join(f"{part_of_day_vi(part)} {_clock(start)}–{_clock(end)}" for start, end, part in sessions)
         groups.setdefault(phrase, []).append(weekday)
     parts = [f"{_days(days)} {phrase}" for phrase, days in groups.items()]
     closed = [weekday for weekday in range(7) if weekday not in by_day]
@@ -281,9 +280,9 @@ def _days(weekdays: Iterable[int]) -> str:
     phrases: list[str] = []
     for run in runs:
         if len(run) >= 3:
-            phrases.append(f"{WEEKDAYS[run[0]]}–{WEEKDAYS[run[-1]]}")
+            phrases.append(f"{WEEKDAYS_IN_SENTENCE_VI[run[0]]}–{WEEKDAYS_IN_SENTENCE_VI[run[-1]]}")
         else:
-            phrases.extend(WEEKDAYS[weekday] for weekday in run)
+            phrases.extend(WEEKDAYS_IN_SENTENCE_VI[weekday] for weekday in run)
     return ", ".join(phrases)
 
 
@@ -326,11 +325,6 @@ def _upcoming_closures(uow: UnitOfWork, hospital: Hospital, department: Departme
 
 
 # --- wording ------------------------------------------------------------------------------------------------
-
-
-def format_vnd(amount: int) -> str:
-    """150000 → "150.000 đ" (Vietnamese digit grouping)."""
-    return f"{amount:,}".replace(",", ".") + " đ"
 
 
 def _department_label(department: Department) -> str:
