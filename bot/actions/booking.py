@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 from bot.zalo_webhook import conversations
 from core.booking import appointments, catalogue, patients, slots
 from core.booking.models import Relationship
-from core.booking.views import AppointmentView, SlotView
+from core.booking.views import AppointmentView, SlotOffer
 from core.errors import NotFound
 from core.identifiers import national_phone
 from core.timeutil import local_today
@@ -233,27 +233,17 @@ def _shared_phone(uow: UnitOfWork, chat: Chat) -> str | None:
     return national_phone(conversation.phone) if conversation.phone else None
 
 
-def offered_slots(uow: UnitOfWork, values: dict[str, Any], limit: int = MAX_BUTTONS - 1) -> tuple[list[SlotView], bool]:
-    """The slots to offer: those of the asked day and part of day nearest the asked time, else the nearest
-    ones from now. The flag says whether the patient's day or part of day had to be let go."""
-    day = dt.date.fromisoformat(values["visit_date"]) if values.get("visit_date") else None
-    part = values.get("part_of_day")
-    wanted = dt.time.fromisoformat(values["visit_time"]) if values.get("visit_time") else None
-    where = {"hospital_slug": values["hospital"], "department_slug": values["department"]}
-    found = slots.search_slots(uow, **where, day=day, part_of_day=part, limit=50 if wanted else limit)
-    relaxed = False
-    if not found and (day or part):
-        relaxed = True
-        found = slots.search_slots(uow, **where, limit=50 if wanted else limit)
-    if wanted:
-        minutes = wanted.hour * 60 + wanted.minute
-        found.sort(key=lambda s: (s.day, abs(s.start.hour * 60 + s.start.minute - minutes)))
-        by_day: dict[dt.date, list[SlotView]] = {}
-        for s in found:
-            by_day.setdefault(s.day, []).append(s)
-        first_day = next(iter(by_day.values()), [])
-        found = sorted(first_day[:limit], key=lambda s: s.start)
-    return found[:limit], relaxed
+def offered_slots(uow: UnitOfWork, values: dict[str, Any]) -> SlotOffer:
+    """The slots to offer for what the form holds (core/booking/slots.py chooses them)."""
+    return slots.offer_slots(
+        uow,
+        hospital_slug=values["hospital"],
+        department_slug=values["department"],
+        day=dt.date.fromisoformat(values["visit_date"]) if values.get("visit_date") else None,
+        part_of_day=values.get("part_of_day"),
+        wanted=dt.time.fromisoformat(values["visit_time"]) if values.get("visit_time") else None,
+        limit=MAX_BUTTONS - 1,
+    )
 
 
 class AskAppointmentSlot(Action):
@@ -263,9 +253,9 @@ class AskAppointmentSlot(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         values = dict(tracker.slots)
         with database().reader() as uow:
-            offer, relaxed = offered_slots(uow, values)
+            offer = offered_slots(uow, values)
             department = _department_name(uow, values)
-        if not offer:
+        if not offer.slots:
             dispatcher.utter_message(
                 text=f"Dạ, khoa {department} hiện đã hết lịch trống trong thời gian nhận đặt trước. Anh/chị "
                 "chọn khoa khác hoặc gặp nhân viên để được hỗ trợ ạ.",
@@ -277,11 +267,11 @@ class AskAppointmentSlot(Action):
             asked = day_vi(dt.date.fromisoformat(values["visit_date"]))
         if values.get("part_of_day"):
             asked = f"buổi {part_of_day_vi(values['part_of_day'])} {asked}".strip()
-        if relaxed:
+        if offer.relaxed:
             lead = f"Dạ, khoa {department} không còn chỗ {asked}. Các giờ trống gần nhất là:"
         else:
             lead = f"Dạ, khoa {department} còn các giờ trống{' ' + asked if asked else ''}:"
-        buttons = [button(slot_title(s), "inform", slot_id=str(s.id)) for s in offer]
+        buttons = [button(slot_title(s), "inform", slot_id=str(s.id)) for s in offer.slots]
         buttons.append(button("Ngày khác", "inform", change="date"))
         dispatcher.utter_message(text=f"{lead}\nAnh/chị chọn giờ khám giúp em ạ.", buttons=buttons)
         return []

@@ -9,7 +9,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from core.booking import appointments, patients, slots
+from core.booking import appointments, slots
 from core.booking.codes import normalise_booking_code
 from core.booking.models import AppointmentStatus
 from core.booking.views import AppointmentView
@@ -46,13 +46,7 @@ NONE_UPCOMING = "Dạ, anh/chị chưa có lịch hẹn nào sắp tới ạ."
 
 def upcoming(uow: UnitOfWork, chat: Chat) -> list[AppointmentView]:
     """The upcoming appointments of every profile the user manages, soonest first."""
-    account_id = chat.account_id(uow)
-    found = [
-        appointment
-        for profile in patients.list_patients(uow, account_id)
-        for appointment in appointments.patient_appointments(uow, profile.id, account_id, upcoming_only=True)
-    ]
-    return sorted(found, key=lambda a: a.start)
+    return appointments.account_upcoming(uow, chat.account_id(uow))
 
 
 def own_appointment(uow: UnitOfWork, chat: Chat, code: str) -> AppointmentView:

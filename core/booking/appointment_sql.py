@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, case, exists, func, insert, or_, select, update
 
-from core.db import insert_ignoring_conflicts
+from core.db import UTCDateTime, insert_ignoring_conflicts
 
 from . import rules
 from .models import (
@@ -24,6 +24,7 @@ from .models import (
     VISIT_TYPES,
     AppointmentStatus,
 )
+from .views import AppointmentView
 
 # Statements of the booking path, built once (building a statement costs more CPU than running it), over
 # the tables (see models.APPOINTMENTS).
@@ -128,3 +129,16 @@ MOVE_TO_SLOT = (
     .values(queue_number=lowest_free_number())  # the other columns come from the parameters
 )
 ADD_EVENT = insert(APPOINTMENT_EVENTS)
+# The upcoming booked appointments of every profile of an account (the chat's "my appointments"), soonest first;
+# ``hospital_id`` NULL: any hospital.
+_CONFINED = bindparam("hospital_id", type_=Integer)
+ACCOUNT_UPCOMING = (
+    AppointmentView.query()
+    .where(
+        PATIENTS.c.account_id == bindparam("account_id"),
+        APPOINTMENTS.c.status == AppointmentStatus.BOOKED.value,
+        APPOINTMENTS.c.starts_at > bindparam("now", type_=UTCDateTime()),
+        or_(_CONFINED.is_(None), APPOINTMENTS.c.hospital_id == _CONFINED),
+    )
+    .order_by(APPOINTMENTS.c.starts_at, APPOINTMENTS.c.patient_id, APPOINTMENTS.c.id)
+)

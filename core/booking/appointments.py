@@ -182,6 +182,18 @@ def patient_appointments(
     return [AppointmentView.from_row(row) for row in rows]
 
 
+def account_upcoming(
+    uow: UnitOfWork, account_id: int, *, hospital_id: int | None = None, now: dt.datetime | None = None
+) -> list[AppointmentView]:
+    """The upcoming booked appointments of every profile the account manages, soonest first, in one query;
+    ``hospital_id`` (else the hospital the unit of work is confined to) narrows."""
+    params = {"account_id": account_id, "now": now or utcnow(), "hospital_id": tenancy.confinement(uow, hospital_id)}
+    rows = uow.session.execute(sql.ACCOUNT_UPCOMING, params).all()
+    audit.record_reads(uow, "patient", sorted({row.patient_id for row in rows}))
+    audit.record_reads(uow, "appointment", [row.id for row in rows])
+    return [AppointmentView.from_row(row) for row in rows]
+
+
 def cancel(
     uow: UnitOfWork,
     code: str,

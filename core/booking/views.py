@@ -111,6 +111,13 @@ class SlotView(View):
         )
 
 
+class SlotOffer(View):
+    """The slots offered to a patient, and whether the asked day or part of day had to be let go (it is full)."""
+
+    slots: tuple[SlotView, ...]
+    relaxed: bool
+
+
 class PatientView(View):
     id: int
     relation: str
