@@ -140,7 +140,7 @@ class ValidateBookingForm(ChatForm):
         if shared and parsing.phone(str(shared)):
             updates["phone"] = parsing.phone(str(shared))
         if hospital:
-            codes = [v["code"] for v in catalogue.list_visit_types(uow, hospital)]
+            codes = [v.code for v in catalogue.list_visit_types(uow, hospital)]
             chosen = entity(tracker, "visit_type")
             if chosen not in codes:
                 chosen = parsing.visit_type(text(tracker), codes) if asked == "visit_type" else None
@@ -393,9 +393,9 @@ class AskVisitType(Action):
             kinds = catalogue.list_visit_types(uow, tracker.get_slot("hospital"))
         buttons = [
             button(
-                v["name"] if v["kind"] == "insurance" else f"{v['name']} ({vnd(v['price_vnd'])})",
+                v.name if v.kind == "insurance" else f"{v.name} ({vnd(v.price_vnd)})",
                 "inform",
-                visit_type=v["code"],
+                visit_type=v.code,
             )
             for v in kinds[:MAX_BUTTONS]
         ]
@@ -415,7 +415,7 @@ def ask_confirm_booking(dispatcher: CollectingDispatcher, tracker: Tracker) -> l
         else:
             profiles = {str(p.id): p.full_name for p in patients.list_patients(uow, chat.account_id(uow))}
             who = profiles.get(str(values["patient_id"]), "")
-        kinds = {v["code"]: v["name"] for v in catalogue.list_visit_types(uow, values["hospital"])}
+        kinds = {v.code: v.name for v in catalogue.list_visit_types(uow, values["hospital"])}
     lines = [
         "Dạ, anh/chị kiểm tra lại thông tin đặt lịch giúp em:",
         f"Người khám: {who}",

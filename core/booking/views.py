@@ -23,6 +23,7 @@ from .models import (
     Department,
     Hospital,
     Patient,
+    VisitType,
 )
 
 
@@ -59,6 +60,24 @@ class DepartmentView(View):
     @classmethod
     def of(cls, d: Department) -> DepartmentView:
         return cls.model_validate(d, from_attributes=True)
+
+
+class DoctorView(View):
+    id: int
+    full_name: str
+    title: str
+    department: str  # slug
+
+
+class VisitTypeView(View):
+    code: str
+    name: str
+    kind: str  # insurance or service
+    price_vnd: int
+
+    @classmethod
+    def of(cls, v: VisitType) -> VisitTypeView:
+        return cls.model_validate(v, from_attributes=True)
 
 
 class SlotView(View):
