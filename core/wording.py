@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from core.timeutil import to_local
+
 # Weekdays (0 = Monday) heading a phrase: a date, a button ("Thứ Hai 07/12/2026").
 WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
 # The same weekdays inside a sentence ("khám thứ Hai–thứ Sáu, Chủ nhật nghỉ").
@@ -21,6 +23,12 @@ def day_vi(day: dt.date) -> str:
 def short_day_vi(day: dt.date) -> str:
     """A date in a short title, without the year: "Thứ Hai 07/12"."""
     return f"{WEEKDAYS_VI[day.weekday()]} {day:%d/%m}"
+
+
+def when_vi(moment: dt.datetime) -> str:
+    """A moment in local time as patients read it: "07:30 Thứ Hai 07/12/2026"."""
+    local = to_local(moment)
+    return f"{local:%H:%M} {day_vi(local.date())}"
 
 
 def part_of_day_vi(part: str) -> str:

@@ -18,7 +18,7 @@ from core.errors import NotFound
 from core.identifiers import national_phone
 from core.timeutil import local_today
 from core.uow import UnitOfWork
-from core.wording import day_vi, part_of_day_vi, vnd
+from core.wording import day_vi, part_of_day_vi, vnd, when_vi
 
 from . import parsing
 from .context import CHANNEL, Chat, database, entity, intent, text
@@ -420,7 +420,7 @@ def ask_confirm_booking(dispatcher: CollectingDispatcher, tracker: Tracker) -> l
         "Dạ, anh/chị kiểm tra lại thông tin đặt lịch giúp em:",
         f"Người khám: {who}",
         f"Nơi khám: khoa {slot.department_name}, {hospital.name}",
-        f"Thời gian: {slot.start:%H:%M} {day_vi(slot.day)}",
+        f"Thời gian: {when_vi(slot.start)}",
         f"Hình thức: {kinds.get(values['visit_type'], values['visit_type'])}",
     ]
     if slot.doctor:

@@ -15,7 +15,7 @@ from core.booking.models import AppointmentStatus
 from core.booking.views import AppointmentView
 from core.errors import DomainError
 from core.uow import UnitOfWork
-from core.wording import day_vi
+from core.wording import when_vi
 
 from .booking import read_slot_choice, read_when
 from .context import CHANNEL, Chat, database, entity, intent
@@ -25,6 +25,7 @@ from .replies import (
     MAX_BUTTONS,
     appointment_details,
     appointment_line,
+    appointment_title,
     button,
     confirm_buttons,
 )
@@ -132,10 +133,7 @@ class AskBookingCode(Action):
             found = upcoming(uow, Chat.of(tracker))
         lines = [f"Dạ, anh/chị muốn {what} lịch hẹn nào ạ?", *(appointment_line(a) for a in found[:MAX_BUTTONS])]
         intent_name = "reschedule_appointment" if what == "đổi" else "cancel_appointment"
-        buttons = [
-            button(f"{a.code} – {a.start:%H:%M} {a.day:%d/%m}", intent_name, booking_code=a.code)
-            for a in found[: MAX_BUTTONS - 1]
-        ]
+        buttons = [button(appointment_title(a), intent_name, booking_code=a.code) for a in found[: MAX_BUTTONS - 1]]
         buttons.append(button("Không, giữ nguyên", "deny"))
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []
@@ -174,8 +172,8 @@ def ask_confirm_reschedule(dispatcher: CollectingDispatcher, tracker: Tracker) -
     dispatcher.utter_message(
         text=(
             f"Dạ, anh/chị xác nhận đổi lịch hẹn {appointment.code} (khoa {appointment.department_name}):\n"
-            f"từ {appointment.start:%H:%M} {day_vi(appointment.day)}\n"
-            f"sang {new.start:%H:%M} {day_vi(new.day)} ạ?"
+            f"từ {when_vi(appointment.start)}\n"
+            f"sang {when_vi(new.start)} ạ?"
         ),
         buttons=confirm_buttons("Xác nhận đổi", "Không đổi nữa"),
     )
@@ -195,8 +193,8 @@ class SubmitCancel(Submit):
 
     def done(self, view: AppointmentView) -> dict[str, Any]:
         return {
-            "text": f"Dạ, em đã hủy lịch hẹn {view.code} ({view.department_name}, {view.start:%H:%M} "
-            f"{day_vi(view.day)}). Khi cần, anh/chị đặt lịch mới với em nhé.",
+            "text": f"Dạ, em đã hủy lịch hẹn {view.code} ({view.department_name}, {when_vi(view.start)}). "
+            "Khi cần, anh/chị đặt lịch mới với em nhé.",
             "buttons": MAIN_MENU[:1],
         }
 
@@ -246,8 +244,7 @@ class CheckAppointments(Action):
             dispatcher.utter_message(
                 text="\n".join(lines) + "\nAnh/chị bấm vào một lịch để xem chi tiết ạ.",
                 buttons=[
-                    button(f"{a.code} – {a.start:%H:%M} {a.day:%d/%m}", "check_appointment", booking_code=a.code)
-                    for a in found[:MAX_BUTTONS]
+                    button(appointment_title(a), "check_appointment", booking_code=a.code) for a in found[:MAX_BUTTONS]
                 ],
             )
         return []

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from core.booking.views import AppointmentView, SlotView
-from core.wording import day_vi, part_of_day_vi, short_day_vi
+from core.wording import part_of_day_vi, short_day_vi, when_vi
 
 MAIN_MENU = [
     {"title": "Đặt lịch khám", "payload": "/book_appointment"},
@@ -32,9 +32,14 @@ def slot_title(slot: SlotView) -> str:
     return f"{short_day_vi(slot.day)} – {slot.start:%H:%M}"
 
 
+def appointment_title(a: AppointmentView) -> str:
+    """A short button title: "K7M2QX – 07:30 07/12"."""
+    return f"{a.code} – {a.start:%H:%M} {a.day:%d/%m}"
+
+
 def appointment_line(a: AppointmentView) -> str:
     """One line per appointment in a list."""
-    return f"{a.code}: {a.department_name}, {a.start:%H:%M} {day_vi(a.day)} ({a.patient_name})"
+    return f"{a.code}: {a.department_name}, {when_vi(a.start)} ({a.patient_name})"
 
 
 def appointment_details(a: AppointmentView) -> str:
@@ -44,7 +49,7 @@ def appointment_details(a: AppointmentView) -> str:
         f"Mã lịch hẹn: {a.code}",
         f"Người khám: {a.patient_name}",
         f"Nơi khám: khoa {a.department_name}, {a.hospital_name}",
-        f"Thời gian: {a.start:%H:%M} {day_vi(a.day)} (buổi {part_of_day_vi(a.part_of_day)})",
+        f"Thời gian: {when_vi(a.start)} (buổi {part_of_day_vi(a.part_of_day)})",
         f"Số thứ tự: {a.queue_number}",
     ]
     if place:

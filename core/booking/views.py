@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Row, Select, bindparam, select
@@ -20,15 +21,17 @@ from .models import (
     PATIENTS,
     SLOTS,
     VISIT_TYPES,
-    Department,
-    Hospital,
     Patient,
-    VisitType,
 )
 
 
 class View(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def of(cls, record: Any) -> Self:
+        """The view of an ORM record: its attributes of the views' field names."""
+        return cls.model_validate(record, from_attributes=True)
 
 
 class HospitalView(View):
@@ -46,20 +49,12 @@ class HospitalView(View):
     max_active_appointments: int
     one_appointment_per_session: bool
 
-    @classmethod
-    def of(cls, h: Hospital) -> HospitalView:
-        return cls.model_validate(h, from_attributes=True)
-
 
 class DepartmentView(View):
     slug: str
     name: str
     location: str
     what_to_bring: str
-
-    @classmethod
-    def of(cls, d: Department) -> DepartmentView:
-        return cls.model_validate(d, from_attributes=True)
 
 
 class DoctorView(View):
@@ -74,10 +69,6 @@ class VisitTypeView(View):
     name: str
     kind: str  # insurance or service
     price_vnd: int
-
-    @classmethod
-    def of(cls, v: VisitType) -> VisitTypeView:
-        return cls.model_validate(v, from_attributes=True)
 
 
 class SlotView(View):
