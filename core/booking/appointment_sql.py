@@ -22,7 +22,9 @@ from .models import (
     PATIENTS,
     SLOTS,
     VISIT_TYPES,
+    Appointment,
     AppointmentStatus,
+    Slot,
 )
 from .views import AppointmentView
 
@@ -75,6 +77,11 @@ SLOT_FACTS = (
         )
     )
     .where(SLOTS.c.id == bindparam("id"))
+)
+# The locks of the changing services (ORM statements: the session flushes before them, as it did inline).
+LOCK_APPOINTMENT = select(Appointment.id).where(Appointment.id == bindparam("id")).with_for_update()
+LOCK_SLOTS = (  # in id order: deadlock-free against concurrent moves the other way
+    select(Slot.id).where(Slot.id.in_(bindparam("ids", expanding=True))).order_by(Slot.id).with_for_update()
 )
 TAKE_SEAT = (
     update(SLOTS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row
 
 from core import audit, tenancy
 from core.errors import Conflict, InvalidInput, NotFound, RuleViolation
@@ -276,9 +276,7 @@ def reschedule(
     rules.check_patient_may_book(hospital, live, new_slot, now, ignore_appointment_id=appointment.id)
     old_slot_id = appointment.slot_id
     # Lock both slots in id order (deadlock-free against concurrent moves the other way).
-    uow.session.execute(
-        select(Slot.id).where(Slot.id.in_([old_slot_id, new_slot_id])).order_by(Slot.id).with_for_update()
-    ).all()
+    uow.session.execute(sql.LOCK_SLOTS, {"ids": [old_slot_id, new_slot_id]}).all()
     _take_seat(uow, new_slot)
     _release_seat(uow, old_slot_id)  # only now that the new seat is secured
     uow.session.execute(
@@ -369,7 +367,7 @@ def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None, hospit
     """Lock the patient, then the appointment (the order every changing service uses)."""
     appointment = find_appointment(uow, code, account_id, hospital_id=hospital_id)
     find_patient(uow, appointment.patient_id, None, lock=True)
-    uow.session.execute(select(Appointment.id).where(Appointment.id == appointment.id).with_for_update())
+    uow.session.execute(sql.LOCK_APPOINTMENT, {"id": appointment.id})
     uow.session.refresh(appointment)  # the state as of the lock, not as first read
     return appointment
 
