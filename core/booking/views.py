@@ -71,6 +71,9 @@ class VisitTypeView(View):
     price_vnd: int
 
 
+_SLOT_COMPUTED = frozenset({"start", "end", "free"})  # SlotView's fields not read as they are from the row
+
+
 class SlotView(View):
     id: int
     department: str
@@ -107,18 +110,8 @@ class SlotView(View):
 
     @classmethod
     def from_row(cls, row: Row) -> SlotView:
-        return cls(
-            id=row.id,
-            department=row.department,
-            department_name=row.department_name,
-            doctor=row.doctor,
-            day=row.day,
-            part_of_day=row.part_of_day,
-            start=to_local(row.start_at),
-            end=to_local(row.end_at),
-            free=0 if row.closed else row.free,
-            room=row.room,
-        )
+        data = {name: getattr(row, name) for name in cls.model_fields if name not in _SLOT_COMPUTED}
+        return cls(**data, start=to_local(row.start_at), end=to_local(row.end_at), free=0 if row.closed else row.free)
 
 
 class SlotOffer(View):
