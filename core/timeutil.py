@@ -32,13 +32,5 @@ def local_to_utc(day: dt.date, at: dt.time) -> dt.datetime:
     return dt.datetime.combine(day, at, tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
-WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
-
-
-def day_vi(day: dt.date) -> str:
-    """A date as patients read it: "Thứ Hai 07/12/2026"."""
-    return f"{WEEKDAYS_VI[day.weekday()]} {day:%d/%m/%Y}"
-
-
 def local_today(now: dt.datetime | None = None) -> dt.date:
     return to_local(now or utcnow()).date()

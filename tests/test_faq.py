@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core import wording
 from core.booking import faq
 from core.booking.demo import load_demo
-from core.booking.faq import HospitalFaq, format_vnd
+from core.booking.faq import HospitalFaq
 from core.booking.models import Closure, Department, Doctor, Hospital, Schedule
 from core.errors import InvalidInput, NotFound
 from tests.factories import add_department, add_faq, build_world, today_local
@@ -161,7 +162,7 @@ def test_cost_lists_the_visit_types_with_prices_in_dong(db, world):
     ("amount", "shown"), [(0, "0 đ"), (39_000, "39.000 đ"), (150_000, "150.000 đ"), (1_250_000, "1.250.000 đ")]
 )
 def test_vnd_format(amount, shown):
-    assert format_vnd(amount) == shown
+    assert wording.vnd(amount) == shown
 
 
 def test_missing_insurance_entry_says_so_and_gives_the_phone(db, world):

@@ -12,12 +12,13 @@ from rasa_sdk.types import DomainDict
 
 from bot.zalo_webhook import conversations
 from core.booking import appointments, catalogue, patients, slots
-from core.booking.views import AppointmentView, SlotView
+from core.booking.views import AppointmentView, SlotOffer
 from core.booking.vocabulary import Relationship
 from core.errors import NotFound
 from core.identifiers import national_phone
 from core.timeutil import local_today
 from core.uow import UnitOfWork
+from core.wording import day_vi, part_of_day_vi, vnd, when_vi
 
 from . import parsing
 from .context import CHANNEL, Chat, database, entity, intent, text
@@ -25,14 +26,11 @@ from .forms import ChatForm, Submit
 from .replies import (
     MAIN_MENU,
     MAX_BUTTONS,
-    PARTS,
     STAFF_BUTTON,
     appointment_details,
     button,
     confirm_buttons,
-    day_vi,
     slot_title,
-    vnd,
 )
 from .symptoms import suggest_department
 
@@ -142,7 +140,7 @@ class ValidateBookingForm(ChatForm):
         if shared and parsing.phone(str(shared)):
             updates["phone"] = parsing.phone(str(shared))
         if hospital:
-            codes = [v["code"] for v in catalogue.list_visit_types(uow, hospital)]
+            codes = [v.code for v in catalogue.list_visit_types(uow, hospital)]
             chosen = entity(tracker, "visit_type")
             if chosen not in codes:
                 chosen = parsing.visit_type(text(tracker), codes) if asked == "visit_type" else None
@@ -235,27 +233,17 @@ def _shared_phone(uow: UnitOfWork, chat: Chat) -> str | None:
     return national_phone(conversation.phone) if conversation.phone else None
 
 
-def offered_slots(uow: UnitOfWork, values: dict[str, Any], limit: int = MAX_BUTTONS - 1) -> tuple[list[SlotView], bool]:
-    """The slots to offer: those of the asked day and part of day nearest the asked time, else the nearest
-    ones from now. The flag says whether the patient's day or part of day had to be let go."""
-    day = dt.date.fromisoformat(values["visit_date"]) if values.get("visit_date") else None
-    part = values.get("part_of_day")
-    wanted = dt.time.fromisoformat(values["visit_time"]) if values.get("visit_time") else None
-    where = {"hospital_slug": values["hospital"], "department_slug": values["department"]}
-    found = slots.search_slots(uow, **where, day=day, part_of_day=part, limit=50 if wanted else limit)
-    relaxed = False
-    if not found and (day or part):
-        relaxed = True
-        found = slots.search_slots(uow, **where, limit=50 if wanted else limit)
-    if wanted:
-        minutes = wanted.hour * 60 + wanted.minute
-        found.sort(key=lambda s: (s.day, abs(s.start.hour * 60 + s.start.minute - minutes)))
-        by_day: dict[dt.date, list[SlotView]] = {}
-        for s in found:
-            by_day.setdefault(s.day, []).append(s)
-        first_day = next(iter(by_day.values()), [])
-        found = sorted(first_day[:limit], key=lambda s: s.start)
-    return found[:limit], relaxed
+def offered_slots(uow: UnitOfWork, values: dict[str, Any]) -> SlotOffer:
+    """The slots to offer for what the form holds (core/booking/slots.py chooses them)."""
+    return slots.offer_slots(
+        uow,
+        hospital_slug=values["hospital"],
+        department_slug=values["department"],
+        day=dt.date.fromisoformat(values["visit_date"]) if values.get("visit_date") else None,
+        part_of_day=values.get("part_of_day"),
+        wanted=dt.time.fromisoformat(values["visit_time"]) if values.get("visit_time") else None,
+        limit=MAX_BUTTONS - 1,
+    )
 
 
 class AskAppointmentSlot(Action):
@@ -265,9 +253,9 @@ class AskAppointmentSlot(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         values = dict(tracker.slots)
         with database().reader() as uow:
-            offer, relaxed = offered_slots(uow, values)
+            offer = offered_slots(uow, values)
             department = _department_name(uow, values)
-        if not offer:
+        if not offer.slots:
             dispatcher.utter_message(
                 text=f"Dạ, khoa {department} hiện đã hết lịch trống trong thời gian nhận đặt trước. Anh/chị "
                 "chọn khoa khác hoặc gặp nhân viên để được hỗ trợ ạ.",
@@ -278,12 +266,12 @@ class AskAppointmentSlot(Action):
         if values.get("visit_date"):
             asked = day_vi(dt.date.fromisoformat(values["visit_date"]))
         if values.get("part_of_day"):
-            asked = f"buổi {PARTS[values['part_of_day']]} {asked}".strip()
-        if relaxed:
+            asked = f"buổi {part_of_day_vi(values['part_of_day'])} {asked}".strip()
+        if offer.relaxed:
             lead = f"Dạ, khoa {department} không còn chỗ {asked}. Các giờ trống gần nhất là:"
         else:
             lead = f"Dạ, khoa {department} còn các giờ trống{' ' + asked if asked else ''}:"
-        buttons = [button(slot_title(s), "inform", slot_id=str(s.id)) for s in offer]
+        buttons = [button(slot_title(s), "inform", slot_id=str(s.id)) for s in offer.slots]
         buttons.append(button("Ngày khác", "inform", change="date"))
         dispatcher.utter_message(text=f"{lead}\nAnh/chị chọn giờ khám giúp em ạ.", buttons=buttons)
         return []
@@ -405,9 +393,9 @@ class AskVisitType(Action):
             kinds = catalogue.list_visit_types(uow, tracker.get_slot("hospital"))
         buttons = [
             button(
-                v["name"] if v["kind"] == "insurance" else f"{v['name']} ({vnd(v['price_vnd'])})",
+                v.name if v.kind == "insurance" else f"{v.name} ({vnd(v.price_vnd)})",
                 "inform",
-                visit_type=v["code"],
+                visit_type=v.code,
             )
             for v in kinds[:MAX_BUTTONS]
         ]
@@ -427,12 +415,12 @@ def ask_confirm_booking(dispatcher: CollectingDispatcher, tracker: Tracker) -> l
         else:
             profiles = {str(p.id): p.full_name for p in patients.list_patients(uow, chat.account_id(uow))}
             who = profiles.get(str(values["patient_id"]), "")
-        kinds = {v["code"]: v["name"] for v in catalogue.list_visit_types(uow, values["hospital"])}
+        kinds = {v.code: v.name for v in catalogue.list_visit_types(uow, values["hospital"])}
     lines = [
         "Dạ, anh/chị kiểm tra lại thông tin đặt lịch giúp em:",
         f"Người khám: {who}",
         f"Nơi khám: khoa {slot.department_name}, {hospital.name}",
-        f"Thời gian: {slot.start:%H:%M} {day_vi(slot.day)}",
+        f"Thời gian: {when_vi(slot.start)}",
         f"Hình thức: {kinds.get(values['visit_type'], values['visit_type'])}",
     ]
     if slot.doctor:

@@ -9,12 +9,13 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from core.booking import appointments, patients, slots
+from core.booking import appointments, slots
 from core.booking.codes import normalise_booking_code
 from core.booking.views import AppointmentView
 from core.booking.vocabulary import AppointmentStatus
 from core.errors import DomainError
 from core.uow import UnitOfWork
+from core.wording import when_vi
 
 from .booking import read_slot_choice, read_when
 from .context import CHANNEL, Chat, database, entity, intent
@@ -24,9 +25,9 @@ from .replies import (
     MAX_BUTTONS,
     appointment_details,
     appointment_line,
+    appointment_title,
     button,
     confirm_buttons,
-    day_vi,
 )
 
 CANCEL_SLOTS = ("booking_code", "confirmed", "form_notice")
@@ -46,13 +47,7 @@ NONE_UPCOMING = "Dạ, anh/chị chưa có lịch hẹn nào sắp tới ạ."
 
 def upcoming(uow: UnitOfWork, chat: Chat) -> list[AppointmentView]:
     """The upcoming appointments of every profile the user manages, soonest first."""
-    account_id = chat.account_id(uow)
-    found = [
-        appointment
-        for profile in patients.list_patients(uow, account_id)
-        for appointment in appointments.patient_appointments(uow, profile.id, account_id, upcoming_only=True)
-    ]
-    return sorted(found, key=lambda a: a.start)
+    return appointments.account_upcoming(uow, chat.account_id(uow))
 
 
 def own_appointment(uow: UnitOfWork, chat: Chat, code: str) -> AppointmentView:
@@ -138,10 +133,7 @@ class AskBookingCode(Action):
             found = upcoming(uow, Chat.of(tracker))
         lines = [f"Dạ, anh/chị muốn {what} lịch hẹn nào ạ?", *(appointment_line(a) for a in found[:MAX_BUTTONS])]
         intent_name = "reschedule_appointment" if what == "đổi" else "cancel_appointment"
-        buttons = [
-            button(f"{a.code} – {a.start:%H:%M} {a.day:%d/%m}", intent_name, booking_code=a.code)
-            for a in found[: MAX_BUTTONS - 1]
-        ]
+        buttons = [button(appointment_title(a), intent_name, booking_code=a.code) for a in found[: MAX_BUTTONS - 1]]
         buttons.append(button("Không, giữ nguyên", "deny"))
         dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return []
@@ -180,8 +172,8 @@ def ask_confirm_reschedule(dispatcher: CollectingDispatcher, tracker: Tracker) -
     dispatcher.utter_message(
         text=(
             f"Dạ, anh/chị xác nhận đổi lịch hẹn {appointment.code} (khoa {appointment.department_name}):\n"
-            f"từ {appointment.start:%H:%M} {day_vi(appointment.day)}\n"
-            f"sang {new.start:%H:%M} {day_vi(new.day)} ạ?"
+            f"từ {when_vi(appointment.start)}\n"
+            f"sang {when_vi(new.start)} ạ?"
         ),
         buttons=confirm_buttons("Xác nhận đổi", "Không đổi nữa"),
     )
@@ -201,8 +193,8 @@ class SubmitCancel(Submit):
 
     def done(self, view: AppointmentView) -> dict[str, Any]:
         return {
-            "text": f"Dạ, em đã hủy lịch hẹn {view.code} ({view.department_name}, {view.start:%H:%M} "
-            f"{day_vi(view.day)}). Khi cần, anh/chị đặt lịch mới với em nhé.",
+            "text": f"Dạ, em đã hủy lịch hẹn {view.code} ({view.department_name}, {when_vi(view.start)}). "
+            "Khi cần, anh/chị đặt lịch mới với em nhé.",
             "buttons": MAIN_MENU[:1],
         }
 
@@ -252,8 +244,7 @@ class CheckAppointments(Action):
             dispatcher.utter_message(
                 text="\n".join(lines) + "\nAnh/chị bấm vào một lịch để xem chi tiết ạ.",
                 buttons=[
-                    button(f"{a.code} – {a.start:%H:%M} {a.day:%d/%m}", "check_appointment", booking_code=a.code)
-                    for a in found[:MAX_BUTTONS]
+                    button(appointment_title(a), "check_appointment", booking_code=a.code) for a in found[:MAX_BUTTONS]
                 ],
             )
         return []

@@ -6,9 +6,8 @@ import json
 from typing import Any
 
 from core.booking.views import AppointmentView, SlotView
-from core.timeutil import WEEKDAYS_VI, day_vi
+from core.wording import part_of_day_vi, short_day_vi, when_vi
 
-PARTS = {"morning": "sáng", "noon": "trưa", "afternoon": "chiều", "evening": "tối"}
 MAIN_MENU = [
     {"title": "Đặt lịch khám", "payload": "/book_appointment"},
     {"title": "Lịch hẹn của tôi", "payload": "/check_appointment"},
@@ -30,16 +29,17 @@ def button(title: str, intent: str, **entities: Any) -> dict[str, str]:
 
 def slot_title(slot: SlotView) -> str:
     """A short button title: "Thứ Hai 30/11 – 07:15"."""
-    return f"{WEEKDAYS_VI[slot.day.weekday()]} {slot.day:%d/%m} – {slot.start:%H:%M}"
+    return f"{short_day_vi(slot.day)} – {slot.start:%H:%M}"
 
 
-def vnd(amount: int) -> str:
-    return f"{amount:,}".replace(",", ".") + " đ"
+def appointment_title(a: AppointmentView) -> str:
+    """A short button title: "K7M2QX – 07:30 07/12"."""
+    return f"{a.code} – {a.start:%H:%M} {a.day:%d/%m}"
 
 
 def appointment_line(a: AppointmentView) -> str:
     """One line per appointment in a list."""
-    return f"{a.code}: {a.department_name}, {a.start:%H:%M} {day_vi(a.day)} ({a.patient_name})"
+    return f"{a.code}: {a.department_name}, {when_vi(a.start)} ({a.patient_name})"
 
 
 def appointment_details(a: AppointmentView) -> str:
@@ -49,7 +49,7 @@ def appointment_details(a: AppointmentView) -> str:
         f"Mã lịch hẹn: {a.code}",
         f"Người khám: {a.patient_name}",
         f"Nơi khám: khoa {a.department_name}, {a.hospital_name}",
-        f"Thời gian: {a.start:%H:%M} {day_vi(a.day)} (buổi {PARTS.get(a.part_of_day, a.part_of_day)})",
+        f"Thời gian: {when_vi(a.start)} (buổi {part_of_day_vi(a.part_of_day)})",
         f"Số thứ tự: {a.queue_number}",
     ]
     if place:

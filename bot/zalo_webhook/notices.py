@@ -20,18 +20,13 @@ from core.booking.views import AppointmentView
 from core.reminders.models import ReminderOutcome
 from core.reminders.planning import NO_SHOW, Delivery, Notice
 from core.reminders.views import ReExamView
-from core.timeutil import day_vi, to_local
 from core.uow import UnitOfWork
+from core.wording import day_vi, when_vi
 
 from . import outbox
 from .accounts import PROVIDER, split_key
 from .messages import Button, OutgoingMessage
 from .models import ZaloOA
-
-
-def when_vi(moment: dt.datetime) -> str:
-    local = to_local(moment)
-    return f"{local:%H:%M} {day_vi(local.date())}"
 
 
 def reminder_buttons(code: str) -> tuple[Button, ...]:

@@ -14,10 +14,10 @@ import json
 from core.booking import appointments, patients
 from core.errors import DomainError
 from core.uow import UnitOfWork
+from core.wording import when_vi
 
 from .accounts import PROVIDER, account_key
 from .messages import OutgoingMessage
-from .notices import when_vi
 
 CONFIRM = "/confirm_appointment"
 

@@ -9,27 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import Row
 
 from core import audit, tenancy
-from core.db import insert_ignoring_conflicts
 from core.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from core.timeutil import to_local, utcnow
 from core.uow import UnitOfWork
 
+from . import appointment_sql as sql
 from . import caps, rules
 from .codes import new_booking_code, normalise_booking_code
 from .models import (
-    APPOINTMENT_EVENTS,
     APPOINTMENTS,
-    DEPARTMENTS,
-    DOCTORS,
-    HOSPITALS,
-    PATIENTS,
-    SLOTS,
-    VISIT_TYPES,
     Appointment,
     AppointmentStatus,
     CancelledBy,
@@ -67,14 +59,14 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
     now = now or utcnow()
     session = uow.session
     key = _namespaced_key(request) if request.idempotency_key else None
-    patient = session.execute(_LOCK_PATIENT, {"patient_id": request.patient_id}).first()
+    patient = session.execute(sql.LOCK_PATIENT, {"patient_id": request.patient_id}).first()
     if patient is None or (request.account_id is not None and patient.account_id != request.account_id):
         raise patient_not_found(request.patient_id)
     if request.account_id is None:
         tenancy.ensure_patient_visible(uow, request.patient_id)
     # A statement of its own after the lock: on PostgreSQL a statement that waited for a row lock still
     # reads from the snapshot it started with, and would miss the booking that held the lock.
-    state = session.execute(_PATIENT_STATE, {"patient_id": request.patient_id, "key": key}).all()
+    state = session.execute(sql.PATIENT_STATE, {"patient_id": request.patient_id, "key": key}).all()
     if state[0].previous_id is not None:
         return _repeated_booking(uow, state[0].previous_id, request.patient_id), False
 
@@ -111,7 +103,7 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
         "number_slot": slot.id,
         "moving": 0,  # no appointment is being moved: every live number of the slot is held
     }
-    insert_new = _INSERT_NEW[session.get_bind().dialect.name]
+    insert_new = sql.INSERT_NEW[session.get_bind().dialect.name]
     for _ in range(_CODE_ATTEMPTS):
         values["code"] = new_booking_code()
         inserted = session.execute(insert_new, values).first()  # None: the code was taken, draw another
@@ -186,6 +178,18 @@ def patient_appointments(
         query = query.order_by(None).order_by(a.c.starts_at)
     rows = uow.session.execute(query).all()
     audit.record_reads(uow, "patient", [patient_id])
+    audit.record_reads(uow, "appointment", [row.id for row in rows])
+    return [AppointmentView.from_row(row) for row in rows]
+
+
+def account_upcoming(
+    uow: UnitOfWork, account_id: int, *, hospital_id: int | None = None, now: dt.datetime | None = None
+) -> list[AppointmentView]:
+    """The upcoming booked appointments of every profile the account manages, soonest first, in one query;
+    ``hospital_id`` (else the hospital the unit of work is confined to) narrows."""
+    params = {"account_id": account_id, "now": now or utcnow(), "hospital_id": tenancy.confinement(uow, hospital_id)}
+    rows = uow.session.execute(sql.ACCOUNT_UPCOMING, params).all()
+    audit.record_reads(uow, "patient", sorted({row.patient_id for row in rows}))
     audit.record_reads(uow, "appointment", [row.id for row in rows])
     return [AppointmentView.from_row(row) for row in rows]
 
@@ -272,13 +276,11 @@ def reschedule(
     rules.check_patient_may_book(hospital, live, new_slot, now, ignore_appointment_id=appointment.id)
     old_slot_id = appointment.slot_id
     # Lock both slots in id order (deadlock-free against concurrent moves the other way).
-    uow.session.execute(
-        select(Slot.id).where(Slot.id.in_([old_slot_id, new_slot_id])).order_by(Slot.id).with_for_update()
-    ).all()
+    uow.session.execute(sql.LOCK_SLOTS, {"ids": [old_slot_id, new_slot_id]}).all()
     _take_seat(uow, new_slot)
     _release_seat(uow, old_slot_id)  # only now that the new seat is secured
     uow.session.execute(
-        _MOVE_TO_SLOT,
+        sql.MOVE_TO_SLOT,
         {
             "moving": appointment.id,
             "number_slot": new_slot.id,
@@ -365,16 +367,16 @@ def _lock_appointment(uow: UnitOfWork, code: str, account_id: int | None, hospit
     """Lock the patient, then the appointment (the order every changing service uses)."""
     appointment = find_appointment(uow, code, account_id, hospital_id=hospital_id)
     find_patient(uow, appointment.patient_id, None, lock=True)
-    uow.session.execute(select(Appointment.id).where(Appointment.id == appointment.id).with_for_update())
+    uow.session.execute(sql.LOCK_APPOINTMENT, {"id": appointment.id})
     uow.session.refresh(appointment)  # the state as of the lock, not as first read
     return appointment
 
 
 def _slot_facts(uow: UnitOfWork, slot_id: int, visit_type: str | None = None) -> Row:
     """The slot with its hospital's rules, what the view shows of the hospital, department and doctor, and
-    the id of the hospital's visit type with code ``visit_type`` (None if it has none): see _SLOT_FACTS. A slot
-    of another hospital than the unit of work's is refused (403)."""
-    found = uow.session.execute(_SLOT_FACTS, {"id": slot_id, "visit_type": visit_type}).first()
+    the id of the hospital's visit type with code ``visit_type`` (None if it has none): see
+    appointment_sql.SLOT_FACTS. A slot of another hospital than the unit of work's is refused (403)."""
+    found = uow.session.execute(sql.SLOT_FACTS, {"id": slot_id, "visit_type": visit_type}).first()
     if found is None:
         raise NotFound(
             f"no slot {slot_id}",
@@ -386,7 +388,7 @@ def _slot_facts(uow: UnitOfWork, slot_id: int, visit_type: str | None = None) ->
 
 
 def _take_seat(uow: UnitOfWork, slot: Slot) -> None:
-    taken = uow.session.execute(_TAKE_SEAT, {"slot_id": slot.id}).rowcount
+    taken = uow.session.execute(sql.TAKE_SEAT, {"slot_id": slot.id}).rowcount
     if taken != 1:
         raise RuleViolation(
             "slot_full",
@@ -397,13 +399,13 @@ def _take_seat(uow: UnitOfWork, slot: Slot) -> None:
 
 
 def _release_seat(uow: UnitOfWork, slot_id: int) -> None:
-    uow.session.execute(_RELEASE_SEAT, {"slot_id": slot_id})
+    uow.session.execute(sql.RELEASE_SEAT, {"slot_id": slot_id})
 
 
 def record_event(uow: UnitOfWork, appointment_id: int, kind: str, channel: str, detail: str, now: dt.datetime) -> None:
     """Append to the appointment's audit trail (a plain INSERT: nothing for the ORM to track)."""
     uow.session.execute(
-        _ADD_EVENT, {"appointment_id": appointment_id, "kind": kind, "channel": channel, "detail": detail, "at": now}
+        sql.ADD_EVENT, {"appointment_id": appointment_id, "kind": kind, "channel": channel, "detail": detail, "at": now}
     )
 
 
@@ -425,108 +427,3 @@ def _not_changeable(appointment: Appointment, action: str) -> RuleViolation:
 def _namespaced_key(request: BookingRequest) -> str:
     """The stored form of an idempotency key: the client's own (its API key, else the channel), then the account."""
     return f"{request.client or request.channel}:{request.account_id or 'staff'}:{request.idempotency_key}"[:200]
-
-
-# Statements of the booking path, built once (building a statement costs more CPU than running it), over
-# the tables (see models.APPOINTMENTS).
-_EARLIER = APPOINTMENTS.alias("earlier")
-_LOCK_PATIENT = (
-    select(PATIENTS.c.account_id, PATIENTS.c.full_name)
-    .where(PATIENTS.c.id == bindparam("patient_id"))
-    .with_for_update()  # the patient first: the lock order of every changing service
-)
-_PATIENT_STATE = (
-    select(
-        select(_EARLIER.c.id)
-        .where(_EARLIER.c.idempotency_key == bindparam("key"))
-        .scalar_subquery()
-        .label("previous_id"),
-        *rules.LIVE_COLUMNS,
-    )
-    .select_from(
-        PATIENTS.outerjoin(
-            APPOINTMENTS,
-            and_(APPOINTMENTS.c.patient_id == PATIENTS.c.id, APPOINTMENTS.c.status.in_(rules.LIVE)),
-        )
-    )
-    .where(PATIENTS.c.id == bindparam("patient_id"))
-)
-# One flat row: the slot's columns, the hospital's rules under their own names (rules.BookableSlot and
-# rules.HospitalRules), and what the view shows.
-_SLOT_FACTS = (
-    select(
-        *SLOTS.c,
-        *(HOSPITALS.c[name] for name in rules.HOSPITAL_RULES),
-        HOSPITALS.c.slug.label("hospital"),
-        HOSPITALS.c.name.label("hospital_name"),
-        DEPARTMENTS.c.slug.label("department"),
-        DEPARTMENTS.c.name.label("department_name"),
-        DEPARTMENTS.c.location,
-        DEPARTMENTS.c.what_to_bring,
-        DOCTORS.c.full_name.label("doctor"),
-        VISIT_TYPES.c.id.label("visit_type_id"),
-    )
-    .select_from(
-        SLOTS.join(HOSPITALS, HOSPITALS.c.id == SLOTS.c.hospital_id)
-        .join(DEPARTMENTS, DEPARTMENTS.c.id == SLOTS.c.department_id)
-        .outerjoin(DOCTORS, DOCTORS.c.id == SLOTS.c.doctor_id)
-        .outerjoin(
-            VISIT_TYPES,
-            and_(VISIT_TYPES.c.hospital_id == SLOTS.c.hospital_id, VISIT_TYPES.c.code == bindparam("visit_type")),
-        )
-    )
-    .where(SLOTS.c.id == bindparam("id"))
-)
-_TAKE_SEAT = (
-    update(SLOTS)
-    .where(SLOTS.c.id == bindparam("slot_id"), SLOTS.c.booked < SLOTS.c.capacity, SLOTS.c.closed.is_(False))
-    .values(booked=SLOTS.c.booked + 1)
-)
-_RELEASE_SEAT = update(SLOTS).where(SLOTS.c.id == bindparam("slot_id")).values(booked=SLOTS.c.booked - 1)
-
-
-def _lowest_free_number() -> ColumnElement[int]:
-    """The lowest queue number of slot ``:number_slot`` no live appointment holds (``:moving`` is the appointment
-    being moved, which holds none there): the slot's base number if free, else the first gap after a held one.
-
-    Evaluated inside the INSERT or UPDATE that takes the number, after the seat (and so the slot row) is
-    locked; the partial unique index on (slot_id, queue_number) guards it besides.
-    """
-    held, next_ = APPOINTMENTS.alias("held"), APPOINTMENTS.alias("next_held")
-
-    def live_in_slot(a: Any) -> ColumnElement[bool]:
-        return and_(
-            a.c.slot_id == bindparam("number_slot"),  # not "slot_id": that name is the column's own
-            a.c.status != AppointmentStatus.CANCELLED.value,
-            a.c.id != bindparam("moving"),
-        )
-
-    base = select(SLOTS.c.queue_base).where(SLOTS.c.id == bindparam("number_slot")).scalar_subquery()
-    first_gap = (
-        select(func.min(held.c.queue_number) + 1)
-        .where(
-            live_in_slot(held),
-            ~exists().where(live_in_slot(next_), next_.c.queue_number == held.c.queue_number + 1),
-        )
-        .scalar_subquery()
-    )
-    return case((~exists().where(live_in_slot(held), held.c.queue_number == base), base), else_=first_gap)
-
-
-def _insert_new(dialect_name: str) -> Any:
-    """INSERT of a new appointment (its other columns come from the parameters) taking the lowest free
-    number; a taken code inserts nothing and returns no row."""
-    return (
-        insert_ignoring_conflicts(dialect_name, APPOINTMENTS, ["code"])
-        .values(queue_number=_lowest_free_number())
-        .returning(APPOINTMENTS.c.id, APPOINTMENTS.c.queue_number)
-    )
-
-
-_INSERT_NEW = {name: _insert_new(name) for name in ("postgresql", "sqlite")}
-_MOVE_TO_SLOT = (
-    update(APPOINTMENTS)
-    .where(APPOINTMENTS.c.id == bindparam("moving"))
-    .values(queue_number=_lowest_free_number())  # the other columns come from the parameters
-)
-_ADD_EVENT = insert(APPOINTMENT_EVENTS)

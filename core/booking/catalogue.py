@@ -8,7 +8,7 @@ from core.errors import NotFound
 from core.uow import UnitOfWork
 
 from .models import Department, Doctor, Hospital, VisitType
-from .views import DepartmentView, HospitalView
+from .views import DepartmentView, DoctorView, HospitalView, VisitTypeView
 
 
 def find_hospital(uow: UnitOfWork, slug: str) -> Hospital:
@@ -49,7 +49,7 @@ def list_departments(uow: UnitOfWork, hospital_slug: str) -> list[DepartmentView
     return [DepartmentView.of(d) for d in hospital.departments]
 
 
-def list_doctors(uow: UnitOfWork, hospital_slug: str, department_slug: str | None = None) -> list[dict]:
+def list_doctors(uow: UnitOfWork, hospital_slug: str, department_slug: str | None = None) -> list[DoctorView]:
     hospital = find_hospital(uow, hospital_slug)
     query = (
         select(Doctor, Department.slug)
@@ -60,12 +60,12 @@ def list_doctors(uow: UnitOfWork, hospital_slug: str, department_slug: str | Non
     if department_slug:
         query = query.where(Department.id == find_department(uow, hospital, department_slug).id)
     return [
-        {"id": doctor.id, "full_name": doctor.full_name, "title": doctor.title, "department": slug}
+        DoctorView(id=doctor.id, full_name=doctor.full_name, title=doctor.title, department=slug)
         for doctor, slug in uow.session.execute(query)
     ]
 
 
-def list_visit_types(uow: UnitOfWork, hospital_slug: str) -> list[dict]:
+def list_visit_types(uow: UnitOfWork, hospital_slug: str) -> list[VisitTypeView]:
     hospital = find_hospital(uow, hospital_slug)
     rows = uow.session.scalars(select(VisitType).where(VisitType.hospital_id == hospital.id).order_by(VisitType.id))
-    return [{"code": v.code, "name": v.name, "kind": v.kind, "price_vnd": v.price_vnd} for v in rows]
+    return [VisitTypeView.of(v) for v in rows]

@@ -12,6 +12,7 @@ from core.errors import Conflict, NotFound, RuleViolation
 from core.identifiers import mask_phone, normalise_phone
 from core.timeutil import local_today, to_local, utcnow
 from core.uow import UnitOfWork
+from core.wording import vnd
 
 from .appointments import find_appointment_row, record_event
 from .models import APPOINTMENTS, PATIENTS, Appointment, AppointmentStatus, VisitKind
@@ -177,7 +178,7 @@ def _still_needed(row: Row) -> list[str]:
         else:
             needs.append("Cung cấp mã thẻ BHYT (hồ sơ chưa có mã thẻ)")
     elif row.visit_kind is not None and row.price_vnd > 0:
-        needs.append(f"Đóng phí {row.visit_name.lower()}: {row.price_vnd:,} đ tại quầy thu ngân".replace(",", "."))
+        needs.append(f"Đóng phí {row.visit_name.lower()}: {vnd(row.price_vnd)} tại quầy thu ngân")
     if not row.cccd:
         needs.append("Cung cấp số CCCD của người bệnh (hồ sơ chưa có)")
     return needs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from sqlalchemy import Integer, Select, String, bindparam, insert, or_, select, update
 
@@ -23,7 +24,7 @@ from .models import (
     Schedule,
     Slot,
 )
-from .views import SlotView
+from .views import SlotOffer, SlotView
 
 
 def generate_slots(uow: UnitOfWork, *, start: dt.date | None = None, days: int = 60) -> int:
@@ -178,6 +179,43 @@ def search_slots(
         "limit": max(1, min(limit, 50)),
     }
     return [SlotView.from_row(row) for row in uow.session.execute(_FREE_SLOTS, params)]
+
+
+SEARCH_LIMIT = 50  # the most slots a search returns (and what ranking by a wanted time looks through)
+
+
+def offer_slots(
+    uow: UnitOfWork,
+    *,
+    hospital_slug: str,
+    department_slug: str,
+    day: dt.date | None = None,
+    part_of_day: str | None = None,
+    wanted: dt.time | None = None,
+    limit: int = 4,
+    now: dt.datetime | None = None,
+) -> SlotOffer:
+    """The slots to offer a patient: those of the asked day and part of day (the nearest to the asked time
+    when there is one), else, when that day or part of day is full, the nearest from now with ``relaxed``
+    set (the patient is told the asked day is full)."""
+    where = {"hospital_slug": hospital_slug, "department_slug": department_slug, "now": now}
+    fetch = SEARCH_LIMIT if wanted else limit
+    found = search_slots(uow, **where, day=day, part_of_day=part_of_day, limit=fetch)
+    relaxed = False
+    if not found and (day or part_of_day):
+        relaxed = True
+        found = search_slots(uow, **where, limit=fetch)
+    chosen = nearest_to(found, wanted, limit) if wanted else found[:limit]
+    return SlotOffer(slots=tuple(chosen), relaxed=relaxed)
+
+
+def nearest_to(found: Iterable[SlotView], wanted: dt.time, limit: int) -> list[SlotView]:
+    """Of the earliest day among ``found``, the ``limit`` slots starting nearest ``wanted``, in time order.
+    Pure (no database); slots equally near keep their order in ``found`` (searches give time order)."""
+    minutes = wanted.hour * 60 + wanted.minute
+    ranked = sorted(found, key=lambda s: (s.day, abs(s.start.hour * 60 + s.start.minute - minutes)))
+    first_day = [s for s in ranked if s.day == ranked[0].day] if ranked else []
+    return sorted(first_day[:limit], key=lambda s: s.start)
 
 
 def _free_slots_statement() -> Select:

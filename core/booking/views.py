@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import cache
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Row, Select, bindparam, select
@@ -20,14 +21,17 @@ from .models import (
     PATIENTS,
     SLOTS,
     VISIT_TYPES,
-    Department,
-    Hospital,
     Patient,
 )
 
 
 class View(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def of(cls, record: Any) -> Self:
+        """The view of an ORM record: its attributes of the views' field names."""
+        return cls.model_validate(record, from_attributes=True)
 
 
 class HospitalView(View):
@@ -45,10 +49,6 @@ class HospitalView(View):
     max_active_appointments: int
     one_appointment_per_session: bool
 
-    @classmethod
-    def of(cls, h: Hospital) -> HospitalView:
-        return cls.model_validate(h, from_attributes=True)
-
 
 class DepartmentView(View):
     slug: str
@@ -56,9 +56,22 @@ class DepartmentView(View):
     location: str
     what_to_bring: str
 
-    @classmethod
-    def of(cls, d: Department) -> DepartmentView:
-        return cls.model_validate(d, from_attributes=True)
+
+class DoctorView(View):
+    id: int
+    full_name: str
+    title: str
+    department: str  # slug
+
+
+class VisitTypeView(View):
+    code: str
+    name: str
+    kind: str  # insurance or service
+    price_vnd: int
+
+
+_SLOT_COMPUTED = frozenset({"start", "end", "free"})  # SlotView's fields not read as they are from the row
 
 
 class SlotView(View):
@@ -97,18 +110,15 @@ class SlotView(View):
 
     @classmethod
     def from_row(cls, row: Row) -> SlotView:
-        return cls(
-            id=row.id,
-            department=row.department,
-            department_name=row.department_name,
-            doctor=row.doctor,
-            day=row.day,
-            part_of_day=row.part_of_day,
-            start=to_local(row.start_at),
-            end=to_local(row.end_at),
-            free=0 if row.closed else row.free,
-            room=row.room,
-        )
+        data = {name: getattr(row, name) for name in cls.model_fields if name not in _SLOT_COMPUTED}
+        return cls(**data, start=to_local(row.start_at), end=to_local(row.end_at), free=0 if row.closed else row.free)
+
+
+class SlotOffer(View):
+    """The slots offered to a patient, and whether the asked day or part of day had to be let go (it is full)."""
+
+    slots: tuple[SlotView, ...]
+    relaxed: bool
 
 
 class PatientView(View):

@@ -19,8 +19,6 @@ from core.booking.catalogue import find_department, find_hospital
 from core.booking.models import (
     ACCOUNTS,
     APPOINTMENTS,
-    DEPARTMENTS,
-    HOSPITALS,
     PATIENTS,
     AppointmentStatus,
     Hospital,
@@ -108,20 +106,20 @@ def cancel_re_exam(
 
 def patient_re_exams(uow: UnitOfWork, patient_id: int, *, hospital_id: int | None = None) -> list[ReExamView]:
     find_patient(uow, patient_id, None)
-    query = _view_query().where(RE_EXAMS.c.patient_id == patient_id).order_by(RE_EXAMS.c.due_date)
+    query = ReExamView.query().where(RE_EXAMS.c.patient_id == patient_id).order_by(RE_EXAMS.c.due_date)
     confined = tenancy.confinement(uow, hospital_id)
     if confined is not None:
         query = query.where(RE_EXAMS.c.hospital_id == confined)
     rows = uow.session.execute(query).all()
     audit.record_reads(uow, "patient", [patient_id])
-    return [_view(row) for row in rows]
+    return [ReExamView.from_row(row) for row in rows]
 
 
 def load_re_exam(uow: UnitOfWork, re_exam_id: int) -> ReExamView:
-    row = uow.session.execute(_view_query().where(RE_EXAMS.c.id == re_exam_id)).first()
+    row = uow.session.execute(ReExamView.query().where(RE_EXAMS.c.id == re_exam_id)).first()
     if row is None:
         raise _not_found(re_exam_id)
-    return _view(row)
+    return ReExamView.from_row(row)
 
 
 def re_exam_key(re_exam_id: int, kind: str) -> str:
@@ -159,7 +157,7 @@ def plan_re_exam_reminders(
             return Plan(
                 re_exam_key(row.id, kind),
                 kind,
-                _view(row),
+                ReExamView.from_row(row),
                 row.hospital_id,
                 row.patient_id,
                 None,
@@ -173,36 +171,6 @@ def plan_re_exam_reminders(
         params = {"kind": kind, "today": today, "last_day": sent_day + dt.timedelta(days=n)}
         written += plan_all(db, notifier, _due(), params, plan, now, batch)
     return written
-
-
-@functools.cache
-def _view_query() -> Select:
-    return (
-        select(
-            RE_EXAMS.c.id,
-            HOSPITALS.c.slug.label("hospital"),
-            HOSPITALS.c.name.label("hospital_name"),
-            RE_EXAMS.c.patient_id,
-            PATIENTS.c.full_name.label("patient_name"),
-            DEPARTMENTS.c.slug.label("department"),
-            DEPARTMENTS.c.name.label("department_name"),
-            RE_EXAMS.c.due_date,
-            RE_EXAMS.c.note,
-            RE_EXAMS.c.source,
-            RE_EXAMS.c.cancelled_at,
-            RE_EXAMS.c.hospital_id,
-            RE_EXAMS.c.department_id,
-        )
-        .select_from(RE_EXAMS)
-        .join(HOSPITALS, HOSPITALS.c.id == RE_EXAMS.c.hospital_id)
-        .join(PATIENTS, PATIENTS.c.id == RE_EXAMS.c.patient_id)
-        .outerjoin(DEPARTMENTS, DEPARTMENTS.c.id == RE_EXAMS.c.department_id)
-    )
-
-
-def _view(row: Row) -> ReExamView:
-    data = {name: getattr(row, name) for name in ReExamView.model_fields if name != "cancelled"}
-    return ReExamView(**data, cancelled=row.cancelled_at is not None)
 
 
 @functools.cache
@@ -225,7 +193,7 @@ def _due() -> Select:
         .label("booked_code")
     )
     return (
-        _view_query()
+        ReExamView.query()
         .add_columns(
             PATIENTS.c.phone,
             ACCOUNTS.c.provider.label("account_provider"),

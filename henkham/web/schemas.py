@@ -6,7 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
-from core.booking.views import AppointmentView, CheckInResult, DepartmentView, HospitalView, PatientView, SlotView
+from core.booking.views import (
+    AppointmentView,
+    CheckInResult,
+    DepartmentView,
+    DoctorView,
+    HospitalView,
+    PatientView,
+    SlotView,
+    VisitTypeView,
+)
 from core.inputs import IsoDate, Strict
 from core.reminders.views import ReExamView
 
@@ -87,26 +96,12 @@ class DepartmentList(BaseModel):
     departments: list[DepartmentView]
 
 
-class Doctor(BaseModel):
-    id: int
-    full_name: str
-    title: str
-    department: str
-
-
 class DoctorList(BaseModel):
-    doctors: list[Doctor]
-
-
-class VisitType(BaseModel):
-    code: str
-    name: str
-    kind: str
-    price_vnd: int
+    doctors: list[DoctorView]
 
 
 class VisitTypeList(BaseModel):
-    visit_types: list[VisitType]
+    visit_types: list[VisitTypeView]
 
 
 class SlotList(BaseModel):
