@@ -120,9 +120,18 @@ def scheduler(settings: Settings) -> SchedulerProcess:
 def actions(settings: Settings) -> Database:
     """The action server: its one database, handed to the actions (bot/actions/context.py)."""
     from bot.actions import context
+    from bot.zalo_webhook.accounts import PROVIDER
+    from core.booking.caps import Caps
 
     db = database(settings)
-    context.use_database(db)
+    per_user = Caps(  # one Zalo user, all their relatives' profiles together; the channel itself has no cap
+        provider=PROVIDER,
+        profiles_per_account=settings.api_max_profiles_per_account,
+        profiles_per_client=None,
+        live_bookings_per_account=settings.api_max_live_bookings_per_account,
+        live_bookings_per_client=None,
+    )
+    context.use_database(db, per_user)
     return db
 
 

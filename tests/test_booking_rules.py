@@ -310,3 +310,15 @@ def test_a_booking_code_already_taken_is_drawn_again(db, world, monkeypatch):
     with db.uow() as uow:
         assert appointments.get_appointment(uow, taken.code).patient_id != fresh.patient_id
         assert uow.session.scalar(select(func.count()).select_from(Appointment)) == 2
+
+
+def test_a_conversation_books_only_a_slot_of_the_place_the_patient_confirmed(db, world):
+    # A chat user once sent another department's (another hospital's) slot id: the summary they confirmed named
+    # one place, the booking was made at another. The place they confirmed now travels with the request.
+    patient = new_patient(db, world.account_id)
+    eye_slot = slot_at(db, "mat", TODAY + dt.timedelta(days=2), "07:00")
+    error = refused(book, db, world, eye_slot, patient, place=("test", "nhi"))
+    assert error.code == "slot_elsewhere"
+    with db.reader() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Appointment)) == 0
+    assert book(db, world, eye_slot, patient, place=("test", "mat")).department == "mat"

@@ -22,7 +22,7 @@ from core.booking import appointments
 from core.booking.models import Appointment, Hospital
 from core.config import Settings
 from henkham import bootstrap
-from tests.factories import build_world, today_local
+from tests.factories import build_world, slot_at, today_local
 from tests.test_dialogue_stories import ROOT
 
 DOMAIN = yaml.safe_load((ROOT / "bot/domain.yml").read_text(encoding="utf-8"))
@@ -234,3 +234,43 @@ def test_an_emergency_gives_115_and_the_hospitals_number_and_flags_staff(world, 
         flagged = uow.session.scalar(select(Conversation.needs_staff).where(Conversation.user_id == "user-1"))
     assert "115" in said[0]["text"] and emergency_phone in said[0]["text"]
     assert flagged is True
+
+
+def confirmed_booking(slot_id: int, department: str, name: str) -> dict[str, Any]:
+    return {
+        "hospital": "test",
+        "department": department,
+        "appointment_slot": slot_id,
+        "patient_id": "new_other",
+        "new_name": name,
+        "new_dob": "1960-03-04",
+        "new_sex": "female",
+        "phone": "0912345678",
+        "visit_type": "bhyt",
+        "confirmed": True,
+    }
+
+
+def test_a_chat_user_cannot_fill_slots_with_invented_relatives(world, db) -> None:
+    capped = bootstrap.actions(Settings(database_url=db.url, api_max_profiles_per_account=2))
+    try:
+        day = today_local() + dt.timedelta(days=3)
+        for n, name in enumerate(("Lê Thị Một", "Lê Thị Hai", "Lê Thị Ba")):
+            department = "nhi" if n % 2 == 0 else "mat"
+            slot = slot_at(db, department, day + dt.timedelta(days=n), "07:00")
+            booking = tracker("affirm", confirmed_booking(slot, department, name))
+            booking.events.insert(0, {"event": "active_loop", "name": "booking_form", "timestamp": 1000.0 + n})
+            _, said = run(SubmitBooking(), booking)  # three booking forms, one new relative each
+        assert "tối đa 2 hồ sơ" in said[0]["text"], said
+        with db.reader() as uow:
+            assert uow.session.query(Appointment).count() == 2
+    finally:
+        capped.dispose()
+
+
+def test_a_slot_of_another_place_than_the_one_confirmed_is_not_booked(world, db) -> None:
+    eye_slot = slot_at(db, "mat", today_local() + dt.timedelta(days=3), "07:00")
+    _, said = run(SubmitBooking(), tracker("affirm", confirmed_booking(eye_slot, "nhi", "Lê Thị Bốn")))
+    assert "không thuộc khoa anh/chị đã chọn" in said[0]["text"], said
+    with db.reader() as uow:
+        assert uow.session.query(Appointment).count() == 0

@@ -21,7 +21,7 @@ from core.uow import UnitOfWork
 from core.wording import day_vi, part_of_day_vi, vnd, when_vi
 
 from . import parsing
-from .context import CHANNEL, Chat, database, entity, intent, text
+from .context import CHANNEL, Chat, chat_caps, database, entity, intent, text
 from .forms import ChatForm, Submit
 from .replies import (
     MAIN_MENU,
@@ -459,6 +459,8 @@ class SubmitBooking(Submit):
             account_id=account_id,
             visit_type=values.get("visit_type"),
             idempotency_key=f"{chat.sender_id}:{_form_started(tracker)}",
+            place=(str(values["hospital"]), str(values["department"])),  # what the patient confirmed
+            caps=chat_caps(),
         )
         return appointments.book(uow, request)[0]
 
@@ -483,6 +485,7 @@ def _patient_for(uow: UnitOfWork, account_id: int, values: dict[str, Any]) -> in
         sex=values["new_sex"],
         phone=values["phone"],
         relation=NEW_PROFILES[chosen],
+        limits=chat_caps(),
     )
     return profile.id
 

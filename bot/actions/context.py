@@ -11,6 +11,7 @@ from rasa_sdk import Tracker
 from bot.zalo_webhook import oas
 from bot.zalo_webhook.accounts import PROVIDER
 from core.booking import patients
+from core.booking.caps import Caps
 from core.uow import Database, UnitOfWork
 
 CHANNEL = "zalo"
@@ -19,12 +20,20 @@ _OA_HOSPITALS: dict[str, tuple[float, str | None]] = {}  # oa_id -> (valid until
 
 
 _DATABASE: list[Database] = []  # the action server's one database, handed over by henkham/bootstrap.py
+_CAPS: list[Caps] = []  # a chat user's caps on profiles and live bookings, likewise
 
 
-def use_database(db: Database) -> None:
-    """Give the actions of this process their database (``henkham.bootstrap.actions`` does, before serving)."""
+def use_database(db: Database, caps: Caps | None = None) -> None:
+    """Give the actions of this process their database and a chat user's caps (``henkham.bootstrap.actions``
+    does, before serving)."""
     _DATABASE[:] = [db]
+    _CAPS[:] = [caps] if caps is not None else []
     _OA_HOSPITALS.clear()
+
+
+def chat_caps() -> Caps | None:
+    """How many patient profiles and live bookings one Zalo user may hold (None: not wired, no caps)."""
+    return _CAPS[0] if _CAPS else None
 
 
 def database() -> Database:

@@ -47,6 +47,9 @@ class BookingRequest:
     # clients of the same kind never share one; None: the channel itself is the client (the chat).
     client: str | None = None
     caps: caps.Caps | None = None  # the client's limits on live bookings (API clients)
+    # The hospital and department (slugs) the patient chose and confirmed, when the request comes from a
+    # conversation: a slot elsewhere is refused, whatever id was sent.
+    place: tuple[str, str] | None = None
 
 
 def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = None) -> tuple[AppointmentView, bool]:
@@ -71,6 +74,12 @@ def book(uow: UnitOfWork, request: BookingRequest, now: dt.datetime | None = Non
         return _repeated_booking(uow, state[0].previous_id, request.patient_id), False
 
     slot = _slot_facts(uow, request.slot_id, request.visit_type)
+    if request.place is not None and (slot.hospital, slot.department) != request.place:
+        raise RuleViolation(
+            "slot_elsewhere",
+            f"slot {request.slot_id} is not a slot of {'/'.join(request.place)}",
+            "Dạ, giờ khám này không thuộc khoa anh/chị đã chọn. Anh/chị chọn lại giờ khám giúp em ạ.",
+        )
     hospital = slot  # the same row carries the hospital's rules
     rules.check_slot_bookable(hospital, slot, now)
     if request.visit_type is not None and slot.visit_type_id is None:

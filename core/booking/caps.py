@@ -20,9 +20,9 @@ from .rules import LIVE
 class Caps:
     provider: str  # the accounts of the client: accounts.provider (e.g. "api:mini-app")
     profiles_per_account: int
-    profiles_per_client: int
+    profiles_per_client: int | None  # None: no cap for the client as a whole (the chat: Zalo users are real)
     live_bookings_per_account: int
-    live_bookings_per_client: int
+    live_bookings_per_client: int | None
 
 
 class CapReached(DomainError):
@@ -42,7 +42,10 @@ def check_new_profile(uow: UnitOfWork, caps: Caps, account_id: int) -> None:
             f"Dạ, mỗi tài khoản chỉ tạo được tối đa {caps.profiles_per_account} hồ sơ người khám ạ.",
             caps.profiles_per_account,
         )
-    if uow.session.scalar(_PROFILES_OF_CLIENT, {"provider": caps.provider}) >= caps.profiles_per_client:
+    if (
+        caps.profiles_per_client is not None
+        and uow.session.scalar(_PROFILES_OF_CLIENT, {"provider": caps.provider}) >= caps.profiles_per_client
+    ):
         raise CapReached(
             "client_profile_limit",
             f"this API client already holds {caps.profiles_per_client} patient profiles",
@@ -60,7 +63,10 @@ def check_new_booking(uow: UnitOfWork, caps: Caps, account_id: int) -> None:
             f"Dạ, mỗi tài khoản chỉ giữ được tối đa {caps.live_bookings_per_account} lịch hẹn chưa khám ạ.",
             caps.live_bookings_per_account,
         )
-    if uow.session.scalar(_LIVE_OF_CLIENT, {"provider": caps.provider}) >= caps.live_bookings_per_client:
+    if (
+        caps.live_bookings_per_client is not None
+        and uow.session.scalar(_LIVE_OF_CLIENT, {"provider": caps.provider}) >= caps.live_bookings_per_client
+    ):
         raise CapReached(
             "client_booking_limit",
             f"this API client already holds {caps.live_bookings_per_client} live appointments",

@@ -51,6 +51,7 @@ _RULES = (  # core/booking/rules.py, core/booking/appointments.py, core/booking/
     "not_changeable",
     "not_checked_in",
     "not_checkin_able",
+    "slot_elsewhere",
     "slot_full",
     "slot_in_past",
     "slot_unavailable",
