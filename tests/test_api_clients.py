@@ -366,3 +366,27 @@ def test_a_key_name_that_cannot_name_its_accounts_is_refused(db, name):
         client = access.authenticate(uow, key)
         assert patients.get_or_create_account(uow, client.account_provider, "zalo-user-1") > 0
         uow.commit()
+
+
+def test_answers_that_show_a_patient_are_audited_even_when_they_change_something(db, world) -> None:
+    # cancel, complete and a repeated profile all answer with the patient's data: each is a read too
+    client = app_client(db)
+    mini = key_of(db, "mini-changes", "mini_app")
+    his = key_of(db, "his-changes", hospital_slug="test")
+    patient = new_profile(client, mini, "u1")
+    again = new_profile(client, mini, "u1")  # the same name and birth date: the stored profile comes back
+    assert again == patient
+    slot = tomorrow_slots(client)[0]["id"]
+    code = client.post(
+        f"{API}/appointments", json={"slot_id": slot, "patient_id": patient}, headers=as_user(mini, "u1")
+    ).get_json()["code"]
+    cancelled = client.post(f"{API}/appointments/{code}/cancel", json={"reason": "bận"}, headers=as_user(mini, "u1"))
+    assert cancelled.status_code == 200
+    assert client.get(f"{API}/appointments/{code}", headers=as_user(his)).status_code == 200
+    refused = client.post(f"{API}/appointments/{code}/complete", headers=as_user(his))
+    assert refused.status_code == 409, "a cancelled visit cannot be completed"
+    kinds = [(row[0], row[2], row[4]) for row in audit_rows(db)]
+    assert ("mini-changes", "patient", "POST /api/v1/patients") in kinds
+    assert ("mini-changes", "appointment", "POST /api/v1/appointments/<code>/cancel") in kinds
+    assert ("his-changes", "appointment", "GET /api/v1/appointments/<code>") in kinds
+    assert ("his-changes", "appointment", "POST /api/v1/appointments/<code>/complete") not in kinds, "refused"

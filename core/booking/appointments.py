@@ -161,7 +161,6 @@ def get_appointment(
     uow: UnitOfWork, code: str, account_id: int | None = None, *, hospital_id: int | None = None
 ) -> AppointmentView:
     row = find_appointment_row(uow, code, account_id, hospital_id=hospital_id)
-    audit.record_reads(uow, "appointment", [row.id])
     return AppointmentView.from_row(row)
 
 
@@ -361,6 +360,9 @@ def find_appointment_row(
             code=code,
         )
     tenancy.ensure_same_hospital(uow, row.hospital_id, "appointment", hospital_id)
+    # Every service that answers with an appointment found by its code passes here (look-up, check-in, cancel,
+    # reschedule, confirm, complete): its read is audited once, here; a refused one writes nothing.
+    audit.record_reads(uow, "appointment", [row.id])
     return row
 
 

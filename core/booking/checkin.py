@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import Row, Update, bindparam, select, update
 
-from core import audit, tenancy
+from core import tenancy
 from core.db import UTCDateTime
 from core.errors import Conflict, NotFound, RuleViolation
 from core.identifiers import mask_phone, normalise_phone
@@ -55,7 +55,6 @@ def check_in(
             )
         _move_to(uow, row.id, AppointmentStatus.CHECKED_IN, channel, now)
         view = view.model_copy(update={"status": AppointmentStatus.CHECKED_IN.value, "checked_in_at": to_local(now)})
-    audit.record_reads(uow, "appointment", [row.id], now=now)  # the desk sees the patient's appointment
     uow.commit()
     return CheckInResult(
         appointment=view,

@@ -88,8 +88,11 @@ def register_patient(
             Patient.date_of_birth == date_of_birth,
         )
     )
-    if existing is not None:
-        return PatientView.of(existing), False
+    if existing is not None:  # the profile is answered as it is stored: a read, audited
+        view = PatientView.of(existing)
+        audit.record_reads(uow, "patient", [existing.id])
+        uow.commit()
+        return view, False
     if limits is not None:
         check_new_profile(uow, limits, account_id)
     patient = Patient(
