@@ -29,8 +29,9 @@ from sqlalchemy import select
 from core.booking.models import Appointment
 from core.uow import Database
 from tests.dialogue_stack import button_payload, text_of
+from tests.harness import free_port, wait_until
 from tests.test_action_server import listening_addresses
-from tests.zalo_sim import ROOT, Simulator, free_port, wait_until
+from tests.zalo_sim import ROOT, Simulator
 
 DEMO_OA = "1000000000000000001"  # dev.env's demo OA
 CODE = re.compile(r"Mã lịch hẹn: ([A-Z0-9]{6})")

@@ -33,11 +33,9 @@ from tests.zalo_sim import running_simulator
 HENKHAM = Path(sys.executable).parent / "henkham"
 
 
-@pytest.fixture
-def postgres(db, is_postgres):
-    if not is_postgres:
-        pytest.skip("several worker processes are shown on PostgreSQL; SQLite runs one writer at a time")
-    return db
+pytestmark = pytest.mark.postgres_only(
+    "several worker processes are shown on PostgreSQL; SQLite runs one writer at a time"
+)
 
 
 @pytest.fixture
@@ -124,8 +122,7 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def test_a_sender_killed_mid_batch_and_restarted_delivers_each_message_once(postgres, database_url, sim):
-    db = postgres
+def test_a_sender_killed_mid_batch_and_restarted_delivers_each_message_once(db, database_url, sim):
     prepare(db, database_url)
     users = [f"s{i}" for i in range(30)]
     with db.uow() as uow:
@@ -160,8 +157,7 @@ def test_a_sender_killed_mid_batch_and_restarted_delivers_each_message_once(post
     assert in_flight > 0, "the kill landed while messages were in flight"
 
 
-def test_a_worker_killed_mid_batch_and_restarted_answers_each_event_once(postgres, database_url, sim, fake_rasa):
-    db = postgres
+def test_a_worker_killed_mid_batch_and_restarted_answers_each_event_once(db, database_url, sim, fake_rasa):
     prepare(db, database_url)
     users = [f"w{i}" for i in range(20)]
     with db.uow() as uow:

@@ -205,9 +205,8 @@ def test_long_answers_are_split_on_sentences_and_keep_their_order(db, deliver, b
     assert " ".join(parts) == long_text.strip()
 
 
-def test_events_of_one_user_in_order_while_users_are_served_in_parallel(db, database_url, world, is_postgres):
-    if not is_postgres:
-        pytest.skip("parallel workers are shown on PostgreSQL; SQLite runs one writer at a time")
+@pytest.mark.postgres_only("parallel workers are shown on PostgreSQL; SQLite runs one writer at a time")
+def test_events_of_one_user_in_order_while_users_are_served_in_parallel(db, database_url, world):
     bot = ScriptedBot(delay=0.02)
     channel = synced_channel(db, zalo_settings(database_url), bot)
     client = create_app(channel.settings, database=db).test_client()

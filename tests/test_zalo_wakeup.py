@@ -14,8 +14,8 @@ from bot.zalo_webhook import inbox, outbox, wakeup, workers
 from bot.zalo_webhook.events import parse
 from bot.zalo_webhook.messages import OutgoingMessage
 from core.uow import Database
+from tests.harness import wait_until
 from tests.zalo_helpers import OA_ID, text_event
-from tests.zalo_sim import wait_until
 
 
 def test_a_ring_wakes_a_waiting_thread_and_an_early_ring_is_kept() -> None:
@@ -71,9 +71,8 @@ def claimer(db: Database, claim: Callable, seen: list[int]) -> Callable[[], int]
     return step
 
 
-def test_on_postgresql_queued_work_wakes_idle_workers_without_polling(db, is_postgres, monkeypatch) -> None:
-    if not is_postgres:
-        pytest.skip("NOTIFY is PostgreSQL's; on SQLite the workers poll (next test)")
+@pytest.mark.postgres_only("NOTIFY is PostgreSQL's; on SQLite the workers poll (next test)")
+def test_on_postgresql_queued_work_wakes_idle_workers_without_polling(db, monkeypatch) -> None:
     monkeypatch.setattr(workers, "NOTIFIED_POLL_SECONDS", 3600.0)  # only a notification can wake them now
     store_event(db, "early", "stored before the workers started")
     events: list[int] = []
@@ -92,9 +91,8 @@ def test_on_postgresql_queued_work_wakes_idle_workers_without_polling(db, is_pos
         wait_until(lambda: len(messages) == 1, timeout=15, what="the sender woken by the queued message")
 
 
-def test_a_rolled_back_queueing_wakes_nobody(db, is_postgres, monkeypatch) -> None:
-    if not is_postgres:
-        pytest.skip("NOTIFY is PostgreSQL's")
+@pytest.mark.postgres_only("NOTIFY is PostgreSQL's")
+def test_a_rolled_back_queueing_wakes_nobody(db, monkeypatch) -> None:
     monkeypatch.setattr(workers, "NOTIFIED_POLL_SECONDS", 3600.0)
     calls: list[int] = []
     step = claimer(db, outbox.claim, [])
@@ -112,9 +110,8 @@ def test_a_rolled_back_queueing_wakes_nobody(db, is_postgres, monkeypatch) -> No
         assert len(calls) == 2, "nothing was queued, so nobody looked"
 
 
-def test_on_sqlite_idle_workers_poll(db, is_postgres) -> None:
-    if is_postgres:
-        pytest.skip("PostgreSQL is shown above")
+@pytest.mark.sqlite_only("PostgreSQL is shown above")
+def test_on_sqlite_idle_workers_poll(db) -> None:
     events: list[int] = []
     with running(db, claimer(db, inbox.claim, events), wakeup.INBOX_CHANNEL):
         store_event(db, "u", "xin chào")
