@@ -18,7 +18,7 @@ from core.booking.models import Appointment, Department, Doctor, Hospital, Slot
 from core.timeutil import local_to_utc
 from henkham.web import create_app
 from tests import factories
-from tests.factories import build_world, new_patient, slot_at, today_local
+from tests.factories import new_patient, slot_at, today_local
 from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 
 API = "/api/v1"
@@ -59,11 +59,6 @@ def assert_refused(response, status: int, expected: dict) -> dict:
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def world(db):
-    return build_world(db, start=today_local())
 
 
 @pytest.fixture

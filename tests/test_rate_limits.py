@@ -17,7 +17,7 @@ from core.config import Settings
 from core.timeutil import local_to_utc
 from henkham.web import create_app
 from tests import factories
-from tests.factories import build_world, new_patient, slot_at, today_local
+from tests.factories import new_patient, slot_at, today_local
 from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 
 API = "/api/v1"
@@ -26,9 +26,7 @@ CODE_ALPHABET = 31  # 0/O/1/I never appear in a booking code
 CODE_LENGTH = 6
 
 
-@pytest.fixture
-def world(db):
-    return build_world(db, start=today_local(), days=3, capacity=50)
+pytestmark = pytest.mark.world(days=3, capacity=50)
 
 
 @pytest.fixture

@@ -13,13 +13,9 @@ from bot.zalo_webhook import workers
 from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import Conversation, DataSubjectRequest, InboundEvent, OutboundMessage
 from henkham.web import create_app
-from tests.factories import build_world, today_local
 from tests.zalo_helpers import OA_ID, ScriptedBot, event, signed, synced_channel, text_event, zalo_settings
 
-
-@pytest.fixture
-def world(db):
-    return build_world(db, start=today_local(), days=1)
+pytestmark = pytest.mark.world(days=1)
 
 
 @pytest.fixture
