@@ -24,7 +24,8 @@ def test_a_ring_wakes_a_waiting_thread_and_an_early_ring_is_kept() -> None:
     woken: list[bool] = []
     waiter = threading.Thread(target=lambda: woken.append(doorbell.wait(30)))
     waiter.start()
-    time.sleep(0.1)
+    # Ring once the thread waits (on the doorbell's condition), not before: an early ring is the case below.
+    wait_until(lambda: doorbell._changed._waiters, timeout=10, what="the thread to wait on the doorbell")
     doorbell.ring()
     waiter.join(timeout=10)
     assert woken == [True], "the ring woke the waiting thread long before its 30 s"
@@ -95,19 +96,27 @@ def test_on_postgresql_queued_work_wakes_idle_workers_without_polling(db, monkey
 def test_a_rolled_back_queueing_wakes_nobody(db, monkeypatch) -> None:
     monkeypatch.setattr(workers, "NOTIFIED_POLL_SECONDS", 3600.0)
     calls: list[int] = []
+    claiming_looks: list[int] = []  # the number of each look that found work
     step = claimer(db, outbox.claim, [])
 
     def counted() -> int:
         calls.append(1)
-        return step()
+        found = step()
+        if found:
+            claiming_looks.append(len(calls))
+        return found
 
     with running(db, counted, wakeup.OUTBOX_CHANNEL, threads=1):
         wait_until(lambda: len(calls) == 2, timeout=15, what="the first look and the look after connecting")
         with db.uow() as uow:
             outbox.enqueue(uow, oa_id=OA_ID, user_id="u", message=OutgoingMessage("Dạ"), key="rolled-back")
             uow.rollback()
-        time.sleep(1.0)
-        assert len(calls) == 2, "nothing was queued, so nobody looked"
+        # Notifications arrive in commit order: a look woken by the rolled-back one would come before this one's.
+        with db.uow() as uow:
+            outbox.enqueue(uow, oa_id=OA_ID, user_id="u", message=OutgoingMessage("Dạ"), key="committed")
+            uow.commit()
+        wait_until(lambda: claiming_looks, timeout=15, what="the sender woken by the committed message")
+        assert claiming_looks == [3], "nothing was queued by the rollback, so nobody looked before the commit"
 
 
 @pytest.mark.sqlite_only("PostgreSQL is shown above")
