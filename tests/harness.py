@@ -11,6 +11,8 @@ import subprocess
 import time
 from collections.abc import Callable
 
+import requests
+
 HOST = "127.0.0.1"
 
 
@@ -46,6 +48,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
+
+
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """Whether ``url`` answers a GET with a 2xx status (False while nothing listens there yet)."""
+    try:
+        return requests.get(url, timeout=timeout).ok
+    except requests.RequestException:
+        return False
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:

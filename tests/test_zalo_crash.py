@@ -27,6 +27,7 @@ from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage
 from bot.zalo_webhook.oas import OARegistry
 from core.timeutil import utcnow
 from tests.factories import build_world, today_local
+from tests.harness import stop_process, wait_until
 from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, text_event, zalo_settings
 from tests.zalo_sim import running_simulator
 
@@ -93,12 +94,9 @@ def start(role: str, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
+def wait_for(condition, what: str, process: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
+    alive = (lambda: process.poll() is None) if process else None
+    wait_until(condition, timeout=timeout, what=what, alive=alive)
 
 
 def count(db, model, *conditions) -> int:
@@ -113,13 +111,7 @@ def prepare(db, database_url: str) -> None:
 
 
 def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_process(process, timeout=10)
 
 
 def test_a_sender_killed_mid_batch_and_restarted_delivers_each_message_once(db, database_url, sim):
@@ -138,7 +130,15 @@ def test_a_sender_killed_mid_batch_and_restarted_delivers_each_message_once(db, 
     env = environment(database_url, sim)
     first = start("sender", env)
     try:
-        wait_for(lambda: len(sim.messages(kind="cs")) >= 60)
+        # Killed while messages are in flight (claimed, not yet recorded as sent): the case being shown.
+        wait_for(
+            lambda: (
+                len(sim.messages(kind="cs")) >= 60
+                and count(db, OutboundMessage, OutboundMessage.status == "processing") > 0
+            ),
+            "60 messages sent and more in flight",
+            first,
+        )
         first.send_signal(signal.SIGKILL)
         first.wait()
     finally:
@@ -146,7 +146,12 @@ def test_a_sender_killed_mid_batch_and_restarted_delivers_each_message_once(db, 
     in_flight = count(db, OutboundMessage, OutboundMessage.status == "processing")
     second = start("sender", env)
     try:
-        wait_for(lambda: count(db, OutboundMessage, OutboundMessage.status != "done") == 0, timeout=120)
+        wait_for(
+            lambda: count(db, OutboundMessage, OutboundMessage.status != "done") == 0,
+            "every message delivered",
+            second,
+            timeout=120,
+        )
     finally:
         stop(second)
     delivered = [m["message"]["text"] for m in sim.messages(kind="cs")]
@@ -169,13 +174,27 @@ def test_a_worker_killed_mid_batch_and_restarted_answers_each_event_once(db, dat
     sender = start("sender", env)
     worker = start("worker", env)
     try:
-        wait_for(lambda: count(db, InboundEvent, InboundEvent.status == "done") >= 30)
+        wait_for(
+            lambda: (
+                count(db, InboundEvent, InboundEvent.status == "done") >= 30
+                and count(db, InboundEvent, InboundEvent.status == "processing") > 0
+            ),
+            "30 events answered and more being handled",
+            worker,
+        )
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         in_flight = count(db, InboundEvent, InboundEvent.status == "processing")
         worker = start("worker", env)
-        wait_for(lambda: count(db, InboundEvent, InboundEvent.status != "done") == 0, timeout=120)
-        wait_for(lambda: count(db, OutboundMessage, OutboundMessage.status != "done") == 0, timeout=120)
+        wait_for(
+            lambda: count(db, InboundEvent, InboundEvent.status != "done") == 0, "every event handled", worker, 120
+        )
+        wait_for(
+            lambda: count(db, OutboundMessage, OutboundMessage.status != "done") == 0,
+            "every answer delivered",
+            sender,
+            120,
+        )
     finally:
         stop(worker)
         stop(sender)

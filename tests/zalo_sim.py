@@ -19,7 +19,7 @@ import requests
 
 from bot.zalo_webhook.simulator import SimulatedOA
 from core.config import Settings
-from tests.harness import HOST, NotReady, free_port, stop_process, wait_until
+from tests.harness import HOST, NotReady, answers, free_port, stop_process, wait_until
 from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, zalo_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,19 +101,13 @@ def running_process(
     """A subprocess of the project, ready once ``ready_url`` answers 2xx; its output goes to ``log_path``,
     whose tail is shown if it does not start. Terminated on exit."""
 
-    def ready() -> bool:
-        try:
-            return requests.get(ready_url, timeout=1).ok
-        except requests.RequestException:
-            return False
-
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
         try:
             try:
-                wait_until(ready, timeout=timeout, what=what, alive=lambda: process.poll() is None)
+                wait_until(lambda: answers(ready_url), timeout=timeout, what=what, alive=lambda: process.poll() is None)
             except NotReady as error:
                 raise NotReady(f"{error}\n{log_path.read_text(errors='replace')[-3000:]}") from None
             yield process
