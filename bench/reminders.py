@@ -52,10 +52,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -69,17 +67,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import requests
 from sqlalchemy import event, func, select, text
 
-from bench.booking import ADMIN_URL, BenchError, create_database, drop_database, log, print_columns, server_facts
+from bench.booking import ADMIN_URL, print_columns, server_facts
 from bench.procstat import machine_busy, postgres_backends, processes, tree
 from bench.querycount import read_counts
 from bench.reminder_world import DueReminders, seed_due_reminders
-from bench.webhook import SIMULATOR, Children, free_port, wait_until_up
+from bench.webhook import SIMULATOR
 from bot.zalo_webhook.models import OutboundMessage, WorkStatus
 from bot.zalo_webhook.ratelimit import RateLimiter
 from core.config import ZaloOASettings
 from core.migrate import upgrade
 from core.reminders.models import Reminder
 from core.uow import Database
+from tests.harness import BenchError, BenchRun, Children, add_database_arguments, bench_main, free_port, log
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSPITAL = "bv-nhac-lich"
@@ -288,7 +287,7 @@ def run_processes(
     }
     env = process_env(url, base, args)
     simulator = children.start("simulator", [sys.executable, "-c", SIMULATOR, json.dumps(config), str(port)], env)
-    wait_until_up(f"{base}/_sim/stats", simulator, "the Zalo simulator", children, "simulator")
+    children.wait_up(f"{base}/_sim/stats", simulator, "the Zalo simulator", "simulator")
     http = requests.Session()
 
     def delivered() -> int:
@@ -802,50 +801,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds (900)")
     parser.add_argument("--stall-seconds", type=float, default=60.0, help="give up after no progress this long (60)")
-    parser.add_argument(
-        "--database-url",
-        help="an existing, empty PostgreSQL database to use (migrated and filled, not dropped); "
-        "default: a throw-away database on --admin-url",
-    )
-    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"server for the throw-away database ({ADMIN_URL})")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the subprocesses' logs (kept anyway on errors)")
+    add_database_arguments(parser, ADMIN_URL, "empty; migrated and filled, not dropped")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    logs = Path(tempfile.mkdtemp(prefix="henkham-bench-reminders-"))
-    children = Children(logs)
-    name = None
-    url = args.database_url
-    status = 2
     figures: dict[str, Any] = {"bench": "reminders", "count": args.count}
-    try:
-        if url is None:
-            name, url = create_database(args.admin_url)
-            print(f"database    : {name} (throw-away, dropped at the end)")
-        else:
-            print(f"database    : {url.rsplit('@', 1)[-1]} (given, kept)")
-        dbname = url.rsplit("/", 1)[-1].split("?")[0]
-        status, figures = run(url, dbname, args, children)
-    except BenchError as error:
-        print(f"\nERROR: {error}", file=sys.stderr)
-        figures["error"] = str(error).splitlines()[0]
-        status = 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: stopping the subprocesses and dropping the database", file=sys.stderr)
-        status = 130
-    finally:
-        children.stop_all()
-        if name is not None:
-            drop_database(args.admin_url, name)
-        if status == 0 and not args.keep_logs:
-            shutil.rmtree(logs, ignore_errors=True)
-        else:
-            print(f"logs of the subprocesses: {logs}")
-    log(f"done, exit status {status}")
-    print(json.dumps({**figures, "exit_status": status}, ensure_ascii=False))  # the last line: the figures
-    return status
+
+    def bench(run_: BenchRun) -> int:
+        status, found = run(run_.url, run_.dbname, args, run_.children)
+        figures.update(found)
+        return status
+
+    return bench_main(args, bench, name="reminders", figures=figures)
 
 
 if __name__ == "__main__":
