@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -29,6 +27,7 @@ from core.migrate import upgrade
 from core.models import metadata
 from core.uow import Database
 from tests.factories import World, build_world, today_local
+from tests.harness import create_database, drop_database, postgres_unavailable
 from tests.rasa_env import require_rasa
 
 POSTGRES_ADMIN_URL = os.environ.get("HENKHAM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -53,11 +52,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def _postgres_unavailable() -> str | None:
-    try:
-        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable ({exc.__class__.__name__}: {str(exc).strip()[:120]})"
+    reason = postgres_unavailable(POSTGRES_ADMIN_URL)
+    return reason and f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable ({reason})"
 
 
 @contextmanager
@@ -68,16 +64,12 @@ def throwaway_postgres() -> Iterator[str]:
         if REQUIRE_POSTGRES:
             pytest.fail(f"HENKHAM_REQUIRE_POSTGRES=1 but {reason}")
         pytest.skip(reason)
-    name = f"henkham_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    name, url = create_database(POSTGRES_ADMIN_URL, prefix="henkham_test")
     try:
         upgrade(url)
         yield url
     finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(POSTGRES_ADMIN_URL, name)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

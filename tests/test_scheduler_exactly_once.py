@@ -31,7 +31,7 @@ from core.reminders.models import Reminder
 from core.reminders.planning import kinds_of, plan_appointment_reminders
 from core.uow import Database
 from tests.conftest import throwaway_postgres
-from tests.harness import wait_until
+from tests.harness import Children, wait_until
 from tests.zalo_helpers import OA_ID, zalo_settings
 from tests.zalo_sim import Simulator, running_simulator
 
@@ -80,36 +80,18 @@ def environment(url: str, sim: Simulator) -> dict[str, str]:
     }
 
 
-class Processes:
-    """The subprocesses of one test, each logging to its own file; all stopped at the end, by handle."""
+class Processes(Children):
+    """``henkham`` subprocesses of one test, with the test's environment; all stopped at the end, by handle."""
 
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        self.folder = folder
+        super().__init__(folder)
         self.env = env
-        self.started: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        with (self.folder / f"{name}.log").open("wb") as log:
-            process = subprocess.Popen([str(HENKHAM), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.started.append((name, process))
-        return process
-
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:  # type: ignore[override]
+        return super().start(name, [str(HENKHAM), *args], self.env)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {name}\n{self.log(name)[-2000:]}" for name, _ in self.started)
-
-    def stop_all(self) -> None:
-        for _, process in self.started:
-            if process.poll() is None:
-                process.terminate()
-        for _, process in self.started:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        return "\n".join(f"--- {name}\n{self.log(name)[-2000:]}" for name, _ in self.running)
 
 
 @pytest.fixture

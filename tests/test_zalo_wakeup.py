@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -75,6 +74,14 @@ def claimer(db: Database, claim: Callable, seen: list[int]) -> Callable[[], int]
 @pytest.mark.postgres_only("NOTIFY is PostgreSQL's; on SQLite the workers poll (next test)")
 def test_on_postgresql_queued_work_wakes_idle_workers_without_polling(db, monkeypatch) -> None:
     monkeypatch.setattr(workers, "NOTIFIED_POLL_SECONDS", 3600.0)  # only a notification can wake them now
+    doorbells: list[wakeup.Doorbell] = []
+
+    class Seen(wakeup.Doorbell):
+        def __init__(self, limit: int) -> None:
+            super().__init__(limit)
+            doorbells.append(self)
+
+    monkeypatch.setattr(wakeup, "Doorbell", Seen)
     store_event(db, "early", "stored before the workers started")
     events: list[int] = []
     messages: list[int] = []
@@ -83,7 +90,11 @@ def test_on_postgresql_queued_work_wakes_idle_workers_without_polling(db, monkey
         running(db, claimer(db, outbox.claim, messages), wakeup.OUTBOX_CHANNEL),
     ):
         wait_until(lambda: len(events) == 1, timeout=15, what="the event stored before the start")
-        time.sleep(0.5)  # every thread idle, waiting for an hour
+        wait_until(
+            lambda: len(doorbells) == 2 and all(len(bell._changed._waiters) == 2 for bell in doorbells),
+            timeout=15,
+            what="every thread idle, waiting for an hour on its doorbell",
+        )
         store_event(db, "late", "stored while the workers wait")
         wait_until(lambda: len(events) == 2, timeout=15, what="the worker woken by the new event")
         with db.uow() as uow:
