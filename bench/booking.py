@@ -64,7 +64,7 @@ from core.errors import DomainError
 from core.migrate import upgrade
 from core.timeutil import local_to_utc, local_today, utcnow
 from core.uow import Database
-from tests.harness import BenchError, add_database_arguments, bench_main, log
+from tests.harness import BenchError, add_database_arguments, bench_main, join_clients, log
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOSPITAL = "bvdk-tinh-demo"  # the first demo hospital: 20 departments, 30-day booking horizon
@@ -315,11 +315,7 @@ def run_phase(
             except queue.Empty:
                 raise BenchError(f"{name}: clients did not report within {seconds + 180:.0f} s") from None
     finally:
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.terminate()  # only our own client processes, by handle
-                process.join(timeout=5)
+        join_clients(processes, timeout=30)
     errors = [c for c in collected if c.error]
     if errors:
         raise BenchError(f"{name}: client {errors[0].client} failed:\n{errors[0].error}")

@@ -50,7 +50,6 @@ Every subprocess is stopped by its handle and the database dropped on every way 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -71,14 +70,14 @@ from bench.booking import ADMIN_URL, print_columns, server_facts
 from bench.procstat import machine_busy, postgres_backends, processes, tree
 from bench.querycount import read_counts
 from bench.reminder_world import DueReminders, seed_due_reminders
-from bench.webhook import SIMULATOR
+from bench.webhook import channel_env, start_simulator
 from bot.zalo_webhook.models import OutboundMessage, WorkStatus
 from bot.zalo_webhook.ratelimit import RateLimiter
 from core.config import ZaloOASettings
 from core.migrate import upgrade
 from core.reminders.models import Reminder
 from core.uow import Database
-from tests.harness import BenchError, BenchRun, Children, add_database_arguments, bench_main, free_port, log
+from tests.harness import BenchError, BenchRun, Children, add_database_arguments, bench_main, log
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSPITAL = "bv-nhac-lich"
@@ -105,16 +104,7 @@ def henkham_argv(plain: bool, counts: Path, *args: str) -> list[str]:
 
 
 def process_env(url: str, zalo_base: str, args: argparse.Namespace) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HENKHAM_")}
-    env.update(
-        HENKHAM_DATABASE_URL=url,
-        HENKHAM_ZALO_OAS=json.dumps([OA.model_dump()]),
-        HENKHAM_ZALO_API_BASE=zalo_base,
-        HENKHAM_ZALO_ZNS_BASE=zalo_base,
-        HENKHAM_ZALO_OAUTH_BASE=zalo_base,
-        HENKHAM_ZALO_RATE_LIMIT_PER_MINUTE=str(args.limit_per_minute),
-        PYTHONUNBUFFERED="1",
-    )
+    env = channel_env(url, zalo_base, args.limit_per_minute, OA)
     if args.reminders_seconds is not None:
         env["HENKHAM_SCHEDULER_REMINDERS_SECONDS"] = str(args.reminders_seconds)
     return env
@@ -269,25 +259,9 @@ class Result:
 def run_processes(
     db: Database, url: str, dbname: str, world: DueReminders, args: argparse.Namespace, children: Children
 ) -> Result:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    config = {
-        "webhook_url": NOWHERE + "/zalo/webhook",
-        "oas": [
-            {
-                "oa_id": OA.oa_id,
-                "app_id": OA.app_id,
-                "oa_secret_key": OA.oa_secret_key,
-                "app_secret": OA.app_secret,
-                "refresh_token": OA.refresh_token,
-                "name": "bench OA",
-            }
-        ],
-        "templates": {"bench-tpl-reminder": ["noi_dung"]},
-    }
-    env = process_env(url, base, args)
-    simulator = children.start("simulator", [sys.executable, "-c", SIMULATOR, json.dumps(config), str(port)], env)
-    children.wait_up(f"{base}/_sim/stats", simulator, "the Zalo simulator", "simulator")
+    simulator, base, env = start_simulator(
+        children, OA, lambda zalo_base: process_env(url, zalo_base, args), {"bench-tpl-reminder": ["noi_dung"]}
+    )
     http = requests.Session()
 
     def delivered() -> int:
@@ -323,7 +297,7 @@ def run_processes(
     timeline = Timeline()
     if not args.plan_first:
         start_senders()
-    log(f"   simulator on port {port}")
+    log(f"   simulator at {base}")
 
     table = processes()
     pg_before = sum(table[pid].cpu for pid in postgres_backends(table, dbname))

@@ -43,6 +43,7 @@ import platform
 import queue
 import random
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -75,7 +76,7 @@ from core.config import Settings, ZaloOASettings
 from core.migrate import upgrade
 from core.timeutil import utcnow
 from core.uow import Database
-from tests.harness import BenchError, Children, add_database_arguments, bench_main, free_port, log
+from tests.harness import BenchError, Children, add_database_arguments, bench_main, free_port, join_clients, log
 
 ROOT = Path(__file__).resolve().parent.parent
 # The one OA of the bench (fictional ids and secrets, like dev.env's).
@@ -107,12 +108,12 @@ TEXTS = (
 # --------------------------------------------------------------------------------------------------------
 
 
-def channel_env(url: str, zalo_base: str, limit_per_minute: int) -> dict[str, str]:
+def channel_env(url: str, zalo_base: str, limit_per_minute: int, oa: ZaloOASettings = OA) -> dict[str, str]:
     """The environment of a henkham subprocess: this bench's database, OA, Zalo hosts and rate limit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HENKHAM_")}
     env.update(
         HENKHAM_DATABASE_URL=url,
-        HENKHAM_ZALO_OAS=json.dumps([OA.model_dump()]),
+        HENKHAM_ZALO_OAS=json.dumps([oa.model_dump()]),
         HENKHAM_ZALO_API_BASE=zalo_base,
         HENKHAM_ZALO_ZNS_BASE=zalo_base,
         HENKHAM_ZALO_OAUTH_BASE=zalo_base,
@@ -480,11 +481,7 @@ def run_webhook(
                 process.terminate()
         raise
     finally:
-        for process in clients:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.terminate()  # only our own client processes, by handle
-                process.join(timeout=5)
+        join_clients(clients, timeout=10)
     failed = [r for r in reports if r.error]
     if failed:
         raise BenchError(f"load generator {failed[0].client} failed:\n{failed[0].error}")
@@ -536,6 +533,29 @@ def run_webhook(
 # --------------------------------------------------------------------------------------------------------
 # 2. Sender sustained rate against the simulator
 # --------------------------------------------------------------------------------------------------------
+
+
+def start_simulator(
+    children: Children,
+    oa: ZaloOASettings,
+    env_at: Callable[[str], dict[str, str]],
+    templates: dict[str, list[str]] | None = None,
+) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """The Zalo simulator of ``oa`` as a child, once it answers: the process, its base URL, and the
+    environment (``env_at(base)``) it was started with, the one of the henkham processes talking to it."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    keys = ("oa_id", "app_id", "oa_secret_key", "app_secret", "refresh_token")
+    config = {
+        "webhook_url": NOWHERE + "/zalo/webhook",
+        "oas": [{**{key: getattr(oa, key) for key in keys}, "name": "bench OA"}],
+        "templates": templates or {},
+    }
+    env = env_at(base)
+    simulator = children.start("simulator", [sys.executable, "-c", SIMULATOR, json.dumps(config), str(port)], env)
+    children.wait_up(f"{base}/_sim/stats", simulator, "the Zalo simulator", "simulator")
+    return simulator, base, env
+
 
 SIMULATOR = """
 import json, sys
@@ -665,32 +685,13 @@ def run_sender(
     settle(db)
     log(f"2. sender: {messages:,} chat messages enqueued for {users:,} users (last interaction now)")
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    config = {
-        "webhook_url": NOWHERE + "/zalo/webhook",
-        "oas": [
-            {
-                "oa_id": OA.oa_id,
-                "app_id": OA.app_id,
-                "oa_secret_key": OA.oa_secret_key,
-                "app_secret": OA.app_secret,
-                "refresh_token": OA.refresh_token,
-                "name": "bench OA",
-            }
-        ],
-    }
-    env = channel_env(url, base, limit)
-    simulator = children.start("simulator", [sys.executable, "-c", SIMULATOR, json.dumps(config), str(port)], env)
-    children.wait_up(f"{base}/_sim/stats", simulator, "the Zalo simulator", "simulator")
+    simulator, base, env = start_simulator(children, OA, lambda zalo_base: channel_env(url, zalo_base, limit))
     http = requests.Session()
 
     def delivered() -> int:
         return int(http.get(f"{base}/_sim/stats", timeout=10).json()["messages"])
 
-    log(
-        f"   simulator up on port {port}; starting {args.senders} × henkham zalo sender --threads {args.sender_threads}"
-    )
+    log(f"   simulator up at {base}; starting {args.senders} × henkham zalo sender --threads {args.sender_threads}")
     senders = [
         children.start(f"sender-{i}", henkham_command("zalo", "sender", "--threads", str(args.sender_threads)), env)
         for i in range(args.senders)

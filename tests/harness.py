@@ -158,6 +158,15 @@ class Children:
         )
 
 
+def join_clients(clients: Sequence[Any], timeout: float) -> None:
+    """Join a bench's own client processes (multiprocessing); terminate, by handle, any still alive."""
+    for process in clients:
+        process.join(timeout=timeout)
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=5)
+
+
 # --- the scaffolding of a bench script's main() -------------------------------------------------------------
 
 
