@@ -112,17 +112,12 @@ def wait_for(condition, *, timeout: float, what: str, processes: Processes | Non
 
 def planner_statements_running(db: Database) -> int:
     """Statements on the reminders (a planner's) still running or in an open transaction, besides ours."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND (application_name = 'henkham-scheduler' OR (state <> 'idle' AND query ILIKE '%reminders%'))"
+    )
     with db.reader() as uow:
-        return int(
-            uow.session.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND (application_name = 'henkham-scheduler' "
-                    "OR (state <> 'idle' AND query ILIKE '%reminders%'))"
-                )
-            )
-            or 0
-        )
+        return uow.session.execute(query).scalar_one()
 
 
 def assert_each_delivered_once(db: Database, sim: Simulator, worlds: list[DueReminders]) -> None:
