@@ -64,6 +64,7 @@ from core.errors import DomainError
 from core.timeutil import local_to_utc, local_today, utcnow
 from core.uow import Database
 from henkham.migrate import upgrade
+from tests.harness import BenchError, add_database_arguments, bench_main, join_clients, log
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOSPITAL = "bvdk-tinh-demo"  # the first demo hospital: 20 departments, 30-day booking horizon
@@ -281,18 +282,6 @@ class PhaseResult:
         return next(c.ops for c in self.clients if c.client == client)
 
 
-class BenchError(RuntimeError):
-    pass
-
-
-_STARTED = time.monotonic()
-
-
-def log(message: str) -> None:
-    """A progress line with the time since the start, flushed at once."""
-    print(f"[{time.monotonic() - _STARTED:5.1f} s] {message}", flush=True)
-
-
 def run_phase(
     name: str,
     kind: str,
@@ -326,11 +315,7 @@ def run_phase(
             except queue.Empty:
                 raise BenchError(f"{name}: clients did not report within {seconds + 180:.0f} s") from None
     finally:
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.terminate()  # only our own client processes, by handle
-                process.join(timeout=5)
+        join_clients(processes, timeout=30)
     errors = [c for c in collected if c.error]
     if errors:
         raise BenchError(f"{name}: client {errors[0].client} failed:\n{errors[0].error}")
@@ -823,26 +808,9 @@ def run(url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-def create_database(admin_url: str) -> tuple[str, str]:
-    name = f"henkham_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument(
-        "--database-url",
-        help="an existing PostgreSQL database to use (migrated and filled with demo and bench data, not dropped); "
-        "default: a throw-away database on --admin-url",
-    )
-    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"server for the throw-away database ({ADMIN_URL})")
+    add_database_arguments(parser, ADMIN_URL, "migrated and filled with demo and bench data, not dropped", logs=False)
     parser.add_argument("--clients", type=int, default=8, help="concurrent client processes (8)")
     parser.add_argument("--booking-seconds", type=float, default=15.0, help="duration of the booking run (15)")
     parser.add_argument("--lookup-seconds", type=float, default=8.0, help="duration of each lookup run (8)")
@@ -852,24 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=20_260_101, help="random seed for the data and the queries")
     args = parser.parse_args(argv)
-
-    name = None
-    url = args.database_url
-    if url is None:
-        name, url = create_database(args.admin_url)
-        print(f"database    : {name} (throw-away, dropped at the end)")
-    else:
-        print(f"database    : {url.rsplit('@', 1)[-1]} (given, kept)")
-    try:
-        status = run(url, args)
-    except BenchError as error:
-        print(f"\nERROR: {error}", file=sys.stderr)
-        status = 2
-    finally:
-        if name is not None:
-            drop_database(args.admin_url, name)
-    log(f"done, exit status {status}")
-    return status
+    return bench_main(args, lambda bench: run(bench.url, args), name="booking")
 
 
 if __name__ == "__main__":

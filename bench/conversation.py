@@ -51,11 +51,8 @@ import platform
 import queue
 import random
 import re
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -68,12 +65,11 @@ from typing import Any
 # `python bench/conversation.py` puts bench/ first on sys.path; the project root must be importable too.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg
 import requests
 import yaml
 from sqlalchemy import func, select
 
-from bench.booking import ADMIN_URL, BenchError, create_database, drop_database, log, ms, percentile, print_columns
+from bench.booking import ADMIN_URL, ms, percentile, print_columns
 from bench.procstat import machine_busy, own_child, peak_rss_kib, postgres_backends, processes, tree
 from bot.zalo_webhook.models import InboundEvent, OutboundMessage
 from bot.zalo_webhook.processing import BOT_DOWN
@@ -83,6 +79,7 @@ from core.uow import Database
 from henkham.migrate import upgrade
 from tests.dialogue_stack import RASA_TOKEN, button_payload, buttons_of, running_dialogue, settled, text_of
 from tests.factories import build_world
+from tests.harness import BenchError, bench_main, log
 from tests.zalo_helpers import OA_ID
 from tests.zalo_sim import Simulator
 
@@ -745,15 +742,6 @@ def rasa_memory(pid: int | None) -> tuple[int, int, int]:
 # --------------------------------------------------------------------------------------------------------
 
 
-def postgres_reachable(admin_url: str) -> str | None:
-    """None when the server answers, else why not."""
-    try:
-        with psycopg.connect(admin_url, connect_timeout=3):
-            return None
-    except psycopg.Error as error:
-        return f"{type(error).__name__}: {str(error).strip()[:120]}"
-
-
 def run(url: str, dbname: str, folder: Path, args: argparse.Namespace) -> int:
     load_before = os.getloadavg()
     print(
@@ -883,39 +871,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20_260_101, help="random seed of the NLU texts")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (kept anyway on errors)")
     args = parser.parse_args(argv)
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up as on Ctrl-C
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per webhook request
-    folder = Path(tempfile.mkdtemp(prefix="henkham-bench-conversation-"))
-    name = None
-    status = 2
-    try:
-        unreachable = postgres_reachable(args.admin_url)
-        if unreachable is None:
-            name, url = create_database(args.admin_url)
-            dbname = name
-            print(f"database    : {name} (throw-away, dropped at the end)")
-        else:
-            url = f"sqlite:///{folder / 'henkham.db'}"
-            dbname = "sqlite"
-            print(f"database    : SQLite {folder / 'henkham.db'} (NOTE: PostgreSQL unreachable: {unreachable})")
-        status = run(url, dbname, folder, args)
-    except BenchError as error:
-        print(f"\nERROR: {error}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("\ninterrupted: stopping the processes and dropping the database", file=sys.stderr)
-        status = 130
-    except Exception:
-        traceback.print_exc()
-    finally:
-        if name is not None:
-            drop_database(args.admin_url, name)
-        if status == 0 and not args.keep_logs:
-            shutil.rmtree(folder, ignore_errors=True)
-        else:
-            print(f"logs of the processes: {folder}")
-    log(f"done, exit status {status}")
-    return status
+    return bench_main(
+        args, lambda bench: run(bench.url, bench.dbname, bench.folder, args), name="conversation", sqlite_fallback=True
+    )
 
 
 if __name__ == "__main__":

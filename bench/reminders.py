@@ -50,12 +50,9 @@ Every subprocess is stopped by its handle and the database dropped on every way 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -69,17 +66,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import requests
 from sqlalchemy import event, func, select, text
 
-from bench.booking import ADMIN_URL, BenchError, create_database, drop_database, log, print_columns, server_facts
+from bench.booking import ADMIN_URL, print_columns, server_facts
 from bench.procstat import machine_busy, postgres_backends, processes, tree
 from bench.querycount import read_counts
 from bench.reminder_world import DueReminders, seed_due_reminders
-from bench.webhook import SIMULATOR, Children, free_port, wait_until_up
+from bench.webhook import channel_env, start_simulator
 from bot.zalo_webhook.models import OutboundMessage, WorkStatus
 from bot.zalo_webhook.ratelimit import RateLimiter
 from core.config import ZaloOASettings
 from core.reminders.models import Reminder
 from core.uow import Database
 from henkham.migrate import upgrade
+from tests.harness import BenchError, BenchRun, Children, add_database_arguments, bench_main, log
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSPITAL = "bv-nhac-lich"
@@ -106,16 +104,7 @@ def henkham_argv(plain: bool, counts: Path, *args: str) -> list[str]:
 
 
 def process_env(url: str, zalo_base: str, args: argparse.Namespace) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HENKHAM_")}
-    env.update(
-        HENKHAM_DATABASE_URL=url,
-        HENKHAM_ZALO_OAS=json.dumps([OA.model_dump()]),
-        HENKHAM_ZALO_API_BASE=zalo_base,
-        HENKHAM_ZALO_ZNS_BASE=zalo_base,
-        HENKHAM_ZALO_OAUTH_BASE=zalo_base,
-        HENKHAM_ZALO_RATE_LIMIT_PER_MINUTE=str(args.limit_per_minute),
-        PYTHONUNBUFFERED="1",
-    )
+    env = channel_env(url, zalo_base, args.limit_per_minute, OA)
     if args.reminders_seconds is not None:
         env["HENKHAM_SCHEDULER_REMINDERS_SECONDS"] = str(args.reminders_seconds)
     return env
@@ -270,25 +259,9 @@ class Result:
 def run_processes(
     db: Database, url: str, dbname: str, world: DueReminders, args: argparse.Namespace, children: Children
 ) -> Result:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    config = {
-        "webhook_url": NOWHERE + "/zalo/webhook",
-        "oas": [
-            {
-                "oa_id": OA.oa_id,
-                "app_id": OA.app_id,
-                "oa_secret_key": OA.oa_secret_key,
-                "app_secret": OA.app_secret,
-                "refresh_token": OA.refresh_token,
-                "name": "bench OA",
-            }
-        ],
-        "templates": {"bench-tpl-reminder": ["noi_dung"]},
-    }
-    env = process_env(url, base, args)
-    simulator = children.start("simulator", [sys.executable, "-c", SIMULATOR, json.dumps(config), str(port)], env)
-    wait_until_up(f"{base}/_sim/stats", simulator, "the Zalo simulator", children, "simulator")
+    simulator, base, env = start_simulator(
+        children, OA, lambda zalo_base: process_env(url, zalo_base, args), {"bench-tpl-reminder": ["noi_dung"]}
+    )
     http = requests.Session()
 
     def delivered() -> int:
@@ -324,7 +297,7 @@ def run_processes(
     timeline = Timeline()
     if not args.plan_first:
         start_senders()
-    log(f"   simulator on port {port}")
+    log(f"   simulator at {base}")
 
     table = processes()
     pg_before = sum(table[pid].cpu for pid in postgres_backends(table, dbname))
@@ -802,50 +775,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds (900)")
     parser.add_argument("--stall-seconds", type=float, default=60.0, help="give up after no progress this long (60)")
-    parser.add_argument(
-        "--database-url",
-        help="an existing, empty PostgreSQL database to use (migrated and filled, not dropped); "
-        "default: a throw-away database on --admin-url",
-    )
-    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"server for the throw-away database ({ADMIN_URL})")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the subprocesses' logs (kept anyway on errors)")
+    add_database_arguments(parser, ADMIN_URL, "empty; migrated and filled, not dropped")
     args = parser.parse_args(argv)
     if args.count < 1:
         parser.error("--count must be at least 1")
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    logs = Path(tempfile.mkdtemp(prefix="henkham-bench-reminders-"))
-    children = Children(logs)
-    name = None
-    url = args.database_url
-    status = 2
     figures: dict[str, Any] = {"bench": "reminders", "count": args.count}
-    try:
-        if url is None:
-            name, url = create_database(args.admin_url)
-            print(f"database    : {name} (throw-away, dropped at the end)")
-        else:
-            print(f"database    : {url.rsplit('@', 1)[-1]} (given, kept)")
-        dbname = url.rsplit("/", 1)[-1].split("?")[0]
-        status, figures = run(url, dbname, args, children)
-    except BenchError as error:
-        print(f"\nERROR: {error}", file=sys.stderr)
-        figures["error"] = str(error).splitlines()[0]
-        status = 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: stopping the subprocesses and dropping the database", file=sys.stderr)
-        status = 130
-    finally:
-        children.stop_all()
-        if name is not None:
-            drop_database(args.admin_url, name)
-        if status == 0 and not args.keep_logs:
-            shutil.rmtree(logs, ignore_errors=True)
-        else:
-            print(f"logs of the subprocesses: {logs}")
-    log(f"done, exit status {status}")
-    print(json.dumps({**figures, "exit_status": status}, ensure_ascii=False))  # the last line: the figures
-    return status
+
+    def bench(run_: BenchRun) -> int:
+        status, found = run(run_.url, run_.dbname, args, run_.children)
+        figures.update(found)
+        return status
+
+    return bench_main(args, bench, name="reminders", figures=figures)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ Every subprocess is stopped by its handle and the database dropped on every way 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import math
@@ -44,12 +43,8 @@ import platform
 import queue
 import random
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -70,19 +65,7 @@ import requests
 import sqlalchemy
 from sqlalchemy import insert, select, text
 
-from bench.booking import (
-    ADMIN_URL,
-    HOSPITAL,
-    BenchError,
-    create_database,
-    drop_database,
-    log,
-    ms,
-    percentile,
-    print_columns,
-    server_facts,
-    settle,
-)
+from bench.booking import ADMIN_URL, HOSPITAL, ms, percentile, print_columns, server_facts, settle
 from bench.procstat import machine_busy, postgres_backends, processes, tree
 from bot.zalo_webhook import outbox, signature
 from bot.zalo_webhook.messages import OutgoingMessage
@@ -93,6 +76,7 @@ from core.config import Settings, ZaloOASettings
 from core.timeutil import utcnow
 from core.uow import Database
 from henkham.migrate import upgrade
+from tests.harness import BenchError, Children, add_database_arguments, bench_main, free_port, join_clients, log
 
 ROOT = Path(__file__).resolve().parent.parent
 # The one OA of the bench (fictional ids and secrets, like dev.env's).
@@ -124,65 +108,12 @@ TEXTS = (
 # --------------------------------------------------------------------------------------------------------
 
 
-class Children:
-    """Every subprocess the bench starts; each is stopped by its handle (SIGTERM, then SIGKILL)."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs = logs
-        self.running: list[tuple[str, subprocess.Popen[bytes]]] = []
-
-    def start(self, name: str, argv: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        with open(self.logs / f"{name}.log", "wb") as out:
-            process = subprocess.Popen(list(argv), env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-        self.running.append((name, process))
-        return process
-
-    def stop(self, process: subprocess.Popen[bytes], timeout: float = 30.0) -> int | None:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-        self.running = [(n, p) for n, p in self.running if p is not process]
-        return process.returncode
-
-    def stop_all(self) -> None:
-        for _name, process in list(self.running):
-            with contextlib.suppress(Exception):
-                self.stop(process, timeout=15)
-
-    def log_tail(self, name: str, lines: int = 15) -> str:
-        path = self.logs / f"{name}.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, children: Children, name: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=1).ok:
-                return
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise BenchError(f"{what} did not start; the end of its log:\n{children.log_tail(name)}")
-        time.sleep(0.2)
-
-
-def channel_env(url: str, zalo_base: str, limit_per_minute: int) -> dict[str, str]:
+def channel_env(url: str, zalo_base: str, limit_per_minute: int, oa: ZaloOASettings = OA) -> dict[str, str]:
     """The environment of a henkham subprocess: this bench's database, OA, Zalo hosts and rate limit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HENKHAM_")}
     env.update(
         HENKHAM_DATABASE_URL=url,
-        HENKHAM_ZALO_OAS=json.dumps([OA.model_dump()]),
+        HENKHAM_ZALO_OAS=json.dumps([oa.model_dump()]),
         HENKHAM_ZALO_API_BASE=zalo_base,
         HENKHAM_ZALO_ZNS_BASE=zalo_base,
         HENKHAM_ZALO_OAUTH_BASE=zalo_base,
@@ -489,7 +420,7 @@ def run_webhook(
         ),
         env,
     )
-    wait_until_up(f"http://127.0.0.1:{port}/healthz", server, "henkham serve", children, "web")
+    children.wait_up(f"http://127.0.0.1:{port}/healthz", server, "henkham serve", "web")
     log(f"   henkham serve up on port {port} ({server_kind(args)}, pid {server.pid})")
 
     spawn = mp.get_context("spawn")  # clean interpreters: no engine or socket inherited
@@ -550,11 +481,7 @@ def run_webhook(
                 process.terminate()
         raise
     finally:
-        for process in clients:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.terminate()  # only our own client processes, by handle
-                process.join(timeout=5)
+        join_clients(clients, timeout=10)
     failed = [r for r in reports if r.error]
     if failed:
         raise BenchError(f"load generator {failed[0].client} failed:\n{failed[0].error}")
@@ -606,6 +533,29 @@ def run_webhook(
 # --------------------------------------------------------------------------------------------------------
 # 2. Sender sustained rate against the simulator
 # --------------------------------------------------------------------------------------------------------
+
+
+def start_simulator(
+    children: Children,
+    oa: ZaloOASettings,
+    env_at: Callable[[str], dict[str, str]],
+    templates: dict[str, list[str]] | None = None,
+) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """The Zalo simulator of ``oa`` as a child, once it answers: the process, its base URL, and the
+    environment (``env_at(base)``) it was started with, the one of the henkham processes talking to it."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    keys = ("oa_id", "app_id", "oa_secret_key", "app_secret", "refresh_token")
+    config = {
+        "webhook_url": NOWHERE + "/zalo/webhook",
+        "oas": [{**{key: getattr(oa, key) for key in keys}, "name": "bench OA"}],
+        "templates": templates or {},
+    }
+    env = env_at(base)
+    simulator = children.start("simulator", [sys.executable, "-c", SIMULATOR, json.dumps(config), str(port)], env)
+    children.wait_up(f"{base}/_sim/stats", simulator, "the Zalo simulator", "simulator")
+    return simulator, base, env
+
 
 SIMULATOR = """
 import json, sys
@@ -735,32 +685,13 @@ def run_sender(
     settle(db)
     log(f"2. sender: {messages:,} chat messages enqueued for {users:,} users (last interaction now)")
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    config = {
-        "webhook_url": NOWHERE + "/zalo/webhook",
-        "oas": [
-            {
-                "oa_id": OA.oa_id,
-                "app_id": OA.app_id,
-                "oa_secret_key": OA.oa_secret_key,
-                "app_secret": OA.app_secret,
-                "refresh_token": OA.refresh_token,
-                "name": "bench OA",
-            }
-        ],
-    }
-    env = channel_env(url, base, limit)
-    simulator = children.start("simulator", [sys.executable, "-c", SIMULATOR, json.dumps(config), str(port)], env)
-    wait_until_up(f"{base}/_sim/stats", simulator, "the Zalo simulator", children, "simulator")
+    simulator, base, env = start_simulator(children, OA, lambda zalo_base: channel_env(url, zalo_base, limit))
     http = requests.Session()
 
     def delivered() -> int:
         return int(http.get(f"{base}/_sim/stats", timeout=10).json()["messages"])
 
-    log(
-        f"   simulator up on port {port}; starting {args.senders} × henkham zalo sender --threads {args.sender_threads}"
-    )
+    log(f"   simulator up at {base}; starting {args.senders} × henkham zalo sender --threads {args.sender_threads}")
     senders = [
         children.start(f"sender-{i}", henkham_command("zalo", "sender", "--threads", str(args.sender_threads)), env)
         for i in range(args.senders)
@@ -1037,12 +968,7 @@ def run(url: str, dbname: str, args: argparse.Namespace, children: Children) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument(
-        "--database-url",
-        help="an existing PostgreSQL database to use (migrated, demo and bench rows added, not dropped); "
-        "default: a throw-away database on --admin-url",
-    )
-    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"server for the throw-away database ({ADMIN_URL})")
+    add_database_arguments(parser, ADMIN_URL, "migrated, demo and bench rows added, not dropped")
     parser.add_argument(
         "--phases", nargs="+", choices=["webhook", "sender"], default=["webhook", "sender"], help="what to run (both)"
     )
@@ -1076,40 +1002,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     group.add_argument("--sender-threads", type=int, default=4, help="threads per sender process (4)")
     group.add_argument("--steady-skip", type=float, default=3.0, help="seconds left out at the start (3)")
     parser.add_argument("--seed", type=int, default=20_260_101, help="random seed of the events")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the subprocesses' logs (kept anyway on errors)")
     args = parser.parse_args(argv)
-
-    # A SIGTERM must clean up like Ctrl-C: stop the subprocesses, drop the database.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    logs = Path(tempfile.mkdtemp(prefix="henkham-bench-webhook-"))
-    children = Children(logs)
-    name = None
-    url = args.database_url
-    status = 2
-    try:
-        if url is None:
-            name, url = create_database(args.admin_url)
-            print(f"database    : {name} (throw-away, dropped at the end)")
-        else:
-            print(f"database    : {url.rsplit('@', 1)[-1]} (given, kept)")
-        dbname = url.rsplit("/", 1)[-1].split("?")[0]
-        status = run(url, dbname, args, children)
-    except BenchError as error:
-        print(f"\nERROR: {error}", file=sys.stderr)
-        status = 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: stopping the subprocesses and dropping the database", file=sys.stderr)
-        status = 130
-    finally:
-        children.stop_all()
-        if name is not None:
-            drop_database(args.admin_url, name)
-        if status == 0 and not args.keep_logs:
-            shutil.rmtree(logs, ignore_errors=True)
-        else:
-            print(f"logs of the subprocesses: {logs}")
-    log(f"done, exit status {status}")
-    return status
+    return bench_main(args, lambda bench: run(bench.url, bench.dbname, args, bench.children), name="webhook")
 
 
 if __name__ == "__main__":

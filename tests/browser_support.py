@@ -31,8 +31,8 @@ from bot.zalo_webhook import wakeup, workers
 from bot.zalo_webhook.models import InboundEvent, OutboundMessage
 from bot.zalo_webhook.runtime import Channel
 from core.uow import Database
+from tests.harness import HOST, free_port
 from tests.zalo_helpers import ScriptedBot
-from tests.zalo_sim import HOST, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")

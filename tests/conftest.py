@@ -2,35 +2,58 @@
 
 PostgreSQL: a throw-away database on the server named by HENKHAM_TEST_POSTGRES_URL (default: the local
 server). When it cannot be reached the PostgreSQL half is skipped with the reason, unless
-HENKHAM_REQUIRE_POSTGRES=1 (CI), where that is a failure.
+HENKHAM_REQUIRE_POSTGRES=1 (CI), where that is a failure. A test marked ``postgres_only`` (or
+``sqlite_only``) has its other half skipped when collected.
+
+The Rasa environment (.venv-rasa): tests marked ``needs_rasa`` are skipped with the reason when it is
+missing, unless HENKHAM_REQUIRE_RASA=1 (CI), where that is a failure.
+
+``world``: the small hospital of ``tests/factories.build_world``, built from today in Vietnam; a module or
+test changes its options with ``@pytest.mark.world(days=1, ...)``. ``oa_world``: the same, with the test
+OA's row stored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
 import pytest
 from sqlalchemy import text
 
 from core.uow import Database
 from henkham.migrate import upgrade
 from henkham.schema import metadata
+from tests.factories import World, build_world, today_local
+from tests.harness import create_database, drop_database, postgres_unavailable
+from tests.rasa_env import require_rasa
 
 POSTGRES_ADMIN_URL = os.environ.get("HENKHAM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("HENKHAM_REQUIRE_POSTGRES") == "1"
+_ONLY_ON = {"postgres_only": "postgresql", "sqlite_only": "sqlite"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip the half of a ``postgres_only``/``sqlite_only`` test that runs on the other database."""
+    for item in items:
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("database_url")
+        for name, wanted in _ONLY_ON.items():
+            marker = item.get_closest_marker(name)
+            if backend and backend != wanted and marker:
+                why = marker.args[0] if marker.args else f"shown on {wanted}"
+                item.add_marker(pytest.mark.skip(reason=f"{name}: {why}"))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("needs_rasa"):
+        require_rasa()
 
 
 def _postgres_unavailable() -> str | None:
-    try:
-        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable ({exc.__class__.__name__}: {str(exc).strip()[:120]})"
+    reason = postgres_unavailable(POSTGRES_ADMIN_URL)
+    return reason and f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable ({reason})"
 
 
 @contextmanager
@@ -41,16 +64,12 @@ def throwaway_postgres() -> Iterator[str]:
         if REQUIRE_POSTGRES:
             pytest.fail(f"HENKHAM_REQUIRE_POSTGRES=1 but {reason}")
         pytest.skip(reason)
-    name = f"henkham_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    name, url = create_database(POSTGRES_ADMIN_URL, prefix="henkham_test")
     try:
         upgrade(url)
         yield url
     finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(POSTGRES_ADMIN_URL, name)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -86,3 +105,21 @@ def is_postgres(database_url: str) -> bool:
 
 # A fixed "now" for service tests: Monday 2026-12-07, 08:00 in Vietnam (01:00 UTC).
 NOW = dt.datetime(2026, 12, 7, 1, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def world(request: pytest.FixtureRequest, db: Database) -> World:
+    """Hospital "test" (tests/factories.build_world) from today, with the options of the closest
+    ``@pytest.mark.world(...)`` marker."""
+    marker = request.node.get_closest_marker("world")
+    options = {"start": today_local(), **(marker.kwargs if marker else {})}
+    return build_world(db, **options)
+
+
+@pytest.fixture
+def oa_world(db: Database, database_url: str, world: World) -> World:
+    """``world`` with the test OA's row stored, mapped to hospital "test"."""
+    from tests.zalo_helpers import synced_channel, zalo_settings
+
+    synced_channel(db, zalo_settings(database_url))
+    return world

@@ -22,8 +22,9 @@ from core.uow import Database
 from henkham import bootstrap
 from henkham.web import create_app
 from tests.browser_support import running_workers, serving_app
+from tests.harness import free_port, wait_until
 from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, zalo_settings
-from tests.zalo_sim import ROOT, Simulator, free_port, running_process, simulator_process, wait_until
+from tests.zalo_sim import ROOT, Simulator, running_process, simulator_process
 
 RASA_TOKEN = "test-rasa-token"  # what scripts/rasa-server serves with (--auth-token) and the channel sends
 ACTIONS_TOKEN = "test-actions-token"  # what Rasa sends to the action server (bot/endpoints.yml)

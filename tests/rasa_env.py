@@ -12,11 +12,25 @@ ROOT = Path(__file__).resolve().parent.parent
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 
 
+def rasa_unavailable() -> str | None:
+    """Why the Rasa environment cannot be used here, or None when it can."""
+    if not RASA_PYTHON.exists():
+        return f"{RASA_PYTHON.parent.parent.name} not created (make test creates it)"
+    return None
+
+
+def require_rasa() -> None:
+    """Skip (fail with HENKHAM_REQUIRE_RASA=1) when the Rasa environment is missing."""
+    if reason := rasa_unavailable():
+        if os.environ.get("HENKHAM_REQUIRE_RASA") == "1":
+            pytest.fail(f"HENKHAM_REQUIRE_RASA=1 but {reason}")
+        pytest.skip(reason)
+
+
 def run_in_rasa(code: str, stdin: str | None = None, timeout: float = 300) -> str:
     """Run ``code`` with the project importable and return the last line it printed; skip without the
     environment, fail (showing stderr) if the code fails."""
-    if not RASA_PYTHON.exists():
-        pytest.skip(".venv-rasa not created (make test creates it)")
+    require_rasa()
     result = subprocess.run(
         [str(RASA_PYTHON), "-c", code],
         input=stdin,

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.zalo_sim import ROOT, free_port, running_process
+from tests.harness import free_port
+from tests.zalo_sim import ROOT, running_process
 
 TOKEN = "test-actions-secret"
 HENKHAM = str(ROOT / ".venv/bin/henkham")

@@ -18,7 +18,7 @@ from core.booking.models import Appointment, Department, Doctor, Hospital, Slot
 from core.timeutil import local_to_utc
 from henkham.web import create_app
 from tests import factories
-from tests.factories import build_world, new_patient, slot_at, today_local
+from tests.factories import new_patient, slot_at, today_local
 from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 
 API = "/api/v1"
@@ -46,7 +46,24 @@ def other_hospital(kind: str) -> dict:
 OTHER_HOSPITAL = other_hospital("appointment")
 
 
-def invalid(location: str, **fields: list[str]) -> dict:
+class Refused:
+    """A field's messages in a validation refusal. Pydantic writes the wording, so only that the field is
+    refused is pinned, plus ``part`` of a message we wrote ourselves."""
+
+    def __init__(self, part: str = "") -> None:
+        self.part = part
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, list) and len(other) == 1 and isinstance(other[0], str) and self.part in other[0]
+
+    def __repr__(self) -> str:
+        return f"Refused({self.part!r})"
+
+
+REFUSED = Refused()
+
+
+def invalid(location: str, **fields: Refused) -> dict:
     """The body of a request refused by schema validation (422)."""
     return error("invalid_input", NOT_VALID, VI_INVALID, **{location: fields})
 
@@ -59,11 +76,6 @@ def assert_refused(response, status: int, expected: dict) -> dict:
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def world(db):
-    return build_world(db, start=today_local())
 
 
 @pytest.fixture
@@ -271,12 +283,12 @@ def test_slot_search_by_date_and_part_of_day(client):
 @pytest.mark.parametrize(
     ("query", "details"),
     [
-        ({"date": "27/11/2026"}, {"date": ["Input should be a date written YYYY-MM-DD"]}),
-        ({"part_of_day": "night"}, {"part_of_day": ["Input should be 'morning', 'afternoon' or 'evening'"]}),
-        ({"limit": "0"}, {"limit": ["Input should be greater than or equal to 1"]}),
-        ({"limit": "51"}, {"limit": ["Input should be less than or equal to 50"]}),
-        ({"doctor_id": "x"}, {"doctor_id": ["Input should be a valid integer, unable to parse string as an integer"]}),
-        ({"colour": "red"}, {"colour": ["Extra inputs are not permitted"]}),
+        ({"date": "27/11/2026"}, {"date": Refused("a date written YYYY-MM-DD")}),
+        ({"part_of_day": "night"}, {"part_of_day": REFUSED}),
+        ({"limit": "0"}, {"limit": REFUSED}),
+        ({"limit": "51"}, {"limit": REFUSED}),
+        ({"doctor_id": "x"}, {"doctor_id": REFUSED}),
+        ({"colour": "red"}, {"colour": REFUSED}),
     ],
 )
 def test_slot_search_refuses_an_invalid_query(client, query, details):
@@ -534,9 +546,9 @@ def test_create_patient_then_the_same_again_returns_it(client, keys):
                 field="date_of_birth",
             ),
         ),
-        ({"nickname": "Lan"}, invalid("json", nickname=["Extra inputs are not permitted"])),
-        ({"sex": "other"}, invalid("json", sex=["Input should be 'male' or 'female'"])),
-        ({"full_name": "L"}, invalid("json", full_name=["String should have at least 2 characters"])),
+        ({"nickname": "Lan"}, invalid("json", nickname=REFUSED)),
+        ({"sex": "other"}, invalid("json", sex=REFUSED)),
+        ({"full_name": "L"}, invalid("json", full_name=REFUSED)),
     ],
     ids=[
         "landline",
@@ -753,7 +765,7 @@ def test_patient_appointments_and_upcoming_only(client, keys):
     assert_refused(
         client.get(f"{API}/patients/{patient['id']}/appointments?upcoming=perhaps", headers=headers),
         422,
-        invalid("query", upcoming=["Input should be a valid boolean, unable to interpret input"]),
+        invalid("query", upcoming=REFUSED),
     )
 
 
@@ -816,7 +828,7 @@ def test_cancel_by_hospital_needs_staff_scope_and_a_reason(client, keys):
     assert_refused(
         client.post(url, json={"by": "doctor", "reason": "x"}, headers=auth(keys["his"])),
         422,
-        invalid("json", by=["Input should be 'patient' or 'hospital'"]),
+        invalid("json", by=REFUSED),
     )
     assert client.get(f"{API}/appointments/{code}", headers=auth(keys["his"])).get_json()["status"] == "booked"
     assert free_of(client, slot) == 1
@@ -1112,7 +1124,7 @@ def test_check_in_needs_a_code_or_a_phone(client, keys, body):
     assert_refused(
         client.post(f"{API}/check-in", json=body, headers=auth(keys["kiosk"])),
         422,
-        invalid("json", _schema=["Value error, give either code, or phone (with an optional date)"]),
+        invalid("json", _schema=Refused("give either code, or phone (with an optional date)")),
     )
 
 

@@ -20,17 +20,12 @@ from core.timeutil import local_to_utc, utcnow
 from henkham.cli import cli
 from henkham.web import create_app
 from tests import factories
-from tests.factories import build_world, new_patient, slot_at, today_local
+from tests.factories import new_patient, slot_at, today_local
 from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 from tests.test_cli import assert_one_error_line
 
 API = "/api/v1"
 PATIENT = {"full_name": "Nguyễn Thị Lan", "date_of_birth": "1990-05-17", "sex": "female", "phone": "0912345678"}
-
-
-@pytest.fixture
-def world(db):
-    return build_world(db, start=today_local())
 
 
 @pytest.fixture

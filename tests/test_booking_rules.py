@@ -18,17 +18,14 @@ from tests.factories import build_world, new_patient, slot_at
 TODAY = dt.date(2026, 12, 7)  # NOW is 08:00 local on this Monday
 
 
-@pytest.fixture
-def world(db):
-    return build_world(
-        db,
-        start=TODAY,
-        days=45,
-        booking_horizon_days=30,
-        min_lead_minutes=60,
-        change_cutoff_minutes=120,
-        max_active_appointments=2,
-    )
+pytestmark = pytest.mark.world(
+    start=TODAY,
+    days=45,
+    booking_horizon_days=30,
+    min_lead_minutes=60,
+    change_cutoff_minutes=120,
+    max_active_appointments=2,
+)
 
 
 def book(db, world, slot_id, patient_id, now=NOW, **kw):

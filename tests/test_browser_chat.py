@@ -32,8 +32,9 @@ from tests.browser_support import (
     serving_app,
 )
 from tests.factories import build_world, today_local
+from tests.harness import free_port
 from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, ScriptedBot, synced_channel, zalo_settings
-from tests.zalo_sim import free_port, simulator_process
+from tests.zalo_sim import simulator_process
 
 REPLY_TIMEOUT_MS = 6_000  # the page polls every 0.7 s; the way through webhook, worker and sender is well under 1 s
 UI_TIMEOUT_MS = 5_000

@@ -24,8 +24,8 @@ from core.timeutil import local_to_utc
 from core.uow import Database
 from tests import factories
 from tests.conftest import NOW
-from tests.factories import build_world, today_local
-from tests.zalo_helpers import OA_ID, synced_channel, zalo_settings
+from tests.factories import today_local
+from tests.zalo_helpers import OA_ID, zalo_settings
 
 CHANNEL = ZaloCampaignChannel()
 
@@ -37,16 +37,12 @@ def at(hhmm: str, day: dt.date = DAY) -> dt.datetime:
     return local_to_utc(day, dt.time.fromisoformat(hhmm))
 
 
+pytestmark = pytest.mark.world(days=1)
+
+
 @pytest.fixture
 def settings(database_url):
     return zalo_settings(database_url, news_tag_sync_minutes=0)
-
-
-@pytest.fixture
-def world(db, settings):
-    build_world(db, start=today_local(), days=1)
-    synced_channel(db, settings)  # the OA's row, mapped to hospital "test"
-    return db
 
 
 def zalo_user(db: Database, user_id: str, *, follower: bool = True, topics: tuple[str, ...] = ()) -> int:
@@ -116,7 +112,7 @@ FOLLOWERS = {"kind": "followers", "oa_id": OA_ID}
 
 
 # --- send time and night ban ------------------------------------------------------------------------------------
-def test_a_send_time_in_the_future_waits_for_it(world, db, settings):
+def test_a_send_time_in_the_future_waits_for_it(oa_world, db, settings):
     for i in range(3):
         zalo_user(db, f"u{i}", topics=("tiểu đường",))
     view = new_campaign(db, target=TOPIC, send_at=at("10:00"))
@@ -131,7 +127,7 @@ def test_a_send_time_in_the_future_waits_for_it(world, db, settings):
     assert run_campaigns(db, settings, now=at("10:05")) == 0, "idle afterwards"
 
 
-def test_the_clock_decides_when_no_time_is_passed(world, db, settings):
+def test_the_clock_decides_when_no_time_is_passed(oa_world, db, settings):
     zalo_user(db, "u1", topics=("tiểu đường",))
     with time_machine.travel(at("08:00"), tick=False):
         view = new_campaign(db, target=TOPIC, send_at=at("09:00"), now=at("08:00"))
@@ -151,7 +147,7 @@ def test_nothing_is_queued_at_night(night):
     assert not sending_allowed(at("21:56"), margin_minutes=5), "the margin keeps a backlog out of the night"
 
 
-def test_the_night_ban_holds_a_campaign_until_six(world, db, settings):
+def test_the_night_ban_holds_a_campaign_until_six(oa_world, db, settings):
     for i in range(2):
         zalo_user(db, f"u{i}", topics=("tiểu đường",))
     view = new_campaign(db, target=TOPIC, send_at=at("22:30"))
@@ -168,7 +164,7 @@ def test_the_night_ban_holds_a_campaign_until_six(world, db, settings):
     assert status(db, view.id).status == "completed"
 
 
-def test_a_campaign_is_not_started_in_the_last_minutes_before_the_ban(world, db, settings):
+def test_a_campaign_is_not_started_in_the_last_minutes_before_the_ban(oa_world, db, settings):
     zalo_user(db, "u1", topics=("tiểu đường",))
     new_campaign(db, target=TOPIC, send_at=at("21:57"))
     run_campaigns(db, settings, now=at("21:57"))
@@ -178,7 +174,7 @@ def test_a_campaign_is_not_started_in_the_last_minutes_before_the_ban(world, db,
 
 
 # --- frequency cap ----------------------------------------------------------------------------------------------
-def test_the_frequency_cap_skips_with_the_reason_and_frees_up_after_the_window(world, db, settings):
+def test_the_frequency_cap_skips_with_the_reason_and_frees_up_after_the_window(oa_world, db, settings):
     zalo_user(db, "busy", topics=("tiểu đường",))
     for n in range(4):  # four broadcasts in December to "busy"
         day = DAY + dt.timedelta(days=n)
@@ -202,7 +198,7 @@ def test_the_frequency_cap_skips_with_the_reason_and_frees_up_after_the_window(w
     assert recipients_of(db, later.id)["busy"] == ("queued", "")
 
 
-def test_the_cap_is_a_setting(world, db, database_url):
+def test_the_cap_is_a_setting(oa_world, db, database_url):
     settings = zalo_settings(database_url, news_tag_sync_minutes=0, news_monthly_cap=1, news_cap_window_days=7)
     zalo_user(db, "u1", topics=("tiểu đường",))
     first = new_campaign(db, target=TOPIC)
@@ -212,7 +208,7 @@ def test_the_cap_is_a_setting(world, db, database_url):
     assert recipients_of(db, second.id)["u1"] == ("skipped", "frequency cap: 1 broadcasts in 7 days")
 
 
-def test_a_broadcast_that_did_not_reach_the_user_does_not_count_against_the_cap(world, db, database_url):
+def test_a_broadcast_that_did_not_reach_the_user_does_not_count_against_the_cap(oa_world, db, database_url):
     settings = zalo_settings(database_url, news_tag_sync_minutes=0, news_monthly_cap=1)
     zalo_user(db, "u1", topics=("tiểu đường",))
     new_campaign(db, target=TOPIC)
@@ -232,7 +228,7 @@ def test_a_broadcast_that_did_not_reach_the_user_does_not_count_against_the_cap(
 
 
 # --- unsubscribes -----------------------------------------------------------------------------------------------
-def test_a_topic_campaign_skips_who_unsubscribed_before_or_after_it_started(world, db, settings):
+def test_a_topic_campaign_skips_who_unsubscribed_before_or_after_it_started(oa_world, db, settings):
     zalo_user(db, "stays", topics=("tiểu đường", "tim mạch"))
     left_topic = zalo_user(db, "left-topic", topics=("tiểu đường", "tim mạch"))
     late = zalo_user(db, "late", topics=("tiểu đường",))
@@ -252,7 +248,7 @@ def test_a_topic_campaign_skips_who_unsubscribed_before_or_after_it_started(worl
     assert status(db, view.id).skipped_reasons == {"unsubscribed": 2}
 
 
-def test_followers_campaigns_respect_hủy_nhận_tin_and_unfollows(world, db, settings):
+def test_followers_campaigns_respect_hủy_nhận_tin_and_unfollows(oa_world, db, settings):
     zalo_user(db, "never-subscribed")
     zalo_user(db, "subscribed", topics=("tim mạch",))
     opted_out = zalo_user(db, "opted-out", topics=("tim mạch", "nhi"))
@@ -281,7 +277,7 @@ def test_followers_campaigns_respect_hủy_nhận_tin_and_unfollows(world, db, s
     }
 
 
-def test_a_patients_campaign_reaches_zalo_accounts_with_an_appointment_there(world, db, settings):
+def test_a_patients_campaign_reaches_zalo_accounts_with_an_appointment_there(oa_world, db, settings):
     patient_account = zalo_user(db, "patient")
     zalo_user(db, "not-a-patient")
     patient_id = factories.new_patient(db, patient_account)
@@ -295,7 +291,7 @@ def test_a_patients_campaign_reaches_zalo_accounts_with_an_appointment_there(wor
 
 
 # --- pause, resume, cancel --------------------------------------------------------------------------------------
-def test_pause_resume_and_cancel_a_running_campaign(world, db, settings):
+def test_pause_resume_and_cancel_a_running_campaign(oa_world, db, settings):
     for i in range(7):
         zalo_user(db, f"u{i}", topics=("tiểu đường",))
     view = new_campaign(db, target=TOPIC)
@@ -333,7 +329,7 @@ def test_pause_resume_and_cancel_a_running_campaign(world, db, settings):
         campaigns.resume(uow, view.id, channel=CHANNEL)
 
 
-def test_a_scheduled_campaign_can_be_paused_before_its_time_and_cancelled(world, db, settings):
+def test_a_scheduled_campaign_can_be_paused_before_its_time_and_cancelled(oa_world, db, settings):
     zalo_user(db, "u1", topics=("tiểu đường",))
     view = new_campaign(db, target=TOPIC, send_at=at("10:00"))
     with db.uow() as uow:
@@ -347,7 +343,7 @@ def test_a_scheduled_campaign_can_be_paused_before_its_time_and_cancelled(world,
     assert run_campaigns(db, settings, now=at("11:00")) == 0 and news_outbox(db) == []
 
 
-def test_a_completed_campaign_cannot_be_paused_or_cancelled(world, db, settings):
+def test_a_completed_campaign_cannot_be_paused_or_cancelled(oa_world, db, settings):
     zalo_user(db, "u1", topics=("tiểu đường",))
     view = new_campaign(db, target=TOPIC)
     run_campaigns(db, settings, now=NOW)
@@ -359,7 +355,7 @@ def test_a_completed_campaign_cannot_be_paused_or_cancelled(world, db, settings)
 
 
 # --- the status view --------------------------------------------------------------------------------------------
-def test_the_status_view_counts_failures_with_their_reasons(world, db, settings):
+def test_the_status_view_counts_failures_with_their_reasons(oa_world, db, settings):
     for i in range(4):
         zalo_user(db, f"u{i}", topics=("tiểu đường",))
     view = new_campaign(db, target=TOPIC)
@@ -379,7 +375,7 @@ def test_the_status_view_counts_failures_with_their_reasons(world, db, settings)
     }
 
 
-def test_the_message_carries_title_text_image_link_and_how_to_unsubscribe(world, db, settings):
+def test_the_message_carries_title_text_image_link_and_how_to_unsubscribe(oa_world, db, settings):
     zalo_user(db, "u1", topics=("tiểu đường",))
     new_campaign(
         db, target=TOPIC, image_url="https://benhvien.example/anh.jpg", link_url="https://benhvien.example/bai-viet"
@@ -393,7 +389,7 @@ def test_the_message_carries_title_text_image_link_and_how_to_unsubscribe(world,
 
 
 # --- exactly once -----------------------------------------------------------------------------------------------
-def test_repeated_and_concurrent_steps_send_each_recipient_once(world, db, settings, database_url):
+def test_repeated_and_concurrent_steps_send_each_recipient_once(oa_world, db, settings, database_url):
     users = [f"u{i}" for i in range(60)]
     with db.uow() as uow:
         uow.session.add_all(Conversation(oa_id=OA_ID, user_id=u, follower=True, last_interaction_at=NOW) for u in users)
@@ -428,7 +424,7 @@ def test_repeated_and_concurrent_steps_send_each_recipient_once(world, db, setti
     assert seen.status == "completed" and seen.counts.sent == 60 and seen.counts.recipients == 60
 
 
-def test_concurrent_schedulers_keep_the_frequency_cap(world, db, database_url):
+def test_concurrent_schedulers_keep_the_frequency_cap(oa_world, db, database_url):
     settings = zalo_settings(database_url, news_tag_sync_minutes=0, news_monthly_cap=1)
     users = [f"u{i}" for i in range(40)]
     with db.uow() as uow:
@@ -458,7 +454,7 @@ def test_concurrent_schedulers_keep_the_frequency_cap(world, db, database_url):
     assert a.counts.sent + b.counts.sent == 40 and a.counts.skipped + b.counts.skipped == 40
 
 
-def test_idle_steps_are_cheap(world, db, settings):
+def test_idle_steps_are_cheap(oa_world, db, settings):
     statements: list[str] = []
 
     def count(*args, **kwargs) -> None:
@@ -492,7 +488,7 @@ def test_bad_specifications_are_refused_before_anything_is_stored(target, extra,
         NewCampaign(hospital="test", title=extra.pop("title", "T"), text="Nội dung", target=target, **extra)
 
 
-def test_bad_campaigns_are_refused_with_the_reason(world, db, settings):
+def test_bad_campaigns_are_refused_with_the_reason(oa_world, db, settings):
     with pytest.raises(InvalidInput, match="in the past"):
         new_campaign(db, target=TOPIC, send_at=NOW - dt.timedelta(hours=1))
     with pytest.raises(InvalidInput, match="no OA"):
@@ -505,6 +501,6 @@ def test_bad_campaigns_are_refused_with_the_reason(world, db, settings):
         assert uow.session.scalar(select(func.count()).select_from(campaigns.Campaign)) == 0
 
 
-def test_a_send_time_without_a_zone_is_vietnamese_time(world, db):
+def test_a_send_time_without_a_zone_is_vietnamese_time(oa_world, db):
     view = new_campaign(db, target=TOPIC, send_at=dt.datetime(2026, 12, 8, 9, 0))
     assert view.send_at == at("09:00", dt.date(2026, 12, 8)) and view.send_at_local == "2026-12-08 09:00"

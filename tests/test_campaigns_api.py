@@ -16,14 +16,14 @@ from core.timeutil import to_local, utcnow
 from henkham import bootstrap
 from henkham.campaign_cli import campaign
 from henkham.web import create_app
-from tests.factories import build_world, today_local
-from tests.zalo_helpers import OA_ID, synced_channel, zalo_settings
+from tests.zalo_helpers import OA_ID
+
+pytestmark = pytest.mark.world(days=1)
 
 
 @pytest.fixture
-def world(db, database_url):
-    build_world(db, start=today_local(), days=1)
-    synced_channel(db, zalo_settings(database_url))
+def hospitals(db, oa_world):
+    """Hospital "test" with the test OA, and a second hospital ("khac") without one."""
     with db.uow() as uow:
         uow.session.add(
             Hospital(
@@ -41,12 +41,12 @@ def world(db, database_url):
 
 
 @pytest.fixture
-def client(db, world):
+def client(db, hospitals):
     return create_app(database=db).test_client()
 
 
 @pytest.fixture
-def keys(db, world) -> dict[str, str]:
+def keys(db, hospitals) -> dict[str, str]:
     with db.uow() as uow:
         return {
             "admin": access.create_api_key(uow, name="admin", kind="admin"),
@@ -163,7 +163,7 @@ def test_only_staff_of_the_hospital_manage_its_campaigns(client, keys, db):
 
 # --- CLI --------------------------------------------------------------------------------------------------------
 @pytest.fixture
-def run(database_url: str, world) -> Iterator:
+def run(database_url: str, hospitals) -> Iterator:
     runner = CliRunner(env={"HENKHAM_DATABASE_URL": database_url})
     bootstrap.load_settings()  # this process has said "development mode" (once per process) before any captured output
 

@@ -21,10 +21,9 @@ ATTEMPTS = 200
 CAPACITY = 5
 
 
-@pytest.fixture
-def postgres_only(is_postgres):
-    if not is_postgres:
-        pytest.skip("concurrency is shown on PostgreSQL; SQLite serialises every writer (BEGIN IMMEDIATE)")
+pytestmark = pytest.mark.postgres_only(
+    "concurrency is shown on PostgreSQL; SQLite serialises every writer (BEGIN IMMEDIATE)"
+)
 
 
 def _run_together(n: int, action) -> Counter:
@@ -53,7 +52,7 @@ def _run_together(n: int, action) -> Counter:
     return outcomes
 
 
-def test_200_concurrent_bookings_fill_a_slot_exactly(db, postgres_only):
+def test_200_concurrent_bookings_fill_a_slot_exactly(db):
     world = build_world(db, start=TODAY, days=3, capacity=CAPACITY)
     target = slot_at(db, "nhi", TODAY + dt.timedelta(days=1), "07:00")
     patients = [new_patient(db, world.account_id, i + 1) for i in range(ATTEMPTS)]
@@ -87,7 +86,7 @@ def test_200_concurrent_bookings_fill_a_slot_exactly(db, postgres_only):
     assert view.queue_number == CAPACITY + 1
 
 
-def test_200_concurrent_reschedules_into_one_slot(db, postgres_only):
+def test_200_concurrent_reschedules_into_one_slot(db):
     world = build_world(db, start=TODAY, days=40, capacity=CAPACITY)
     target = slot_at(db, "nhi", TODAY + dt.timedelta(days=1), "07:00")
     codes: list[str] = []
@@ -131,7 +130,7 @@ def test_200_concurrent_reschedules_into_one_slot(db, postgres_only):
         assert booked_total == live_total == ATTEMPTS
 
 
-def test_one_patient_tapping_book_many_times_at_once_gets_one_appointment(db, postgres_only):
+def test_one_patient_tapping_book_many_times_at_once_gets_one_appointment(db):
     """A double (or twentyfold) tap: different slots of one session, and the same request repeated."""
     world = build_world(db, start=TODAY, days=3, capacity=CAPACITY)
     day = TODAY + dt.timedelta(days=1)

@@ -9,9 +9,8 @@ from sqlalchemy import exc, select, text
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
-def test_lost_connections_are_replaced_after_one_error(db, is_postgres):
-    if not is_postgres:
-        pytest.skip("SQLite has no server connections to lose")
+@pytest.mark.postgres_only("SQLite has no server connections to lose")
+def test_lost_connections_are_replaced_after_one_error(db):
     for _ in range(3):  # fill the pool with connections that will be killed
         with db.reader() as uow:
             assert uow.session.execute(text("select 1")).scalar() == 1
@@ -34,9 +33,8 @@ def test_lost_connections_are_replaced_after_one_error(db, is_postgres):
         assert uow.session.execute(text("select 3")).scalar() == 3
 
 
-def test_a_reader_cannot_write(db, is_postgres):
-    if not is_postgres:
-        pytest.skip("on SQLite readers share the writers' connections (one process, serialised writes)")
+@pytest.mark.postgres_only("on SQLite readers share the writers' connections (one process, serialised writes)")
+def test_a_reader_cannot_write(db):
     with db.reader() as uow, pytest.raises(exc.DBAPIError) as info:
         uow.session.execute(text("create table should_not_exist (a int)"))
     assert "read-only" in str(info.value)

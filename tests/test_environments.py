@@ -10,7 +10,7 @@ import pytest
 from tests.rasa_env import RASA_PYTHON, ROOT, run_in_rasa
 
 
-@pytest.mark.skipif(not RASA_PYTHON.exists(), reason=".venv-rasa not created (make test creates it)")
+@pytest.mark.needs_rasa
 def test_rasa_environment_has_the_pinned_versions():
     out = subprocess.run(
         [
@@ -41,7 +41,7 @@ def test_finding_python310_honours_the_override_and_explains_failure():
         assert "no Python 3.10" in none.stderr
 
 
-@pytest.mark.skipif(not RASA_PYTHON.exists(), reason=".venv-rasa not created (make test creates it)")
+@pytest.mark.needs_rasa
 def test_the_date_parser_runs_in_the_rasa_environment_without_the_application():
     code = (
         "import datetime as dt, sys\n"

@@ -14,16 +14,14 @@ from core.booking.demo import load_demo
 from core.booking.faq import HospitalFaq
 from core.booking.models import Closure, Department, Doctor, Hospital, Schedule
 from core.errors import InvalidInput, NotFound
-from tests.factories import add_department, add_faq, build_world, today_local
+from tests.factories import add_department, add_faq
 
 TODAY = dt.date(2026, 12, 7)  # a Monday
 WEEKDAYS_MORNING = tuple((d, "morning", "07:00", "11:00") for d in range(5))
 WEEKDAYS_AFTERNOON = tuple((d, "afternoon", "13:30", "16:30") for d in range(5))
 
 
-@pytest.fixture
-def world(db):
-    return build_world(db, start=today_local(), days=1)
+pytestmark = pytest.mark.world(days=1)
 
 
 def ask(db, topic: str, department: str | None = None, hospital: str = "test", **kw) -> str:

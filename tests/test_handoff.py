@@ -22,7 +22,7 @@ from core.timeutil import utcnow
 from henkham.cli import cli
 from henkham.web import create_app
 from tests.factories import build_world, today_local
-from tests.zalo_sim import free_port
+from tests.harness import free_port
 
 OA, USER = "388613280878808645", "user-in-human-mode"
 RASA_TOKEN = "test-rasa-token"

@@ -17,6 +17,8 @@ from core.identifiers import (
     validate_insurance_number,
 )
 
+pytestmark = pytest.mark.unit  # pure: no database, no process
+
 
 @pytest.mark.parametrize("raw", ["0912345678", "091 234 5678", "0912.345.678", "84912345678", "+84912345678"])
 def test_phone_forms_become_one_canonical_form(raw):

@@ -28,10 +28,12 @@ from sqlalchemy import select
 
 from core.booking.models import Appointment
 from core.uow import Database
-from tests.dialogue_stack import button_payload, text_of
+from tests.dialogue_stack import button_payload, settled, text_of
+from tests.harness import free_port, wait_until
 from tests.test_action_server import listening_addresses
-from tests.zalo_sim import ROOT, Simulator, free_port, wait_until
+from tests.zalo_sim import ROOT, Simulator
 
+pytestmark = pytest.mark.needs_rasa  # skipped without .venv-rasa, failed when HENKHAM_REQUIRE_RASA=1
 DEMO_OA = "1000000000000000001"  # dev.env's demo OA
 CODE = re.compile(r"Mã lịch hẹn: ([A-Z0-9]{6})")
 PROCESSES = ("web", "worker", "sender", "scheduler", "zalo-simulator", "actions", "rasa")
@@ -105,23 +107,36 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Simulato
                     process.wait(timeout=10)
 
 
-def say(sim: Simulator, user: str, text: str) -> list[dict]:
-    """Send as the simulator's chat page does; the OA's answers once they stop coming for a moment."""
-    after = max((m["seq"] for m in sim.messages()), default=0)
-    reply = sim.http.post(f"{sim.base}/_sim/chat/send", json={"oa_id": DEMO_OA, "user_id": user, "text": text})
-    assert reply.status_code == 200, reply.text
-    found = sim.messages(oa_id=DEMO_OA, user_id=user, after=str(after), wait="60")
-    assert found, f"no answer to {text!r}"
-    while more := sim.messages(oa_id=DEMO_OA, user_id=user, after=str(found[-1]["seq"]), wait="1.5"):
-        found += more
-    return [m["message"] for m in found]
+class Chat:
+    """A patient on the simulator's chat page of ``make run``; its database shows when an answer is complete."""
+
+    def __init__(self, sim: Simulator, database_url: str) -> None:
+        self.sim = sim
+        self.db = Database(database_url)
+
+    def say(self, user: str, text: str) -> list[dict]:
+        """Send as the chat page does; the OA's answers once the message is handled and every reply sent."""
+        after = max((m["seq"] for m in self.sim.messages()), default=0)
+        reply = self.sim.http.post(
+            f"{self.sim.base}/_sim/chat/send", json={"oa_id": DEMO_OA, "user_id": user, "text": text}
+        )
+        assert reply.status_code == 200, reply.text
+        assert self.sim.messages(oa_id=DEMO_OA, user_id=user, after=str(after), wait="60"), f"no answer to {text!r}"
+        wait_until(lambda: settled(self.db, user), timeout=60, what=f"every answer to {text!r} sent")
+        return [m["message"] for m in self.sim.messages(oa_id=DEMO_OA, user_id=user, after=str(after))]
+
+    def tap(self, user: str, message: dict, title: str) -> list[dict]:
+        return self.say(user, button_payload(message, title))
 
 
-def tap(sim: Simulator, user: str, message: dict, title: str) -> list[dict]:
-    return say(sim, user, button_payload(message, title))
+@pytest.fixture
+def chat(running: tuple[Simulator, str, Path, int]) -> Iterator[Chat]:
+    patient = Chat(running[0], running[1])
+    yield patient
+    patient.db.dispose()
 
 
-def test_make_run_starts_everything_and_a_patient_books_by_chat_on_the_simulator(running) -> None:
+def test_make_run_starts_everything_and_a_patient_books_by_chat_on_the_simulator(running, chat) -> None:
     sim, database_url, log_path, _rasa = running
     page = requests.get(f"{sim.base}/", timeout=5)
     assert page.ok and "<html" in page.text.lower()
@@ -130,16 +145,16 @@ def test_make_run_starts_everything_and_a_patient_books_by_chat_on_the_simulator
         assert f"| {name}.1 started" in log, f"{name} not started"
 
     user = "make-run-user"
-    offer = say(sim, user, "cho em đặt lịch khám nhi sáng thứ 2 tuần sau")[-1]
+    offer = chat.say(user, "cho em đặt lịch khám nhi sáng thứ 2 tuần sau")[-1]
     assert "giờ trống" in offer["text"], text_of([offer])
-    who = tap(sim, user, offer, "–")[-1]
-    assert "họ và tên" in text_of(tap(sim, user, who, "Tôi đi khám"))
-    assert "sinh" in text_of(say(sim, user, "Nguyễn Thị Mai"))
-    sex_question = say(sim, user, "01/05/1990")[-1]
-    assert "số điện thoại" in text_of(tap(sim, user, sex_question, "Nữ"))
-    kind_question = say(sim, user, "0912 345 678")[-1]
-    summary = tap(sim, user, kind_question, "BHYT")[-1]
-    done = text_of(tap(sim, user, summary, "Xác nhận"))
+    who = chat.tap(user, offer, "–")[-1]
+    assert "họ và tên" in text_of(chat.tap(user, who, "Tôi đi khám"))
+    assert "sinh" in text_of(chat.say(user, "Nguyễn Thị Mai"))
+    sex_question = chat.say(user, "01/05/1990")[-1]
+    assert "số điện thoại" in text_of(chat.tap(user, sex_question, "Nữ"))
+    kind_question = chat.say(user, "0912 345 678")[-1]
+    summary = chat.tap(user, kind_question, "BHYT")[-1]
+    done = text_of(chat.tap(user, summary, "Xác nhận"))
     found = CODE.search(done)
     assert found, done
 
@@ -233,18 +248,18 @@ def forbidden(person: dict[str, str]) -> set[str]:
     return {spelling for value in found for spelling in spellings(value)}
 
 
-def test_no_process_logs_a_phone_cccd_bhyt_or_birth_date_when_an_action_fails(running) -> None:
+def test_no_process_logs_a_phone_cccd_bhyt_or_birth_date_when_an_action_fails(running, chat) -> None:
     sim, database_url, log_path, _rasa = running
     user = "make-run-logs"
-    say(sim, user, f"Dạ số CCCD của em là {CCCD}, thẻ BHYT {BHYT} ạ")
-    offer = say(sim, user, "cho em đặt lịch khám nhi sáng thứ 3 tuần sau")[-1]
-    who = tap(sim, user, offer, "–")[-1]
-    assert "họ và tên" in text_of(tap(sim, user, who, "Tôi đi khám"))
-    say(sim, user, PATIENT["name"])
-    sex_question = say(sim, user, PATIENT["dob"])[-1]
-    assert "số điện thoại" in text_of(tap(sim, user, sex_question, "Nam"))
-    kind_question = say(sim, user, PATIENT["phone"])[-1]
-    summary = tap(sim, user, kind_question, "BHYT")[-1]
+    chat.say(user, f"Dạ số CCCD của em là {CCCD}, thẻ BHYT {BHYT} ạ")
+    offer = chat.say(user, "cho em đặt lịch khám nhi sáng thứ 3 tuần sau")[-1]
+    who = chat.tap(user, offer, "–")[-1]
+    assert "họ và tên" in text_of(chat.tap(user, who, "Tôi đi khám"))
+    chat.say(user, PATIENT["name"])
+    sex_question = chat.say(user, PATIENT["dob"])[-1]
+    assert "số điện thoại" in text_of(chat.tap(user, sex_question, "Nam"))
+    kind_question = chat.say(user, PATIENT["phone"])[-1]
+    summary = chat.tap(user, kind_question, "BHYT")[-1]
 
     # The booking action fails for real: the database refuses the new patient's row.
     path = database_url.removeprefix("sqlite:///")

@@ -14,7 +14,8 @@ from core.booking.models import Account
 from core.config import Settings
 from henkham.web import create_app
 from tests.factories import build_world, today_local
-from tests.zalo_sim import Simulator, free_port, running_simulator, wait_until
+from tests.harness import free_port, wait_until
+from tests.zalo_sim import Simulator, running_simulator
 
 API = "/api/v1"
 PATIENT = {"full_name": "Nguyễn Thị Lan", "date_of_birth": "1990-05-17", "sex": "female", "phone": "0912345678"}

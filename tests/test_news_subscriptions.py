@@ -13,12 +13,8 @@ from core.booking.models import Hospital
 from core.errors import InvalidInput, NotFound
 from core.news import subscriptions as news
 from core.news.models import NewsSubscription
-from tests.factories import build_world, today_local
 
-
-@pytest.fixture
-def world(db):
-    return build_world(db, start=today_local(), days=1)
+pytestmark = pytest.mark.world(days=1)
 
 
 def other_account(db, external_id: str = "account-2") -> int:

@@ -105,9 +105,9 @@ def test_development_says_so_once_per_process(tmp_path):
 def test_a_misspelt_environment_is_refused_in_one_line(tmp_path):
     done = run([HENKHAM, "migrate"], tmp_path, HENKHAM_ENV="prod")
     assert done.returncode != 0
-    assert done.stderr.strip().splitlines() == [
-        "henkham: configuration refused: HENKHAM_ENV: Input should be 'development' or 'production'"
-    ]
+    [line] = done.stderr.strip().splitlines()  # one line, naming the setting and what it may be
+    assert line.startswith("henkham: configuration refused: HENKHAM_ENV: "), line
+    assert "'development'" in line and "'production'" in line, line
 
 
 class WithMoreTokens(Settings):

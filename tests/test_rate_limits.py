@@ -4,7 +4,6 @@ shared by every web process through Redis; a limited client gets 429, Retry-Afte
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import uuid
 
 import pytest
@@ -17,7 +16,8 @@ from core.config import Settings
 from core.timeutil import local_to_utc
 from henkham.web import create_app
 from tests import factories
-from tests.factories import build_world, new_patient, slot_at, today_local
+from tests.factories import new_patient, slot_at, today_local
+from tests.harness import free_port
 from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 
 API = "/api/v1"
@@ -26,9 +26,7 @@ CODE_ALPHABET = 31  # 0/O/1/I never appear in a booking code
 CODE_LENGTH = 6
 
 
-@pytest.fixture
-def world(db):
-    return build_world(db, start=today_local(), days=3, capacity=50)
+pytestmark = pytest.mark.world(days=3, capacity=50)
 
 
 @pytest.fixture
@@ -191,9 +189,7 @@ def test_two_web_processes_share_the_budget_through_redis(db, world, keys):
 
 
 def test_when_redis_is_down_requests_are_served_and_still_limited(db, world, keys):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens there once closed
+    port = free_port()  # nothing listens there
     app = make_app(
         db,
         rate_limit_storage_url=f"redis://127.0.0.1:{port}/0",

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
+
+from tests.harness import answers, free_port, stop_process, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 HENKHAM = Path(sys.executable).parent / "henkham"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _readme_blocks() -> list[str]:
@@ -35,7 +28,7 @@ def server(tmp_path_factory):
     env = {**os.environ, "HENKHAM_DATABASE_URL": db_url}
     subprocess.run([HENKHAM, "migrate"], env=env, check=True, capture_output=True)
     subprocess.run([HENKHAM, "demo", "load", "--days", "4"], env=env, check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [HENKHAM, "serve", "--port", str(port), "--workers", "1"],
         env=env,
@@ -43,20 +36,15 @@ def server(tmp_path_factory):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60  # a cold first start (fresh venv, busy machine) takes seconds
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).ok:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("henkham serve did not come up")
-            time.sleep(0.1)
+        wait_until(  # a cold first start (fresh venv, busy machine) takes seconds
+            lambda: answers(f"http://127.0.0.1:{port}/healthz", timeout=2),
+            timeout=60,
+            what="henkham serve",
+            alive=lambda: proc.poll() is None,
+        )
         yield port, env
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc, timeout=10)
 
 
 def test_readme_walkthrough_works_as_printed(server):

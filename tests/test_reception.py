@@ -11,16 +11,14 @@ from core.errors import Conflict, DomainError, NotFound
 from core.tenancy import OtherHospital
 from tests import factories
 from tests.conftest import NOW
-from tests.factories import build_world, new_patient, slot_at
+from tests.factories import new_patient, slot_at
 
 TODAY = dt.date(2026, 12, 7)
 TOMORROW = TODAY + dt.timedelta(days=1)
 AT_DESK = dt.datetime(2026, 12, 8, 0, 30, tzinfo=dt.UTC)  # 07:30 local tomorrow
 
 
-@pytest.fixture
-def world(db):
-    return build_world(db, start=TODAY, days=5)
+pytestmark = pytest.mark.world(start=TODAY, days=5)
 
 
 def book(db, world, slot_id, patient_id, **kw):

@@ -18,22 +18,18 @@ from core.reminders.models import Reminder
 from core.reminders.reexams import cancel_re_exam, patient_re_exams, plan_re_exam_reminders, record_re_exam
 from core.timeutil import local_to_utc, utcnow
 from core.uow import Database
-from tests.factories import World, build_world, new_patient, slot_at, today_local
-from tests.zalo_helpers import OA_ID, synced_channel, zalo_settings
+from tests.factories import World, new_patient, slot_at, today_local
+from tests.zalo_helpers import OA_ID
 
 DUE = today_local() + dt.timedelta(days=8)
 DAYS = [3, 1]
 
 
-@pytest.fixture
-def world(db: Database, database_url: str) -> World:
-    world = build_world(db, start=today_local(), days=12, capacity=5)
-    synced_channel(db, zalo_settings(database_url))
-    return world
+pytestmark = pytest.mark.world(days=12, capacity=5)
 
 
 @pytest.fixture
-def patient(db: Database, world: World) -> tuple[int, int]:
+def patient(db: Database, oa_world: World) -> tuple[int, int]:
     with db.uow() as uow:
         account_id = patients.get_or_create_account(uow, "zalo", f"{OA_ID}:r1")
     return account_id, new_patient(db, account_id, 1)
@@ -94,7 +90,7 @@ def test_when_both_are_due_only_the_nearest_is_sent(db, patient) -> None:
     assert len(messages(db)) == 1
 
 
-def test_a_patient_who_already_booked_in_the_department_is_not_reminded(db, world, patient) -> None:
+def test_a_patient_who_already_booked_in_the_department_is_not_reminded(db, oa_world, patient) -> None:
     account_id, patient_id = patient
     record(db, patient_id)
     with db.uow() as uow:

@@ -30,13 +30,6 @@ KINDS = kinds_of([24, 2])
 VISIT_DAY = today_local() + dt.timedelta(days=4)
 
 
-@pytest.fixture
-def world(db: Database, database_url: str) -> World:
-    world = build_world(db, start=today_local(), days=10, capacity=5)
-    synced_channel(db, zalo_settings(database_url))  # the OA of hospital "test"
-    return world
-
-
 def zalo_patient(db: Database, user_id: str, n: int = 1) -> tuple[int, int]:
     with db.uow() as uow:
         account_id = patients.get_or_create_account(uow, "zalo", f"{OA_ID}:{user_id}")
@@ -81,8 +74,11 @@ def reminder_messages(db: Database) -> list[OutboundMessage]:
     return reminder_messages_of(db, "reminder")
 
 
+pytestmark = pytest.mark.world(days=10, capacity=5)
+
+
 @pytest.fixture
-def visit(db: Database, world: World) -> Iterator[tuple[str, dt.datetime]]:
+def visit(db: Database, oa_world: World) -> Iterator[tuple[str, dt.datetime]]:
     account_id, patient_id = zalo_patient(db, "u1")
     view = book_at(db, account_id, patient_id, "08:00", booked_at=utcnow())
     yield view.code, local_to_utc(VISIT_DAY, dt.time(8, 0))
@@ -138,7 +134,7 @@ def test_a_rescheduled_visit_is_reminded_of_its_new_time_only(db, visit) -> None
     assert "09:00" in latest.text
 
 
-def test_a_visit_booked_after_a_reminder_time_skips_that_reminder(db, world) -> None:
+def test_a_visit_booked_after_a_reminder_time_skips_that_reminder(db, oa_world) -> None:
     account_id, patient_id = zalo_patient(db, "u2", 2)
     start = local_to_utc(VISIT_DAY, dt.time(14, 0))
     view = book_at(db, account_id, patient_id, "14:00", booked_at=start - dt.timedelta(hours=5))
@@ -163,7 +159,7 @@ def test_after_an_outage_only_the_nearest_due_reminder_is_sent(db, visit) -> Non
     assert len(reminder_messages(db)) == 1
 
 
-def test_a_patient_without_zalo_gets_the_reminder_by_zns_through_the_hospitals_oa(db, world) -> None:
+def test_a_patient_without_zalo_gets_the_reminder_by_zns_through_the_hospitals_oa(db, oa_world) -> None:
     with db.uow() as uow:
         account_id = patients.get_or_create_account(uow, "kiosk", "desk-7")
     patient_id = new_patient(db, account_id, 3, phone="0987654321")
@@ -184,7 +180,7 @@ def test_a_hospital_without_an_oa_records_the_reminder_as_undeliverable(db, data
     assert reminder_messages(db) == []
 
 
-def test_many_due_reminders_are_planned_in_batches(db, world) -> None:
+def test_many_due_reminders_are_planned_in_batches(db, oa_world) -> None:
     start = local_to_utc(VISIT_DAY, dt.time(10, 30))
     for n in range(7):
         account_id, patient_id = zalo_patient(db, f"b{n}", 10 + n)
@@ -204,7 +200,7 @@ def test_many_due_reminders_are_planned_in_batches(db, world) -> None:
     assert sorted(m.user_id for m in reminder_messages(db)) == sorted(f"b{n}" for n in range(7))
 
 
-def test_the_confirm_button_of_a_reminder_confirms_the_visit_without_the_bot(db, database_url, world) -> None:
+def test_the_confirm_button_of_a_reminder_confirms_the_visit_without_the_bot(db, database_url, oa_world) -> None:
     bot = ScriptedBot()
     channel = synced_channel(db, zalo_settings(database_url), bot)
     client = create_app(channel.settings, database=db).test_client()
@@ -264,7 +260,7 @@ def follow_up_at(db: Database, moment: dt.datetime) -> int:
         return follow_up_no_shows(db, ZaloNotifier())
 
 
-def test_a_missed_visit_becomes_a_no_show_and_the_patient_gets_one_gentle_message(db, world) -> None:
+def test_a_missed_visit_becomes_a_no_show_and_the_patient_gets_one_gentle_message(db, oa_world) -> None:
     account_id, missed_patient = zalo_patient(db, "u7", 7)
     missed = book_at(db, account_id, missed_patient, "08:00", booked_at=utcnow())
     came_account, came_patient = zalo_patient(db, "u8", 8)
@@ -289,7 +285,7 @@ def test_a_missed_visit_becomes_a_no_show_and_the_patient_gets_one_gentle_messag
     assert reminder_messages(db) == [], "no visit reminders were due in this test"
 
 
-def test_visits_missed_long_ago_are_marked_without_a_message(db, world) -> None:
+def test_visits_missed_long_ago_are_marked_without_a_message(db, oa_world) -> None:
     account_id, patient_id = zalo_patient(db, "u9", 9)
     missed = book_at(db, account_id, patient_id, "09:00", booked_at=utcnow())
     assert follow_up_at(db, local_to_utc(VISIT_DAY + dt.timedelta(days=3), dt.time(12, 0))) == 0

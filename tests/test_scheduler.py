@@ -6,7 +6,6 @@ import datetime as dt
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +22,8 @@ from core.timeutil import utcnow
 from core.uow import Database
 from henkham.migrate import upgrade
 from tests.factories import book, build_world, new_patient, today_local
-from tests.zalo_sim import ROOT, wait_until
+from tests.harness import wait_until
+from tests.zalo_sim import ROOT
 
 
 @contextmanager
@@ -44,28 +44,28 @@ def scheduler(name: str, leadership: Leadership, runs: list[str]) -> Iterator[th
         assert not thread.is_alive(), "the scheduler stops when told to"
 
 
-def settle_runs(runs: list[str], seconds: float = 0.6) -> list[str]:
+def runs_while_leading(runs: list[str], leader: str, ticks: int = 12) -> list[str]:
+    """The runs seen while ``leader`` runs its job ``ticks`` more times (long enough for the other
+    scheduler, retrying every 0.2 s, to try to lead more than once)."""
     start = len(runs)
-    time.sleep(seconds)
+    wait_until(lambda: runs[start:].count(leader) >= ticks, timeout=30, what=f"{ticks} more runs of {leader!r}")
     return runs[start:]
 
 
-def test_on_postgresql_one_leads_and_a_stopped_leader_is_replaced(database_url, is_postgres) -> None:
-    if not is_postgres:
-        pytest.skip("the advisory lock is PostgreSQL's; SQLite is shown below")
+@pytest.mark.postgres_only("the advisory lock is PostgreSQL's; SQLite is shown below")
+def test_on_postgresql_one_leads_and_a_stopped_leader_is_replaced(database_url) -> None:
     runs: list[str] = []
     with scheduler("a", PostgresLeadership(database_url), runs) as stop_a:
         wait_until(lambda: "a" in runs, timeout=10, what="the first scheduler to lead")
         with scheduler("b", PostgresLeadership(database_url), runs):
-            assert set(settle_runs(runs)) == {"a"}, "the second waits while the first leads"
+            assert set(runs_while_leading(runs, "a")) == {"a"}, "the second waits while the first leads"
             stop_a.set()
             wait_until(lambda: runs[-1] == "b", timeout=10, what="the second to take over")
-            assert set(settle_runs(runs)) == {"b"}, "never both at once"
+            assert set(runs_while_leading(runs, "b")) == {"b"}, "never both at once"
 
 
-def test_a_leader_whose_session_dies_stops_its_jobs_then_leads_again(database_url, is_postgres, caplog) -> None:
-    if not is_postgres:
-        pytest.skip("the advisory lock is PostgreSQL's")
+@pytest.mark.postgres_only("the advisory lock is PostgreSQL's")
+def test_a_leader_whose_session_dies_stops_its_jobs_then_leads_again(database_url, caplog) -> None:
     runs: list[str] = []
     with scheduler("a", PostgresLeadership(database_url), runs):
         wait_until(lambda: "a" in runs, timeout=10, what="the scheduler to lead")

@@ -17,13 +17,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench.reminder_world import DueReminders, seed_due_reminders
 from bot.zalo_webhook.models import OutboundMessage
@@ -32,6 +31,7 @@ from core.reminders.models import Reminder
 from core.reminders.planning import kinds_of, plan_appointment_reminders
 from core.uow import Database
 from tests.conftest import throwaway_postgres
+from tests.harness import Children, wait_until
 from tests.zalo_helpers import OA_ID, zalo_settings
 from tests.zalo_sim import Simulator, running_simulator
 
@@ -80,36 +80,18 @@ def environment(url: str, sim: Simulator) -> dict[str, str]:
     }
 
 
-class Processes:
-    """The subprocesses of one test, each logging to its own file; all stopped at the end, by handle."""
+class Processes(Children):
+    """``henkham`` subprocesses of one test, with the test's environment; all stopped at the end, by handle."""
 
     def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        self.folder = folder
+        super().__init__(folder)
         self.env = env
-        self.started: list[tuple[str, subprocess.Popen[bytes]]] = []
 
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        with (self.folder / f"{name}.log").open("wb") as log:
-            process = subprocess.Popen([str(HENKHAM), *args], env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.started.append((name, process))
-        return process
-
-    def log(self, name: str) -> str:
-        return (self.folder / f"{name}.log").read_text(errors="replace")
+    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:  # type: ignore[override]
+        return super().start(name, [str(HENKHAM), *args], self.env)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {name}\n{self.log(name)[-2000:]}" for name, _ in self.started)
-
-    def stop_all(self) -> None:
-        for _, process in self.started:
-            if process.poll() is None:
-                process.terminate()
-        for _, process in self.started:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        return "\n".join(f"--- {name}\n{self.log(name)[-2000:]}" for name, _ in self.running)
 
 
 @pytest.fixture
@@ -125,11 +107,17 @@ def count(db: Database, *conditions, model=Reminder) -> int:
 
 
 def wait_for(condition, *, timeout: float, what: str, processes: Processes | None = None, every: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}" + (f"\n{processes.logs()}" if processes else ""))
-        time.sleep(every)
+    wait_until(condition, timeout=timeout, what=what, details=processes.logs if processes else None, every=every)
+
+
+def planner_statements_running(db: Database) -> int:
+    """Statements on the reminders (a planner's) still running or in an open transaction, besides ours."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND (application_name = 'henkham-scheduler' OR (state <> 'idle' AND query ILIKE '%reminders%'))"
+    )
+    with db.reader() as uow:
+        return uow.session.execute(query).scalar_one()
 
 
 def assert_each_delivered_once(db: Database, sim: Simulator, worlds: list[DueReminders]) -> None:
@@ -223,8 +211,15 @@ def test_two_scheduler_processes_plan_and_deliver_each_reminder_once(
         what="every reminder delivered",
         processes=processes,
     )
-    time.sleep(1.5)  # three more runs of the job: still nothing new
-    assert_each_delivered_once(db, sim, [first, second])
+    # The job keeps running: a reminder falling due now is planned and delivered once, and nothing else is.
+    third = seed_due_reminders(db, oa_settings(db.url), 5, user_prefix="6", code_offset=1_000)
+    wait_for(
+        lambda: count(db) == 1_005 and count(db, OutboundMessage.status != "done", model=OutboundMessage) == 0,
+        timeout=90,
+        what="the reminders due later planned and delivered",
+        processes=processes,
+    )
+    assert_each_delivered_once(db, sim, [first, second, third])
 
 
 def test_a_leader_killed_mid_planning_and_a_sender_killed_mid_delivery_lose_and_double_nothing(
@@ -239,11 +234,18 @@ def test_a_leader_killed_mid_planning_and_a_sender_killed_mid_delivery_lose_and_
     wait_for(lambda: count(db) > 0, timeout=90, what="the first batch planned", processes=processes, every=0.005)
     leader.send_signal(signal.SIGKILL)
     leader.wait(timeout=10)
-    time.sleep(1.0)
+    # The server has seen the dead leader go: its lock session and any statement of its planning are gone.
+    wait_for(lambda: planner_statements_running(db) == 0, timeout=30, what="the dead leader's sessions to end")
     planned_at_kill = count(db)
     assert 0 < planned_at_kill < KILL_COUNT, f"the kill landed mid-planning ({planned_at_kill} planned)"
     assert outbox_rows() == planned_at_kill, "reminder rows and their outbox rows commit together"
-    time.sleep(1.0)
+    # While the sender delivers what was planned, no scheduler runs: nothing more is planned.
+    wait_for(
+        lambda: count(db, OutboundMessage.status == "done", model=OutboundMessage) == planned_at_kill,
+        timeout=120,
+        what="the reminders planned before the kill delivered",
+        processes=processes,
+    )
     assert count(db) == planned_at_kill, "nothing plans while no scheduler runs"
 
     # A new scheduler takes the lead (the dead one's session, and its advisory lock, are gone) and finishes.
@@ -251,9 +253,9 @@ def test_a_leader_killed_mid_planning_and_a_sender_killed_mid_delivery_lose_and_
 
     # Meanwhile the sender dies mid-delivery; another takes over once the dead one's leases run out.
     wait_for(
-        lambda: len(sim.messages(oa_id=OA_ID)) >= 200,
+        lambda: len(sim.messages(oa_id=OA_ID)) >= planned_at_kill + 200,
         timeout=90,
-        what="some reminders delivered",
+        what="some of the new leader's reminders delivered",
         processes=processes,
     )
     sender.send_signal(signal.SIGKILL)

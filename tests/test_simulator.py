@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import textwrap
@@ -25,6 +24,8 @@ from werkzeug.wrappers import Request, Response
 
 from bot.zalo_webhook.signature import HEADER, is_valid
 from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, create_simulator
+from bot.zalo_webhook.simulator.context import EXTENSION_KEY
+from tests.harness import answers, free_port, wait_until
 
 OA = SimulatedOA(
     oa_id="388613280878808645",
@@ -466,19 +467,21 @@ def test_a_timeout_delays_and_does_not_deliver(client: FlaskClient, token: str) 
 
 def test_a_processed_timeout_delivers_before_the_delay(client: FlaskClient, token: str) -> None:
     add_fault(client, path=CS, kind="timeout", delay_seconds=0.4, processed=True)
-    seen_during_delay: list[list[dict[str, Any]]] = []
+    answered = threading.Event()
+    seen: list[tuple[list[str], bool]] = []  # the recorded texts, and whether the send call had returned then
 
     def look() -> None:
-        time.sleep(0.1)
-        seen_during_delay.append(messages(client))
+        wait_until(lambda: messages(client), timeout=10, what="the message recorded", every=0.01)
+        seen.append(([m["message"]["text"] for m in messages(client)], answered.is_set()))
 
     watcher = threading.Thread(target=look)
     watcher.start()
     reply = send_cs(client, token, {"text": "đã gửi rồi"})
+    answered.set()
     watcher.join()
 
     assert reply["error"] == 0
-    assert [m["message"]["text"] for m in seen_during_delay[0]] == ["đã gửi rồi"]
+    assert seen == [(["đã gửi rồi"], False)], "recorded while the send call was still held"
 
 
 @pytest.mark.parametrize(
@@ -605,8 +608,10 @@ def test_a_long_poll_answers_when_a_matching_message_arrives(sim: Flask, client:
     send_cs(client, token, {"text": "before"})
     after = messages(client)[-1]["seq"]
 
-    def send_later() -> None:
-        time.sleep(0.3)
+    arrived = sim.extensions[EXTENSION_KEY].store._arrived
+
+    def send_later() -> None:  # once the long poll below is held, waiting for a message
+        wait_until(lambda: arrived._waiters, timeout=10, what="the long poll to wait")
         other = sim.test_client()
         send_cs(other, token, {"text": "to someone else"}, user_id="999")
         send_cs(other, token, {"text": "the answer"})
@@ -619,7 +624,7 @@ def test_a_long_poll_answers_when_a_matching_message_arrives(sim: Flask, client:
     sender.join()
 
     assert [m["message"]["text"] for m in got] == ["the answer"]
-    assert 0.2 < waited < 20  # held until the message came, not for the whole wait
+    assert waited < 20  # held until the message came, not for the whole wait
     assert messages(client, user_id=USER, after=got[-1]["seq"], wait=0.2) == []  # nothing new: empty after the wait
 
 
@@ -761,9 +766,7 @@ def test_a_raw_body_is_posted_verbatim_and_repeat_redelivers_the_same_bytes(
 
 
 def test_an_unreachable_webhook_is_reported_not_raised(webhook: Webhook) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = SimulatorConfig(webhook_url=f"http://127.0.0.1:{port}/x", oas=[OA], webhook_timeout=1)
     reply = (
         create_simulator(config)
@@ -816,9 +819,7 @@ def test_config_from_plain_data() -> None:
 
 
 def test_serve_keeps_zalos_underscore_headers(webhook: Webhook) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     script = textwrap.dedent(
         f"""
         from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, serve
@@ -829,15 +830,13 @@ def test_serve_keeps_zalos_underscore_headers(webhook: Webhook) -> None:
     server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 8
-        while True:
-            try:
-                requests.get(f"{base}/_sim/stats", timeout=0.5)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "the simulator did not start"
-                assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-                time.sleep(0.1)
+        wait_until(
+            lambda: answers(f"{base}/_sim/stats"),
+            timeout=60,
+            what="the simulator to start",
+            alive=lambda: server.poll() is None,
+            details=lambda: server.stderr.read().decode() if server.poll() is not None and server.stderr else "",
+        )
         form = {"refresh_token": OA.refresh_token, "app_id": OA.app_id, "grant_type": "refresh_token"}
         pair = requests.post(f"{base}{OAUTH}", data=form, headers={"secret_key": OA.app_secret}, timeout=5).json()
         sent = requests.post(

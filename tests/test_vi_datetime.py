@@ -13,6 +13,8 @@ WEDNESDAY = dt.datetime(2026, 11, 25, 9, 0)  # Wednesday 25 November 2026, 09:00
 D = dt.date
 T = dt.time
 
+pytestmark = pytest.mark.unit  # pure: no database, no process
+
 
 def parse(text: str, now: dt.datetime = WEDNESDAY):
     return parse_datetime(text, now)

@@ -14,16 +14,14 @@ from core import access
 from core.booking.models import Appointment, Patient
 from core.config import Settings
 from henkham.web import create_app
-from tests.factories import build_world, new_patient, today_local
+from tests.factories import new_patient
 from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 
 API = "/api/v1"
 PATIENT = {"full_name": "Nguyễn Thị Lan", "date_of_birth": "1990-05-17", "sex": "female", "phone": "0912345678"}
 
 
-@pytest.fixture
-def world(db):
-    return build_world(db, start=today_local(), days=3)
+pytestmark = pytest.mark.world(days=3)
 
 
 @pytest.fixture

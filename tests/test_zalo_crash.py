@@ -27,17 +27,16 @@ from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage
 from bot.zalo_webhook.oas import OARegistry
 from core.timeutil import utcnow
 from tests.factories import build_world, today_local
+from tests.harness import stop_process, wait_until
 from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, text_event, zalo_settings
 from tests.zalo_sim import running_simulator
 
 HENKHAM = Path(sys.executable).parent / "henkham"
 
 
-@pytest.fixture
-def postgres(db, is_postgres):
-    if not is_postgres:
-        pytest.skip("several worker processes are shown on PostgreSQL; SQLite runs one writer at a time")
-    return db
+pytestmark = pytest.mark.postgres_only(
+    "several worker processes are shown on PostgreSQL; SQLite runs one writer at a time"
+)
 
 
 @pytest.fixture
@@ -95,12 +94,9 @@ def start(role: str, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
+def wait_for(condition, what: str, process: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
+    alive = (lambda: process.poll() is None) if process else None
+    wait_until(condition, timeout=timeout, what=what, alive=alive)
 
 
 def count(db, model, *conditions) -> int:
@@ -115,17 +111,10 @@ def prepare(db, database_url: str) -> None:
 
 
 def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_process(process, timeout=10)
 
 
-def test_a_sender_killed_mid_batch_and_restarted_delivers_each_message_once(postgres, database_url, sim):
-    db = postgres
+def test_a_sender_killed_mid_batch_and_restarted_delivers_each_message_once(db, database_url, sim):
     prepare(db, database_url)
     users = [f"s{i}" for i in range(30)]
     with db.uow() as uow:
@@ -141,7 +130,15 @@ def test_a_sender_killed_mid_batch_and_restarted_delivers_each_message_once(post
     env = environment(database_url, sim)
     first = start("sender", env)
     try:
-        wait_for(lambda: len(sim.messages(kind="cs")) >= 60)
+        # Killed while messages are in flight (claimed, not yet recorded as sent): the case being shown.
+        wait_for(
+            lambda: (
+                len(sim.messages(kind="cs")) >= 60
+                and count(db, OutboundMessage, OutboundMessage.status == "processing") > 0
+            ),
+            "60 messages sent and more in flight",
+            first,
+        )
         first.send_signal(signal.SIGKILL)
         first.wait()
     finally:
@@ -149,7 +146,12 @@ def test_a_sender_killed_mid_batch_and_restarted_delivers_each_message_once(post
     in_flight = count(db, OutboundMessage, OutboundMessage.status == "processing")
     second = start("sender", env)
     try:
-        wait_for(lambda: count(db, OutboundMessage, OutboundMessage.status != "done") == 0, timeout=120)
+        wait_for(
+            lambda: count(db, OutboundMessage, OutboundMessage.status != "done") == 0,
+            "every message delivered",
+            second,
+            timeout=120,
+        )
     finally:
         stop(second)
     delivered = [m["message"]["text"] for m in sim.messages(kind="cs")]
@@ -160,8 +162,7 @@ def test_a_sender_killed_mid_batch_and_restarted_delivers_each_message_once(post
     assert in_flight > 0, "the kill landed while messages were in flight"
 
 
-def test_a_worker_killed_mid_batch_and_restarted_answers_each_event_once(postgres, database_url, sim, fake_rasa):
-    db = postgres
+def test_a_worker_killed_mid_batch_and_restarted_answers_each_event_once(db, database_url, sim, fake_rasa):
     prepare(db, database_url)
     users = [f"w{i}" for i in range(20)]
     with db.uow() as uow:
@@ -173,13 +174,27 @@ def test_a_worker_killed_mid_batch_and_restarted_answers_each_event_once(postgre
     sender = start("sender", env)
     worker = start("worker", env)
     try:
-        wait_for(lambda: count(db, InboundEvent, InboundEvent.status == "done") >= 30)
+        wait_for(
+            lambda: (
+                count(db, InboundEvent, InboundEvent.status == "done") >= 30
+                and count(db, InboundEvent, InboundEvent.status == "processing") > 0
+            ),
+            "30 events answered and more being handled",
+            worker,
+        )
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         in_flight = count(db, InboundEvent, InboundEvent.status == "processing")
         worker = start("worker", env)
-        wait_for(lambda: count(db, InboundEvent, InboundEvent.status != "done") == 0, timeout=120)
-        wait_for(lambda: count(db, OutboundMessage, OutboundMessage.status != "done") == 0, timeout=120)
+        wait_for(
+            lambda: count(db, InboundEvent, InboundEvent.status != "done") == 0, "every event handled", worker, 120
+        )
+        wait_for(
+            lambda: count(db, OutboundMessage, OutboundMessage.status != "done") == 0,
+            "every answer delivered",
+            sender,
+            120,
+        )
     finally:
         stop(worker)
         stop(sender)

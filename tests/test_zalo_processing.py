@@ -13,13 +13,9 @@ from bot.zalo_webhook import workers
 from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import Conversation, DataSubjectRequest, InboundEvent, OutboundMessage
 from henkham.web import create_app
-from tests.factories import build_world, today_local
 from tests.zalo_helpers import OA_ID, ScriptedBot, event, signed, synced_channel, text_event, zalo_settings
 
-
-@pytest.fixture
-def world(db):
-    return build_world(db, start=today_local(), days=1)
+pytestmark = pytest.mark.world(days=1)
 
 
 @pytest.fixture
@@ -205,9 +201,8 @@ def test_long_answers_are_split_on_sentences_and_keep_their_order(db, deliver, b
     assert " ".join(parts) == long_text.strip()
 
 
-def test_events_of_one_user_in_order_while_users_are_served_in_parallel(db, database_url, world, is_postgres):
-    if not is_postgres:
-        pytest.skip("parallel workers are shown on PostgreSQL; SQLite runs one writer at a time")
+@pytest.mark.postgres_only("parallel workers are shown on PostgreSQL; SQLite runs one writer at a time")
+def test_events_of_one_user_in_order_while_users_are_served_in_parallel(db, database_url, world):
     bot = ScriptedBot(delay=0.02)
     channel = synced_channel(db, zalo_settings(database_url), bot)
     client = create_app(channel.settings, database=db).test_client()

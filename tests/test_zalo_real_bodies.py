@@ -354,13 +354,10 @@ def test_the_scheduler_runs_the_retention_job(database_url, db):
     assert "zalo_retention" in names
 
 
-def test_an_echo_whose_send_settles_between_the_two_questions_is_still_ours(
-    db, client, channel, monkeypatch, is_postgres
-):
+@pytest.mark.postgres_only("PostgreSQL's READ COMMITTED; on SQLite the worker's write transaction holds the database")
+def test_an_echo_whose_send_settles_between_the_two_questions_is_still_ours(db, client, channel, monkeypatch):
     """Under READ COMMITTED the "is it ours?" and "is a send in flight?" questions see different moments: the
     sender may record the id just between them."""
-    if not is_postgres:
-        pytest.skip("PostgreSQL's READ COMMITTED; on SQLite the worker's write transaction holds the database")
     from bot.zalo_webhook import echoes
 
     with db.uow() as uow:

@@ -7,12 +7,10 @@ drops headers spelt with underscores, and Zalo's are (``access_token``, ``secret
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,10 +19,10 @@ import requests
 
 from bot.zalo_webhook.simulator import SimulatedOA
 from core.config import Settings
+from tests.harness import HOST, NotReady, answers, free_port, stop_process, wait_until
 from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, zalo_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 
 
 class Simulator:
@@ -59,24 +57,6 @@ def sim_settings(database_url: str, sim: Simulator, **overrides: Any) -> Setting
     return zalo_settings(
         database_url, zalo_api_base=sim.base, zalo_zns_base=sim.base, zalo_oauth_base=sim.base, **overrides
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(
-    ready: Callable[[], bool], *, timeout: float, what: str, alive: Callable[[], bool] = lambda: True
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if not alive():
-            raise RuntimeError(f"{what}: the process exited")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not ready after {timeout:.0f} s")
-        time.sleep(0.05)
 
 
 @contextmanager
@@ -121,29 +101,18 @@ def running_process(
     """A subprocess of the project, ready once ``ready_url`` answers 2xx; its output goes to ``log_path``,
     whose tail is shown if it does not start. Terminated on exit."""
 
-    def ready() -> bool:
-        try:
-            return requests.get(ready_url, timeout=1).ok
-        except requests.RequestException:
-            return False
-
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
         try:
             try:
-                wait_until(ready, timeout=timeout, what=what, alive=lambda: process.poll() is None)
-            except RuntimeError as error:
-                raise RuntimeError(f"{error}\n{log_path.read_text(errors='replace')[-3000:]}") from None
+                wait_until(lambda: answers(ready_url), timeout=timeout, what=what, alive=lambda: process.poll() is None)
+            except NotReady as error:
+                raise NotReady(f"{error}\n{log_path.read_text(errors='replace')[-3000:]}") from None
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(process)
 
 
 @contextmanager
