@@ -19,6 +19,7 @@ from core.uow import Database
 if TYPE_CHECKING:
     from apiflask import APIFlask
 
+    from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
     from bot.zalo_webhook.graph import ZaloGraph
     from bot.zalo_webhook.notices import ZaloNotifier
     from bot.zalo_webhook.rasa_bridge import Bot, RasaBot
@@ -62,6 +63,14 @@ def notifier(settings: Settings) -> ZaloNotifier:
     return ZaloNotifier()
 
 
+def campaign_channel() -> ZaloCampaignChannel:
+    """How campaigns reach people and learn what became of their messages (core/news/delivery.py's
+    ``CampaignChannel``): the Zalo outbox and OA followers."""
+    from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
+
+    return ZaloCampaignChannel()
+
+
 def channel(settings: Settings, db: Database, *, bot: Bot | None = None, **sender_options: object) -> Channel:
     """The Zalo channel (inbox processor and sender) answering with Rasa unless ``bot`` is given."""
     from bot.zalo_webhook.runtime import build_channel
@@ -73,7 +82,7 @@ def jobs(settings: Settings, db: Database) -> list[Job]:
     """The scheduler's jobs (henkham/jobs.py), their notifier wired here."""
     from henkham.jobs import scheduler_jobs
 
-    return scheduler_jobs(settings, db, notifier(settings))
+    return scheduler_jobs(settings, db, notifier(settings), campaign_channel())
 
 
 # --- the process kinds -------------------------------------------------------------------------------------
@@ -147,6 +156,10 @@ class Cli:
         if self._database is None:
             self._database = database(self.settings)
         return self._database
+
+    @property
+    def campaign_channel(self) -> ZaloCampaignChannel:
+        return campaign_channel()
 
     def close(self) -> None:
         if self._database is not None:

@@ -11,13 +11,10 @@ from typing import Any
 
 import click
 
-from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
 from core.news import campaigns
 from core.news.campaigns import CampaignView
 from henkham.cli_errors import OneLineErrors
 from henkham.cli_world import world
-
-CHANNEL = ZaloCampaignChannel()
 
 
 def _run(work: Any) -> CampaignView:
@@ -88,32 +85,32 @@ def campaign_create(
         target={key: value for key, value in target.items() if value is not None},
         send_at=send_at,
     )
-    _show(_run(lambda uow: campaigns.create(uow, spec, channel=CHANNEL, created_by=created_by)))
+    _show(_run(lambda uow: campaigns.create(uow, spec, channel=world().campaign_channel, created_by=created_by)))
 
 
 @campaign.command("status")
 @click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
 def campaign_status(campaign_id: int) -> None:
     """What became of the campaign's recipients."""
-    _show(_run(lambda uow: campaigns.status(uow, campaign_id, channel=CHANNEL)))
+    _show(_run(lambda uow: campaigns.status(uow, campaign_id, channel=world().campaign_channel)))
 
 
 @campaign.command("pause")
 @click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
 def campaign_pause(campaign_id: int) -> None:
     """Stop queueing further recipients until resumed."""
-    _show(_run(lambda uow: campaigns.pause(uow, campaign_id, channel=CHANNEL)))
+    _show(_run(lambda uow: campaigns.pause(uow, campaign_id, channel=world().campaign_channel)))
 
 
 @campaign.command("resume")
 @click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
 def campaign_resume(campaign_id: int) -> None:
     """Carry on a paused campaign."""
-    _show(_run(lambda uow: campaigns.resume(uow, campaign_id, channel=CHANNEL)))
+    _show(_run(lambda uow: campaigns.resume(uow, campaign_id, channel=world().campaign_channel)))
 
 
 @campaign.command("cancel")
 @click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
 def campaign_cancel(campaign_id: int) -> None:
     """Stop for good; recipients not reached yet are skipped."""
-    _show(_run(lambda uow: campaigns.cancel(uow, campaign_id, channel=CHANNEL)))
+    _show(_run(lambda uow: campaigns.cancel(uow, campaign_id, channel=world().campaign_channel)))

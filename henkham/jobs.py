@@ -6,13 +6,14 @@ from __future__ import annotations
 from bot.zalo_webhook.broadcasts import run_campaigns
 from bot.zalo_webhook.retention import prune
 from core.config import Settings
+from core.news.delivery import CampaignChannel
 from core.reminders.planning import Notifier, follow_up_no_shows, kinds_of, plan_appointment_reminders
 from core.reminders.reexams import plan_re_exam_reminders
 from core.scheduler.runner import Job
 from core.uow import Database
 
 
-def scheduler_jobs(settings: Settings, db: Database, notifier: Notifier) -> list[Job]:
+def scheduler_jobs(settings: Settings, db: Database, notifier: Notifier, campaigns: CampaignChannel) -> list[Job]:
     kinds = kinds_of(settings.reminder_offsets_hours)
     return [
         Job("reminders", lambda: plan_appointment_reminders(db, notifier, kinds), settings.scheduler_reminders_seconds),
@@ -21,7 +22,7 @@ def scheduler_jobs(settings: Settings, db: Database, notifier: Notifier) -> list
             lambda: plan_re_exam_reminders(db, notifier, settings.reexam_reminder_days),
             settings.scheduler_reminders_seconds,
         ),
-        Job("campaigns", lambda: run_campaigns(db, settings), settings.scheduler_campaigns_seconds),
+        Job("campaigns", lambda: run_campaigns(db, settings, channel=campaigns), settings.scheduler_campaigns_seconds),
         Job(
             "no_shows",
             lambda: follow_up_no_shows(db, notifier, grace_minutes=settings.no_show_grace_minutes),

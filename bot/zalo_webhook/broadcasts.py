@@ -12,21 +12,27 @@ import datetime as dt
 
 from core.config import Settings
 from core.news import sending
+from core.news.delivery import CampaignChannel
 from core.timeutil import utcnow
 from core.uow import Database
 
 from .campaign_channel import ZaloCampaignChannel
 from .follower_tags import mirror_tags, sync_due
 
-CHANNEL = ZaloCampaignChannel()
 
-
-def run_campaigns(db: Database, settings: Settings, now: dt.datetime | None = None, batch: int = 500) -> int:
+def run_campaigns(
+    db: Database,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    batch: int = 500,
+    *,
+    channel: CampaignChannel | None = None,
+) -> int:
     """One scheduler step: start due campaigns, queue the next batch of recipients, complete finished campaigns,
     and mirror subscriptions to follower tags when that is due. Returns how many rows it handled (recipients
     expanded or decided, campaigns completed, subscriptions mirrored); 0 when there was nothing to do."""
     now = now or utcnow()
-    handled = sending.run_step(db, CHANNEL, settings, now, batch)
+    handled = sending.run_step(db, channel or ZaloCampaignChannel(), settings, now, batch)
     if sync_due(db, settings, now):
         handled += mirror_tags(db, settings, now=now)
     return handled

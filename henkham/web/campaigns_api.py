@@ -5,13 +5,17 @@ A key restricted to one hospital (``henkham apikey create --hospital``) manages 
 
 from __future__ import annotations
 
-from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
+from flask import current_app
+
 from core.news import campaigns
 from core.news.campaigns import CampaignView, NewCampaign
 
 from .api import _client, api, auth, uow
 
-CHANNEL = ZaloCampaignChannel()  # the channel that delivers campaigns and answers what became of them
+
+def _channel():
+    """The campaigns' channel, wired by henkham/bootstrap.py into the app."""
+    return current_app.extensions["henkham.campaign_channel"]
 
 
 @api.post("/campaigns")
@@ -25,7 +29,7 @@ def create_campaign(json_data: NewCampaign):
     from its send time, outside 22:00-06:00, to who has not unsubscribed and is under the frequency cap."""
     client = _client()
     with uow() as u:
-        return campaigns.create(u, json_data, channel=CHANNEL, created_by=client.name)
+        return campaigns.create(u, json_data, channel=_channel(), created_by=client.name)
 
 
 @api.get("/campaigns/<id:campaign_id>")
@@ -36,7 +40,7 @@ def campaign_status(campaign_id: int):
     """The campaign and what became of its recipients: waiting, sending, sent, failed and skipped (with the
     reasons)."""
     with uow() as u:
-        return campaigns.status(u, campaign_id, channel=CHANNEL)
+        return campaigns.status(u, campaign_id, channel=_channel())
 
 
 @api.post("/campaigns/<id:campaign_id>/pause")
@@ -46,7 +50,7 @@ def campaign_status(campaign_id: int):
 def pause_campaign(campaign_id: int):
     """Stop queueing further recipients (messages already handed to the sender still go out)."""
     with uow() as u:
-        return campaigns.pause(u, campaign_id, channel=CHANNEL)
+        return campaigns.pause(u, campaign_id, channel=_channel())
 
 
 @api.post("/campaigns/<id:campaign_id>/resume")
@@ -56,7 +60,7 @@ def pause_campaign(campaign_id: int):
 def resume_campaign(campaign_id: int):
     """Carry on a paused campaign."""
     with uow() as u:
-        return campaigns.resume(u, campaign_id, channel=CHANNEL)
+        return campaigns.resume(u, campaign_id, channel=_channel())
 
 
 @api.post("/campaigns/<id:campaign_id>/cancel")
@@ -66,4 +70,4 @@ def resume_campaign(campaign_id: int):
 def cancel_campaign(campaign_id: int):
     """Stop for good: recipients not reached yet are skipped as cancelled."""
     with uow() as u:
-        return campaigns.cancel(u, campaign_id, channel=CHANNEL)
+        return campaigns.cancel(u, campaign_id, channel=_channel())
