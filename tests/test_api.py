@@ -19,7 +19,8 @@ from core.timeutil import local_to_utc
 from henkham.web import create_app
 from tests import factories
 from tests.factories import new_patient, slot_at, today_local
-from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
+from tests.identity_helpers import TOKEN_HEADER, with_fake_graph
+from tests.identity_helpers import bearer as auth
 
 API = "/api/v1"
 SLOTS = f"{API}/hospitals/test/departments/{{department}}/slots"
@@ -92,14 +93,6 @@ def keys(db, world) -> dict[str, str]:
         made["his"] = access.create_api_key(uow, name="his-test", kind="his", hospital_slug="test")
         made["admin"] = access.create_api_key(uow, name="admin", kind="admin")
     return made
-
-
-def auth(key: str, account: str | None = None, **extra: str) -> dict[str, str]:
-    """Headers of a client acting for the Zalo user ``account`` (proven by their Zalo access token)."""
-    headers = {"Authorization": f"Bearer {key}", **extra}
-    if account is not None:
-        headers[TOKEN_HEADER] = token_for(account)
-    return headers
 
 
 def tomorrow() -> dt.date:
