@@ -66,7 +66,8 @@ import sqlalchemy
 from sqlalchemy import insert, select, text
 
 from bench.booking import ADMIN_URL, HOSPITAL, ms, percentile, print_columns, server_facts, settle
-from bench.procstat import machine_busy, postgres_backends, processes, tree
+from bench.delivery import DeliveryTimes
+from bench.procstat import machine_busy, postgres_backends, processes, tree_cpu
 from bot.zalo_webhook import outbox, signature
 from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage, WorkStatus
@@ -153,7 +154,7 @@ def transactions(db: Database, dbname: str) -> int:
 def cpu_snapshot(db: Database, roots: dict[str, list[int]], dbname: str) -> CpuSnapshot:
     """CPU seconds used so far by each group of process trees, and by the PostgreSQL backends of ``dbname``."""
     table = processes()
-    groups = {name: sum(table[pid].cpu for pid in tree(table, *pids)) for name, pids in roots.items()}
+    groups = {name: tree_cpu(table, *pids) for name, pids in roots.items()}
     groups["postgres"] = sum(table[pid].cpu for pid in postgres_backends(table, dbname))
     return CpuSnapshot(time.monotonic(), machine_busy(), groups, transactions(db, dbname))
 
@@ -566,7 +567,7 @@ MARKER = re.compile(r"\[(b[0-9a-f]{8}-\d{6})\]")
 
 
 @dataclass
-class SenderResult:
+class SenderResult(DeliveryTimes):
     limit: int  # per minute
     capacity: float  # the bucket: one second of the rate
     senders: int
@@ -584,47 +585,16 @@ class SenderResult:
     error_lines: int  # ERROR / Traceback lines in the senders' logs
     refreshes: Any  # the simulator's token statistics
 
-    @property
-    def span(self) -> float:
-        return (self.times_ms[-1] - self.times_ms[0]) / 1000 if len(self.times_ms) > 1 else 0.0
-
-    @property
-    def whole_per_minute(self) -> float:
-        return (len(self.times_ms) - 1) / self.span * 60 if self.span > 0 else 0.0
-
-    def steady(self) -> tuple[int, float, float]:
-        """(messages, seconds, per minute) of the steady window: from ``steady_skip`` after the first message
-        to the last, measured between the first and last message inside it."""
-        if not self.times_ms:
-            return 0, 0.0, 0.0
-        begin = self.times_ms[0] + self.steady_skip * 1000
-        inside = [t for t in self.times_ms if t >= begin]
-        if len(inside) < 2:
-            return len(inside), 0.0, 0.0
-        seconds = (inside[-1] - inside[0]) / 1000
-        return len(inside), seconds, (len(inside) - 1) / seconds * 60
-
     def most_in_window(self) -> int:
         """The most messages in any ``window`` seconds (sliding, anchored at each message)."""
-        best, low, width = 0, 0, self.window * 1000
-        for high, t in enumerate(self.times_ms):
-            while t - self.times_ms[low] >= width:
-                low += 1
-            best = max(best, high - low + 1)
-        return best
+        return self.most_in(self.window)
 
     @property
     def window_bound(self) -> float:
         return self.limit / 60 * self.window + self.capacity
 
-    @property
-    def duplicates(self) -> int:
-        return sum(n - 1 for n in self.per_row.values() if n > 1)
-
-    @property
-    def lost(self) -> int:
-        """Rows recorded as sent that the simulator never received."""
-        return sum(1 for n in self.per_row.values() if n == 0)
+    RECEIVED = "per_row"
+    lost = DeliveryTimes.unreceived
 
 
 def seed_outbox(db: Database, tag: str, messages: int, users: int) -> None:

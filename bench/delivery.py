@@ -1,0 +1,68 @@
+"""When a bench's messages arrived, and the rates that follow from it: shared by the sender benches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+
+def per_minute(times_ms: list[int]) -> tuple[int, float]:
+    """(messages, per minute) between the first and the last of ``times_ms`` (sorted)."""
+    span = (times_ms[-1] - times_ms[0]) / 1000 if len(times_ms) > 1 else 0.0
+    return len(times_ms), (len(times_ms) - 1) / span * 60 if span > 0 else 0.0
+
+
+def extra_copies(received: Mapping[str, int]) -> int:
+    """Messages received beyond the first of each key (``received``: copies per key)."""
+    return sum(n - 1 for n in received.values() if n > 1)
+
+
+def never_received(received: Mapping[str, int]) -> int:
+    """Keys of which no copy was received."""
+    return sum(1 for n in received.values() if n == 0)
+
+
+class DeliveryTimes:
+    """Rates of the deliveries ``times_ms`` (sorted, in ms); a mixin for the benches' result dataclasses."""
+
+    times_ms: list[int]
+    steady_skip: float  # seconds after the first delivery that the steady window leaves out
+    RECEIVED: ClassVar[str]  # the name of the field that counts the copies received of each key
+
+    @property
+    def duplicates(self) -> int:
+        return extra_copies(getattr(self, self.RECEIVED))
+
+    @property
+    def unreceived(self) -> int:
+        """Keys (users, rows recorded as sent) of which the simulator received no copy."""
+        return never_received(getattr(self, self.RECEIVED))
+
+    @property
+    def span(self) -> float:
+        return (self.times_ms[-1] - self.times_ms[0]) / 1000 if len(self.times_ms) > 1 else 0.0
+
+    @property
+    def whole_per_minute(self) -> float:
+        return (len(self.times_ms) - 1) / self.span * 60 if self.span > 0 else 0.0
+
+    def steady(self) -> tuple[int, float, float]:
+        """(messages, seconds, per minute) of the steady window: from ``steady_skip`` after the first message
+        to the last, measured between the first and last message inside it."""
+        if not self.times_ms:
+            return 0, 0.0, 0.0
+        begin = self.times_ms[0] + self.steady_skip * 1000
+        inside = [t for t in self.times_ms if t >= begin]
+        if len(inside) < 2:
+            return len(inside), 0.0, 0.0
+        seconds = (inside[-1] - inside[0]) / 1000
+        return len(inside), seconds, (len(inside) - 1) / seconds * 60
+
+    def most_in(self, seconds: float) -> int:
+        """The most messages in any ``seconds`` (sliding, anchored at each message)."""
+        best, low, width = 0, 0, seconds * 1000
+        for high, t in enumerate(self.times_ms):
+            while t - self.times_ms[low] >= width:
+                low += 1
+            best = max(best, high - low + 1)
+        return best
