@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import ClassVar
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from bot.zalo_webhook.models import Conversation
 
 
 def per_minute(times_ms: list[int]) -> tuple[int, float]:
@@ -66,3 +72,28 @@ class DeliveryTimes:
                 low += 1
             best = max(best, high - low + 1)
         return best
+
+
+def add_followers(session: Session, oa_id: str, user_ids: list[str], *, since: dt.datetime, now: dt.datetime) -> None:
+    """Bot conversations of followers of ``oa_id`` (followed ``since``) who last wrote ``now``: inside the free
+    chat window, so messages to them may go out."""
+    session.execute(
+        insert(Conversation.__table__),
+        [
+            {
+                "oa_id": oa_id,
+                "user_id": user_id,
+                "mode": "bot",
+                "mode_reason": "",
+                "needs_staff": False,
+                "staff_reason": "",
+                "follower": True,
+                "followed_at": since,
+                "display_name": f"Người dùng {user_id[-4:]}",
+                "last_interaction_at": now,
+                "created_at": since,
+                "updated_at": now,
+            }
+            for user_id in user_ids
+        ],
+    )

@@ -63,14 +63,14 @@ import gunicorn
 import psycopg
 import requests
 import sqlalchemy
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 
 from bench.booking import ADMIN_URL, HOSPITAL, ms, percentile, print_columns, server_facts, settle
-from bench.delivery import DeliveryTimes
+from bench.delivery import DeliveryTimes, add_followers
 from bench.procstat import machine_busy, postgres_backends, processes, tree_cpu
 from bot.zalo_webhook import outbox, signature
 from bot.zalo_webhook.messages import OutgoingMessage
-from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage, WorkStatus
+from bot.zalo_webhook.models import InboundEvent, OutboundMessage, WorkStatus
 from bot.zalo_webhook.oas import OARegistry
 from core.booking.demo import load_demo
 from core.config import Settings, ZaloOASettings
@@ -605,26 +605,7 @@ def seed_outbox(db: Database, tag: str, messages: int, users: int) -> None:
     with db.uow() as uow:
         OARegistry(Settings(database_url=db.url, zalo_oas=[OA])).sync(uow)
     with db.uow() as uow:
-        uow.session.execute(
-            insert(Conversation.__table__),
-            [
-                {
-                    "oa_id": OA.oa_id,
-                    "user_id": user_id,
-                    "mode": "bot",
-                    "mode_reason": "",
-                    "needs_staff": False,
-                    "staff_reason": "",
-                    "follower": True,
-                    "followed_at": now,
-                    "display_name": f"Người dùng {user_id[-4:]}",
-                    "last_interaction_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for user_id in user_ids
-            ],
-        )
+        add_followers(uow.session, OA.oa_id, user_ids, since=now, now=now)
         created = 0
         for i in range(messages):
             marker = f"{tag}-{i:06d}"
