@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from collections.abc import Mapping
 from typing import ClassVar
@@ -10,6 +11,14 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from bot.zalo_webhook.models import Conversation
+
+
+def add_sender_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The henkham zalo sender processes of a bench, and how their rate is measured."""
+    parser.add_argument("--limit-per-minute", type=int, default=4000, help="the Zalo app's rate limit (4000)")
+    parser.add_argument("--senders", type=int, default=2, help="henkham zalo sender processes (2)")
+    parser.add_argument("--sender-threads", type=int, default=4, help="threads per sender process (4)")
+    parser.add_argument("--steady-skip", type=float, default=3.0, help="seconds of sending left out at the start (3)")
 
 
 def per_minute(times_ms: list[int]) -> tuple[int, float]:

@@ -67,7 +67,7 @@ import requests
 from sqlalchemy import event, func, select, text
 
 from bench.booking import ADMIN_URL, print_columns, server_facts
-from bench.delivery import DeliveryTimes, per_minute
+from bench.delivery import DeliveryTimes, add_sender_arguments, per_minute
 from bench.procstat import machine_busy, postgres_backends, processes, tree_cpu
 from bench.querycount import read_counts
 from bench.reminder_world import DueReminders, seed_due_reminders
@@ -707,11 +707,8 @@ def run(url: str, dbname: str, args: argparse.Namespace, children: Children) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000, help="reminders due in the same minute (10000)")
-    parser.add_argument("--limit-per-minute", type=int, default=4000, help="the Zalo app's rate limit (4000)")
-    parser.add_argument("--senders", type=int, default=2, help="henkham zalo sender processes (2)")
-    parser.add_argument("--sender-threads", type=int, default=4, help="threads per sender process (4)")
     parser.add_argument("--departments", type=int, default=20, help="departments (one full slot each) (20)")
-    parser.add_argument("--steady-skip", type=float, default=3.0, help="seconds of sending left out at the start (3)")
+    add_sender_arguments(parser)
     parser.add_argument(
         "--reminders-seconds", type=float, default=None, help="HENKHAM_SCHEDULER_REMINDERS_SECONDS (the default)"
     )

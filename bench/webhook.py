@@ -66,7 +66,7 @@ import sqlalchemy
 from sqlalchemy import select, text
 
 from bench.booking import ADMIN_URL, HOSPITAL, ms, percentile, print_columns, server_facts, settle
-from bench.delivery import DeliveryTimes, add_followers
+from bench.delivery import DeliveryTimes, add_followers, add_sender_arguments
 from bench.procstat import machine_busy, postgres_backends, processes, tree_cpu
 from bot.zalo_webhook import outbox, signature
 from bot.zalo_webhook.messages import OutgoingMessage
@@ -77,7 +77,16 @@ from core.config import Settings, ZaloOASettings
 from core.timeutil import utcnow
 from core.uow import Database
 from henkham.migrate import upgrade
-from tests.harness import BenchError, Children, add_database_arguments, bench_main, free_port, join_clients, log
+from tests.harness import (
+    BenchError,
+    Children,
+    add_database_arguments,
+    add_seed_argument,
+    bench_main,
+    free_port,
+    join_clients,
+    log,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The one OA of the bench (fictional ids and secrets, like dev.env's).
@@ -945,14 +954,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     group.add_argument("--users", type=int, default=2000, help="distinct Zalo users sending the events (2000)")
     group.add_argument("--request-timeout", type=float, default=10.0, help="client time-out per request, s (10)")
     group = parser.add_argument_group("2. sender rate")
-    group.add_argument("--limit-per-minute", type=int, default=4000, help="the app's rate limit (4000, the default)")
     group.add_argument("--sender-seconds", type=float, default=60.0, help="sending time from the first delivery (60)")
     group.add_argument("--messages", type=int, default=6000, help="messages enqueued, at least (6000)")
     group.add_argument("--sender-users", type=int, default=3000, help="users the messages go to (3000)")
-    group.add_argument("--senders", type=int, default=2, help="henkham zalo sender processes (2)")
-    group.add_argument("--sender-threads", type=int, default=4, help="threads per sender process (4)")
-    group.add_argument("--steady-skip", type=float, default=3.0, help="seconds left out at the start (3)")
-    parser.add_argument("--seed", type=int, default=20_260_101, help="random seed of the events")
+    add_sender_arguments(group)
+    add_seed_argument(parser, "of the events")
     args = parser.parse_args(argv)
     return bench_main(args, lambda bench: run(bench.url, bench.dbname, args, bench.children), name="webhook")
 

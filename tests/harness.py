@@ -211,6 +211,11 @@ def add_database_arguments(parser: argparse.ArgumentParser, admin_url: str, give
         parser.add_argument("--keep-logs", action="store_true", help=keep)
 
 
+def add_seed_argument(parser: argparse.ArgumentParser, of: str) -> None:
+    """--seed: the random seed ``of`` what the bench draws."""
+    parser.add_argument("--seed", type=int, default=20_260_101, help=f"random seed {of}")
+
+
 @dataclass
 class BenchRun:
     """What a bench's run gets: its database (and the name shown for it), a folder for logs, its children."""
