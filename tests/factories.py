@@ -127,6 +127,23 @@ def today_local() -> dt.date:
     return local_today()
 
 
+def add_hospital(db: Database, slug: str = "other") -> None:
+    """A second hospital ``slug`` ("Bệnh viện Khác"): no departments, no OA."""
+    with db.uow() as uow:
+        uow.session.add(
+            Hospital(
+                slug=slug,
+                name="Bệnh viện Khác",
+                facility_code="88888",
+                address="2 Đường Khác",
+                phone="02900000001",
+                emergency_phone="02900000116",
+                opening_hours="7:00–16:30",
+            )
+        )
+        uow.commit()
+
+
 def add_department(
     db: Database,
     slug: str,
