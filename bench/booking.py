@@ -64,7 +64,7 @@ from core.errors import DomainError
 from core.timeutil import local_to_utc, local_today, utcnow
 from core.uow import Database
 from henkham.migrate import upgrade
-from tests.harness import BenchError, add_database_arguments, bench_main, join_clients, log
+from tests.harness import BenchError, add_database_arguments, add_seed_argument, bench_main, join_clients, log
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOSPITAL = "bvdk-tinh-demo"  # the first demo hospital: 20 departments, 30-day booking horizon
@@ -818,7 +818,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--single-seconds", type=float, default=2.0, help="duration of each 1-client reference run (2; 0 skips them)"
     )
-    parser.add_argument("--seed", type=int, default=20_260_101, help="random seed for the data and the queries")
+    add_seed_argument(parser, "for the data and the queries")
     args = parser.parse_args(argv)
     return bench_main(args, lambda bench: run(bench.url, args), name="booking")
 

@@ -79,7 +79,7 @@ from core.uow import Database
 from henkham.migrate import upgrade
 from tests.dialogue_stack import RASA_TOKEN, button_payload, buttons_of, running_dialogue, settled, text_of
 from tests.factories import build_world
-from tests.harness import BenchError, bench_main, log
+from tests.harness import BenchError, add_seed_argument, bench_main, log
 from tests.zalo_helpers import OA_ID
 from tests.zalo_sim import Simulator
 
@@ -868,7 +868,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--train-wait", type=float, default=3600.0, help="longest wait for another Rasa training, s (3600)"
     )
-    parser.add_argument("--seed", type=int, default=20_260_101, help="random seed of the NLU texts")
+    add_seed_argument(parser, "of the NLU texts")
     parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (kept anyway on errors)")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per webhook request

@@ -58,6 +58,11 @@ def tree(table: dict[int, Proc], *roots: int) -> list[int]:
     return found
 
 
+def tree_cpu(table: dict[int, Proc], *roots: int) -> float:
+    """CPU seconds used so far by the ``roots`` and all their descendants."""
+    return sum(table[pid].cpu for pid in tree(table, *roots))
+
+
 def own_child(table: dict[int, Proc], *words: str) -> int | None:
     """The pid of a process of this process's tree whose command line holds all ``words`` in order."""
     for pid in tree(table, os.getpid()):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 
-from bot.zalo_webhook.models import Conversation
+from bench.delivery import add_followers
 from bot.zalo_webhook.oas import OARegistry
 from core.booking.codes import ALPHABET, CODE_LENGTH
 from core.booking.models import Account, Appointment, Department, Hospital, Patient, Schedule, Slot
@@ -203,26 +203,7 @@ def seed_due_reminders(
             row["department_id"] = departments_of[row["slot_id"]]
         for chunk in range(0, count, CHUNK):
             session.execute(insert(Appointment.__table__), rows[chunk : chunk + CHUNK])
-        session.execute(
-            insert(Conversation.__table__),
-            [
-                {
-                    "oa_id": oa.oa_id,
-                    "user_id": user_id,
-                    "mode": "bot",
-                    "mode_reason": "",
-                    "needs_staff": False,
-                    "staff_reason": "",
-                    "follower": True,
-                    "followed_at": booked_at,
-                    "display_name": f"Người dùng {user_id[-4:]}",
-                    "last_interaction_at": now,
-                    "created_at": booked_at,
-                    "updated_at": now,
-                }
-                for user_id in user_ids
-            ],
-        )
+        add_followers(session, oa.oa_id, user_ids, since=booked_at, now=now)
         appointment_ids = list(
             session.scalars(
                 select(Appointment.id)

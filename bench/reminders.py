@@ -67,10 +67,11 @@ import requests
 from sqlalchemy import event, func, select, text
 
 from bench.booking import ADMIN_URL, print_columns, server_facts
-from bench.procstat import machine_busy, postgres_backends, processes, tree
+from bench.delivery import DeliveryTimes, add_sender_arguments, per_minute
+from bench.procstat import machine_busy, postgres_backends, processes, tree_cpu
 from bench.querycount import read_counts
 from bench.reminder_world import DueReminders, seed_due_reminders
-from bench.webhook import channel_env, start_simulator
+from bench.webhook import channel_env, henkham_command, start_simulator, transactions
 from bot.zalo_webhook.models import OutboundMessage, WorkStatus
 from bot.zalo_webhook.ratelimit import RateLimiter
 from core.config import ZaloOASettings
@@ -98,8 +99,7 @@ POLL_SECONDS = 0.1
 def henkham_argv(plain: bool, counts: Path, *args: str) -> list[str]:
     """``henkham ARGS`` from this interpreter's environment; counted (bench/querycount.py) unless ``plain``."""
     if plain:
-        script = Path(sys.executable).parent / "henkham"
-        return [str(script), *args] if script.exists() else [sys.executable, "-m", "henkham.cli", *args]
+        return henkham_command(*args)
     return [sys.executable, str(ROOT / "bench" / "querycount.py"), str(counts), *args]
 
 
@@ -112,18 +112,7 @@ def process_env(url: str, zalo_base: str, args: argparse.Namespace) -> dict[str,
 
 def cpu_of(pids: Sequence[int], table: dict[int, Any] | None = None) -> float:
     table = table if table is not None else processes()
-    return sum(table[pid].cpu for pid in tree(table, *pids))
-
-
-def db_transactions(db: Database, dbname: str) -> int:
-    with db.reader() as uow:
-        return int(
-            uow.session.scalar(
-                text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :name"),
-                {"name": dbname},
-            )
-            or 0
-        )
+    return tree_cpu(table, *pids)
 
 
 @dataclass
@@ -155,7 +144,7 @@ class Timeline:
 
 
 @dataclass
-class Result:
+class Result(DeliveryTimes):
     count: int
     limit: int
     senders: int
@@ -196,51 +185,15 @@ class Result:
     def delivered(self) -> int:
         return len(self.times_ms)
 
-    @property
-    def span(self) -> float:
-        return (self.times_ms[-1] - self.times_ms[0]) / 1000 if len(self.times_ms) > 1 else 0.0
-
-    @property
-    def whole_per_minute(self) -> float:
-        return (len(self.times_ms) - 1) / self.span * 60 if self.span > 0 else 0.0
-
-    def steady(self) -> tuple[int, float, float]:
-        """(messages, seconds, per minute) from ``steady_skip`` after the first delivery to the last."""
-        if not self.times_ms:
-            return 0, 0.0, 0.0
-        begin = self.times_ms[0] + self.steady_skip * 1000
-        inside = [t for t in self.times_ms if t >= begin]
-        if len(inside) < 2:
-            return len(inside), 0.0, 0.0
-        seconds = (inside[-1] - inside[0]) / 1000
-        return len(inside), seconds, (len(inside) - 1) / seconds * 60
-
     def split_at(self, moment_ms: int | None) -> tuple[tuple[int, float], tuple[int, float]]:
         """(messages, per minute) delivered up to ``moment_ms`` and after it."""
-
-        def rate(times: list[int]) -> tuple[int, float]:
-            span = (times[-1] - times[0]) / 1000 if len(times) > 1 else 0.0
-            return len(times), (len(times) - 1) / span * 60 if span > 0 else 0.0
-
         if moment_ms is None:
-            return rate(self.times_ms), (0, 0.0)
-        return rate([t for t in self.times_ms if t <= moment_ms]), rate([t for t in self.times_ms if t > moment_ms])
+            return per_minute(self.times_ms), (0, 0.0)
+        before = [t for t in self.times_ms if t <= moment_ms]
+        return per_minute(before), per_minute([t for t in self.times_ms if t > moment_ms])
 
-    def most_in(self, seconds: float) -> int:
-        best, low, width = 0, 0, seconds * 1000
-        for high, t in enumerate(self.times_ms):
-            while t - self.times_ms[low] >= width:
-                low += 1
-            best = max(best, high - low + 1)
-        return best
-
-    @property
-    def duplicates(self) -> int:
-        return sum(n - 1 for n in self.per_user.values() if n > 1)
-
-    @property
-    def missing(self) -> int:
-        return sum(1 for n in self.per_user.values() if n == 0)
+    RECEIVED = "per_user"
+    missing = DeliveryTimes.unreceived
 
     @property
     def exactly_once(self) -> bool:
@@ -311,7 +264,7 @@ def run_processes(
 
     for engine in {db.engine, db.reader_engine}:
         event.listen(engine, "before_cursor_execute", count_own)
-    transactions_before = db_transactions(db, dbname)
+    transactions_before = transactions(db, dbname)
 
     scheduler_counts = counts_dir / "scheduler.counts.json"
     timeline.scheduler_started = started = time.monotonic()
@@ -403,7 +356,7 @@ def run_processes(
         f"{', '.join(str(p.returncode) for p in senders)})"
     )
     time.sleep(1.5)  # backends report their statistics about once a second and when they end
-    server_transactions = db_transactions(db, dbname) - transactions_before - bench_statements[0]
+    server_transactions = transactions(db, dbname) - transactions_before - bench_statements[0]
     for engine in {db.engine, db.reader_engine}:
         event.remove(engine, "before_cursor_execute", count_own)
 
@@ -754,11 +707,8 @@ def run(url: str, dbname: str, args: argparse.Namespace, children: Children) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000, help="reminders due in the same minute (10000)")
-    parser.add_argument("--limit-per-minute", type=int, default=4000, help="the Zalo app's rate limit (4000)")
-    parser.add_argument("--senders", type=int, default=2, help="henkham zalo sender processes (2)")
-    parser.add_argument("--sender-threads", type=int, default=4, help="threads per sender process (4)")
     parser.add_argument("--departments", type=int, default=20, help="departments (one full slot each) (20)")
-    parser.add_argument("--steady-skip", type=float, default=3.0, help="seconds of sending left out at the start (3)")
+    add_sender_arguments(parser)
     parser.add_argument(
         "--reminders-seconds", type=float, default=None, help="HENKHAM_SCHEDULER_REMINDERS_SECONDS (the default)"
     )

@@ -63,20 +63,30 @@ import gunicorn
 import psycopg
 import requests
 import sqlalchemy
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 
 from bench.booking import ADMIN_URL, HOSPITAL, ms, percentile, print_columns, server_facts, settle
-from bench.procstat import machine_busy, postgres_backends, processes, tree
+from bench.delivery import DeliveryTimes, add_followers, add_sender_arguments
+from bench.procstat import machine_busy, postgres_backends, processes, tree_cpu
 from bot.zalo_webhook import outbox, signature
 from bot.zalo_webhook.messages import OutgoingMessage
-from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage, WorkStatus
+from bot.zalo_webhook.models import InboundEvent, OutboundMessage, WorkStatus
 from bot.zalo_webhook.oas import OARegistry
 from core.booking.demo import load_demo
 from core.config import Settings, ZaloOASettings
 from core.timeutil import utcnow
 from core.uow import Database
 from henkham.migrate import upgrade
-from tests.harness import BenchError, Children, add_database_arguments, bench_main, free_port, join_clients, log
+from tests.harness import (
+    BenchError,
+    Children,
+    add_database_arguments,
+    add_seed_argument,
+    bench_main,
+    free_port,
+    join_clients,
+    log,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The one OA of the bench (fictional ids and secrets, like dev.env's).
@@ -153,7 +163,7 @@ def transactions(db: Database, dbname: str) -> int:
 def cpu_snapshot(db: Database, roots: dict[str, list[int]], dbname: str) -> CpuSnapshot:
     """CPU seconds used so far by each group of process trees, and by the PostgreSQL backends of ``dbname``."""
     table = processes()
-    groups = {name: sum(table[pid].cpu for pid in tree(table, *pids)) for name, pids in roots.items()}
+    groups = {name: tree_cpu(table, *pids) for name, pids in roots.items()}
     groups["postgres"] = sum(table[pid].cpu for pid in postgres_backends(table, dbname))
     return CpuSnapshot(time.monotonic(), machine_busy(), groups, transactions(db, dbname))
 
@@ -566,7 +576,7 @@ MARKER = re.compile(r"\[(b[0-9a-f]{8}-\d{6})\]")
 
 
 @dataclass
-class SenderResult:
+class SenderResult(DeliveryTimes):
     limit: int  # per minute
     capacity: float  # the bucket: one second of the rate
     senders: int
@@ -584,47 +594,16 @@ class SenderResult:
     error_lines: int  # ERROR / Traceback lines in the senders' logs
     refreshes: Any  # the simulator's token statistics
 
-    @property
-    def span(self) -> float:
-        return (self.times_ms[-1] - self.times_ms[0]) / 1000 if len(self.times_ms) > 1 else 0.0
-
-    @property
-    def whole_per_minute(self) -> float:
-        return (len(self.times_ms) - 1) / self.span * 60 if self.span > 0 else 0.0
-
-    def steady(self) -> tuple[int, float, float]:
-        """(messages, seconds, per minute) of the steady window: from ``steady_skip`` after the first message
-        to the last, measured between the first and last message inside it."""
-        if not self.times_ms:
-            return 0, 0.0, 0.0
-        begin = self.times_ms[0] + self.steady_skip * 1000
-        inside = [t for t in self.times_ms if t >= begin]
-        if len(inside) < 2:
-            return len(inside), 0.0, 0.0
-        seconds = (inside[-1] - inside[0]) / 1000
-        return len(inside), seconds, (len(inside) - 1) / seconds * 60
-
     def most_in_window(self) -> int:
         """The most messages in any ``window`` seconds (sliding, anchored at each message)."""
-        best, low, width = 0, 0, self.window * 1000
-        for high, t in enumerate(self.times_ms):
-            while t - self.times_ms[low] >= width:
-                low += 1
-            best = max(best, high - low + 1)
-        return best
+        return self.most_in(self.window)
 
     @property
     def window_bound(self) -> float:
         return self.limit / 60 * self.window + self.capacity
 
-    @property
-    def duplicates(self) -> int:
-        return sum(n - 1 for n in self.per_row.values() if n > 1)
-
-    @property
-    def lost(self) -> int:
-        """Rows recorded as sent that the simulator never received."""
-        return sum(1 for n in self.per_row.values() if n == 0)
+    RECEIVED = "per_row"
+    lost = DeliveryTimes.unreceived
 
 
 def seed_outbox(db: Database, tag: str, messages: int, users: int) -> None:
@@ -635,26 +614,7 @@ def seed_outbox(db: Database, tag: str, messages: int, users: int) -> None:
     with db.uow() as uow:
         OARegistry(Settings(database_url=db.url, zalo_oas=[OA])).sync(uow)
     with db.uow() as uow:
-        uow.session.execute(
-            insert(Conversation.__table__),
-            [
-                {
-                    "oa_id": OA.oa_id,
-                    "user_id": user_id,
-                    "mode": "bot",
-                    "mode_reason": "",
-                    "needs_staff": False,
-                    "staff_reason": "",
-                    "follower": True,
-                    "followed_at": now,
-                    "display_name": f"Người dùng {user_id[-4:]}",
-                    "last_interaction_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for user_id in user_ids
-            ],
-        )
+        add_followers(uow.session, OA.oa_id, user_ids, since=now, now=now)
         created = 0
         for i in range(messages):
             marker = f"{tag}-{i:06d}"
@@ -994,14 +954,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     group.add_argument("--users", type=int, default=2000, help="distinct Zalo users sending the events (2000)")
     group.add_argument("--request-timeout", type=float, default=10.0, help="client time-out per request, s (10)")
     group = parser.add_argument_group("2. sender rate")
-    group.add_argument("--limit-per-minute", type=int, default=4000, help="the app's rate limit (4000, the default)")
     group.add_argument("--sender-seconds", type=float, default=60.0, help="sending time from the first delivery (60)")
     group.add_argument("--messages", type=int, default=6000, help="messages enqueued, at least (6000)")
     group.add_argument("--sender-users", type=int, default=3000, help="users the messages go to (3000)")
-    group.add_argument("--senders", type=int, default=2, help="henkham zalo sender processes (2)")
-    group.add_argument("--sender-threads", type=int, default=4, help="threads per sender process (4)")
-    group.add_argument("--steady-skip", type=float, default=3.0, help="seconds left out at the start (3)")
-    parser.add_argument("--seed", type=int, default=20_260_101, help="random seed of the events")
+    add_sender_arguments(group)
+    add_seed_argument(parser, "of the events")
     args = parser.parse_args(argv)
     return bench_main(args, lambda bench: run(bench.url, bench.dbname, args, bench.children), name="webhook")
 

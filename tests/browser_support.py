@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from flask import Flask
+from playwright.sync_api import Browser, Error, sync_playwright
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -54,6 +56,30 @@ def chromium_candidates() -> list[str]:
 def find_chromium() -> str | None:
     """Debian's Chromium (or the one named by HENKHAM_CHROMIUM), or None when it is not installed."""
     return next((path for path in chromium_candidates() if os.access(path, os.X_OK)), None)
+
+
+def _unavailable(reason: str) -> None:
+    message = f"{reason}; install Debian's Chromium: {INSTALL_HINT}"
+    if REQUIRE_BROWSER:
+        pytest.fail(f"HENKHAM_REQUIRE_BROWSER=1 but {message}")
+    pytest.skip(message)
+
+
+@contextmanager
+def launched_chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, under Playwright; skips the test (fails it with REQUIRE_BROWSER) without it."""
+    executable = find_chromium()
+    if executable is None:
+        _unavailable(f"Chromium is not installed (none of {', '.join(chromium_candidates())} is executable)")
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        except Error as error:
+            _unavailable(f"Chromium at {executable} does not start ({str(error).strip().splitlines()[0]})")
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @contextmanager

@@ -83,19 +83,28 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         yield url
 
 
+@contextmanager
+def opened(url: str, *, pool_size: int, max_overflow: int) -> Iterator[Database]:
+    """A ``Database`` on ``url``, its connections closed on exit."""
+    database = Database(url, pool_size=pool_size, max_overflow=max_overflow)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
     """A migrated, empty database (tables emptied after each test)."""
-    database = Database(database_url, pool_size=10, max_overflow=20)
-    yield database
-    tables = [t.name for t in reversed(metadata.sorted_tables)]
-    with database.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(text(f"DELETE FROM {table}"))
-    database.dispose()
+    with opened(database_url, pool_size=10, max_overflow=20) as database:
+        yield database
+        tables = [t.name for t in reversed(metadata.sorted_tables)]
+        with database.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture

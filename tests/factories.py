@@ -21,6 +21,14 @@ class World:
     account_id: int
 
 
+HOSPITAL_FIELDS = ("slug", "name", "facility_code", "address", "phone", "emergency_phone")
+
+
+def _hospital(*values: str, **rules: object) -> Hospital:
+    """A hospital open 7:00–16:30, of ``values`` in the order of HOSPITAL_FIELDS."""
+    return Hospital(**dict(zip(HOSPITAL_FIELDS, values, strict=True)), opening_hours="7:00–16:30", **rules)
+
+
 def build_world(
     db: Database,
     *,
@@ -32,15 +40,8 @@ def build_world(
 ) -> World:
     """Hospital "test" with departments nhi and mat: every day 07:00-11:00 and 13:30-16:30."""
     with db.uow() as uow:
-        hospital = Hospital(
-            slug="test",
-            name="Bệnh viện Thử nghiệm",
-            facility_code="99999",
-            address="1 Đường Thử",
-            phone="02900000000",
-            emergency_phone="02900000115",
-            opening_hours="7:00–16:30",
-            **rules,
+        hospital = _hospital(
+            "test", "Bệnh viện Thử nghiệm", "99999", "1 Đường Thử", "02900000000", "02900000115", **rules
         )
         uow.session.add(hospital)
         uow.session.flush()
@@ -125,6 +126,13 @@ def slot_at(db: Database, department: str, day: dt.date, hhmm: str) -> int:
 
 def today_local() -> dt.date:
     return local_today()
+
+
+def add_hospital(db: Database, slug: str = "other") -> None:
+    """A second hospital ``slug`` ("Bệnh viện Khác"): no departments, no OA."""
+    with db.uow() as uow:
+        uow.session.add(_hospital(slug, "Bệnh viện Khác", "88888", "2 Đường Khác", "02900000001", "02900000116"))
+        uow.commit()
 
 
 def add_department(

@@ -18,10 +18,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,22 @@ def wait_until(
         if problem:
             raise NotReady(problem + (f"\n{details()}" if details else ""))
         time.sleep(every)
+
+
+@contextlib.contextmanager
+def stopping_thread(
+    run: Callable[[threading.Event], object], what: str, timeout: float = 15
+) -> Iterator[threading.Event]:
+    """Runs ``run(stop)`` in a thread; on leaving, sets ``stop`` and asserts (``what``) that the thread ends."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield stop
+    finally:
+        stop.set()
+        thread.join(timeout=timeout)
+        assert not thread.is_alive(), what
 
 
 def free_port() -> int:
@@ -192,6 +209,11 @@ def add_database_arguments(parser: argparse.ArgumentParser, admin_url: str, give
     if logs:
         keep = "keep the subprocesses' logs (kept anyway on errors)"
         parser.add_argument("--keep-logs", action="store_true", help=keep)
+
+
+def add_seed_argument(parser: argparse.ArgumentParser, of: str) -> None:
+    """--seed: the random seed ``of`` what the bench draws."""
+    parser.add_argument("--seed", type=int, default=20_260_101, help=f"random seed {of}")
 
 
 @dataclass

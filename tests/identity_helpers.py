@@ -15,6 +15,14 @@ def token_for(user: str) -> str:
     return PREFIX + user
 
 
+def bearer(key: str, account: str | None = None, **extra: str) -> dict[str, str]:
+    """The key's header, and the Zalo user ``account``'s token (verified by the stand-in Graph) when one acts."""
+    headers = {"Authorization": f"Bearer {key}", **extra}
+    if account is not None:
+        headers[TOKEN_HEADER] = token_for(account)
+    return headers
+
+
 class FakeGraph:
     def __init__(self) -> None:
         self.calls = 0

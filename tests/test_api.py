@@ -18,8 +18,9 @@ from core.booking.models import Appointment, Department, Doctor, Hospital, Slot
 from core.timeutil import local_to_utc
 from henkham.web import create_app
 from tests import factories
-from tests.factories import new_patient, slot_at, today_local
-from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
+from tests.factories import add_hospital, new_patient, slot_at, today_local
+from tests.identity_helpers import TOKEN_HEADER, with_fake_graph
+from tests.identity_helpers import bearer as auth
 
 API = "/api/v1"
 SLOTS = f"{API}/hospitals/test/departments/{{department}}/slots"
@@ -94,14 +95,6 @@ def keys(db, world) -> dict[str, str]:
     return made
 
 
-def auth(key: str, account: str | None = None, **extra: str) -> dict[str, str]:
-    """Headers of a client acting for the Zalo user ``account`` (proven by their Zalo access token)."""
-    headers = {"Authorization": f"Bearer {key}", **extra}
-    if account is not None:
-        headers[TOKEN_HEADER] = token_for(account)
-    return headers
-
-
 def tomorrow() -> dt.date:
     return today_local() + dt.timedelta(days=1)
 
@@ -162,22 +155,6 @@ def book_today(db, world, patient_id: int, department: str = "nhi", hhmm: str = 
 def appointment_count(db) -> int:
     with db.uow() as uow:
         return uow.session.scalar(select(func.count()).select_from(Appointment))
-
-
-def add_hospital(db, slug: str = "other") -> None:
-    with db.uow() as uow:
-        uow.session.add(
-            Hospital(
-                slug=slug,
-                name="Bệnh viện Khác",
-                facility_code="88888",
-                address="2 Đường Khác",
-                phone="02900000001",
-                emergency_phone="02900000116",
-                opening_hours="7:00–16:30",
-            )
-        )
-        uow.commit()
 
 
 # --- public catalogue -------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from henkham.cli import cli
 from henkham.web import create_app
 from tests import factories
 from tests.factories import new_patient, slot_at, today_local
-from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
+from tests.identity_helpers import bearer as as_user
+from tests.identity_helpers import with_fake_graph
 from tests.test_cli import assert_one_error_line
 
 API = "/api/v1"
@@ -45,13 +46,6 @@ def app_client(db, **settings: object):
 def key_of(db, name: str, kind: str = "his", **kw: object) -> str:
     with db.uow() as uow:
         return access.create_api_key(uow, name=name, kind=kind, **kw)
-
-
-def as_user(key: str, user: str | None = None, **extra: str) -> dict[str, str]:
-    headers = {"Authorization": f"Bearer {key}", **extra}
-    if user is not None:
-        headers[TOKEN_HEADER] = token_for(user)
-    return headers
 
 
 def tomorrow_slots(client, department: str = "nhi") -> list[dict]:

@@ -15,19 +15,15 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 import pytest
-from playwright.sync_api import Browser, Error, Page, Response, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Response, expect
 
 from bot.zalo_webhook.simulator import SimulatedOA
 from core.uow import Database
 from henkham.migrate import upgrade
 from henkham.web import create_app
 from tests.browser_support import (
-    CHROMIUM_ARGS,
-    INSTALL_HINT,
-    REQUIRE_BROWSER,
     ChatStack,
-    chromium_candidates,
-    find_chromium,
+    launched_chromium,
     running_workers,
     serving_app,
 )
@@ -46,27 +42,10 @@ OTHER_OA = SimulatedOA(
 )
 
 
-def _unavailable(reason: str) -> None:
-    message = f"{reason}; install Debian's Chromium: {INSTALL_HINT}"
-    if REQUIRE_BROWSER:
-        pytest.fail(f"HENKHAM_REQUIRE_BROWSER=1 but {message}")
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    executable = find_chromium()
-    if executable is None:
-        _unavailable(f"Chromium is not installed (none of {', '.join(chromium_candidates())} is executable)")
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        except Error as error:
-            _unavailable(f"Chromium at {executable} does not start ({str(error).strip().splitlines()[0]})")
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -6,44 +6,20 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Error, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Route, expect
 
 from core.uow import Database
 from henkham.migrate import upgrade
 from henkham.web import create_app
-from tests.browser_support import (
-    CHROMIUM_ARGS,
-    INSTALL_HINT,
-    REQUIRE_BROWSER,
-    chromium_candidates,
-    find_chromium,
-    serving_app,
-)
+from tests.browser_support import launched_chromium, serving_app
 
 UI_TIMEOUT_MS = 10_000
 
 
-def _unavailable(reason: str) -> None:
-    message = f"{reason}; install Debian's Chromium: {INSTALL_HINT}"
-    if REQUIRE_BROWSER:
-        pytest.fail(f"HENKHAM_REQUIRE_BROWSER=1 but {message}")
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    executable = find_chromium()
-    if executable is None:
-        _unavailable(f"Chromium is not installed (none of {', '.join(chromium_candidates())} is executable)")
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        except Error as error:
-            _unavailable(f"Chromium at {executable} does not start ({str(error).strip().splitlines()[0]})")
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_chromium() as launched:
+        yield launched
 
 
 def test_the_docs_page_renders_offline_under_its_csp(browser: Browser, tmp_path) -> None:

@@ -10,12 +10,12 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from core import access
-from core.booking.models import Hospital
 from core.news.models import Campaign
 from core.timeutil import to_local, utcnow
 from henkham import bootstrap
 from henkham.campaign_cli import campaign
 from henkham.web import create_app
+from tests.factories import add_hospital
 from tests.zalo_helpers import OA_ID
 
 pytestmark = pytest.mark.world(days=1)
@@ -24,19 +24,7 @@ pytestmark = pytest.mark.world(days=1)
 @pytest.fixture
 def hospitals(db, oa_world):
     """Hospital "test" with the test OA, and a second hospital ("khac") without one."""
-    with db.uow() as uow:
-        uow.session.add(
-            Hospital(
-                slug="khac",
-                name="Bệnh viện Khác",
-                facility_code="88888",
-                address="2 Đường Khác",
-                phone="02900000001",
-                emergency_phone="02900000002",
-                opening_hours="7:00–16:30",
-            )
-        )
-        uow.commit()
+    add_hospital(db, "khac")
     return db
 
 

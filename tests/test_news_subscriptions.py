@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core.booking import patients
-from core.booking.models import Hospital
 from core.errors import InvalidInput, NotFound
 from core.news import subscriptions as news
 from core.news.models import NewsSubscription
+from tests.factories import add_hospital
 
 pytestmark = pytest.mark.world(days=1)
 
@@ -141,19 +141,7 @@ def test_unsubscribe_one_topic_in_the_patients_words(db, world):
 def test_subscribers_are_exactly_the_topics_and_the_hospitals(db, world):
     second = other_account(db)
     third = other_account(db, "account-3")
-    with db.uow() as uow:
-        uow.session.add(
-            Hospital(
-                slug="other",
-                name="Bệnh viện Khác",
-                facility_code="99998",
-                address="2 Đường Khác",
-                phone="02900000001",
-                emergency_phone="02900000116",
-                opening_hours="7:00–16:30",
-            )
-        )
-        uow.commit()
+    add_hospital(db, "other")
     for account, hospital, said in (
         (world.account_id, "test", "chung"),
         (second, "test", "tiểu đường"),

@@ -18,7 +18,7 @@ from henkham.web import create_app
 from tests import factories
 from tests.factories import new_patient, slot_at, today_local
 from tests.harness import free_port
-from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
+from tests.identity_helpers import TOKEN_HEADER, bearer, token_for, with_fake_graph
 
 API = "/api/v1"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -48,14 +48,6 @@ def client_from(app, ip: str):
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = ip
     return client
-
-
-def bearer(key: str, account: str | None = None) -> dict[str, str]:
-    """The key's header, and the Mini App user's Zalo token (verified by the stand-in Graph) when one acts."""
-    headers = {"Authorization": f"Bearer {key}"}
-    if account:
-        headers[TOKEN_HEADER] = token_for(account)
-    return headers
 
 
 def booked_today(db, world) -> str:

@@ -22,26 +22,19 @@ from core.timeutil import utcnow
 from core.uow import Database
 from henkham.migrate import upgrade
 from tests.factories import book, build_world, new_patient, today_local
-from tests.harness import wait_until
+from tests.harness import stopping_thread, wait_until
 from tests.zalo_sim import ROOT
 
 
 @contextmanager
 def scheduler(name: str, leadership: Leadership, runs: list[str]) -> Iterator[threading.Event]:
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_scheduler,
-        args=(leadership, [Job("tick", lambda: runs.append(name), 0.05)], stop),
-        kwargs={"retry_seconds": 0.2, "check_seconds": 0.1},
-        daemon=True,
-    )
-    thread.start()
-    try:
+    jobs = [Job("tick", lambda: runs.append(name), 0.05)]
+    with stopping_thread(
+        lambda stop: run_scheduler(leadership, jobs, stop, retry_seconds=0.2, check_seconds=0.1),
+        "the scheduler stops when told to",
+        timeout=10,
+    ) as stop:
         yield stop
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "the scheduler stops when told to"
 
 
 def runs_while_leading(runs: list[str], leader: str, ticks: int = 12) -> list[str]:

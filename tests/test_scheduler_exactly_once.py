@@ -30,7 +30,7 @@ from bot.zalo_webhook.notices import ZaloNotifier
 from core.reminders.models import Reminder
 from core.reminders.planning import kinds_of, plan_appointment_reminders
 from core.uow import Database
-from tests.conftest import throwaway_postgres
+from tests.conftest import opened, throwaway_postgres
 from tests.harness import Children, wait_until
 from tests.zalo_helpers import OA_ID, zalo_settings
 from tests.zalo_sim import Simulator, running_simulator
@@ -49,9 +49,8 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture
 def db(pg_url: str) -> Iterator[Database]:
-    database = Database(pg_url, pool_size=4, max_overflow=4)
-    yield database
-    database.dispose()
+    with opened(pg_url, pool_size=4, max_overflow=4) as database:
+        yield database
 
 
 @pytest.fixture

@@ -22,9 +22,8 @@ from core.reminders.models import ReExam
 from core.timeutil import local_to_utc, utcnow
 from henkham.web import create_app
 from tests import factories
-from tests.factories import build_world, new_patient, slot_at, today_local
+from tests.factories import add_hospital, build_world, new_patient, slot_at, today_local
 from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
-from tests.test_api import add_hospital
 from tests.test_handoff import RASA_TOKEN, fake_rasa
 
 API = "/api/v1"

@@ -15,7 +15,7 @@ from core.booking.models import Appointment, Patient
 from core.config import Settings
 from henkham.web import create_app
 from tests.factories import new_patient
-from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
+from tests.identity_helpers import bearer, with_fake_graph
 
 API = "/api/v1"
 PATIENT = {"full_name": "Nguyễn Thị Lan", "date_of_birth": "1990-05-17", "sex": "female", "phone": "0912345678"}
@@ -43,14 +43,6 @@ def keys(db, world) -> dict[str, str]:
             )
             for kind in ("mini_app", "kiosk", "his", "admin")
         }
-
-
-def bearer(key: str, account: str | None = None) -> dict[str, str]:
-    """The key's header, and the Mini App user's Zalo token (verified by the stand-in Graph) when one acts."""
-    headers = {"Authorization": f"Bearer {key}"}
-    if account:
-        headers[TOKEN_HEADER] = token_for(account)
-    return headers
 
 
 def count(db, model) -> int:

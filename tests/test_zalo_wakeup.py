@@ -13,7 +13,7 @@ from bot.zalo_webhook import inbox, outbox, wakeup, workers
 from bot.zalo_webhook.events import parse
 from bot.zalo_webhook.messages import OutgoingMessage
 from core.uow import Database
-from tests.harness import wait_until
+from tests.harness import stopping_thread, wait_until
 from tests.zalo_helpers import OA_ID, text_event
 
 
@@ -39,18 +39,12 @@ def test_rings_are_counted_up_to_the_number_of_threads() -> None:
 
 
 @contextmanager
-def running(db: Database, step: Callable[[], int], channel: str, threads: int = 2) -> Iterator[threading.Thread]:
-    stop = threading.Event()
-    runner = threading.Thread(
-        target=workers.run_workers, args=(db, step), kwargs={"threads": threads, "stop": stop, "channel": channel}
-    )
-    runner.start()
-    try:
-        yield runner
-    finally:
-        stop.set()
-        runner.join(timeout=15)
-        assert not runner.is_alive(), "the workers stop when told to, even while waiting for work"
+def running(db: Database, step: Callable[[], int], channel: str, threads: int = 2) -> Iterator[threading.Event]:
+    with stopping_thread(
+        lambda stop: workers.run_workers(db, step, threads=threads, stop=stop, channel=channel),
+        "the workers stop when told to, even while waiting for work",
+    ) as stop:
+        yield stop
 
 
 def store_event(db: Database, user: str, text: str) -> None:
