@@ -28,6 +28,26 @@ from core.booking.models import (  # noqa: F401
     VisitType,
 )
 from core.db import Base
+from core.emr.models import (  # noqa: F401
+    Allergy,
+    CourseNote,
+    Diagnosis,
+    Document,
+    Immunization,
+    Import,
+    ImportFile,
+    ImportItem,
+    Medication,
+    NoneKnown,
+    Person,
+    PersonIdentifier,
+    PersonMatch,
+    ProfileLink,
+    ReExamSlip,
+    Result,
+    Service,
+    Visit,
+)
 from core.news.models import Campaign, CampaignRecipient, NewsSubscription  # noqa: F401
 from core.reminders.models import ReExam, Reminder  # noqa: F401
 

@@ -55,6 +55,9 @@ class ReExam(Base):
     due_date: Mapped[dt.date] = mapped_column()
     note: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(20), default="api")
+    # The record it comes from, when imported ("emr:<facility>:<MA_LK>"): a corrected slip moves this row and
+    # a cancelled visit cancels it.
+    source_ref: Mapped[str | None] = mapped_column(String(160), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column()
 
