@@ -26,11 +26,12 @@ SCOPES = {
     "read": "read any appointment of the hospital",
     "checkin": "check patients in at the desk or a kiosk",
     "staff": "act for the hospital: any appointment, cancel by hospital, mark complete",
+    "his": "the hospital information system: import clinical records, read them as FHIR, review person matches",
 }
 DEFAULT_SCOPES = {
     "mini_app": ["book"],
     "kiosk": ["checkin", "read"],
-    "his": ["read", "checkin", "staff"],
+    "his": ["checkin", "his", "read", "staff"],
     "admin": sorted(SCOPES),
 }
 KEY_PREFIX = "hk_"

@@ -15,6 +15,7 @@ from henkham import bootstrap
 from henkham.campaign_cli import campaign
 from henkham.cli_errors import OneLineErrors
 from henkham.cli_world import world
+from henkham.emr_cli import emr
 
 
 def _with_uow(fn: Callable[..., Any]) -> Any:
@@ -384,6 +385,7 @@ def urls(port: int) -> None:
 
 
 cli.add_command(campaign)
+cli.add_command(emr)
 
 
 if __name__ == "__main__":

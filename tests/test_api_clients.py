@@ -156,7 +156,7 @@ def test_apikey_list_shows_each_client_never_a_key(db, world, run) -> None:
     lines = listed.stdout.splitlines()
     assert lines[0].split("\t")[:5] == ["name", "kind", "hospital", "scopes", "state"]
     rows = {line.split("\t")[0]: line.split("\t") for line in lines[1:]}
-    assert rows["his-listed"][1:5] == ["his", "test", "checkin,read,staff", "active"]
+    assert rows["his-listed"][1:5] == ["his", "test", "checkin,his,read,staff", "active"]
     assert rows["his-listed"][6] != "-", "last used"
     assert rows["admin-listed"][6] == "-"
     assert key not in listed.stdout and key[10:20] not in listed.stdout

@@ -78,7 +78,8 @@ def create_app(
     app.before_request(paths.refuse_unstorable_input)
     app.before_request(bodies.refuse_non_json_bodies)
 
-    from . import campaigns_api  # noqa: F401  (adds the campaign routes to the api blueprint)
+    # These modules add their routes to the api blueprint: campaigns, clinical records.
+    from . import campaigns_api, emr_api, emr_matches_api  # noqa: F401
     from .api import api
 
     app.register_blueprint(api)
