@@ -206,6 +206,29 @@ class Settings(BaseSettings):
     )
     scheduler_prune_seconds: float = Field(default=3600.0, gt=0, description="How often old inbox/outbox rows go.")
 
+    # --- EMR entry points (issue 13, entry): API body limit, the inbox folder per hospital, raw-file retention.
+    emr_import_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        gt=0,
+        description="Largest file POST /api/v1/emr/imports accepts (bytes); a larger body is 413.",
+    )
+    emr_inbox_dir: str = Field(
+        default="var/emr-inbox",
+        description="Inbox folder of the HIS exports: <dir>/<facility_code>/ per hospital, then done/ or failed/.",
+    )
+    emr_inbox_settle_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="An inbox file is picked up once it has not changed for this long (the HIS finished writing).",
+    )
+    scheduler_emr_inbox_seconds: float = Field(default=60.0, gt=0, description="How often the EMR inbox is read.")
+    emr_raw_retention_days: float = Field(
+        default=90.0, gt=0, description="Raw imported files are deleted after this; the parsed record stays."
+    )
+    scheduler_emr_retention_seconds: float = Field(
+        default=3600.0, gt=0, description="How often raw imported files past their retention are deleted."
+    )
+
 
 def get_settings() -> Settings:
     """The settings in the environment, checked (production refuses development secrets: one line, exit 1).

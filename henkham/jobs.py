@@ -6,6 +6,8 @@ from __future__ import annotations
 from bot.zalo_webhook.broadcasts import run_campaigns
 from bot.zalo_webhook.retention import prune
 from core.config import Settings
+from core.emr.inbox import process_inbox
+from core.emr.retention import delete_expired_raw_files
 from core.news.delivery import CampaignChannel
 from core.reminders.planning import Notifier, follow_up_no_shows, kinds_of, plan_appointment_reminders
 from core.reminders.reexams import plan_re_exam_reminders
@@ -29,4 +31,19 @@ def scheduler_jobs(settings: Settings, db: Database, notifier: Notifier, campaig
             settings.scheduler_no_shows_seconds,
         ),
         Job("zalo_retention", lambda: prune(db, settings), settings.scheduler_prune_seconds),
+        Job(
+            "emr_inbox",
+            lambda: process_inbox(
+                db,
+                settings.emr_inbox_dir,
+                settle_seconds=settings.emr_inbox_settle_seconds,
+                max_bytes=settings.emr_import_max_bytes,
+            ),
+            settings.scheduler_emr_inbox_seconds,
+        ),
+        Job(
+            "emr_raw_retention",
+            lambda: delete_expired_raw_files(db, retention_days=settings.emr_raw_retention_days),
+            settings.scheduler_emr_retention_seconds,
+        ),
     ]
