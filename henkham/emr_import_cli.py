@@ -1,5 +1,144 @@
-"""Commands of `henkham emr` (henkham/emr_cli.py)."""
+"""Commands of `henkham emr` (henkham/emr_cli.py): ``henkham emr import PATH…``.
+
+Files and folders (a folder is read recursively for ``*.xml`` and ``*.json``), each file imported through
+core.emr.importing.import_bytes as the API and the inbox do. A file holding the BHXH gateway's single base64
+string (fileHSBase64) is recognised by itself; ``--base64`` says so for every file. The summary counts files and
+visits imported / updated / unchanged / refused, then one line per refused visit (facility, MA_LK, table, field,
+reason) and per refused file; the exit code is 1 when anything was refused.
+"""
 
 from __future__ import annotations
 
-from henkham.emr_cli import emr  # noqa: F401
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.emr.gateway import gateway_base64_to_file, unwrap_gateway_base64
+from core.errors import DomainError
+from henkham.emr_cli import emr
+
+SUFFIXES = (".xml", ".json")
+OUTCOMES = ("imported", "updated", "unchanged", "refused")
+
+
+def files_of(paths: Iterable[Path]) -> list[Path]:
+    """Every file named, and every *.xml and *.json under every folder named, in order; a path that cannot be
+    read is a one-line error (click.UsageError) before anything is imported."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            try:
+                found += sorted(
+                    p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES and not _hidden(p, path)
+                )
+            except OSError as error:
+                raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise click.UsageError(f"cannot read {path}: no such file or folder")
+    return found
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+@emr.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--base64",
+    "as_base64",
+    is_flag=True,
+    help="Every file holds the gateway's base64 string (fileHSBase64); recognised by itself without this.",
+)
+def import_command(paths: tuple[Path, ...], as_base64: bool) -> None:
+    """Import HIS exports (XML 130/4750 GIAMDINHHS files) and FHIR R4 bundles (*.json): files and folders."""
+    from core.emr.importing import import_bytes
+
+    from henkham.cli_world import world
+
+    files = files_of(paths)
+    if not files:
+        raise click.UsageError("no *.xml or *.json file in " + ", ".join(str(p) for p in paths))
+    database = world().database
+    totals: Counter[str] = Counter()
+    refusals: list[str] = []
+    with click.progressbar(files, label="importing", file=sys.stderr, item_show_func=_name) as bar:
+        for path in bar:
+            try:
+                data = _read(path, as_base64)
+                report = import_bytes(database, data, channel="cli", filename=path.name, actor="cli")
+            except DomainError as error:  # the whole file refused (too large, not a submission, …)
+                totals["refused_files"] += 1
+                refusals.append(f"refused file {path}: {error.message}")
+                continue
+            for outcome, count in counts_of(report).items():
+                totals[outcome] += count
+            if not report.ok and file_problems(report):
+                totals["refused_files"] += 1
+                refusals += [f"refused file {path}: {line}" for line in file_problems(report)]
+            refusals += [f"refused {line}" for line in refused_visits(report)]
+    click.echo(summary(len(files), totals))
+    for line in refusals:
+        click.echo(line)
+    if refusals or totals["refused"] or totals["refused_files"]:
+        sys.exit(1)
+
+
+def _name(path: Path | None) -> str:
+    return path.name if path is not None else ""
+
+
+def _read(path: Path, as_base64: bool) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    if as_base64:
+        try:
+            return gateway_base64_to_file(data)
+        except ValueError as error:
+            raise click.UsageError(f"{path}: {error}") from None
+    return unwrap_gateway_base64(data) or data
+
+
+def summary(files: int, totals: Counter[str]) -> str:
+    visits = ", ".join(f"{totals[outcome]} {outcome}" for outcome in OUTCOMES)
+    refused_files = f" ({totals['refused_files']} refused whole)" if totals["refused_files"] else ""
+    return f"{files} file(s){refused_files}; visits: {visits}"
+
+
+# --- reading an ImportReport (core.emr.importing) -------------------------------------------------------------
+def counts_of(report: Any) -> dict[str, int]:
+    return {outcome: int(getattr(report, outcome, 0) or 0) for outcome in OUTCOMES}
+
+
+def file_problems(report: Any) -> list[str]:
+    return [_problem(problem) for problem in getattr(report, "problems", ()) or ()]
+
+
+def refused_visits(report: Any) -> Iterator[str]:
+    """One line per problem of each refused visit: facility, MA_LK, table, field (row) and reason."""
+    for item in getattr(report, "items", ()) or ():
+        if str(getattr(item, "outcome", "")) != "refused":
+            continue
+        where = f"{item.facility_code or '?'} MA_LK={item.visit_key or '?'}"
+        problems = list(getattr(item, "problems", ()) or ()) or [None]
+        for problem in problems:
+            yield f"{where}: {_problem(problem)}" if problem is not None else f"{where}: refused"
+
+
+def _problem(problem: Any) -> str:
+    table = getattr(problem, "table", "") or ""
+    field = getattr(problem, "field", "") or ""
+    row = getattr(problem, "row", None)
+    place = " ".join(part for part in (table, field) if part)
+    if row is not None:
+        place += f" row {row}"
+    reason = getattr(problem, "reason", None) or str(problem)
+    return f"{place}: {reason}" if place else reason

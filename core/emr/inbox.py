@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.booking.models import Hospital
+from core.emr.gateway import unwrap_gateway_base64
 from core.errors import DomainError
 from core.timeutil import utcnow
 from core.uow import Database
@@ -126,6 +127,7 @@ def _handle(
         report, ok = _refusal("too_large", f"the file is larger than {max_bytes} bytes"), False
     else:
         data = path.read_bytes()
+        data = unwrap_gateway_base64(data) or data  # the gateway's fileHSBase64 string, kept as a file
         try:
             result = importer(
                 db,

@@ -70,6 +70,7 @@ STATUS_OF_CODE: dict[str, int] = {
     **dict.fromkeys(_RULES, 409),
     **dict.fromkeys(_CAPS, 409),
     "invalid_input": 422,
+    "import_refused": 422,  # henkham/web/emr_api.py: nothing of the file imported (the report in details)
     "bot_unreachable": 503,
     "zalo_unavailable": 503,
 }

@@ -45,6 +45,25 @@ DESCRIPTIONS = {
     "422": "Invalid input; details name the fields",
     "429": "Too many requests; retry after Retry-After seconds",
 }
+# Routes that take a file as it is (henkham/web/bodies.py FILE_BODIES): their body and their own size limit.
+_GATEWAY_FORM = {
+    "type": "object",
+    "required": ["fileHSBase64"],
+    "additionalProperties": False,
+    "properties": {"fileHSBase64": {"type": "string", "description": "The whole GIAMDINHHS file, base64"}},
+}
+FILE_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("/api/v1/emr/imports", "post"): {
+        "required": True,
+        "description": "A HIS export (XML 130/4750 GIAMDINHHS file), a FHIR R4 Bundle, or the gateway's form",
+        "content": {
+            "application/xml": {"schema": {"type": "string", "format": "binary"}},
+            "application/fhir+json": {"schema": {"type": "object", "description": "A FHIR R4 Bundle"}},
+            "application/json": {"schema": {"oneOf": [_GATEWAY_FORM, {"type": "object"}]}},
+        },
+    },
+}
+FILE_TOO_LARGE = "Body larger than HENKHAM_EMR_IMPORT_MAX_BYTES (default 20 MB)"
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}}
 _VARIABLE = re.compile(r"<(?:([^<:>]+):)?([^<>]+)>")
 
@@ -94,6 +113,9 @@ def install(app: APIFlask, limited_endpoints: set[str]) -> None:
                 if method == "post" and path == "/api/v1/appointments":
                     _add_header(operation, IDEMPOTENCY_HEADER, "A repeated request returns the first booking")
                 responses = operation["responses"]
+                if (path, method) in FILE_REQUEST_BODIES:
+                    operation["requestBody"] = FILE_REQUEST_BODIES[(path, method)]
+                    responses.setdefault("413", {"description": FILE_TOO_LARGE})
                 for status in _statuses(method, operation, bool(variables), (path, method) in limited_paths):
                     responses.setdefault(status, {"description": DESCRIPTIONS[status]})
                 for status, response in responses.items():
