@@ -50,11 +50,17 @@ def demo() -> None:
 @demo.command("load")
 @click.option("--days", default=35, show_default=True, help="Days of slots to create.")
 def demo_load(days: int) -> None:
-    """Load the demo hospitals (safe to re-run) and their slots."""
+    """Load the demo hospitals (safe to re-run), their slots, and the demo family's clinical records."""
     from core.booking.demo import load_demo
+    from core.emr.demo import load_demo_records
 
     result = _with_uow(lambda uow: load_demo(uow, slot_days=days))
     click.echo(f"demo data: {result['hospitals_created']} hospitals created, {result['slots_created']} slots created")
+    records = load_demo_records(world().database)
+    click.echo(
+        f"demo records: {records['profiles_created']} profiles created; visits {records['imported']} imported, "
+        f"{records['updated']} updated, {records['unchanged']} unchanged, {records['refused']} refused"
+    )
 
 
 @cli.group()
