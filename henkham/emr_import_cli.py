@@ -58,13 +58,16 @@ def _hidden(path: Path, root: Path) -> bool:
 )
 def import_command(paths: tuple[Path, ...], as_base64: bool) -> None:
     """Import HIS exports (XML 130/4750 GIAMDINHHS files) and FHIR R4 bundles (*.json): files and folders."""
+    files = files_of(paths)
+    if not files:
+        raise click.UsageError("no *.xml or *.json file in " + ", ".join(str(p) for p in paths))
+    for path in files:  # every file readable before any is imported
+        _readable(path)
+
     from core.emr.importing import import_bytes
 
     from henkham.cli_world import world
 
-    files = files_of(paths)
-    if not files:
-        raise click.UsageError("no *.xml or *.json file in " + ", ".join(str(p) for p in paths))
     database = world().database
     totals: Counter[str] = Counter()
     refusals: list[str] = []
@@ -92,6 +95,14 @@ def import_command(paths: tuple[Path, ...], as_base64: bool) -> None:
 
 def _name(path: Path | None) -> str:
     return path.name if path is not None else ""
+
+
+def _readable(path: Path) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 def _read(path: Path, as_base64: bool) -> bytes:

@@ -88,9 +88,10 @@ def create_emr_import():
     (`application/json` or `application/fhir+json`) or the gateway's `{"fileHSBase64": "…"}`. Idempotent per
     visit: the same file again changes nothing (200). A key bound to a hospital imports only that hospital's
     files (another MA_CSKCB anywhere: 403, nothing imported)."""
+    data = _file_of_request()  # first: a body over the limit is 413 before anything else
+
     from core.emr.importing import import_bytes
 
-    data = _file_of_request()
     client = _client()
     report = import_bytes(
         current_app.extensions["henkham.db"],
