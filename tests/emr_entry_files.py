@@ -1,6 +1,6 @@
 """Small XML 130 submission files for the tests of the EMR entry points (CLI, API, inbox), built with the same
 writer as the demo records (core.emr.demo.submission): one outpatient visit per person, and a visit the
-importer must refuse (its HOSO has no XML1)."""
+importer must refuse (its XML2 names another MA_LK)."""
 
 from __future__ import annotations
 
@@ -68,9 +68,11 @@ def visit(
     }
 
 
-def refused_visit(visit_key: str) -> dict[str, Any]:
-    """A HOSO without its XML1 (the one table every visit has): the importer refuses it."""
-    return {"XML2": visit("", visit_key)["XML2"]}
+def refused_visit(facility_code: str, visit_key: str) -> dict[str, Any]:
+    """A visit whose XML2 rows name another MA_LK than its XML1: the importer refuses it (table XML2, MA_LK)."""
+    refused = visit(facility_code, visit_key, name="Phạm Văn Lỗi", cccd="096080000999", born="198002020000", sex="1")
+    refused["XML2"] = [{**row, "MA_LK": visit_key + "-WRONG"} for row in refused["XML2"]]
+    return refused
 
 
 def file_of(facility_code: str, *visits: dict[str, Any]) -> bytes:

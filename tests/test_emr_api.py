@@ -154,7 +154,7 @@ def test_an_import_answers_its_report_and_the_same_file_again_is_200_unchanged(c
 
 
 def test_one_refused_visit_leaves_the_rest_imported_with_the_reason(client, db, keys):
-    response = post_xml(client, keys["his"], file_of(TEST, visit(TEST, "LK-1"), refused_visit("LK-2")))
+    response = post_xml(client, keys["his"], file_of(TEST, visit(TEST, "LK-1"), refused_visit(TEST, "LK-2")))
     assert response.status_code == 201
     report = response.get_json()
     assert report["imported"] == 1 and report["refused"] == 1
@@ -162,7 +162,9 @@ def test_one_refused_visit_leaves_the_rest_imported_with_the_reason(client, db, 
 
 
 def test_a_file_whose_every_visit_is_refused_is_422_with_the_report(client, db, keys):
-    body = assert_error(post_xml(client, keys["his"], file_of(TEST, refused_visit("LK-9"))), 422, "import_refused")
+    body = assert_error(
+        post_xml(client, keys["his"], file_of(TEST, refused_visit(TEST, "LK-9"))), 422, "import_refused"
+    )
     assert body["details"]["report"]["refused"] == 1
     assert count(db, Visit) == 0
 

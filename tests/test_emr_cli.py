@@ -69,13 +69,13 @@ def test_a_folder_is_imported_recursively_with_a_summary(run, db, world, folder)
 
 def test_a_refused_visit_is_listed_on_its_own_line_and_the_exit_code_is_1(run, db, world, tmp_path):
     path = tmp_path / "mixed.xml"
-    path.write_bytes(file_of(TEST, visit(TEST, "LK-GOOD"), refused_visit("LK-BAD")))
+    path.write_bytes(file_of(TEST, visit(TEST, "LK-GOOD"), refused_visit(TEST, "LK-BAD")))
     result = run("emr", "import", str(path))
     assert result.exit_code == 1, (result.output, result.exception)
     assert "1 file(s); visits: 1 imported, 0 updated, 0 unchanged, 1 refused" in result.stdout
     refused = [line for line in result.stdout.splitlines() if line.startswith("refused ")]
     assert refused and all("LK-BAD" in line for line in refused), result.stdout
-    assert "XML1" in refused[0], "the line names the table"
+    assert "XML2" in refused[0] and "MA_LK" in refused[0], "the line names the table and the field"
     assert count(db, Visit) == 1
 
 

@@ -73,10 +73,7 @@ def process_inbox(
     root = Path(root)
     if not root.is_dir():
         return []
-    if importer is None:
-        from core.emr.importing import import_bytes
-
-        importer = import_bytes
+    importer = importer or _import_bytes
     hospitals = _hospitals_by_code(db)
     handled = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
@@ -86,6 +83,12 @@ def process_inbox(
             except Exception:  # a database that is down, a bug: the file stays and is tried again next run
                 log.exception("emr inbox: %s/%s could not be handled; left in place", folder.name, path.name)
     return handled
+
+
+def _import_bytes(*args: Any, **kwargs: Any) -> Any:
+    from core.emr.importing import import_bytes
+
+    return import_bytes(*args, **kwargs)
 
 
 def _hospitals_by_code(db: Database) -> dict[str, int]:
