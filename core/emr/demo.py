@@ -661,7 +661,7 @@ def load_demo_records(db: Database, *, today: dt.date | None = None) -> dict[str
     created = _demo_profiles(db)
     with db.reader() as uow:
         demo_hospitals = dict(
-            uow.session.execute(select(Hospital.facility_code, Hospital.id).where(Hospital.is_demo.is_(True))).tuples()
+            uow.session.execute(select(Hospital.facility_code, Hospital.id).where(Hospital.is_demo.is_(True))).all()
         )
     totals = {"imported": 0, "updated": 0, "unchanged": 0, "refused": 0, "profiles_created": created}
     for code, data in demo_files(today).items():

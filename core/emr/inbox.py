@@ -93,7 +93,7 @@ def _import_bytes(*args: Any, **kwargs: Any) -> Any:
 
 def _hospitals_by_code(db: Database) -> dict[str, int]:
     with db.reader() as uow:
-        return dict(uow.session.execute(select(Hospital.facility_code, Hospital.id)).tuples().all())
+        return dict(uow.session.execute(select(Hospital.facility_code, Hospital.id)).all())
 
 
 def _complete_files(folder: Path, settle_seconds: float) -> list[Path]:
