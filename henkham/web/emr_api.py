@@ -42,6 +42,24 @@ class ImportRefused(DomainError):
         )
 
 
+class OtherHospitalsFile(DomainError):
+    """A key bound to a hospital sent a file with a visit of another facility: refused whole (403)."""
+
+    code = "forbidden"
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        super().__init__(
+            "the file holds visits of another facility than this client's hospital: nothing was imported",
+            "Dạ, hồ sơ gửi lên có lượt khám của cơ sở khác nên không nhập được ạ.",
+            report=report,
+        )
+
+
+def _names_another_facility(problem: Any) -> bool:
+    """The file-level problem the importer gives a confined key's file with another MA_CSKCB in it."""
+    return problem.table == "XML1" and problem.field == "MA_CSKCB"
+
+
 class FhirQuery(Strict):
     summary: Literal["ips"] | None = Field(
         None, description="`ips`: the International Patient Summary document instead of the whole record"
@@ -101,6 +119,8 @@ def create_emr_import():
         actor=client.name,
     )
     view = report.as_dict()
+    if client.hospital_id is not None and any(_names_another_facility(p) for p in report.problems):
+        raise OtherHospitalsFile(view)
     counts = {outcome: int(getattr(report, outcome, 0) or 0) for outcome in ("imported", "updated", "unchanged")}
     if not any(counts.values()):
         raise ImportRefused(view)
@@ -119,10 +139,15 @@ def person_fhir(person_id: int, query_data: FhirQuery):
     Condition, MedicationStatement, Observation, DiagnosticReport, Immunization, AllergyIntolerance,
     Appointment), or with `?summary=ips` the International Patient Summary document. Every read is audited. A
     key bound to a hospital reads only persons with a visit there (403 otherwise)."""
+    from core.emr.bookings import person_bookings
     from core.emr.fhir import export_bundle, export_patient_summary
     from core.emr.reading import person_record
 
     with reader() as u:
         stored = person_record(u, person_id, reader=u.actor, purpose=u.actor.purpose if u.actor else "")
-    bundle = export_patient_summary(stored) if query_data.summary == "ips" else export_bundle(stored)
+        if query_data.summary == "ips":
+            bundle = export_patient_summary(stored)
+        else:
+            booked, re_exams = person_bookings(u, stored.person_id)
+            bundle = export_bundle(stored, appointments=booked, re_exams=re_exams)
     return Response(json.dumps(bundle, ensure_ascii=False), status=200, mimetype=FHIR_JSON)
