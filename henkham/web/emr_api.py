@@ -19,6 +19,7 @@ from typing import Any, Literal
 from flask import Response, current_app, request
 from pydantic import Field
 
+from core.emr.bookings import person_bookings
 from core.emr.gateway import gateway_base64_to_file
 from core.errors import DomainError, InvalidInput
 from core.inputs import Strict
@@ -139,7 +140,6 @@ def person_fhir(person_id: int, query_data: FhirQuery):
     Condition, MedicationStatement, Observation, DiagnosticReport, Immunization, AllergyIntolerance,
     Appointment), or with `?summary=ips` the International Patient Summary document. Every read is audited. A
     key bound to a hospital reads only persons with a visit there (403 otherwise)."""
-    from core.emr.bookings import person_bookings
     from core.emr.fhir import export_bundle, export_patient_summary
     from core.emr.reading import person_record
 
