@@ -8,6 +8,7 @@ never a 500.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 
 import pytest
 from sqlalchemy import func, select
@@ -16,9 +17,11 @@ from core import access
 from core.audit import AccessAudit
 from core.config import Settings
 from core.emr.models import Import, Person, Visit
+from core.timeutil import local_to_utc
 from henkham.web import create_app
+from tests import factories
 from tests.emr_entry_files import file_of, one_visit_file, refused_visit, visit
-from tests.factories import add_hospital
+from tests.factories import add_hospital, new_patient, slot_at, today_local
 
 pytestmark = pytest.mark.world(days=1)
 
@@ -125,6 +128,25 @@ def test_a_key_of_another_hospital_cannot_read_its_patient_and_every_read_is_aud
     province_before = len(fhir_reads(db, "his-province"))
     assert client.get(url, headers=auth(keys["province"])).status_code == 200, "an unbound key reads anyone"
     assert len(fhir_reads(db, "his-province")) > province_before
+
+
+def test_the_bundle_carries_the_appointments_of_the_linked_booking_profile(client, db, world, keys):
+    patient = new_patient(
+        db,
+        world.account_id,
+        full_name="Nguyễn Thị Thử",
+        date_of_birth=dt.date(1990, 1, 15),
+        sex="female",
+        cccd="096190000111",
+    )
+    today = today_local()
+    booked = factories.book(db, world, slot_at(db, "nhi", today, "07:00"), patient, now=local_to_utc(today, dt.time()))
+    post_xml(client, keys["his"], one_visit_file(TEST))  # the import links the profile of the same CCCD
+
+    bundle = client.get(f"/api/v1/emr/persons/{person_id(db)}/fhir", headers=auth(keys["his"])).get_json()
+    appointments = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Appointment"]
+    assert [a["identifier"][0]["value"] for a in appointments] == [booked.code]
+    assert appointments[0]["status"] == "booked"
 
 
 def test_the_patient_summary_is_an_ips_document(client, db, keys):
@@ -240,3 +262,12 @@ def test_both_routes_are_in_the_openapi_document(client):
     read = paths["/api/v1/emr/persons/{person_id}/fhir"]["get"]
     assert "application/fhir+json" in read["responses"]["200"]["content"]
     assert {"summary"} <= {p["name"] for p in read["parameters"] if p["in"] == "query"}
+
+
+def test_reads_of_other_hospitals_persons_are_rate_limited(db, database_url, world, keys):
+    settings = Settings(database_url=database_url, rate_limit_failed_lookups_per_key="3 per minute")
+    limited = create_app(settings, database=db).test_client()
+    post_xml(limited, keys["his"], one_visit_file(TEST))
+    url = f"/api/v1/emr/persons/{person_id(db)}/fhir"
+    statuses = [limited.get(url, headers=auth(keys["his_other"])).status_code for _ in range(4)]
+    assert statuses == [403, 403, 403, 429]

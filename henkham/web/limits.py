@@ -4,7 +4,8 @@ Counters live in ``HENKHAM_RATE_LIMIT_STORAGE_URL``: ``memory://`` (one process;
 ``redis://…`` (shared by every web process and worker, so the budget is per deployment, not per process). When
 Redis cannot be reached the limits carry on in memory rather than refuse or fail requests.
 
-- booking-code lookups, check-ins and a patient's appointments and re-exams by id: per API key and per client IP,
+- booking-code lookups, check-ins, a patient's appointments and re-exams and a person's clinical record by id: per
+  API key and per client IP,
   and, much tighter, the lookups that match nothing (404) or another hospital's record (403) — a busy desk
   checks in hundreds of patients an hour, a guesser of 6-character codes (31^6, about 887 million) gets a few
   hundred misses a day;
@@ -36,6 +37,7 @@ LOOKUP_ENDPOINTS = (
     "api_v1.reschedule_appointment",
     "api_v1.complete_appointment",
     "api_v1.check_in",
+    "api_v1.person_fhir",  # a clinical record by person id (henkham/web/emr_api.py)
 )
 BOOKING_ENDPOINTS = ("api_v1.create_appointment",)
 
