@@ -13,13 +13,17 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from core.emr.gateway import gateway_base64_to_file, unwrap_gateway_base64
+from core.emr.records import Problem
 from core.errors import DomainError
 from henkham.emr_cli import emr
+
+if TYPE_CHECKING:
+    from core.emr.importing import ImportReport
 
 SUFFIXES = (".xml", ".json")
 OUTCOMES = ("imported", "updated", "unchanged", "refused")
@@ -125,31 +129,28 @@ def summary(files: int, totals: Counter[str]) -> str:
 
 
 # --- reading an ImportReport (core.emr.importing) -------------------------------------------------------------
-def counts_of(report: Any) -> dict[str, int]:
-    return {outcome: int(getattr(report, outcome, 0) or 0) for outcome in OUTCOMES}
+def counts_of(report: ImportReport) -> dict[str, int]:
+    return {outcome: getattr(report, outcome) for outcome in OUTCOMES}
 
 
-def file_problems(report: Any) -> list[str]:
-    return [_problem(problem) for problem in getattr(report, "problems", ()) or ()]
+def file_problems(report: ImportReport) -> list[str]:
+    return [_problem(problem) for problem in report.problems]
 
 
-def refused_visits(report: Any) -> Iterator[str]:
+def refused_visits(report: ImportReport) -> Iterator[str]:
     """One line per problem of each refused visit: facility, MA_LK, table, field (row) and reason."""
-    for item in getattr(report, "items", ()) or ():
-        if str(getattr(item, "outcome", "")) != "refused":
+    for item in report.items:
+        if item.outcome != "refused":
             continue
         where = f"{item.facility_code or '?'} MA_LK={item.visit_key or '?'}"
-        problems = list(getattr(item, "problems", ()) or ()) or [None]
-        for problem in problems:
-            yield f"{where}: {_problem(problem)}" if problem is not None else f"{where}: refused"
+        if not item.problems:
+            yield f"{where}: refused"
+        for problem in item.problems:
+            yield f"{where}: {_problem(problem)}"
 
 
-def _problem(problem: Any) -> str:
-    table = getattr(problem, "table", "") or ""
-    field = getattr(problem, "field", "") or ""
-    row = getattr(problem, "row", None)
-    place = " ".join(part for part in (table, field) if part)
-    if row is not None:
-        place += f" row {row}"
-    reason = getattr(problem, "reason", None) or str(problem)
-    return f"{place}: {reason}" if place else reason
+def _problem(problem: Problem) -> str:
+    place = " ".join(part for part in (problem.table, problem.field) if part)
+    if problem.row is not None:
+        place += f" row {problem.row}"
+    return f"{place}: {problem.reason}" if place else problem.reason

@@ -122,10 +122,9 @@ def create_emr_import():
     view = report.as_dict()
     if client.hospital_id is not None and any(_names_another_facility(p) for p in report.problems):
         raise OtherHospitalsFile(view)
-    counts = {outcome: int(getattr(report, outcome, 0) or 0) for outcome in ("imported", "updated", "unchanged")}
-    if not any(counts.values()):
+    if not (report.imported or report.updated or report.unchanged):
         raise ImportRefused(view)
-    return view, 201 if counts["imported"] or counts["updated"] else 200
+    return view, 201 if report.imported or report.updated else 200
 
 
 @api.get("/emr/persons/<id:person_id>/fhir")
