@@ -50,7 +50,18 @@ def canonical(value: Any) -> Any:
     raise TypeError(f"no canonical form for {type(value).__name__}")
 
 
+def _default(value: Any) -> Any:
+    """The encoder's hook for what JSON lacks (the C encoder does tuples, strings, enums and numbers)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: getattr(value, name) for name in _field_names(type(value))}
+    if isinstance(value, Decimal | dt.datetime | dt.date | dt.time | frozenset | set):
+        return canonical(value)
+    raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
 def content_hash(value: Any) -> str:
-    """The hex SHA-256 of ``value``'s canonical JSON."""
-    text = json.dumps(canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """The hex SHA-256 of ``value``'s canonical JSON (the same text as ``json.dumps(canonical(value))``)."""
+    return hashlib.sha256(_ENCODER.encode(value).encode("utf-8")).hexdigest()
