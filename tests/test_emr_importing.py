@@ -28,6 +28,7 @@ from core.emr.records import (
     Section,
 )
 from core.uow import Database
+from tests import emr_his_files as his
 from tests.conftest import NOW
 from tests.emr_records import child_rows, corrected, identity, visit, visits
 from tests.factories import add_hospital
@@ -270,6 +271,44 @@ def test_two_imports_of_the_same_visits_at_once_store_one_current_version_each(d
     assert sum(r.imported for r in reports) == 60
     assert set(stored_records(db).values()) == set(file)
     assert counts(db)["emr_visits"] == 60
+
+
+def test_a_his_submission_file_imported_twice_in_any_of_its_forms_changes_nothing(db):
+    file = [his.outpatient(), his.inpatient(), his.child()]
+    first = import_bytes(db, his.submission_bytes(file), channel="cli", filename="kcb.xml", now=NOW)
+    assert (first.imported, first.ok) == (3, True), first.as_dict()
+    before = counts(db)
+    assert before["emr_reexam_slips"] == 1 and before["emr_documents"] == 4  # XML7+XML8 twice, one XML14
+
+    again = [
+        his.submission_bytes(file),
+        his.submission_bytes(file, style=his.MESSY),  # NFD, wrapped base64, 14-character dates, stray spaces
+        his.gateway_base64(file).encode(),  # the single base64 string of the gateway
+    ]
+    for data in again:
+        report = import_bytes(db, data, channel="api", now=NOW)
+        assert (report.unchanged, report.ok) == (3, True), report.as_dict()
+    assert counts(db) == before
+
+
+def test_a_his_file_with_a_corrected_visit_and_a_broken_one_updates_one_and_refuses_the_other(db):
+    import_bytes(db, his.submission_bytes([his.outpatient(), his.inpatient()]), channel="cli", now=NOW)
+    fixed = his.outpatient(advice="Tái khám sau 3 ngày")
+    broken = his.outpatient(ma_lk="LK0009", xml1={"NGAY_VAO": "2026133300"})
+    report = import_bytes(db, his.submission_bytes([fixed, broken, his.inpatient()]), channel="cli", now=NOW)
+
+    assert [item.outcome.value for item in report.items] == ["updated", "refused", "unchanged"]
+    assert report.items[1].problems[0].field == "NGAY_VAO"
+    current = {key[1]: record for key, record in stored_records(db).items()}
+    assert current["LK0001"].advice == "Tái khám sau 3 ngày"
+    assert set(current) == {"LK0001", "LK0002"}
+
+
+def test_a_restricted_key_importing_a_his_file_of_another_facility_is_refused_whole(db, world):
+    data = his.submission_bytes([his.outpatient(), his.inpatient()], facility_code="79001")
+    report = import_bytes(db, data, channel="api", hospital_id=hospital_id(db, "test"), now=NOW)
+    assert not report.ok and report.refused == 2 and "79001" in report.problems[0].reason
+    assert counts(db)["emr_visits"] == 0
 
 
 def test_a_file_that_cannot_be_read_is_recorded_with_its_bytes_and_refused(db):

