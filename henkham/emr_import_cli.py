@@ -13,17 +13,14 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from core.emr.gateway import gateway_base64_to_file, unwrap_gateway_base64
+from core.emr.importing import ImportReport, import_bytes
 from core.emr.records import Problem
 from core.errors import DomainError
 from henkham.emr_cli import emr
-
-if TYPE_CHECKING:
-    from core.emr.importing import ImportReport
 
 SUFFIXES = (".xml", ".json")
 OUTCOMES = ("imported", "updated", "unchanged", "refused")
@@ -67,8 +64,6 @@ def import_command(paths: tuple[Path, ...], as_base64: bool) -> None:
         raise click.UsageError("no *.xml or *.json file in " + ", ".join(str(p) for p in paths))
     for path in files:  # every file readable before any is imported
         _readable(path)
-
-    from core.emr.importing import import_bytes
 
     from henkham.cli_world import world
 

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from core.booking import patients
 from core.booking.models import Hospital
+from core.emr.importing import import_bytes
 from core.timeutil import local_today
 from core.uow import Database
 
@@ -656,8 +657,6 @@ def load_demo_records(db: Database, *, today: dt.date | None = None) -> dict[str
     """The demo family's booking profiles, then the demo visits of every demo hospital present, imported. Safe
     to re-run: profiles are found again by name and birth date, visits come back unchanged. Counts of visits by
     outcome, and ``profiles_created``."""
-    from core.emr.importing import import_bytes
-
     created = _demo_profiles(db)
     with db.reader() as uow:
         demo_hospitals = dict(

@@ -35,6 +35,7 @@ from sqlalchemy import select
 
 from core.booking.models import Hospital
 from core.emr.gateway import unwrap_gateway_base64
+from core.emr.importing import import_bytes
 from core.errors import DomainError
 from core.timeutil import utcnow
 from core.uow import Database
@@ -73,7 +74,7 @@ def process_inbox(
     root = Path(root)
     if not root.is_dir():
         return []
-    importer = importer or _import_bytes
+    importer = importer or import_bytes
     hospitals = _hospitals_by_code(db)
     handled = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
@@ -83,12 +84,6 @@ def process_inbox(
             except Exception:  # a database that is down, a bug: the file stays and is tried again next run
                 log.exception("emr inbox: %s/%s could not be handled; left in place", folder.name, path.name)
     return handled
-
-
-def _import_bytes(*args: Any, **kwargs: Any) -> Any:
-    from core.emr.importing import import_bytes
-
-    return import_bytes(*args, **kwargs)
 
 
 def _hospitals_by_code(db: Database) -> dict[str, int]:

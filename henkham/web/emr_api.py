@@ -21,6 +21,8 @@ from pydantic import Field
 
 from core.emr.bookings import person_bookings
 from core.emr.gateway import gateway_base64_to_file
+from core.emr.importing import import_bytes
+from core.emr.reading import person_record
 from core.errors import DomainError, InvalidInput
 from core.inputs import Strict
 
@@ -108,9 +110,6 @@ def create_emr_import():
     visit: the same file again changes nothing (200). A key bound to a hospital imports only that hospital's
     files (another MA_CSKCB anywhere: 403, nothing imported)."""
     data = _file_of_request()  # first: a body over the limit is 413 before anything else
-
-    from core.emr.importing import import_bytes
-
     client = _client()
     report = import_bytes(
         current_app.extensions["henkham.db"],
@@ -140,7 +139,6 @@ def person_fhir(person_id: int, query_data: FhirQuery):
     Appointment), or with `?summary=ips` the International Patient Summary document. Every read is audited. A
     key bound to a hospital reads only persons with a visit there (403 otherwise)."""
     from core.emr.fhir import export_bundle, export_patient_summary
-    from core.emr.reading import person_record
 
     with reader() as u:
         stored = person_record(u, person_id, reader=u.actor, purpose=u.actor.purpose if u.actor else "")
