@@ -26,22 +26,9 @@ from bot.zalo_webhook.signature import HEADER, is_valid
 from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, create_simulator
 from bot.zalo_webhook.simulator.context import EXTENSION_KEY
 from tests.harness import answers, free_port, wait_until
+from tests.zalo_helpers import OTHER_OA
+from tests.zalo_helpers import SIMULATED_OA as OA
 
-OA = SimulatedOA(
-    oa_id="388613280878808645",
-    app_id="360846524940903967",
-    oa_secret_key="oa-secret-key",
-    app_secret="app-secret",
-    refresh_token="seed-refresh-1",
-    name="Bệnh viện Thử Nghiệm",
-)
-OTHER_OA = SimulatedOA(
-    oa_id="488613280878808646",
-    app_id="460846524940903968",
-    oa_secret_key="other-oa-secret",
-    app_secret="other-app-secret",
-    refresh_token="seed-refresh-2",
-)
 TEMPLATES = {"231234": ["patient_name", "appointment_time"]}
 USER = "246845883529197922"
 CS = "/v3.0/oa/message/cs"
