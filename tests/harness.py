@@ -1,5 +1,6 @@
-"""The one harness of the tests and the benchmarks: waiting on an event, free ports, subprocesses with a log
-each, throw-away PostgreSQL databases, and the scaffolding of a bench script's ``main()``.
+"""The one harness of the tests and the benchmarks: waiting on an event, threads released at once, free ports,
+subprocesses with a log each, throw-away PostgreSQL databases, and the scaffolding of a bench script's
+``main()``.
 
 It lives in ``tests/`` (a package; the project root is on ``sys.path`` for pytest and for the bench scripts,
 which put it there themselves) and imports nothing from pytest or the application, so ``bench/*.py`` use it
@@ -25,13 +26,14 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import requests
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 class NotReady(AssertionError):
@@ -75,6 +77,32 @@ def stopping_thread(
         stop.set()
         thread.join(timeout=timeout)
         assert not thread.is_alive(), what
+
+
+def run_together(work: Callable[[], T], count: int, *, timeout: float = 120) -> list[T]:
+    """Call ``work`` in ``count`` threads released at the same moment (a barrier) and wait for them all; what
+    they returned, in the order they finished. The first exception any of them raised is raised here, once
+    all have ended (or ``timeout`` seconds have passed: an AssertionError)."""
+    start = threading.Barrier(count)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            start.wait(timeout=timeout)
+            results.append(work())
+        except BaseException as error:  # raised below, in the caller's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), f"{count} threads: not all ended in {timeout:g} s"
+    if errors:
+        raise errors[0]
+    return results
 
 
 def free_port() -> int:

@@ -25,7 +25,7 @@ from werkzeug.wrappers import Request, Response
 from bot.zalo_webhook.signature import HEADER, is_valid
 from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, create_simulator
 from bot.zalo_webhook.simulator.context import EXTENSION_KEY
-from tests.harness import answers, free_port, wait_until
+from tests.harness import answers, free_port, run_together, wait_until
 from tests.zalo_helpers import OTHER_OA
 from tests.zalo_helpers import SIMULATED_OA as OA
 
@@ -378,19 +378,7 @@ def test_the_refresh_body_must_be_form_encoded(client: FlaskClient) -> None:
 
 
 def test_two_simultaneous_refreshes_with_one_token_give_one_pair_and_one_reuse(sim: Flask) -> None:
-    barrier = threading.Barrier(2)
-    results: list[Any] = []
-
-    def attempt() -> None:
-        barrier.wait()
-        results.append(refresh(sim.test_client(), OA.refresh_token))
-
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    results = run_together(lambda: refresh(sim.test_client(), OA.refresh_token), 2)
     assert sorted("access_token" in result for result in results) == [False, True]
     counters = stats(sim.test_client())
     assert counters["refresh_calls"] == {OA.oa_id: 2}
