@@ -20,8 +20,8 @@ from bot.zalo_webhook.runtime import Channel
 from core.uow import Database
 from henkham import bootstrap
 from henkham.web import create_app
-from tests.browser_support import running_workers, serving_app
-from tests.harness import free_port, wait_until
+from tests.browser_support import running_workers
+from tests.harness import free_port, serving_app, wait_until
 from tests.zalo_helpers import OA_ID, SIMULATED_OA, zalo_settings
 from tests.zalo_sim import ROOT, Simulator, running_process, simulator_process
 

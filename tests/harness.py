@@ -1,6 +1,6 @@
 """The one harness of the tests and the benchmarks: waiting on an event, threads released at once, free ports,
-subprocesses with a log each, throw-away PostgreSQL databases, and the scaffolding of a bench script's
-``main()``.
+a WSGI app served in a thread, subprocesses with a log each, throw-away PostgreSQL databases, and the
+scaffolding of a bench script's ``main()``.
 
 It lives in ``tests/`` (a package; the project root is on ``sys.path`` for pytest and for the bench scripts,
 which put it there themselves) and imports nothing from pytest or the application, so ``bench/*.py`` use it
@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import psycopg
 import requests
+from werkzeug.serving import make_server
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,6 +111,21 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving_app(app: Callable[..., Any]) -> Iterator[str]:
+    """Serve a WSGI app (the web app, a stand-in for Rasa or for a webhook) over real HTTP in a thread; yields
+    its base URL."""
+    server = make_server(HOST, free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{HOST}:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def answers(url: str, timeout: float = 1.0) -> bool:

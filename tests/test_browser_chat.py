@@ -24,10 +24,9 @@ from tests.browser_support import (
     ChatStack,
     launched_chromium,
     running_workers,
-    serving_app,
 )
 from tests.factories import build_world, today_local
-from tests.harness import free_port
+from tests.harness import free_port, serving_app
 from tests.zalo_helpers import OA_ID, OTHER_OA, SIMULATED_OA, ScriptedBot, synced_channel, zalo_settings
 from tests.zalo_sim import simulator_process
 

@@ -4,13 +4,11 @@ Rasa cannot be reached."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from click.testing import CliRunner
 from sqlalchemy import select
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from bot.zalo_webhook import conversations
@@ -22,7 +20,7 @@ from core.timeutil import utcnow
 from henkham.cli import cli
 from henkham.web import create_app
 from tests.factories import build_world, today_local
-from tests.harness import free_port
+from tests.harness import free_port, serving_app
 from tests.test_cli import assert_one_error_line
 
 OA, USER = "388613280878808645", "user-in-human-mode"
@@ -42,14 +40,8 @@ def fake_rasa(status: int = 200) -> Iterator[tuple[str, list[tuple[str, list]]]]
         received.append((request.path, json.loads(request.get_data() or b"null")))
         return Response("{}", status=status, content_type="application/json")
 
-    server = make_server("127.0.0.1", free_port(), app)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", received
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving_app(app) as url:
+        yield url, received
 
 
 def in_human_mode(db) -> None:

@@ -19,13 +19,12 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import Headers
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from bot.zalo_webhook.signature import HEADER, is_valid
 from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, create_simulator
 from bot.zalo_webhook.simulator.context import EXTENSION_KEY
-from tests.harness import answers, free_port, run_together, wait_until
+from tests.harness import answers, free_port, run_together, serving_app, wait_until
 from tests.zalo_helpers import OTHER_OA
 from tests.zalo_helpers import SIMULATED_OA as OA
 
@@ -59,13 +58,9 @@ def webhook_server() -> Iterator[Webhook]:
         hook.received.append((Headers(request.headers), request.get_data()))
         return Response("ok", status=hook.status)
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    hook.url = f"http://127.0.0.1:{server.server_port}/zalo/webhook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield hook
-    server.shutdown()
-    thread.join()
+    with serving_app(app) as base:
+        hook.url = f"{base}/zalo/webhook"
+        yield hook
 
 
 @pytest.fixture
