@@ -243,12 +243,21 @@ def log(message: str) -> None:
     print(f"[{time.monotonic() - _STARTED:5.1f} s] {message}", flush=True)
 
 
-def add_database_arguments(parser: argparse.ArgumentParser, admin_url: str, given: str, *, logs: bool = True) -> None:
-    """--database-url (``given`` says what is done to it), --admin-url and, with ``logs``, --keep-logs."""
-    parser.add_argument(
-        "--database-url",
-        help=f"an existing PostgreSQL database to use ({given}); default: a throw-away database on --admin-url",
-    )
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A bench script's parser, described by the first paragraph of its docstring (``doc``)."""
+    return argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+
+
+def add_database_arguments(
+    parser: argparse.ArgumentParser, admin_url: str, given: str | None, *, logs: bool = True
+) -> None:
+    """--database-url (``given`` says what is done to it; None: always a throw-away database), --admin-url and,
+    with ``logs``, --keep-logs."""
+    if given is not None:
+        parser.add_argument(
+            "--database-url",
+            help=f"an existing PostgreSQL database to use ({given}); default: a throw-away database on --admin-url",
+        )
     parser.add_argument("--admin-url", default=admin_url, help=f"server for the throw-away database ({admin_url})")
     if logs:
         keep = "keep the subprocesses' logs (kept anyway on errors)"
