@@ -45,6 +45,13 @@ def other_hospital(kind: str) -> dict:
 
 
 OTHER_HOSPITAL = other_hospital("appointment")
+NO_DEPARTMENT_TIM = error(
+    "not_found",
+    "test has no department 'tim'",
+    "Dạ, Bệnh viện Thử nghiệm chưa có khoa này để đặt lịch. Anh/chị chọn khoa khác giúp em ạ.",
+    hospital="test",
+    department="tim",
+)
 
 
 class Refused:
@@ -216,17 +223,7 @@ def test_doctors_and_visit_types(client, db):
     assert [(d["full_name"], d["title"], d["department"]) for d in doctors] == [("Trần Văn Bác Sĩ", "BSCKI", "nhi")]
     assert client.get(f"{API}/hospitals/test/doctors?department=nhi").get_json()["doctors"] == doctors
     assert client.get(f"{API}/hospitals/test/doctors?department=mat").get_json() == {"doctors": []}
-    assert_refused(
-        client.get(f"{API}/hospitals/test/doctors?department=tim"),
-        404,
-        error(
-            "not_found",
-            "test has no department 'tim'",
-            "Dạ, Bệnh viện Thử nghiệm chưa có khoa này để đặt lịch. Anh/chị chọn khoa khác giúp em ạ.",
-            hospital="test",
-            department="tim",
-        ),
-    )
+    assert_refused(client.get(f"{API}/hospitals/test/doctors?department=tim"), 404, NO_DEPARTMENT_TIM)
 
     response = client.get(f"{API}/hospitals/test/visit-types")
     assert response.status_code == 200
@@ -279,17 +276,7 @@ def test_slot_search_refuses_an_invalid_query(client, query, details):
 
 
 def test_slot_search_of_unknown_department_is_404(client):
-    assert_refused(
-        client.get(SLOTS.format(department="tim")),
-        404,
-        error(
-            "not_found",
-            "test has no department 'tim'",
-            "Dạ, Bệnh viện Thử nghiệm chưa có khoa này để đặt lịch. Anh/chị chọn khoa khác giúp em ạ.",
-            hospital="test",
-            department="tim",
-        ),
-    )
+    assert_refused(client.get(SLOTS.format(department="tim")), 404, NO_DEPARTMENT_TIM)
 
 
 def test_openapi_document_lists_the_booking_paths(client):
