@@ -22,7 +22,7 @@ from core.news.sending import message_key, sending_allowed
 from core.timeutil import local_to_utc
 from core.uow import Database
 from tests import factories
-from tests.conftest import NOW
+from tests.conftest import NOW, opened
 from tests.factories import today_local
 from tests.harness import run_together
 from tests.zalo_helpers import OA_ID, zalo_settings
@@ -397,16 +397,13 @@ def test_repeated_and_concurrent_steps_send_each_recipient_once(oa_world, db, se
     view = new_campaign(db, target=FOLLOWERS)
 
     def scheduler() -> None:
-        database = Database(database_url)  # another process's pool
-        try:
+        with opened(database_url) as database:  # another process's pool
             for _ in range(200):
                 run_campaigns(database, settings, now=NOW, batch=7)
                 deliver_all(database)
                 with database.reader() as uow:
                     if uow.session.scalar(select(Campaign.status).where(Campaign.id == view.id)) == "completed":
                         return
-        finally:
-            database.dispose()
 
     run_together(scheduler, 3)
     assert sorted(m.user_id for m in news_outbox(db)) == sorted(users)
@@ -423,13 +420,10 @@ def test_concurrent_schedulers_keep_the_frequency_cap(oa_world, db, database_url
     first, second = new_campaign(db, target=FOLLOWERS), new_campaign(db, target=FOLLOWERS)
 
     def scheduler() -> None:
-        database = Database(database_url)
-        try:
+        with opened(database_url) as database:
             for _ in range(30):
                 run_campaigns(database, settings, now=NOW, batch=10)
                 deliver_all(database)
-        finally:
-            database.dispose()
 
     run_together(scheduler, 2)
     assert sorted(m.user_id for m in news_outbox(db)) == sorted(users), "each user exactly one broadcast"
