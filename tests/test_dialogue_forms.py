@@ -28,8 +28,6 @@ from tests.zalo_helpers import OA_ID
 
 DOMAIN = yaml.safe_load((ROOT / "bot/domain.yml").read_text(encoding="utf-8"))
 SENDER = f"{OA_ID}:user-1"
-
-
 pytestmark = pytest.mark.world(days=14)  # conftest's ``oa_world``: hospital "test" and the test OA's row
 
 
