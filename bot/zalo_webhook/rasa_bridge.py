@@ -16,7 +16,7 @@ import requests
 from .messages import MAX_BUTTONS, Button, OutgoingMessage
 
 log = logging.getLogger(__name__)
-# What undoes ``ConversationPaused`` in Rasa 3.6 (a bare "resume" leaves the bot waiting for no one).
+# The events that resume a conversation the bot paused with ``ConversationPaused`` (Rasa 3.6).
 RESUME = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
 
 
