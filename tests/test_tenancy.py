@@ -20,6 +20,7 @@ from core.booking.models import Appointment, Hospital
 from core.news.models import Campaign
 from core.reminders.models import ReExam
 from core.timeutil import local_to_utc, utcnow
+from henkham import bootstrap
 from henkham.web import create_app
 from tests import factories
 from tests.factories import add_hospital, build_world, new_patient, slot_at, today_local
@@ -83,10 +84,8 @@ def tenants(db):
         db, world, slot_at(db, "mat", today_local(), "07:00"), patient_id, now=local_to_utc(today_local(), dt.time())
     )
     with fake_rasa() as (rasa_url, _received):
-        app = with_fake_graph(create_app(database=db))
-        app.extensions["henkham.settings"] = app.extensions["henkham.settings"].model_copy(
-            update={"rasa_url": rasa_url, "rasa_token": RASA_TOKEN}
-        )
+        settings = bootstrap.load_settings().model_copy(update={"rasa_url": rasa_url, "rasa_token": RASA_TOKEN})
+        app = with_fake_graph(create_app(settings, database=db))
         client = app.test_client()
         admin_auth = {"Authorization": f"Bearer {admin}"}
         re_exam = client.post(
