@@ -150,9 +150,11 @@ def store_visit(
         session.add(visit)
         session.flush()
         if due is not None:
-            slip = ReExamSlip(visit_id=visit.id, due_date=due, number=f"GH-{key}", facility_code=facility)
-            slip.diagnosis = DIAGNOSIS
-            session.add(slip)
+            session.add(
+                ReExamSlip(
+                    visit_id=visit.id, due_date=due, number=f"GH-{key}", facility_code=facility, diagnosis=DIAGNOSIS
+                )
+            )
             session.flush()
         sync_visit(session, visit.id, now)
         uow.commit()
