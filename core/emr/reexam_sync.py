@@ -44,8 +44,10 @@ def sync_visit(session: Session, visit_id: int, now: dt.datetime) -> ReExamSync:
         if current is None:
             return ReExamSync()
         visit = current
-    wanted: list[ImportedReExam] = []
     slip = session.scalar(select(ReExamSlip).where(ReExamSlip.visit_id == visit.id))
+    if slip is None and visit.version == 1:
+        return ReExamSync()  # no slip ever: nothing to remind, nothing to cancel (most visits of an import)
+    wanted: list[ImportedReExam] = []
     if slip is not None and visit.cancelled_at is None and visit.hospital_id is not None:
         department_id = _department(session, visit.hospital_id, visit.departments)
         given_on = _visit_day(visit, slip)
