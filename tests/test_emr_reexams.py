@@ -28,7 +28,7 @@ from core import access
 from core.booking import patients
 from core.booking.models import Department, Hospital
 from core.emr.models import Person, ProfileLink, ReExamSlip, Visit
-from core.emr.reexam_sync import sync_person, sync_visit
+from core.emr.reexam_sync import sync_person, sync_visit, sync_visits
 from core.reminders.models import ReExam, Reminder
 from core.reminders.reexams import record_re_exam
 from core.timeutil import local_to_utc, utcnow
@@ -116,6 +116,7 @@ def store_visit(
     departments: str = "K18",
     arrived_at: dt.datetime | None = None,
     now: dt.datetime = IMPORTED_AT,
+    sync: bool = True,
 ) -> int:
     """What the importer does with one visit of a file: a new current version (the previous one superseded),
     its XML14 slip, and ``sync_visit``, in one transaction."""
@@ -156,7 +157,8 @@ def store_visit(
                 )
             )
             session.flush()
-        sync_visit(session, visit.id, now)
+        if sync:
+            sync_visit(session, visit.id, now)
         uow.commit()
         return visit.id
 
@@ -405,3 +407,17 @@ def test_sync_of_a_superseded_version_follows_the_current_one(harness: Harness) 
         uow.commit()
     assert done.created == () and done.cancelled == ()
     assert [(row[3], row[-1]) for row in re_exams(db)] == [(DUE, False), (DUE + dt.timedelta(days=2), True)]
+
+
+def test_a_batch_of_visits_is_synced_at_once(harness: Harness) -> None:
+    db = harness.db
+    ids = [
+        store_visit(db, harness.person_id, key="LK-a", due=None, sync=False),
+        store_visit(db, harness.person_id, key="LK-b", sync=False),
+        store_visit(db, harness.person_id, key="LK-c", due=None, sync=False),
+    ]
+    with db.uow() as uow:
+        done = sync_visits(uow.session, ids, IMPORTED_AT)
+        uow.commit()
+    assert len(done.created) == 1 and done.cancelled == ()
+    assert [(row[2], row[3]) for row in re_exams(db)] == [(f"emr:{FACILITY}:LK-b", DUE)]

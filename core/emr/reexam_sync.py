@@ -1,19 +1,21 @@
 """Re-exam slips (XML14) feed the reminders: the live slip of a visit is a core.reminders re-exam date for each
 booking profile linked to the visit's person.
 
-The importer calls :func:`sync_visit` after each stored current visit, in its transaction; the booking
-profiles code calls :func:`sync_person` once it links a profile to a person (so a profile linked after the
-import still gets the reminder). A visit's re-exams carry ``source_ref = "emr:<facility>:<MA_LK>"``: a
-corrected slip (a new version with another date) moves them (core.reminders.reexams cancels the old row and
-creates a new one), a cancelled visit or a slip a correction dropped cancels them, and history (a date already
-past, a visit more than a year old) is kept in the record and reminds nobody. A visit of a facility that is no
-henkham hospital reminds nobody either: no hospital can take the booking.
+The importer calls :func:`sync_visit` after each stored current visit (or :func:`sync_visits` once for a batch
+of them), in its transaction; the booking profiles code calls :func:`sync_person` once it links a profile to a
+person (so a profile linked after the import still gets the reminder). A visit's re-exams carry
+``source_ref = "emr:<facility>:<MA_LK>"``: a corrected slip (a new version with another date) moves them
+(core.reminders.reexams cancels the old row and creates a new one), a cancelled visit or a slip a correction
+dropped cancels them, and history (a date already past, a visit more than a year old) is kept in the record and
+reminds nobody. A visit of a facility that is no henkham hospital reminds nobody either: no hospital can take
+the booking.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -74,6 +76,32 @@ def sync_visit(session: Session, visit_id: int, now: dt.datetime) -> ReExamSync:
             len(done.kept),
         )
     return done
+
+
+def sync_visits(session: Session, visit_ids: Sequence[int], now: dt.datetime) -> ReExamSync:
+    """:func:`sync_visit` for a batch of stored visits (what an import stores at once), with one look-up for
+    the visits that have nothing to do (a first version without a slip: most of a batch)."""
+    if not visit_ids:
+        return ReExamSync()
+    todo = [
+        visit_id
+        for visit_id, version, slip_id in session.execute(
+            select(Visit.id, Visit.version, ReExamSlip.id)
+            .outerjoin(ReExamSlip, ReExamSlip.visit_id == Visit.id)
+            .where(Visit.id.in_(list(visit_ids)))
+            .order_by(Visit.id)
+        )
+        if slip_id is not None or version > 1
+    ]
+    created: list[int] = []
+    cancelled: list[int] = []
+    kept: list[int] = []
+    for visit_id in todo:
+        done = sync_visit(session, visit_id, now)
+        created += done.created
+        cancelled += done.cancelled
+        kept += done.kept
+    return ReExamSync(tuple(created), tuple(cancelled), tuple(kept))
 
 
 def sync_person(session: Session, person_id: int, now: dt.datetime) -> int:
