@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from core.booking.models import Department
@@ -38,29 +38,32 @@ def source_ref(facility_code: str, visit_key: str) -> str:
 def sync_visit(session: Session, visit_id: int, now: dt.datetime) -> ReExamSync:
     """Bring the re-exams of the visit ``visit_id`` (any of its versions: the current one decides) in line
     with its live slip, in the caller's transaction (no commit)."""
-    visit = session.get(Visit, visit_id)
+    visit = session.execute(_VISIT.where(Visit.id == visit_id)).first()
     if visit is None:
         return ReExamSync()
     if visit.superseded_at is not None:
-        current = _current(session, visit.facility_code, visit.visit_key)
-        if current is None:
+        visit = session.execute(
+            _VISIT.where(
+                Visit.facility_code == visit.facility_code,
+                Visit.visit_key == visit.visit_key,
+                Visit.superseded_at.is_(None),
+            )
+        ).first()
+        if visit is None:
             return ReExamSync()
-        visit = current
-    slip = session.scalar(select(ReExamSlip).where(ReExamSlip.visit_id == visit.id))
-    if slip is None and visit.version == 1:
+    if visit.due_date is None and visit.version == 1:
         return ReExamSync()  # no slip ever: nothing to remind, nothing to cancel (most visits of an import)
     wanted: list[ImportedReExam] = []
-    if slip is not None and visit.cancelled_at is None and visit.hospital_id is not None:
+    if visit.due_date is not None and visit.cancelled_at is None and visit.hospital_id is not None:
         department_id = _department(session, visit.hospital_id, visit.departments)
-        given_on = _visit_day(visit, slip)
         wanted = [
             ImportedReExam(
                 patient_id=patient_id,
                 hospital_id=visit.hospital_id,
                 department_id=department_id,
-                due_date=slip.due_date,
-                note=slip.diagnosis,
-                given_on=given_on,
+                due_date=visit.due_date,
+                note=visit.diagnosis,
+                given_on=_visit_day(visit),
             )
             for patient_id in _profiles(session, visit.person_id)
         ]
@@ -117,14 +120,6 @@ def sync_person(session: Session, person_id: int, now: dt.datetime) -> int:
     return sum(len(sync_visit(session, visit_id, now).created) for visit_id in visit_ids)
 
 
-def _current(session: Session, facility_code: str, visit_key: str) -> Visit | None:
-    return session.scalar(
-        select(Visit).where(
-            Visit.facility_code == facility_code, Visit.visit_key == visit_key, Visit.superseded_at.is_(None)
-        )
-    )
-
-
 def _profiles(session: Session, person_id: int) -> list[int]:
     """The booking profiles linked to the person, to the person it was merged into, or to one merged into it."""
     persons = _same_persons(session, person_id)
@@ -166,9 +161,29 @@ def _department(session: Session, hospital_id: int, codes: str) -> int | None:
     return next((by_code[code] for code in reversed(visit_codes) if code in by_code), None)
 
 
-def _visit_day(visit: Visit, slip: ReExamSlip) -> dt.date | None:
+def _visit_day(visit: Row) -> dt.date | None:
     """The local day the visit ended (the day the slip was given)."""
     at = visit.discharged_at or visit.arrived_at or visit.admitted_at
     if at is not None:
         return to_local(at).date()
-    return slip.issued_on
+    return visit.issued_on
+
+
+# A visit version and its slip (the slip's columns None when it has none).
+_VISIT = select(
+    Visit.id,
+    Visit.facility_code,
+    Visit.visit_key,
+    Visit.version,
+    Visit.person_id,
+    Visit.hospital_id,
+    Visit.departments,
+    Visit.arrived_at,
+    Visit.admitted_at,
+    Visit.discharged_at,
+    Visit.superseded_at,
+    Visit.cancelled_at,
+    ReExamSlip.due_date,
+    ReExamSlip.diagnosis,
+    ReExamSlip.issued_on,
+).outerjoin(ReExamSlip, ReExamSlip.visit_id == Visit.id)
