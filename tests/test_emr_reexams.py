@@ -5,8 +5,8 @@ A visit with a slip, of a person linked to a booking profile, becomes a re-exam 
 the patient received: 3 and 1 days before at 08:00, with the button that opens booking on that date in that
 department. A corrected slip moves the date, a cancelled visit removes it, history reminds nobody.
 
-Until the importer is on main, visits are stored the way it stores them (a new current version, the old one
-superseded, and ``sync_visit`` in the same transaction) by :func:`store_visit`.
+Visits come in through the importer (``import_bytes``) as the HIS writes them (``tests/emr_his_files.py``):
+the importer stores each visit and calls ``sync_visit`` in the same transaction.
 """
 
 from __future__ import annotations
@@ -26,16 +26,18 @@ from bot.zalo_webhook import workers
 from bot.zalo_webhook.models import Conversation, OutboundMessage
 from core import access
 from core.booking import patients
-from core.booking.models import Department, Hospital
-from core.emr.models import Person, ProfileLink, ReExamSlip, Visit
+from core.booking.models import Department
+from core.emr.importing import import_bytes
+from core.emr.models import Person, PersonIdentifier, ProfileLink, ReExamSlip, Visit
 from core.emr.reexam_sync import sync_person, sync_visit, sync_visits
 from core.reminders.models import ReExam, Reminder
 from core.reminders.reexams import record_re_exam
-from core.timeutil import local_to_utc, utcnow
+from core.timeutil import local_to_utc, to_local, utcnow
 from core.uow import Database
 from henkham import bootstrap
 from henkham.cli import cli
 from henkham.web import create_app
+from tests import emr_his_files as his_files
 from tests.factories import add_hospital, new_patient, today_local
 from tests.identity_helpers import bearer, with_fake_graph
 from tests.zalo_helpers import OA_ID, synced_channel
@@ -45,7 +47,9 @@ FACILITY = "99999"  # hospital "test" of tests/factories.build_world
 TODAY = today_local()
 IMPORTED_AT = local_to_utc(TODAY, dt.time(10, 0))
 DUE = TODAY + dt.timedelta(days=6)
-DIAGNOSIS = "Viêm phế quản cấp"
+DIAGNOSIS = "J20.9 - Viêm phế quản cấp"
+CCCD = "001090000001"
+NAME = "Nguyễn Văn Thử"
 
 pytestmark = pytest.mark.world(days=1)
 
@@ -91,76 +95,67 @@ def harness(db: Database, database_url: str, world, sim: Simulator) -> Harness:
         uow.session.execute(update(Department).where(Department.slug == "nhi").values(his_codes="K01;K18"))
         uow.commit()
         account_id = patients.get_or_create_account(uow, "zalo", f"{OA_ID}:u1")
-    patient_id = new_patient(db, account_id, 1, cccd="001090000001")
+    patient_id = new_patient(db, account_id, 1, cccd=CCCD)
     return Harness(db, sim, job.run, channel.sender, patient_id, new_person(db, linked_to=patient_id))
 
 
-def new_person(db: Database, *, linked_to: int | None = None) -> int:
+def new_person(db: Database, *, linked_to: int | None = None, cccd: str = CCCD) -> int:
+    """The person of the record with this CCCD (seen before), linked to the booking profile ``linked_to``."""
     with db.uow() as uow:
-        person = Person(full_name="Nguyễn Văn Thử 1", name_key="nguyen van thu 1", cccd="001090000001")
+        person = Person(full_name=NAME, name_key="nguyen van thu", cccd=cccd)
         uow.session.add(person)
         uow.session.flush()
+        uow.session.add(PersonIdentifier(person_id=person.id, kind="cccd", facility_code="", value=cccd))
         if linked_to is not None:
             uow.session.add(ProfileLink(patient_id=linked_to, person_id=person.id, matched_by="cccd"))
         uow.commit()
         return person.id
 
 
-def store_visit(
+def his_time(at: dt.datetime) -> str:
+    """An instant as XML 130 writes it (local time, yyyyMMddHHmm)."""
+    return f"{to_local(at):%Y%m%d%H%M}"
+
+
+def import_visit(
     db: Database,
-    person_id: int,
     *,
     key: str = "LK-0001",
     due: dt.date | None = DUE,
     facility: str = FACILITY,
     departments: str = "K18",
     arrived_at: dt.datetime | None = None,
+    cccd: str = CCCD,
+    short_date: bool = False,
     now: dt.datetime = IMPORTED_AT,
-    sync: bool = True,
+    outcome: str = "imported",
 ) -> int:
-    """What the importer does with one visit of a file: a new current version (the previous one superseded),
-    its XML14 slip, and ``sync_visit``, in one transaction."""
-    arrived_at = arrived_at or now - dt.timedelta(hours=2)
-    with db.uow() as uow:
-        session = uow.session
-        hospital_id = session.scalar(select(Hospital.id).where(Hospital.facility_code == facility))
-        previous = session.scalar(
-            select(Visit).where(Visit.facility_code == facility, Visit.visit_key == key, Visit.superseded_at.is_(None))
-        )
-        version = 1
-        if previous is not None:
-            previous.superseded_at = now
-            version = previous.version + 1
-            session.flush()
-        visit = Visit(
-            person_id=person_id,
-            facility_code=facility,
-            hospital_id=hospital_id,
-            visit_key=key,
-            version=version,
-            content_hash=f"hash-{version}",
-            source="xml130",
-            identity={"full_name": "Nguyễn Văn Thử 1"},
-            kind="outpatient",
-            care_type_code="01",
-            departments=departments,
-            arrived_at=arrived_at,
-            discharged_at=arrived_at + dt.timedelta(hours=1),
-            imported_at=now,
-        )
-        session.add(visit)
-        session.flush()
-        if due is not None:
-            session.add(
-                ReExamSlip(
-                    visit_id=visit.id, due_date=due, number=f"GH-{key}", facility_code=facility, diagnosis=DIAGNOSIS
-                )
-            )
-            session.flush()
-        if sync:
-            sync_visit(session, visit.id, now)
-        uow.commit()
-        return visit.id
+    """Import, at ``now``, the HIS file of one outpatient visit of the patient, with a re-exam slip for ``due``
+    (NGAY_HEN_KL in 12 characters, or 8 with ``short_date``) unless None; returns the stored visit's id."""
+    arrived_at = arrived_at or IMPORTED_AT - dt.timedelta(hours=3)  # the visit that morning
+    slip = None
+    if due is not None:
+        slip = {"NGAY_HEN_KL": f"{due:%Y%m%d}" if short_date else f"{due:%Y%m%d}0800"}
+    visit = his_files.outpatient(
+        ma_lk=key,
+        facility_code=facility,
+        name=NAME,
+        cccd=cccd,
+        departments=departments,
+        arrived=his_time(arrived_at),
+        discharged=his_time(arrived_at + dt.timedelta(hours=2)),
+        discharge_diagnosis=DIAGNOSIS,
+        re_exam_dates="",
+        drugs=[],
+        exams=[],
+        xml14=slip,
+    )
+    data = his_files.submission_bytes([visit], facility)
+    report = import_bytes(db, data, channel="cli", filename=f"{key}.xml", now=now)
+    [item] = report.items
+    assert item.outcome.value == outcome, report.as_dict()
+    assert item.visit_id is not None
+    return item.visit_id
 
 
 def talk(db: Database, at: dt.datetime) -> None:
@@ -213,7 +208,7 @@ def reminder_dates(received: list[dict]) -> list[str]:
 
 
 def test_an_imported_slip_reminds_the_patient_3_and_1_days_before_with_the_booking_button(harness: Harness) -> None:
-    store_visit(harness.db, harness.person_id, departments="K03;K18")
+    import_visit(harness.db, departments="K03;K18")
     ref = f"emr:{FACILITY}:LK-0001"
     assert re_exams(harness.db) == [(harness.patient_id, "emr", ref, DUE, "nhi", DIAGNOSIS, True)], (
         "one re-exam in the department the visit ended in (MA_KHOA K18 is Nhi), the slip's diagnosis as the note"
@@ -246,13 +241,14 @@ def test_an_imported_slip_reminds_the_patient_3_and_1_days_before_with_the_booki
 
 def test_a_corrected_slip_moves_the_date_and_the_reminders_follow_it(harness: Harness) -> None:
     db = harness.db
-    store_visit(db, harness.person_id)
+    import_visit(db)
     assert harness.run_at(DUE - dt.timedelta(days=3), "08:00") == 1, "the first date's 3-day reminder went"
-    store_visit(db, harness.person_id, now=IMPORTED_AT + dt.timedelta(days=1), due=DUE)  # re-sent unchanged
+    import_visit(db, now=IMPORTED_AT + dt.timedelta(days=1), outcome="unchanged")  # the HIS sent it again
     assert [row[-1] for row in re_exams(db)] == [True], "the same date again is the same re-exam"
 
     moved = DUE + dt.timedelta(days=7)
-    store_visit(db, harness.person_id, now=local_to_utc(DUE - dt.timedelta(days=2), dt.time(9, 0)), due=moved)
+    corrected_at = local_to_utc(DUE - dt.timedelta(days=2), dt.time(9, 0))
+    import_visit(db, now=corrected_at, due=moved, short_date=True, outcome="updated")  # NGAY_HEN_KL in 8 characters
     ref = f"emr:{FACILITY}:LK-0001"
     assert re_exams(db) == [
         (harness.patient_id, "emr", ref, DUE, "nhi", DIAGNOSIS, False),
@@ -266,8 +262,8 @@ def test_a_corrected_slip_moves_the_date_and_the_reminders_follow_it(harness: Ha
 
 
 def test_a_slip_dropped_by_a_correction_reminds_nobody(harness: Harness) -> None:
-    store_visit(harness.db, harness.person_id)
-    store_visit(harness.db, harness.person_id, due=None, now=IMPORTED_AT + dt.timedelta(hours=1))
+    import_visit(harness.db)
+    import_visit(harness.db, due=None, now=IMPORTED_AT + dt.timedelta(hours=1), outcome="updated")
     assert [row[-1] for row in re_exams(harness.db)] == [False]
     assert harness.run_at(DUE - dt.timedelta(days=1), "08:00") == 0
     assert harness.received() == []
@@ -275,7 +271,7 @@ def test_a_slip_dropped_by_a_correction_reminds_nobody(harness: Harness) -> None
 
 def test_a_visit_cancelled_through_the_api_reminds_nobody(harness: Harness) -> None:
     db = harness.db
-    store_visit(db, harness.person_id, key="LK/2026/7")
+    import_visit(db, key="LK/2026/7")
     add_hospital(db, "other")
     with db.uow() as uow:
         his = access.create_api_key(uow, name="his-test", kind="his", hospital_slug="test")
@@ -312,7 +308,7 @@ def test_a_visit_cancelled_through_the_api_reminds_nobody(harness: Harness) -> N
 
 
 def test_a_visit_cancelled_from_the_command_line_reminds_nobody(harness: Harness, database_url: str) -> None:
-    store_visit(harness.db, harness.person_id, key="LK-0002")
+    import_visit(harness.db, key="LK-0002")
     bootstrap.load_settings()  # the process's one "development mode" line, before any captured output
     runner = CliRunner(env={"HENKHAM_DATABASE_URL": database_url})
     result = runner.invoke(cli, ["emr", "cancel-visit", FACILITY, "LK-0002"])
@@ -326,9 +322,9 @@ def test_a_visit_cancelled_from_the_command_line_reminds_nobody(harness: Harness
 
 def test_history_is_kept_in_the_record_and_reminds_nobody(harness: Harness) -> None:
     db = harness.db
-    store_visit(db, harness.person_id, key="LK-past", due=TODAY - dt.timedelta(days=3))
+    import_visit(db, key="LK-past", due=TODAY - dt.timedelta(days=3))
     years_ago = IMPORTED_AT - dt.timedelta(days=3 * 365)
-    store_visit(db, harness.person_id, key="LK-old", due=DUE, arrived_at=years_ago)
+    import_visit(db, key="LK-old", due=DUE, arrived_at=years_ago)
     assert re_exams(db) == [], "no re-exam date to remind"
     with db.reader() as uow:
         slips = uow.session.execute(
@@ -343,13 +339,13 @@ def test_history_is_kept_in_the_record_and_reminds_nobody(harness: Harness) -> N
 
 
 def test_a_visit_of_a_facility_that_is_no_henkham_hospital_reminds_nobody(harness: Harness) -> None:
-    store_visit(harness.db, harness.person_id, facility="77777")
+    import_visit(harness.db, facility="77777")
     assert re_exams(harness.db) == []
     assert harness.run_at(DUE - dt.timedelta(days=1), "08:00") == 0 and harness.received() == []
 
 
 def test_a_department_code_the_hospital_does_not_know_leaves_the_department_open(harness: Harness) -> None:
-    store_visit(harness.db, harness.person_id, departments="K99")
+    import_visit(harness.db, departments="K99")
     [row] = re_exams(harness.db)
     assert row[3:5] == (DUE, None)
     assert harness.run_at(DUE - dt.timedelta(days=1), "08:00") == 1
@@ -360,8 +356,8 @@ def test_a_department_code_the_hospital_does_not_know_leaves_the_department_open
 
 def test_a_profile_linked_after_the_import_gets_the_reminder(harness: Harness) -> None:
     db = harness.db
-    unlinked = new_person(db)
-    store_visit(db, unlinked, key="LK-later")
+    unlinked = new_person(db, cccd="001090000002")
+    import_visit(db, key="LK-later", cccd="001090000002")
     assert re_exams(db) == [], "no booking profile to remind yet"
     with db.reader() as uow:
         account_id = patients.find_account(uow, "zalo", f"{OA_ID}:u1")
@@ -384,7 +380,7 @@ def test_a_date_the_hospital_already_entered_is_not_reminded_twice(harness: Harn
         entered, _ = record_re_exam(
             uow, patient_id=harness.patient_id, hospital="test", department="nhi", due_date=DUE, now=IMPORTED_AT
         )
-    store_visit(db, harness.person_id)
+    import_visit(db)
     assert [(row[1], row[2], row[-1]) for row in re_exams(db)] == [("api", f"emr:{FACILITY}:LK-0001", True)], (
         "the import adopts the date entered by hand"
     )
@@ -400,8 +396,8 @@ def re_exams_ids(db: Database) -> list[int]:
 
 def test_sync_of_a_superseded_version_follows_the_current_one(harness: Harness) -> None:
     db = harness.db
-    first = store_visit(db, harness.person_id)
-    store_visit(db, harness.person_id, due=DUE + dt.timedelta(days=2), now=IMPORTED_AT + dt.timedelta(hours=1))
+    first = import_visit(db)
+    import_visit(db, due=DUE + dt.timedelta(days=2), now=IMPORTED_AT + dt.timedelta(hours=1), outcome="updated")
     with db.uow() as uow:
         done = sync_visit(uow.session, first, utcnow())
         uow.commit()
@@ -409,15 +405,13 @@ def test_sync_of_a_superseded_version_follows_the_current_one(harness: Harness) 
     assert [(row[3], row[-1]) for row in re_exams(db)] == [(DUE, False), (DUE + dt.timedelta(days=2), True)]
 
 
-def test_a_batch_of_visits_is_synced_at_once(harness: Harness) -> None:
+def test_an_imports_batch_synced_again_changes_nothing(harness: Harness) -> None:
     db = harness.db
-    ids = [
-        store_visit(db, harness.person_id, key="LK-a", due=None, sync=False),
-        store_visit(db, harness.person_id, key="LK-b", sync=False),
-        store_visit(db, harness.person_id, key="LK-c", due=None, sync=False),
-    ]
+    ids = [import_visit(db, key="LK-a", due=None), import_visit(db, key="LK-b"), import_visit(db, key="LK-c", due=None)]
+    before = re_exams(db)
+    assert [(row[2], row[3]) for row in before] == [(f"emr:{FACILITY}:LK-b", DUE)]
     with db.uow() as uow:
-        done = sync_visits(uow.session, ids, IMPORTED_AT)
+        done = sync_visits(uow.session, ids, IMPORTED_AT + dt.timedelta(hours=1))
         uow.commit()
-    assert len(done.created) == 1 and done.cancelled == ()
-    assert [(row[2], row[3]) for row in re_exams(db)] == [(f"emr:{FACILITY}:LK-b", DUE)]
+    assert (done.created, done.cancelled, len(done.kept)) == ((), (), 1)
+    assert re_exams(db) == before

@@ -1,7 +1,7 @@
 """Departments: the HIS's department codes (MA_KHOA), so imported re-exam slips find their department
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
