@@ -26,7 +26,8 @@ from bot.zalo_webhook import workers
 from bot.zalo_webhook.models import Conversation, OutboundMessage
 from core import access
 from core.booking import patients
-from core.booking.models import Department
+from core.booking.demo import load_demo
+from core.booking.models import Department, Hospital
 from core.emr.importing import import_bytes
 from core.emr.models import Person, PersonIdentifier, ProfileLink, ReExamSlip, Visit
 from core.emr.reexam_sync import sync_person, sync_visit, sync_visits
@@ -415,3 +416,19 @@ def test_an_imports_batch_synced_again_changes_nothing(harness: Harness) -> None
         uow.commit()
     assert (done.created, done.cancelled, len(done.kept)) == ((), (), 1)
     assert re_exams(db) == before
+
+
+def test_a_demo_hospitals_slip_books_back_into_the_department_its_his_code_names(db: Database) -> None:
+    with db.uow() as uow:
+        load_demo(uow, slot_days=1)
+        account_id = patients.get_or_create_account(uow, "zalo", f"{OA_ID}:u1")
+    patient_id = new_patient(db, account_id, 1, cccd=CCCD)
+    new_person(db, linked_to=patient_id)
+    import_visit(db, facility="96001", departments="K01;K03")  # exam room, then internal medicine
+    with db.reader() as uow:
+        row = uow.session.execute(
+            select(Hospital.slug, Department.slug)
+            .join(ReExam, ReExam.hospital_id == Hospital.id)
+            .join(Department, Department.id == ReExam.department_id)
+        ).one()
+    assert tuple(row) == ("bvdk-tinh-demo", "noi_tong_hop")
