@@ -1,4 +1,4 @@
-"""Commands of `henkham emr` (henkham/emr_cli.py): ``henkham emr import PATH…``.
+"""Commands of `henkham emr` (henkham/emr_cli.py): ``henkham emr import PATH…`` and ``cancel-visit``.
 
 Files and folders (a folder is read recursively for ``*.xml`` and ``*.json``), each file imported through
 core.emr.importing.import_bytes as the API and the inbox do. A file holding the BHXH gateway's single base64
@@ -149,3 +149,23 @@ def _problem(problem: Problem) -> str:
     if problem.row is not None:
         place += f" row {problem.row}"
     return f"{place}: {problem.reason}" if place else problem.reason
+
+
+# --- visit cancellation
+
+
+@emr.command("cancel-visit")
+@click.argument("facility")
+@click.argument("ma_lk")
+def emr_cancel_visit(facility: str, ma_lk: str) -> None:
+    """The facility FACILITY withdraws its visit MA_LK: marked cancelled in the record, its re-exam dates remind
+    nobody any more."""
+    from core.emr.visits import cancel_visit
+    from henkham.cli_world import world
+
+    with world().database.uow() as uow:
+        done = cancel_visit(uow, facility, ma_lk)
+    click.echo(
+        f"visit {done.facility_code}/{done.visit_key} (version {done.version}) cancelled; "
+        f"{done.re_exams_cancelled} re-exam dates cancelled"
+    )

@@ -23,10 +23,11 @@ from core.emr.bookings import person_bookings
 from core.emr.gateway import gateway_base64_to_file
 from core.emr.importing import import_bytes
 from core.emr.reading import person_record
+from core.emr.visits import VisitCancellation, cancel_visit
 from core.errors import DomainError, InvalidInput
 from core.inputs import Strict
 
-from .api import _client, api, auth, reader
+from .api import _client, api, auth, reader, uow
 
 FHIR_JSON = "application/fhir+json"
 GATEWAY_FIELD = "fileHSBase64"
@@ -148,3 +149,14 @@ def person_fhir(person_id: int, query_data: FhirQuery):
             booked, re_exams = person_bookings(u, stored.person_id)
             bundle = export_bundle(stored, appointments=booked, re_exams=re_exams)
     return Response(json.dumps(bundle, ensure_ascii=False), status=200, mimetype=FHIR_JSON)
+
+
+# --- visit cancellation
+@api.post("/emr/visits/<facility>/<path:ma_lk>/cancel")
+@api.auth_required(auth, roles=["his"])
+@api.output(VisitCancellation)
+def cancel_emr_visit(facility: str, ma_lk: str):
+    """The facility withdraws a visit: it stays in the record, marked cancelled, and its re-exam dates remind
+    nobody any more. A key restricted to a hospital cancels only that hospital's visits."""
+    with uow() as u:
+        return cancel_visit(u, facility, ma_lk)
