@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
+from core.booking.models import Department, Patient
 from core.emr.models import Import, Person, ProfileLink, ReExamSlip, Visit
+from core.reminders.models import ReExam
 from core.timeutil import local_today
 from henkham import bootstrap
 from henkham.cli import cli
@@ -144,6 +146,13 @@ def test_demo_load_imports_the_demo_family_and_a_second_run_changes_nothing(run,
     assert len(slips) == 1 and slips[0] > local_today(), "the inpatient's re-exam date lies ahead"
     assert count(db, Person) == 3, "An's visits at two hospitals form one record"
     assert count(db, ProfileLink) == 3, "every demo profile is linked to its person (same CCCD)"
+    with db.reader() as uow:
+        reminded = uow.session.execute(
+            select(Patient.full_name, Department.slug, ReExam.due_date)
+            .join(Patient, Patient.id == ReExam.patient_id)
+            .join(Department, Department.id == ReExam.department_id)
+        ).all()
+    assert [tuple(row) for row in reminded] == [("DEMO Trần Thị Bình", "noi_tong_hop", slips[0])], "she is reminded"
 
     second = run("demo", "load", "--days", "1")
     assert second.exit_code == 0
