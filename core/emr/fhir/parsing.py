@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from core import safejson
@@ -57,12 +58,14 @@ def _checked(entries: list[Any], problems: list[Problem]) -> list[tuple[int, str
             continue
         kind = str(resource.get("resourceType", ""))
         try:
-            model = get_fhir_model_class(kind)
-        except KeyError:
-            problems.append(_problem(f"unknown resource type {kind[:40]!r}", kind or "Bundle", "resourceType", number))
+            known = issubclass(get_fhir_model_class(kind), Resource)
+        except (KeyError, ValueError):
+            known = False
+        if not known:
+            problems.append(_problem(f"unknown resource type {kind[:40]!r}", kind[:40], "resourceType", number))
             continue
         try:
-            checked = fhir.validated(resource) if model else resource
+            checked = fhir.validated(resource)
         except ValidationError as exc:
             for error in exc.errors()[:5]:
                 element = ".".join(str(part) for part in error.get("loc", ())) or kind
