@@ -99,7 +99,8 @@ def running_process(
     args: list[str], log_path: Path, *, ready_url: str, timeout: float, what: str, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A subprocess of the project, ready once ``ready_url`` answers 2xx; its output goes to ``log_path``,
-    whose tail is shown if it does not start. Terminated on exit."""
+    whose tail is shown if it does not start. Stopped quickly on exit (the tests using it do not look at how a
+    server winds down)."""
 
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -112,7 +113,7 @@ def running_process(
                 raise NotReady(f"{error}\n{log_path.read_text(errors='replace')[-3000:]}") from None
             yield process
         finally:
-            stop_process(process)
+            stop_process(process, quick=True)
 
 
 @contextmanager
