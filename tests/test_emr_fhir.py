@@ -33,8 +33,10 @@ from core.emr.records import (
     VisitKind,
     VisitRecord,
 )
+from core.emr.xml130 import parse_submission
 from core.reminders.views import ReExamView
 from core.timeutil import LOCAL_TZ, UTC
+from tests import emr_his_files
 
 pytestmark = pytest.mark.unit  # pure: no database, no process
 
@@ -413,6 +415,26 @@ def test_import_of_the_export_gives_the_record_back_field_by_field():
     assert person.immunizations == RECORD.immunizations
     assert person.allergies == RECORD.allergies
     assert person == RECORD
+
+
+@pytest.mark.parametrize("make", [emr_his_files.outpatient, emr_his_files.inpatient, emr_his_files.child])
+@pytest.mark.parametrize("style", [emr_his_files.Style(), emr_his_files.MESSY], ids=["tidy", "messy"])
+def test_visits_read_from_his_files_come_back_whole(make, style):
+    parsed = parse_submission(emr_his_files.submission_bytes([make()], style=style))
+    visit = parsed.visits[0].record
+    record = PersonRecord(visit.identity, visits=(visit,))
+
+    bundle = export_bundle(Stored(3, record))
+    (person,), problems = parse_bundle(json.dumps(bundle, ensure_ascii=False).encode())
+
+    assert problems == []
+    for item in dataclasses.fields(VisitRecord):
+        assert getattr(person.visits[0], item.name) == getattr(visit, item.name), item.name
+    assert person == record
+    counts = Counter(e["resource"]["resourceType"] for e in bundle["entry"])
+    assert counts["Condition"] == len(visit.diagnoses)
+    assert counts["MedicationRequest"] == len(visit.medications)
+    assert counts["Observation"] + counts["DiagnosticReport"] == len(visit.results)
 
 
 @pytest.mark.parametrize(
