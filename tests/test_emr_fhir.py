@@ -691,3 +691,114 @@ def test_unsafe_or_foreign_files_are_refused_with_a_reason(data, words):
 
     assert persons == []
     assert words in problems[0].reason
+
+
+def test_another_systems_visit_reads_into_the_record():
+    patient = {"reference": "Patient/p1"}
+    encounter = {"reference": "Encounter/e1"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": "p1",
+                    "name": [{"family": "Võ", "given": ["Thị", "Hoa"]}],
+                    "birthDate": "1970",
+                }
+            },
+            {
+                "resource": {
+                    "resourceType": "Encounter",
+                    "id": "e1",
+                    "status": "finished",
+                    "identifier": [{"system": "urn:vn:cskcb:79001:ma-lk", "value": "LK-1"}],
+                    "class": {"code": "AMB"},
+                    "subject": patient,
+                    "diagnosis": [
+                        {"condition": {"reference": "Condition/c2"}, "rank": 2},
+                        {"condition": {"reference": "Condition/c1"}, "rank": 1},
+                    ],
+                }
+            },
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "c1",
+                    "subject": patient,
+                    "encounter": encounter,
+                    "code": {"coding": [{"system": ICD10, "code": "E11.9"}], "text": "Đái tháo đường"},
+                }
+            },
+            {
+                "resource": {
+                    "resourceType": "Condition",
+                    "id": "c2",
+                    "subject": patient,
+                    "encounter": encounter,
+                    "code": {"coding": [{"system": ICD10, "code": "I10"}]},
+                }
+            },
+            {"resource": {"resourceType": "Medication", "id": "m1", "code": {"text": "Metformin 500mg"}}},
+            {
+                "resource": {
+                    "resourceType": "MedicationStatement",
+                    "status": "active",
+                    "subject": patient,
+                    "context": encounter,
+                    "medicationReference": {"reference": "Medication/m1"},
+                    "dosage": [{"text": "1 viên x 2 lần/ngày"}],
+                }
+            },
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "id": "o1",
+                    "status": "final",
+                    "subject": patient,
+                    "encounter": encounter,
+                    "code": {"text": "HbA1c"},
+                    "valueQuantity": {"value": 5.5, "comparator": "<", "unit": "%"},
+                    "interpretation": [{"coding": [{"code": "N"}]}],
+                }
+            },
+            {
+                "resource": {
+                    "resourceType": "DiagnosticReport",
+                    "status": "final",
+                    "subject": patient,
+                    "encounter": encounter,
+                    "code": {"text": "Sinh hóa máu"},
+                    "result": [{"reference": "Observation/o1"}],
+                }
+            },
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "subject": patient,
+                    "encounter": encounter,
+                    "code": {"text": "Glucose"},
+                    "valueString": "7",
+                    "extension": [
+                        {
+                            "url": "https://henkham.vn/fhir/StructureDefinition/record-fields",
+                            "extension": [{"url": "low", "valueString": "thấp"}],
+                        }
+                    ],
+                }
+            },
+        ],
+    }
+
+    (person,), problems = parse_bundle(json.dumps(bundle).encode())
+
+    assert person.identity.full_name == "Võ Thị Hoa"
+    assert person.identity.birth_precision == "year"
+    (visit,) = person.visits
+    assert (visit.facility_code, visit.visit_key, visit.kind) == ("79001", "LK-1", VisitKind.OUTPATIENT)
+    assert visit.diagnoses == (Diagnosis("E11.9", True, "Đái tháo đường"), Diagnosis("I10", False))
+    assert visit.medications == (Medication(1, "Metformin 500mg", dose="1 viên x 2 lần/ngày"),)
+    assert [(r.name, r.value, r.unit, r.abnormal) for r in visit.results] == [("HbA1c", "<5.5", "%", False)]
+    assert [(p.table, p.row) for p in problems] == [("Observation", 9)]  # the unreadable one, the rest kept

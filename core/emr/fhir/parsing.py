@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from decimal import Decimal
+import json
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -41,6 +43,8 @@ from .fields import with_record_fields
 Json = dict[str, Any]
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024
 MAX_DEPTH = 64  # FHIR nests deeply (extensions of extensions); still bounded
+# what reading a validated resource can still raise on odd content (our extension written by someone else…)
+_READ_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, InvalidOperation)
 _LINKED = {"Condition", "MedicationRequest", "MedicationStatement", "Observation", "DiagnosticReport"}
 
 
@@ -121,7 +125,12 @@ class _Reader:
         return None
 
     def fallback(self, resource: Json) -> str:
-        return f"{self.source}|{resource['resourceType']}/{resource.get('id', '')}"
+        """A stable identifier for a resource that has none: the Bundle's source and the resource's id, or a
+        digest of its content when it has no id either."""
+        if resource.get("id"):
+            return f"{self.source}|{resource['resourceType']}/{resource['id']}"
+        content = json.dumps(resource, sort_keys=True, ensure_ascii=False, default=str).encode()
+        return f"{self.source}|{resource['resourceType']}#{hashlib.sha256(content).hexdigest()[:20]}"
 
     def visit_identity(self, encounter: Json) -> tuple[str, str]:
         """The facility code and MA_LK of an Encounter (a stable key when it has no MA_LK)."""
@@ -191,9 +200,11 @@ def parse_bundle(data: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES) -> tuple[lis
 
 def _persons(reader: _Reader) -> list[PersonRecord]:
     persons: dict[int, _Person] = {}
+    numbers = {id(resource): number for number, _, resource in reader.resources}
     for patient in reader.patients:
-        identity, his_codes = fhir.read_patient(patient)
-        persons[id(patient)] = _Person(identity, his_codes)
+        read = _safely(reader, numbers[id(patient)], patient, fhir.read_patient)
+        if read is not None:
+            persons[id(patient)] = _Person(*read)
     children: dict[int, list[tuple[int, Json]]] = {}
     for number, _, resource in reader.resources:
         kind = resource["resourceType"]
@@ -217,13 +228,15 @@ def _persons(reader: _Reader) -> list[PersonRecord]:
         elif kind == "Encounter":
             person.encounters.append(resource)
         elif kind == "Immunization":
-            immunization = fhir.read_immunization(resource, reader.fallback(resource))
+            immunization = _safely(reader, number, resource, lambda r: fhir.read_immunization(r, reader.fallback(r)))
             if isinstance(immunization, str):
                 reader.problems.append(_problem(immunization, kind, "occurrence", number))
-            else:
+            elif immunization is not None:
                 person.immunizations.append(immunization)
         elif kind == "AllergyIntolerance":
-            person.allergies.append(fhir.read_allergy(resource, reader.fallback(resource)))
+            allergy = _safely(reader, number, resource, lambda r: fhir.read_allergy(r, reader.fallback(r)))
+            if allergy is not None:
+                person.allergies.append(allergy)
         else:
             encounter = reader.encounter_of(resource)
             if encounter is not None:
@@ -232,16 +245,32 @@ def _persons(reader: _Reader) -> list[PersonRecord]:
                 reader.problems.append(
                     _problem("not linked to an Encounter: henkham keeps it per visit", kind, "encounter", number)
                 )
-    return [
-        PersonRecord(
-            identity=person.identity,
-            visits=tuple(_visit(reader, person, e, children.get(id(e), [])) for e in person.encounters),
-            immunizations=tuple(person.immunizations),
-            allergies=tuple(person.allergies),
-            none_known=frozenset(person.none_known),
+    records = []
+    for person in persons.values():
+        visits = [
+            _safely(reader, numbers[id(e)], e, lambda r, p=person: _visit(reader, p, r, children.get(id(r), [])))
+            for e in person.encounters
+        ]
+        records.append(
+            PersonRecord(
+                identity=person.identity,
+                visits=tuple(visit for visit in visits if visit is not None),
+                immunizations=tuple(person.immunizations),
+                allergies=tuple(person.allergies),
+                none_known=frozenset(person.none_known),
+            )
         )
-        for person in persons.values()
-    ]
+    return records
+
+
+def _safely(reader: _Reader, number: int, resource: Json, read: Callable[[Json], Any]) -> Any:
+    """What ``read`` makes of a resource, or None with a Problem when its content cannot be read."""
+    try:
+        return read(resource)
+    except _READ_ERRORS as exc:
+        kind = resource["resourceType"]
+        reader.problems.append(_problem(f"{kind} cannot be read: {str(exc)[:200]}", kind, "", number))
+        return None
 
 
 def _is_panel(resource: Json) -> bool:
@@ -276,15 +305,23 @@ def _visit(reader: _Reader, person: _Person, encounter: Json, children: list[tup
         group = "result" if kind in ("Observation", "DiagnosticReport") else kind
         group = "medication" if kind in ("MedicationRequest", "MedicationStatement") else group
         by_kind.setdefault(group, []).append(resource)
-    medications: list[Medication] = [
-        fhir.read_medication(r, p) for p, r in enumerate(by_kind.get("medication", []), start=1)
-    ]
-    results: list[Result] = [fhir.read_result(r, p) for p, r in enumerate(by_kind.get("result", []), start=1)]
+    numbers = {id(resource): number for number, resource in children}
+
+    def read_all(group: str, read: Callable[[Json, int], Any]) -> list[Any]:
+        values = []
+        for resource in by_kind.get(group, []):
+            value = _safely(reader, numbers[id(resource)], resource, lambda r: read(r, len(values) + 1))
+            if value is not None:
+                values.append(value)
+        return values
+
+    medications: list[Medication] = read_all("medication", lambda r, p: fhir.read_medication(r, p, reader.resolve))
+    results: list[Result] = read_all("result", fhir.read_result)
     re_exam_dates, slip = [], None
     for appointment in by_kind.get("Appointment", []):
         source = fhir.appointment_source(appointment)
         if source == codes.SOURCE_SLIP:
-            slip = fhir.read_slip(appointment, facility)
+            slip = _safely(reader, numbers[id(appointment)], appointment, lambda r: fhir.read_slip(r, facility))
         elif source in ("", codes.SOURCE_NEXT_VISIT):
             day, _ = fhir.appointment_day(appointment)
             if day is not None:

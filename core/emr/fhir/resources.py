@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -302,7 +303,9 @@ def medication_resource(medication: Medication, patient: str, encounter: str) ->
     }
 
 
-def read_medication(resource: Json, position: int) -> Medication:
+def read_medication(
+    resource: Json, position: int, resolve: Callable[[Json | None], Json | None] = lambda _: None
+) -> Medication:
     dosages = resource.get("dosageInstruction") or resource.get("dosage") or [{}]
     dosage = dosages[0]
     instructions = dosage.get("patientInstruction") or ""
@@ -315,6 +318,9 @@ def read_medication(resource: Json, position: int) -> Medication:
     supply = dispense.get("expectedSupplyDuration") or {}
     route = dosage.get("route")
     concept = resource.get("medicationCodeableConcept")
+    if concept is None:  # a Medication resource of the Bundle
+        concept = (resolve(resource.get("medicationReference")) or {}).get("code")
+        concept = concept or {"text": (resource.get("medicationReference") or {}).get("display")}
     native = Medication(
         position=position,
         name=concept_text(concept),
@@ -422,7 +428,7 @@ def read_result(resource: Json, position: int) -> Result:
     value, unit = "", ""
     if "valueQuantity" in resource:
         quantity = resource["valueQuantity"]
-        value = "" if quantity.get("value") is None else str(quantity["value"])
+        value = "" if quantity.get("value") is None else quantity.get("comparator", "") + str(quantity["value"])
         unit = quantity.get("unit") or quantity.get("code") or ""
     elif resource.get("valueString"):
         value = resource["valueString"]
