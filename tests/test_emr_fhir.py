@@ -6,12 +6,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import types
+import typing
 from collections import Counter
 from decimal import Decimal
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.booking.views import AppointmentView
 from core.emr.fhir import export_bundle, export_patient_summary, parse_bundle
@@ -802,3 +806,108 @@ def test_another_systems_visit_reads_into_the_record():
     assert visit.medications == (Medication(1, "Metformin 500mg", dose="1 viên x 2 lần/ngày"),)
     assert [(r.name, r.value, r.unit, r.abnormal) for r in visit.results] == [("HbA1c", "<5.5", "%", False)]
     assert [(p.table, p.row) for p in problems] == [("Observation", 9)]  # the unreadable one, the rest kept
+
+
+# any record: the property behind the round trip ------------------------------------------------------------
+
+_LETTERS = "aăâbcdđeêghiklmnoôơpqrstuưvxyAĂĐÊÔƠƯàảãáạềểễếệọỏốồổỗộớờởỡợùủũúụừửữứựỳỷỹýỵ0123456789"
+_TEXT = st.text(alphabet=_LETTERS + " .,;:/-()%<>+*|\"'&\n", max_size=14).map(str.strip)
+_WORD = st.text(alphabet=_LETTERS + ".-_/", min_size=1, max_size=10)
+_INSTANT = st.datetimes(dt.datetime(1950, 1, 1), dt.datetime(2040, 1, 1), timezones=st.just(UTC))
+_DECIMAL = st.decimals(-(10**6), 10**6, allow_nan=False, allow_infinity=False, places=3)
+_BY_HINT = {
+    str: _TEXT,
+    int: st.integers(0, 10**6),
+    bool: st.booleans(),
+    Decimal: _DECIMAL,
+    dt.datetime: _INSTANT,
+    dt.date: st.dates(dt.date(1900, 1, 1), dt.date(2100, 1, 1)),
+    dt.time: st.times(),
+    VisitKind: st.sampled_from(VisitKind),
+}
+
+
+def _strategy(cls: type, **given: st.SearchStrategy) -> st.SearchStrategy:
+    """Any value of a record class, field by field from its type hints (``given`` for the fields that need
+    more care)."""
+    hints = typing.get_type_hints(cls)
+    fields = {}
+    for item in dataclasses.fields(cls):
+        if item.name in given:
+            fields[item.name] = given[item.name]
+            continue
+        hint, optional = hints[item.name], False
+        if isinstance(hint, types.UnionType):
+            hint, optional = next(a for a in typing.get_args(hint) if a is not type(None)), True
+        if typing.get_origin(hint) is tuple:
+            inner = typing.get_args(hint)[0]
+            each = _WORD if inner is str else _strategy(inner) if dataclasses.is_dataclass(inner) else _BY_HINT[inner]
+            base = st.lists(each, max_size=2).map(tuple)
+        elif dataclasses.is_dataclass(hint):
+            base = _strategy(hint)
+        else:
+            base = _BY_HINT[hint]
+        fields[item.name] = st.none() | base if optional else base
+    return st.builds(cls, **fields)
+
+
+@st.composite
+def _identities(draw: st.DrawFn) -> Identity:
+    born = draw(st.dates(dt.date(1920, 1, 1), dt.date(2025, 12, 31)))
+    precision = draw(st.sampled_from(["day", "month", "year", None]))
+    return Identity(
+        full_name=draw(_TEXT),
+        birth_year=born.year if precision else None,
+        birth_month=born.month if precision in ("day", "month") else None,
+        birth_day=born.day if precision == "day" else None,
+        sex=draw(st.sampled_from(["male", "female", None])),
+        cccd=draw(st.none() | st.from_regex(r"0\d{11}", fullmatch=True)),
+        insurance_cards=tuple(draw(st.lists(st.from_regex(r"[A-Z]{2}\d{13}", fullmatch=True), max_size=2))),
+        his_patient_code=draw(_TEXT),
+        phone=draw(st.none() | st.from_regex(r"\+849\d{8}", fullmatch=True)),
+        address=draw(_TEXT),
+        blood_group=draw(_TEXT),
+    )
+
+
+_CODE = st.from_regex(r"[A-Z][0-9]{2}(\.[0-9]{1,2})?", fullmatch=True) | _TEXT
+_VISITS = _strategy(
+    VisitRecord,
+    facility_code=st.from_regex(r"\d{5}", fullmatch=True),
+    visit_key=st.from_regex(r"[A-Z0-9_-]{1,20}", fullmatch=True),
+    identity=_identities(),
+    diagnoses=st.lists(_strategy(Diagnosis, code=_CODE, system=st.sampled_from(["icd10", "yhct"])), max_size=3).map(
+        tuple
+    ),
+    medications=st.lists(_strategy(Medication, position=st.integers(1, 99)), max_size=3).map(tuple),
+    results=st.lists(_strategy(Result, position=st.integers(1, 99), value=_TEXT | _DECIMAL.map(str)), max_size=3).map(
+        tuple
+    ),
+    services=st.lists(_strategy(Service), max_size=1).map(tuple),
+    course=st.lists(_strategy(CourseNote), max_size=1).map(tuple),
+)
+_RECORDS = st.builds(
+    PersonRecord,
+    identity=_identities(),
+    visits=st.lists(_VISITS, max_size=2, unique_by=lambda v: (v.facility_code, v.visit_key)).map(tuple),
+    immunizations=st.lists(
+        _strategy(Immunization, identifier=_WORD, status=st.sampled_from(["completed", "not-done"])),
+        max_size=2,
+        unique_by=lambda i: i.identifier,
+    ).map(tuple),
+    allergies=st.lists(
+        _strategy(Allergy, identifier=_WORD, criticality=st.sampled_from(["", "low", "high"])),
+        max_size=2,
+        unique_by=lambda a: a.identifier,
+    ).map(tuple),
+    none_known=st.frozensets(st.sampled_from(Section)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(_RECORDS)
+def test_any_record_comes_back_whole(record):
+    (person,), problems = round_trip(record)
+
+    assert problems == []
+    assert person == record

@@ -57,6 +57,8 @@ class _Builder:
         self.results: dict[int, list[str]] = {}
         self.immunizations: list[str] = []
         self.allergies: list[str] = []
+        # core.emr.reading.StoredRecord.visits: each visit's version and import time, when the store gives them
+        self.visit_meta = {(m.facility_code, m.visit_key): m for m in getattr(stored, "visits", ())}
 
     def url(self, key: str) -> str:
         return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{self.person_id}/{key}')}"
@@ -65,7 +67,7 @@ class _Builder:
         """Add a resource checked by its model; with ``original``, what its elements lose goes in the
         record-fields extension."""
         full_url = self.url(key)
-        resource = {k: v for k, v in resource.items() if v is not None}
+        resource = fhir.prune(resource)
         resource["id"] = full_url.removeprefix("urn:uuid:")
         checked = fhir.validated(resource)
         if original is not None and read_back is not None:
@@ -127,6 +129,9 @@ class _Builder:
         encounter_url = self.url(key)
         organization = self.organization(visit.facility_code)
         encounter = fhir.encounter_resource(visit, patient, organization)
+        meta = self.visit_meta.get((visit.facility_code, visit.visit_key))
+        if meta is not None:
+            encounter["meta"] = {"versionId": str(meta.version), "lastUpdated": fhir_datetime(meta.imported_at)}
         condition_urls = []
         for position, diagnosis in enumerate(visit.diagnoses):
             condition_urls.append(

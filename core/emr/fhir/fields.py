@@ -10,11 +10,11 @@ field of ``core.emr.records`` they hold:
      "extension": [{"url": "outcome", "valueString": "1"},
                    {"url": "summary", "extension": [{"url": "course", "valueString": "…"}, …]}]}
 
-Values are typed (valueString, valueInteger, valueDecimal, valueBoolean, valueDate, valueDateTime, valueTime,
-valueCode for enumerations); a tuple repeats its sub-extension; a nested record value (an XML8 summary, an XML3
-service) nests its own fields. A field whose value is the default ("" / None / ()) while FHIR's elements would
-say otherwise is written ``{"url": name, "valueCode": "absent"}``. Other systems may ignore the extension: they
-still read everything FHIR can say.
+Values are typed (valueString, valueInteger, valueBoolean, valueDate, valueDateTime, valueTime, valueCode for
+enumerations; a decimal as valueString, its digits as written); a tuple repeats its sub-extension; a nested
+record value (an XML8 summary, an XML3 service) nests its own fields. A field whose value is the default
+("" / None / ()) while FHIR's elements would say otherwise is written ``{"url": name, "valueCode": "absent"}``.
+Other systems may ignore the extension: they still read everything FHIR can say.
 """
 
 from __future__ import annotations
@@ -94,6 +94,16 @@ def _default(cls: type, name: str) -> Any:
     return () if many else "" if hint is str else None
 
 
+def _empty(cls: type, name: str) -> Any:
+    """The empty value of a field: () for a tuple, None when it may be None, else ""."""
+    hint = _hints(cls)[name]
+    if typing.get_origin(hint) is tuple:
+        return ()
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return () if typing.get_origin(_base(hint)[0]) is tuple else None
+    return ""
+
+
 def _is_default(value: Any) -> bool:
     return value is None or value == "" or value == ()
 
@@ -107,28 +117,29 @@ def _one(name: str, hint: Any, value: Any) -> dict[str, Any]:
         return {"url": name, "valueBoolean": value}
     if isinstance(value, int):
         return {"url": name, "valueInteger": value}
-    if isinstance(value, Decimal):
-        return {"url": name, "valueDecimal": value}
+    if isinstance(value, Decimal):  # as written: a JSON number would round it
+        return {"url": name, "valueString": str(value)}
     if isinstance(value, dt.datetime):
         return {"url": name, "valueDateTime": fhir_datetime(value)}
     if isinstance(value, dt.date):
         return {"url": name, "valueDate": value.isoformat()}
     if isinstance(value, dt.time):
-        return {"url": name, "valueTime": value.isoformat(timespec="seconds")}
+        return {"url": name, "valueTime": value.isoformat()}
     return {"url": name, "valueString": str(value)}
 
 
 def field_extensions(obj: Any, names: typing.Iterable[str], *, explicit: bool = False) -> list[dict[str, Any]]:
-    """Sub-extensions for the named fields of a record value; ``explicit`` writes default values as absent
-    (otherwise they are left out, and read back as the default)."""
+    """Sub-extensions for the named fields of a record value. A field at its default is left out (read back as
+    the default) unless ``explicit``; an empty value ("" / None / ()) that is not the default is written absent."""
     hints = _hints(type(obj))
     out: list[dict[str, Any]] = []
     for name in names:
         value = getattr(obj, name)
         hint, many = _base(hints[name])
+        if not explicit and value == _default(type(obj), name):
+            continue
         if _is_default(value):
-            if explicit:
-                out.append({"url": name, "valueCode": _ABSENT})
+            out.append({"url": name, "valueCode": _ABSENT})
             continue
         for item in value if many else (value,):
             out.append(_one(name, hint, item))
@@ -173,7 +184,7 @@ def decode_fields(cls: type, subs: typing.Iterable[dict[str, Any]]) -> dict[str,
             continue
         hint, many = _base(hints[name])
         if ext.get("valueCode") == _ABSENT and not (isinstance(hint, type) and issubclass(hint, enum.Enum)):
-            values[name] = _default(cls, name)
+            values[name] = _empty(cls, name)
             continue
         value = _value(hint, ext)
         if many:

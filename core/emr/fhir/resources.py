@@ -33,6 +33,21 @@ def validated(resource: Json) -> Json:
     return json.loads(text, parse_float=Decimal)
 
 
+def prune(value: Any) -> Any:
+    """The value without None, "", {} or [] anywhere (FHIR has no empty elements): what a record leaves empty
+    is simply not said."""
+    if isinstance(value, dict):
+        pruned = {key: prune(item) for key, item in value.items()}
+        return {key: item for key, item in pruned.items() if item not in (None, "", {}, [])}
+    if isinstance(value, list):
+        pruned = [prune(item) for item in value]
+        return [item for item in pruned if item not in (None, "", {}, [])]
+    return value
+
+
+_CODE = re.compile(r"^[^\s]+(\s[^\s]+)*$")
+
+
 def ref(full_url: str) -> Json:
     return {"reference": full_url}
 
@@ -45,11 +60,24 @@ def _facility(code: str) -> Json:
     return {"identifier": {"system": codes.CSKCB, "value": code}}
 
 
-def _coding(system: str, code: str, display: str = "") -> Json:
+def _coding(system: str, code: str, display: str = "") -> Json | None:
+    """A Coding, or None when the code is not one FHIR accepts (blank, stray spaces): the record-fields
+    extension then keeps it as written."""
+    if not _CODE.match(code):
+        return None
     coding = {"system": system, "code": code}
     if display:
         coding["display"] = display
     return coding
+
+
+UNKNOWN = "(không rõ)"  # the text of a concept FHIR requires and the record leaves empty
+
+
+def make_concept(text: str, *coding: Json | None) -> Json:
+    """A CodeableConcept that FHIR accepts even when the record has neither text nor code."""
+    found = [c for c in coding if c]
+    return {"coding": found or None, "text": text or (None if found else UNKNOWN)}
 
 
 def codings(concept: Json | None) -> list[Json]:
@@ -286,14 +314,12 @@ def medication_resource(medication: Medication, patient: str, encounter: str) ->
             "system": "http://unitsofmeasure.org",
             "code": "d",
         }
-    concept: Json = {"text": _text(medication.name)}
-    if medication.ingredient_code:
-        concept["coding"] = [_coding(codes.INGREDIENT, medication.ingredient_code)]
+    drug = make_concept(medication.name, _coding(codes.INGREDIENT, medication.ingredient_code))
     return {
         "resourceType": "MedicationRequest",
         "status": "completed",
         "intent": "order",
-        "medicationCodeableConcept": concept,
+        "medicationCodeableConcept": drug,
         "subject": ref(patient),
         "encounter": ref(encounter),
         "authoredOn": medication.ordered_at and fhir_datetime(medication.ordered_at),
@@ -345,12 +371,9 @@ def is_imaging(result: Result) -> bool:
 
 
 def _result_code(result: Result) -> Json:
-    coding = []
-    if result.indicator_code:
-        coding.append(_coding(codes.INDICATOR, result.indicator_code))
-    if result.service_code:
-        coding.append(_coding(codes.SERVICE, result.service_code))
-    return {"coding": coding or None, "text": _text(result.name)}
+    return make_concept(
+        result.name, _coding(codes.INDICATOR, result.indicator_code), _coding(codes.SERVICE, result.service_code)
+    )
 
 
 def _interpretation(result: Result) -> str | None:
@@ -474,16 +497,12 @@ def read_identifier(resource: Json, fallback: str) -> str:
 
 
 def immunization_resource(immunization: Immunization, patient: str) -> Json:
-    concept: Json = {"text": _text(immunization.vaccine_name)}
-    if immunization.vaccine_code:
-        concept["coding"] = [
-            {"system": _text(immunization.vaccine_system), "code": immunization.vaccine_code},
-        ]
+    vaccine = make_concept(immunization.vaccine_name, _coding(immunization.vaccine_system, immunization.vaccine_code))
     return {
         "resourceType": "Immunization",
         "identifier": _identifier(immunization.identifier),
         "status": immunization.status,
-        "vaccineCode": concept,
+        "vaccineCode": vaccine,
         "patient": ref(patient),
         "occurrenceDateTime": immunization.occurred_on.isoformat(),
         "lotNumber": _text(immunization.lot_number),
@@ -523,7 +542,7 @@ def read_immunization(resource: Json, fallback_identifier: str) -> Immunization 
 def allergy_resource(allergy: Allergy, patient: str) -> Json:
     concept: Json = {"text": _text(allergy.substance)}
     if allergy.code:
-        concept["coding"] = [{"system": _text(allergy.code_system), "code": allergy.code}]
+        concept["coding"] = [_coding(allergy.code_system, allergy.code)]
     return {
         "resourceType": "AllergyIntolerance",
         "identifier": _identifier(allergy.identifier),
