@@ -813,7 +813,7 @@ def test_another_systems_visit_reads_into_the_record():
 _LETTERS = "aăâbcdđeêghiklmnoôơpqrstuưvxyAĂĐÊÔƠƯàảãáạềểễếệọỏốồổỗộớờởỡợùủũúụừửữứựỳỷỹýỵ0123456789"
 _TEXT = st.text(alphabet=_LETTERS + " .,;:/-()%<>+*|\"'&\n", max_size=14).map(str.strip)
 _WORD = st.text(alphabet=_LETTERS + ".-_/", min_size=1, max_size=10)
-_INSTANT = st.datetimes(dt.datetime(1950, 1, 1), dt.datetime(2040, 1, 1), timezones=st.just(UTC))
+_INSTANT = st.datetimes(dt.datetime(1900, 1, 1), dt.datetime(2040, 1, 1), timezones=st.just(UTC))
 _DECIMAL = st.decimals(-(10**6), 10**6, allow_nan=False, allow_infinity=False, places=3)
 _BY_HINT = {
     str: _TEXT,

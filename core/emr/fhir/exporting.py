@@ -1,9 +1,10 @@
 """A person's record as FHIR R4 (fhir.resources R4B models): the whole record as a collection Bundle, and an
 International Patient Summary-style document Bundle.
 
-Every resource is checked by its R4B model as it is built (``resources.validated``), and the Bundle again by
-``Bundle``; the JSON returned is what the model writes. What FHIR's elements cannot hold travels in the
-record-fields extension (``fields.py``), so that ``parse_bundle(export_bundle(x))`` gives ``x`` back.
+Every resource is checked by its R4B model as it is built (``resources.checked``; the extension it gains by
+``Extension``, the envelope by ``Bundle``); the JSON returned is what the models write. What FHIR's elements
+cannot hold travels in the record-fields extension (``fields.py``), so that ``parse_bundle(export_bundle(x))``
+gives ``x`` back.
 
 Instants are written in Vietnam local time with their offset. Appointments: henkham bookings and re-exam
 dates of the reminders (``appointments`` / ``re_exams``) are exported for the reader's benefit; on import only
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.extension import Extension
 
 from core.emr.records import Identity, PersonRecord, Section, VisitRecord
 from core.timeutil import LOCAL_TZ, utcnow
@@ -37,6 +39,17 @@ class StoredRecordLike(Protocol):
 
     person_id: int
     record: PersonRecord
+
+
+_BEFORE_EXTENSION = ("resourceType", "id", "meta", "implicitRules", "language", "text", "contained")
+
+
+def _with_extension(resource: Json, extension: Json) -> Json:
+    """The resource with one more extension, where FHIR JSON puts extensions (after id, meta and text)."""
+    out = {key: resource[key] for key in _BEFORE_EXTENSION if key in resource}
+    out["extension"] = [*resource.get("extension", []), extension]
+    out.update((key, value) for key, value in resource.items() if key not in out)
+    return out
 
 
 def _xhtml(lines: Iterable[str]) -> str:
@@ -65,17 +78,17 @@ class _Builder:
 
     def add(self, key: str, resource: Json, original: Any = None, read_back: Callable[[Json], Any] | None = None):
         """Add a resource checked by its model; with ``original``, what its elements lose goes in the
-        record-fields extension."""
+        record-fields extension (checked with the rest when the Bundle is)."""
         full_url = self.url(key)
         resource = fhir.prune(resource)
         resource["id"] = full_url.removeprefix("urn:uuid:")
-        checked = fhir.validated(resource)
+        written = fhir.checked(resource)
         if original is not None and read_back is not None:
-            extension = record_fields_extension(original, read_back(checked))
+            extension = record_fields_extension(original, read_back(fhir.as_read(written)))
             if extension is not None:
-                resource["extension"] = [*resource.get("extension", []), extension]
-                checked = fhir.validated(resource)
-        self.entries.append((full_url, checked))
+                extension = Extension.model_validate(extension).model_dump(mode="json", exclude_none=True)
+                written = _with_extension(written, extension)
+        self.entries.append((full_url, written))
         return full_url
 
     def organization(self, facility: str) -> str:
@@ -210,13 +223,12 @@ class _Builder:
             )
 
     def bundle(self, kind: str, **extra: Any) -> Json:
-        body = {
-            "resourceType": "Bundle",
-            "type": kind,
-            **extra,
-            "entry": [{"fullUrl": url, "resource": resource} for url, resource in self.entries],
-        }
-        return Bundle.model_validate(body).model_dump(mode="json", exclude_none=True)
+        """The Bundle of the entries: its envelope checked by the R4B Bundle model, its resources as their own
+        models wrote them (checked one by one as they were added; checking them again costs seconds)."""
+        envelope = Bundle.model_validate({"resourceType": "Bundle", "type": kind, **extra})
+        body = envelope.model_dump(mode="json", exclude_none=True)
+        body["entry"] = [{"fullUrl": url, "resource": resource} for url, resource in self.entries]
+        return body
 
 
 _SECTION_TITLES = {

@@ -40,6 +40,9 @@ def fhir_datetime(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(LOCAL_TZ)
+    offset = local.utcoffset()
+    if offset is not None and offset.seconds % 60:  # local mean time before 1906 (+07:06:30): FHIR has no seconds
+        local = moment.astimezone(UTC)
     return local.isoformat(timespec="microseconds" if local.microsecond else "seconds")
 
 

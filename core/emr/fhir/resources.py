@@ -26,11 +26,20 @@ Json = dict[str, Any]
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-def validated(resource: Json) -> Json:
-    """The resource checked by its fhir.resources R4B model, as the JSON a reader gets (decimals as Decimal)."""
+def checked(resource: Json) -> Json:
+    """The resource checked by its fhir.resources R4B model, as the model writes it (JSON)."""
     model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)
-    text = json.dumps(model.model_dump(mode="json", exclude_none=True), ensure_ascii=False)
-    return json.loads(text, parse_float=Decimal)
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def as_read(resource: Json) -> Json:
+    """JSON as a reader of the file gets it: numbers with a fraction as Decimal (core.safejson, parse_float)."""
+    return json.loads(json.dumps(resource, ensure_ascii=False), parse_float=Decimal)
+
+
+def validated(resource: Json) -> Json:
+    """The resource checked by its R4B model, as a reader of the file gets it."""
+    return as_read(checked(resource))
 
 
 def prune(value: Any) -> Any:
