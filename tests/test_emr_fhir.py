@@ -911,3 +911,24 @@ def test_any_record_comes_back_whole(record):
 
     assert problems == []
     assert person == record
+
+
+def test_a_bundle_about_several_persons_gives_one_record_each():
+    first = PersonRecord(IDENTITY, visits=(OUTPATIENT,), immunizations=RECORD.immunizations)
+    other_identity = Identity(full_name="Trần Văn Bình", birth_year=1990, sex="male", cccd="096090000111")
+    other = PersonRecord(
+        other_identity,
+        visits=(dataclasses.replace(INPATIENT, visit_key="LK-B", identity=other_identity),),
+        allergies=RECORD.allergies,
+    )
+    entries = [
+        entry
+        for person_id, record in ((1, first), (2, other))
+        for entry in export_bundle(Stored(person_id, record))["entry"]
+    ]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+    persons, problems = parse_bundle(json.dumps(bundle, ensure_ascii=False).encode())
+
+    assert problems == []
+    assert persons == [first, other]
