@@ -932,3 +932,16 @@ def test_a_bundle_about_several_persons_gives_one_record_each():
 
     assert problems == []
     assert persons == [first, other]
+
+
+def test_a_source_identifier_too_long_for_the_store_is_shortened_stably():
+    bundle = json.loads(json.dumps(REGISTRY_BUNDLE))
+    bundle["entry"][1]["resource"]["identifier"][0]["value"] = "MT-" + "9" * 400
+
+    (person,), _ = parse_bundle(json.dumps(bundle).encode())
+    (again,), _ = parse_bundle(json.dumps(bundle).encode())
+
+    identifier = person.immunizations[0].identifier
+    assert len(identifier) <= 300
+    assert identifier.startswith("https://tiemchung.vncdc.gov.vn/mui-tiem|MT-999")
+    assert again.immunizations[0].identifier == identifier

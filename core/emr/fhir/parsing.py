@@ -127,10 +127,11 @@ class _Reader:
     def fallback(self, resource: Json) -> str:
         """A stable identifier for a resource that has none: the Bundle's source and the resource's id, or a
         digest of its content when it has no id either."""
+        source = self.source[:200]
         if resource.get("id"):
-            return f"{self.source}|{resource['resourceType']}/{resource['id']}"
+            return f"{source}|{resource['resourceType']}/{resource['id']}"
         content = json.dumps(resource, sort_keys=True, ensure_ascii=False, default=str).encode()
-        return f"{self.source}|{resource['resourceType']}#{hashlib.sha256(content).hexdigest()[:20]}"
+        return f"{source}|{resource['resourceType']}#{hashlib.sha256(content).hexdigest()[:20]}"
 
     def visit_identity(self, encounter: Json) -> tuple[str, str]:
         """The facility code and MA_LK of an Encounter (a stable key when it has no MA_LK)."""
@@ -232,11 +233,11 @@ def _persons(reader: _Reader) -> list[PersonRecord]:
             if isinstance(immunization, str):
                 reader.problems.append(_problem(immunization, kind, "occurrence", number))
             elif immunization is not None:
-                person.immunizations.append(immunization)
+                person.immunizations.append(_bounded(immunization))
         elif kind == "AllergyIntolerance":
             allergy = _safely(reader, number, resource, lambda r: fhir.read_allergy(r, reader.fallback(r)))
             if allergy is not None:
-                person.allergies.append(allergy)
+                person.allergies.append(_bounded(allergy))
         else:
             encounter = reader.encounter_of(resource)
             if encounter is not None:
@@ -261,6 +262,18 @@ def _persons(reader: _Reader) -> list[PersonRecord]:
             )
         )
     return records
+
+
+MAX_IDENTIFIER = 300  # the store's column
+
+
+def _bounded(value: Any) -> Any:
+    """An immunization or allergy whose source identifier fits the store: a longer one keeps its start and a
+    digest of the whole (stable, so a second import finds it again)."""
+    if len(value.identifier) <= MAX_IDENTIFIER:
+        return value
+    digest = hashlib.sha256(value.identifier.encode()).hexdigest()[:24]
+    return dataclasses.replace(value, identifier=f"{value.identifier[:200]}#{digest}")
 
 
 def _safely(reader: _Reader, number: int, resource: Json, read: Callable[[Json], Any]) -> Any:
