@@ -688,10 +688,11 @@ def test_a_foreign_encounter_without_ma_lk_gets_a_stable_key_and_its_facility():
         ('{"a": 1}'.encode("utf-16"), "not FHIR JSON"),
         (b"[" * 100 + b"]" * 100, "not FHIR JSON"),
         (b'{"resourceType": "Patient"}', "not a FHIR Bundle"),
+        (json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [{}] * 11}).encode(), "split"),
     ],
 )
 def test_unsafe_or_foreign_files_are_refused_with_a_reason(data, words):
-    persons, problems = parse_bundle(data, max_bytes=1024)
+    persons, problems = parse_bundle(data, max_bytes=1024, max_entries=10)
 
     assert persons == []
     assert words in problems[0].reason

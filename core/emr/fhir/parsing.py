@@ -42,6 +42,7 @@ from .fields import with_record_fields
 
 Json = dict[str, Any]
 MAX_BUNDLE_BYTES = 50 * 1024 * 1024
+MAX_ENTRIES = 50_000  # each entry is checked by its model (about 1-2 ms): a bound on the CPU one file takes
 MAX_DEPTH = 64  # FHIR nests deeply (extensions of extensions); still bounded
 # what reading a validated resource can still raise on odd content (our extension written by someone else…)
 _READ_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, InvalidOperation)
@@ -181,7 +182,9 @@ class _Person:
     none_known: set = dataclasses.field(default_factory=set)
 
 
-def parse_bundle(data: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES) -> tuple[list[PersonRecord], list[Problem]]:
+def parse_bundle(
+    data: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES, max_entries: int = MAX_ENTRIES
+) -> tuple[list[PersonRecord], list[Problem]]:
     """The persons a FHIR R4 Bundle is about, and the problems of what could not be read."""
     if len(data) > max_bytes:
         return [], [_problem(f"the file is larger than {max_bytes // (1024 * 1024)} MB")]
@@ -194,6 +197,8 @@ def parse_bundle(data: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES) -> tuple[lis
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         return [], [_problem("entry must be a list", field="entry")]
+    if len(entries) > max_entries:
+        return [], [_problem(f"more than {max_entries} entries: split the Bundle", field="entry")]
     problems: list[Problem] = []
     reader = _Reader(bundle, _checked(entries, problems), problems)
     return _persons(reader), problems
