@@ -6,10 +6,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import types
 import typing
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
@@ -946,3 +948,16 @@ def test_a_source_identifier_too_long_for_the_store_is_shortened_stably():
     assert len(identifier) <= 300
     assert identifier.startswith("https://tiemchung.vncdc.gov.vn/mui-tiem|MT-999")
     assert again.immunizations[0].identifier == identifier
+
+
+def test_the_exchange_uses_only_the_r4b_models():
+    """fhir.resources' default package is R5, which silently drops R4 fields: core/emr/fhir never imports it."""
+    package = Path(__file__).parent.parent / "core" / "emr" / "fhir"
+    imports = [
+        line.strip()
+        for source in package.glob("*.py")
+        for line in source.read_text(encoding="utf-8").splitlines()
+        if re.match(r"\s*(from|import) fhir\.", line)
+    ]
+    assert imports
+    assert all(line.startswith("from fhir.resources.R4B") for line in imports), imports
