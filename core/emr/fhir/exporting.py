@@ -77,8 +77,8 @@ class _Builder:
         return f"urn:uuid:{uuid.uuid5(_NAMESPACE, f'{self.person_id}/{key}')}"
 
     def add(self, key: str, resource: Json, original: Any = None, read_back: Callable[[Json], Any] | None = None):
-        """Add a resource checked by its model; with ``original``, what its elements lose goes in the
-        record-fields extension (checked with the rest when the Bundle is)."""
+        """Add a resource checked by its R4B model; with ``original``, what its elements lose (compared with
+        what ``read_back`` reads of them, as the importer will) goes in the record-fields extension."""
         full_url = self.url(key)
         resource = fhir.prune(resource)
         resource["id"] = full_url.removeprefix("urn:uuid:")
@@ -175,7 +175,7 @@ class _Builder:
                 re_exam=visit.re_exam,
             )
 
-        # the encounter goes before its conditions are read back: move it in front of them
+        # the Encounter is written after its Conditions (it references them) but goes in front of them
         at = len(self.entries) - len(condition_urls)
         self.add(key, encounter, visit, read_back)
         self.entries.insert(at, self.entries.pop())
