@@ -183,6 +183,7 @@ def read_patient(resource: Json) -> tuple[Identity, dict[str, str]]:
         insurance_cards=cards,
         phone=phone or None,
         address=address_text,
+        his_patient_code=next(iter(his_codes.values())) if len(his_codes) == 1 else "",
     )
     return with_record_fields(identity, resource.get("extension")), his_codes
 
