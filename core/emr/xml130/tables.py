@@ -77,23 +77,20 @@ class Fields:
     __slots__ = ("notes", "raw", "row", "table")
 
     def __init__(self, element: etree._Element, table: str, notes: Notes, row: int | None = None) -> None:
-        self.raw = {child.tag: child.text for child in element if isinstance(child.tag, str)}
+        # Comments and processing instructions are removed by the parser and a DOCTYPE is refused, so every
+        # child is an element (no entity nodes); the document is NFC already (safexml.parse_document). Values
+        # are trimmed once here; an empty tag and a missing one both read "".
+        self.raw = {child.tag: text.strip() for child in element if (text := child.text)}
         self.table = table
         self.notes = notes
         self.row = row
 
-    def __contains__(self, tag: str) -> bool:
-        return tag in self.raw
-
-    def text(self, *tags: str) -> str:
-        """The first non-empty value among the tags (several spellings of one field)."""
-        for tag in tags:
-            value = self.raw.get(tag)
-            if value:
-                cleaned = values.clean(value)
-                if cleaned:
-                    return cleaned
-        return ""
+    def text(self, tag: str, other: str = "") -> str:
+        """The value of the tag, or of its other spelling when the first is empty."""
+        value = self.raw.get(tag)
+        if not value and other:
+            value = self.raw.get(other)
+        return value or ""
 
     def items(self, tag: str) -> tuple[str, ...]:
         return values.split_list(self.text(tag))
@@ -129,7 +126,7 @@ class Fields:
     def code(self, tag: str) -> str:
         """A code that may look numeric: as written ("01", "1.1"); a numeric code written "2.00" is not a
         code the lists know, so it stays as written too."""
-        return self.text(tag)
+        return self.raw.get(tag) or ""
 
 
 def rows(root: etree._Element, table: str, notes: Notes) -> Iterator[tuple[int, Fields]]:
@@ -139,7 +136,9 @@ def rows(root: etree._Element, table: str, notes: Notes) -> Iterator[tuple[int, 
         fields = Fields(element, table, notes)
         stt = fields.text("STT")
         position = index
-        if stt:
+        if stt.isascii() and stt.isdigit():
+            position = int(stt) or index
+        elif stt:
             try:
                 position = values.integer(stt, "STT") or index
             except BadValue as exc:

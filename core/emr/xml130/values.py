@@ -15,6 +15,9 @@ from core.timeutil import LOCAL_TZ, UTC
 
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 _DIGITS = re.compile(r"^\d+$")
+# A file repeats the same few hundred instants (order, execution and result times): parse each once.
+_CACHE_SIZE = 65536
+_instants: dict[str, dt.datetime] = {}
 
 
 class BadValue(ValueError):
@@ -51,6 +54,16 @@ def instant(text: str, field: str) -> dt.datetime | None:
     aware UTC. None when empty."""
     if not text:
         return None
+    known = _instants.get(text)
+    if known is None:
+        known = _instant(text, field)
+        if len(_instants) >= _CACHE_SIZE:
+            _instants.clear()
+        _instants[text] = known
+    return known
+
+
+def _instant(text: str, field: str) -> dt.datetime:
     digits = _digits(text, field)
     size = len(digits)
     try:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lxml import etree
 
@@ -43,6 +44,11 @@ class Limits:
 def decode_payload(text: str | None, table: str, limits: Limits, notes: Notes) -> bytes | None:
     """NOIDUNGFILE: standard base64 wrapped at 76 characters, CRLF, blanks, padding; None (with a refusal)
     when it cannot be read."""
+    if text and len(text) // 4 * 3 <= limits.max_table_bytes:
+        try:  # the usual payload: one unbroken, padded line
+            return binascii.a2b_base64(text, strict_mode=True)
+        except (binascii.Error, ValueError):
+            pass  # wrapped lines, blanks, missing padding, or not base64 at all: see below
     compact = (text or "").translate(_WHITESPACE)
     if not compact:
         notes.refuse(table, "NOIDUNGFILE", f"{table} is empty")
@@ -245,6 +251,15 @@ def _kind(xml1: Fields) -> VisitKind:
     return _KINDS.get(xml1.code("MA_LOAI_KCB"), VisitKind.OTHER)
 
 
+@lru_cache(maxsize=4096)
+def _phone(raw: str) -> str | None:
+    """E.164 when DIEN_THOAI is a valid Vietnamese mobile number (core.identifiers.normalise_phone), else None."""
+    try:
+        return normalise_phone(raw)
+    except InvalidInput:
+        return None
+
+
 def _identity(xml1: Fields) -> Identity:
     year = month = day = None
     text = xml1.text("NGAY_SINH")
@@ -255,9 +270,8 @@ def _identity(xml1: Fields) -> Identity:
     phone = None
     raw_phone = xml1.text("DIEN_THOAI")
     if raw_phone:
-        try:
-            phone = normalise_phone(raw_phone)
-        except InvalidInput:
+        phone = _phone(raw_phone)
+        if phone is None:
             xml1.notes.warn("XML1", "DIEN_THOAI", "DIEN_THOAI is not a Vietnamese mobile number; not kept")
     return Identity(
         full_name=xml1.text("HO_TEN"),
