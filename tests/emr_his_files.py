@@ -446,9 +446,17 @@ def child(**changes: object) -> Visit:
 # --- tables -------------------------------------------------------------------------------------------------
 
 
+def _amount(text: str) -> float:
+    """A quantity or price for the totals; a deliberately broken one (a trap under test) counts 0."""
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
+
+
 def xml1_values(visit: Visit, stt: int = 1) -> dict[str, str]:
-    drugs_total = sum(float(drug.quantity) * float(drug.price) for drug in visit.drugs)
-    exams_total = sum(float(exam.quantity) * float(exam.price) for exam in visit.exams)
+    drugs_total = sum(_amount(drug.quantity) * _amount(drug.price) for drug in visit.drugs)
+    exams_total = sum(_amount(exam.quantity) * _amount(exam.price) for exam in visit.exams)
     values = {
         "MA_LK": visit.ma_lk,
         "STT": str(stt),
@@ -510,7 +518,7 @@ def xml1_values(visit: Visit, stt: int = 1) -> dict[str, str]:
 def xml2_rows(visit: Visit) -> list[dict[str, str]]:
     rows = []
     for stt, drug in enumerate(visit.drugs, start=1):
-        total = float(drug.quantity) * float(drug.price)
+        total = _amount(drug.quantity) * _amount(drug.price)
         rows.append(
             {
                 "MA_LK": visit.ma_lk,
@@ -550,7 +558,7 @@ def xml2_rows(visit: Visit) -> list[dict[str, str]]:
 def xml3_rows(visit: Visit) -> list[dict[str, str]]:
     rows = []
     for stt, exam in enumerate(visit.exams, start=1):
-        total = float(exam.quantity) * float(exam.price)
+        total = _amount(exam.quantity) * _amount(exam.price)
         rows.append(
             {
                 "MA_LK": visit.ma_lk,

@@ -10,7 +10,7 @@ from lxml import etree
 
 from core.emr.records import ParsedFile, ParsedVisit, Problem
 from core.emr.xml130 import tables, values
-from core.emr.xml130.safexml import UnsafeXml, parser_options, refuse_doctype, strip_bom
+from core.emr.xml130.safexml import UnsafeXml, content_start, parser_options, refuse_doctype
 from core.emr.xml130.visit import Limits, read_visit
 
 ROOT = "GIAMDINHHS"
@@ -29,34 +29,40 @@ def _file_problem(reason: str, tag: str = "", facility: str = "") -> ParsedFile:
 def parse_submission(data: bytes, *, limits: Limits = Limits()) -> ParsedFile:  # noqa: B008 - frozen value
     """Read a GIAMDINHHS file as a HIS writes it (one or many HOSO). Never raises on bad input: what cannot be
     read is a Problem, of the file or of one visit (the other visits are read all the same)."""
-    if not data or not data.strip():
-        return _file_problem("the file is empty")
     if len(data) > limits.max_file_bytes:
         return _file_problem(f"the file is larger than {limits.max_file_bytes} bytes; send it in several parts")
-    data = strip_bom(data)
-    if not data.startswith(b"<"):
+    start = content_start(data)  # no copy of the file: it may be hundreds of megabytes
+    if start >= len(data):
+        return _file_problem("the file is empty")
+    if data[start : start + 1] != b"<":
         return _file_problem("the file is not XML (a GIAMDINHHS file of QĐ 130/4750 is expected)")
     try:
-        refuse_doctype(data)
+        refuse_doctype(data, start)
     except UnsafeXml as exc:
         return _file_problem(str(exc))
+    source = io.BytesIO(data)
+    source.seek(start)
     try:
-        return _stream(data, limits)
+        return _stream(source, limits)
+    except UnsafeXml as exc:
+        return _file_problem(str(exc))
     except etree.XMLSyntaxError as exc:
         return _file_problem(f"the file is not well-formed XML ({exc.msg})")
 
 
-def _stream(data: bytes, limits: Limits) -> ParsedFile:
+def _stream(source: io.BytesIO, limits: Limits) -> ParsedFile:
     # huge_tree lifts libxml2's 10 MB cap on one text node: a NOIDUNGFILE up to Limits.max_table_bytes (16 MiB
     # decoded, 22 MB of base64) must fit. The file's size is bounded by Limits.max_file_bytes, DTDs are refused
     # above and entities are never resolved; the inner tables are parsed with huge_tree off.
-    events = etree.iterparse(io.BytesIO(data), events=("start", "end"), **parser_options(huge_tree=True))
+    events = etree.iterparse(source, events=("start", "end"), **parser_options(huge_tree=True))
     facility = ""
     visits: list[ParsedVisit] = []
     seen_root = False
     for event, element in events:
         if not seen_root:
             seen_root = True
+            if element.getroottree().docinfo.internalDTD is not None:
+                raise UnsafeXml("the document declares a DOCTYPE (DTD or entities), which is refused")
             if _local(element.tag) != ROOT:
                 return _file_problem(f"the root element is <{_local(element.tag)}>; expected <{ROOT}>")
             continue

@@ -21,9 +21,9 @@ class UnsafeXml(ValueError):
     """The document declares a DTD or entities."""
 
 
-def strip_bom(data: bytes) -> bytes:
-    """Drop UTF-8 byte-order marks (.NET writers put one on the file and one inside every payload) and the
-    blanks before the first tag."""
+def content_start(data: bytes) -> int:
+    """Where the document begins once the UTF-8 byte-order marks (.NET writers put one on the file and one
+    inside every payload) and the blanks before the first tag are skipped."""
     start, size = 0, len(data)
     while start < size:
         if data.startswith(BOM, start):
@@ -32,13 +32,20 @@ def strip_bom(data: bytes) -> bytes:
             start += 1
         else:
             break
+    return start
+
+
+def strip_bom(data: bytes) -> bytes:
+    start = content_start(data)
     return data[start:] if start else data
 
 
-def refuse_doctype(data: bytes) -> None:
-    """Raise UnsafeXml when the prolog of the document holds a DOCTYPE (the only place one can be)."""
-    match = _PROLOG.match(data)
-    head = data[match.end() : match.end() + 9] if match else data[:9]
+def refuse_doctype(data: bytes, start: int = 0) -> None:
+    """Raise UnsafeXml when the prolog of the document (from start, within its first 64 KiB) holds a DOCTYPE,
+    the only place one can be."""
+    window = data[start : start + 65536]
+    match = _PROLOG.match(window)
+    head = window[match.end() : match.end() + 9] if match else window[:9]
     if head.upper().startswith(b"<!DOCTYPE"):
         raise UnsafeXml("the document declares a DOCTYPE (DTD or entities), which is refused")
 

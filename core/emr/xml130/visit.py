@@ -74,7 +74,10 @@ def parse_table(payload: bytes, table: str, notes: Notes) -> etree._Element | No
     except UnsafeXml as exc:
         notes.refuse(table, "NOIDUNGFILE", f"{table}: {exc}")
     except etree.XMLSyntaxError as exc:
-        notes.refuse(table, "NOIDUNGFILE", f"{table} is not well-formed XML ({exc.msg})")
+        if "Resource limit exceeded" in (exc.msg or ""):
+            notes.refuse(table, "NOIDUNGFILE", f"{table} has a value too long to read (over 10 MB)")
+        else:
+            notes.refuse(table, "NOIDUNGFILE", f"{table} is not well-formed XML ({exc.msg})")
     return None
 
 
@@ -158,11 +161,12 @@ def _build(documents: dict[str, etree._Element], facility_code: str, file_facili
         root = documents.get(table)
         if root is not None and _root_matches(root, table, tables.LIST_TABLES[table][0], notes):
             listed[table] = list(tables.rows(root, table, notes))
-    for doc in flat.values():
-        _check_key(doc, key, notes)
-    for table_rows in listed.values():
-        for _position, row in table_rows:
-            _check_key(row, key, notes)
+    if key:
+        for doc in flat.values():
+            _check_key(doc, key, notes)
+        for table_rows in listed.values():
+            for _position, row in table_rows:
+                _check_key(row, key, notes)
     if notes.problems:
         return ParsedVisit(facility or facility_code, key, None, tuple(notes.problems), tuple(notes.warnings))
 
