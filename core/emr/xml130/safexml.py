@@ -14,6 +14,7 @@ from lxml import etree
 
 BOM = b"\xef\xbb\xbf"
 _PROLOG = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.S)
+_ROOT_NAME = re.compile(rb"<([A-Za-z_][\w.:-]*)")
 _local = threading.local()
 
 
@@ -40,14 +41,16 @@ def strip_bom(data: bytes) -> bytes:
     return data[start:] if start else data
 
 
-def refuse_doctype(data: bytes, start: int = 0) -> None:
+def refuse_doctype(data: bytes, start: int = 0) -> str:
     """Raise UnsafeXml when the prolog of the document (from start, within its first 64 KiB) holds a DOCTYPE,
-    the only place one can be."""
+    the only place one can be. Returns the root element's local name as far as the prolog tells ("" if not)."""
     window = data[start : start + 65536]
     match = _PROLOG.match(window)
-    head = window[match.end() : match.end() + 9] if match else window[:9]
-    if head.upper().startswith(b"<!DOCTYPE"):
+    head = window[match.end() : match.end() + 200] if match else window[:200]
+    if head[:9].upper().startswith(b"<!DOCTYPE"):
         raise UnsafeXml("the document declares a DOCTYPE (DTD or entities), which is refused")
+    name = _ROOT_NAME.match(head)
+    return name.group(1).decode("ascii", "replace").rpartition(":")[2] if name else ""
 
 
 def parser_options(*, huge_tree: bool = False) -> dict[str, bool]:
