@@ -231,10 +231,12 @@ def test_one_broken_visit_of_five_is_reported_and_the_four_others_kept() -> None
 
 
 def test_an_unknown_table_is_a_warning_and_the_known_unused_ones_are_skipped_quietly() -> None:
-    parsed = one_visit(his.outpatient(extra_tables=["XML6", "XML9", "XML11", "XML15", "XML99"]))
+    parsed = one_visit(his.outpatient(extra_tables=["XML6", "XML9", "XML10", "XML11", "XML15", "XML0", "XML99"]))
 
     assert parsed.record is not None
-    assert [(w.table, w.field) for w in parsed.warnings] == [("XML99", "LOAIHOSO")]
+    assert [(w.table, w.field) for w in parsed.warnings] == [("XML0", "LOAIHOSO"), ("XML99", "LOAIHOSO")]
+    assert "not in GIAMDINHHS" in parsed.warnings[0].reason
+    assert "unknown table" in parsed.warnings[1].reason
 
 
 def test_an_icd_code_unknown_to_the_who_list_is_kept_with_a_warning() -> None:

@@ -33,6 +33,7 @@ def record(visit: his.Visit) -> VisitRecord:
         ("", "1.1", VisitKind.OTHER),
         ("03", "2", VisitKind.EMERGENCY),  # cấp cứu
         ("01", "3.1", VisitKind.OUTPATIENT),
+        ("3", "1.1", VisitKind.INPATIENT),  # QĐ 130 typed it as a number before QĐ 4750
     ],
 )
 def test_the_kind_of_visit(care_type: str, coverage: str, kind: VisitKind) -> None:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from lxml import etree
 
 from core.emr import icd10
-from core.emr.records import Diagnosis, Identity, ParsedVisit, Service, VisitKind, VisitRecord
+from core.emr.records import Diagnosis, Identity, ParsedVisit, Problem, Service, VisitKind, VisitRecord
 from core.emr.xml130 import tables, values
 from core.emr.xml130.safexml import UnsafeXml, parse_document
 from core.emr.xml130.tables import Fields, Notes
@@ -22,6 +22,8 @@ from core.identifiers import normalise_phone
 READ = ("XML1", "XML2", "XML3", "XML4", "XML5", "XML7", "XML8", "XML13", "XML14")
 # Known tables the record does not hold (HIV care, birth and leave certificates, TB treatment): skipped quietly.
 SKIPPED = frozenset({"XML6", "XML9", "XML10", "XML11", "XML15"})
+# Tables with their own flow (check-in, medical assessment), not carried in GIAMDINHHS.
+SEPARATE = frozenset({"XML0", "XML12"})
 _KINDS = {
     "01": VisitKind.OUTPATIENT,
     "02": VisitKind.DAY_TREATMENT,
@@ -87,8 +89,9 @@ def _is_4210(documents: dict[str, etree._Element]) -> bool:
     xml1 = documents.get("XML1")
     if xml1 is None:
         return False
-    tags = {child.tag for child in xml1}
-    return ("MA_THE" in tags or "MA_BENH" in tags) and "MA_THE_BHYT" not in tags and "MA_BENH_CHINH" not in tags
+    if xml1.find("MA_THE_BHYT") is not None or xml1.find("MA_BENH_CHINH") is not None:
+        return False
+    return xml1.find("MA_THE") is not None or xml1.find("MA_BENH") is not None
 
 
 def read_visit(
@@ -99,6 +102,9 @@ def read_visit(
     documents: dict[str, etree._Element] = {}
     for table, text in files:
         if table in SKIPPED:
+            continue
+        if table in SEPARATE:
+            notes.warn(table, "LOAIHOSO", f"{table} is sent on its own, not in GIAMDINHHS; ignored")
             continue
         if table not in READ:
             notes.warn(table or "HOSO", "LOAIHOSO", f"unknown table '{table}' ignored")
@@ -111,7 +117,7 @@ def read_visit(
         if root is not None:
             documents[table] = root
     if _is_4210(documents):
-        notes.problems.insert(0, tables.Problem(reason=tables.QD4210_REASON, table="XML1"))
+        notes.problems.insert(0, Problem(reason=tables.QD4210_REASON, table="XML1"))
         return _refused(documents, facility_code, notes)
     if "XML1" not in documents:
         if not any(problem.table == "XML1" for problem in notes.problems):
@@ -252,7 +258,10 @@ def _unique(items: list[str]) -> tuple[str, ...]:
 def _kind(xml1: Fields) -> VisitKind:
     if xml1.code("MA_DOITUONG_KCB") == "2":
         return VisitKind.EMERGENCY
-    return _KINDS.get(xml1.code("MA_LOAI_KCB"), VisitKind.OTHER)
+    care_type = xml1.code("MA_LOAI_KCB")
+    if len(care_type) == 1 and care_type.isdigit():
+        care_type = "0" + care_type  # QĐ 130 before QĐ 4750 typed it as a number: "1" for "01"
+    return _KINDS.get(care_type, VisitKind.OTHER)
 
 
 @lru_cache(maxsize=4096)
