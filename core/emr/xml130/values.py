@@ -75,11 +75,11 @@ def _instant(text: str, field: str) -> dt.datetime:
             local = dt.datetime(int(digits[0:4]), int(digits[4:6]), int(digits[6:8]))
         else:
             raise BadValue(f"{field} '{text}' has {size} digits; expected yyyyMMddHHmm (12)")
-    except ValueError as exc:
-        if isinstance(exc, BadValue):
-            raise
+        return local.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
+    except BadValue:
+        raise
+    except (ValueError, OverflowError) as exc:  # month 13, 25:00, or year 1 (no UTC before it)
         raise BadValue(f"{field} '{text}' is not a real date and time") from exc
-    return local.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 def day(text: str, field: str) -> dt.date | None:
