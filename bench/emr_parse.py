@@ -12,6 +12,7 @@ file (libxml2's memory included). The import target of issue 13 is
 from __future__ import annotations
 
 import argparse
+import gc
 import platform
 import subprocess
 import sys
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--visits", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--messy", action="store_true", help="NFD, wrapped base64, 14-char dates, stray spaces")
+    parser.add_argument("--no-gc", action="store_true", help="parse with the cyclic garbage collector off")
     args = parser.parse_args(argv)
 
     data = build(args.visits, messy=args.messy)
@@ -86,18 +88,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     assert kept == args.visits and not parsed.problems, (kept, parsed.problems)
 
+    if args.no_gc:
+        gc.disable()
     best = float("inf")
     for _ in range(args.repeat):
         start = time.process_time()
         parse_submission(data)
         best = min(best, time.process_time() - start)
 
+    gc.enable()
     tracemalloc.start()
     parse_submission(data)
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
-    print(f"python {platform.python_version()} on {platform.machine()}, {'messy' if args.messy else 'clean'} file")
+    kind = "messy" if args.messy else "clean"
+    print(f"python {platform.python_version()} on {platform.machine()}, {kind} file{', gc off' if args.no_gc else ''}")
     print(f"file: {len(data) / 1e6:.1f} MB, {args.visits} visits, {rows / args.visits:.0f} rows per visit")
     print(f"parse: {best:.3f} s best of {args.repeat} = {args.visits / best:,.0f} visits/s")
     print(f"       {best / args.visits * 1e6:.0f} us per visit, {best / rows * 1e6:.1f} us per row")
