@@ -155,7 +155,12 @@ class Style:
     indent: str = "  "
     newline: str = "\r\n"
     qd3176: bool = False  # XML13 with the QĐ 3176 names, NGAY_HEN_KL in 8 characters
+    inner_xmlns: str = ""  # attributes on each inner root, e.g. XML_SERIALIZER_NAMESPACES (.NET XmlSerializer)
 
+
+XML_SERIALIZER_NAMESPACES = (
+    ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
+)
 
 MESSY = Style(
     wrap=76,
@@ -780,7 +785,7 @@ def _fields(tags: Iterable[str], values: Mapping[str, str], style: Style, indent
 
 
 def render_flat(root: str, tags: Iterable[str], values: Mapping[str, str], style: Style = Style()) -> bytes:
-    body = f"<{root}>{style.newline}{_fields(tags, values, style, style.indent)}</{root}>"
+    body = f"<{root}{style.inner_xmlns}>{style.newline}{_fields(tags, values, style, style.indent)}</{root}>"
     return _document(body, style)
 
 
@@ -792,7 +797,7 @@ def render_list(
     body = "".join(
         f"{ind * 2}<{row_tag}>{nl}{_fields(tags, row, style, ind * 3)}{ind * 2}</{row_tag}>{nl}" for row in rows
     )
-    text = f"<{root}>{nl}{ind}<{listing}>{nl}{body}{ind}</{listing}>{nl}</{root}>"
+    text = f"<{root}{style.inner_xmlns}>{nl}{ind}<{listing}>{nl}{body}{ind}</{listing}>{nl}</{root}>"
     return _document(text, style)
 
 

@@ -155,6 +155,17 @@ def test_a_doctype_after_a_comment_on_the_file_refuses_the_file() -> None:
     file_refused(parse_submission(hostile), "DOCTYPE")
 
 
+def test_a_doctype_behind_a_long_comment_is_refused_all_the_same() -> None:
+    comment = b"<!--" + b"x" * 100_000 + b"-->"
+    table = BILLION_LAUGHS.replace(b"<!DOCTYPE", comment + b"<!DOCTYPE", 1)
+    data = his.submission_bytes([his.outpatient()])
+    head, body = data.split(b"<GIAMDINHHS", 1)
+    hostile = head + comment + b'<!DOCTYPE GIAMDINHHS [<!ENTITY a "a">]>\n<GIAMDINHHS' + body
+
+    assert "DOCTYPE" in refused(his.outpatient(payloads={"XML1": table})).problems[0].reason
+    file_refused(parse_submission(hostile), "DOCTYPE")
+
+
 def test_an_optional_field_that_cannot_be_read_is_a_warning_and_left_empty() -> None:
     exam = his.Exam(results=[his.Lab(result_at="20261302")], result_at="2026-11-02")
 

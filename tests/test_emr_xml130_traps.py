@@ -269,6 +269,22 @@ def test_the_container_without_namespaces_as_qd_130_wrote_it() -> None:
     assert parse_submission(data).visits[0].record == record(his.outpatient())
 
 
+def test_a_container_with_a_default_namespace_is_read() -> None:
+    data = his.submission_bytes([his.outpatient()]).replace(b"<GIAMDINHHS ", b'<GIAMDINHHS xmlns="urn:bhxh" ', 1)
+
+    parsed = parse_submission(data)
+
+    assert parsed.facility_code == "79001"
+    assert parsed.visits[0].record == record(his.outpatient())
+
+
+@pytest.mark.parametrize(
+    "xmlns", [his.XML_SERIALIZER_NAMESPACES, ' xmlns="urn:his"'], ids=["xsi-xsd", "default-namespace"]
+)
+def test_inner_tables_with_namespace_declarations_are_read(xmlns: str) -> None:
+    assert record(his.inpatient(), his.Style(inner_xmlns=xmlns)) == record(his.inpatient())
+
+
 def test_the_gateway_string_wrapped_in_lines_is_read_as_the_file() -> None:
     text = his.gateway_base64([his.outpatient()])
     wrapped = "\r\n".join(text[i : i + 76] for i in range(0, len(text), 76)).encode()

@@ -10,7 +10,7 @@ from lxml import etree
 
 from core.emr.records import ParsedFile, ParsedVisit, Problem
 from core.emr.xml130 import tables, values
-from core.emr.xml130.safexml import UnsafeXml, content_start, parser_options, refuse_doctype
+from core.emr.xml130.safexml import UnsafeXml, content_start, parser_options, refuse_doctype, unsafe
 from core.emr.xml130.visit import Limits, read_visit
 
 ROOT = "GIAMDINHHS"
@@ -49,7 +49,7 @@ def parse_submission(data: bytes, *, limits: Limits = Limits()) -> ParsedFile:  
     except (UnsafeXml, _WrongRoot) as exc:
         return _file_problem(str(exc))
     except etree.XMLSyntaxError as exc:
-        return _file_problem(f"the file is not well-formed XML ({exc.msg})")
+        return _file_problem(str(unsafe(exc) or f"the file is not well-formed XML ({exc.msg})"))
 
 
 def _stream(source: io.BytesIO, limits: Limits) -> ParsedFile:
