@@ -20,6 +20,7 @@ from flask import Response, current_app, request
 from pydantic import Field
 
 from core.emr.bookings import person_bookings
+from core.emr.fhir import export_bundle, export_patient_summary
 from core.emr.gateway import gateway_base64_to_file
 from core.emr.importing import import_bytes
 from core.emr.reading import person_record
@@ -139,8 +140,6 @@ def person_fhir(person_id: int, query_data: FhirQuery):
     Condition, MedicationStatement, Observation, DiagnosticReport, Immunization, AllergyIntolerance,
     Appointment), or with `?summary=ips` the International Patient Summary document. Every read is audited. A
     key bound to a hospital reads only persons with a visit there (403 otherwise)."""
-    from core.emr.fhir import export_bundle, export_patient_summary
-
     with reader() as u:
         stored = person_record(u, person_id, reader=u.actor, purpose=u.actor.purpose if u.actor else "")
         if query_data.summary == "ips":
