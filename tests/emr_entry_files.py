@@ -1,5 +1,5 @@
 """Small XML 130 submission files for the tests of the EMR entry points (CLI, API, inbox), built with the same
-writer as the demo records (core.emr.demo.submission): one outpatient visit per person, and a visit the
+writer as the demo records (core.emr.writer.submission): one outpatient visit per person, and a visit the
 importer must refuse (its XML2 names another MA_LK)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from core.emr.demo import submission
+from core.emr.writer import submission
 
 DAY = dt.date(2026, 11, 2)
 

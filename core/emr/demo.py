@@ -19,34 +19,21 @@ are fictional (province code 096, serial numbers 000101…) and every name and n
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from xml.etree import ElementTree as ET
 
 from sqlalchemy import select
 
 from core.booking import patients
 from core.booking.models import Hospital
 from core.emr.importing import import_bytes
+from core.emr.writer import submission
 from core.timeutil import local_today
 from core.uow import Database
 
 DEMO_PROVIDER = "demo"
 DEMO_ACCOUNT = "demo-family"
-
-# LOAIHOSO -> (inner root, list element, row element); flat tables have no list.
-TABLES: dict[str, tuple[str, str | None, str | None]] = {
-    "XML1": ("TONG_HOP", None, None),
-    "XML2": ("CHITIEU_CHITIET_THUOC", "DSACH_CHI_TIET_THUOC", "CHI_TIET_THUOC"),
-    "XML3": ("CHITIEU_CHITIET_DVKT_VTYT", "DSACH_CHI_TIET_DVKT", "CHI_TIET_DVKT"),
-    "XML4": ("CHITIEU_CHITIET_DICHVUCANLAMSANG", "DSACH_CHI_TIET_CLS", "CHI_TIET_CLS"),
-    "XML5": ("CHITIEU_CHITIET_DIENBIENLAMSANG", "DSACH_CHI_TIET_DIEN_BIEN_BENH", "CHI_TIET_DIEN_BIEN_BENH"),
-    "XML7": ("CHI_TIEU_DU_LIEU_GIAY_RA_VIEN", None, None),
-    "XML8": ("CHI_TIEU_DU_LIEU_TOM_TAT_HO_SO_BENH_AN", None, None),
-    "XML14": ("CHI_TIEU_GIAYHEN_KHAMLAI", None, None),
-}
 
 
 @dataclass(frozen=True)
@@ -603,43 +590,6 @@ def _course(key: str, n: int, note: str, day: dt.date, at: str) -> dict[str, str
         "THOI_DIEM_DBLS": _at(day, at),
         "NGUOI_THUC_HIEN": "000102/CM-GPHN",
     }
-
-
-# --- the submission file (xml130.md §2) -----------------------------------------------------------------------
-def inner_table(kind: str, rows: list[dict[str, str]]) -> bytes:
-    """One table of one visit as the inner XML document a HIS base64-encodes into NOIDUNGFILE."""
-    root_tag, list_tag, row_tag = TABLES[kind]
-    root = ET.Element(root_tag)
-    if list_tag is None:
-        _fill(root, rows[0])
-    else:
-        listing = ET.SubElement(root, list_tag)
-        for row in rows:
-            _fill(ET.SubElement(listing, row_tag or ""), row)
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
-
-
-def _fill(element: ET.Element, fields: dict[str, str]) -> None:
-    for tag, value in fields.items():
-        ET.SubElement(element, tag).text = value or None
-
-
-def submission(facility_code: str, visits: list[dict[str, Any]], *, made_on: dt.date) -> bytes:
-    """A GIAMDINHHS file of ``visits`` (each: LOAIHOSO -> rows) as a HIS writes it for the gateway."""
-    root = ET.Element("GIAMDINHHS")
-    ET.SubElement(ET.SubElement(root, "THONGTINDONVI"), "MACSKCB").text = facility_code
-    info = ET.SubElement(root, "THONGTINHOSO")
-    ET.SubElement(info, "NGAYLAP").text = made_on.strftime("%Y%m%d")
-    ET.SubElement(info, "SOLUONGHOSO").text = str(len(visits))
-    listing = ET.SubElement(info, "DANHSACHHOSO")
-    for visit in visits:
-        hoso = ET.SubElement(listing, "HOSO")
-        for kind, rows in visit.items():
-            entry = ET.SubElement(hoso, "FILEHOSO")
-            ET.SubElement(entry, "LOAIHOSO").text = kind
-            ET.SubElement(entry, "NOIDUNGFILE").text = base64.b64encode(inner_table(kind, rows)).decode("ascii")
-    ET.SubElement(root, "CHUKYDONVI")
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8", xml_declaration=False)
 
 
 def demo_files(today: dt.date | None = None) -> dict[str, bytes]:
