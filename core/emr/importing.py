@@ -23,6 +23,7 @@ Every entry point (``henkham emr import``, ``POST /api/v1/emr/imports``, the inb
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import functools
 import hashlib
 import logging
@@ -175,7 +176,7 @@ def import_bytes(
     filename: str = "",
     hospital_id: int | None = None,
     actor: str = "",
-    now: Any = None,
+    now: dt.datetime | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
     """Import a submission file (XML 130/4750, or the single base64 string the BHXH gateway takes) or a FHIR
@@ -226,7 +227,7 @@ def create_import(
     filename: str = "",
     hospital_id: int | None = None,
     actor: str = "",
-    now: Any = None,
+    now: dt.datetime | None = None,
 ) -> int:
     """The committed ``Import`` row (and its raw bytes) of an import about to start."""
     now = now or utcnow()
@@ -320,7 +321,7 @@ def _batches(prepared: Sequence[_Prepared], size: int) -> Iterator[list[_Prepare
 class _Store:
     """Writes the prepared visits of one import, batch by batch."""
 
-    def __init__(self, db: Database, *, import_id: int, now: Any) -> None:
+    def __init__(self, db: Database, *, import_id: int, now: dt.datetime) -> None:
         self.db = db
         self.import_id = import_id
         self.now = now
@@ -363,11 +364,9 @@ class _Store:
                     (report,) = self._write(session, [item], pending)
                 self.persons.update(pending)
                 return report
-            except IntegrityError as error:
-                if attempt == 1:  # a concurrent import stored the same visit (or person): once more
-                    continue
-                return self._refused(item, (_database_problem(error),))
             except DBAPIError as error:
+                if attempt == 1 and _retryable(error):  # a concurrent import stored the same visit or person
+                    continue
                 return self._refused(item, (_database_problem(error),))
             except Exception as error:
                 log.exception("emr import %s: visit at position %s failed", self.import_id, item.position)
@@ -529,6 +528,14 @@ def _item_row(import_id: int, report: ItemReport) -> dict[str, Any]:
     }
 
 
+_RETRY_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+def _retryable(error: DBAPIError) -> bool:
+    """A unique key taken by a concurrent import, or a deadlock with one: worth one more try."""
+    return isinstance(error, IntegrityError) or getattr(error.orig, "sqlstate", None) in _RETRY_STATES
+
+
 def _database_problem(error: DBAPIError) -> Problem:
     """The database's own reason, first line only (statement parameters are hidden by the engine)."""
     text = str(error.orig).strip().splitlines()[0] if error.orig is not None else type(error).__name__
@@ -571,7 +578,7 @@ def store_parsed(
     *,
     import_id: int,
     hospital_id: int | None = None,
-    now: Any = None,
+    now: dt.datetime | None = None,
     source: str = FORMAT_XML,
     batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
@@ -599,7 +606,7 @@ def _insert_items(db: Database, import_id: int, items: Sequence[ItemReport]) -> 
         uow.commit()
 
 
-def finish_import(db: Database, report: ImportReport, *, now: Any = None) -> None:
+def finish_import(db: Database, report: ImportReport, *, now: dt.datetime | None = None) -> None:
     """Fill the counts, the file's problems and ``finished_at`` of the import's row."""
     with db.uow() as uow:
         uow.session.execute(
@@ -646,7 +653,7 @@ def store_person_records(
     filename: str = "",
     hospital_id: int | None = None,
     actor: str = "",
-    now: Any = None,
+    now: dt.datetime | None = None,
     problems: Sequence[Problem] = (),
     refuse_file: Sequence[Problem] = (),
     batch_size: int = BATCH_SIZE,
@@ -678,7 +685,7 @@ def store_person_records(
 
 
 def _store_sections(
-    db: Database, store: _Store, records: Sequence[PersonRecord], *, import_id: int, now: Any
+    db: Database, store: _Store, records: Sequence[PersonRecord], *, import_id: int, now: dt.datetime
 ) -> tuple[int, int]:
     """The person-level sections of ``records``, in one transaction."""
     immunizations = allergies = 0
@@ -758,7 +765,7 @@ def import_records(
     filename: str = "",
     hospital_id: int | None = None,
     actor: str = "",
-    now: Any = None,
+    now: dt.datetime | None = None,
     source: str = FORMAT_XML,
     batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
