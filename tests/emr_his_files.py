@@ -9,6 +9,15 @@ traps one by one (NFD text, 76-character base64 lines with CRLF, 14-character da
 lists, no declaration...). Every value of a table can be overridden by its tag (``Visit.xml1={...}``), a table
 replaced by raw bytes (``Visit.payloads``) or its NOIDUNGFILE text by anything (``Visit.raw``).
 
+Examples::
+
+    data = submission_bytes([outpatient(), inpatient(), child()])            # one file, three visits
+    data = submission_bytes([outpatient(xml14={"NGAY_HEN_KL": "20261215"})])  # with a re-exam slip
+    text = gateway_base64([outpatient(ma_lk="LK9")], facility_code="79001")   # the fileHSBase64 form field
+    data = submission_bytes(visits, style=MESSY)                              # every trap at once
+    data = submission_bytes([outpatient(raw={"XML2": "not base64"})])         # a broken table
+    data = submission_bytes([qd4210_visit()])                                 # a superseded QĐ 4210 export
+
 Used by the parser, importer, re-exam, bench and API tests: keep it backwards compatible.
 """
 
@@ -22,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from xml.sax.saxutils import escape
 
 BOM = b"\xef\xbb\xbf"
+DEFAULT_FACILITY = "79001"
 
 
 def _tags(text: str) -> tuple[str, ...]:
@@ -145,7 +155,12 @@ class Style:
     indent: str = "  "
     newline: str = "\r\n"
     qd3176: bool = False  # XML13 with the QĐ 3176 names, NGAY_HEN_KL in 8 characters
+    inner_xmlns: str = ""  # attributes on each inner root, e.g. XML_SERIALIZER_NAMESPACES (.NET XmlSerializer)
 
+
+XML_SERIALIZER_NAMESPACES = (
+    ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
+)
 
 MESSY = Style(
     wrap=76,
@@ -230,7 +245,7 @@ class Visit:
     derived from the visit)."""
 
     ma_lk: str = "LK0001"
-    facility_code: str = "79001"
+    facility_code: str = ""  # MA_CSKCB; "" = the file's facility (submission_bytes' facility_code)
     patient_code: str = "BN000001"
     name: str = "Nguyễn Văn An"
     cccd: str = "079085012345"
@@ -446,9 +461,17 @@ def child(**changes: object) -> Visit:
 # --- tables -------------------------------------------------------------------------------------------------
 
 
+def _amount(text: str) -> float:
+    """A quantity or price for the totals; a deliberately broken one (a trap under test) counts 0."""
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
+
+
 def xml1_values(visit: Visit, stt: int = 1) -> dict[str, str]:
-    drugs_total = sum(float(drug.quantity) * float(drug.price) for drug in visit.drugs)
-    exams_total = sum(float(exam.quantity) * float(exam.price) for exam in visit.exams)
+    drugs_total = sum(_amount(drug.quantity) * _amount(drug.price) for drug in visit.drugs)
+    exams_total = sum(_amount(exam.quantity) * _amount(exam.price) for exam in visit.exams)
     values = {
         "MA_LK": visit.ma_lk,
         "STT": str(stt),
@@ -510,7 +533,7 @@ def xml1_values(visit: Visit, stt: int = 1) -> dict[str, str]:
 def xml2_rows(visit: Visit) -> list[dict[str, str]]:
     rows = []
     for stt, drug in enumerate(visit.drugs, start=1):
-        total = float(drug.quantity) * float(drug.price)
+        total = _amount(drug.quantity) * _amount(drug.price)
         rows.append(
             {
                 "MA_LK": visit.ma_lk,
@@ -550,7 +573,7 @@ def xml2_rows(visit: Visit) -> list[dict[str, str]]:
 def xml3_rows(visit: Visit) -> list[dict[str, str]]:
     rows = []
     for stt, exam in enumerate(visit.exams, start=1):
-        total = float(exam.quantity) * float(exam.price)
+        total = _amount(exam.quantity) * _amount(exam.price)
         rows.append(
             {
                 "MA_LK": visit.ma_lk,
@@ -762,7 +785,7 @@ def _fields(tags: Iterable[str], values: Mapping[str, str], style: Style, indent
 
 
 def render_flat(root: str, tags: Iterable[str], values: Mapping[str, str], style: Style = Style()) -> bytes:
-    body = f"<{root}>{style.newline}{_fields(tags, values, style, style.indent)}</{root}>"
+    body = f"<{root}{style.inner_xmlns}>{style.newline}{_fields(tags, values, style, style.indent)}</{root}>"
     return _document(body, style)
 
 
@@ -774,7 +797,7 @@ def render_list(
     body = "".join(
         f"{ind * 2}<{row_tag}>{nl}{_fields(tags, row, style, ind * 3)}{ind * 2}</{row_tag}>{nl}" for row in rows
     )
-    text = f"<{root}>{nl}{ind}<{listing}>{nl}{body}{ind}</{listing}>{nl}</{root}>"
+    text = f"<{root}{style.inner_xmlns}>{nl}{ind}<{listing}>{nl}{body}{ind}</{listing}>{nl}</{root}>"
     return _document(text, style)
 
 
@@ -783,8 +806,11 @@ def _document(body: str, style: Style) -> bytes:
     return (BOM if style.bom_in_payload else b"") + (head + body).encode("utf-8")
 
 
-def tables(visit: Visit, style: Style = Style(), stt: int = 1) -> list[tuple[str, bytes]]:
+def tables(
+    visit: Visit, style: Style = Style(), stt: int = 1, facility_code: str = DEFAULT_FACILITY
+) -> list[tuple[str, bytes]]:
     """(LOAIHOSO, inner document bytes) of one visit, in the order HIS send them."""
+    visit = visit if visit.facility_code else replace(visit, facility_code=facility_code)
     out: list[tuple[str, bytes]] = [("XML1", render_flat("TONG_HOP", XML1_TAGS, xml1_values(visit, stt), style))]
     listed = (
         ("XML2", xml2_rows(visit)),
@@ -820,10 +846,10 @@ def encode_payload(payload: bytes, style: Style = Style()) -> str:
     return text
 
 
-def hoso(visit: Visit, style: Style = Style(), stt: int = 1) -> str:
+def hoso(visit: Visit, style: Style = Style(), stt: int = 1, facility_code: str = DEFAULT_FACILITY) -> str:
     nl, ind = style.newline, style.indent
     files = []
-    sent = {table: encode_payload(payload, style) for table, payload in tables(visit, style, stt)}
+    sent = {table: encode_payload(payload, style) for table, payload in tables(visit, style, stt, facility_code)}
     sent |= visit.raw
     for table, text in sent.items():
         files.append(
@@ -834,7 +860,11 @@ def hoso(visit: Visit, style: Style = Style(), stt: int = 1) -> str:
 
 
 def submission_bytes(
-    visits: Iterable[Visit], facility_code: str = "79001", style: Style = Style(), *, made_on: str = "20261106"
+    visits: Iterable[Visit],
+    facility_code: str = DEFAULT_FACILITY,
+    style: Style = Style(),
+    *,
+    made_on: str = "20261106",
 ) -> bytes:
     """The GIAMDINHHS file of the visits, as the HIS saves it to disk."""
     nl, ind = style.newline, style.indent
@@ -844,7 +874,7 @@ def submission_bytes(
         if style.xmlns
         else ""
     )
-    body = "".join(hoso(visit, style, stt) for stt, visit in enumerate(visits, start=1))
+    body = "".join(hoso(visit, style, stt, facility_code) for stt, visit in enumerate(visits, start=1))
     text = (
         f'<?xml version="1.0" encoding="utf-8"?>{nl}<GIAMDINHHS{xmlns}>{nl}'
         f"{ind}<THONGTINDONVI>{nl}{ind * 2}<MACSKCB>{facility_code}</MACSKCB>{nl}{ind}</THONGTINDONVI>{nl}"
@@ -855,7 +885,7 @@ def submission_bytes(
     return (BOM if style.bom_on_file else b"") + text.encode("utf-8")
 
 
-def gateway_base64(visits: Iterable[Visit], facility_code: str = "79001", style: Style = Style()) -> str:
+def gateway_base64(visits: Iterable[Visit], facility_code: str = DEFAULT_FACILITY, style: Style = Style()) -> str:
     """fileHSBase64: the whole file base64-encoded again, as the BHXH gateway takes it."""
     return base64.b64encode(submission_bytes(visits, facility_code, style)).decode("ascii")
 
@@ -867,6 +897,7 @@ def qd4210_visit(visit: Visit | None = None) -> Visit:
     """A visit as a QĐ 4210 HIS exports it: XML1 with MA_THE/MA_BENH/MA_BENHKHAC, XML2 rooted at
     DSACH_CHI_TIET_THUOC."""
     visit = visit or outpatient()
+    visit = visit if visit.facility_code else replace(visit, facility_code=DEFAULT_FACILITY)
     style = Style()
     xml1 = {
         "MA_LK": visit.ma_lk,

@@ -192,12 +192,15 @@ def test_a_visit_the_database_refuses_rolls_back_alone(db, monkeypatch):
     file = visits(6)
     doomed = file[3].visit_key
 
-    def sync_visit(session, visit_id, now):
-        key = session.scalar(select(m.Visit.visit_key).where(m.Visit.id == visit_id))
-        if key == doomed:
-            raise ValueError("re-exam department unknown")
+    real_sync = importing.sync_visits
 
-    monkeypatch.setattr(importing, "_sync_visit", sync_visit)
+    def sync_visits(session, visit_ids, now):
+        keys = session.scalars(select(m.Visit.visit_key).where(m.Visit.id.in_(list(visit_ids)))).all()
+        if doomed in keys:
+            raise ValueError("re-exam department unknown")
+        return real_sync(session, visit_ids, now)
+
+    monkeypatch.setattr(importing, "sync_visits", sync_visits)
     report = import_records(db, file, channel="cli", now=NOW)
 
     assert [item.outcome.value for item in report.items] == ["imported"] * 3 + ["refused"] + ["imported"] * 2

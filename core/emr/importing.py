@@ -44,6 +44,7 @@ from . import models as m
 from .content_hash import content_hash
 from .persons import resolve_person
 from .records import Identity, ParsedFile, ParsedVisit, PersonRecord, Problem, Section, VisitRecord
+from .reexam_sync import sync_visits
 from .visit_rows import CHILD_TABLES, VISITS, VisitRows, check_lists, check_rows, visit_rows
 from .xml130 import parse_base64_submission, parse_submission
 
@@ -51,10 +52,6 @@ try:  # provided by the mpi branch (the lead removes this guard at merge)
     from .profiles import link_profiles as _link_profiles
 except ImportError:  # pragma: no cover - until mpi lands
     _link_profiles = None
-try:  # provided by the reexams branch (the lead removes this guard at merge)
-    from .reexam_sync import sync_visit as _sync_visit
-except ImportError:  # pragma: no cover - until reexams lands
-    _sync_visit = None
 
 log = logging.getLogger(__name__)
 
@@ -450,9 +447,7 @@ class _Store:
             if _link_profiles is not None:
                 for person_id in dict.fromkeys(persons):
                     _link_profiles(session, person_id)
-            if _sync_visit is not None:
-                for visit_id in ids:
-                    _sync_visit(session, visit_id, self.now)
+            sync_visits(session, ids, self.now)
             for (item, version, outcome), visit_id in zip(new, ids, strict=True):
                 reports[item.position] = ItemReport(
                     item.position, item.facility_code, item.visit_key, outcome, visit_id, version, (), item.warnings

@@ -10,7 +10,7 @@ from lxml import etree
 
 from core.emr.records import ParsedFile, ParsedVisit, Problem
 from core.emr.xml130 import tables, values
-from core.emr.xml130.safexml import UnsafeXml, parser_options, refuse_doctype, strip_bom
+from core.emr.xml130.safexml import UnsafeXml, content_start, parser_options, refuse_doctype, unsafe
 from core.emr.xml130.visit import Limits, read_visit
 
 ROOT = "GIAMDINHHS"
@@ -29,43 +29,42 @@ def _file_problem(reason: str, tag: str = "", facility: str = "") -> ParsedFile:
 def parse_submission(data: bytes, *, limits: Limits = Limits()) -> ParsedFile:  # noqa: B008 - frozen value
     """Read a GIAMDINHHS file as a HIS writes it (one or many HOSO). Never raises on bad input: what cannot be
     read is a Problem, of the file or of one visit (the other visits are read all the same)."""
-    if not data or not data.strip():
-        return _file_problem("the file is empty")
     if len(data) > limits.max_file_bytes:
         return _file_problem(f"the file is larger than {limits.max_file_bytes} bytes; send it in several parts")
-    data = strip_bom(data)
-    if not data.startswith(b"<"):
+    start = content_start(data)  # no copy of the file: it may be hundreds of megabytes
+    if start >= len(data):
+        return _file_problem("the file is empty")
+    if data[start : start + 1] != b"<":
         return _file_problem("the file is not XML (a GIAMDINHHS file of QĐ 130/4750 is expected)")
     try:
-        refuse_doctype(data)
+        root = refuse_doctype(data, start)
     except UnsafeXml as exc:
         return _file_problem(str(exc))
+    if root and root != ROOT:  # refused before any of a large foreign document is read
+        return _file_problem(f"the root element is <{root}>; expected <{ROOT}>")
+    source = io.BytesIO(data)
+    source.seek(start)
     try:
-        return _stream(data, limits)
+        return _stream(source, limits)
+    except (UnsafeXml, _WrongRoot) as exc:
+        return _file_problem(str(exc))
     except etree.XMLSyntaxError as exc:
-        return _file_problem(f"the file is not well-formed XML ({exc.msg})")
+        return _file_problem(str(unsafe(exc) or f"the file is not well-formed XML ({exc.msg})"))
 
 
-def _stream(data: bytes, limits: Limits) -> ParsedFile:
+def _stream(source: io.BytesIO, limits: Limits) -> ParsedFile:
     # huge_tree lifts libxml2's 10 MB cap on one text node: a NOIDUNGFILE up to Limits.max_table_bytes (16 MiB
     # decoded, 22 MB of base64) must fit. The file's size is bounded by Limits.max_file_bytes, DTDs are refused
     # above and entities are never resolved; the inner tables are parsed with huge_tree off.
-    events = etree.iterparse(io.BytesIO(data), events=("start", "end"), **parser_options(huge_tree=True))
+    events = etree.iterparse(source, events=("end",), tag=("{*}HOSO", "{*}MACSKCB"), **parser_options(huge_tree=True))
     facility = ""
     visits: list[ParsedVisit] = []
-    seen_root = False
-    for event, element in events:
-        if not seen_root:
-            seen_root = True
-            if _local(element.tag) != ROOT:
-                return _file_problem(f"the root element is <{_local(element.tag)}>; expected <{ROOT}>")
-            continue
-        if event != "end":
-            continue
-        name = _local(element.tag)
-        if name == "MACSKCB" and not facility:
-            facility = values.clean(element.text)
-        elif name == "HOSO":
+    checked = False
+    for _event, element in events:
+        if not checked:
+            checked = True
+            _check_root(element.getroottree())
+        if element.tag == "HOSO" or element.tag.endswith("}HOSO"):
             if len(visits) >= limits.max_visits:
                 return _file_problem(
                     f"the file has more than {limits.max_visits} visits (HOSO); send it in several parts",
@@ -77,12 +76,28 @@ def _stream(data: bytes, limits: Limits) -> ParsedFile:
             parent = element.getparent()
             while element.getprevious() is not None and parent is not None:
                 del parent[0]
+        elif not facility:
+            facility = values.clean(element.text)
+    if not checked:
+        _check_root(events.root.getroottree())
     problems: list[Problem] = []
     if not visits:
         problems.append(Problem(reason="the file holds no visit (HOSO)", table=ROOT, field="HOSO"))
     elif all(_is_4210(visit) for visit in visits):
         problems.append(Problem(reason=tables.QD4210_REASON, table=ROOT))
     return ParsedFile(facility_code=facility, visits=tuple(visits), problems=tuple(problems))
+
+
+class _WrongRoot(ValueError):
+    pass
+
+
+def _check_root(tree: etree._ElementTree) -> None:
+    if tree.docinfo.internalDTD is not None:
+        raise UnsafeXml("the document declares a DOCTYPE (DTD or entities), which is refused")
+    name = _local(tree.getroot().tag)
+    if name != ROOT:
+        raise _WrongRoot(f"the root element is <{name}>; expected <{ROOT}>")
 
 
 def _is_4210(visit: ParsedVisit) -> bool:

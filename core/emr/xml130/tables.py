@@ -77,23 +77,20 @@ class Fields:
     __slots__ = ("notes", "raw", "row", "table")
 
     def __init__(self, element: etree._Element, table: str, notes: Notes, row: int | None = None) -> None:
-        self.raw = {child.tag: child.text for child in element if isinstance(child.tag, str)}
+        # Comments and processing instructions are removed by the parser and a DOCTYPE is refused, so every
+        # child is an element (no entity nodes); the document is NFC already (safexml.parse_document). Values
+        # are trimmed once here; an empty tag and a missing one both read "".
+        self.raw = {child.tag: text.strip() for child in element if (text := child.text)}
         self.table = table
         self.notes = notes
         self.row = row
 
-    def __contains__(self, tag: str) -> bool:
-        return tag in self.raw
-
-    def text(self, *tags: str) -> str:
-        """The first non-empty value among the tags (several spellings of one field)."""
-        for tag in tags:
-            value = self.raw.get(tag)
-            if value:
-                cleaned = values.clean(value)
-                if cleaned:
-                    return cleaned
-        return ""
+    def text(self, tag: str, other: str = "") -> str:
+        """The value of the tag, or of its other spelling when the first is empty."""
+        value = self.raw.get(tag)
+        if not value and other:
+            value = self.raw.get(other)
+        return value or ""
 
     def items(self, tag: str) -> tuple[str, ...]:
         return values.split_list(self.text(tag))
@@ -129,7 +126,7 @@ class Fields:
     def code(self, tag: str) -> str:
         """A code that may look numeric: as written ("01", "1.1"); a numeric code written "2.00" is not a
         code the lists know, so it stays as written too."""
-        return self.text(tag)
+        return self.raw.get(tag) or ""
 
 
 def rows(root: etree._Element, table: str, notes: Notes) -> Iterator[tuple[int, Fields]]:
@@ -139,7 +136,9 @@ def rows(root: etree._Element, table: str, notes: Notes) -> Iterator[tuple[int, 
         fields = Fields(element, table, notes)
         stt = fields.text("STT")
         position = index
-        if stt:
+        if stt.isascii() and stt.isdigit():
+            position = int(stt) or index
+        elif stt:
             try:
                 position = values.integer(stt, "STT") or index
             except BadValue as exc:
@@ -161,34 +160,36 @@ def dose_days(dose: str) -> int | None:
 
 
 def medication(position: int, row: Fields) -> Medication:
-    dose = row.text("LIEU_DUNG")
+    get = row.raw.get  # the row's trimmed values: the hot path of a file
+    dose = get("LIEU_DUNG", "")
     return Medication(
         position=position,
-        name=row.text("TEN_THUOC"),
-        ingredient_code=row.code("MA_THUOC"),
-        strength=row.text("HAM_LUONG"),
-        route=row.code("DUONG_DUNG"),
-        form=row.text("DANG_BAO_CHE"),
+        name=get("TEN_THUOC", ""),
+        ingredient_code=get("MA_THUOC", ""),
+        strength=get("HAM_LUONG", ""),
+        route=get("DUONG_DUNG", ""),
+        form=get("DANG_BAO_CHE", ""),
         dose=dose,
-        instructions=row.text("CACH_DUNG"),
+        instructions=get("CACH_DUNG", ""),
         quantity=row.decimal("SO_LUONG"),
-        unit=row.text("DON_VI_TINH"),
+        unit=get("DON_VI_TINH", ""),
         days=dose_days(dose),
         doctor=row.joined("MA_BAC_SI"),
         ordered_at=row.instant("NGAY_YL"),
-        registration_number=row.text("SO_DANG_KY"),
+        registration_number=get("SO_DANG_KY", ""),
     )
 
 
 def service(position: int, row: Fields) -> Service:
-    code = row.code("MA_DICH_VU") or row.code("MA_VAT_TU")
+    get = row.raw.get  # the row's trimmed values: the hot path of a file
+    code = get("MA_DICH_VU", "") or get("MA_VAT_TU", "")
     return Service(
         position=position,
         code=code,
-        name=row.text("TEN_DICH_VU") or row.text("TEN_VAT_TU"),
-        group=row.code("MA_NHOM"),
+        name=get("TEN_DICH_VU", "") or get("TEN_VAT_TU", ""),
+        group=get("MA_NHOM", ""),
         quantity=row.decimal("SO_LUONG"),
-        unit=row.text("DON_VI_TINH"),
+        unit=get("DON_VI_TINH", ""),
         department=row.joined("MA_KHOA"),
         doctors=row.items("MA_BAC_SI"),
         ordered_at=row.instant("NGAY_YL"),
@@ -233,9 +234,10 @@ def reference_range(text: str) -> Range | None:
 
 
 def result(position: int, row: Fields, services_by_code: dict[str, Service]) -> Result:
-    code = row.code("MA_DICH_VU")
-    value = row.text("GIA_TRI")
-    description = row.text("MO_TA")
+    get = row.raw.get  # the row's trimmed values: the hot path of a file
+    code = get("MA_DICH_VU", "")
+    value = get("GIA_TRI", "")
+    description = get("MO_TA", "")
     reference = ""
     low = high = None
     abnormal = None
@@ -250,34 +252,35 @@ def result(position: int, row: Fields, services_by_code: dict[str, Service]) -> 
         if number is not None:
             abnormal = limits.abnormal(number)
     owner = services_by_code.get(code)
-    name = row.text("TEN_CHI_SO") or (owner.name if owner else "")
+    name = get("TEN_CHI_SO", "") or (owner.name if owner else "")
     if code and owner is None:
         row.notes.warn(row.table, "MA_DICH_VU", f"no XML3 service {code} for this result", row.row)
     return Result(
         position=position,
         service_code=code,
         name=name,
-        indicator_code=row.code("MA_CHI_SO"),
+        indicator_code=get("MA_CHI_SO", ""),
         value=value,
-        unit=row.text("DON_VI_DO"),
+        unit=get("DON_VI_DO", ""),
         reference_range=reference,
         low=low,
         high=high,
         abnormal=abnormal,
         description=description,
-        conclusion=row.text("KET_LUAN"),
+        conclusion=get("KET_LUAN", ""),
         result_at=row.instant("NGAY_KQ"),
-        reader=row.text("MA_BS_DOC_KQ"),
+        reader=get("MA_BS_DOC_KQ", ""),
     )
 
 
 def course_note(position: int, row: Fields) -> CourseNote:
+    get = row.raw.get  # the row's trimmed values: the hot path of a file
     return CourseNote(
         position=position,
         note=row.text("DIEN_BIEN_LS", "DIEN_BIEN"),
-        stage=row.text("GIAI_DOAN_BENH"),
-        consultation=row.text("HOI_CHAN"),
-        surgery=row.text("PHAU_THUAT"),
+        stage=get("GIAI_DOAN_BENH", ""),
+        consultation=get("HOI_CHAN", ""),
+        surgery=get("PHAU_THUAT", ""),
         at=row.instant("THOI_DIEM_DBLS"),
         by=row.items("NGUOI_THUC_HIEN"),
     )

@@ -15,6 +15,9 @@ from core.timeutil import LOCAL_TZ, UTC
 
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 _DIGITS = re.compile(r"^\d+$")
+# A file repeats the same few hundred instants (order, execution and result times): parse each once.
+_CACHE_SIZE = 65536
+_instants: dict[str, dt.datetime] = {}
 
 
 class BadValue(ValueError):
@@ -51,6 +54,16 @@ def instant(text: str, field: str) -> dt.datetime | None:
     aware UTC. None when empty."""
     if not text:
         return None
+    known = _instants.get(text)
+    if known is None:
+        known = _instant(text, field)
+        if len(_instants) >= _CACHE_SIZE:
+            _instants.clear()
+        _instants[text] = known
+    return known
+
+
+def _instant(text: str, field: str) -> dt.datetime:
     digits = _digits(text, field)
     size = len(digits)
     try:
@@ -62,11 +75,11 @@ def instant(text: str, field: str) -> dt.datetime | None:
             local = dt.datetime(int(digits[0:4]), int(digits[4:6]), int(digits[6:8]))
         else:
             raise BadValue(f"{field} '{text}' has {size} digits; expected yyyyMMddHHmm (12)")
-    except ValueError as exc:
-        if isinstance(exc, BadValue):
-            raise
+        return local.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
+    except BadValue:
+        raise
+    except (ValueError, OverflowError) as exc:  # month 13, 25:00, or year 1 (no UTC before it)
         raise BadValue(f"{field} '{text}' is not a real date and time") from exc
-    return local.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 def day(text: str, field: str) -> dt.date | None:

@@ -6,11 +6,12 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lxml import etree
 
 from core.emr import icd10
-from core.emr.records import Diagnosis, Identity, ParsedVisit, Service, VisitKind, VisitRecord
+from core.emr.records import Diagnosis, Identity, ParsedVisit, Problem, Service, VisitKind, VisitRecord
 from core.emr.xml130 import tables, values
 from core.emr.xml130.safexml import UnsafeXml, parse_document
 from core.emr.xml130.tables import Fields, Notes
@@ -21,6 +22,8 @@ from core.identifiers import normalise_phone
 READ = ("XML1", "XML2", "XML3", "XML4", "XML5", "XML7", "XML8", "XML13", "XML14")
 # Known tables the record does not hold (HIV care, birth and leave certificates, TB treatment): skipped quietly.
 SKIPPED = frozenset({"XML6", "XML9", "XML10", "XML11", "XML15"})
+# Tables with their own flow (check-in, medical assessment), not carried in GIAMDINHHS.
+SEPARATE = frozenset({"XML0", "XML12"})
 _KINDS = {
     "01": VisitKind.OUTPATIENT,
     "02": VisitKind.DAY_TREATMENT,
@@ -43,6 +46,11 @@ class Limits:
 def decode_payload(text: str | None, table: str, limits: Limits, notes: Notes) -> bytes | None:
     """NOIDUNGFILE: standard base64 wrapped at 76 characters, CRLF, blanks, padding; None (with a refusal)
     when it cannot be read."""
+    if text and len(text) // 4 * 3 <= limits.max_table_bytes:
+        try:  # the usual payload: one unbroken, padded line
+            return binascii.a2b_base64(text, strict_mode=True)
+        except (binascii.Error, ValueError):
+            pass  # wrapped lines, blanks, missing padding, or not base64 at all: see below
     compact = (text or "").translate(_WHITESPACE)
     if not compact:
         notes.refuse(table, "NOIDUNGFILE", f"{table} is empty")
@@ -68,7 +76,10 @@ def parse_table(payload: bytes, table: str, notes: Notes) -> etree._Element | No
     except UnsafeXml as exc:
         notes.refuse(table, "NOIDUNGFILE", f"{table}: {exc}")
     except etree.XMLSyntaxError as exc:
-        notes.refuse(table, "NOIDUNGFILE", f"{table} is not well-formed XML ({exc.msg})")
+        if "Resource limit exceeded" in (exc.msg or ""):
+            notes.refuse(table, "NOIDUNGFILE", f"{table} has a value too long to read (over 10 MB)")
+        else:
+            notes.refuse(table, "NOIDUNGFILE", f"{table} is not well-formed XML ({exc.msg})")
     return None
 
 
@@ -78,8 +89,9 @@ def _is_4210(documents: dict[str, etree._Element]) -> bool:
     xml1 = documents.get("XML1")
     if xml1 is None:
         return False
-    tags = {child.tag for child in xml1}
-    return ("MA_THE" in tags or "MA_BENH" in tags) and "MA_THE_BHYT" not in tags and "MA_BENH_CHINH" not in tags
+    if xml1.find("MA_THE_BHYT") is not None or xml1.find("MA_BENH_CHINH") is not None:
+        return False
+    return xml1.find("MA_THE") is not None or xml1.find("MA_BENH") is not None
 
 
 def read_visit(
@@ -90,6 +102,9 @@ def read_visit(
     documents: dict[str, etree._Element] = {}
     for table, text in files:
         if table in SKIPPED:
+            continue
+        if table in SEPARATE:
+            notes.warn(table, "LOAIHOSO", f"{table} is sent on its own, not in GIAMDINHHS; ignored")
             continue
         if table not in READ:
             notes.warn(table or "HOSO", "LOAIHOSO", f"unknown table '{table}' ignored")
@@ -102,7 +117,7 @@ def read_visit(
         if root is not None:
             documents[table] = root
     if _is_4210(documents):
-        notes.problems.insert(0, tables.Problem(reason=tables.QD4210_REASON, table="XML1"))
+        notes.problems.insert(0, Problem(reason=tables.QD4210_REASON, table="XML1"))
         return _refused(documents, facility_code, notes)
     if "XML1" not in documents:
         if not any(problem.table == "XML1" for problem in notes.problems):
@@ -152,11 +167,12 @@ def _build(documents: dict[str, etree._Element], facility_code: str, file_facili
         root = documents.get(table)
         if root is not None and _root_matches(root, table, tables.LIST_TABLES[table][0], notes):
             listed[table] = list(tables.rows(root, table, notes))
-    for doc in flat.values():
-        _check_key(doc, key, notes)
-    for table_rows in listed.values():
-        for _position, row in table_rows:
-            _check_key(row, key, notes)
+    if key:
+        for doc in flat.values():
+            _check_key(doc, key, notes)
+        for table_rows in listed.values():
+            for _position, row in table_rows:
+                _check_key(row, key, notes)
     if notes.problems:
         return ParsedVisit(facility or facility_code, key, None, tuple(notes.problems), tuple(notes.warnings))
 
@@ -242,7 +258,19 @@ def _unique(items: list[str]) -> tuple[str, ...]:
 def _kind(xml1: Fields) -> VisitKind:
     if xml1.code("MA_DOITUONG_KCB") == "2":
         return VisitKind.EMERGENCY
-    return _KINDS.get(xml1.code("MA_LOAI_KCB"), VisitKind.OTHER)
+    care_type = xml1.code("MA_LOAI_KCB")
+    if len(care_type) == 1 and care_type.isdigit():
+        care_type = "0" + care_type  # QĐ 130 before QĐ 4750 typed it as a number: "1" for "01"
+    return _KINDS.get(care_type, VisitKind.OTHER)
+
+
+@lru_cache(maxsize=4096)
+def _phone(raw: str) -> str | None:
+    """E.164 when DIEN_THOAI is a valid Vietnamese mobile number (core.identifiers.normalise_phone), else None."""
+    try:
+        return normalise_phone(raw)
+    except InvalidInput:
+        return None
 
 
 def _identity(xml1: Fields) -> Identity:
@@ -255,9 +283,8 @@ def _identity(xml1: Fields) -> Identity:
     phone = None
     raw_phone = xml1.text("DIEN_THOAI")
     if raw_phone:
-        try:
-            phone = normalise_phone(raw_phone)
-        except InvalidInput:
+        phone = _phone(raw_phone)
+        if phone is None:
             xml1.notes.warn("XML1", "DIEN_THOAI", "DIEN_THOAI is not a Vietnamese mobile number; not kept")
     return Identity(
         full_name=xml1.text("HO_TEN"),
