@@ -119,7 +119,7 @@ def _load(session: Any, person_id: int) -> _Loaded:
     return _load_statements(session, person_id)
 
 
-# --- PostgreSQL: every query of a record in one round trip (a pipeline), in one snapshot ----------------------
+# --- PostgreSQL: two round trips (pipelines) of simple statements, in one snapshot ------------------------------
 
 # The person asked for, followed through its merges to the root; the root and every person merged into it.
 _GROUP = f"""WITH RECURSIVE up(id, merged_into_id, depth) AS (
@@ -130,18 +130,24 @@ _GROUP = f"""WITH RECURSIVE up(id, merged_into_id, depth) AS (
 ), root(id) AS (SELECT id FROM up ORDER BY depth DESC LIMIT 1),
 grp(id) AS (SELECT id FROM root UNION SELECT p.id FROM emr_persons p JOIN grp ON p.merged_into_id = grp.id)
 """
-_CURRENT = (
-    "SELECT id FROM emr_visits WHERE person_id IN (SELECT id FROM grp) "
-    "AND superseded_at IS NULL AND cancelled_at IS NULL"
-)
-_PIPELINE = (
+_PERSON_QUERIES = (
     _GROUP + "SELECT * FROM emr_persons WHERE id = (SELECT id FROM root)",
     _GROUP + "SELECT id FROM grp WHERE id <> (SELECT id FROM root) ORDER BY id",
-    _GROUP + f"SELECT * FROM emr_visits WHERE id IN ({_CURRENT}) ORDER BY arrived_at DESC NULLS LAST, id DESC",
-    *(_GROUP + f"SELECT * FROM {t.name} WHERE visit_id IN ({_CURRENT}) ORDER BY visit_id, id" for t in CHILD_TABLES),
-    _GROUP + "SELECT * FROM emr_immunizations WHERE person_id IN (SELECT id FROM grp) ORDER BY id",
-    _GROUP + "SELECT * FROM emr_allergies WHERE person_id IN (SELECT id FROM grp) ORDER BY id",
-    _GROUP + "SELECT section FROM emr_none_known WHERE person_id IN (SELECT id FROM grp) ORDER BY section",
+)
+# "= ANY(ARRAY(subquery))": the subquery runs once and the outer scan is an index scan on its ids (an "IN
+# (subquery)" lets the planner join against every current visit when the statistics are stale, e.g. right
+# after a bulk import).
+_CURRENT_IDS = (
+    "ANY(ARRAY(SELECT id FROM emr_visits WHERE person_id = ANY(%(persons)s) "
+    "AND superseded_at IS NULL AND cancelled_at IS NULL))"
+)
+_RECORD_QUERIES = (
+    "SELECT * FROM emr_visits WHERE person_id = ANY(%(persons)s) AND superseded_at IS NULL "
+    "AND cancelled_at IS NULL ORDER BY arrived_at DESC NULLS LAST, id DESC",
+    *(f"SELECT * FROM {t.name} WHERE visit_id = {_CURRENT_IDS} ORDER BY visit_id, id" for t in CHILD_TABLES),
+    "SELECT * FROM emr_immunizations WHERE person_id = ANY(%(persons)s) ORDER BY id",
+    "SELECT * FROM emr_allergies WHERE person_id = ANY(%(persons)s) ORDER BY id",
+    "SELECT section FROM emr_none_known WHERE person_id = ANY(%(persons)s) ORDER BY section",
 )
 
 
@@ -149,16 +155,8 @@ def _timestamp_columns(table: Table) -> tuple[str, ...]:
     return tuple(c.name for c in table.columns if isinstance(c.type, UTCDateTime))
 
 
-# The timestamp columns of each query's rows, in the order of _PIPELINE.
-_PIPELINE_TIMESTAMPS = (
-    _timestamp_columns(PERSONS),
-    (),
-    _timestamp_columns(VISITS),
-    *(_timestamp_columns(t) for t in CHILD_TABLES),
-    (),
-    (),
-    (),
-)
+_PERSON_TIMESTAMPS = (_timestamp_columns(PERSONS), ())
+_RECORD_TIMESTAMPS = (_timestamp_columns(VISITS), *(_timestamp_columns(t) for t in CHILD_TABLES), (), (), ())
 
 
 def _utc(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -171,26 +169,59 @@ def _utc(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[str,
     return rows
 
 
-def _load_pipelined(connection: Any, person_id: int) -> _Loaded:
+def _pipelined(
+    raw: Any,
+    queries: Sequence[str],
+    params: Mapping[str, Any],
+    timestamps: Sequence[tuple[str, ...]],
+    *,
+    before: Sequence[str] = (),
+    after: Sequence[str] = (),
+) -> list[list[dict[str, Any]]]:
+    """The rows of each of ``queries``, sent together (with the ``before`` and ``after`` commands around them)
+    in one round trip."""
     from psycopg.rows import dict_row
 
-    raw = connection.connection.dbapi_connection
-    own_snapshot = raw.autocommit  # a reader: its statements would each see another snapshot
-    params = {"person": person_id}
+    cursors = []
     with raw.pipeline():
-        if own_snapshot:
-            raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        cursors = []
-        for statement in _PIPELINE:
+        for command in before:
+            raw.execute(command)
+        for statement in queries:
             cursor = raw.cursor(row_factory=dict_row)
             cursor.execute(statement, params, prepare=True)
             cursors.append(cursor)
-        if own_snapshot:
-            raw.execute("COMMIT")
-    results = [_utc(c.fetchall(), columns) for c, columns in zip(cursors, _PIPELINE_TIMESTAMPS, strict=True)]
+        for command in after:
+            raw.execute(command)
+    results = [_utc(c.fetchall(), columns) for c, columns in zip(cursors, timestamps, strict=True)]
     for cursor in cursors:
         cursor.close()
-    person_rows, merged, visits, *rest = results
+    return results
+
+
+# A reader (autocommit) reads the whole record in one snapshot, in UTC (psycopg then returns datetime.UTC).
+_BEGIN = ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "SET LOCAL TIME ZONE 'UTC'")
+_COMMIT = ("COMMIT",)
+
+
+def _load_pipelined(connection: Any, person_id: int) -> _Loaded:
+    from psycopg.pq import TransactionStatus
+
+    raw = connection.connection.dbapi_connection
+    own = raw.autocommit  # a reader: its statements would each see another snapshot
+    try:
+        person_rows, merged_rows = _pipelined(
+            raw, _PERSON_QUERIES, {"person": person_id}, _PERSON_TIMESTAMPS, before=_BEGIN if own else ()
+        )
+        if not person_rows:
+            return _Loaded(None, [], [], {}, [], [], [])
+        merged = [row["id"] for row in merged_rows]
+        persons = [person_rows[0]["id"], *merged]
+        visits, *rest = _pipelined(
+            raw, _RECORD_QUERIES, {"persons": persons}, _RECORD_TIMESTAMPS, after=_COMMIT if own else ()
+        )
+    finally:
+        if own and raw.info.transaction_status != TransactionStatus.IDLE:  # no person, or a failure
+            raw.execute("ROLLBACK")
     children_rows, (immunizations, allergies, none_known) = rest[: len(CHILD_TABLES)], rest[len(CHILD_TABLES) :]
     children: dict[Table, dict[int, list[Mapping[str, Any]]]] = {}
     for table, rows in zip(CHILD_TABLES, children_rows, strict=True):
@@ -199,13 +230,7 @@ def _load_pipelined(connection: Any, person_id: int) -> _Loaded:
             per_visit[row["visit_id"]].append(row)
         children[table] = per_visit
     return _Loaded(
-        person_rows[0] if person_rows else None,
-        [row["id"] for row in merged],
-        visits,
-        children,
-        immunizations,
-        allergies,
-        [row["section"] for row in none_known],
+        person_rows[0], merged, visits, children, immunizations, allergies, [r["section"] for r in none_known]
     )
 
 

@@ -470,6 +470,7 @@ def _decimal(value: Any) -> Decimal | None:
 _ONE = Decimal(1)
 
 
+@functools.lru_cache(maxsize=4096)  # quantities and ranges repeat: 1, 10, 3.9…
 def _trim(value: Decimal) -> Decimal:
     """Without the trailing zeros the column's scale added ("5.200" -> "5.2", "100.000" -> "100")."""
     normal = value.normalize()
