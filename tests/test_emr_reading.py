@@ -184,3 +184,14 @@ def test_immunizations_allergies_and_none_known_sections_read_back(db):
     assert stored.record.allergies == (allergy,)
     assert stored.record.none_known == frozenset({Section.MEDICATIONS, Section.PROBLEMS})
     assert stored.record.visits == (visit(50, person=12),)
+
+
+def test_a_read_inside_a_writing_unit_of_work_sees_the_same_record_and_is_audited_with_it(db):
+    import_records(db, [visit(n, person=11) for n in (1, 2, 3)], channel="cli", now=NOW)
+    person_id = person_of(db, visit(1).visit_key)
+    with db.uow() as uow:
+        stored = person_record(uow, person_id, reader=HIS, purpose="desk", channel="console")
+        uow.commit()
+    assert {v.visit_key for v in stored.record.visits} == {visit(n).visit_key for n in (1, 2, 3)}
+    assert stored.record == read(db, person_id).record
+    assert [(row.purpose, row.channel) for row in audit_rows(db)] == [("desk", "console"), ("treatment", "api")]
