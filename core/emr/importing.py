@@ -22,6 +22,7 @@ Every entry point (``henkham emr import``, ``POST /api/v1/emr/imports``, the inb
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import functools
@@ -181,17 +182,18 @@ def import_bytes(
     now = now or utcnow()
     fmt = detect_format(data)
     import_id = create_import(
-        db, fmt, data, channel=channel, filename=filename, hospital_id=hospital_id, actor=actor, now=now
+        db, fmt, data, channel=channel, filename=filename, hospital_id=hospital_id, actor=actor, now=now, raw=False
     )
+    # The raw bytes are written (compressed by the server) while the file is parsed here, and committed before
+    # any visit is stored.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="emr-raw") as pool:
+        raw = pool.submit(store_raw_file, db, import_id, data)
+        if fmt == FORMAT_FHIR:
+            persons, problems = _parse_fhir(data, import_id)
+        else:
+            parsed = _parse_submission(data, import_id)
+        raw.result()
     if fmt == FORMAT_FHIR:
-        try:
-            from .fhir import parse_bundle  # the fhir branch provides it
-
-            persons, problems = parse_bundle(data)
-        except Exception as error:  # a reader's failure refuses the file, it never crashes the caller
-            log.exception("emr import %s: the FHIR bundle could not be read", import_id)
-            persons, problems = [], [Problem(f"the bundle could not be read ({type(error).__name__})", "Bundle")]
-        refuse = list(problems) if not persons else []
         return store_person_records(
             db,
             persons,
@@ -199,15 +201,29 @@ def import_bytes(
             hospital_id=hospital_id,
             now=now,
             problems=tuple(problems),
-            refuse_file=tuple(refuse),
+            refuse_file=tuple(problems) if not persons else (),
             batch_size=batch_size,
         )
+    return store_parsed(db, parsed, import_id=import_id, hospital_id=hospital_id, now=now, batch_size=batch_size)
+
+
+def _parse_fhir(data: bytes, import_id: int) -> tuple[list[PersonRecord], list[Problem]]:
     try:
-        parsed = _parse_xml(data)
+        from .fhir import parse_bundle  # imported when needed: the FHIR models take a while to load
+
+        persons, problems = parse_bundle(data)
+        return list(persons), list(problems)
+    except Exception as error:  # a reader's failure refuses the file, it never crashes the caller
+        log.exception("emr import %s: the FHIR bundle could not be read", import_id)
+        return [], [Problem(f"the bundle could not be read ({type(error).__name__})", "Bundle")]
+
+
+def _parse_submission(data: bytes, import_id: int) -> ParsedFile:
+    try:
+        return _parse_xml(data)
     except Exception as error:
         log.exception("emr import %s: the submission file could not be read", import_id)
-        parsed = ParsedFile("", problems=(Problem(f"the file could not be read ({type(error).__name__})"),))
-    return store_parsed(db, parsed, import_id=import_id, hospital_id=hospital_id, now=now, batch_size=batch_size)
+        return ParsedFile("", problems=(Problem(f"the file could not be read ({type(error).__name__})"),))
 
 
 def _parse_xml(data: bytes) -> ParsedFile:
@@ -225,8 +241,9 @@ def create_import(
     hospital_id: int | None = None,
     actor: str = "",
     now: dt.datetime | None = None,
+    raw: bool = True,
 ) -> int:
-    """The committed ``Import`` row (and its raw bytes) of an import about to start."""
+    """The committed ``Import`` row (and, with ``raw``, its raw bytes) of an import about to start."""
     now = now or utcnow()
     with db.uow() as uow:
         import_id = uow.session.execute(
@@ -242,11 +259,20 @@ def create_import(
                 "received_at": now,
             },
         ).scalar_one()
-        if data:
-            _fast_compression(uow.session)
-            uow.session.execute(insert(IMPORT_FILES), {"import_id": import_id, "content": data})
         uow.commit()
+    if raw:
+        store_raw_file(db, import_id, data)
     return import_id
+
+
+def store_raw_file(db: Database, import_id: int, data: bytes) -> None:
+    """Keep the raw bytes of an import (deleted after the retention time; the parsed record stays)."""
+    if not data:
+        return
+    with db.uow() as uow:
+        _fast_compression(uow.session)
+        uow.session.execute(insert(IMPORT_FILES), {"import_id": import_id, "content": data})
+        uow.commit()
 
 
 def _fast_compression(session: Session) -> None:
