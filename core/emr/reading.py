@@ -187,7 +187,7 @@ def _pipelined(
         for command in before:
             raw.execute(command)
         for statement in queries:
-            cursor = raw.cursor(row_factory=dict_row)
+            cursor = raw.cursor(row_factory=dict_row, binary=True)
             cursor.execute(statement, params, prepare=True)
             cursors.append(cursor)
         for command in after:
