@@ -195,3 +195,16 @@ def test_a_read_inside_a_writing_unit_of_work_sees_the_same_record_and_is_audite
     assert {v.visit_key for v in stored.record.visits} == {visit(n).visit_key for n in (1, 2, 3)}
     assert stored.record == read(db, person_id).record
     assert [(row.purpose, row.channel) for row in audit_rows(db)] == [("desk", "console"), ("treatment", "api")]
+
+
+def test_a_confined_reader_lists_the_versions_of_its_own_hospitals_visits_only(two_hospitals):
+    db = two_hospitals
+    import_records(db, [visit(1, facility_code="99999"), visit(2, facility_code="88888")], channel="cli", now=NOW)
+    with db.reader() as uow:
+        own = visit_versions(uow, "99999", visit(1).visit_key, reader=confined(db, "test"), purpose="audit")
+        with pytest.raises(OtherHospital):
+            visit_versions(uow, "88888", visit(2).visit_key, reader=confined(db, "test"), purpose="audit")
+        with pytest.raises(NotFound):
+            visit_versions(uow, "99999", "LK-NONE", reader=HIS, purpose="audit")
+    assert [v.record for v in own] == [visit(1, facility_code="99999")]
+    assert len(audit_rows(db)) == 1
