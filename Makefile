@@ -5,7 +5,7 @@ RASA_VENV := .venv-rasa
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: setup run test lint format migrate demo clean bench bench-conversation train nlu-eval
+.PHONY: setup run test lint format migrate demo clean bench bench-conversation bench-emr train nlu-eval
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -47,6 +47,8 @@ bench: $(VENV)/.installed
 bench-conversation: $(VENV)/.installed $(RASA_VENV)/.installed
 	@$(BIN)/python bench/conversation.py
 bench-reminders: $(VENV)/.installed ; @$(BIN)/python bench/reminders.py $(ARGS)
+## bench-emr: import a 10,000-visit HIS file (visits/s) and read a 50-visit record (p50/p99), PostgreSQL
+bench-emr: $(VENV)/.installed ; @$(BIN)/python bench/emr_import.py $(ARGS)
 
 ## train: train the Rasa model (NLU + dialogue) into models/, with the fixed seeds of bot/config.yml
 train: $(RASA_VENV)/.installed

@@ -357,7 +357,7 @@ def test_fhir_records_store_visits_and_upsert_immunizations_allergies_and_none_k
 
 # --- a crash mid-file (PostgreSQL) --------------------------------------------------------------------------
 
-KILL_VISITS = 4_000
+KILL_VISITS = 2_000
 KILL_BATCH = 25
 
 

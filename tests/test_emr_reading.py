@@ -184,3 +184,27 @@ def test_immunizations_allergies_and_none_known_sections_read_back(db):
     assert stored.record.allergies == (allergy,)
     assert stored.record.none_known == frozenset({Section.MEDICATIONS, Section.PROBLEMS})
     assert stored.record.visits == (visit(50, person=12),)
+
+
+def test_a_read_inside_a_writing_unit_of_work_sees_the_same_record_and_is_audited_with_it(db):
+    import_records(db, [visit(n, person=11) for n in (1, 2, 3)], channel="cli", now=NOW)
+    person_id = person_of(db, visit(1).visit_key)
+    with db.uow() as uow:
+        stored = person_record(uow, person_id, reader=HIS, purpose="desk", channel="console")
+        uow.commit()
+    assert {v.visit_key for v in stored.record.visits} == {visit(n).visit_key for n in (1, 2, 3)}
+    assert stored.record == read(db, person_id).record
+    assert [(row.purpose, row.channel) for row in audit_rows(db)] == [("desk", "console"), ("treatment", "api")]
+
+
+def test_a_confined_reader_lists_the_versions_of_its_own_hospitals_visits_only(two_hospitals):
+    db = two_hospitals
+    import_records(db, [visit(1, facility_code="99999"), visit(2, facility_code="88888")], channel="cli", now=NOW)
+    with db.reader() as uow:
+        own = visit_versions(uow, "99999", visit(1).visit_key, reader=confined(db, "test"), purpose="audit")
+        with pytest.raises(OtherHospital):
+            visit_versions(uow, "88888", visit(2).visit_key, reader=confined(db, "test"), purpose="audit")
+        with pytest.raises(NotFound):
+            visit_versions(uow, "99999", "LK-NONE", reader=HIS, purpose="audit")
+    assert [v.record for v in own] == [visit(1, facility_code="99999")]
+    assert len(audit_rows(db)) == 1

@@ -22,7 +22,9 @@ Every entry point (``henkham emr import``, ``POST /api/v1/emr/imports``, the inb
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import datetime as dt
 import functools
 import hashlib
 import logging
@@ -172,7 +174,7 @@ def import_bytes(
     filename: str = "",
     hospital_id: int | None = None,
     actor: str = "",
-    now: Any = None,
+    now: dt.datetime | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
     """Import a submission file (XML 130/4750, or the single base64 string the BHXH gateway takes) or a FHIR
@@ -180,17 +182,18 @@ def import_bytes(
     now = now or utcnow()
     fmt = detect_format(data)
     import_id = create_import(
-        db, fmt, data, channel=channel, filename=filename, hospital_id=hospital_id, actor=actor, now=now
+        db, fmt, data, channel=channel, filename=filename, hospital_id=hospital_id, actor=actor, now=now, raw=False
     )
+    # The raw bytes are written (compressed by the server) while the file is parsed here, and committed before
+    # any visit is stored.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="emr-raw") as pool:
+        raw = pool.submit(store_raw_file, db, import_id, data)
+        if fmt == FORMAT_FHIR:
+            persons, problems = _parse_fhir(data, import_id)
+        else:
+            parsed = _parse_submission(data, import_id)
+        raw.result()
     if fmt == FORMAT_FHIR:
-        try:
-            from .fhir import parse_bundle  # the fhir branch provides it
-
-            persons, problems = parse_bundle(data)
-        except Exception as error:  # a reader's failure refuses the file, it never crashes the caller
-            log.exception("emr import %s: the FHIR bundle could not be read", import_id)
-            persons, problems = [], [Problem(f"the bundle could not be read ({type(error).__name__})", "Bundle")]
-        refuse = list(problems) if not persons else []
         return store_person_records(
             db,
             persons,
@@ -198,15 +201,29 @@ def import_bytes(
             hospital_id=hospital_id,
             now=now,
             problems=tuple(problems),
-            refuse_file=tuple(refuse),
+            refuse_file=tuple(problems) if not persons else (),
             batch_size=batch_size,
         )
+    return store_parsed(db, parsed, import_id=import_id, hospital_id=hospital_id, now=now, batch_size=batch_size)
+
+
+def _parse_fhir(data: bytes, import_id: int) -> tuple[list[PersonRecord], list[Problem]]:
     try:
-        parsed = _parse_xml(data)
+        from .fhir import parse_bundle  # imported when needed: the FHIR models take a while to load
+
+        persons, problems = parse_bundle(data)
+        return list(persons), list(problems)
+    except Exception as error:  # a reader's failure refuses the file, it never crashes the caller
+        log.exception("emr import %s: the FHIR bundle could not be read", import_id)
+        return [], [Problem(f"the bundle could not be read ({type(error).__name__})", "Bundle")]
+
+
+def _parse_submission(data: bytes, import_id: int) -> ParsedFile:
+    try:
+        return _parse_xml(data)
     except Exception as error:
         log.exception("emr import %s: the submission file could not be read", import_id)
-        parsed = ParsedFile("", problems=(Problem(f"the file could not be read ({type(error).__name__})"),))
-    return store_parsed(db, parsed, import_id=import_id, hospital_id=hospital_id, now=now, batch_size=batch_size)
+        return ParsedFile("", problems=(Problem(f"the file could not be read ({type(error).__name__})"),))
 
 
 def _parse_xml(data: bytes) -> ParsedFile:
@@ -223,9 +240,10 @@ def create_import(
     filename: str = "",
     hospital_id: int | None = None,
     actor: str = "",
-    now: Any = None,
+    now: dt.datetime | None = None,
+    raw: bool = True,
 ) -> int:
-    """The committed ``Import`` row (and its raw bytes) of an import about to start."""
+    """The committed ``Import`` row (and, with ``raw``, its raw bytes) of an import about to start."""
     now = now or utcnow()
     with db.uow() as uow:
         import_id = uow.session.execute(
@@ -241,10 +259,32 @@ def create_import(
                 "received_at": now,
             },
         ).scalar_one()
-        if data:
-            uow.session.execute(insert(IMPORT_FILES), {"import_id": import_id, "content": data})
         uow.commit()
+    if raw:
+        store_raw_file(db, import_id, data)
     return import_id
+
+
+def store_raw_file(db: Database, import_id: int, data: bytes) -> None:
+    """Keep the raw bytes of an import (deleted after the retention time; the parsed record stays)."""
+    if not data:
+        return
+    with db.uow() as uow:
+        _fast_compression(uow.session)
+        uow.session.execute(insert(IMPORT_FILES), {"import_id": import_id, "content": data})
+        uow.commit()
+
+
+def _fast_compression(session: Session) -> None:
+    """PostgreSQL: compress the raw file with lz4 rather than the default pglz (2.5 times faster on a 190 MB
+    file, and smaller); a server without lz4 keeps its default."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    try:
+        with session.begin_nested():
+            session.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
+    except DBAPIError:
+        log.info("emr import: lz4 compression unavailable, the raw file is stored with the server's default")
 
 
 # --- one visit, prepared outside the transaction ------------------------------------------------------------
@@ -317,7 +357,7 @@ def _batches(prepared: Sequence[_Prepared], size: int) -> Iterator[list[_Prepare
 class _Store:
     """Writes the prepared visits of one import, batch by batch."""
 
-    def __init__(self, db: Database, *, import_id: int, now: Any) -> None:
+    def __init__(self, db: Database, *, import_id: int, now: dt.datetime) -> None:
         self.db = db
         self.import_id = import_id
         self.now = now
@@ -360,11 +400,9 @@ class _Store:
                     (report,) = self._write(session, [item], pending)
                 self.persons.update(pending)
                 return report
-            except IntegrityError as error:
-                if attempt == 1:  # a concurrent import stored the same visit (or person): once more
-                    continue
-                return self._refused(item, (_database_problem(error),))
             except DBAPIError as error:
+                if attempt == 1 and _retryable(error):  # a concurrent import stored the same visit or person
+                    continue
                 return self._refused(item, (_database_problem(error),))
             except Exception as error:
                 log.exception("emr import %s: visit at position %s failed", self.import_id, item.position)
@@ -524,6 +562,14 @@ def _item_row(import_id: int, report: ItemReport) -> dict[str, Any]:
     }
 
 
+_RETRY_STATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+def _retryable(error: DBAPIError) -> bool:
+    """A unique key taken by a concurrent import, or a deadlock with one: worth one more try."""
+    return isinstance(error, IntegrityError) or getattr(error.orig, "sqlstate", None) in _RETRY_STATES
+
+
 def _database_problem(error: DBAPIError) -> Problem:
     """The database's own reason, first line only (statement parameters are hidden by the engine)."""
     text = str(error.orig).strip().splitlines()[0] if error.orig is not None else type(error).__name__
@@ -566,7 +612,7 @@ def store_parsed(
     *,
     import_id: int,
     hospital_id: int | None = None,
-    now: Any = None,
+    now: dt.datetime | None = None,
     source: str = FORMAT_XML,
     batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
@@ -594,7 +640,7 @@ def _insert_items(db: Database, import_id: int, items: Sequence[ItemReport]) -> 
         uow.commit()
 
 
-def finish_import(db: Database, report: ImportReport, *, now: Any = None) -> None:
+def finish_import(db: Database, report: ImportReport, *, now: dt.datetime | None = None) -> None:
     """Fill the counts, the file's problems and ``finished_at`` of the import's row."""
     with db.uow() as uow:
         uow.session.execute(
@@ -641,7 +687,7 @@ def store_person_records(
     filename: str = "",
     hospital_id: int | None = None,
     actor: str = "",
-    now: Any = None,
+    now: dt.datetime | None = None,
     problems: Sequence[Problem] = (),
     refuse_file: Sequence[Problem] = (),
     batch_size: int = BATCH_SIZE,
@@ -673,7 +719,7 @@ def store_person_records(
 
 
 def _store_sections(
-    db: Database, store: _Store, records: Sequence[PersonRecord], *, import_id: int, now: Any
+    db: Database, store: _Store, records: Sequence[PersonRecord], *, import_id: int, now: dt.datetime
 ) -> tuple[int, int]:
     """The person-level sections of ``records``, in one transaction."""
     immunizations = allergies = 0
@@ -753,7 +799,7 @@ def import_records(
     filename: str = "",
     hospital_id: int | None = None,
     actor: str = "",
-    now: Any = None,
+    now: dt.datetime | None = None,
     source: str = FORMAT_XML,
     batch_size: int = BATCH_SIZE,
 ) -> ImportReport:

@@ -21,8 +21,10 @@ from sqlalchemy import Table, select
 
 from core import audit
 from core.audit import Actor
+from core.db import UTCDateTime
 from core.errors import DomainError, NotFound
 from core.tenancy import OtherHospital
+from core.timeutil import UTC
 
 from . import models as m
 from .records import Allergy, Identity, Immunization, PersonRecord, Section, VisitRecord
@@ -97,13 +99,151 @@ def _channel(reader: Actor, channel: str | None) -> str:
     return channel if channel is not None else CHANNEL_OF_KIND.get(reader.kind, reader.kind)
 
 
-def _root_person(session: Any, person_id: int) -> Mapping[str, Any]:
+@dataclasses.dataclass
+class _Loaded:
+    """The rows of one person's record (``person`` None: no such person)."""
+
+    person: Mapping[str, Any] | None
+    merged: list[int]
+    visits: list[Mapping[str, Any]]
+    children: dict[Table, dict[int, list[Mapping[str, Any]]]]
+    immunizations: list[Mapping[str, Any]]
+    allergies: list[Mapping[str, Any]]
+    none_known: list[str]
+
+
+def _load(session: Any, person_id: int) -> _Loaded:
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return _load_pipelined(connection, person_id)
+    return _load_statements(session, person_id)
+
+
+# --- PostgreSQL: two round trips (pipelines) of simple statements, in one snapshot ------------------------------
+
+# The person asked for, followed through its merges to the root; the root and every person merged into it.
+_GROUP = f"""WITH RECURSIVE up(id, merged_into_id, depth) AS (
+    SELECT id, merged_into_id, 0 FROM emr_persons WHERE id = %(person)s
+    UNION ALL
+    SELECT p.id, p.merged_into_id, up.depth + 1 FROM emr_persons p JOIN up ON p.id = up.merged_into_id
+    WHERE up.depth < {MAX_MERGE_DEPTH}
+), root(id) AS (SELECT id FROM up ORDER BY depth DESC LIMIT 1),
+grp(id) AS (SELECT id FROM root UNION SELECT p.id FROM emr_persons p JOIN grp ON p.merged_into_id = grp.id)
+"""
+_PERSON_QUERIES = (
+    _GROUP + "SELECT * FROM emr_persons WHERE id = (SELECT id FROM root)",
+    _GROUP + "SELECT id FROM grp WHERE id <> (SELECT id FROM root) ORDER BY id",
+)
+# "= ANY(ARRAY(subquery))": the subquery runs once and the outer scan is an index scan on its ids (an "IN
+# (subquery)" lets the planner join against every current visit when the statistics are stale, e.g. right
+# after a bulk import).
+_CURRENT_IDS = (
+    "ANY(ARRAY(SELECT id FROM emr_visits WHERE person_id = ANY(%(persons)s) "
+    "AND superseded_at IS NULL AND cancelled_at IS NULL))"
+)
+_RECORD_QUERIES = (
+    "SELECT * FROM emr_visits WHERE person_id = ANY(%(persons)s) AND superseded_at IS NULL "
+    "AND cancelled_at IS NULL ORDER BY arrived_at DESC NULLS LAST, id DESC",
+    *(f"SELECT * FROM {t.name} WHERE visit_id = {_CURRENT_IDS} ORDER BY visit_id, id" for t in CHILD_TABLES),
+    "SELECT * FROM emr_immunizations WHERE person_id = ANY(%(persons)s) ORDER BY id",
+    "SELECT * FROM emr_allergies WHERE person_id = ANY(%(persons)s) ORDER BY id",
+    "SELECT section FROM emr_none_known WHERE person_id = ANY(%(persons)s) ORDER BY section",
+)
+
+
+def _timestamp_columns(table: Table) -> tuple[str, ...]:
+    return tuple(c.name for c in table.columns if isinstance(c.type, UTCDateTime))
+
+
+_PERSON_TIMESTAMPS = (_timestamp_columns(PERSONS), ())
+_RECORD_TIMESTAMPS = (_timestamp_columns(VISITS), *(_timestamp_columns(t) for t in CHILD_TABLES), (), (), ())
+
+
+def _utc(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Timestamps with the UTC zone, as everywhere else (the server sends them in the session's time zone)."""
+    for row in rows:
+        for key in columns:
+            value = row[key]
+            if value is not None and value.tzinfo is not UTC:
+                row[key] = value.astimezone(UTC)
+    return rows
+
+
+def _pipelined(
+    raw: Any,
+    queries: Sequence[str],
+    params: Mapping[str, Any],
+    timestamps: Sequence[tuple[str, ...]],
+    *,
+    before: Sequence[str] = (),
+    after: Sequence[str] = (),
+) -> list[list[dict[str, Any]]]:
+    """The rows of each of ``queries``, sent together (with the ``before`` and ``after`` commands around them)
+    in one round trip."""
+    from psycopg.rows import dict_row
+
+    cursors = []
+    with raw.pipeline():
+        for command in before:
+            raw.execute(command)
+        for statement in queries:
+            cursor = raw.cursor(row_factory=dict_row, binary=True)
+            cursor.execute(statement, params, prepare=True)
+            cursors.append(cursor)
+        for command in after:
+            raw.execute(command)
+    results = [_utc(c.fetchall(), columns) for c, columns in zip(cursors, timestamps, strict=True)]
+    for cursor in cursors:
+        cursor.close()
+    return results
+
+
+# A reader (autocommit) reads the whole record in one snapshot, in UTC (psycopg then returns datetime.UTC).
+_BEGIN = ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "SET LOCAL TIME ZONE 'UTC'")
+_COMMIT = ("COMMIT",)
+
+
+def _load_pipelined(connection: Any, person_id: int) -> _Loaded:
+    from psycopg.pq import TransactionStatus
+
+    raw = connection.connection.dbapi_connection
+    own = raw.autocommit  # a reader: its statements would each see another snapshot
+    try:
+        person_rows, merged_rows = _pipelined(
+            raw, _PERSON_QUERIES, {"person": person_id}, _PERSON_TIMESTAMPS, before=_BEGIN if own else ()
+        )
+        if not person_rows:
+            return _Loaded(None, [], [], {}, [], [], [])
+        merged = [row["id"] for row in merged_rows]
+        persons = [person_rows[0]["id"], *merged]
+        visits, *rest = _pipelined(
+            raw, _RECORD_QUERIES, {"persons": persons}, _RECORD_TIMESTAMPS, after=_COMMIT if own else ()
+        )
+    finally:
+        if own and raw.info.transaction_status != TransactionStatus.IDLE:  # no person, or a failure
+            raw.execute("ROLLBACK")
+    children_rows, (immunizations, allergies, none_known) = rest[: len(CHILD_TABLES)], rest[len(CHILD_TABLES) :]
+    children: dict[Table, dict[int, list[Mapping[str, Any]]]] = {}
+    for table, rows in zip(CHILD_TABLES, children_rows, strict=True):
+        per_visit: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+        for row in rows:
+            per_visit[row["visit_id"]].append(row)
+        children[table] = per_visit
+    return _Loaded(
+        person_rows[0], merged, visits, children, immunizations, allergies, [r["section"] for r in none_known]
+    )
+
+
+# --- elsewhere (SQLite): one statement per table ------------------------------------------------------------
+
+
+def _root_person(session: Any, person_id: int) -> Mapping[str, Any] | None:
     """The person row ``person_id`` reads as: itself, or the one it was merged into (followed to the end)."""
-    seen = set()
+    seen: set[int] = set()
     while True:
         row = session.execute(select(PERSONS).where(PERSONS.c.id == person_id)).mappings().first()
         if row is None:
-            raise NotFound(f"person {person_id} not found", "Dạ, em không tìm thấy hồ sơ này ạ.")
+            return None
         target = row["merged_into_id"]
         if target is None or target in seen or len(seen) >= MAX_MERGE_DEPTH:
             return row
@@ -125,7 +265,7 @@ def _merged_into(session: Any, root_id: int) -> list[int]:
             break
         found.extend(ids)
         frontier = ids
-    return found
+    return sorted(found)
 
 
 def _children(session: Any, visit_ids: Sequence[int]) -> dict[Table, dict[int, list[Mapping[str, Any]]]]:
@@ -139,6 +279,46 @@ def _children(session: Any, visit_ids: Sequence[int]) -> dict[Table, dict[int, l
                 per_visit[row["visit_id"]].append(row)
         out[table] = per_visit
     return out
+
+
+def _load_statements(session: Any, person_id: int) -> _Loaded:
+    person = _root_person(session, person_id)
+    if person is None:
+        return _Loaded(None, [], [], {}, [], [], [])
+    merged = _merged_into(session, person["id"])
+    persons = [person["id"], *merged]
+    visits = list(
+        session.execute(
+            select(VISITS)
+            .where(
+                VISITS.c.person_id.in_(persons),
+                VISITS.c.superseded_at.is_(None),
+                VISITS.c.cancelled_at.is_(None),
+            )
+            .order_by(VISITS.c.arrived_at.desc().nulls_last(), VISITS.c.id.desc())
+        ).mappings()
+    )
+    return _Loaded(
+        person,
+        merged,
+        visits,
+        _children(session, [row["id"] for row in visits]),
+        list(
+            session.execute(
+                select(IMMUNIZATIONS).where(IMMUNIZATIONS.c.person_id.in_(persons)).order_by(IMMUNIZATIONS.c.id)
+            ).mappings()
+        ),
+        list(
+            session.execute(
+                select(ALLERGIES).where(ALLERGIES.c.person_id.in_(persons)).order_by(ALLERGIES.c.id)
+            ).mappings()
+        ),
+        list(
+            session.execute(
+                select(NONE_KNOWN.c.section).where(NONE_KNOWN.c.person_id.in_(persons)).order_by(NONE_KNOWN.c.section)
+            ).scalars()
+        ),
+    )
 
 
 def _meta(row: Mapping[str, Any]) -> StoredVisit:
@@ -181,25 +361,17 @@ def person_record(
     reader whose hospital the person has never visited."""
     if reader is None:
         raise AnonymousRead()
-    session = uow.session
-    person = _root_person(session, person_id)
-    root_id = person["id"]
-    merged = _merged_into(session, root_id)
-    persons = [root_id, *merged]
-    visit_rows = list(
-        session.execute(
-            select(VISITS)
-            .where(
-                VISITS.c.person_id.in_(persons),
-                VISITS.c.superseded_at.is_(None),
-                VISITS.c.cancelled_at.is_(None),
-            )
-            .order_by(VISITS.c.arrived_at.desc().nulls_last(), VISITS.c.id.desc())
-        ).mappings()
-    )
+    loaded = _load(uow.session, person_id)
+    person = loaded.person
+    if person is None:
+        raise NotFound(f"person {person_id} not found", "Dạ, em không tìm thấy hồ sơ này ạ.")
+    root_id, merged, visit_rows = person["id"], loaded.merged, loaded.visits
     if reader.hospital_id is not None and all(row["hospital_id"] != reader.hospital_id for row in visit_rows):
         raise OtherHospital("person")
-    visits = _records(session, visit_rows)
+    visits = [
+        visit_record(row, {table: loaded.children[table].get(row["id"], ()) for table in CHILD_TABLES})
+        for row in visit_rows
+    ]
     immunizations = tuple(
         Immunization(
             identifier=x["identifier"],
@@ -212,9 +384,7 @@ def person_record(
             facility_code=x["facility_code"],
             status=x["status"],
         )
-        for x in session.execute(
-            select(IMMUNIZATIONS).where(IMMUNIZATIONS.c.person_id.in_(persons)).order_by(IMMUNIZATIONS.c.id)
-        ).mappings()
+        for x in loaded.immunizations
     )
     allergies = tuple(
         Allergy(
@@ -227,14 +397,9 @@ def person_record(
             clinical_status=x["clinical_status"],
             recorded_on=x["recorded_on"],
         )
-        for x in session.execute(
-            select(ALLERGIES).where(ALLERGIES.c.person_id.in_(persons)).order_by(ALLERGIES.c.id)
-        ).mappings()
+        for x in loaded.allergies
     )
-    none_known = frozenset(
-        Section(s)
-        for s in session.execute(select(NONE_KNOWN.c.section).where(NONE_KNOWN.c.person_id.in_(persons))).scalars()
-    )
+    none_known = frozenset(Section(s) for s in loaded.none_known)
     newest = visits[0].identity if visits else None
     identity = Identity(
         full_name=person["full_name"],

@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import Integer, Numeric, String, Table
 
+from core.db import UTCDateTime
+
 from . import models as m
 from . import records as r
 
@@ -350,19 +352,29 @@ def visit_rows(record: r.VisitRecord, *, known_code: typing.Callable[[str], bool
 _INT32 = 2**31 - 1
 
 
+@dataclasses.dataclass(frozen=True)
+class _Limits:
+    strings: tuple[tuple[str, int], ...]  # (column, length)
+    numbers: tuple[tuple[str, int, int], ...]  # (column, precision, scale)
+    integers: tuple[str, ...]
+    timestamps: tuple[str, ...]
+
+
 @functools.cache
-def _limits(table: Table) -> tuple[tuple[str, str, int, int], ...]:
-    """(column, "str" / "num" / "int", length or precision, scale) of the columns a value can overflow."""
-    out = []
+def _limits(table: Table) -> _Limits:
+    """The columns of ``table`` a value can overflow (or, for a timestamp, lack its zone in)."""
+    strings, numbers, integers, timestamps = [], [], [], []
     for column in table.columns:
         kind = column.type
         if isinstance(kind, String) and kind.length:
-            out.append((column.name, "str", kind.length, 0))
+            strings.append((column.name, kind.length))
         elif isinstance(kind, Numeric) and kind.precision:
-            out.append((column.name, "num", kind.precision, kind.scale or 0))
+            numbers.append((column.name, kind.precision, kind.scale or 0))
         elif isinstance(kind, Integer) and not column.primary_key and not column.foreign_keys:
-            out.append((column.name, "int", 0, 0))
-    return tuple(out)
+            integers.append(column.name)
+        elif isinstance(kind, UTCDateTime):
+            timestamps.append(column.name)
+    return _Limits(tuple(strings), tuple(numbers), tuple(integers), tuple(timestamps))
 
 
 def _where(table: Table, column: str, row: Mapping[str, Any]) -> tuple[str, str]:
@@ -379,22 +391,38 @@ def _row_number(table: Table, row: Mapping[str, Any]) -> int | None:
     return position if isinstance(position, int) else None
 
 
-def _check_value(kind: str, size: int, scale: int, value: Any) -> str | None:
-    if kind == "str":
-        if isinstance(value, str) and len(value) > size:
-            return f"too long: {len(value)} characters, at most {size} are kept"
-    elif kind == "num":
-        if isinstance(value, Decimal):
-            if not value.is_finite():
-                return "not a number"
-            exponent = value.as_tuple().exponent
-            if isinstance(exponent, int) and exponent < -scale:
-                return f"more than {scale} decimal places"
-            if abs(value) >= Decimal(10) ** (size - scale):
-                return "too large"
-    elif isinstance(value, int) and not -_INT32 <= value <= _INT32:
+def _number_problem(value: Decimal, precision: int, scale: int) -> str | None:
+    if not value.is_finite():
+        return "not a number"
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -scale:
+        return f"more than {scale} decimal places"
+    if abs(value) >= Decimal(10) ** (precision - scale):
         return "too large"
     return None
+
+
+def _row_problems(table: Table, row: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    """(column, reason) of what in ``row`` cannot be stored exactly."""
+    limits = _limits(table)
+    for column, size in limits.strings:
+        value = row.get(column)
+        if value is not None and len(value) > size:
+            yield column, f"too long: {len(value)} characters, at most {size} are kept"
+    for column, precision, scale in limits.numbers:
+        value = row.get(column)
+        if value is not None:
+            reason = _number_problem(value, precision, scale)
+            if reason:
+                yield column, reason
+    for column in limits.integers:
+        value = row.get(column)
+        if value is not None and not -_INT32 <= value <= _INT32:
+            yield column, "too large"
+    for column in limits.timestamps:
+        value = row.get(column)
+        if value is not None and value.tzinfo is None:
+            yield column, "a time without its time zone"
 
 
 def check_rows(rows: VisitRows) -> list[r.Problem]:
@@ -403,17 +431,10 @@ def check_rows(rows: VisitRows) -> list[r.Problem]:
     tables: list[tuple[Table, Sequence[Mapping[str, Any]]]] = [(VISITS, [rows.visit])]
     tables.extend(rows.children.items())
     for table, table_rows in tables:
-        limits = _limits(table)
         for row in table_rows:
-            for column, kind, size, scale in limits:
-                reason = _check_value(kind, size, scale, row.get(column))
-                if reason:
-                    source, tag = _where(table, column, row)
-                    problems.append(r.Problem(reason, source, tag, _row_number(table, row)))
-            for column, value in row.items():
-                if isinstance(value, dt.datetime) and value.tzinfo is None:
-                    source, tag = _where(table, column, row)
-                    problems.append(r.Problem("a time without its time zone", source, tag, _row_number(table, row)))
+            for column, reason in _row_problems(table, row):
+                source, tag = _where(table, column, row)
+                problems.append(r.Problem(reason, source, tag, _row_number(table, row)))
     return problems
 
 
@@ -446,12 +467,15 @@ def _decimal(value: Any) -> Decimal | None:
     return _trim(value)
 
 
+_ONE = Decimal(1)
+
+
+@functools.lru_cache(maxsize=4096)  # quantities and ranges repeat: 1, 10, 3.9…
 def _trim(value: Decimal) -> Decimal:
     """Without the trailing zeros the column's scale added ("5.200" -> "5.2", "100.000" -> "100")."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return Decimal(text)
+    normal = value.normalize()
+    exponent = normal.as_tuple().exponent
+    return normal.quantize(_ONE) if isinstance(exponent, int) and exponent > 0 else normal
 
 
 def visit_record(visit: Mapping[str, Any], children: Mapping[Table, Sequence[Mapping[str, Any]]]) -> r.VisitRecord:
