@@ -1,0 +1,455 @@
+"""The master patient index: which person of the deployment a visit is about.
+
+:func:`resolve_person` is called by the importer for every visit, inside the visit's SAVEPOINT. The rules, in
+order (each identifier is looked up in ``PersonIdentifier``, whose unique key is the index):
+
+1. **CCCD** (the 12-digit personal id; a 9-digit CMND, a passport, or a number whose 4th to 6th digits
+   contradict the visit's birth year or sex is not a national id and counts as absent; a 12-digit insurance
+   card *is* a CCCD). Its holder is the person, unless the birth date or the sex differs: then the visit gets a
+   person of its own (without the CCCD claim) and a ``cccd_conflict`` match lists what differs.
+2. **Social-insurance number** (the 10 digits inside a BHYT card): the same, with ``card_conflict`` when the
+   name (compared without diacritics, case or extra spaces) or the birth date differs, or when both carry a
+   CCCD and the CCCDs differ.
+3. **The facility's own patient code** (MA_BN, within the same facility code: Circular 46 gives one patient
+   code per facility). We use it: a HIS that sends neither a CCCD nor a card still keeps one patient under one
+   person across re-imports and corrected versions. Its holder is the person only when nothing disagrees
+   (name, birth date, sex, CCCD, social-insurance number); otherwise the visit gets a person of its own and a
+   ``candidate`` match ("same patient code"), never a merge.
+4. Else a **new person**; every existing person with the same name key, a birth date that agrees and a sex that
+   does not differ (and no CCCD or social-insurance number that differs) gets a ``candidate`` match, never
+   merged automatically. A birth year alone is enough to propose a candidate (the detail says at which
+   precision the dates agree); without a birth year nobody is proposed.
+
+Birth dates of different precision (QĐ 130 writes ``0000`` for unknown parts): two dates *agree* when every
+part both know is equal — 1980 agrees with 1980-05-01, 1980-05 does not agree with 1980-06-01. A missing part of
+the person's birth date is filled from a visit that agrees; a known part is never overwritten (a different one
+is a conflict, above).
+
+The conflicting visit's own person is found again next time: a visit that conflicts with a holder goes to the
+person of an earlier match of the same kind with that holder (whatever its status) when that person agrees with
+the visit, so one mistyped birth date yields one extra person and one match, not one per visit. Its ``cccd`` /
+``social_insurance_number`` columns keep what its visits wrote (so the review shows "same CCCD"), while the
+index (``PersonIdentifier``) keeps the claim with the holder.
+
+The person claims the visit's identifiers nobody holds yet (its first CCCD and social-insurance number, every
+patient code); an identifier of the visit held by *another* person proposes a ``candidate`` match between the
+two (once: a pair with any match, open or decided, is never proposed again). Missing phone, address, sex and
+name are filled from later imports; known values are kept (imports of history come in any order).
+
+Concurrency: two imports creating the same person at once both find no holder; the second one's INSERT of the
+identifier then violates the unique key of ``PersonIdentifier`` and raises ``sqlalchemy.exc.IntegrityError``
+here (on PostgreSQL it waits for the first transaction and fails when that one commits). The caller's SAVEPOINT
+is rolled back and the visit retried once: the retry finds the holder (tests/test_emr_persons.py shows it with
+two threads on PostgreSQL). Two namesakes created at the same instant get no candidate match between them.
+
+Cost: the ordinary visit (a known CCCD or card) is one indexed SELECT, plus an INSERT per identifier claimed and
+an UPDATE when a field is filled. Identifiers are logged masked only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import unicodedata
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from core.identifiers import mask_identifier
+
+from .models import IdentifierKind, MatchKind, Person, PersonIdentifier, PersonMatch
+from .records import Identity
+
+log = logging.getLogger(__name__)
+
+# CCCD 4th digit: century of birth and sex (even male, odd female); see core/identifiers.py.
+_CENTURY = {0: 1900, 1: 1900, 2: 2000, 3: 2000, 4: 2100, 5: 2100, 6: 2200, 7: 2200, 8: 1800, 9: 1800}
+MAX_CANDIDATES = 5  # namesakes proposed for one new person (a common name has many)
+
+Key = tuple[str, str, str]  # (kind, facility_code, value) of PersonIdentifier
+
+
+def name_key(full_name: str) -> str:
+    """Lower case, no diacritics (đ → d), punctuation as spaces, single spaces: "Nguyễn  Văn-An" → "nguyen van an"."""
+    decomposed = unicodedata.normalize("NFD", (full_name or "").lower().replace("đ", "d"))
+    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return " ".join("".join(c if c.isalnum() else " " for c in bare).split())
+
+
+def national_id(identity: Identity) -> str | None:
+    """The visit's CCCD when it is one (SO_CCCD, else a card that is a CCCD), else None."""
+    for value in (identity.cccd, *identity.insurance_cards):
+        if value and _is_cccd(value, identity):
+            return value
+    return None
+
+
+def _is_cccd(value: str, identity: Identity) -> bool:
+    if len(value) != 12 or not value.isdigit():
+        return False
+    digit = int(value[3])
+    if identity.birth_year is not None and _CENTURY[digit] + int(value[4:6]) != identity.birth_year:
+        return False
+    return identity.sex is None or (digit % 2 == 1) == (identity.sex == "female")
+
+
+@dataclass(frozen=True)
+class _Keys:
+    cccd: str | None
+    sins: tuple[str, ...]
+    his: str
+    facility_code: str
+
+    def cccd_key(self) -> Key | None:
+        return (IdentifierKind.CCCD.value, "", self.cccd) if self.cccd else None
+
+    def sin_keys(self) -> list[Key]:
+        return [(IdentifierKind.SOCIAL_INSURANCE.value, "", sin) for sin in self.sins]
+
+    def his_key(self) -> Key | None:
+        if not self.his or not self.facility_code:
+            return None
+        return (IdentifierKind.HIS_PATIENT.value, self.facility_code, self.his)
+
+    def all(self) -> list[Key]:
+        return [k for k in (self.cccd_key(), *self.sin_keys(), self.his_key()) if k is not None]
+
+
+def _keys(identity: Identity, facility_code: str) -> _Keys:
+    cccd = national_id(identity)
+    sins = tuple(s for s in identity.social_insurance_numbers if s != cccd)
+    his = (identity.his_patient_code or "").strip()[:100]
+    return _Keys(cccd=cccd, sins=sins, his=his, facility_code=(facility_code or "").strip())
+
+
+def resolve_person(session: Session, identity: Identity, *, facility_code: str, now: dt.datetime) -> int:
+    """The id of the person ``identity`` (a visit of ``facility_code``) is about; creates the person, its
+    identifiers and any candidate or conflict match in ``session`` (flushed, not committed). May raise
+    IntegrityError under a concurrent import of the same person: the caller retries the visit once."""
+    keys = _keys(identity, facility_code)
+    held = _holders(session, keys.all())
+
+    cccd_key = keys.cccd_key()
+    if cccd_key is not None and cccd_key in held:
+        holder = held[cccd_key]
+        differs = _differs(holder, identity, keys, ("birth_date", "sex"))
+        return _resolved(session, holder, identity, keys, held, MatchKind.CCCD_CONFLICT, "cccd", differs, now)
+    for sin_key in keys.sin_keys():
+        if sin_key in held:
+            holder = held[sin_key]
+            differs = _differs(holder, identity, keys, ("name", "birth_date", "cccd"))
+            return _resolved(session, holder, identity, keys, held, MatchKind.CARD_CONFLICT, "sin", differs, now)
+    his_key = keys.his_key()
+    if his_key is not None and his_key in held:
+        holder = held[his_key]
+        differs = _differs(holder, identity, keys, ("name", "birth_date", "sex", "cccd", "sin"))
+        return _resolved(session, holder, identity, keys, held, MatchKind.CANDIDATE, "his", differs, now)
+
+    person = _new_person(session, identity, keys, now)
+    _claim(session, person, keys, held, now)
+    session.flush()
+    _propose_namesakes(session, person, now)
+    session.flush()
+    return person.id
+
+
+def _resolved(
+    session: Session,
+    holder: Person,
+    identity: Identity,
+    keys: _Keys,
+    held: dict[Key, Person],
+    kind: MatchKind,
+    basis: str,
+    differs: list[str],
+    now: dt.datetime,
+) -> int:
+    if not differs:
+        return _same(session, holder, identity, keys, held, now)
+    sibling = _sibling(session, holder, kind, identity, keys)
+    if sibling is not None:
+        return _same(session, sibling, identity, keys, held, now)
+    person = _new_person(session, identity, keys, now)
+    _claim(session, person, keys, held, now)
+    session.flush()
+    agrees = [f for f in ("name", "birth_date", "sex") if f not in differs and f in _compared(holder, person)]
+    detail = f"same {BASIS[basis]}; differs: {', '.join(differs)}"
+    detail += f"; agrees: {', '.join(agrees)}" if agrees else ""
+    session.add(
+        PersonMatch(person_id=holder.id, other_person_id=person.id, kind=kind.value, detail=detail, created_at=now)
+    )
+    session.flush()
+    log.info(
+        "person %s: %s (%s %s) differs in %s: visit kept apart as person %s",
+        holder.id,
+        kind.value,
+        basis,
+        _masked(keys, basis),
+        ", ".join(differs),
+        person.id,
+    )
+    return person.id
+
+
+def _masked(keys: _Keys, basis: str) -> str:
+    value = {"cccd": keys.cccd, "sin": keys.sins[0] if keys.sins else None, "his": keys.his}.get(basis)
+    return mask_identifier(value)
+
+
+def _holders(session: Session, keys: list[Key]) -> dict[Key, Person]:
+    """The person holding each of ``keys`` (one indexed SELECT), a merged person's survivor in its place."""
+    if not keys:
+        return {}
+    wanted = or_(
+        *(
+            and_(PersonIdentifier.kind == k, PersonIdentifier.facility_code == f, PersonIdentifier.value == v)
+            for k, f, v in keys
+        )
+    )
+    rows = session.execute(
+        select(PersonIdentifier.kind, PersonIdentifier.facility_code, PersonIdentifier.value, Person)
+        .join(Person, Person.id == PersonIdentifier.person_id)
+        .where(wanted)
+    ).all()
+    return {(kind, facility, value): survivor(session, person) for kind, facility, value, person in rows}
+
+
+def survivor(session: Session, person: Person) -> Person:
+    """The person ``person`` was merged into (itself when it was not)."""
+    seen = {person.id}
+    while person.merged_into_id is not None and person.merged_into_id not in seen:
+        person = session.get(Person, person.merged_into_id)
+        seen.add(person.id)
+    return person
+
+
+def birth_parts(x: Person | Identity) -> tuple[int | None, int | None, int | None]:
+    return (x.birth_year, x.birth_month, x.birth_day)
+
+
+def births_agree(a: tuple, b: tuple) -> bool:
+    """Every part both dates know is equal (parts after an unknown one are not compared)."""
+    for left, right in zip(a, b, strict=True):
+        if left is None or right is None:
+            return True
+        if left != right:
+            return False
+    return True
+
+
+def birth_text(parts: tuple[int | None, int | None, int | None]) -> str:
+    """ "1980-05-01", "1980-05", "1980" or "" (as precise as it is known)."""
+    year, month, day = parts
+    if year is None:
+        return ""
+    if month is None:
+        return f"{year:04d}"
+    return f"{year:04d}-{month:02d}" if day is None else f"{year:04d}-{month:02d}-{day:02d}"
+
+
+def _differs(person: Person, identity: Identity, keys: _Keys, fields: tuple[str, ...]) -> list[str]:
+    """Which of ``fields`` tell ``person`` and the visit apart (unknown on either side never does)."""
+    found = []
+    visit_name = name_key(identity.full_name)
+    if "name" in fields and person.name_key and visit_name and person.name_key != visit_name:
+        found.append("name")
+    if "birth_date" in fields and not births_agree(birth_parts(person), birth_parts(identity)):
+        found.append("birth_date")
+    if "sex" in fields and person.sex and identity.sex and person.sex != identity.sex:
+        found.append("sex")
+    if "cccd" in fields and person.cccd and keys.cccd and person.cccd != keys.cccd:
+        found.append("cccd")
+    sin = person.social_insurance_number
+    if "sin" in fields and sin and keys.sins and sin not in keys.sins:
+        found.append("social_insurance_number")
+    return found
+
+
+def _compared(a: Person, b: Person) -> set[str]:
+    """The demographic fields both persons know."""
+    known = set()
+    if a.name_key and b.name_key:
+        known.add("name")
+    if a.birth_year is not None and b.birth_year is not None:
+        known.add("birth_date")
+    if a.sex and b.sex:
+        known.add("sex")
+    return known
+
+
+def _sibling(session: Session, holder: Person, kind: MatchKind, identity: Identity, keys: _Keys) -> Person | None:
+    """The person an earlier visit like this one was kept apart as (a match of ``kind`` with ``holder``)."""
+    others = session.scalars(
+        select(Person)
+        .join(PersonMatch, PersonMatch.other_person_id == Person.id)
+        .where(PersonMatch.person_id == holder.id, PersonMatch.kind == kind.value)
+        .order_by(PersonMatch.id)
+    ).all()
+    for other in others:
+        other = survivor(session, other)
+        if other.id == holder.id:  # confirmed and merged since: the holder is the person after all
+            return holder
+        if not _differs(other, identity, keys, ("name", "birth_date", "sex", "cccd", "sin")):
+            return other
+    return None
+
+
+def _new_person(session: Session, identity: Identity, keys: _Keys, now: dt.datetime) -> Person:
+    person = Person(
+        full_name=(identity.full_name or "")[:255],
+        name_key=name_key(identity.full_name)[:255],
+        birth_year=identity.birth_year,
+        birth_month=identity.birth_month,
+        birth_day=identity.birth_day,
+        sex=identity.sex,
+        cccd=keys.cccd,
+        social_insurance_number=keys.sins[0] if keys.sins else None,
+        phone=identity.phone,
+        address=(identity.address or "")[:1024],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(person)
+    return person
+
+
+def _same(
+    session: Session, person: Person, identity: Identity, keys: _Keys, held: dict[Key, Person], now: dt.datetime
+) -> int:
+    """The visit is ``person``'s: fill what the person lacks, claim free identifiers, propose the holders of the
+    others."""
+    _fill(person, identity, keys, now)
+    _claim(session, person, keys, held, now)
+    proposed: set[int] = set()
+    for key, other in held.items():
+        if other.id == person.id or other.id in proposed or paired(session, person.id, other.id):
+            continue
+        proposed.add(other.id)
+        session.add(
+            PersonMatch(
+                person_id=other.id,
+                other_person_id=person.id,
+                kind=MatchKind.CANDIDATE.value,
+                detail=f"a visit of this person carries the other's {BASIS[key[0]]}",
+                created_at=now,
+            )
+        )
+        log.info("persons %s and %s share an identifier (%s): candidate", other.id, person.id, key[0])
+    session.flush()
+    return person.id
+
+
+BASIS = {"cccd": "CCCD", "sin": "social-insurance number", "his": "patient code"}
+
+
+def _fill(person: Person, identity: Identity, keys: _Keys, now: dt.datetime) -> None:
+    changed = False
+    birth = list(birth_parts(person))
+    for i, part in enumerate(birth_parts(identity)):
+        if part is None:
+            break
+        if birth[i] is None:
+            birth[i] = part
+            changed = True
+        elif birth[i] != part:
+            break
+    if changed:
+        person.birth_year, person.birth_month, person.birth_day = birth
+    updates = {
+        "sex": identity.sex if not person.sex else None,
+        "phone": identity.phone if not person.phone else None,
+        "address": (identity.address or "")[:1024] if not person.address else None,
+        "cccd": keys.cccd if not person.cccd else None,
+        "social_insurance_number": keys.sins[0] if keys.sins and not person.social_insurance_number else None,
+    }
+    if not person.full_name and identity.full_name:
+        updates["full_name"] = identity.full_name[:255]
+        updates["name_key"] = name_key(identity.full_name)[:255]
+    for field, value in updates.items():
+        if value:
+            setattr(person, field, value)
+            changed = True
+    if changed:
+        person.updated_at = now
+
+
+def _claim(session: Session, person: Person, keys: _Keys, held: dict[Key, Person], now: dt.datetime) -> None:
+    """Index the visit's identifiers nobody holds under ``person`` (one CCCD and one social-insurance number
+    per person: a second, different one is what the person's columns already say it is not)."""
+    if person.id is None:
+        session.flush()  # a new person: its id for the identifiers
+    for key in keys.all():
+        kind, facility, value = key
+        if key in held:
+            continue
+        if kind == IdentifierKind.CCCD.value and person.cccd not in (None, value):
+            continue
+        if kind == IdentifierKind.SOCIAL_INSURANCE.value and person.social_insurance_number not in (None, value):
+            continue
+        session.add(
+            PersonIdentifier(person_id=person.id, kind=kind, facility_code=facility, value=value, created_at=now)
+        )
+        held[key] = person
+
+
+def paired(session: Session, a: int, b: int) -> bool:
+    """Whether persons ``a`` and ``b`` already have a match (any kind, any status): a pair is proposed once."""
+    return (
+        session.scalar(
+            select(PersonMatch.id)
+            .where(
+                or_(
+                    and_(PersonMatch.person_id == a, PersonMatch.other_person_id == b),
+                    and_(PersonMatch.person_id == b, PersonMatch.other_person_id == a),
+                )
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _propose_namesakes(session: Session, person: Person, now: dt.datetime) -> None:
+    """A candidate match with each person of the same name key, agreeing birth date and sex (a new person)."""
+    if person.birth_year is None or not person.name_key:
+        return
+    found = session.scalars(
+        select(Person)
+        .where(
+            Person.name_key == person.name_key,
+            Person.birth_year == person.birth_year,
+            Person.merged_into_id.is_(None),
+            Person.id != person.id,
+        )
+        .order_by(Person.id)
+        .limit(MAX_CANDIDATES * 4)
+    ).all()
+    proposed = 0
+    for other in found:
+        if proposed >= MAX_CANDIDATES:
+            break
+        if not births_agree(birth_parts(other), birth_parts(person)):
+            continue
+        if other.sex and person.sex and other.sex != person.sex:
+            continue
+        if other.cccd and person.cccd and other.cccd != person.cccd:
+            continue  # two national ids: two people
+        sin_a, sin_b = other.social_insurance_number, person.social_insurance_number
+        if sin_a and sin_b and sin_a != sin_b:
+            continue
+        precision = "day" if None not in (*birth_parts(other), *birth_parts(person)) else "partly known"
+        agrees = "name, birth_date" + (f" ({precision})" if precision != "day" else "")
+        agrees += ", sex" if other.sex and person.sex else ""
+        session.add(
+            PersonMatch(
+                person_id=other.id,
+                other_person_id=person.id,
+                kind=MatchKind.CANDIDATE.value,
+                detail=f"no shared identifier; agrees: {agrees}",
+                created_at=now,
+            )
+        )
+        proposed += 1
+    if proposed:
+        log.info("person %s: %s candidate match(es) by name, birth date and sex", person.id, proposed)

@@ -1,0 +1,28 @@
+"""indexes of booking profiles by CCCD and insurance card: the master patient index links profiles to persons
+
+Revision ID: 0011
+Revises: 0009
+Create Date: 2026-12-02
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0011"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_patients_cccd", "patients", ["cccd"])
+    op.create_index("ix_patients_insurance_number", "patients", ["insurance_number"])
+    op.create_index("ix_patients_insurance_sin", "patients", [sa.text("substr(insurance_number, 6, 10)")])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_patients_insurance_sin", table_name="patients")
+    op.drop_index("ix_patients_insurance_number", table_name="patients")
+    op.drop_index("ix_patients_cccd", table_name="patients")
