@@ -3,10 +3,12 @@
 :func:`resolve_person` is called by the importer for every visit, inside the visit's SAVEPOINT. The rules, in
 order (each identifier is looked up in ``PersonIdentifier``, whose unique key is the index):
 
-1. **CCCD** (the 12-digit personal id; a 9-digit CMND, a passport, or a number whose 4th to 6th digits
-   contradict the visit's birth year or sex is not a national id and counts as absent; a 12-digit insurance
-   card *is* a CCCD). Its holder is the person, unless the birth date or the sex differs: then the visit gets a
-   person of its own (without the CCCD claim) and a ``cccd_conflict`` match lists what differs.
+1. **CCCD** (the 12-digit personal id; a 9-digit CMND or a passport is not a national id and counts as
+   absent; a 12-digit insurance card *is* a CCCD). Its holder is the person, unless the birth date or the sex
+   differs: then the visit gets a person of its own (without the CCCD claim) and a ``cccd_conflict`` match
+   lists what differs, and which side the CCCD's own digits (century and sex, year of birth) agree with. A
+   CCCD whose digits contradict the visit's birth year is still looked up and claimed: a mistyped year or
+   CCCD then surfaces as a conflict to review rather than as a silent second person.
 2. **Social-insurance number** (the 10 digits inside a BHYT card): the same, with ``card_conflict`` when the
    name (compared without diacritics, case or extra spaces) or the birth date differs, or when both carry a
    CCCD and the CCCDs differ.
@@ -80,18 +82,20 @@ def name_key(full_name: str) -> str:
 def national_id(identity: Identity) -> str | None:
     """The visit's CCCD when it is one (SO_CCCD, else a card that is a CCCD), else None."""
     for value in (identity.cccd, *identity.insurance_cards):
-        if value and _is_cccd(value, identity):
+        if value and len(value) == 12 and value.isdigit():
             return value
     return None
 
 
-def _is_cccd(value: str, identity: Identity) -> bool:
-    if len(value) != 12 or not value.isdigit():
+def cccd_agrees(cccd: str, person: Person | Identity) -> bool | None:
+    """Whether the CCCD's 4th to 6th digits (century and sex, year of birth) agree with ``person``'s birth year
+    and sex (None when the person has neither)."""
+    if person.birth_year is None and not person.sex:
+        return None
+    digit = int(cccd[3])
+    if person.birth_year is not None and _CENTURY[digit] + int(cccd[4:6]) != person.birth_year:
         return False
-    digit = int(value[3])
-    if identity.birth_year is not None and _CENTURY[digit] + int(value[4:6]) != identity.birth_year:
-        return False
-    return identity.sex is None or (digit % 2 == 1) == (identity.sex == "female")
+    return not person.sex or (digit % 2 == 1) == (person.sex == "female")
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,9 @@ def _resolved(
     agrees = [f for f in ("name", "birth_date", "sex") if f not in differs and f in _compared(holder, person)]
     detail = f"same {BASIS[basis]}; differs: {', '.join(differs)}"
     detail += f"; agrees: {', '.join(agrees)}" if agrees else ""
+    if basis == "cccd" and keys.cccd:
+        sides = [w for w, p in (("person", holder), ("other", person)) if cccd_agrees(keys.cccd, p)]
+        detail += f"; the CCCD's digits agree with: {' and '.join(sides) or 'neither'}"
     session.add(
         PersonMatch(person_id=holder.id, other_person_id=person.id, kind=kind.value, detail=detail, created_at=now)
     )
