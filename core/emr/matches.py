@@ -144,8 +144,9 @@ def _open_match(uow: UnitOfWork, match_id: int) -> PersonMatch:
     if match is None:
         raise NotFound(f"no person match {match_id}", "Dạ, không có đề xuất ghép hồ sơ này ạ.", match_id=match_id)
     confined = tenancy.confinement(uow)
+    persons = (match.person_id, match.other_person_id)
     if confined is not None and not uow.session.scalar(
-        select(exists().where(_touches(confined))).where(PersonMatch.id == match_id)
+        select(exists().where(Visit.person_id.in_(persons), Visit.hospital_id == confined))
     ):
         raise tenancy.OtherHospital("match")
     if match.status != MatchStatus.OPEN.value:
