@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy import CompoundSelect, and_, bindparam, func, literal, literal_column, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,37 +40,18 @@ def card_keys(cccd: str | None, card: str | None) -> list[tuple[str, str]]:
 
 def link_profiles(session: Session, person_id: int, *, now: dt.datetime | None = None) -> list[int]:
     """Link every booking profile whose CCCD or card matches an identifier of ``person_id``; returns the ids of
-    the profiles linked to the person now (old links included), idempotent."""
-    held = session.execute(
-        select(PersonIdentifier.kind, PersonIdentifier.value).where(
-            PersonIdentifier.person_id == person_id, PersonIdentifier.kind.in_((CCCD, SIN))
-        )
-    ).all()
-    cccds = [value for kind, value in held if kind == CCCD]
-    sins = [value for kind, value in held if kind == SIN]
+    the profiles linked to the person now (old links included), idempotent. One statement when nothing is new
+    (the importer calls it for every visit)."""
     found: dict[int, str] = {}
-    if cccds or sins:
-        conditions = []
-        if cccds:
-            conditions += [Patient.cccd.in_(cccds), Patient.insurance_number.in_(cccds)]
-        if sins:
-            conditions += [Patient.insurance_number.in_(sins), _CARD_SIN.in_(sins)]
-        for patient_id, cccd, card in session.execute(
-            select(Patient.id, Patient.cccd, Patient.insurance_number).where(or_(*conditions))
-        ):
-            keys = card_keys(cccd, card)
-            found[patient_id] = CCCD if any(k == CCCD and v in cccds for k, v in keys) else SIN
-    linked = dict(
-        session.execute(
-            select(ProfileLink.patient_id, ProfileLink.person_id).where(
-                or_(ProfileLink.person_id == person_id, ProfileLink.patient_id.in_(list(found)))
-            )
-        ).all()
-    )
-    new = [patient_id for patient_id in found if patient_id not in linked]
-    for patient_id in new:
-        _insert(session, patient_id, person_id, found[patient_id], now or utcnow())
-    return sorted({p for p, owner in linked.items() if owner == person_id} | set(new))
+    linked: set[int] = set()
+    for patient_id, matched_by, owner in session.execute(_LINKABLE, {"person_id": person_id}):
+        if owner == person_id:
+            linked.add(patient_id)
+        elif owner is None and (found.get(patient_id) != CCCD):
+            found[patient_id] = matched_by
+    for patient_id, matched_by in found.items():
+        _insert(session, patient_id, person_id, matched_by, now or utcnow())
+    return sorted(linked | set(found))
 
 
 def link_patient(session: Session, patient_id: int, *, now: dt.datetime | None = None) -> int | None:
@@ -117,5 +98,32 @@ def _insert(session: Session, patient_id: int, person_id: int, matched_by: str, 
         pass
 
 
-# The social-insurance number inside a 15-character card (characters 6 to 15); indexed (ix_patients_insurance_sin).
-_CARD_SIN = func.substr(Patient.insurance_number, literal_column("6"), literal_column("10"))
+def _linkable() -> CompoundSelect:
+    """(patient id, matched by, the person it is linked to or None) of every profile whose CCCD or card is an
+    identifier the person holds, and of every profile linked to the person: one UNION of indexed look-ups."""
+    ident = PersonIdentifier.__table__.alias("i")
+    link = ProfileLink.__table__
+    patients = Patient.__table__
+    # the social-insurance number inside a 15-character card (characters 6 to 15): ix_patients_insurance_sin
+    card_sin = func.substr(patients.c.insurance_number, literal_column("6"), literal_column("10"))
+    ways = (
+        (CCCD, patients.c.cccd),
+        (CCCD, patients.c.insurance_number),
+        (SIN, patients.c.insurance_number),
+        (SIN, card_sin),
+    )
+    branches = [
+        select(patients.c.id, literal(kind).label("matched_by"), link.c.person_id)
+        .select_from(patients)
+        .join(ident, and_(ident.c.value == column, ident.c.kind == kind, ident.c.facility_code == ""))
+        .outerjoin(link, link.c.patient_id == patients.c.id)
+        .where(ident.c.person_id == bindparam("person_id"))
+        for kind, column in ways
+    ]
+    branches.append(
+        select(link.c.patient_id, link.c.matched_by, link.c.person_id).where(link.c.person_id == bindparam("person_id"))
+    )
+    return union_all(*branches)
+
+
+_LINKABLE = _linkable()

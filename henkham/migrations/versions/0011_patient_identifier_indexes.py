@@ -1,4 +1,5 @@
-"""indexes of booking profiles by CCCD and insurance card: the master patient index links profiles to persons
+"""indexes of booking profiles by CCCD and insurance card, and of a person's identifiers by kind: the master
+patient index links profiles to persons
 
 Revision ID: 0011
 Revises: 0009
@@ -20,9 +21,11 @@ def upgrade() -> None:
     op.create_index("ix_patients_cccd", "patients", ["cccd"])
     op.create_index("ix_patients_insurance_number", "patients", ["insurance_number"])
     op.create_index("ix_patients_insurance_sin", "patients", [sa.text("substr(insurance_number, 6, 10)")])
+    op.create_index("ix_emr_person_identifiers_person_kind", "emr_person_identifiers", ["person_id", "kind"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_emr_person_identifiers_person_kind", table_name="emr_person_identifiers")
     op.drop_index("ix_patients_insurance_sin", table_name="patients")
     op.drop_index("ix_patients_insurance_number", table_name="patients")
     op.drop_index("ix_patients_cccd", table_name="patients")
