@@ -190,6 +190,8 @@ def test_a_booking_profile_with_the_same_cccd_links_to_the_person(db, province):
         date_of_birth=NOW.date().replace(year=1985, month=3, day=12),
     )
     holder = store_visit(db, mai())
+    with db.reader() as uow:  # linked by the import itself, when the person claimed the CCCD
+        assert uow.session.get(ProfileLink, before).person_id == holder
     with db.uow() as uow:
         assert link_profiles(uow.session, holder, now=NOW) == [before]
         assert link_profiles(uow.session, holder, now=NOW) == [before]  # idempotent

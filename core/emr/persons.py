@@ -44,8 +44,14 @@ here (on PostgreSQL it waits for the first transaction and fails when that one c
 is rolled back and the visit retried once: the retry finds the holder (tests/test_emr_persons.py shows it with
 two threads on PostgreSQL). Two namesakes created at the same instant get no candidate match between them.
 
-Cost: the ordinary visit (a known CCCD or card) is one indexed SELECT, plus an INSERT per identifier claimed and
-an UPDATE when a field is filled. Identifiers are logged masked only.
+Booking profiles (core/emr/profiles.py) are linked here as soon as the person claims a CCCD or a
+social-insurance number: that is the only moment a visit can link a profile made earlier (a profile made later
+links itself), so an importer need not call ``link_profiles`` for every visit (it stays correct and idempotent,
+at one statement per call).
+
+Cost: the ordinary visit (a known CCCD or card) is one indexed SELECT, plus one INSERT of the identifiers it
+claims, one UPDATE when a field is filled; a new person adds its INSERT, the profile look-up and the namesake
+look-up. Persons are read and written with Core statements, not ORM objects. Identifiers are logged masked only.
 """
 
 from __future__ import annotations
@@ -55,12 +61,13 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.identifiers import mask_identifier
 
-from .models import IdentifierKind, MatchKind, Person, PersonIdentifier, PersonMatch
+from .models import IdentifierKind, MatchKind, MatchStatus, Person, PersonIdentifier, PersonMatch
+from .profiles import link_profiles
 from .records import Identity
 
 log = logging.getLogger(__name__)
@@ -70,6 +77,43 @@ _CENTURY = {0: 1900, 1: 1900, 2: 2000, 3: 2000, 4: 2100, 5: 2100, 6: 2200, 7: 22
 MAX_CANDIDATES = 5  # namesakes proposed for one new person (a common name has many)
 
 Key = tuple[str, str, str]  # (kind, facility_code, value) of PersonIdentifier
+PERSONS = Person.__table__
+IDENTIFIERS = PersonIdentifier.__table__
+MATCHES = PersonMatch.__table__
+_FIELDS = (
+    "id",
+    "full_name",
+    "name_key",
+    "birth_year",
+    "birth_month",
+    "birth_day",
+    "sex",
+    "cccd",
+    "social_insurance_number",
+    "phone",
+    "address",
+    "merged_into_id",
+)
+_COLUMNS = [PERSONS.c[name] for name in _FIELDS]
+
+
+@dataclass
+class _Person:
+    """The columns of a person the index compares and fills (read and written with Core statements: the
+    importer calls the index for every visit, and ORM objects would cost more than the queries)."""
+
+    id: int
+    full_name: str
+    name_key: str
+    birth_year: int | None
+    birth_month: int | None
+    birth_day: int | None
+    sex: str | None
+    cccd: str | None
+    social_insurance_number: str | None
+    phone: str | None
+    address: str
+    merged_into_id: int | None
 
 
 def name_key(full_name: str) -> str:
@@ -87,7 +131,7 @@ def national_id(identity: Identity) -> str | None:
     return None
 
 
-def cccd_agrees(cccd: str, person: Person | Identity) -> bool | None:
+def cccd_agrees(cccd: str, person: _Person | Identity) -> bool | None:
     """Whether the CCCD's 4th to 6th digits (century and sex, year of birth) agree with ``person``'s birth year
     and sex (None when the person has neither)."""
     if person.birth_year is None and not person.sex:
@@ -152,18 +196,16 @@ def resolve_person(session: Session, identity: Identity, *, facility_code: str, 
 
     person = _new_person(session, identity, keys, now)
     _claim(session, person, keys, held, now)
-    session.flush()
     _propose_namesakes(session, person, now)
-    session.flush()
     return person.id
 
 
 def _resolved(
     session: Session,
-    holder: Person,
+    holder: _Person,
     identity: Identity,
     keys: _Keys,
-    held: dict[Key, Person],
+    held: dict[Key, _Person],
     kind: MatchKind,
     basis: str,
     differs: list[str],
@@ -176,17 +218,13 @@ def _resolved(
         return _same(session, sibling, identity, keys, held, now)
     person = _new_person(session, identity, keys, now)
     _claim(session, person, keys, held, now)
-    session.flush()
     agrees = [f for f in ("name", "birth_date", "sex") if f not in differs and f in _compared(holder, person)]
     detail = f"same {BASIS[basis]}; differs: {', '.join(differs)}"
     detail += f"; agrees: {', '.join(agrees)}" if agrees else ""
     if basis == "cccd" and keys.cccd:
         sides = [w for w, p in (("person", holder), ("other", person)) if cccd_agrees(keys.cccd, p)]
         detail += f"; the CCCD's digits agree with: {' and '.join(sides) or 'neither'}"
-    session.add(
-        PersonMatch(person_id=holder.id, other_person_id=person.id, kind=kind.value, detail=detail, created_at=now)
-    )
-    session.flush()
+    _add_match(session, holder.id, person.id, kind, detail, now)
     log.info(
         "person %s: %s (%s %s) differs in %s: visit kept apart as person %s",
         holder.id,
@@ -204,26 +242,35 @@ def _masked(keys: _Keys, basis: str) -> str:
     return mask_identifier(value)
 
 
-def _holders(session: Session, keys: list[Key]) -> dict[Key, Person]:
+def _holders(session: Session, keys: list[Key]) -> dict[Key, _Person]:
     """The person holding each of ``keys`` (one indexed SELECT), a merged person's survivor in its place."""
     if not keys:
         return {}
     wanted = or_(
-        *(
-            and_(PersonIdentifier.kind == k, PersonIdentifier.facility_code == f, PersonIdentifier.value == v)
-            for k, f, v in keys
-        )
+        *(and_(IDENTIFIERS.c.kind == k, IDENTIFIERS.c.facility_code == f, IDENTIFIERS.c.value == v) for k, f, v in keys)
     )
     rows = session.execute(
-        select(PersonIdentifier.kind, PersonIdentifier.facility_code, PersonIdentifier.value, Person)
-        .join(Person, Person.id == PersonIdentifier.person_id)
+        select(IDENTIFIERS.c.kind, IDENTIFIERS.c.facility_code, IDENTIFIERS.c.value, *_COLUMNS)
+        .join(PERSONS, PERSONS.c.id == IDENTIFIERS.c.person_id)
         .where(wanted)
     ).all()
-    return {(kind, facility, value): survivor(session, person) for kind, facility, value, person in rows}
+    return {(r[0], r[1], r[2]): _survivor(session, _Person(*r[3:])) for r in rows}
+
+
+def _load(session: Session, person_id: int) -> _Person:
+    return _Person(*session.execute(select(*_COLUMNS).where(PERSONS.c.id == person_id)).one())
+
+
+def _survivor(session: Session, person: _Person) -> _Person:
+    seen = {person.id}
+    while person.merged_into_id is not None and person.merged_into_id not in seen:
+        person = _load(session, person.merged_into_id)
+        seen.add(person.id)
+    return person
 
 
 def survivor(session: Session, person: Person) -> Person:
-    """The person ``person`` was merged into (itself when it was not)."""
+    """The person ``person`` was merged into (itself when it was not), as an ORM object."""
     seen = {person.id}
     while person.merged_into_id is not None and person.merged_into_id not in seen:
         person = session.get(Person, person.merged_into_id)
@@ -231,7 +278,7 @@ def survivor(session: Session, person: Person) -> Person:
     return person
 
 
-def birth_parts(x: Person | Identity) -> tuple[int | None, int | None, int | None]:
+def birth_parts(x: Person | _Person | Identity) -> tuple[int | None, int | None, int | None]:
     return (x.birth_year, x.birth_month, x.birth_day)
 
 
@@ -255,7 +302,7 @@ def birth_text(parts: tuple[int | None, int | None, int | None]) -> str:
     return f"{year:04d}-{month:02d}" if day is None else f"{year:04d}-{month:02d}-{day:02d}"
 
 
-def _differs(person: Person, identity: Identity, keys: _Keys, fields: tuple[str, ...]) -> list[str]:
+def _differs(person: _Person, identity: Identity, keys: _Keys, fields: tuple[str, ...]) -> list[str]:
     """Which of ``fields`` tell ``person`` and the visit apart (unknown on either side never does)."""
     found = []
     visit_name = name_key(identity.full_name)
@@ -273,7 +320,7 @@ def _differs(person: Person, identity: Identity, keys: _Keys, fields: tuple[str,
     return found
 
 
-def _compared(a: Person, b: Person) -> set[str]:
+def _compared(a: _Person, b: _Person) -> set[str]:
     """The demographic fields both persons know."""
     known = set()
     if a.name_key and b.name_key:
@@ -285,16 +332,16 @@ def _compared(a: Person, b: Person) -> set[str]:
     return known
 
 
-def _sibling(session: Session, holder: Person, kind: MatchKind, identity: Identity, keys: _Keys) -> Person | None:
+def _sibling(session: Session, holder: _Person, kind: MatchKind, identity: Identity, keys: _Keys) -> _Person | None:
     """The person an earlier visit like this one was kept apart as (a match of ``kind`` with ``holder``)."""
-    others = session.scalars(
-        select(Person)
-        .join(PersonMatch, PersonMatch.other_person_id == Person.id)
-        .where(PersonMatch.person_id == holder.id, PersonMatch.kind == kind.value)
-        .order_by(PersonMatch.id)
+    rows = session.execute(
+        select(*_COLUMNS)
+        .join(MATCHES, MATCHES.c.other_person_id == PERSONS.c.id)
+        .where(MATCHES.c.person_id == holder.id, MATCHES.c.kind == kind.value)
+        .order_by(MATCHES.c.id)
     ).all()
-    for other in others:
-        other = survivor(session, other)
+    for row in rows:
+        other = _survivor(session, _Person(*row))
         if other.id == holder.id:  # confirmed and merged since: the holder is the person after all
             return holder
         if not _differs(other, identity, keys, ("name", "birth_date", "sex", "cccd", "sin")):
@@ -302,90 +349,95 @@ def _sibling(session: Session, holder: Person, kind: MatchKind, identity: Identi
     return None
 
 
-def _new_person(session: Session, identity: Identity, keys: _Keys, now: dt.datetime) -> Person:
-    person = Person(
-        full_name=(identity.full_name or "")[:255],
-        name_key=name_key(identity.full_name)[:255],
-        birth_year=identity.birth_year,
-        birth_month=identity.birth_month,
-        birth_day=identity.birth_day,
-        sex=identity.sex,
-        cccd=keys.cccd,
-        social_insurance_number=keys.sins[0] if keys.sins else None,
-        phone=identity.phone,
-        address=(identity.address or "")[:1024],
-        created_at=now,
-        updated_at=now,
+def _new_person(session: Session, identity: Identity, keys: _Keys, now: dt.datetime) -> _Person:
+    values = {
+        "full_name": (identity.full_name or "")[:255],
+        "name_key": name_key(identity.full_name)[:255],
+        "birth_year": identity.birth_year,
+        "birth_month": identity.birth_month,
+        "birth_day": identity.birth_day,
+        "sex": identity.sex,
+        "cccd": keys.cccd,
+        "social_insurance_number": keys.sins[0] if keys.sins else None,
+        "phone": identity.phone,
+        "address": (identity.address or "")[:1024],
+        "merged_into_id": None,
+    }
+    person_id = session.execute(
+        insert(PERSONS).values(**values, created_at=now, updated_at=now).returning(PERSONS.c.id)
+    ).scalar_one()
+    return _Person(id=person_id, **values)
+
+
+def _add_match(session: Session, person_id: int, other_id: int, kind: MatchKind, detail: str, now: dt.datetime) -> None:
+    session.execute(
+        insert(MATCHES).values(
+            person_id=person_id,
+            other_person_id=other_id,
+            kind=kind.value,
+            detail=detail[:300],
+            status=MatchStatus.OPEN.value,
+            created_at=now,
+        )
     )
-    session.add(person)
-    return person
 
 
 def _same(
-    session: Session, person: Person, identity: Identity, keys: _Keys, held: dict[Key, Person], now: dt.datetime
+    session: Session, person: _Person, identity: Identity, keys: _Keys, held: dict[Key, _Person], now: dt.datetime
 ) -> int:
     """The visit is ``person``'s: fill what the person lacks, claim free identifiers, propose the holders of the
     others."""
-    _fill(person, identity, keys, now)
+    _fill(session, person, identity, keys, now)
     _claim(session, person, keys, held, now)
     proposed: set[int] = set()
     for key, other in held.items():
         if other.id == person.id or other.id in proposed or paired(session, person.id, other.id):
             continue
         proposed.add(other.id)
-        session.add(
-            PersonMatch(
-                person_id=other.id,
-                other_person_id=person.id,
-                kind=MatchKind.CANDIDATE.value,
-                detail=f"a visit of this person carries the other's {BASIS[key[0]]}",
-                created_at=now,
-            )
-        )
+        detail = f"a visit of this person carries the other's {BASIS[key[0]]}"
+        _add_match(session, other.id, person.id, MatchKind.CANDIDATE, detail, now)
         log.info("persons %s and %s share an identifier (%s): candidate", other.id, person.id, key[0])
-    session.flush()
     return person.id
 
 
 BASIS = {"cccd": "CCCD", "sin": "social-insurance number", "his": "patient code"}
 
 
-def _fill(person: Person, identity: Identity, keys: _Keys, now: dt.datetime) -> None:
-    changed = False
+def _fill(session: Session, person: _Person, identity: Identity, keys: _Keys, now: dt.datetime) -> None:
+    """Write what the person lacks and the visit says (one UPDATE, only when something is new)."""
+    changes: dict[str, object] = {}
     birth = list(birth_parts(person))
     for i, part in enumerate(birth_parts(identity)):
         if part is None:
             break
         if birth[i] is None:
             birth[i] = part
-            changed = True
+            changes[("birth_year", "birth_month", "birth_day")[i]] = part
         elif birth[i] != part:
             break
-    if changed:
-        person.birth_year, person.birth_month, person.birth_day = birth
-    updates = {
-        "sex": identity.sex if not person.sex else None,
-        "phone": identity.phone if not person.phone else None,
-        "address": (identity.address or "")[:1024] if not person.address else None,
-        "cccd": keys.cccd if not person.cccd else None,
-        "social_insurance_number": keys.sins[0] if keys.sins and not person.social_insurance_number else None,
+    offered = {
+        "sex": identity.sex,
+        "phone": identity.phone,
+        "address": (identity.address or "")[:1024],
+        "cccd": keys.cccd,
+        "social_insurance_number": keys.sins[0] if keys.sins else None,
+        "full_name": (identity.full_name or "")[:255],
     }
-    if not person.full_name and identity.full_name:
-        updates["full_name"] = identity.full_name[:255]
-        updates["name_key"] = name_key(identity.full_name)[:255]
-    for field, value in updates.items():
-        if value:
+    for field, value in offered.items():
+        if value and not getattr(person, field):
+            changes[field] = value
+    if "full_name" in changes:
+        changes["name_key"] = name_key(identity.full_name)[:255]
+    if changes:
+        for field, value in changes.items():
             setattr(person, field, value)
-            changed = True
-    if changed:
-        person.updated_at = now
+        session.execute(update(PERSONS).where(PERSONS.c.id == person.id).values(**changes, updated_at=now))
 
 
-def _claim(session: Session, person: Person, keys: _Keys, held: dict[Key, Person], now: dt.datetime) -> None:
-    """Index the visit's identifiers nobody holds under ``person`` (one CCCD and one social-insurance number
-    per person: a second, different one is what the person's columns already say it is not)."""
-    if person.id is None:
-        session.flush()  # a new person: its id for the identifiers
+def _claim(session: Session, person: _Person, keys: _Keys, held: dict[Key, _Person], now: dt.datetime) -> None:
+    """Index the visit's identifiers nobody holds under ``person`` (one INSERT; one CCCD and one
+    social-insurance number per person: a second, different one is what the person's columns say it is not)."""
+    rows = []
     for key in keys.all():
         kind, facility, value = key
         if key in held:
@@ -394,21 +446,25 @@ def _claim(session: Session, person: Person, keys: _Keys, held: dict[Key, Person
             continue
         if kind == IdentifierKind.SOCIAL_INSURANCE.value and person.social_insurance_number not in (None, value):
             continue
-        session.add(
-            PersonIdentifier(person_id=person.id, kind=kind, facility_code=facility, value=value, created_at=now)
+        rows.append(
+            {"person_id": person.id, "kind": kind, "facility_code": facility, "value": value, "created_at": now}
         )
         held[key] = person
+    if rows:
+        session.execute(insert(IDENTIFIERS), rows)
+    if any(row["kind"] != IdentifierKind.HIS_PATIENT.value for row in rows):
+        link_profiles(session, person.id, now=now)  # a new CCCD or number may name booking profiles
 
 
 def paired(session: Session, a: int, b: int) -> bool:
     """Whether persons ``a`` and ``b`` already have a match (any kind, any status): a pair is proposed once."""
     return (
         session.scalar(
-            select(PersonMatch.id)
+            select(MATCHES.c.id)
             .where(
                 or_(
-                    and_(PersonMatch.person_id == a, PersonMatch.other_person_id == b),
-                    and_(PersonMatch.person_id == b, PersonMatch.other_person_id == a),
+                    and_(MATCHES.c.person_id == a, MATCHES.c.other_person_id == b),
+                    and_(MATCHES.c.person_id == b, MATCHES.c.other_person_id == a),
                 )
             )
             .limit(1)
@@ -417,23 +473,23 @@ def paired(session: Session, a: int, b: int) -> bool:
     )
 
 
-def _propose_namesakes(session: Session, person: Person, now: dt.datetime) -> None:
+def _propose_namesakes(session: Session, person: _Person, now: dt.datetime) -> None:
     """A candidate match with each person of the same name key, agreeing birth date and sex (a new person)."""
     if person.birth_year is None or not person.name_key:
         return
-    found = session.scalars(
-        select(Person)
+    rows = session.execute(
+        select(*_COLUMNS)
         .where(
-            Person.name_key == person.name_key,
-            Person.birth_year == person.birth_year,
-            Person.merged_into_id.is_(None),
-            Person.id != person.id,
+            PERSONS.c.name_key == person.name_key,
+            PERSONS.c.birth_year == person.birth_year,
+            PERSONS.c.merged_into_id.is_(None),
+            PERSONS.c.id != person.id,
         )
-        .order_by(Person.id)
+        .order_by(PERSONS.c.id)
         .limit(MAX_CANDIDATES * 4)
     ).all()
     proposed = 0
-    for other in found:
+    for other in (_Person(*row) for row in rows):
         if proposed >= MAX_CANDIDATES:
             break
         if not births_agree(birth_parts(other), birth_parts(person)):
@@ -448,15 +504,7 @@ def _propose_namesakes(session: Session, person: Person, now: dt.datetime) -> No
         precision = "day" if None not in (*birth_parts(other), *birth_parts(person)) else "partly known"
         agrees = "name, birth_date" + (f" ({precision})" if precision != "day" else "")
         agrees += ", sex" if other.sex and person.sex else ""
-        session.add(
-            PersonMatch(
-                person_id=other.id,
-                other_person_id=person.id,
-                kind=MatchKind.CANDIDATE.value,
-                detail=f"no shared identifier; agrees: {agrees}",
-                created_at=now,
-            )
-        )
+        _add_match(session, other.id, person.id, MatchKind.CANDIDATE, f"no shared identifier; agrees: {agrees}", now)
         proposed += 1
     if proposed:
         log.info("person %s: %s candidate match(es) by name, birth date and sex", person.id, proposed)
