@@ -64,7 +64,15 @@ from core.errors import DomainError
 from core.timeutil import local_to_utc, local_today, utcnow
 from core.uow import Database
 from henkham.migrate import upgrade
-from tests.harness import BenchError, add_database_arguments, add_seed_argument, bench_main, join_clients, log
+from tests.harness import (
+    BenchError,
+    add_database_arguments,
+    add_seed_argument,
+    bench_main,
+    bench_parser,
+    join_clients,
+    log,
+)
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOSPITAL = "bvdk-tinh-demo"  # the first demo hospital: 20 departments, 30-day booking horizon
@@ -809,7 +817,7 @@ def run(url: str, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = bench_parser(__doc__)
     add_database_arguments(parser, ADMIN_URL, "migrated and filled with demo and bench data, not dropped", logs=False)
     parser.add_argument("--clients", type=int, default=8, help="concurrent client processes (8)")
     parser.add_argument("--booking-seconds", type=float, default=15.0, help="duration of the booking run (15)")

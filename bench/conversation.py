@@ -79,7 +79,7 @@ from core.uow import Database
 from henkham.migrate import upgrade
 from tests.dialogue_stack import RASA_TOKEN, button_payload, buttons_of, running_dialogue, settled, text_of
 from tests.factories import build_world
-from tests.harness import BenchError, add_seed_argument, bench_main, log
+from tests.harness import BenchError, add_database_arguments, add_seed_argument, bench_main, bench_parser, log
 from tests.zalo_helpers import OA_ID
 from tests.zalo_sim import Simulator
 
@@ -841,8 +841,8 @@ def run(url: str, dbname: str, folder: Path, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--admin-url", default=ADMIN_URL, help=f"server for the throw-away database ({ADMIN_URL})")
+    parser = bench_parser(__doc__)
+    add_database_arguments(parser, ADMIN_URL, None)
     parser.add_argument("--users", type=int, default=20, help="users chatting at once (20)")
     parser.add_argument(
         "--think",
@@ -869,7 +869,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--train-wait", type=float, default=3600.0, help="longest wait for another Rasa training, s (3600)"
     )
     add_seed_argument(parser, "of the NLU texts")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs (kept anyway on errors)")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per webhook request
     return bench_main(

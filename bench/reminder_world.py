@@ -28,6 +28,7 @@ from core.booking.models import Account, Appointment, Department, Hospital, Pati
 from core.config import Settings, ZaloOASettings
 from core.timeutil import to_local, utcnow
 from core.uow import Database
+from tests.factories import hospital_row
 
 CHUNK = 2_000  # rows per executemany
 
@@ -78,14 +79,8 @@ def seed_due_reminders(
         session = uow.session
         hospital = session.scalar(select(Hospital).where(Hospital.slug == oa.hospital))
         if hospital is None:
-            hospital = Hospital(
-                slug=oa.hospital,
-                name="Bệnh viện Nhắc lịch",
-                facility_code="88888",
-                address="2 Đường Nhắc Lịch",
-                phone="02900000001",
-                emergency_phone="02900000115",
-                opening_hours="7:00–16:30",
+            hospital = hospital_row(
+                oa.hospital, "Bệnh viện Nhắc lịch", "88888", "2 Đường Nhắc Lịch", "02900000001", "02900000115"
             )
             session.add(hospital)
             session.flush()

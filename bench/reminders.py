@@ -78,7 +78,7 @@ from core.config import ZaloOASettings
 from core.reminders.models import Reminder
 from core.uow import Database
 from henkham.migrate import upgrade
-from tests.harness import BenchError, BenchRun, Children, add_database_arguments, bench_main, log
+from tests.harness import BenchError, BenchRun, Children, add_database_arguments, bench_main, bench_parser, log
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSPITAL = "bv-nhac-lich"
@@ -705,7 +705,7 @@ def run(url: str, dbname: str, args: argparse.Namespace, children: Children) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--count", type=int, default=10_000, help="reminders due in the same minute (10000)")
     parser.add_argument("--departments", type=int, default=20, help="departments (one full slot each) (20)")
     add_sender_arguments(parser)

@@ -83,6 +83,7 @@ from tests.harness import (
     add_database_arguments,
     add_seed_argument,
     bench_main,
+    bench_parser,
     free_port,
     join_clients,
     log,
@@ -927,7 +928,7 @@ def run(url: str, dbname: str, args: argparse.Namespace, children: Children) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = bench_parser(__doc__)
     add_database_arguments(parser, ADMIN_URL, "migrated, demo and bench rows added, not dropped")
     parser.add_argument(
         "--phases", nargs="+", choices=["webhook", "sender"], default=["webhook", "sender"], help="what to run (both)"

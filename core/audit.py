@@ -5,6 +5,9 @@ calls :func:`record_reads` once with the kind and ids of what it returns. Who re
 work (:attr:`core.uow.UnitOfWork.actor`, set by the entry point: the API client and the account it acts for);
 a unit of work without an actor (the scheduler, the CLI, the chat's own look-ups) is not a reader to audit.
 
+Clinical records (core/emr) are read with an explicit reader and purpose: :func:`record_record_read` writes one
+row per read with the channel it came through and *what* was read (the ids of the visits and sections).
+
 Only ids are stored, never names, phones or identity numbers. Rows are only ever inserted.
 """
 
@@ -14,7 +17,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Index, Integer, String, insert
+from sqlalchemy import Index, Integer, String, Text, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
@@ -48,6 +51,8 @@ class AccessAudit(Base):
     record_kind: Mapped[str] = mapped_column(String(30))
     record_id: Mapped[str] = mapped_column(String(40))
     purpose: Mapped[str] = mapped_column(String(120), default="")
+    channel: Mapped[str] = mapped_column(String(20), default="", server_default="")  # "api", "cli", "chat", …
+    detail: Mapped[str | None] = mapped_column(Text)  # what was read, as ids (clinical records)
 
 
 ACCESS_AUDIT = AccessAudit.__table__
@@ -79,3 +84,35 @@ def record_reads(uow, record_kind: str, record_ids: Iterable[int | str], *, now:
     ]
     if rows:
         uow.write_aside(_INSERT, rows)
+
+
+def record_record_read(
+    uow,
+    reader: Actor,
+    record_kind: str,
+    record_id: int | str,
+    *,
+    purpose: str,
+    channel: str,
+    detail: str,
+    now: dt.datetime | None = None,
+) -> None:
+    """Append the one audit row of a clinical-record read by ``reader`` (given explicitly: a record is never
+    read anonymously): the record, the purpose, the channel and ``detail``, what was read (ids only)."""
+    uow.write_aside(
+        _INSERT,
+        [
+            {
+                "at": now or utcnow(),
+                "actor_kind": reader.kind[:20],
+                "actor_id": reader.client_id,
+                "actor_name": reader.client_name[:80],
+                "account_id": reader.account_id,
+                "record_kind": record_kind,
+                "record_id": str(record_id)[:40],
+                "purpose": purpose[:120],
+                "channel": channel[:20],
+                "detail": detail,
+            }
+        ],
+    )

@@ -161,6 +161,10 @@ class Cli:
     def campaign_channel(self) -> ZaloCampaignChannel:
         return campaign_channel()
 
+    @property
+    def rasa(self) -> RasaBot:
+        return rasa_bot(self.settings)
+
     def close(self) -> None:
         if self._database is not None:
             self._database.dispose()

@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from core.errors import DomainError
 from henkham import bootstrap
 from henkham.campaign_cli import campaign
 from henkham.cli_errors import OneLineErrors
@@ -302,11 +301,7 @@ def zalo_handback(oa_id: str, user_id: str, staff: str) -> None:
     """Hand a conversation in human mode back to the assistant (resumes the paused bot)."""
     from bot.zalo_webhook.handoff import hand_back
 
-    settings = world().settings
-    try:
-        hand_back(world().database, settings.rasa_url, oa_id, user_id, staff, rasa_token=settings.rasa_token)
-    except DomainError as error:
-        raise click.ClickException(error.message) from None
+    hand_back(world().database, world().rasa, oa_id, user_id, staff)  # refused: OneLineErrors' one line
     click.echo(f"conversation {oa_id}:{user_id} is back with the assistant")
 
 

@@ -24,16 +24,13 @@ from typing import Any
 
 import pytest
 import requests
-from flask import Flask
 from playwright.sync_api import Browser, Error, sync_playwright
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from bot.zalo_webhook import wakeup, workers
 from bot.zalo_webhook.models import InboundEvent, OutboundMessage
 from bot.zalo_webhook.runtime import Channel
 from core.uow import Database
-from tests.harness import HOST, free_port
 from tests.zalo_helpers import ScriptedBot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,20 +77,6 @@ def launched_chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
-
-
-@contextmanager
-def serving_app(app: Flask) -> Iterator[str]:
-    """Serve a WSGI app over real HTTP in a thread; yields its base URL."""
-    server = make_server(HOST, free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{HOST}:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @contextmanager

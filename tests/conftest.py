@@ -84,8 +84,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @contextmanager
-def opened(url: str, *, pool_size: int, max_overflow: int) -> Iterator[Database]:
-    """A ``Database`` on ``url``, its connections closed on exit."""
+def opened(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Iterator[Database]:
+    """A ``Database`` on ``url`` (its own pool, as another process has), its connections closed on exit."""
     database = Database(url, pool_size=pool_size, max_overflow=max_overflow)
     try:
         yield database

@@ -17,13 +17,12 @@ from sqlalchemy import func, select
 
 from bot.zalo_webhook.models import InboundEvent, OutboundMessage, WorkStatus
 from bot.zalo_webhook.runtime import Channel
-from bot.zalo_webhook.simulator import SimulatedOA
 from core.uow import Database
 from henkham import bootstrap
 from henkham.web import create_app
-from tests.browser_support import running_workers, serving_app
-from tests.harness import free_port, wait_until
-from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, zalo_settings
+from tests.browser_support import running_workers
+from tests.harness import free_port, serving_app, wait_until
+from tests.zalo_helpers import OA_ID, SIMULATED_OA, zalo_settings
 from tests.zalo_sim import ROOT, Simulator, running_process, simulator_process
 
 RASA_TOKEN = "test-rasa-token"  # what scripts/rasa-server serves with (--auth-token) and the channel sends
@@ -143,9 +142,8 @@ def running_dialogue(
             rasa_timeout_seconds=20.0,
         )
         app_url = cleanup.enter_context(serving_app(create_app(settings, database=db)))
-        oa = SimulatedOA(OA_ID, APP_ID, SECRET, APP_SECRET, refresh_token="first-refresh-token", name="BV Thử nghiệm")
         cleanup.enter_context(
-            simulator_process(f"{app_url}/zalo/webhook", [oa], folder / "simulator.log", port=simulator_port)
+            simulator_process(f"{app_url}/zalo/webhook", [SIMULATED_OA], folder / "simulator.log", port=simulator_port)
         )
         channel = bootstrap.channel(settings, db)  # the real bot: Rasa's REST channel
         with db.uow() as uow:

@@ -24,8 +24,8 @@ class World:
 HOSPITAL_FIELDS = ("slug", "name", "facility_code", "address", "phone", "emergency_phone")
 
 
-def _hospital(*values: str, **rules: object) -> Hospital:
-    """A hospital open 7:00–16:30, of ``values`` in the order of HOSPITAL_FIELDS."""
+def hospital_row(*values: str, **rules: object) -> Hospital:
+    """A hospital open 7:00–16:30, of ``values`` in the order of HOSPITAL_FIELDS (the tests' and the benches')."""
     return Hospital(**dict(zip(HOSPITAL_FIELDS, values, strict=True)), opening_hours="7:00–16:30", **rules)
 
 
@@ -40,7 +40,7 @@ def build_world(
 ) -> World:
     """Hospital "test" with departments nhi and mat: every day 07:00-11:00 and 13:30-16:30."""
     with db.uow() as uow:
-        hospital = _hospital(
+        hospital = hospital_row(
             "test", "Bệnh viện Thử nghiệm", "99999", "1 Đường Thử", "02900000000", "02900000115", **rules
         )
         uow.session.add(hospital)
@@ -131,7 +131,7 @@ def today_local() -> dt.date:
 def add_hospital(db: Database, slug: str = "other") -> None:
     """A second hospital ``slug`` ("Bệnh viện Khác"): no departments, no OA."""
     with db.uow() as uow:
-        uow.session.add(_hospital(slug, "Bệnh viện Khác", "88888", "2 Đường Khác", "02900000001", "02900000116"))
+        uow.session.add(hospital_row(slug, "Bệnh viện Khác", "88888", "2 Đường Khác", "02900000001", "02900000116"))
         uow.commit()
 
 

@@ -1,5 +1,6 @@
-"""The one harness of the tests and the benchmarks: waiting on an event, free ports, subprocesses with a log
-each, throw-away PostgreSQL databases, and the scaffolding of a bench script's ``main()``.
+"""The one harness of the tests and the benchmarks: waiting on an event, threads released at once, free ports,
+a WSGI app served in a thread, subprocesses with a log each, throw-away PostgreSQL databases, and the
+scaffolding of a bench script's ``main()``.
 
 It lives in ``tests/`` (a package; the project root is on ``sys.path`` for pytest and for the bench scripts,
 which put it there themselves) and imports nothing from pytest or the application, so ``bench/*.py`` use it
@@ -25,13 +26,15 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import requests
+from werkzeug.serving import make_server
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 class NotReady(AssertionError):
@@ -77,11 +80,52 @@ def stopping_thread(
         assert not thread.is_alive(), what
 
 
+def run_together(work: Callable[[], T], count: int, *, timeout: float = 120) -> list[T]:
+    """Call ``work`` in ``count`` threads released at the same moment (a barrier) and wait for them all; what
+    they returned, in the order they finished. The first exception any of them raised is raised here, once
+    all have ended (or ``timeout`` seconds have passed: an AssertionError)."""
+    start = threading.Barrier(count)
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def one() -> None:
+        try:
+            start.wait(timeout=timeout)
+            results.append(work())
+        except BaseException as error:  # raised below, in the caller's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), f"{count} threads: not all ended in {timeout:g} s"
+    if errors:
+        raise errors[0]
+    return results
+
+
 def free_port() -> int:
     """A TCP port nobody listens on at 127.0.0.1 right now."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving_app(app: Callable[..., Any]) -> Iterator[str]:
+    """Serve a WSGI app (the web app, a stand-in for Rasa or for a webhook) over real HTTP in a thread; yields
+    its base URL."""
+    server = make_server(HOST, free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{HOST}:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def answers(url: str, timeout: float = 1.0) -> bool:
@@ -92,9 +136,13 @@ def answers(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
-    """Terminate ``process`` (kill it if it does not stop within ``timeout``) and reap it."""
-    if process.poll() is None:
+def stop_process(process: subprocess.Popen, timeout: float = 20, *, quick: bool = False) -> None:
+    """Terminate ``process`` (kill it if it does not stop within ``timeout``) and reap it. ``quick``: a server
+    whose graceful stop the test does not look at gets SIGINT, gunicorn's quick shutdown (0.4 s instead of the
+    2.3 s its graceful SIGTERM takes to wind down idle workers)."""
+    if process.poll() is None and quick:
+        process.send_signal(signal.SIGINT)
+    elif process.poll() is None:
         process.terminate()
     try:
         process.wait(timeout=timeout)
@@ -199,12 +247,21 @@ def log(message: str) -> None:
     print(f"[{time.monotonic() - _STARTED:5.1f} s] {message}", flush=True)
 
 
-def add_database_arguments(parser: argparse.ArgumentParser, admin_url: str, given: str, *, logs: bool = True) -> None:
-    """--database-url (``given`` says what is done to it), --admin-url and, with ``logs``, --keep-logs."""
-    parser.add_argument(
-        "--database-url",
-        help=f"an existing PostgreSQL database to use ({given}); default: a throw-away database on --admin-url",
-    )
+def bench_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A bench script's parser, described by the first paragraph of its docstring (``doc``)."""
+    return argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+
+
+def add_database_arguments(
+    parser: argparse.ArgumentParser, admin_url: str, given: str | None, *, logs: bool = True
+) -> None:
+    """--database-url (``given`` says what is done to it; None: always a throw-away database), --admin-url and,
+    with ``logs``, --keep-logs."""
+    if given is not None:
+        parser.add_argument(
+            "--database-url",
+            help=f"an existing PostgreSQL database to use ({given}); default: a throw-away database on --admin-url",
+        )
     parser.add_argument("--admin-url", default=admin_url, help=f"server for the throw-away database ({admin_url})")
     if logs:
         keep = "keep the subprocesses' logs (kept anyway on errors)"

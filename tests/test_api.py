@@ -45,6 +45,13 @@ def other_hospital(kind: str) -> dict:
 
 
 OTHER_HOSPITAL = other_hospital("appointment")
+NO_DEPARTMENT_TIM = error(
+    "not_found",
+    "test has no department 'tim'",
+    "Dạ, Bệnh viện Thử nghiệm chưa có khoa này để đặt lịch. Anh/chị chọn khoa khác giúp em ạ.",
+    hospital="test",
+    department="tim",
+)
 
 
 class Refused:
@@ -129,6 +136,12 @@ def create_patient(client, key: str, account: str, **overrides) -> dict:
     return response.get_json()
 
 
+def zalo_patient(client, keys) -> tuple[str, dict[str, str], dict]:
+    """The Mini App's key, the headers of its Zalo user "zalo-1", and a new patient profile of that user."""
+    mini = keys["mini_app"]
+    return mini, auth(mini, "zalo-1"), create_patient(client, mini, "zalo-1")
+
+
 def book(client, key: str, account: str | None, slot_id: int, patient_id: int, key_header: str | None = None, **body):
     extra = {"Idempotency-Key": key_header} if key_header else {}
     return client.post(
@@ -210,17 +223,7 @@ def test_doctors_and_visit_types(client, db):
     assert [(d["full_name"], d["title"], d["department"]) for d in doctors] == [("Trần Văn Bác Sĩ", "BSCKI", "nhi")]
     assert client.get(f"{API}/hospitals/test/doctors?department=nhi").get_json()["doctors"] == doctors
     assert client.get(f"{API}/hospitals/test/doctors?department=mat").get_json() == {"doctors": []}
-    assert_refused(
-        client.get(f"{API}/hospitals/test/doctors?department=tim"),
-        404,
-        error(
-            "not_found",
-            "test has no department 'tim'",
-            "Dạ, Bệnh viện Thử nghiệm chưa có khoa này để đặt lịch. Anh/chị chọn khoa khác giúp em ạ.",
-            hospital="test",
-            department="tim",
-        ),
-    )
+    assert_refused(client.get(f"{API}/hospitals/test/doctors?department=tim"), 404, NO_DEPARTMENT_TIM)
 
     response = client.get(f"{API}/hospitals/test/visit-types")
     assert response.status_code == 200
@@ -273,17 +276,7 @@ def test_slot_search_refuses_an_invalid_query(client, query, details):
 
 
 def test_slot_search_of_unknown_department_is_404(client):
-    assert_refused(
-        client.get(SLOTS.format(department="tim")),
-        404,
-        error(
-            "not_found",
-            "test has no department 'tim'",
-            "Dạ, Bệnh viện Thử nghiệm chưa có khoa này để đặt lịch. Anh/chị chọn khoa khác giúp em ạ.",
-            hospital="test",
-            department="tim",
-        ),
-    )
+    assert_refused(client.get(SLOTS.format(department="tim")), 404, NO_DEPARTMENT_TIM)
 
 
 def test_openapi_document_lists_the_booking_paths(client):
@@ -718,9 +711,7 @@ def test_get_appointment_by_code(client, keys):
 
 
 def test_patient_appointments_and_upcoming_only(client, keys):
-    mini = keys["mini_app"]
-    headers = auth(mini, "zalo-1")
-    patient = create_patient(client, mini, "zalo-1")
+    mini, headers, patient = zalo_patient(client, keys)
     morning = slots_tomorrow(client, part_of_day="morning")[0]
     afternoon = slots_tomorrow(client, part_of_day="afternoon")[0]
     later = search(client, "mat", date=(today_local() + dt.timedelta(days=2)).isoformat())[0]
@@ -750,9 +741,7 @@ def test_patient_appointments_and_upcoming_only(client, keys):
 
 
 def test_patient_cancels_and_the_seat_is_free_again(client, db, keys):
-    mini = keys["mini_app"]
-    headers = auth(mini, "zalo-1")
-    patient = create_patient(client, mini, "zalo-1")
+    mini, headers, patient = zalo_patient(client, keys)
     slot = slots_tomorrow(client)[0]
     assert slot["free"] == 2
     code = booked(client, mini, "zalo-1", slot["id"], patient["id"])["code"]
@@ -825,9 +814,7 @@ def test_cancel_by_hospital_needs_staff_scope_and_a_reason(client, keys):
 
 
 def test_reschedule_keeps_the_code_and_takes_the_new_slots_queue_number(client, keys):
-    mini = keys["mini_app"]
-    headers = auth(mini, "zalo-1")
-    patient = create_patient(client, mini, "zalo-1")
+    mini, headers, patient = zalo_patient(client, keys)
     slots = slots_tomorrow(client)
     old, new = slots[0], slots[3]  # 07:00 and 08:30: the fourth slot numbers its seats 7 and 8
     original = booked(client, mini, "zalo-1", old["id"], patient["id"])
@@ -903,9 +890,7 @@ def test_reschedule_to_a_full_slot_changes_nothing(client, keys):
 
 
 def test_reschedule_to_another_department_is_422(client, keys):
-    mini = keys["mini_app"]
-    headers = auth(mini, "zalo-1")
-    patient = create_patient(client, mini, "zalo-1")
+    mini, headers, patient = zalo_patient(client, keys)
     original = booked(client, mini, "zalo-1", slots_tomorrow(client, "nhi")[0]["id"], patient["id"])
     eye = slots_tomorrow(client, "mat")[2]
     assert_refused(
@@ -924,9 +909,7 @@ def test_reschedule_to_another_department_is_422(client, keys):
 
 
 def test_a_cancelled_appointment_cannot_be_rescheduled(client, keys):
-    mini = keys["mini_app"]
-    headers = auth(mini, "zalo-1")
-    patient = create_patient(client, mini, "zalo-1")
+    mini, headers, patient = zalo_patient(client, keys)
     slots = slots_tomorrow(client)
     code = booked(client, mini, "zalo-1", slots[0]["id"], patient["id"])["code"]
     client.post(f"{API}/appointments/{code}/cancel", json={}, headers=headers)
@@ -1168,9 +1151,7 @@ BIG = 2**31
     ],
 )
 def test_odd_input_is_never_a_server_error(client, db, world, keys, case):
-    mini = keys["mini_app"]
-    headers = auth(mini, "zalo-1")
-    patient = create_patient(client, mini, "zalo-1")
+    mini, headers, patient = zalo_patient(client, keys)
     slot = slots_tomorrow(client)[0]
     if case == "book-slot-id":
         response = book(client, mini, "zalo-1", BIG, patient["id"])

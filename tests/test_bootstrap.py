@@ -35,6 +35,8 @@ def test_the_web_app_and_the_channel_are_wired_from_the_settings_given(tmp_path:
     assert app.extensions["henkham.settings"] is settings
     assert app.extensions["henkham.zalo_graph"].base_url == "http://127.0.0.1:9/graph"
     assert app.extensions["henkham.db"].url == settings.database_url
+    rasa = app.extensions["henkham.rasa"]  # the hand-back's Rasa client: the settings' URL and token
+    assert (rasa.base, rasa.token) == ("http://127.0.0.1:9/rasa", "rasa-token-of-this-test")
     db = app.extensions["henkham.db"]
     try:
         channel = bootstrap.channel(settings, db)

@@ -17,7 +17,6 @@ from contextlib import ExitStack, contextmanager
 import pytest
 from playwright.sync_api import Browser, Page, Response, expect
 
-from bot.zalo_webhook.simulator import SimulatedOA
 from core.uow import Database
 from henkham.migrate import upgrade
 from henkham.web import create_app
@@ -25,21 +24,14 @@ from tests.browser_support import (
     ChatStack,
     launched_chromium,
     running_workers,
-    serving_app,
 )
 from tests.factories import build_world, today_local
-from tests.harness import free_port
-from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, ScriptedBot, synced_channel, zalo_settings
+from tests.harness import free_port, serving_app
+from tests.zalo_helpers import OA_ID, OTHER_OA, SIMULATED_OA, ScriptedBot, synced_channel, zalo_settings
 from tests.zalo_sim import simulator_process
 
 REPLY_TIMEOUT_MS = 6_000  # the page polls every 0.7 s; the way through webhook, worker and sender is well under 1 s
 UI_TIMEOUT_MS = 5_000
-
-OUR_OA = SimulatedOA(OA_ID, APP_ID, SECRET, APP_SECRET, refresh_token="first-refresh-token", name="BV Thử nghiệm")
-# Listed first, so the page opens on it and the test has to pick ours. henkham does not serve it.
-OTHER_OA = SimulatedOA(
-    "1000000000000000001", "2000000000000000002", "other-oa-secret", "other-app-secret", name="OA khác"
-)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +61,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatStack]:
         simulator_url = cleanup.enter_context(
             simulator_process(
                 f"{app_url}/zalo/webhook",
-                [OTHER_OA, OUR_OA],
+                [OTHER_OA, SIMULATED_OA],  # the other first: the page opens on it and the test picks ours
                 folder / "simulator.log",
                 port=simulator_port,
                 webhook_timeout=5,
@@ -117,7 +109,7 @@ def open_chat_as_new_user(page: Page, simulator_url: str) -> str:
     expect(page.locator("#oa")).to_have_value(OTHER_OA.oa_id)
     with page.expect_response(conversation_of(OA_ID)):
         page.select_option("#oa", OA_ID)
-    expect(page.locator("#oa-name")).to_have_text(OUR_OA.name)
+    expect(page.locator("#oa-name")).to_have_text(SIMULATED_OA.name)
     users = page.locator("#user option")
     before = users.count()
     with page.expect_response(conversation_of(OA_ID)):

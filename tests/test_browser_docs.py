@@ -11,7 +11,8 @@ from playwright.sync_api import Browser, Route, expect
 from core.uow import Database
 from henkham.migrate import upgrade
 from henkham.web import create_app
-from tests.browser_support import launched_chromium, serving_app
+from tests.browser_support import launched_chromium
+from tests.harness import serving_app
 
 UI_TIMEOUT_MS = 10_000
 

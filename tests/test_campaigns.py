@@ -4,7 +4,6 @@ exactly once. Time travels by passing ``now`` (and with time-machine where the c
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 import time_machine
@@ -23,8 +22,9 @@ from core.news.sending import message_key, sending_allowed
 from core.timeutil import local_to_utc
 from core.uow import Database
 from tests import factories
-from tests.conftest import NOW
+from tests.conftest import NOW, opened
 from tests.factories import today_local
+from tests.harness import run_together
 from tests.zalo_helpers import OA_ID, zalo_settings
 
 CHANNEL = ZaloCampaignChannel()
@@ -395,30 +395,17 @@ def test_repeated_and_concurrent_steps_send_each_recipient_once(oa_world, db, se
         uow.session.add_all(Conversation(oa_id=OA_ID, user_id=u, follower=True, last_interaction_at=NOW) for u in users)
         uow.commit()
     view = new_campaign(db, target=FOLLOWERS)
-    start = threading.Barrier(3)
-    errors: list[BaseException] = []
 
     def scheduler() -> None:
-        database = Database(database_url)  # another process's pool
-        try:
-            start.wait()
+        with opened(database_url) as database:  # another process's pool
             for _ in range(200):
                 run_campaigns(database, settings, now=NOW, batch=7)
                 deliver_all(database)
                 with database.reader() as uow:
                     if uow.session.scalar(select(Campaign.status).where(Campaign.id == view.id)) == "completed":
                         return
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
-        finally:
-            database.dispose()
 
-    threads = [threading.Thread(target=scheduler) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
+    run_together(scheduler, 3)
     assert sorted(m.user_id for m in news_outbox(db)) == sorted(users)
     seen = status(db, view.id)
     assert seen.status == "completed" and seen.counts.sent == 60 and seen.counts.recipients == 60
@@ -431,23 +418,14 @@ def test_concurrent_schedulers_keep_the_frequency_cap(oa_world, db, database_url
         uow.session.add_all(Conversation(oa_id=OA_ID, user_id=u, follower=True, last_interaction_at=NOW) for u in users)
         uow.commit()
     first, second = new_campaign(db, target=FOLLOWERS), new_campaign(db, target=FOLLOWERS)
-    start = threading.Barrier(2)
 
     def scheduler() -> None:
-        database = Database(database_url)
-        try:
-            start.wait()
+        with opened(database_url) as database:
             for _ in range(30):
                 run_campaigns(database, settings, now=NOW, batch=10)
                 deliver_all(database)
-        finally:
-            database.dispose()
 
-    threads = [threading.Thread(target=scheduler) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(scheduler, 2)
     assert sorted(m.user_id for m in news_outbox(db)) == sorted(users), "each user exactly one broadcast"
     a, b = status(db, first.id), status(db, second.id)
     assert (a.status, b.status) == ("completed", "completed")

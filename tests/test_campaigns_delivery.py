@@ -86,6 +86,15 @@ def subscribers(db: Database, count: int, topic: str = "tieu_duong") -> list[int
     return ids
 
 
+def topic_campaign(db: Database, title: str, text: str, **options: str) -> campaigns.CampaignView:
+    """A campaign of hospital "test" to the subscribers of the "tieu_duong" topic, created now."""
+    spec = NewCampaign(
+        hospital="test", title=title, text=text, target=CampaignTarget(kind="topic", topic="tieu_duong"), **options
+    )
+    with db.uow() as uow:
+        return campaigns.create(uow, spec, created_by="test", channel=CHANNEL)
+
+
 def drain(db: Database, channel, settings) -> None:
     """Alternate scheduler steps and the real sender (four threads, as a sender process runs) until the
     campaign is done and the outbox empty."""
@@ -113,15 +122,12 @@ def test_a_topic_campaign_to_1000_subscribers_50_unsubscribed(db, channel, sim):
         for account_id in accounts[::20]:  # 50 of them wrote "hủy nhận tin"
             with db.uow() as uow:
                 assert news.unsubscribe(uow, account_id, "test", None) == ["tieu_duong"]
-        with db.uow() as uow:
-            spec = NewCampaign(
-                hospital="test",
-                title="Sống khỏe với bệnh tiểu đường",
-                text="Dạ, bệnh viện gửi anh/chị 5 lời khuyên về ăn uống và vận động cho người tiểu đường ạ.",
-                link_url="https://benhvien.example/tieu-duong",
-                target=CampaignTarget(kind="topic", topic="tieu_duong"),
-            )
-            view = campaigns.create(uow, spec, created_by="test", channel=CHANNEL)
+        view = topic_campaign(
+            db,
+            "Sống khỏe với bệnh tiểu đường",
+            "Dạ, bệnh viện gửi anh/chị 5 lời khuyên về ăn uống và vận động cho người tiểu đường ạ.",
+            link_url="https://benhvien.example/tieu-duong",
+        )
         drain(db, channel, settings)
         with db.uow() as uow:
             final = campaigns.status(uow, view.id, channel=CHANNEL)
@@ -151,14 +157,7 @@ def test_failures_reported_by_zalo_show_in_the_status_with_the_reason(db, channe
     with time_machine.travel(DAYTIME, tick=True):
         subscribers(db, 3)
         sim.fault("zalo_-227", count=1)  # the first send: user banned or inactive
-        with db.uow() as uow:
-            spec = NewCampaign(
-                hospital="test",
-                title="Tiêm phòng cúm",
-                text="Dạ, mùa cúm đã đến ạ.",
-                target=CampaignTarget(kind="topic", topic="tieu_duong"),
-            )
-            view = campaigns.create(uow, spec, created_by="test", channel=CHANNEL)
+        view = topic_campaign(db, "Tiêm phòng cúm", "Dạ, mùa cúm đã đến ạ.")
         drain(db, channel, settings)
         with db.uow() as uow:
             final = campaigns.status(uow, view.id, channel=CHANNEL)
@@ -172,14 +171,7 @@ def test_a_broadcast_still_unsent_at_22_00_is_dropped_not_sent_at_night(db, chan
     evening = dt.datetime(2026, 12, 7, 14, 54, tzinfo=dt.UTC)  # 21:54 in Vietnam
     with time_machine.travel(evening, tick=False):
         subscribers(db, 2)
-        with db.uow() as uow:
-            spec = NewCampaign(
-                hospital="test",
-                title="Tin buổi tối",
-                text="Dạ, tin này phải đi trước 22:00 ạ.",
-                target=CampaignTarget(kind="topic", topic="tieu_duong"),
-            )
-            view = campaigns.create(uow, spec, created_by="test", channel=CHANNEL)
+        view = topic_campaign(db, "Tin buổi tối", "Dạ, tin này phải đi trước 22:00 ạ.")
         assert run_campaigns(db, settings) > 0  # queued at 21:54, the sender is late
     with time_machine.travel(evening + dt.timedelta(minutes=6, seconds=1), tick=True):  # 22:00:01
         drain(db, channel, settings)

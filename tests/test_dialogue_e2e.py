@@ -20,13 +20,14 @@ from sqlalchemy import func, select, update
 from bot.zalo_webhook.handoff import hand_back
 from bot.zalo_webhook.models import Conversation
 from bot.zalo_webhook.notices import ZaloNotifier
+from bot.zalo_webhook.rasa_bridge import RasaBot
 from core.booking.models import Appointment
 from core.reminders.planning import kinds_of, plan_appointment_reminders
 from core.timeutil import local_today, utcnow
 from core.uow import Database
 from henkham.migrate import upgrade
 from tests.conftest import _postgres_unavailable, throwaway_postgres
-from tests.dialogue_stack import DialogueStack, buttons_of, running_dialogue, text_of
+from tests.dialogue_stack import REPLY_TIMEOUT, DialogueStack, buttons_of, running_dialogue, text_of
 from tests.factories import build_world
 from tests.zalo_helpers import OA_ID
 
@@ -162,7 +163,7 @@ def test_asking_for_staff_silences_the_bot_until_staff_hand_back(stack: Dialogue
     assert stack.say(user, "alo có ai không", expect_reply=False) == []
     assert stack.say(user, "đặt lịch khám nhi", expect_reply=False) == []
 
-    hand_back(stack.db, stack.rasa_url, OA_ID, user, "staff-1", rasa_token=stack.rasa_token)
+    hand_back(stack.db, RasaBot(stack.rasa_url, REPLY_TIMEOUT, token=stack.rasa_token), OA_ID, user, "staff-1")
     answer = stack.say(user, "đặt lịch khám nhi")
     assert "giờ trống" in text_of(answer)
 

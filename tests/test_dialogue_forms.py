@@ -19,26 +19,23 @@ from bot.actions.booking import BOOKING_SLOTS, SubmitBooking, ValidateBookingFor
 from bot.actions.changes import ValidateCancelForm
 from bot.zalo_webhook.models import Conversation, ZaloOA
 from core.booking import appointments
-from core.booking.models import Appointment, Hospital
+from core.booking.models import Appointment
 from core.config import Settings
 from henkham import bootstrap
-from tests.factories import build_world, slot_at, today_local
-from tests.test_dialogue_stories import ROOT
+from tests.factories import slot_at, today_local
+from tests.harness import ROOT
+from tests.zalo_helpers import OA_ID
 
 DOMAIN = yaml.safe_load((ROOT / "bot/domain.yml").read_text(encoding="utf-8"))
-OA = "388613280878808645"
-SENDER = f"{OA}:user-1"
+SENDER = f"{OA_ID}:user-1"
+pytestmark = pytest.mark.world(days=14)  # conftest's ``oa_world``: hospital "test" and the test OA's row
 
 
-@pytest.fixture
-def world(db) -> Iterator[Any]:
-    actions_db = bootstrap.actions(Settings(database_url=db.url))  # as `henkham actions` wires its process
-    made = build_world(db, start=today_local(), days=14)
-    with db.uow() as uow:
-        hospital_id = uow.session.scalar(select(Hospital.id).where(Hospital.slug == made.hospital))
-        uow.session.add(ZaloOA(oa_id=OA, app_id="app", hospital_id=hospital_id))
-        uow.commit()
-    yield made
+@pytest.fixture(autouse=True)
+def actions_process(db) -> Iterator[None]:
+    """The actions' database, wired as `henkham actions` wires its process."""
+    actions_db = bootstrap.actions(Settings(database_url=db.url))
+    yield
     actions_db.dispose()
 
 
@@ -67,7 +64,7 @@ def run(action: Any, track: Tracker) -> tuple[dict[str, Any], list[dict[str, Any
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}, dispatcher.messages
 
 
-def test_the_first_message_fills_department_and_day_and_the_next_question_is_the_time(world) -> None:
+def test_the_first_message_fills_department_and_day_and_the_next_question_is_the_time(oa_world) -> None:
     monday = (today_local() + dt.timedelta(days=7 - today_local().weekday())).isoformat()
     when = {"date": monday, "time": None, "part_of_day": "morning", "text": "sáng thứ 2 tuần sau"}
     slots, _ = run(ValidateBookingForm(), tracker("book_appointment", active=False, department="nhi", time=when))
@@ -76,14 +73,14 @@ def test_the_first_message_fills_department_and_day_and_the_next_question_is_the
     assert slots["requested_slot"] == "appointment_slot"
 
 
-def test_changing_department_mid_form_drops_the_chosen_time(world) -> None:
+def test_changing_department_mid_form_drops_the_chosen_time(oa_world) -> None:
     known = {"hospital": "test", "department": "nhi", "appointment_slot": 5, "requested_slot": "patient_id"}
     slots, _ = run(ValidateBookingForm(), tracker("inform", known, text="đổi sang khoa mắt", department="mat"))
     assert slots["department"] == "mat" and slots["appointment_slot"] is None
     assert slots["requested_slot"] == "appointment_slot"
 
 
-def test_another_day_clears_the_day_and_time(world) -> None:
+def test_another_day_clears_the_day_and_time(oa_world) -> None:
     known = {
         "hospital": "test",
         "department": "nhi",
@@ -98,14 +95,14 @@ def test_another_day_clears_the_day_and_time(world) -> None:
     assert slots["requested_slot"] == "appointment_slot"
 
 
-def test_a_department_the_hospital_lacks_is_refused_politely(world) -> None:
+def test_a_department_the_hospital_lacks_is_refused_politely(oa_world) -> None:
     known = {"hospital": "test", "requested_slot": "department"}
     slots, messages = run(ValidateBookingForm(), tracker("inform", known, text="khoa ung bướu", department="ung_buou"))
     assert "department" not in slots
     assert "chưa có lịch khám cho khoa này" in messages[0]["text"]
 
 
-def test_stopping_mid_form_clears_everything_and_books_nothing(world, db) -> None:
+def test_stopping_mid_form_clears_everything_and_books_nothing(oa_world, db) -> None:
     known = {"hospital": "test", "department": "nhi", "appointment_slot": 5, "requested_slot": "patient_id"}
     slots, messages = run(ValidateBookingForm(), tracker("deny", known, text="thôi không đặt nữa"))
     assert slots["requested_slot"] is None and slots["department"] is None
@@ -116,7 +113,7 @@ def test_stopping_mid_form_clears_everything_and_books_nothing(world, db) -> Non
         assert uow.session.query(Appointment).count() == 0
 
 
-def test_a_new_profile_asks_name_birth_date_sex_and_phone_in_turn(world) -> None:
+def test_a_new_profile_asks_name_birth_date_sex_and_phone_in_turn(oa_world) -> None:
     known = {"hospital": "test", "department": "nhi", "appointment_slot": 5, "requested_slot": "patient_id"}
     slots, _ = run(ValidateBookingForm(), tracker("inform", known, patient_id="new_other"))
     assert slots["requested_slot"] == "new_name"
@@ -133,20 +130,20 @@ def test_a_new_profile_asks_name_birth_date_sex_and_phone_in_turn(world) -> None
     assert slots["requested_slot"] is None and "dừng đặt lịch" in messages[0]["text"]
 
 
-def test_an_unrelated_answer_is_not_understood_and_the_question_comes_again(world) -> None:
+def test_an_unrelated_answer_is_not_understood_and_the_question_comes_again(oa_world) -> None:
     known = {"hospital": "test", "department": "nhi", "requested_slot": "appointment_slot"}
     slots, messages = run(ValidateBookingForm(), tracker("affirm", known, text="ok"))
     assert slots["requested_slot"] == "appointment_slot" and slots["form_notice"] == 1
     assert "chưa hiểu" in messages[0]["text"]
 
 
-def test_an_interruption_fills_nothing_so_the_rules_answer_it(world) -> None:
+def test_an_interruption_fills_nothing_so_the_rules_answer_it(oa_world) -> None:
     known = {"hospital": "test", "department": "nhi", "requested_slot": "appointment_slot"}
     slots, messages = run(ValidateBookingForm(), tracker("emergency", known, text="con tôi co giật"))
     assert slots == {"requested_slot": "appointment_slot"} and messages == []
 
 
-def test_an_oa_of_several_hospitals_asks_which_one_first(world, db) -> None:
+def test_an_oa_of_several_hospitals_asks_which_one_first(oa_world, db) -> None:
     with db.uow() as uow:
         uow.session.query(ZaloOA).update({"hospital_id": None})
         uow.commit()
@@ -155,12 +152,12 @@ def test_an_oa_of_several_hospitals_asks_which_one_first(world, db) -> None:
     assert slots["requested_slot"] == "hospital"
 
 
-def test_only_the_users_own_appointment_can_be_picked_to_cancel(world, db) -> None:
+def test_only_the_users_own_appointment_can_be_picked_to_cancel(oa_world, db) -> None:
     from core.booking import patients
     from core.booking import slots as slot_search
 
     with db.uow() as uow:
-        stranger = patients.get_or_create_account(uow, "zalo", f"{OA}:someone-else")
+        stranger = patients.get_or_create_account(uow, "zalo", f"{OA_ID}:someone-else")
         profile, _ = patients.register_patient(
             uow,
             account_id=stranger,
@@ -181,7 +178,7 @@ def test_only_the_users_own_appointment_can_be_picked_to_cancel(world, db) -> No
     assert "không tìm thấy" in messages[0]["text"].lower()
 
 
-def test_health_news_by_topic_subscribe_then_unsubscribe(world, db) -> None:
+def test_health_news_by_topic_subscribe_then_unsubscribe(oa_world, db) -> None:
     from bot.actions.information import SubscribeNews, UnsubscribeNews
     from core.booking import patients
     from core.news import subscriptions
@@ -197,7 +194,7 @@ def test_health_news_by_topic_subscribe_then_unsubscribe(world, db) -> None:
         assert subscriptions.active_topics(uow, account, "test") == []
 
 
-def test_a_news_topic_is_read_from_the_patients_words_not_a_synonyms_value(world, db) -> None:
+def test_a_news_topic_is_read_from_the_patients_words_not_a_synonyms_value(oa_world, db) -> None:
     from bot.actions.information import SubscribeNews
     from core.booking import patients
     from core.news import subscriptions
@@ -213,7 +210,7 @@ def test_a_news_topic_is_read_from_the_patients_words_not_a_synonyms_value(world
         assert subscriptions.active_topics(uow, account, "test") == ["tieu_duong"]
 
 
-def test_questions_are_answered_from_the_hospitals_data(world) -> None:
+def test_questions_are_answered_from_the_hospitals_data(oa_world) -> None:
     from bot.actions.information import AnswerFaq
 
     _, said = run(
@@ -224,7 +221,7 @@ def test_questions_are_answered_from_the_hospitals_data(world) -> None:
     assert " đ" in said[0]["text"]
 
 
-def test_an_emergency_gives_115_and_the_hospitals_number_and_flags_staff(world, db) -> None:
+def test_an_emergency_gives_115_and_the_hospitals_number_and_flags_staff(oa_world, db) -> None:
     from bot.actions.support import Emergency
     from core.booking import catalogue
 
@@ -251,7 +248,7 @@ def confirmed_booking(slot_id: int, department: str, name: str) -> dict[str, Any
     }
 
 
-def test_a_chat_user_cannot_fill_slots_with_invented_relatives(world, db) -> None:
+def test_a_chat_user_cannot_fill_slots_with_invented_relatives(oa_world, db) -> None:
     capped = bootstrap.actions(Settings(database_url=db.url, api_max_profiles_per_account=2))
     try:
         day = today_local() + dt.timedelta(days=3)
@@ -268,7 +265,7 @@ def test_a_chat_user_cannot_fill_slots_with_invented_relatives(world, db) -> Non
         capped.dispose()
 
 
-def test_a_slot_of_another_place_than_the_one_confirmed_is_not_booked(world, db) -> None:
+def test_a_slot_of_another_place_than_the_one_confirmed_is_not_booked(oa_world, db) -> None:
     eye_slot = slot_at(db, "mat", today_local() + dt.timedelta(days=3), "07:00")
     _, said = run(SubmitBooking(), tracker("affirm", confirmed_booking(eye_slot, "nhi", "Lê Thị Bốn")))
     assert "không thuộc khoa anh/chị đã chọn" in said[0]["text"], said

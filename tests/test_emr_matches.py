@@ -32,7 +32,7 @@ def province(db):
     world = build_world(db, start=today_local(), days=1)
     add_hospital(db, "other")
     with db.uow() as uow:
-        uow.session.add(factories._hospital("third", "Bệnh viện Ba", "77777", "3 Đường Ba", "0290000002", "0290000117"))
+        uow.session.add(factories.hospital_row("third", "Bệnh viện Ba", "77777", "3 Đường Ba", "0290000002", "0290000117"))
         uow.commit()
     return world
 

@@ -4,13 +4,11 @@ Rasa cannot be reached."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from click.testing import CliRunner
 from sqlalchemy import select
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from bot.zalo_webhook import conversations
@@ -22,7 +20,8 @@ from core.timeutil import utcnow
 from henkham.cli import cli
 from henkham.web import create_app
 from tests.factories import build_world, today_local
-from tests.harness import free_port
+from tests.harness import free_port, serving_app
+from tests.test_cli import assert_one_error_line
 
 OA, USER = "388613280878808645", "user-in-human-mode"
 RASA_TOKEN = "test-rasa-token"
@@ -41,14 +40,8 @@ def fake_rasa(status: int = 200) -> Iterator[tuple[str, list[tuple[str, list]]]]
         received.append((request.path, json.loads(request.get_data() or b"null")))
         return Response("{}", status=status, content_type="application/json")
 
-    server = make_server("127.0.0.1", free_port(), app)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", received
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    with serving_app(app) as url:
+        yield url, received
 
 
 def in_human_mode(db) -> None:
@@ -130,16 +123,19 @@ def test_cli_hand_back_and_its_one_line_error(db, monkeypatch) -> None:
     monkeypatch.setenv("HENKHAM_DATABASE_URL", db.url)
     monkeypatch.setenv("HENKHAM_RASA_URL", f"http://127.0.0.1:{free_port()}")
     runner = CliRunner()
-    refused = runner.invoke(cli, ["zalo", "handback", OA, USER])
-    assert refused.exit_code != 0 and "stays with staff" in refused.output
+    refused = assert_one_error_line(runner.invoke(cli, ["zalo", "handback", OA, USER]))
+    assert refused.startswith("error: the assistant cannot be reached (") and "stays with staff" in refused
     assert mode(db) == ("human", True)
-    unknown = runner.invoke(cli, ["zalo", "handback", OA, "nobody"])
-    assert unknown.exit_code != 0 and "no conversation" in unknown.output
+    assert_one_error_line(
+        runner.invoke(cli, ["zalo", "handback", OA, "nobody"]), f"error: no conversation of user nobody with OA {OA}"
+    )
     with fake_rasa() as (rasa_url, _received):
         monkeypatch.setenv("HENKHAM_RASA_URL", rasa_url)
         monkeypatch.setenv("HENKHAM_RASA_TOKEN", "not-the-token")
-        refused = runner.invoke(cli, ["zalo", "handback", OA, USER])
-        assert refused.exit_code != 0 and "HTTP 401" in refused.output and "stays with staff" in refused.output
+        assert_one_error_line(
+            runner.invoke(cli, ["zalo", "handback", OA, USER]),
+            "error: Rasa refused the resume: HTTP 401; the conversation stays with staff",
+        )
         assert mode(db) == ("human", True)
         monkeypatch.setenv("HENKHAM_RASA_TOKEN", RASA_TOKEN)
         done = runner.invoke(cli, ["zalo", "handback", OA, USER, "--staff", "lan"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import unicodedata
 
 import pytest
@@ -13,6 +12,7 @@ from core.errors import InvalidInput, NotFound
 from core.news import subscriptions as news
 from core.news.models import NewsSubscription
 from tests.factories import add_hospital
+from tests.harness import run_together
 
 pytestmark = pytest.mark.world(days=1)
 
@@ -178,21 +178,9 @@ def test_unknown_hospital_and_account(db, world):
 
 
 def test_concurrent_subscribes_leave_one_row(db, world):
-    errors: list[BaseException] = []
-    start = threading.Barrier(6)
-
     def subscribe() -> None:
-        try:
-            start.wait()
-            with db.uow() as uow:
-                news.subscribe(uow, world.account_id, "test", "huyết áp")
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+        with db.uow() as uow:
+            news.subscribe(uow, world.account_id, "test", "huyết áp")
 
-    threads = [threading.Thread(target=subscribe) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_together(subscribe, 6)  # none of them fails
     assert rows(db) == 1

@@ -133,9 +133,13 @@ def _production(**overrides: object) -> dict:
     }
 
 
-def test_any_token_or_secret_setting_is_checked_by_its_name():
-    WithMoreTokens(**_production())  # real values: accepted
-    for overrides, named in [
+def test_production_accepts_real_values():
+    assert WithMoreTokens(**_production()).env == "production"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
         ({"actions_token": "dev-actions-token"}, "HENKHAM_ACTIONS_TOKEN is a development value"),
         ({"rasa_token": ""}, "HENKHAM_RASA_TOKEN is empty"),
         ({"rasa_token": "dev_rasa"}, "HENKHAM_RASA_TOKEN is a development value"),
@@ -152,10 +156,12 @@ def test_any_token_or_secret_setting_is_checked_by_its_name():
         ({"zalo_zns_base": "http://localhost.:8010"}, "HENKHAM_ZALO_ZNS_BASE points at a local address"),
         ({"rate_limit_storage_url": "memory://"}, "HENKHAM_RATE_LIMIT_STORAGE_URL is memory://"),
         ({"rate_limit_enabled": False}, "HENKHAM_RATE_LIMIT_ENABLED is off"),
-    ]:
-        with pytest.raises(ValidationError) as refused:
-            WithMoreTokens(**_production(**overrides))
-        assert named in str(refused.value), (overrides, str(refused.value))
+    ],
+)
+def test_any_token_or_secret_setting_is_checked_by_its_name(overrides: dict, named: str):
+    with pytest.raises(ValidationError) as refused:
+        WithMoreTokens(**_production(**overrides))
+    assert named in str(refused.value), str(refused.value)
 
 
 def test_development_accepts_the_development_values():

@@ -16,7 +16,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from core.reminders.models import Reminder
 from core.reminders.planning import kinds_of, plan_appointment_reminders
 from core.uow import Database
 from tests.conftest import opened, throwaway_postgres
-from tests.harness import Children, wait_until
+from tests.harness import Children, run_together, wait_until
 from tests.zalo_helpers import OA_ID, zalo_settings
 from tests.zalo_sim import Simulator, running_simulator
 
@@ -158,23 +157,7 @@ def test_two_planners_at_once_plan_each_reminder_once(db: Database) -> None:
     (SKIP LOCKED) and the unique key holds; nothing is planned or queued twice."""
     world = seed_due_reminders(db, oa_settings(db.url), 1_200)
     kinds = kinds_of([24, 2])
-    written: list[int] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(2)
-
-    def planner() -> None:
-        try:
-            start.wait(timeout=30)
-            written.append(plan_appointment_reminders(db, ZaloNotifier(), kinds, batch=100))
-        except BaseException as error:  # reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=planner) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
+    written = run_together(lambda: plan_appointment_reminders(db, ZaloNotifier(), kinds, batch=100), 2)
     # Each may count a row the other committed just before (the unique key drops the second copy).
     assert sum(written) >= 1_200 and all(n > 0 for n in written), f"both planned a share: {written}"
     assert count(db) == 1_200

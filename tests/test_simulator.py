@@ -19,29 +19,15 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.datastructures import Headers
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from bot.zalo_webhook.signature import HEADER, is_valid
 from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, create_simulator
 from bot.zalo_webhook.simulator.context import EXTENSION_KEY
-from tests.harness import answers, free_port, wait_until
+from tests.harness import answers, free_port, run_together, serving_app, wait_until
+from tests.zalo_helpers import OTHER_OA
+from tests.zalo_helpers import SIMULATED_OA as OA
 
-OA = SimulatedOA(
-    oa_id="388613280878808645",
-    app_id="360846524940903967",
-    oa_secret_key="oa-secret-key",
-    app_secret="app-secret",
-    refresh_token="seed-refresh-1",
-    name="Bệnh viện Thử Nghiệm",
-)
-OTHER_OA = SimulatedOA(
-    oa_id="488613280878808646",
-    app_id="460846524940903968",
-    oa_secret_key="other-oa-secret",
-    app_secret="other-app-secret",
-    refresh_token="seed-refresh-2",
-)
 TEMPLATES = {"231234": ["patient_name", "appointment_time"]}
 USER = "246845883529197922"
 CS = "/v3.0/oa/message/cs"
@@ -72,13 +58,9 @@ def webhook_server() -> Iterator[Webhook]:
         hook.received.append((Headers(request.headers), request.get_data()))
         return Response("ok", status=hook.status)
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    hook.url = f"http://127.0.0.1:{server.server_port}/zalo/webhook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield hook
-    server.shutdown()
-    thread.join()
+    with serving_app(app) as base:
+        hook.url = f"{base}/zalo/webhook"
+        yield hook
 
 
 @pytest.fixture
@@ -391,19 +373,7 @@ def test_the_refresh_body_must_be_form_encoded(client: FlaskClient) -> None:
 
 
 def test_two_simultaneous_refreshes_with_one_token_give_one_pair_and_one_reuse(sim: Flask) -> None:
-    barrier = threading.Barrier(2)
-    results: list[Any] = []
-
-    def attempt() -> None:
-        barrier.wait()
-        results.append(refresh(sim.test_client(), OA.refresh_token))
-
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    results = run_together(lambda: refresh(sim.test_client(), OA.refresh_token), 2)
     assert sorted("access_token" in result for result in results) == [False, True]
     counters = stats(sim.test_client())
     assert counters["refresh_calls"] == {OA.oa_id: 2}

@@ -17,9 +17,11 @@ from bot.zalo_webhook import conversations
 from bot.zalo_webhook.models import Conversation, ZaloOA
 from core import access
 from core.booking.models import Appointment, Hospital
+from core.emr.models import Person, Visit
 from core.news.models import Campaign
 from core.reminders.models import ReExam
 from core.timeutil import local_to_utc, utcnow
+from henkham import bootstrap
 from henkham.web import create_app
 from tests import factories
 from tests.factories import add_hospital, build_world, new_patient, slot_at, today_local
@@ -30,6 +32,7 @@ API = "/api/v1"
 OA, ZALO_USER = "388613280878808645", "user-waiting-for-staff"
 PHONE = "0912000777"
 VI_OTHER = "Dạ, thông tin này thuộc bệnh viện khác nên ứng dụng không truy cập được ạ."
+MA_LK = "LK-2026-0001"  # a visit of hospital "test" in the record
 
 # The catalogue: public, no key.
 PUBLIC = {
@@ -63,7 +66,7 @@ class Tenants:
 def tenants(db):
     world = build_world(db, start=today_local())
     add_hospital(db, "other")
-    everything = ["book", "checkin", "read", "staff"]
+    everything = ["book", "checkin", "read", "staff", "his"]
     with db.uow() as uow:
         own = access.create_api_key(uow, name="his-test", kind="his", scopes=everything, hospital_slug="test")
         other = access.create_api_key(uow, name="his-other", kind="his", scopes=everything, hospital_slug="other")
@@ -75,6 +78,21 @@ def tenants(db):
         conversation = conversations.get_or_create(uow, OA, ZALO_USER)
         conversations.to_human(conversation, "the user asked for staff", utcnow())
         conversations.flag_for_staff(conversation, "the user asked for staff")
+        person = Person(full_name="Nguyễn Văn Thử", name_key="nguyen van thu")
+        uow.session.add(person)
+        uow.session.flush()
+        uow.session.add(
+            Visit(
+                person_id=person.id,
+                facility_code="99999",
+                hospital_id=hospital_id,
+                visit_key=MA_LK,
+                content_hash="hash",
+                source="xml130",
+                identity={},
+                kind="outpatient",
+            )
+        )
         uow.commit()
     tomorrow = today_local() + dt.timedelta(days=1)
     patient_id = new_patient(db, world.account_id, phone=PHONE)
@@ -83,10 +101,8 @@ def tenants(db):
         db, world, slot_at(db, "mat", today_local(), "07:00"), patient_id, now=local_to_utc(today_local(), dt.time())
     )
     with fake_rasa() as (rasa_url, _received):
-        app = with_fake_graph(create_app(database=db))
-        app.extensions["henkham.settings"] = app.extensions["henkham.settings"].model_copy(
-            update={"rasa_url": rasa_url, "rasa_token": RASA_TOKEN}
-        )
+        settings = bootstrap.load_settings().model_copy(update={"rasa_url": rasa_url, "rasa_token": RASA_TOKEN})
+        app = with_fake_graph(create_app(settings, database=db))
         client = app.test_client()
         admin_auth = {"Authorization": f"Bearer {admin}"}
         re_exam = client.post(
@@ -114,6 +130,8 @@ def tenants(db):
                 "oa_id": OA,
                 "user_id": ZALO_USER,
                 "today_code": today.code,
+                "facility": "99999",
+                "ma_lk": MA_LK,
             },
             slots={
                 "free": slot_at(db, "nhi", tomorrow, "14:00"),  # another session than the booked one
@@ -166,6 +184,7 @@ def state(db) -> dict[str, Any]:
             ),
             "re_exams": sorted((r.id, r.cancelled_at is None) for r in uow.session.scalars(select(ReExam)).all()),
             "campaigns": sorted((c.id, c.status) for c in uow.session.scalars(select(Campaign)).all()),
+            "visits": sorted((v.visit_key, v.cancelled_at is None) for v in uow.session.scalars(select(Visit)).all()),
             "staff_queue": [
                 (c.oa_id, c.user_id, c.mode) for c in uow.session.scalars(select(Conversation)).all() if c.needs_staff
             ],
@@ -200,6 +219,7 @@ CROSS_HOSPITAL = [
     ("post", "/api/v1/campaigns/{campaign_id}/resume"),
     ("post", "/api/v1/campaigns/{campaign_id}/cancel"),
     ("post", "/api/v1/appointments/{code}/cancel"),
+    ("post", "/api/v1/emr/visits/{facility}/{ma_lk}/cancel"),
 ]
 # Lists narrowed to the key's hospital.
 NARROWED = {("get", "/api/v1/conversations")}

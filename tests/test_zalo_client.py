@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 import time
 
 import pytest
 from flask import Flask, request
 from sqlalchemy import select, update
-from werkzeug.serving import make_server
 
 from bot.zalo_webhook.client import ZaloApiError, ZaloClient
 from bot.zalo_webhook.messages import OutgoingMessage
@@ -22,6 +20,7 @@ from bot.zalo_webhook.tokens import TokenManager, TokenUnavailable
 from core.config import Settings, ZaloOASettings
 from henkham.web import create_app
 from tests.factories import build_world, today_local
+from tests.harness import serving_app
 from tests.zalo_helpers import APP_ID, OA_ID, SECRET, signed, synced_channel, text_event, zalo_settings
 from tests.zalo_sim import running_simulator
 
@@ -154,10 +153,8 @@ def rasa():
             ]
         )
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", seen
-    server.shutdown()
+    with serving_app(app) as url:
+        yield url, seen
 
 
 def test_rasa_answers_become_zalo_messages(rasa):

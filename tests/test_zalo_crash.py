@@ -11,14 +11,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from flask import Flask, request
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from bot.zalo_webhook import inbox, outbox
 from bot.zalo_webhook.events import parse
@@ -27,7 +25,7 @@ from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage
 from bot.zalo_webhook.oas import OARegistry
 from core.timeutil import utcnow
 from tests.factories import build_world, today_local
-from tests.harness import stop_process, wait_until
+from tests.harness import serving_app, stop_process, wait_until
 from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, text_event, zalo_settings
 from tests.zalo_sim import running_simulator
 
@@ -56,11 +54,8 @@ def fake_rasa():
         time.sleep(0.02)
         return json.dumps([{"recipient_id": body["sender"], "text": f"Dạ, em đã nhận: {body['message']}"}])
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving_app(app) as url:
+        yield url
 
 
 def environment(database_url: str, sim, rasa_url: str = "http://127.0.0.1:9") -> dict[str, str]:

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from bot.zalo_webhook import echoes, inbox, outbox, workers
 from bot.zalo_webhook.messages import OutgoingMessage
@@ -20,6 +19,7 @@ from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage
 from core.timeutil import utcnow
 from henkham.web import create_app
 from tests.factories import build_world, today_local
+from tests.harness import serving_app
 from tests.zalo_helpers import OA_ID, ScriptedBot, signed, synced_channel, text_event
 from tests.zalo_sim import running_simulator, sim_settings
 
@@ -38,12 +38,8 @@ class Dispatch:
 @pytest.fixture(scope="module")
 def web() -> Iterator[tuple[Dispatch, str]]:
     dispatch = Dispatch()
-    server = make_server("127.0.0.1", 0, dispatch, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield dispatch, f"http://127.0.0.1:{server.server_port}/zalo/webhook"
-    server.shutdown()
-    thread.join()
+    with serving_app(dispatch) as base:
+        yield dispatch, f"{base}/zalo/webhook"
 
 
 @pytest.fixture(scope="module")

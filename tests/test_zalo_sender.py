@@ -15,8 +15,9 @@ from bot.zalo_webhook.messages import Button, OutgoingMessage
 from bot.zalo_webhook.models import Conversation, OutboundMessage, ZaloOA
 from bot.zalo_webhook.tokens import TokenManager
 from core.timeutil import local_to_utc, utcnow
-from core.uow import Database
+from tests.conftest import opened
 from tests.factories import build_world, today_local
+from tests.harness import run_together
 from tests.zalo_helpers import OA_ID, synced_channel
 from tests.zalo_sim import running_simulator, sim_settings
 
@@ -155,23 +156,11 @@ def test_an_invalid_token_leads_to_one_refresh_and_one_resend(db, channel, sim):
 
 
 def test_two_processes_needing_a_refresh_at_once_make_one_refresh_call(db, database_url, channel, sim):
-    start = threading.Barrier(2)
-    tokens: list[str] = []
+    def need_token() -> str:
+        with opened(database_url) as database:  # its own pool, as another process would have
+            return TokenManager(database, channel.client, channel.registry).access_token(OA_ID)
 
-    def need_token() -> None:
-        database = Database(database_url)  # its own pool, as another process would have
-        try:
-            manager = TokenManager(database, channel.client, channel.registry)
-            start.wait()
-            tokens.append(manager.access_token(OA_ID))
-        finally:
-            database.dispose()
-
-    threads = [threading.Thread(target=need_token) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    tokens = run_together(need_token, 2)
     assert len(tokens) == 2 and tokens[0] == tokens[1]
     assert sim.stats()["refresh_calls"] == {OA_ID: 1} and sim.stats()["refresh_token_reuse"] == 0
 

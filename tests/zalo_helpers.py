@@ -1,4 +1,5 @@
-"""Shared helpers of the Zalo channel tests: one configured OA, signed events, a scripted bot."""
+"""Shared helpers of the Zalo channel tests: one configured OA (and the simulator's view of it, beside another
+OA henkham does not serve), signed events, a scripted bot."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from bot.zalo_webhook import signature
 from bot.zalo_webhook.messages import Button, OutgoingMessage
 from bot.zalo_webhook.rasa_bridge import Bot, BotUnavailable
 from bot.zalo_webhook.runtime import Channel
+from bot.zalo_webhook.simulator import SimulatedOA
 from core.config import Settings, ZaloOASettings
 from core.uow import Database
 from henkham import bootstrap
@@ -20,7 +22,19 @@ OA_ID = "388613280878808645"
 APP_ID = "360846524940903967"
 SECRET = "oa-secret-for-tests"
 APP_SECRET = "app-secret-for-tests"
+REFRESH_TOKEN = "first-refresh-token"
 _ids = itertools.count(1)
+
+# The test OA as the Zalo simulator plays it (the OA of ``zalo_settings``), and an OA henkham does not serve.
+SIMULATED_OA = SimulatedOA(OA_ID, APP_ID, SECRET, APP_SECRET, refresh_token=REFRESH_TOKEN, name="BV Thử nghiệm")
+OTHER_OA = SimulatedOA(
+    "1000000000000000001",
+    "2000000000000000002",
+    "other-oa-secret",
+    "other-app-secret",
+    refresh_token="other-first-refresh-token",
+    name="OA khác",
+)
 
 
 def zalo_settings(database_url: str, **overrides: Any) -> Settings:
@@ -30,7 +44,7 @@ def zalo_settings(database_url: str, **overrides: Any) -> Settings:
         hospital="test",
         oa_secret_key=SECRET,
         app_secret=APP_SECRET,
-        refresh_token="first-refresh-token",
+        refresh_token=REFRESH_TOKEN,
         zns_templates=overrides.pop("zns_templates", {"reminder": "tpl-reminder"}),
     )
     return Settings(database_url=database_url, zalo_oas=[oa], **overrides)

@@ -20,7 +20,7 @@ import requests
 from bot.zalo_webhook.simulator import SimulatedOA
 from core.config import Settings
 from tests.harness import HOST, NotReady, answers, free_port, stop_process, wait_until
-from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, SECRET, zalo_settings
+from tests.zalo_helpers import SIMULATED_OA, zalo_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,7 +99,8 @@ def running_process(
     args: list[str], log_path: Path, *, ready_url: str, timeout: float, what: str, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A subprocess of the project, ready once ``ready_url`` answers 2xx; its output goes to ``log_path``,
-    whose tail is shown if it does not start. Terminated on exit."""
+    whose tail is shown if it does not start. Stopped quickly on exit (the tests using it do not look at how a
+    server winds down)."""
 
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -112,14 +113,13 @@ def running_process(
                 raise NotReady(f"{error}\n{log_path.read_text(errors='replace')[-3000:]}") from None
             yield process
         finally:
-            stop_process(process)
+            stop_process(process, quick=True)
 
 
 @contextmanager
 def running_simulator(webhook_url: str = "http://127.0.0.1:9/zalo/webhook") -> Iterator[Simulator]:
     """The test OA's simulator (with the ``tpl-reminder`` ZNS template), and a client of its control API."""
-    oa = SimulatedOA(OA_ID, APP_ID, SECRET, APP_SECRET, refresh_token="first-refresh-token")
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "simulator.log"
-        with simulator_process(webhook_url, [oa], log, templates={"tpl-reminder": ["noi_dung"]}) as base:
+        with simulator_process(webhook_url, [SIMULATED_OA], log, templates={"tpl-reminder": ["noi_dung"]}) as base:
             yield Simulator(base)

@@ -1,16 +1,14 @@
 """Staff hand a conversation back to the assistant.
 
 The assistant paused itself (Rasa's ``ConversationPaused``) and the channel put the conversation in human
-mode; handing back undoes both. Rasa is resumed first: if it cannot be reached nothing changes here, so a
-conversation is never left in bot mode with a bot that stays silent.
+mode; handing back undoes both. Rasa is resumed first (through the one Rasa client, ``RasaBot``): if it
+cannot be reached nothing changes here, so a conversation is never left in bot mode with a bot that stays silent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
-import requests
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -22,9 +20,7 @@ from core.uow import Database
 from . import conversations
 from .accounts import account_key
 from .models import Conversation, ZaloOA
-
-log = logging.getLogger(__name__)
-RESUME = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+from .rasa_bridge import BotUnavailable, RasaBot
 
 
 class BotUnreachable(DomainError):
@@ -39,29 +35,8 @@ class BotUnreachable(DomainError):
         )
 
 
-def resume_bot(rasa_url: str, oa_id: str, user_id: str, *, rasa_token: str, timeout: float = 5.0) -> None:
-    """Post the resume events to Rasa's HTTP API, with its token (``?token=``, as Rasa's API expects)."""
-    url = f"{rasa_url.rstrip('/')}/conversations/{account_key(oa_id, user_id)}/tracker/events"
-    try:
-        response = requests.post(
-            url, json=RESUME, params={"include_events": "NONE", "token": rasa_token}, timeout=timeout
-        )
-    except requests.RequestException as error:
-        log.warning("hand-back: Rasa at %s unreachable (%s)", rasa_url, type(error).__name__)
-        raise BotUnreachable(f"the assistant cannot be reached ({type(error).__name__})") from None
-    if response.status_code != 200:
-        raise BotUnreachable(f"Rasa refused the resume: HTTP {response.status_code}")
-
-
 def hand_back(
-    db: Database,
-    rasa_url: str,
-    oa_id: str,
-    user_id: str,
-    staff: str,
-    *,
-    rasa_token: str,
-    hospital_id: int | None = None,
+    db: Database, rasa: RasaBot, oa_id: str, user_id: str, staff: str, *, hospital_id: int | None = None
 ) -> ConversationView:
     """Bot mode again for this user, the staff flag cleared; NotFound for an unknown conversation. Staff bound
     to a hospital (``hospital_id``) hand back only conversations of its OAs (403 otherwise)."""
@@ -76,7 +51,10 @@ def hand_back(
                 f"no conversation of user {user_id} with OA {oa_id}", "Dạ, không tìm thấy cuộc trò chuyện này ạ."
             )
         tenancy.ensure_same_hospital(uow, known.hospital_id, "conversation", hospital_id)
-    resume_bot(rasa_url, oa_id, user_id, rasa_token=rasa_token)
+    try:
+        rasa.resume(account_key(oa_id, user_id))
+    except BotUnavailable as error:
+        raise BotUnreachable(str(error)) from None
     with db.uow() as uow:
         conversation = conversations.get_or_create(uow, oa_id, user_id)
         conversations.to_bot(conversation, f"handed back by {staff}", utcnow())

@@ -1,4 +1,5 @@
-"""The bot behind the channel: Rasa's REST channel (``POST /webhooks/rest/webhook``).
+"""The bot behind the channel: Rasa's REST channel (``POST /webhooks/rest/webhook``), and Rasa's HTTP API to
+resume a conversation the bot paused (``POST /conversations/{id}/tracker/events``).
 
 Rasa answers a user message with a list of responses (``text``, ``buttons``, ``image``, ``custom``); they
 become Zalo messages. A custom payload ``{"request_phone": true}`` (or ``{"type": "request_user_info"}``)
@@ -7,11 +8,16 @@ asks the user to share their phone through Zalo's request-info card.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol
 
 import requests
 
 from .messages import MAX_BUTTONS, Button, OutgoingMessage
+
+log = logging.getLogger(__name__)
+# The events that resume a conversation the bot paused with ``ConversationPaused`` (Rasa 3.6).
+RESUME = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
 
 
 class BotUnavailable(RuntimeError):
@@ -23,13 +29,25 @@ class Bot(Protocol):
 
 
 class RasaBot:
-    """Rasa's REST channel, with the server's token (``?token=``: bot/rasa_guard.py refuses requests without)."""
+    """The one client of the Rasa server: its REST channel and its HTTP API, with the server's token
+    (``?token=``: bot/rasa_guard.py and Rasa's ``--auth-token`` refuse requests without)."""
 
-    def __init__(self, url: str, timeout: float, session: requests.Session | None = None, *, token: str = "") -> None:
-        self.url = url.rstrip("/") + "/webhooks/rest/webhook"
+    def __init__(
+        self,
+        url: str,
+        timeout: float,
+        session: requests.Session | None = None,
+        *,
+        token: str = "",
+        resume_timeout: float = 5.0,
+    ) -> None:
+        self.base = url.rstrip("/")
+        self.url = self.base + "/webhooks/rest/webhook"
         self.timeout = timeout
+        self.resume_timeout = resume_timeout
         self.http = session or requests.Session()
         self.params = {"token": token} if token else {}
+        self.token = token
 
     def reply(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[OutgoingMessage]:
         try:
@@ -50,6 +68,21 @@ class RasaBot:
         if not isinstance(answers, list):
             raise BotUnavailable("reply is not a list")
         return to_messages(answers)
+
+    def resume(self, conversation_id: str) -> None:
+        """Resume the conversation the bot paused; BotUnavailable when Rasa cannot be reached or refuses."""
+        try:
+            response = self.http.post(
+                f"{self.base}/conversations/{conversation_id}/tracker/events",
+                json=RESUME,
+                params={"include_events": "NONE", "token": self.token},
+                timeout=self.resume_timeout,
+            )
+        except requests.RequestException as error:
+            log.warning("hand-back: Rasa at %s unreachable (%s)", self.base, type(error).__name__)
+            raise BotUnavailable(f"the assistant cannot be reached ({type(error).__name__})") from None
+        if response.status_code != 200:
+            raise BotUnavailable(f"Rasa refused the resume: HTTP {response.status_code}")
 
 
 def to_messages(answers: list[Any]) -> list[OutgoingMessage]:

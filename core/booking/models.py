@@ -61,6 +61,9 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(120))
     location: Mapped[str] = mapped_column(String(200), default="")
     what_to_bring: Mapped[str] = mapped_column(Text, default="")
+    # The codes the hospital's HIS writes for this department in its XML 130 exports (MA_KHOA, e.g. "K18"),
+    # ";"-joined: an imported re-exam slip is booked back into the department its visit was in.
+    his_codes: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
     hospital: Mapped[Hospital] = relationship(back_populates="departments")
 

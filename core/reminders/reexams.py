@@ -4,6 +4,11 @@ Until the EMR lands, the hospital's system enters them through the API. Each get
 number of days before (default 3 and 1), at 08:00 Vietnam time, with a button that opens booking in the
 department on that date. A patient who already has an upcoming visit booked in that department is not reminded
 (the reminder is recorded as skipped, with the booking's code).
+
+Imported re-exams (the EMR's XML14 slips, core/emr/reexam_sync.py) come through :func:`sync_imported_re_exams`,
+under the same date rules (:func:`due_date_problem`): one row per booking profile and source record, moved
+(the old row cancelled, a new one created, so its reminders are planned afresh for the new date) when a
+corrected slip gives another date, cancelled when the record is withdrawn. History reminds nobody.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Row, Select, bindparam, exists, or_, select
+from sqlalchemy.orm import Session
 
 from core import audit, tenancy
 from core.booking.catalogue import find_department, find_hospital
@@ -55,13 +62,9 @@ def record_re_exam(
     find_patient(uow, patient_id, None)
     hospital_row = _hospital(uow, hospital_id, hospital)
     department_id = find_department(uow, hospital_row, department).id if department else None
-    today = local_today(now)
-    if due_date < today:
-        raise InvalidInput("due_date is in the past", "Dạ, ngày tái khám đã qua ạ.", field="due_date")
-    if due_date > today + MAX_AHEAD:
-        raise InvalidInput(
-            "due_date is more than a year ahead", "Dạ, ngày tái khám cách quá xa (hơn một năm) ạ.", field="due_date"
-        )
+    problem = due_date_problem(due_date, now)
+    if problem is not None:
+        raise problem
     existing = uow.session.scalar(
         select(ReExam.id).where(
             ReExam.patient_id == patient_id,
@@ -87,6 +90,130 @@ def record_re_exam(
     view = load_re_exam(uow, row.id)
     uow.commit()
     return view, True
+
+
+def due_date_problem(due_date: dt.date, now: dt.datetime, *, given_on: dt.date | None = None) -> InvalidInput | None:
+    """Why a re-exam on ``due_date`` is nobody to remind as of ``now`` (None: it is one): the date has passed,
+    it is more than a year ahead, or the visit that gave it (on ``given_on``) is more than a year old. The API
+    refuses such a date with this error; an import keeps it in the record as history and reminds nobody."""
+    today = local_today(now)
+    if due_date < today:
+        return InvalidInput("due_date is in the past", "Dạ, ngày tái khám đã qua ạ.", field="due_date")
+    if due_date > today + MAX_AHEAD:
+        return InvalidInput(
+            "due_date is more than a year ahead", "Dạ, ngày tái khám cách quá xa (hơn một năm) ạ.", field="due_date"
+        )
+    if given_on is not None and given_on < today - MAX_AHEAD:
+        return InvalidInput(
+            "the visit is more than a year old", "Dạ, lần khám này đã cách hơn một năm ạ.", field="due_date"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class ImportedReExam:
+    """A re-exam date a source record gives one booking profile."""
+
+    patient_id: int
+    hospital_id: int
+    department_id: int | None
+    due_date: dt.date
+    note: str = ""
+    given_on: dt.date | None = None  # the day of the visit that gave it
+
+
+@dataclass(frozen=True)
+class ReExamSync:
+    """What :func:`sync_imported_re_exams` did: re-exam rows created, cancelled (moved or withdrawn), kept."""
+
+    created: tuple[int, ...] = ()
+    cancelled: tuple[int, ...] = ()
+    kept: tuple[int, ...] = ()
+
+
+def sync_imported_re_exams(
+    session: Session,
+    source_ref: str,
+    wanted: Sequence[ImportedReExam],
+    *,
+    source: str,
+    now: dt.datetime,
+) -> ReExamSync:
+    """Make the live re-exams of ``source_ref`` (e.g. "emr:<facility>:<MA_LK>") be ``wanted``, in the caller's
+    transaction (no commit).
+
+    A live row of the same profile, hospital, department and date is kept (whatever the date now is: a re-exam
+    that was due stays what it was). Otherwise a wanted date that reminds (:func:`due_date_problem`) gets a new
+    row, or adopts a live one entered by hand for the same profile, department and date (no second reminder);
+    one that does not (history) gets nothing. Every other live row of ``source_ref`` is cancelled: a moved date
+    is a cancelled row plus a new one, so the reminders already sent stay with the old date and the new date's
+    are planned afresh (reminder keys are ``reexam:<id>:<kind>``). ``wanted`` empty cancels them all."""
+    live = list(
+        session.scalars(
+            select(ReExam)
+            .where(ReExam.source_ref == source_ref, ReExam.cancelled_at.is_(None))
+            .order_by(ReExam.id)
+            .with_for_update()
+        )
+    )
+    created: list[int] = []
+    kept: list[int] = []
+    for item in wanted:
+        note = item.note.strip()[:1000]
+        same = next((row for row in live if row.id not in kept and _same_date(row, item)), None)
+        if same is not None:
+            same.note = note
+            kept.append(same.id)
+            continue
+        if due_date_problem(item.due_date, now, given_on=item.given_on) is not None:
+            continue
+        entered = session.scalar(
+            select(ReExam)
+            .where(
+                ReExam.patient_id == item.patient_id,
+                ReExam.hospital_id == item.hospital_id,
+                ReExam.department_id.is_(None)
+                if item.department_id is None
+                else ReExam.department_id == item.department_id,
+                ReExam.due_date == item.due_date,
+                ReExam.source_ref.is_(None),
+                ReExam.cancelled_at.is_(None),
+            )
+            .limit(1)
+            .with_for_update()
+        )
+        if entered is not None:
+            entered.source_ref = source_ref
+            kept.append(entered.id)
+            continue
+        row = ReExam(
+            hospital_id=item.hospital_id,
+            patient_id=item.patient_id,
+            department_id=item.department_id,
+            due_date=item.due_date,
+            note=note,
+            source=source,
+            source_ref=source_ref,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        created.append(row.id)
+    cancelled = [row.id for row in live if row.id not in kept]
+    for row in live:
+        if row.id in cancelled:
+            row.cancelled_at = now
+    session.flush()
+    return ReExamSync(tuple(created), tuple(cancelled), tuple(kept))
+
+
+def _same_date(row: ReExam, item: ImportedReExam) -> bool:
+    return (row.patient_id, row.hospital_id, row.department_id, row.due_date) == (
+        item.patient_id,
+        item.hospital_id,
+        item.department_id,
+        item.due_date,
+    )
 
 
 def cancel_re_exam(

@@ -70,6 +70,7 @@ def create_app(
     app.extensions["henkham.db"] = database or bootstrap.database(settings)
     app.extensions["henkham.settings"] = settings
     app.extensions["henkham.zalo_graph"] = graph or bootstrap.graph(settings)
+    app.extensions["henkham.rasa"] = bootstrap.rasa_bot(settings)
     app.extensions["henkham.campaign_channel"] = bootstrap.campaign_channel()
     app.extensions["henkham.zalo_oas"] = OARegistry(settings)
 

@@ -393,18 +393,9 @@ def conversations_needing_staff():
 @api.output(ConversationView)
 def hand_back_conversation(oa_id: str, user_id: str):
     """Hand a Zalo conversation in human mode back to the assistant (resumes the paused bot)."""
-    settings = current_app.extensions["henkham.settings"]
     client = _client()
-    db = current_app.extensions["henkham.db"]
-    return hand_back(
-        db,
-        settings.rasa_url,
-        oa_id,
-        user_id,
-        client.name,
-        rasa_token=settings.rasa_token,
-        hospital_id=client.hospital_id,
-    )
+    db, rasa = current_app.extensions["henkham.db"], current_app.extensions["henkham.rasa"]
+    return hand_back(db, rasa, oa_id, user_id, client.name, hospital_id=client.hospital_id)
 
 
 class InsufficientScope(DomainError):

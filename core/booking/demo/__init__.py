@@ -60,6 +60,7 @@ def _create_hospital(uow: UnitOfWork, spec: dict[str, Any], catalogue: dict, wee
             name=info["name"],
             location=info["location"],
             what_to_bring=info["bring"],
+            his_codes=info.get("his_codes", ""),
         )
         session.add(department)
         session.flush()

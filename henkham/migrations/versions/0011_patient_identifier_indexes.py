@@ -2,7 +2,7 @@
 patient index links profiles to persons
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0013 (the head when it was written; it follows whatever migration is the head at merge)
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,311 @@
+"""The audited read service of clinical records: a person's whole record across the deployment's hospitals.
+
+A record is never read anonymously: every call names its reader (core.audit.Actor) and purpose, and writes one
+append-only audit row (reader, person, what was read as ids, purpose, channel, time). A reader confined to a
+hospital (an API key made with --hospital) reads only persons who have a visit at that hospital; it then sees
+the person's whole record across the province, the exchange the province asked for.
+
+The visits come back as the core.emr.records values they were imported as (core/emr/visit_rows.py maps them
+exactly), newest first, in a handful of queries (one per table, with IN lists), whatever the number of visits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Table, select
+
+from core import audit
+from core.audit import Actor
+from core.errors import DomainError, NotFound
+from core.tenancy import OtherHospital
+
+from . import models as m
+from .records import Allergy, Identity, Immunization, PersonRecord, Section, VisitRecord
+from .visit_rows import CHILD_TABLES, VISITS, visit_record
+
+PERSONS = m.Person.__table__
+IMMUNIZATIONS = m.Immunization.__table__
+ALLERGIES = m.Allergy.__table__
+NONE_KNOWN = m.NoneKnown.__table__
+MAX_MERGE_DEPTH = 20  # a chain of merges longer than this is a data error, not followed further
+CHANNEL_OF_KIND = {"api_client": "api"}
+
+
+class AnonymousRead(DomainError):
+    """A clinical record is never read without a reader."""
+
+    code = "forbidden"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a clinical record is read only by a named reader",
+            "Dạ, hồ sơ bệnh án chỉ được xem khi biết rõ người xem ạ.",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredVisit:
+    """Where a visit of a stored record comes from (parallel to ``StoredRecord.record.visits``)."""
+
+    visit_id: int
+    person_id: int
+    facility_code: str
+    visit_key: str
+    hospital_id: int | None
+    version: int
+    source: str
+    import_id: int | None
+    imported_at: dt.datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredRecord:
+    """A person's record as stored: ``record.visits`` newest first, ``visits`` their metadata in that order;
+    ``merged_ids`` the persons merged into this one (their visits are part of the record)."""
+
+    person_id: int
+    record: PersonRecord
+    visits: tuple[StoredVisit, ...]
+    merged_ids: tuple[int, ...] = ()
+
+    @property
+    def visit_ids(self) -> tuple[int, ...]:
+        return tuple(v.visit_id for v in self.visits)
+
+    @property
+    def hospital_ids(self) -> frozenset[int]:
+        return frozenset(v.hospital_id for v in self.visits if v.hospital_id is not None)
+
+
+@dataclasses.dataclass(frozen=True)
+class VisitVersion:
+    """One stored version of a visit (the current one has ``superseded_at`` None)."""
+
+    meta: StoredVisit
+    content_hash: str
+    superseded_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    record: VisitRecord
+
+
+def _channel(reader: Actor, channel: str | None) -> str:
+    return channel if channel is not None else CHANNEL_OF_KIND.get(reader.kind, reader.kind)
+
+
+def _root_person(session: Any, person_id: int) -> Mapping[str, Any]:
+    """The person row ``person_id`` reads as: itself, or the one it was merged into (followed to the end)."""
+    seen = set()
+    while True:
+        row = session.execute(select(PERSONS).where(PERSONS.c.id == person_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"person {person_id} not found", "Dạ, em không tìm thấy hồ sơ này ạ.")
+        target = row["merged_into_id"]
+        if target is None or target in seen or len(seen) >= MAX_MERGE_DEPTH:
+            return row
+        seen.add(person_id)
+        person_id = target
+
+
+def _merged_into(session: Any, root_id: int) -> list[int]:
+    """Every person merged (directly or through others) into ``root_id``."""
+    found: list[int] = []
+    frontier = [root_id]
+    for _ in range(MAX_MERGE_DEPTH):
+        ids = [
+            i
+            for i in session.execute(select(PERSONS.c.id).where(PERSONS.c.merged_into_id.in_(frontier))).scalars()
+            if i != root_id and i not in found
+        ]
+        if not ids:
+            break
+        found.extend(ids)
+        frontier = ids
+    return found
+
+
+def _children(session: Any, visit_ids: Sequence[int]) -> dict[Table, dict[int, list[Mapping[str, Any]]]]:
+    """The child rows of ``visit_ids``, per table and visit, each list in the order written."""
+    out: dict[Table, dict[int, list[Mapping[str, Any]]]] = {}
+    for table in CHILD_TABLES:
+        per_visit: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+        if visit_ids:
+            statement = select(table).where(table.c.visit_id.in_(visit_ids)).order_by(table.c.visit_id, table.c.id)
+            for row in session.execute(statement).mappings():
+                per_visit[row["visit_id"]].append(row)
+        out[table] = per_visit
+    return out
+
+
+def _meta(row: Mapping[str, Any]) -> StoredVisit:
+    return StoredVisit(
+        visit_id=row["id"],
+        person_id=row["person_id"],
+        facility_code=row["facility_code"],
+        visit_key=row["visit_key"],
+        hospital_id=row["hospital_id"],
+        version=row["version"],
+        source=row["source"],
+        import_id=row["import_id"],
+        imported_at=row["imported_at"],
+    )
+
+
+def _records(session: Any, visit_rows: Sequence[Mapping[str, Any]]) -> list[VisitRecord]:
+    children = _children(session, [row["id"] for row in visit_rows])
+    return [
+        visit_record(row, {table: children[table].get(row["id"], ()) for table in CHILD_TABLES}) for row in visit_rows
+    ]
+
+
+def _ids(values: Iterable[int]) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def person_record(
+    uow,
+    person_id: int,
+    *,
+    reader: Actor | None,
+    purpose: str,
+    channel: str | None = None,
+    now: dt.datetime | None = None,
+) -> StoredRecord:
+    """The whole record of person ``person_id`` (or of the person it was merged into): its current, not
+    cancelled visits at every hospital, newest first, its immunizations, allergies and "none known" sections.
+    Audited (one row); refused without a reader, NotFound for an unknown person, OtherHospital for a confined
+    reader whose hospital the person has never visited."""
+    if reader is None:
+        raise AnonymousRead()
+    session = uow.session
+    person = _root_person(session, person_id)
+    root_id = person["id"]
+    merged = _merged_into(session, root_id)
+    persons = [root_id, *merged]
+    visit_rows = list(
+        session.execute(
+            select(VISITS)
+            .where(
+                VISITS.c.person_id.in_(persons),
+                VISITS.c.superseded_at.is_(None),
+                VISITS.c.cancelled_at.is_(None),
+            )
+            .order_by(VISITS.c.arrived_at.desc().nulls_last(), VISITS.c.id.desc())
+        ).mappings()
+    )
+    if reader.hospital_id is not None and all(row["hospital_id"] != reader.hospital_id for row in visit_rows):
+        raise OtherHospital("person")
+    visits = _records(session, visit_rows)
+    immunizations = tuple(
+        Immunization(
+            identifier=x["identifier"],
+            vaccine_name=x["vaccine_name"],
+            occurred_on=x["occurred_on"],
+            vaccine_code=x["vaccine_code"],
+            vaccine_system=x["vaccine_system"],
+            dose_number=x["dose_number"],
+            lot_number=x["lot_number"],
+            facility_code=x["facility_code"],
+            status=x["status"],
+        )
+        for x in session.execute(
+            select(IMMUNIZATIONS).where(IMMUNIZATIONS.c.person_id.in_(persons)).order_by(IMMUNIZATIONS.c.id)
+        ).mappings()
+    )
+    allergies = tuple(
+        Allergy(
+            identifier=x["identifier"],
+            substance=x["substance"],
+            code=x["code"],
+            code_system=x["code_system"],
+            reaction=x["reaction"],
+            criticality=x["criticality"],
+            clinical_status=x["clinical_status"],
+            recorded_on=x["recorded_on"],
+        )
+        for x in session.execute(
+            select(ALLERGIES).where(ALLERGIES.c.person_id.in_(persons)).order_by(ALLERGIES.c.id)
+        ).mappings()
+    )
+    none_known = frozenset(
+        Section(s)
+        for s in session.execute(select(NONE_KNOWN.c.section).where(NONE_KNOWN.c.person_id.in_(persons))).scalars()
+    )
+    newest = visits[0].identity if visits else None
+    identity = Identity(
+        full_name=person["full_name"],
+        birth_year=person["birth_year"],
+        birth_month=person["birth_month"],
+        birth_day=person["birth_day"],
+        sex=person["sex"],
+        cccd=person["cccd"],
+        insurance_cards=newest.insurance_cards if newest else (),
+        phone=person["phone"],
+        address=person["address"],
+        blood_group=newest.blood_group if newest else "",
+    )
+    stored = StoredRecord(
+        person_id=root_id,
+        record=PersonRecord(identity, tuple(visits), immunizations, allergies, none_known),
+        visits=tuple(_meta(row) for row in visit_rows),
+        merged_ids=tuple(merged),
+    )
+    detail = (
+        f"visits={_ids(stored.visit_ids)};immunizations={len(immunizations)};allergies={len(allergies)};"
+        f"none_known={','.join(sorted(none_known))}"
+    )
+    if merged:
+        detail += f";merged={_ids(merged)}"
+    if root_id != person_id:
+        detail += f";asked={person_id}"
+    audit.record_record_read(
+        uow, reader, "emr_person", root_id, purpose=purpose, channel=_channel(reader, channel), detail=detail, now=now
+    )
+    return stored
+
+
+def visit_versions(
+    uow,
+    facility_code: str,
+    visit_key: str,
+    *,
+    reader: Actor | None,
+    purpose: str,
+    channel: str | None = None,
+    now: dt.datetime | None = None,
+) -> list[VisitVersion]:
+    """Every stored version of one visit (facility + MA_LK), oldest first, each with its own children.
+    Audited (one row); refused without a reader; a confined reader sees only its own hospital's visits."""
+    if reader is None:
+        raise AnonymousRead()
+    session = uow.session
+    rows = list(
+        session.execute(
+            select(VISITS)
+            .where(VISITS.c.facility_code == facility_code, VISITS.c.visit_key == visit_key)
+            .order_by(VISITS.c.version)
+        ).mappings()
+    )
+    if not rows:
+        raise NotFound(f"visit {facility_code}/{visit_key} not found", "Dạ, em không tìm thấy lần khám này ạ.")
+    if reader.hospital_id is not None and rows[-1]["hospital_id"] != reader.hospital_id:
+        raise OtherHospital("visit")
+    versions = [
+        VisitVersion(_meta(row), row["content_hash"], row["superseded_at"], row["cancelled_at"], record)
+        for row, record in zip(rows, _records(session, rows), strict=True)
+    ]
+    audit.record_record_read(
+        uow,
+        reader,
+        "emr_visit",
+        rows[-1]["id"],
+        purpose=purpose,
+        channel=_channel(reader, channel),
+        detail=f"versions={_ids(row['id'] for row in rows)}",
+        now=now,
+    )
+    return versions

@@ -1,0 +1,189 @@
+"""Re-exam slips (XML14) feed the reminders: the live slip of a visit is a core.reminders re-exam date for each
+booking profile linked to the visit's person.
+
+The importer calls :func:`sync_visit` after each stored current visit (or :func:`sync_visits` once for a batch
+of them), in its transaction; the booking profiles code calls :func:`sync_person` once it links a profile to a
+person (so a profile linked after the import still gets the reminder). A visit's re-exams carry
+``source_ref = "emr:<facility>:<MA_LK>"``: a corrected slip (a new version with another date) moves them
+(core.reminders.reexams cancels the old row and creates a new one), a cancelled visit or a slip a correction
+dropped cancels them, and history (a date already past, a visit more than a year old) is kept in the record and
+reminds nobody. A visit of a facility that is no henkham hospital reminds nobody either: no hospital can take
+the booking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from core.booking.models import Department
+from core.reminders.reexams import ImportedReExam, ReExamSync, sync_imported_re_exams
+from core.timeutil import to_local
+
+from .models import Person, ProfileLink, ReExamSlip, Visit
+
+log = logging.getLogger(__name__)
+
+SOURCE = "emr"
+
+
+def source_ref(facility_code: str, visit_key: str) -> str:
+    return f"emr:{facility_code}:{visit_key}"
+
+
+def sync_visit(session: Session, visit_id: int, now: dt.datetime) -> ReExamSync:
+    """Bring the re-exams of the visit ``visit_id`` (any of its versions: the current one decides) in line
+    with its live slip, in the caller's transaction (no commit)."""
+    visit = session.execute(_VISIT.where(Visit.id == visit_id)).first()
+    if visit is None:
+        return ReExamSync()
+    if visit.superseded_at is not None:
+        visit = session.execute(
+            _VISIT.where(
+                Visit.facility_code == visit.facility_code,
+                Visit.visit_key == visit.visit_key,
+                Visit.superseded_at.is_(None),
+            )
+        ).first()
+        if visit is None:
+            return ReExamSync()
+    if visit.due_date is None and visit.version == 1:
+        return ReExamSync()  # no slip ever: nothing to remind, nothing to cancel (most visits of an import)
+    wanted: list[ImportedReExam] = []
+    if visit.due_date is not None and visit.cancelled_at is None and visit.hospital_id is not None:
+        department_id = _department(session, visit.hospital_id, visit.departments)
+        wanted = [
+            ImportedReExam(
+                patient_id=patient_id,
+                hospital_id=visit.hospital_id,
+                department_id=department_id,
+                due_date=visit.due_date,
+                note=visit.diagnosis,
+                given_on=_visit_day(visit),
+            )
+            for patient_id in _profiles(session, visit.person_id)
+        ]
+    done = sync_imported_re_exams(
+        session, source_ref(visit.facility_code, visit.visit_key), wanted, source=SOURCE, now=now
+    )
+    if done.created or done.cancelled:
+        log.info(
+            "emr re-exams of visit %s: %d created, %d cancelled, %d kept",
+            visit.id,
+            len(done.created),
+            len(done.cancelled),
+            len(done.kept),
+        )
+    return done
+
+
+def sync_visits(session: Session, visit_ids: Sequence[int], now: dt.datetime) -> ReExamSync:
+    """:func:`sync_visit` for a batch of stored visits (what an import stores at once), with one look-up for
+    the visits that have nothing to do (a first version without a slip: most of a batch)."""
+    if not visit_ids:
+        return ReExamSync()
+    todo = [
+        visit_id
+        for visit_id, version, slip_id in session.execute(
+            select(Visit.id, Visit.version, ReExamSlip.id)
+            .outerjoin(ReExamSlip, ReExamSlip.visit_id == Visit.id)
+            .where(Visit.id.in_(list(visit_ids)))
+            .order_by(Visit.id)
+        )
+        if slip_id is not None or version > 1
+    ]
+    created: list[int] = []
+    cancelled: list[int] = []
+    kept: list[int] = []
+    for visit_id in todo:
+        done = sync_visit(session, visit_id, now)
+        created += done.created
+        cancelled += done.cancelled
+        kept += done.kept
+    return ReExamSync(tuple(created), tuple(cancelled), tuple(kept))
+
+
+def sync_person(session: Session, person_id: int, now: dt.datetime) -> int:
+    """Sync every current visit with a slip of the person (and of the persons merged into it), e.g. once a
+    booking profile is linked to it; returns how many re-exam rows were created."""
+    persons = _same_persons(session, person_id)
+    visit_ids = session.scalars(
+        select(Visit.id)
+        .join(ReExamSlip, ReExamSlip.visit_id == Visit.id)
+        .where(Visit.person_id.in_(persons), Visit.superseded_at.is_(None))
+        .order_by(Visit.id)
+    ).all()
+    return sum(len(sync_visit(session, visit_id, now).created) for visit_id in visit_ids)
+
+
+def _profiles(session: Session, person_id: int) -> list[int]:
+    """The booking profiles linked to the person, to the person it was merged into, or to one merged into it."""
+    persons = _same_persons(session, person_id)
+    return list(
+        session.scalars(
+            select(ProfileLink.patient_id).where(ProfileLink.person_id.in_(persons)).order_by(ProfileLink.patient_id)
+        )
+    )
+
+
+def _same_persons(session: Session, person_id: int) -> set[int]:
+    """The person, the one it is merged into (following the chain) and the persons merged into any of them."""
+    chain = {person_id}
+    current: int | None = person_id
+    while current is not None:
+        current = session.scalar(select(Person.merged_into_id).where(Person.id == current))
+        if current is None or current in chain:
+            break
+        chain.add(current)
+    merged = set(session.scalars(select(Person.id).where(Person.merged_into_id.in_(chain))))
+    return chain | merged
+
+
+def _department(session: Session, hospital_id: int, codes: str) -> int | None:
+    """The hospital's department whose HIS codes hold the visit's MA_KHOA, trying its last department first (the
+    one the patient left from, who asked for the re-exam); None when none matches."""
+    visit_codes = [code.strip().upper() for code in codes.split(";") if code.strip()]
+    if not visit_codes:
+        return None
+    by_code: dict[str, int] = {}
+    rows = session.execute(
+        select(Department.id, Department.his_codes).where(
+            Department.hospital_id == hospital_id, Department.his_codes != ""
+        )
+    )
+    for department_id, his_codes in rows:
+        for code in his_codes.split(";"):
+            by_code.setdefault(code.strip().upper(), department_id)
+    return next((by_code[code] for code in reversed(visit_codes) if code in by_code), None)
+
+
+def _visit_day(visit: Row) -> dt.date | None:
+    """The local day the visit ended (the day the slip was given)."""
+    at = visit.discharged_at or visit.arrived_at or visit.admitted_at
+    if at is not None:
+        return to_local(at).date()
+    return visit.issued_on
+
+
+# A visit version and its slip (the slip's columns None when it has none).
+_VISIT = select(
+    Visit.id,
+    Visit.facility_code,
+    Visit.visit_key,
+    Visit.version,
+    Visit.person_id,
+    Visit.hospital_id,
+    Visit.departments,
+    Visit.arrived_at,
+    Visit.admitted_at,
+    Visit.discharged_at,
+    Visit.superseded_at,
+    Visit.cancelled_at,
+    ReExamSlip.due_date,
+    ReExamSlip.diagnosis,
+    ReExamSlip.issued_on,
+).outerjoin(ReExamSlip, ReExamSlip.visit_id == Visit.id)
