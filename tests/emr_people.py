@@ -12,11 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.audit import Actor
 from core.booking.models import Hospital
+from core.emr.importing import import_bytes
 from core.emr.models import Person, PersonMatch, Visit
 from core.emr.persons import resolve_person
 from core.emr.records import Identity
 from core.uow import Database
+from tests import emr_his_files as his
 
 NOW = dt.datetime(2026, 12, 7, 1, 0, tzinfo=dt.UTC)
 TEST, OTHER = "99999", "88888"  # facility codes of tests/factories' "test" and "other" hospitals
@@ -105,3 +108,20 @@ def visits_of(db: Database, person_id: int) -> list[tuple[str, str]]:
             select(Visit.facility_code, Visit.visit_key).where(Visit.person_id == person_id).order_by(Visit.id)
         ).all()
     return [tuple(row) for row in rows]
+
+
+# --- real submission files (tests/emr_his_files.py) through the importer --------------------------------------
+
+AN = {"name": "Nguyễn Văn An", "cccd": "079085012345", "birth": "198503140000", "sex": "1"}  # the builder's patient
+READER = Actor(kind="api_client", client_id=1, client_name="records-office")
+
+
+def imported(db, facility: str, *visits: his.Visit) -> None:
+    data = his.submission_bytes([v.with_(facility_code=facility) for v in visits], facility_code=facility)
+    report = import_bytes(db, data, channel="cli", filename="kcb.xml", now=NOW)
+    assert report.ok, report.as_dict()
+
+
+def person_of(db, visit_key: str) -> int:
+    with db.reader() as uow:
+        return uow.session.scalar(select(Visit.person_id).where(Visit.visit_key == visit_key))

@@ -32,7 +32,9 @@ def province(db):
     world = build_world(db, start=today_local(), days=1)
     add_hospital(db, "other")
     with db.uow() as uow:
-        uow.session.add(factories.hospital_row("third", "Bệnh viện Ba", "77777", "3 Đường Ba", "0290000002", "0290000117"))
+        uow.session.add(
+            factories.hospital_row("third", "Bệnh viện Ba", "77777", "3 Đường Ba", "0290000002", "0290000117")
+        )
         uow.commit()
     return world
 
@@ -293,3 +295,26 @@ def test_the_routes_are_in_the_openapi_document(db, province):
         "/api/v1/emr/matches/{match_id}/reject",
     } <= set(spec["paths"])
     assert "MatchView" in spec["components"]["schemas"]
+
+
+# --- real submission files through the importer ---------------------------------------------------------------
+
+
+def test_confirming_an_imported_candidate_makes_one_record_with_both_visits(db, province):
+    from core.emr.reading import person_record
+    from tests import emr_his_files as his
+    from tests.emr_people import READER, imported, person_of
+
+    imported(db, TEST, his.outpatient(ma_lk="A1"))
+    imported(db, OTHER, his.outpatient(ma_lk="B1", patient_code="NT-1", cccd="", cards=""))
+    an, namesake = person_of(db, "A1"), person_of(db, "B1")
+    [match_id] = open_ids(db)
+    with db.uow() as uow:
+        matches.confirm_match(uow, match_id, by="records-office", now=NOW)
+    with db.reader() as uow:
+        stored = person_record(uow, an, reader=READER, purpose="acceptance")
+    assert sorted(v.facility_code for v in stored.record.visits) == [OTHER, TEST]
+    assert stored.merged_ids == (namesake,)
+    # the namesake's next visit at the other hospital (its patient code moved) is the one person's
+    imported(db, OTHER, his.outpatient(ma_lk="B2", patient_code="NT-1", cccd="", cards=""))
+    assert person_of(db, "B2") == an and open_ids(db) == []

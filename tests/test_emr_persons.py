@@ -13,7 +13,24 @@ from sqlalchemy import select, text
 from core.emr.models import Person, PersonIdentifier, ProfileLink
 from core.emr.persons import name_key, resolve_person
 from core.emr.profiles import link_patient, link_profiles
-from tests.emr_people import CARD, CCCD, NOW, OTHER, TEST, mai, matches_of, persons, store_visit, visits_of
+from core.emr.reading import person_record
+from tests import emr_his_files as his
+from tests.emr_people import (
+    AN,
+    CARD,
+    CCCD,
+    NOW,
+    OTHER,
+    READER,
+    TEST,
+    imported,
+    mai,
+    matches_of,
+    person_of,
+    persons,
+    store_visit,
+    visits_of,
+)
 from tests.factories import add_hospital, build_world, new_patient, today_local
 from tests.harness import wait_until
 
@@ -275,3 +292,52 @@ def test_resolve_person_adds_nothing_to_commit_by_itself(db, province):
     with db.uow() as uow:
         resolve_person(uow.session, mai(), facility_code=TEST, now=NOW)
     assert persons(db) == 0
+
+
+# --- real submission files (tests/emr_his_files.py) through the importer ------------------------------------------
+
+
+def record_facilities(db, person_id: int) -> list[str]:
+    with db.reader() as uow:
+        stored = person_record(uow, person_id, reader=READER, purpose="acceptance")
+    return sorted(v.facility_code for v in stored.record.visits)
+
+
+def test_imported_files_of_two_hospitals_form_one_record_and_keep_conflicts_and_namesakes_apart(db, province):
+    imported(db, TEST, his.outpatient(ma_lk="A1", patient_code="BN-A"))
+    # an inpatient stay of the same man at the other hospital: its own patient code, no card this time
+    imported(db, OTHER, his.inpatient(ma_lk="B1", patient_code="NT-77", cards="", **AN))
+    an = person_of(db, "A1")
+    assert person_of(db, "B1") == an and persons(db) == 1
+    assert record_facilities(db, an) == [OTHER, TEST]  # one record with the visits of both hospitals
+    # the same CCCD with another birth date: not merged, listed
+    imported(db, OTHER, his.outpatient(ma_lk="B2", patient_code="NT-78", cards="", birth="198512030000"))
+    conflicting = person_of(db, "B2")
+    assert conflicting != an and record_facilities(db, an) == [OTHER, TEST]
+    assert matches_of(db) == [(an, conflicting, "cccd_conflict", "open")]
+    # no CCCD, no card: the same name, birth date and sex is a candidate, never a merge
+    imported(db, OTHER, his.outpatient(ma_lk="B3", patient_code="NT-79", cccd="", cards=""))
+    namesake = person_of(db, "B3")
+    assert namesake not in (an, conflicting)
+    assert matches_of(db)[1:] == [(an, namesake, "candidate", "open")]
+    # the same file again changes nothing
+    imported(db, OTHER, his.outpatient(ma_lk="B3", patient_code="NT-79", cccd="", cards=""))
+    assert persons(db) == 3 and len(matches_of(db)) == 2
+
+
+def test_an_imported_card_with_another_name_is_a_card_conflict(db, province):
+    imported(db, TEST, his.outpatient(ma_lk="A1", cccd=""))
+    imported(db, OTHER, his.outpatient(ma_lk="B1", cccd="", patient_code="X", name="Nguyễn Văn Ân Hai"))
+    assert matches_of(db) == [(person_of(db, "A1"), person_of(db, "B1"), "card_conflict", "open")]
+
+
+def test_a_booking_profile_made_before_the_import_links_through_the_import(db, province):
+    import datetime as dt
+
+    patient = new_patient(
+        db, province.account_id, 5, full_name="Nguyễn Văn An", date_of_birth=dt.date(1985, 3, 14), cccd=AN["cccd"]
+    )
+    imported(db, TEST, his.outpatient(ma_lk="A1"))
+    with db.reader() as uow:
+        link = uow.session.get(ProfileLink, patient)
+    assert link is not None and link.person_id == person_of(db, "A1") and link.matched_by == "cccd"
