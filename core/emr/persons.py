@@ -57,17 +57,32 @@ look-up. Persons are read and written with Core statements, not ORM objects. Ide
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import (
+    CompoundSelect,
+    String,
+    and_,
+    bindparam,
+    cast,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
+from core.booking.models import Patient
 from core.identifiers import mask_identifier
 
-from .models import IdentifierKind, MatchKind, MatchStatus, Person, PersonIdentifier, PersonMatch
-from .profiles import link_profiles
+from .models import IdentifierKind, MatchKind, MatchStatus, Person, PersonIdentifier, PersonMatch, ProfileLink
+from .profiles import CARD_SIN, CCCD, SIN, insert_link
 from .records import Identity
 
 log = logging.getLogger(__name__)
@@ -77,6 +92,7 @@ _CENTURY = {0: 1900, 1: 1900, 2: 2000, 3: 2000, 4: 2100, 5: 2100, 6: 2200, 7: 22
 MAX_CANDIDATES = 5  # namesakes proposed for one new person (a common name has many)
 
 Key = tuple[str, str, str]  # (kind, facility_code, value) of PersonIdentifier
+Profiles = list[tuple[int, Key, int | None]]  # (patient id, the identifier naming it, the person it is linked to)
 PERSONS = Person.__table__
 IDENTIFIERS = PersonIdentifier.__table__
 MATCHES = PersonMatch.__table__
@@ -176,28 +192,43 @@ def resolve_person(session: Session, identity: Identity, *, facility_code: str, 
     identifiers and any candidate or conflict match in ``session`` (flushed, not committed). May raise
     IntegrityError under a concurrent import of the same person: the caller retries the visit once."""
     keys = _keys(identity, facility_code)
-    held = _holders(session, keys.all())
+    held, profiles = _holders(session, keys)
 
     cccd_key = keys.cccd_key()
     if cccd_key is not None and cccd_key in held:
         holder = held[cccd_key]
         differs = _differs(holder, identity, keys, ("birth_date", "sex"))
-        return _resolved(session, holder, identity, keys, held, MatchKind.CCCD_CONFLICT, "cccd", differs, now)
+        person_id = _resolved(session, holder, identity, keys, held, MatchKind.CCCD_CONFLICT, "cccd", differs, now)
+        return _link(session, person_id, held, profiles, now)
     for sin_key in keys.sin_keys():
         if sin_key in held:
             holder = held[sin_key]
             differs = _differs(holder, identity, keys, ("name", "birth_date", "cccd"))
-            return _resolved(session, holder, identity, keys, held, MatchKind.CARD_CONFLICT, "sin", differs, now)
+            person_id = _resolved(session, holder, identity, keys, held, MatchKind.CARD_CONFLICT, "sin", differs, now)
+            return _link(session, person_id, held, profiles, now)
     his_key = keys.his_key()
     if his_key is not None and his_key in held:
         holder = held[his_key]
         differs = _differs(holder, identity, keys, ("name", "birth_date", "sex", "cccd", "sin"))
-        return _resolved(session, holder, identity, keys, held, MatchKind.CANDIDATE, "his", differs, now)
+        person_id = _resolved(session, holder, identity, keys, held, MatchKind.CANDIDATE, "his", differs, now)
+        return _link(session, person_id, held, profiles, now)
 
     person = _new_person(session, identity, keys, now)
     _claim(session, person, keys, held, now)
     _propose_namesakes(session, person, now)
-    return person.id
+    return _link(session, person.id, held, profiles, now)
+
+
+def _link(session: Session, person_id: int, held: dict[Key, _Person], profiles: Profiles, now: dt.datetime) -> int:
+    """Link the unlinked booking profiles named by an identifier the person holds now (just claimed, most
+    often): the only moment a visit can link a profile made before it."""
+    done: set[int] = set()
+    for patient_id, key, linked_to in profiles:
+        holder = held.get(key)
+        if linked_to is None and patient_id not in done and holder is not None and holder.id == person_id:
+            insert_link(session, patient_id, person_id, key[0], now)
+            done.add(patient_id)
+    return person_id
 
 
 def _resolved(
@@ -242,19 +273,75 @@ def _masked(keys: _Keys, basis: str) -> str:
     return mask_identifier(value)
 
 
-def _holders(session: Session, keys: list[Key]) -> dict[Key, _Person]:
-    """The person holding each of ``keys`` (one indexed SELECT), a merged person's survivor in its place."""
-    if not keys:
-        return {}
-    wanted = or_(
-        *(and_(IDENTIFIERS.c.kind == k, IDENTIFIERS.c.facility_code == f, IDENTIFIERS.c.value == v) for k, f, v in keys)
+def _holders(session: Session, keys: _Keys) -> tuple[dict[Key, _Person], Profiles]:
+    """The person holding each of the visit's identifiers (a merged person's survivor in its place), and the
+    booking profiles its CCCD and numbers name: (patient id, the identifier, the person it is linked to). One
+    statement of indexed look-ups, cached by the shape of the visit's identifiers."""
+    wanted = keys.all()
+    if not wanted:
+        return {}, []
+    params: dict[str, object] = {}
+    for i, (kind, facility, value) in enumerate(wanted):
+        params.update({f"k{i}": kind, f"f{i}": facility, f"v{i}": value})
+    if keys.cccd:
+        params["c"] = keys.cccd
+    params.update({f"s{i}": sin for i, sin in enumerate(keys.sins)})
+    held: dict[Key, _Person] = {}
+    profiles: Profiles = []
+    statement = _lookup(len(wanted), bool(keys.cccd), len(keys.sins))
+    for row in session.execute(statement, params):
+        if row[0] == "h":
+            held[(row[1], row[2], row[3])] = _survivor(session, _Person(*row[4:]))
+        else:
+            profiles.append((row[4], (row[1], "", row[3]), row[15]))
+    return held, profiles
+
+
+@functools.cache
+def _lookup(n_keys: int, cccd: bool, n_sins: int) -> CompoundSelect:
+    """Rows ("h", kind, facility, value, *person) of the identifiers' holders and ("p", kind, NULL, value,
+    patient id, NULL…, linked person id) of the profiles named by the CCCD (``c``) and numbers (``s0``…)."""
+    i = IDENTIFIERS.c
+    holders = (
+        select(literal("h").label("tag"), i.kind, i.facility_code, i.value, *_COLUMNS)
+        .join(PERSONS, PERSONS.c.id == i.person_id)
+        .where(
+            or_(
+                *(
+                    and_(
+                        i.kind == bindparam(f"k{n}"),
+                        i.facility_code == bindparam(f"f{n}"),
+                        i.value == bindparam(f"v{n}"),
+                    )
+                    for n in range(n_keys)
+                )
+            )
+        )
     )
-    rows = session.execute(
-        select(IDENTIFIERS.c.kind, IDENTIFIERS.c.facility_code, IDENTIFIERS.c.value, *_COLUMNS)
-        .join(PERSONS, PERSONS.c.id == IDENTIFIERS.c.person_id)
-        .where(wanted)
-    ).all()
-    return {(r[0], r[1], r[2]): _survivor(session, _Person(*r[3:])) for r in rows}
+    patients, links = Patient.__table__, ProfileLink.__table__
+    sins = [bindparam(f"s{n}") for n in range(n_sins)]
+    ways = []
+    if cccd:
+        ways += [(CCCD, patients.c.cccd, [bindparam("c")]), (CCCD, patients.c.insurance_number, [bindparam("c")])]
+    if sins:
+        ways += [(SIN, patients.c.insurance_number, sins), (SIN, CARD_SIN, sins)]
+    nothing = [cast(null(), column.type) for column in _COLUMNS[1:-1]]
+    branches = [holders] + [
+        select(
+            literal("p"),
+            literal(kind),
+            cast(null(), String),
+            cast(column, String),
+            patients.c.id,
+            *nothing,
+            links.c.person_id,
+        )
+        .select_from(patients)
+        .outerjoin(links, links.c.patient_id == patients.c.id)
+        .where(column.in_(values))
+        for kind, column, values in ways
+    ]
+    return union_all(*branches)
 
 
 def _load(session: Session, person_id: int) -> _Person:
@@ -452,8 +539,6 @@ def _claim(session: Session, person: _Person, keys: _Keys, held: dict[Key, _Pers
         held[key] = person
     if rows:
         session.execute(insert(IDENTIFIERS), rows)
-    if any(row["kind"] != IdentifierKind.HIS_PATIENT.value for row in rows):
-        link_profiles(session, person.id, now=now)  # a new CCCD or number may name booking profiles
 
 
 def paired(session: Session, a: int, b: int) -> bool:

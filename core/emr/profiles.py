@@ -25,6 +25,9 @@ from .models import IdentifierKind, Person, PersonIdentifier, ProfileLink
 
 CCCD = IdentifierKind.CCCD.value
 SIN = IdentifierKind.SOCIAL_INSURANCE.value
+# The social-insurance number inside a 15-character card (characters 6 to 15), as ix_patients_insurance_sin
+# indexes it (constants, not parameters: the index is on this very expression).
+CARD_SIN = func.substr(Patient.__table__.c.insurance_number, literal_column("6"), literal_column("10"))
 
 
 def card_keys(cccd: str | None, card: str | None) -> list[tuple[str, str]]:
@@ -50,7 +53,7 @@ def link_profiles(session: Session, person_id: int, *, now: dt.datetime | None =
         elif owner is None and (found.get(patient_id) != CCCD):
             found[patient_id] = matched_by
     for patient_id, matched_by in found.items():
-        _insert(session, patient_id, person_id, matched_by, now or utcnow())
+        insert_link(session, patient_id, person_id, matched_by, now or utcnow())
     return sorted(linked | set(found))
 
 
@@ -75,7 +78,7 @@ def link_patient(session: Session, patient_id: int, *, now: dt.datetime | None =
         session.flush()
         link = None
     if person_id is not None and link is None:
-        _insert(session, patient_id, person_id, matched_by, now or utcnow())
+        insert_link(session, patient_id, person_id, matched_by, now or utcnow())
     return person_id
 
 
@@ -89,7 +92,7 @@ def _survivor_id(session: Session, person_id: int) -> int:
     return person_id
 
 
-def _insert(session: Session, patient_id: int, person_id: int, matched_by: str, now: dt.datetime) -> None:
+def insert_link(session: Session, patient_id: int, person_id: int, matched_by: str, now: dt.datetime) -> None:
     """One link, in a SAVEPOINT of its own: a concurrent import that linked the profile first wins."""
     try:
         with session.begin_nested():
@@ -104,8 +107,7 @@ def _linkable() -> CompoundSelect:
     ident = PersonIdentifier.__table__.alias("i")
     link = ProfileLink.__table__
     patients = Patient.__table__
-    # the social-insurance number inside a 15-character card (characters 6 to 15): ix_patients_insurance_sin
-    card_sin = func.substr(patients.c.insurance_number, literal_column("6"), literal_column("10"))
+    card_sin = CARD_SIN
     ways = (
         (CCCD, patients.c.cccd),
         (CCCD, patients.c.insurance_number),
