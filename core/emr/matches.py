@@ -163,7 +163,9 @@ def _locked_pair(session: Session, match: PersonMatch) -> tuple[Person, Person]:
     """The persons the match stands for now (after earlier merges), locked in id order."""
     first = index.survivor(session, session.get(Person, match.person_id))
     second = index.survivor(session, session.get(Person, match.other_person_id))
-    session.scalars(select(Person.id).where(Person.id.in_({first.id, second.id})).order_by(Person.id).with_for_update())
+    session.scalars(
+        select(Person.id).where(Person.id.in_({first.id, second.id})).order_by(Person.id).with_for_update()
+    ).all()
     session.refresh(first)
     session.refresh(second)
     return first, second

@@ -5,9 +5,11 @@ A profile is a person when its CCCD, or its insurance card (a CCCD, a 10-digit s
 ``PersonIdentifier`` (a claim, never a conflicting person's mere mention). A profile links to one person:
 the first found keeps it; a merge moves the links (core/emr/matches.py).
 
-Both directions: :func:`link_profiles` after a visit is stored (the importer calls it: profiles made before the
-import), :func:`link_patient` when a profile is created or its CCCD/card changes (core/booking/patients.py:
-profiles made after the import). Both are idempotent; each is two or three indexed queries.
+Both directions: profiles made before a visit are linked by the index itself (core/emr/persons.py: its first
+look-up finds the profiles the visit's identifiers name, linked when the person holds the identifier);
+:func:`link_profiles` does the same for every identifier of a person (idempotent, one statement: after a merge,
+or by an importer that wants to be sure); :func:`link_patient` when a profile is created or its CCCD/card
+changes (core/booking/patients.py: profiles made after the import).
 """
 
 from __future__ import annotations
