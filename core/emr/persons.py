@@ -44,14 +44,15 @@ here (on PostgreSQL it waits for the first transaction and fails when that one c
 is rolled back and the visit retried once: the retry finds the holder (tests/test_emr_persons.py shows it with
 two threads on PostgreSQL). Two namesakes created at the same instant get no candidate match between them.
 
-Booking profiles (core/emr/profiles.py) are linked here as soon as the person claims a CCCD or a
-social-insurance number: that is the only moment a visit can link a profile made earlier (a profile made later
-links itself), so an importer need not call ``link_profiles`` for every visit (it stays correct and idempotent,
-at one statement per call).
+Booking profiles (core/emr/profiles.py) are linked here: the first look-up also finds the profiles the visit's
+CCCD and social-insurance numbers name, and an unlinked one is linked when the resolved person holds that
+identifier (a profile made later links itself), so an importer need not call ``link_profiles`` for every visit
+(it stays correct and idempotent, at one statement per call).
 
-Cost: the ordinary visit (a known CCCD or card) is one indexed SELECT, plus one INSERT of the identifiers it
-claims, one UPDATE when a field is filled; a new person adds its INSERT, the profile look-up and the namesake
-look-up. Persons are read and written with Core statements, not ORM objects. Identifiers are logged masked only.
+Cost: the ordinary visit (a known CCCD or card) is one statement of indexed look-ups (cached by the shape of the
+visit's identifiers), plus one INSERT of the identifiers it claims and one UPDATE when a field is filled; a new
+person adds its INSERT and the namesake look-up. Persons are read and written with Core statements, not ORM
+objects. Identifiers are logged masked only.
 """
 
 from __future__ import annotations
