@@ -61,9 +61,16 @@ def matches(ctx: click.Context, status: str) -> None:
 @matches.command("confirm")
 @click.argument("match_id", type=click.IntRange(min=1), metavar="ID")
 @click.option("--by", default="cli", show_default=True, help="Who decides (kept with the decision).")
-def confirm(match_id: int, by: str) -> None:
-    """The same person: merge the match's other person into its person (the person's values are kept)."""
-    view = _run(lambda uow: service.confirm_match(uow, match_id, by=by, now=utcnow()))
+@click.option(
+    "--keep",
+    type=click.Choice(["person", "other"]),
+    default="person",
+    show_default=True,
+    help="Whose name, birth date and sex are right (a same-CCCD conflict: which birth date).",
+)
+def confirm(match_id: int, by: str, keep: str) -> None:
+    """The same person: merge the match's other person into its person."""
+    view = _run(lambda uow: service.confirm_match(uow, match_id, by=by, now=utcnow(), keep=keep))
     click.echo(f"match {view.id} confirmed: person {view.other.id} merged into person {view.person.id}")
     _show(view)
 

@@ -123,6 +123,21 @@ def test_confirming_a_cccd_conflict_keeps_the_persons_birth_date(db, province):
     assert persons(db) == 1 and open_ids(db) == []
 
 
+def test_confirming_a_cccd_conflict_can_keep_the_others_birth_date(db, province):
+    holder, _other = conflict(db)
+    [match_id] = open_ids(db)
+    with db.uow() as uow:
+        view = matches.confirm_match(uow, match_id, by="clerk", now=NOW, keep="other")
+    assert view.person.birth_date == "1985-12-03"
+    # the swapped date is the right one now: such visits go straight to the person; the old date still does too
+    assert (
+        store_visit(db, mai(birth_month=12, birth_day=3, insurance_cards=(), his_patient_code=""), facility=OTHER)
+        == holder
+    )
+    assert store_visit(db, mai(), facility=TEST) == holder
+    assert persons(db) == 1 and open_ids(db) == []
+
+
 def test_reject_keeps_them_apart_and_the_pair_is_not_proposed_again(db, province):
     known = store_visit(db, mai())
     other = namesake(db)
@@ -217,7 +232,7 @@ def test_the_command_lists_confirms_and_rejects(db, province, run):
     # the year-only namesake is a candidate of both (1985 agrees with either date)
     assert listed.stdout.rstrip().endswith("3 open matches")
     first, second, _ = open_ids(db)
-    confirmed = run("confirm", str(first), "--by", "clerk-1")
+    confirmed = run("confirm", str(first), "--by", "clerk-1", "--keep", "person")
     assert confirmed.exit_code == 0, confirmed.output
     assert confirmed.stdout.startswith(f"match {first} confirmed: person ")
     rejected = run("reject", str(second))
@@ -262,9 +277,12 @@ def test_the_api_lists_and_decides_matches_with_the_his_scope(db, province, keys
             select(AccessAudit.record_id).where(AccessAudit.record_kind == "emr_person_match")
         ).all()
     assert sorted(audited) == sorted([str(holder), str(other)])
-    confirmed = client.post(f"{API}/{view['id']}/confirm", headers=auth(keys["other"]))
+    bad = client.post(f"{API}/{view['id']}/confirm", query_string={"keep": "both"}, headers=auth(keys["other"]))
+    assert bad.status_code == 422
+    confirmed = client.post(f"{API}/{view['id']}/confirm", query_string={"keep": "other"}, headers=auth(keys["other"]))
     assert confirmed.status_code == 200, confirmed.json
     assert confirmed.json["status"] == "confirmed" and confirmed.json["decided_by"] == "his-other"
+    assert confirmed.json["person"]["birth_date"] == "1985-12-03"
     assert len(visits_of(db, holder)) == 2
     assert client.post(f"{API}/{view['id']}/reject", headers=auth(keys["test"])).status_code == 409
     assert client.post(f"{API}/999/reject", headers=auth(keys["test"])).json["error"]["code"] == "not_found"

@@ -5,14 +5,15 @@ patient code with something that differs), a ``cccd_conflict`` (same CCCD, diffe
 ``card_conflict`` (same social-insurance number, different name or birth date) wait here for a person to decide.
 
 - **Confirm** merges ``other`` into ``person`` (the match's first person: the holder of the identifier for a
-  conflict, the earlier person for a candidate). The person keeps its own values — for a conflict, *its* birth
-  date and sex are the ones kept; staff who find the other one right correct it at the source HIS, whose next
-  import then agrees — and only fills what it lacks from the other. Visits, immunizations, allergies,
-  "none known" statements (dropped where the merged record now has entries), booking-profile links and the
-  identifiers that do not conflict move; a conflicting one (a second CCCD or social-insurance number) stays
-  with the merged person, which still resolves to the survivor through ``merged_into_id``. The merged person's
-  other matches are re-pointed to the survivor, or closed when they would now pair it with itself (confirmed)
-  or repeat a pair that already has a match (an open one is dropped: the pair's other match carries it).
+  conflict, the earlier person for a candidate). A same-CCCD conflict cannot become one person without saying which
+  birth date is right: by default the person keeps its own name, birth date and sex (the holder's: the match's
+  detail says which side the CCCD's own digits agree with); ``keep="other"`` says the other's are right and the
+  person takes them. Either way the person only fills what it still lacks from the other. Visits, immunizations,
+  allergies, "none known" statements (dropped where the merged record now has entries), booking-profile links and
+  the identifiers that do not conflict move; a conflicting one (a second CCCD or social-insurance number) stays with
+  the merged person, which still resolves to the survivor through ``merged_into_id``. The merged person's other
+  matches are re-pointed to the survivor, or closed when they would now pair it with itself (confirmed) or repeat a
+  pair that already has a match (an open one is dropped: the pair's other match carries it).
 - **Reject** keeps the two apart for good: a pair with a match, whatever its status, is never proposed again,
   and later visits like the other's keep going to the other person.
 
@@ -51,6 +52,7 @@ from .profiles import link_profiles
 from .records import Section
 
 MAX_LISTED = 500
+KEEP = ("person", "other")  # whose name, birth date and sex a confirmed merge keeps
 
 
 class MatchPerson(BaseModel):
@@ -106,12 +108,17 @@ def list_matches(uow: UnitOfWork, *, status: str = "open", hospital_id: int | No
     return views
 
 
-def confirm_match(uow: UnitOfWork, match_id: int, *, by: str, now: dt.datetime) -> MatchView:
-    """The two persons are one: merge the match's other person into its person (see the module docstring)."""
+def confirm_match(uow: UnitOfWork, match_id: int, *, by: str, now: dt.datetime, keep: str = "person") -> MatchView:
+    """The two persons are one: merge the match's other person into its person (see the module docstring).
+    ``keep``: whose name, birth date and sex are right, the person's (default) or the other's."""
+    if keep not in KEEP:
+        raise InvalidInput("keep must be person or other", "Dạ, cần chọn giữ thông tin của person hoặc other ạ.")
     session = uow.session
     match = _open_match(uow, match_id)
     survivor, merged = _locked_pair(session, match)
     if merged.id != survivor.id:
+        if keep == "other":
+            _take_demographics(survivor, merged)
         _merge(session, survivor, merged, match, by=by, now=now)
     _decide(match, MatchStatus.CONFIRMED, by, now)
     session.flush()
@@ -217,6 +224,16 @@ def _move_none_known(session: Session, keep: int, gone: int) -> None:
     for section, table in ((Section.ALLERGIES, Allergy), (Section.IMMUNIZATIONS, Immunization)):
         if session.scalar(select(exists().where(table.person_id == keep))):
             session.execute(delete(NoneKnown).where(NoneKnown.person_id == keep, NoneKnown.section == section.value))
+
+
+def _take_demographics(survivor: Person, merged: Person) -> None:
+    """Records staff found the other's name, birth date and sex right: the survivor takes those it knows."""
+    if merged.full_name:
+        survivor.full_name, survivor.name_key = merged.full_name, merged.name_key
+    if merged.birth_year is not None:
+        survivor.birth_year, survivor.birth_month, survivor.birth_day = index.birth_parts(merged)
+    if merged.sex:
+        survivor.sex = merged.sex
 
 
 def _fill_from(survivor: Person, merged: Person, now: dt.datetime) -> None:

@@ -20,6 +20,12 @@ class MatchQuery(Strict):
     status: Literal["open", "confirmed", "rejected"] = Field("open", description="Which matches to list")
 
 
+class ConfirmQuery(Strict):
+    keep: Literal["person", "other"] = Field(
+        "person", description="Whose name, birth date and sex are right (a same-CCCD conflict: which birth date)"
+    )
+
+
 class MatchList(BaseModel):
     matches: list[MatchView]
 
@@ -40,13 +46,15 @@ def list_person_matches(query_data: MatchQuery):
 
 @api.post("/emr/matches/<id:match_id>/confirm")
 @api.auth_required(auth, roles=["his"])
+@api.input(ConfirmQuery, location="query")
 @api.output(MatchView)
 @api.doc(tags=["emr"])
-def confirm_person_match(match_id: int):
+def confirm_person_match(match_id: int, query_data: ConfirmQuery):
     """The same person: the match's other person is merged into its person (visits, identifiers,
-    immunizations, allergies and booking-profile links move; the person's own values are kept)."""
+    immunizations, allergies and booking-profile links move); ``keep`` says whose name, birth date and sex are
+    right (default: the person's)."""
     with uow() as u:
-        return matches.confirm_match(u, match_id, by=_client().name, now=utcnow())
+        return matches.confirm_match(u, match_id, by=_client().name, now=utcnow(), keep=query_data.keep)
 
 
 @api.post("/emr/matches/<id:match_id>/reject")
