@@ -63,7 +63,10 @@ class PersonIdentifier(Base):
     review instead)."""
 
     __tablename__ = "emr_person_identifiers"
-    __table_args__ = (UniqueConstraint("kind", "facility_code", "value"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "facility_code", "value"),
+        Index("ix_emr_person_identifiers_person_kind", "person_id", "kind"),  # a person's CCCDs / numbers (0011)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("emr_persons.id"), index=True)
