@@ -47,7 +47,7 @@ class Person(Base):
     social_insurance_number: Mapped[str | None] = mapped_column(String(10))
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164
     address: Mapped[str] = mapped_column(String(1024), default="")
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("emr_persons.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("emr_persons.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

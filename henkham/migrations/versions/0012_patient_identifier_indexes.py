@@ -1,8 +1,8 @@
 """indexes of booking profiles by CCCD and insurance card, and of a person's identifiers by kind: the master
 patient index links profiles to persons
 
-Revision ID: 0011
-Revises: 0013 (the head when it was written; it follows whatever migration is the head at merge)
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-02
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0013"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
