@@ -17,7 +17,7 @@ from bot.zalo_webhook import conversations
 from bot.zalo_webhook.models import Conversation, ZaloOA
 from core import access
 from core.booking.models import Appointment, Hospital
-from core.emr.models import Person, Visit
+from core.emr.models import Person, PersonMatch, Visit
 from core.news.models import Campaign
 from core.reminders.models import ReExam
 from core.timeutil import local_to_utc, utcnow
@@ -93,6 +93,13 @@ def tenants(db):
                 kind="outpatient",
             )
         )
+        namesakes = [Person(full_name="Nguyen Van Thu", name_key="nguyen van thu") for _ in range(2)]
+        uow.session.add_all(namesakes)
+        uow.session.flush()
+        matches = [PersonMatch(person_id=person.id, other_person_id=n.id, kind="candidate") for n in namesakes]
+        uow.session.add_all(matches)
+        uow.session.flush()
+        match_ids = [m.id for m in matches]  # one to confirm, one to reject
         uow.commit()
     tomorrow = today_local() + dt.timedelta(days=1)
     patient_id = new_patient(db, world.account_id, phone=PHONE)
@@ -132,6 +139,8 @@ def tenants(db):
                 "today_code": today.code,
                 "facility": "99999",
                 "ma_lk": MA_LK,
+                "match_id": match_ids[0],
+                "reject_match_id": match_ids[1],
             },
             slots={
                 "free": slot_at(db, "nhi", tomorrow, "14:00"),  # another session than the booked one
@@ -158,6 +167,8 @@ def request_for(t: Tenants, method: str, path: str, key: str) -> Any:
     params = dict(t.params)
     if path.endswith("/complete") or path.endswith("/check-in"):
         params["code"] = t.params["today_code"]
+    if path.endswith("/reject"):
+        params["match_id"] = t.params["reject_match_id"]
     url = path.format(**params)
     body = {
         ("post", "/api/v1/appointments"): {"slot_id": t.slots["free"], "patient_id": t.patient_id},
@@ -185,6 +196,7 @@ def state(db) -> dict[str, Any]:
             "re_exams": sorted((r.id, r.cancelled_at is None) for r in uow.session.scalars(select(ReExam)).all()),
             "campaigns": sorted((c.id, c.status) for c in uow.session.scalars(select(Campaign)).all()),
             "visits": sorted((v.visit_key, v.cancelled_at is None) for v in uow.session.scalars(select(Visit)).all()),
+            "matches": sorted((m.id, m.status) for m in uow.session.scalars(select(PersonMatch)).all()),
             "staff_queue": [
                 (c.oa_id, c.user_id, c.mode) for c in uow.session.scalars(select(Conversation)).all() if c.needs_staff
             ],
@@ -220,9 +232,11 @@ CROSS_HOSPITAL = [
     ("post", "/api/v1/campaigns/{campaign_id}/cancel"),
     ("post", "/api/v1/appointments/{code}/cancel"),
     ("post", "/api/v1/emr/visits/{facility}/{ma_lk}/cancel"),
+    ("post", "/api/v1/emr/matches/{match_id}/confirm"),
+    ("post", "/api/v1/emr/matches/{match_id}/reject"),
 ]
 # Lists narrowed to the key's hospital.
-NARROWED = {("get", "/api/v1/conversations")}
+NARROWED = {("get", "/api/v1/conversations"), ("get", "/api/v1/emr/matches")}
 SAME_HOSPITAL_STATUS = {  # what the hospital's own key gets, in the order above
     ("post", "/api/v1/appointments"): 201,
     ("post", "/api/v1/re-exams"): 201,
@@ -299,6 +313,16 @@ def test_the_staff_queue_shows_only_the_keys_hospitals_conversations(tenants) ->
 
     assert queue(tenants.other) == []
     assert queue(tenants.own) == [(OA, ZALO_USER)]
+
+
+def test_the_person_matches_show_only_those_touching_the_keys_hospital(tenants) -> None:
+    def listed(key: str) -> list[int]:
+        response = tenants.client.get(f"{API}/emr/matches", headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return [m["id"] for m in response.get_json()["matches"]]
+
+    assert listed(tenants.other) == []
+    assert listed(tenants.own) == [tenants.params["match_id"], tenants.params["reject_match_id"]]
 
 
 def test_the_hospitals_own_key_still_works_on_every_route(tenants) -> None:

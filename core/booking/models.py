@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -188,6 +189,12 @@ class Patient(Base):
     __table_args__ = (
         CheckConstraint(_in("sex", Sex), name="sex"),
         CheckConstraint(_in("relation", Relationship), name="relation"),
+        # How the master patient index (core/emr/profiles.py) finds the profiles of a person: by CCCD, by the
+        # card (a 10-digit social-insurance number or a CCCD as written), and by the social-insurance number
+        # inside a 15-character card (characters 6 to 15).
+        Index("ix_patients_cccd", "cccd"),
+        Index("ix_patients_insurance_number", "insurance_number"),
+        Index("ix_patients_insurance_sin", func.substr(text("insurance_number"), 6, 10)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -107,8 +107,19 @@ def register_patient(
         address=address.strip(),
     )
     uow.session.add(patient)
+    if cccd_value or insurance:
+        uow.session.flush()
+        link_person(uow.session, patient.id)
     uow.commit()
     return PatientView.of(patient), True
+
+
+def link_person(session, patient_id: int) -> None:
+    """Link the profile to the person of the clinical records its CCCD or card names (core/emr/profiles.py);
+    call it wherever a profile's CCCD or card is set or changed."""
+    from core.emr.profiles import link_patient  # the record side, loaded only where a profile names an identifier
+
+    link_patient(session, patient_id)
 
 
 def list_patients(uow: UnitOfWork, account_id: int) -> list[PatientView]:

@@ -49,11 +49,6 @@ from .reexam_sync import sync_visits
 from .visit_rows import CHILD_TABLES, VISITS, VisitRows, check_lists, check_rows, visit_rows
 from .xml130 import parse_base64_submission, parse_submission
 
-try:  # provided by the mpi branch (the lead removes this guard at merge)
-    from .profiles import link_profiles as _link_profiles
-except ImportError:  # pragma: no cover - until mpi lands
-    _link_profiles = None
-
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200  # visits per transaction
@@ -483,9 +478,7 @@ class _Store:
                     for row in item.rows.children[table]  # type: ignore[union-attr]
                 ]
                 bulk_insert(session, table, rows)
-            if _link_profiles is not None:
-                for person_id in dict.fromkeys(persons):
-                    _link_profiles(session, person_id)
+            # Booking profiles link as persons claim their CCCD or card (core.emr.persons.resolve_person).
             sync_visits(session, ids, self.now)
             for (item, version, outcome), visit_id in zip(new, ids, strict=True):
                 reports[item.position] = ItemReport(

@@ -47,7 +47,7 @@ class Person(Base):
     social_insurance_number: Mapped[str | None] = mapped_column(String(10))
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164
     address: Mapped[str] = mapped_column(String(1024), default="")
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("emr_persons.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("emr_persons.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -63,7 +63,10 @@ class PersonIdentifier(Base):
     review instead)."""
 
     __tablename__ = "emr_person_identifiers"
-    __table_args__ = (UniqueConstraint("kind", "facility_code", "value"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "facility_code", "value"),
+        Index("ix_emr_person_identifiers_person_kind", "person_id", "kind"),  # a person's CCCDs / numbers (0011)
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("emr_persons.id"), index=True)
