@@ -271,3 +271,14 @@ def test_reads_of_other_hospitals_persons_are_rate_limited(db, database_url, wor
     url = f"/api/v1/emr/persons/{person_id(db)}/fhir"
     statuses = [limited.get(url, headers=auth(keys["his_other"])).status_code for _ in range(4)]
     assert statuses == [403, 403, 403, 429]
+
+
+def test_a_fhir_bundle_is_imported_through_the_same_route(client, db, keys):
+    post_xml(client, keys["his"], one_visit_file(TEST))
+    bundle = client.get(f"/api/v1/emr/persons/{person_id(db)}/fhir", headers=auth(keys["his"])).get_data()
+    response = client.post(IMPORTS, data=bundle, content_type="application/fhir+json", headers=auth(keys["province"]))
+    assert response.status_code in (200, 201), response.get_json()
+    report = response.get_json()
+    assert report["format"] == "fhir" and report["refused"] == 0
+    assert report["imported"] == 0, "the same visit (facility and MA_LK) is not a new one"
+    assert count(db, Person) == 1
