@@ -24,6 +24,7 @@ from core.timeutil import local_to_utc, utcnow
 from henkham import bootstrap
 from henkham.web import create_app
 from tests import factories
+from tests.emr_his_files import outpatient, submission_bytes
 from tests.factories import add_hospital, build_world, new_patient, slot_at, today_local
 from tests.identity_helpers import TOKEN_HEADER, token_for, with_fake_graph
 from tests.test_handoff import RASA_TOKEN, fake_rasa
@@ -100,6 +101,7 @@ def tenants(db):
         uow.session.add_all(matches)
         uow.session.flush()
         match_ids = [m.id for m in matches]  # one to confirm, one to reject
+        person_id = person.id
         uow.commit()
     tomorrow = today_local() + dt.timedelta(days=1)
     patient_id = new_patient(db, world.account_id, phone=PHONE)
@@ -141,6 +143,7 @@ def tenants(db):
                 "ma_lk": MA_LK,
                 "match_id": match_ids[0],
                 "reject_match_id": match_ids[1],
+                "person_id": person_id,
             },
             slots={
                 "free": slot_at(db, "nhi", tomorrow, "14:00"),  # another session than the booked one
@@ -183,6 +186,9 @@ def request_for(t: Tenants, method: str, path: str, key: str) -> Any:
         ("post", "/api/v1/campaigns"): campaign_body(),
     }.get((method, path))
     headers = {"Authorization": f"Bearer {key}"}
+    if (method, path) == ("post", "/api/v1/emr/imports"):  # a file of hospital "test"'s facility
+        file = submission_bytes([outpatient(ma_lk="LK-TENANCY-1")], facility_code="99999")
+        return t.client.post(url, data=file, content_type="application/xml", headers=headers)
     return getattr(t.client, method)(url, json=body, headers=headers)
 
 
@@ -231,16 +237,23 @@ CROSS_HOSPITAL = [
     ("post", "/api/v1/campaigns/{campaign_id}/resume"),
     ("post", "/api/v1/campaigns/{campaign_id}/cancel"),
     ("post", "/api/v1/appointments/{code}/cancel"),
+    ("get", "/api/v1/emr/persons/{person_id}/fhir"),  # before the visit is withdrawn (then it is no patient here)
     ("post", "/api/v1/emr/visits/{facility}/{ma_lk}/cancel"),
     ("post", "/api/v1/emr/matches/{match_id}/confirm"),
     ("post", "/api/v1/emr/matches/{match_id}/reject"),
+    ("post", "/api/v1/emr/imports"),
 ]
+# Refusals that say more precisely why than "this belongs to another hospital".
+VI_REFUSAL = {
+    ("post", "/api/v1/emr/imports"): "Dạ, hồ sơ gửi lên có lượt khám của cơ sở khác nên không nhập được ạ.",
+}
 # Lists narrowed to the key's hospital.
 NARROWED = {("get", "/api/v1/conversations"), ("get", "/api/v1/emr/matches")}
 SAME_HOSPITAL_STATUS = {  # what the hospital's own key gets, in the order above
     ("post", "/api/v1/appointments"): 201,
     ("post", "/api/v1/re-exams"): 201,
     ("post", "/api/v1/campaigns"): 201,
+    ("post", "/api/v1/emr/imports"): 201,
 }
 
 
@@ -266,7 +279,8 @@ def test_another_hospitals_key_gets_403_on_every_route_and_changes_nothing(tenan
         response = request_for(tenants, method, path, tenants.other)
         assert response.status_code == 403, (method, path, response.get_data(as_text=True))
         refusal = response.get_json()["error"]
-        assert refusal["code"] == "forbidden" and refusal["message_vi"] == VI_OTHER, (method, path, refusal)
+        expected = VI_REFUSAL.get((method, path), VI_OTHER)
+        assert refusal["code"] == "forbidden" and refusal["message_vi"] == expected, (method, path, refusal)
         assert "Thử nghiệm" not in response.get_data(as_text=True), "nothing of the record is revealed"
     assert state(tenants.db) == before
 
