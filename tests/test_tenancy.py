@@ -18,6 +18,8 @@ from bot.zalo_webhook.models import Conversation, ZaloOA
 from core import access
 from core.booking.models import Appointment, Hospital
 from core.emr.models import Person, PersonMatch, Visit
+from core.emr.records import Identity
+from core.emr.visit_rows import identity_json
 from core.news.models import Campaign
 from core.reminders.models import ReExam
 from core.timeutil import local_to_utc, utcnow
@@ -90,7 +92,7 @@ def tenants(db):
                 visit_key=MA_LK,
                 content_hash="hash",
                 source="xml130",
-                identity={},
+                identity=identity_json(Identity(full_name="Nguyễn Văn Thử")),
                 kind="outpatient",
             )
         )
