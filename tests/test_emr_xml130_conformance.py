@@ -1,0 +1,130 @@
+"""Files real HIS software writes that the test builder (tests/emr_his_files.py) does not make by itself: each one
+must be read as the HIS meant it (or refused with a reason a clerk can act on)."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import replace
+
+import pytest
+
+from core.emr.records import VisitRecord
+from core.emr.xml130 import parse_submission
+from tests import emr_his_files as his
+
+pytestmark = pytest.mark.unit
+
+
+def with_payloads(visit: his.Visit, change, style: his.Style = his.Style()) -> his.Visit:  # noqa: B008
+    return replace(visit, payloads={table: change(payload) for table, payload in his.tables(visit, style)})
+
+
+def record_of(data: bytes) -> VisitRecord:
+    parsed = parse_submission(data)
+    assert parsed.problems == ()
+    visit = parsed.visits[0]
+    assert visit.problems == (), visit.problems
+    assert visit.record is not None
+    return visit.record
+
+
+def test_inner_tables_declaring_utf16_but_written_in_utf8_are_read() -> None:
+    # A .NET HIS serialising to a string (StringWriter declares utf-16) then saving it as UTF-8.
+    visit = with_payloads(his.outpatient(), lambda p: p.replace(b'encoding="utf-8"', b'encoding="utf-16"'))
+
+    read = record_of(his.submission_bytes([visit]))
+
+    assert read == record_of(his.submission_bytes([his.outpatient()]))
+    assert read.identity.full_name == "Nguyễn Văn An"
+
+
+def test_a_container_declaring_utf16_but_written_in_utf8_is_read() -> None:
+    data = his.submission_bytes([his.outpatient()]).replace(b'encoding="utf-8"', b'encoding="utf-16"', 1)
+
+    assert record_of(data).identity.full_name == "Nguyễn Văn An"
+
+
+def test_inner_tables_really_in_utf16_are_still_read() -> None:
+    def utf16(payload: bytes) -> bytes:
+        return payload.removeprefix(his.BOM).decode().replace("utf-8", "utf-16").encode("utf-16")
+
+    assert record_of(his.submission_bytes([with_payloads(his.outpatient(), utf16)])).identity.full_name == (
+        "Nguyễn Văn An"
+    )
+
+
+TONES = "\u0300\u0301\u0303\u0309\u0323"
+
+
+def windows_1258(text: str) -> bytes:
+    """Text as a Windows-1258 writer stores it: letters with their vowel marks precomposed, tones combining."""
+    out = []
+    for char in text:
+        decomposed = unicodedata.normalize("NFD", char)
+        base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in TONES))
+        out.append(base + "".join(c for c in decomposed if c in TONES))
+    return "".join(out).encode("cp1258")
+
+
+def test_a_table_in_windows_1258_that_says_so_is_read_and_composed() -> None:
+    def cp1258(payload: bytes) -> bytes:
+        return windows_1258(payload.removeprefix(his.BOM).decode().replace("utf-8", "windows-1258"))
+
+    visit = with_payloads(his.outpatient(), cp1258)
+    name = record_of(his.submission_bytes([visit])).identity.full_name
+
+    assert name == "Nguyễn Văn An" and unicodedata.is_normalized("NFC", name)
+
+
+def test_a_table_in_another_encoding_that_does_not_say_so_is_refused_with_the_reason() -> None:
+    style = his.Style(declaration=False, bom_in_payload=False)
+    tables = dict(his.tables(his.outpatient(), style))
+    tables["XML1"] = tables["XML1"].decode().encode("cp1258", "replace")
+
+    visit = parse_submission(his.submission_bytes([replace(his.outpatient(), payloads=tables)])).visits[0]
+
+    assert visit.record is None
+    assert [(p.table, p.field) for p in visit.problems] == [("XML1", "NOIDUNGFILE")]
+    assert "not UTF-8" in visit.problems[0].reason
+
+
+def test_container_tags_in_lower_case_and_a_lower_case_table_name_are_read() -> None:
+    data = his.submission_bytes([his.outpatient()])
+    data = data.replace(b"NOIDUNGFILE>", b"noidungfile>").replace(b"LOAIHOSO>", b"loaihoso>")
+    data = data.replace(b"<loaihoso>XML1<", b"<loaihoso> xml1\r\n<")
+
+    assert record_of(data) == record_of(his.submission_bytes([his.outpatient()]))
+
+
+def test_a_cccd_and_cards_typed_with_spaces_are_read_as_their_digits() -> None:
+    visit = his.outpatient(xml1={"SO_CCCD": " 0791 9000 1234 ", "MA_THE_BHYT": "dn4 7979 0012 3456 ; "})
+
+    identity = record_of(his.submission_bytes([visit])).identity
+
+    assert identity.cccd == "079190001234"
+    assert identity.insurance_cards == ("DN4797900123456",)
+    assert identity.social_insurance_numbers == ("7900123456",)
+
+
+def test_a_birth_date_of_eight_characters_and_rows_without_stt() -> None:
+    visit = his.outpatient(xml1={"NGAY_SINH": "19850312"})
+    data = his.submission_bytes([visit], style=his.Style(empty="omit"))
+    data_no_stt = record_of(data)
+
+    assert (data_no_stt.identity.birth_year, data_no_stt.identity.birth_month) == (1985, 3)
+    assert data_no_stt.identity.birth_day == 12
+    assert [m.position for m in data_no_stt.medications] == list(range(1, len(data_no_stt.medications) + 1))
+
+
+def test_tabs_and_crlf_inside_base64_and_xml1_sent_last() -> None:
+    visit = his.outpatient()
+    style = his.Style(wrap=60, line_end="\t\r\n\t")
+
+    data = his.submission_bytes([visit], style=style)
+    hoso_start = data.index(b"<FILEHOSO>")
+    first_end = data.index(b"</FILEHOSO>", hoso_start) + len(b"</FILEHOSO>")
+    tail_end = data.rindex(b"</FILEHOSO>") + len(b"</FILEHOSO>")
+    reordered = data[:hoso_start] + data[first_end:tail_end] + data[hoso_start:first_end] + data[tail_end:]
+    assert reordered.index(b"<LOAIHOSO>XML1<") > reordered.index(b"<LOAIHOSO>XML2<")
+
+    assert record_of(reordered) == record_of(his.submission_bytes([visit]))
