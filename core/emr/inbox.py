@@ -142,6 +142,8 @@ def _handle(
             report, ok = result.as_dict(), bool(result.ok)
     outcome = DONE if ok else FAILED
     target_dir = path.parent / outcome
+    if target_dir.is_symlink():  # the HIS's SFTP account made done/ point elsewhere: never write through it
+        raise RuntimeError(f"{target_dir} is a symbolic link; the file is left in place")
     target_dir.mkdir(exist_ok=True)
     target = _free_name(target_dir, path.name)
     report_path = target.with_name(target.name + REPORT_SUFFIX)
