@@ -22,6 +22,7 @@ def test_a_done_folder_that_points_outside_the_inbox_is_never_written_through(db
 
     assert list(outside.iterdir()) == [], "nothing moved or written outside the inbox"
     assert (inbox / TEST / "visits.xml").exists(), "the file waits where it was"
+    assert count_visits(db) == 0, "not imported either"
 
 
 def test_a_file_that_links_outside_the_inbox_is_left_alone(db, world, tmp_path):
