@@ -3,6 +3,7 @@ must be read as the HIS meant it (or refused with a reason a clerk can act on)."
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import replace
 
@@ -128,3 +129,40 @@ def test_tabs_and_crlf_inside_base64_and_xml1_sent_last() -> None:
     assert reordered.index(b"<LOAIHOSO>XML1<") > reordered.index(b"<LOAIHOSO>XML2<")
 
     assert record_of(reordered) == record_of(his.submission_bytes([visit]))
+
+
+def test_a_whole_file_saved_as_utf16_with_its_bom_is_read() -> None:
+    text = his.submission_bytes([his.outpatient()]).removeprefix(his.BOM).decode()
+    data = text.replace('encoding="utf-8"', 'encoding="utf-16"', 1).encode("utf-16")
+    assert data[:2] == b"\xff\xfe"
+
+    assert record_of(data) == record_of(his.submission_bytes([his.outpatient()]))
+
+
+def test_supplies_in_xml3_results_of_an_unlisted_service_and_values_wrapped_in_blank_lines() -> None:
+    supply = {"MA_DICH_VU": "", "MA_VAT_TU": "N03.04.070", "TEN_VAT_TU": "Bơm tiêm 5ml", "TEN_DICH_VU": ""}
+    visit = his.outpatient()
+    tables = dict(his.tables(visit))
+    xml3 = tables["XML3"].decode()
+    row_start = xml3.index("<CHI_TIET_DVKT>")
+    row = xml3[row_start : xml3.index("</CHI_TIET_DVKT>") + len("</CHI_TIET_DVKT>")]
+    for tag, value in supply.items():
+        row = re.sub(rf"<{tag}>.*?</{tag}>|<{tag} />", f"<{tag}>{value}</{tag}>", row, count=1, flags=re.S)
+    tables["XML3"] = (xml3[:row_start] + row + xml3[row_start:]).encode()
+    xml4 = tables["XML4"].decode()
+    tables["XML4"] = re.sub(r"<MA_DICH_VU>[^<]*</MA_DICH_VU>", "<MA_DICH_VU>99.9999.9999</MA_DICH_VU>", xml4, count=1)
+    tables["XML4"] = tables["XML4"].encode()
+    xml1 = tables["XML1"].decode()
+    tables["XML1"] = re.sub(
+        r"<HO_TEN>.*?</HO_TEN>", "<HO_TEN>\r\n    <![CDATA[ Nguyễn Văn An ]]>\r\n  </HO_TEN>", xml1, flags=re.S
+    ).encode()
+
+    parsed = parse_submission(his.submission_bytes([replace(visit, payloads=tables)])).visits[0]
+
+    assert parsed.record is not None, parsed.problems
+    assert parsed.record.identity.full_name == "Nguyễn Văn An"
+    first = parsed.record.services[0]
+    assert (first.code, first.name) == ("N03.04.070", "Bơm tiêm 5ml")
+    orphan = [r for r in parsed.record.results if r.service_code == "99.9999.9999"]
+    assert len(orphan) == 1, "a result whose service is not in XML3 is kept"
+    assert any(w.table == "XML4" and w.field == "MA_DICH_VU" for w in parsed.warnings)

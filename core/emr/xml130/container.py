@@ -38,6 +38,11 @@ def parse_submission(data: bytes, *, limits: Limits = Limits()) -> ParsedFile:  
     read is a Problem, of the file or of one visit (the other visits are read all the same)."""
     if len(data) > limits.max_file_bytes:
         return _file_problem(f"the file is larger than {limits.max_file_bytes} bytes; send it in several parts")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a HIS that saved the whole file as UTF-16 (with its BOM)
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeError:
+            return _file_problem("the file starts as UTF-16 but is not UTF-16 text")
     start = content_start(data)  # no copy of the file: it may be hundreds of megabytes
     if start >= len(data):
         return _file_problem("the file is empty")
