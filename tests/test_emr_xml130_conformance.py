@@ -166,3 +166,10 @@ def test_supplies_in_xml3_results_of_an_unlisted_service_and_values_wrapped_in_b
     orphan = [r for r in parsed.record.results if r.service_code == "99.9999.9999"]
     assert len(orphan) == 1, "a result whose service is not in XML3 is kept"
     assert any(w.table == "XML4" and w.field == "MA_DICH_VU" for w in parsed.warnings)
+
+
+def test_a_placeholder_birth_year_in_the_future_is_a_warning_and_no_birth_date() -> None:
+    parsed = parse_submission(his.submission_bytes([his.outpatient(xml1={"NGAY_SINH": "999912310000"})])).visits[0]
+
+    assert parsed.record is not None and parsed.record.identity.birth_year is None
+    assert [(w.table, w.field) for w in parsed.warnings if w.field == "NGAY_SINH"] == [("XML1", "NGAY_SINH")]
