@@ -19,10 +19,12 @@ import click
 from core.emr.gateway import gateway_base64_to_file, unwrap_gateway_base64
 from core.emr.importing import ImportReport, import_bytes
 from core.emr.records import Problem
+from core.emr.xml130 import Limits
 from core.errors import DomainError
 from henkham.emr_cli import emr
 
 SUFFIXES = (".xml", ".json")
+MAX_FILE_BYTES = Limits().max_file_bytes  # what the parser reads at most: a larger file is refused unread
 OUTCOMES = ("imported", "updated", "unchanged", "refused")
 
 
@@ -40,6 +42,8 @@ def files_of(paths: Iterable[Path]) -> list[Path]:
                 raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
         elif path.is_file():
             found.append(path)
+        elif path.exists():  # a FIFO, a device (/dev/zero), a socket: never read, it may never end
+            raise click.UsageError(f"cannot read {path}: not a regular file or folder")
         else:
             raise click.UsageError(f"cannot read {path}: no such file or folder")
     return found
@@ -72,6 +76,10 @@ def import_command(paths: tuple[Path, ...], as_base64: bool) -> None:
     refusals: list[str] = []
     with click.progressbar(files, label="importing", file=sys.stderr, item_show_func=_name) as bar:
         for path in bar:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                totals["refused_files"] += 1
+                refusals.append(f"refused file {path}: larger than {MAX_FILE_BYTES} bytes; send it in several parts")
+                continue
             try:
                 data = _read(path, as_base64)
                 report = import_bytes(database, data, channel="cli", filename=path.name, actor="cli")

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from core.audit import Actor
 from core.emr import matches as service
 from core.emr.matches import MatchPerson, MatchView
 from core.timeutil import utcnow
@@ -18,9 +19,13 @@ from henkham.cli_world import world
 from henkham.emr_cli import emr
 
 
-def _run(work: Any) -> Any:
+def _run(work: Any, *, by: str = "cli", purpose: str = "henkham emr matches") -> Any:
+    """Run ``work`` in a unit of work whose actor is the command line: what it shows is an audited read."""
     with world().database.uow() as uow:
-        return work(uow)
+        uow.actor = Actor(kind="cli", client_id=None, client_name=(by or "cli")[:80], purpose=purpose)
+        done = work(uow)
+        uow.commit()  # the audit rows of a listing (a decision has committed with its own)
+        return done
 
 
 def _side(label: str, p: MatchPerson) -> str:
@@ -70,7 +75,11 @@ def matches(ctx: click.Context, status: str) -> None:
 )
 def confirm(match_id: int, by: str, keep: str) -> None:
     """The same person: merge the match's other person into its person."""
-    view = _run(lambda uow: service.confirm_match(uow, match_id, by=by, now=utcnow(), keep=keep))
+    view = _run(
+        lambda uow: service.confirm_match(uow, match_id, by=by, now=utcnow(), keep=keep),
+        by=by,
+        purpose="henkham emr matches confirm",
+    )
     click.echo(f"match {view.id} confirmed: person {view.other.id} merged into person {view.person.id}")
     _show(view)
 
@@ -80,5 +89,9 @@ def confirm(match_id: int, by: str, keep: str) -> None:
 @click.option("--by", default="cli", show_default=True, help="Who decides (kept with the decision).")
 def reject(match_id: int, by: str) -> None:
     """Two people: keep the two persons apart (the pair is not proposed again)."""
-    view = _run(lambda uow: service.reject_match(uow, match_id, by=by, now=utcnow()))
+    view = _run(
+        lambda uow: service.reject_match(uow, match_id, by=by, now=utcnow()),
+        by=by,
+        purpose="henkham emr matches reject",
+    )
     click.echo(f"match {view.id} rejected: persons {view.person.id} and {view.other.id} kept apart")

@@ -78,6 +78,10 @@ def process_inbox(
     hospitals = _hospitals_by_code(db)
     handled = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+        if any((folder / name).is_symlink() for name in (DONE, FAILED)):
+            # The HIS's SFTP account made done/ or failed/ point elsewhere: never import, move or write through it.
+            log.error("emr inbox: %s/ has a done/ or failed/ that is a symbolic link; its files are left", folder.name)
+            continue
         for path in _complete_files(folder, settle_seconds):
             try:
                 handled.append(_handle(db, folder.name, path, hospitals, importer, max_bytes, now))
@@ -142,6 +146,8 @@ def _handle(
             report, ok = result.as_dict(), bool(result.ok)
     outcome = DONE if ok else FAILED
     target_dir = path.parent / outcome
+    if target_dir.is_symlink():  # made between the check of process_inbox and now
+        raise RuntimeError(f"{target_dir} is a symbolic link; the file is left in place")
     target_dir.mkdir(exist_ok=True)
     target = _free_name(target_dir, path.name)
     report_path = target.with_name(target.name + REPORT_SUFFIX)

@@ -124,6 +124,7 @@ def confirm_match(uow: UnitOfWork, match_id: int, *, by: str, now: dt.datetime, 
     session.flush()
     link_profiles(session, survivor.id, now=now)
     view = _views(session, [match])[0]
+    audit.record_reads(uow, "emr_person_match", [view.person.id, view.other.id])  # the answer shows both
     uow.commit()
     return view
 
@@ -134,6 +135,7 @@ def reject_match(uow: UnitOfWork, match_id: int, *, by: str, now: dt.datetime) -
     _decide(match, MatchStatus.REJECTED, by, now)
     uow.session.flush()
     view = _views(uow.session, [match])[0]
+    audit.record_reads(uow, "emr_person_match", [view.person.id, view.other.id])  # the answer shows both
     uow.commit()
     return view
 

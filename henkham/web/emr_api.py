@@ -123,9 +123,10 @@ def create_emr_import():
     view = report.as_dict()
     if client.hospital_id is not None and any(_names_another_facility(p) for p in report.problems):
         raise OtherHospitalsFile(view)
-    if not (report.imported or report.updated or report.unchanged):
+    stored = report.imported or report.updated or report.immunizations or report.allergies
+    if not (stored or report.unchanged):  # a registry's bundle brings immunizations and no visit
         raise ImportRefused(view)
-    return view, 201 if report.imported or report.updated else 200
+    return view, 201 if stored else 200
 
 
 @api.get("/emr/persons/<id:person_id>/fhir")

@@ -10,7 +10,14 @@ from lxml import etree
 
 from core.emr.records import ParsedFile, ParsedVisit, Problem
 from core.emr.xml130 import tables, values
-from core.emr.xml130.safexml import UnsafeXml, content_start, parser_options, refuse_doctype, unsafe
+from core.emr.xml130.safexml import (
+    UnsafeXml,
+    content_start,
+    parser_options,
+    refuse_doctype,
+    unsafe,
+    utf8_declared_utf16,
+)
 from core.emr.xml130.visit import Limits, read_visit
 
 ROOT = "GIAMDINHHS"
@@ -31,6 +38,11 @@ def parse_submission(data: bytes, *, limits: Limits = Limits()) -> ParsedFile:  
     read is a Problem, of the file or of one visit (the other visits are read all the same)."""
     if len(data) > limits.max_file_bytes:
         return _file_problem(f"the file is larger than {limits.max_file_bytes} bytes; send it in several parts")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a HIS that saved the whole file as UTF-16 (with its BOM)
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeError:
+            return _file_problem("the file starts as UTF-16 but is not UTF-16 text")
     start = content_start(data)  # no copy of the file: it may be hundreds of megabytes
     if start >= len(data):
         return _file_problem("the file is empty")
@@ -42,8 +54,9 @@ def parse_submission(data: bytes, *, limits: Limits = Limits()) -> ParsedFile:  
         return _file_problem(str(exc))
     if root and root != ROOT:  # refused before any of a large foreign document is read
         return _file_problem(f"the root element is <{root}>; expected <{ROOT}>")
-    source = io.BytesIO(data)
-    source.seek(start)
+    relabelled = utf8_declared_utf16(data, start)  # a copy of the file, only in that rare case
+    source = io.BytesIO(relabelled if relabelled is not None else data)
+    source.seek(0 if relabelled is not None else start)
     try:
         return _stream(source, limits)
     except (UnsafeXml, _WrongRoot) as exc:
@@ -107,11 +120,11 @@ def _is_4210(visit: ParsedVisit) -> bool:
 def _files(hoso: etree._Element) -> list[tuple[str, str | None]]:
     files = []
     for item in hoso:
-        if _local(item.tag) != "FILEHOSO":
+        if _local(item.tag).upper() != "FILEHOSO":
             continue
         kind = content = None
         for child in item:
-            name = _local(child.tag)
+            name = _local(child.tag).upper()  # <noidungfile>: a HIS that lower-cases the container's tags
             if name == "LOAIHOSO":
                 kind = child.text
             elif name == "NOIDUNGFILE":

@@ -15,6 +15,9 @@ from lxml import etree
 BOM = b"\xef\xbb\xbf"
 _PROLOG = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.S)
 _ROOT_NAME = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+# The encoding pseudo-attribute of an XML declaration at the very start of a document.
+_DECLARED_ENCODING = re.compile(rb"""^<\?xml[^>]{0,200}?\sencoding\s*=\s*["']([A-Za-z0-9._-]{1,40})["']""")
+_UTF16 = frozenset({b"utf-16", b"utf16", b"utf-16le", b"utf-16be", b"unicode", b"ucs-2"})
 _local = threading.local()
 
 
@@ -34,6 +37,18 @@ def content_start(data: bytes) -> int:
         else:
             break
     return start
+
+
+def utf8_declared_utf16(data: bytes, start: int = 0) -> bytes | None:
+    """The document from ``start`` with its declaration saying utf-8, when it declares UTF-16 but its bytes are
+    UTF-8 (a .NET HIS serialises to a string, whose writer always declares utf-16, then saves the string as
+    UTF-8); None when the declaration is true or there is none. Real UTF-16 starts with FF FE / FE FF or has a
+    NUL in its first characters, and never comes here (the '<' at ``start`` is then followed by a NUL)."""
+    head = data[start : start + 256]
+    match = _DECLARED_ENCODING.match(head)
+    if match is None or match.group(1).lower() not in _UTF16 or b"\x00" in head:
+        return None
+    return data[start : start + match.start(1)] + b"utf-8" + data[start + match.end(1) :]
 
 
 def strip_bom(data: bytes) -> bytes:
@@ -85,6 +100,7 @@ def parse_document(data: bytes) -> etree._Element:
     """Parse one small document (an inner table): BOMs stripped, DOCTYPE refused. Raises UnsafeXml or
     etree.XMLSyntaxError."""
     data = strip_bom(data)
+    data = utf8_declared_utf16(data) or data
     refuse_doctype(data)
     data, exact = _nfc(data)
     try:

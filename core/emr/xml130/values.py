@@ -119,7 +119,7 @@ def birth(text: str, field: str = "NGAY_SINH") -> tuple[int | None, int | None, 
     year = int(digits[0:4])
     month = int(digits[4:6]) if len(digits) >= 8 else 0
     day_of_month = int(digits[6:8]) if len(digits) >= 8 else 0
-    if year < 1850:
+    if year < 1850 or year > dt.date.today().year + 1:  # 9999: a placeholder, not a birth in the future
         raise BadValue(f"{field} '{text}' has no real year")
     if month == 0:
         return year, None, None

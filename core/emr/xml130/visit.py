@@ -78,6 +78,12 @@ def parse_table(payload: bytes, table: str, notes: Notes) -> etree._Element | No
     except etree.XMLSyntaxError as exc:
         if "Resource limit exceeded" in (exc.msg or ""):
             notes.refuse(table, "NOIDUNGFILE", f"{table} has a value too long to read (over 10 MB)")
+        elif "encoding" in (exc.msg or "") or "UTF-8" in (exc.msg or ""):
+            notes.refuse(
+                table,
+                "NOIDUNGFILE",
+                f"{table} is not UTF-8 and declares no other encoding ({exc.msg}); export it as UTF-8",
+            )
         else:
             notes.refuse(table, "NOIDUNGFILE", f"{table} is not well-formed XML ({exc.msg})")
     return None
@@ -292,8 +298,8 @@ def _identity(xml1: Fields) -> Identity:
         birth_month=month,
         birth_day=day,
         sex=_SEX.get(xml1.code("GIOI_TINH")),
-        cccd=xml1.code("SO_CCCD") or None,
-        insurance_cards=_unique([card.upper() for card in xml1.items("MA_THE_BHYT")]),
+        cccd=xml1.code("SO_CCCD").translate(_WHITESPACE) or None,  # "0791 9000 1234", as typed at the desk
+        insurance_cards=_unique([card.translate(_WHITESPACE).upper() for card in xml1.items("MA_THE_BHYT")]),
         his_patient_code=xml1.text("MA_BN"),
         phone=phone,
         address=xml1.text("DIA_CHI"),
