@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from sqlalchemy import select
 
 from core.emr.models import Import, Visit
 from tests import emr_his_files as his
@@ -120,16 +121,15 @@ def _registry_bundle(cccd: str, vaccine: str) -> dict:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/emr/importing.py store_person_records: a confined key's FHIR bundle without visits is not "
-    "checked against the key's hospital, and the immunization/allergy upsert moves a row to another person",
-)
 def test_a_key_of_one_hospital_cannot_write_into_another_hospitals_patient_by_fhir(client, db, keys):  # noqa: F811
     from core.emr.models import Immunization
 
     other_patient = "096080000222"
-    visit = his.outpatient(facility_code="88888", ma_lk="LK-O", xml1={"SO_CCCD": other_patient})
+    visit = his.outpatient(  # the registry's patient below, seen at hospital "other"
+        facility_code="88888",
+        ma_lk="LK-O",
+        xml1={"SO_CCCD": other_patient, "HO_TEN": "Lê Văn Khác", "NGAY_SINH": "198002020000", "GIOI_TINH": "1"},
+    )
     response = client.post(
         IMPORTS,
         data=his.submission_bytes([visit], facility_code="88888"),
@@ -157,3 +157,24 @@ def test_an_immunization_registrys_bundle_without_visits_is_201_not_refused(clie
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["immunizations"] == 1
     assert count(db, Immunization) == 1
+
+
+def test_an_immunization_identifier_of_one_person_is_never_moved_to_another(db):
+    """Even an unconfined import (the CLI, the province) cannot move a person's immunization to someone else by
+    reusing its source identifier: the row stays, and the report says why."""
+    import json
+
+    from core.emr.importing import import_bytes
+    from core.emr.models import Immunization, Person
+
+    first = import_bytes(db, json.dumps(_registry_bundle("096080000222", "BCG")).encode(), channel="cli")
+    assert first.immunizations == 1, first.as_dict()
+    hijack = _registry_bundle("001090000333", "Giả mạo")
+    hijack["entry"][0]["resource"]["name"] = [{"family": "Trần", "given": ["Thị", "Khác"]}]
+    second = import_bytes(db, json.dumps(hijack).encode(), channel="cli")
+
+    assert second.immunizations == 0 and not second.ok
+    assert any(p.field == "identifier" and "another person" in p.reason for p in second.problems)
+    with db.reader() as uow:
+        rows = uow.session.execute(select(Immunization.vaccine_name, Person.cccd).join(Person)).all()
+    assert rows == [("BCG", "096080000222")]

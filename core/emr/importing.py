@@ -31,7 +31,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, insert, select, text, tuple_, update
+from sqlalchemy import JSON, Table, insert, or_, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -50,6 +50,7 @@ from .visit_rows import CHILD_TABLES, VISITS, VisitRows, check_lists, check_rows
 from .xml130 import parse_base64_submission, parse_submission
 
 log = logging.getLogger(__name__)
+PERSONS = m.Person.__table__
 
 BATCH_SIZE = 200  # visits per transaction
 IMPORTS = m.Import.__table__
@@ -108,6 +109,9 @@ class ImportReport:
     problems: tuple[Problem, ...] = ()
     immunizations: int = 0  # FHIR: immunizations stored (new or updated by identifier)
     allergies: int = 0
+    # Refused because it reaches beyond the importing key's hospital (a visit of another facility, or a person
+    # with no visit at the key's hospital): entry points answer "forbidden".
+    other_hospital: bool = False
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for item in self.items if item.outcome is outcome)
@@ -144,6 +148,7 @@ class ImportReport:
             "refused": self.refused,
             "immunizations": self.immunizations,
             "allergies": self.allergies,
+            "other_hospital": self.other_hospital,
             "problems": [problem_json(p) for p in self.problems],
             "items": [item.as_dict() for item in self.items],
         }
@@ -614,13 +619,14 @@ def store_parsed(
     prepared = [_prepare(i, visit, source) for i, visit in enumerate(parsed.visits, start=1)]
     codes = [parsed.facility_code] if parsed.facility_code else []
     codes.extend(p.facility_code for p in prepared)
-    file_problems = list(parsed.problems) or _facility_problems(db, hospital_id, codes)
+    facility_problems = [] if parsed.problems else _facility_problems(db, hospital_id, codes)
+    file_problems = list(parsed.problems) or facility_problems
     if file_problems:
         items = _refuse_all(prepared)
         _insert_items(db, import_id, items)
     else:
         items = _Store(db, import_id=import_id, now=now).store(prepared, batch_size)
-    report = ImportReport(import_id, source, tuple(items), tuple(file_problems))
+    report = ImportReport(import_id, source, tuple(items), tuple(file_problems), other_hospital=bool(facility_problems))
     finish_import(db, report, now=now)
     return report
 
@@ -665,9 +671,11 @@ def _upsert(dialect: str, table: Any, key: list[str]) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     statement = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect](table)
-    columns = [c.name for c in table.columns if c.name not in ("id", *key)]
+    columns = [c.name for c in table.columns if c.name not in ("id", "person_id", *key)]
     return statement.on_conflict_do_update(
-        index_elements=key, set_={name: statement.excluded[name] for name in columns}
+        index_elements=key,
+        set_={name: statement.excluded[name] for name in columns},
+        where=table.c.person_id == statement.excluded.person_id,  # a row never moves to another person
     )
 
 
@@ -696,26 +704,51 @@ def store_person_records(
         )
     visits = [ParsedVisit(v.facility_code, v.visit_key, v) for person in records for v in person.visits]
     prepared = [_prepare(i, visit, FORMAT_FHIR) for i, visit in enumerate(visits, start=1)]
-    file_problems = list(refuse_file) or _facility_problems(db, hospital_id, [p.facility_code for p in prepared])
+    facility_problems = [] if refuse_file else _facility_problems(db, hospital_id, [p.facility_code for p in prepared])
+    file_problems = list(refuse_file) or facility_problems
     immunizations = allergies = 0
+    section_problems: list[Problem] = []
     if file_problems:
         items = _refuse_all(prepared)
         _insert_items(db, import_id, items)
     else:
         store = _Store(db, import_id=import_id, now=now)
         items = store.store(prepared, batch_size)
-        immunizations, allergies = _store_sections(db, store, records, import_id=import_id, now=now)
-    reported = tuple(file_problems) if file_problems else tuple(problems)
-    report = ImportReport(import_id, FORMAT_FHIR, tuple(items), reported, immunizations, allergies)
+        immunizations, allergies, section_problems = _store_sections(
+            db, store, records, import_id=import_id, hospital_id=hospital_id, now=now
+        )
+    reported = tuple(file_problems) if file_problems else (*problems, *section_problems)
+    other_hospital = bool(facility_problems) or NO_VISIT_HERE in section_problems
+    report = ImportReport(import_id, FORMAT_FHIR, tuple(items), reported, immunizations, allergies, other_hospital)
     finish_import(db, report, now=now)
     return report
 
 
+OTHER_HOSPITALS_PERSON = "Patient"  # the field of the problem that refuses a confined key's person-level data
+NO_VISIT_HERE = Problem(
+    "a person of the bundle has no visit at this key's hospital: their immunizations, allergies and none-known "
+    "statements are refused",
+    "AllergyIntolerance/Immunization",
+    OTHER_HOSPITALS_PERSON,
+)
+
+
 def _store_sections(
-    db: Database, store: _Store, records: Sequence[PersonRecord], *, import_id: int, now: dt.datetime
-) -> tuple[int, int]:
-    """The person-level sections of ``records``, in one transaction."""
+    db: Database,
+    store: _Store,
+    records: Sequence[PersonRecord],
+    *,
+    import_id: int,
+    hospital_id: int | None,
+    now: dt.datetime,
+) -> tuple[int, int, list[Problem]]:
+    """The person-level sections of ``records``, in one transaction.
+
+    A key confined to a hospital writes them only for persons with a visit at that hospital (in this bundle or
+    already stored): otherwise nothing of the bundle's sections is written and the problem says why. An
+    identifier already held by another person's immunization or allergy is never moved to this person."""
     immunizations = allergies = 0
+    problems: list[Problem] = []
     with db.uow() as uow:
         session = uow.session
         dialect = session.get_bind().dialect.name
@@ -729,18 +762,26 @@ def _store_sections(
                 person_id = store.persons[key] = resolve_person(
                     session, person.identity, facility_code=facility, now=now
                 )
+            if hospital_id is not None and not _has_visit_at(session, person_id, hospital_id):
+                return 0, 0, [NO_VISIT_HERE]  # the uow rolls back this bundle's sections (persons too)
             if person.immunizations:
-                session.execute(
-                    _upsert(dialect, IMMUNIZATIONS, ["identifier"]),
-                    [_immunization_row(x, person_id, import_id) for x in person.immunizations],
-                )
-                immunizations += len(person.immunizations)
+                rows, held = _own_rows(session, IMMUNIZATIONS, person.immunizations, person_id)
+                if rows:
+                    session.execute(
+                        _upsert(dialect, IMMUNIZATIONS, ["identifier"]),
+                        [_immunization_row(x, person_id, import_id) for x in rows],
+                    )
+                immunizations += len(rows)
+                problems += _held_problems("Immunization", held)
             if person.allergies:
-                session.execute(
-                    _upsert(dialect, ALLERGIES, ["identifier"]),
-                    [_allergy_row(x, person_id, import_id) for x in person.allergies],
-                )
-                allergies += len(person.allergies)
+                rows, held = _own_rows(session, ALLERGIES, person.allergies, person_id)
+                if rows:
+                    session.execute(
+                        _upsert(dialect, ALLERGIES, ["identifier"]),
+                        [_allergy_row(x, person_id, import_id) for x in rows],
+                    )
+                allergies += len(rows)
+                problems += _held_problems("AllergyIntolerance", held)
             if person.none_known:
                 session.execute(
                     insert_ignoring_conflicts(dialect, NONE_KNOWN, ["person_id", "section"]),
@@ -750,7 +791,43 @@ def _store_sections(
                     ],
                 )
         uow.commit()
-    return immunizations, allergies
+    return immunizations, allergies, problems
+
+
+def _has_visit_at(session: Session, person_id: int, hospital_id: int) -> bool:
+    """Whether the person (or one merged into it) has a live visit at the hospital."""
+    merged = select(PERSONS.c.id).where(PERSONS.c.merged_into_id == person_id)
+    return (
+        session.scalar(
+            select(VISITS.c.id)
+            .where(
+                or_(VISITS.c.person_id == person_id, VISITS.c.person_id.in_(merged)),
+                VISITS.c.hospital_id == hospital_id,
+                VISITS.c.superseded_at.is_(None),
+                VISITS.c.cancelled_at.is_(None),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _own_rows(session: Session, table: Table, entries: Sequence[Any], person_id: int) -> tuple[list[Any], list[str]]:
+    """The entries this person may write (new identifiers, or its own), and the identifiers another person holds."""
+    holders = dict(
+        session.execute(
+            select(table.c.identifier, table.c.person_id).where(table.c.identifier.in_([e.identifier for e in entries]))
+        ).all()
+    )
+    held = [e.identifier for e in entries if holders.get(e.identifier, person_id) != person_id]
+    return [e for e in entries if e.identifier not in held], held
+
+
+def _held_problems(resource: str, identifiers: Sequence[str]) -> list[Problem]:
+    return [
+        Problem("this identifier belongs to another person's record: not changed", resource, "identifier")
+        for _ in identifiers
+    ]
 
 
 def _immunization_row(x: Any, person_id: int, import_id: int) -> dict[str, Any]:

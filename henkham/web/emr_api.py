@@ -60,11 +60,6 @@ class OtherHospitalsFile(DomainError):
         )
 
 
-def _names_another_facility(problem: Any) -> bool:
-    """The file-level problem the importer gives a confined key's file with another MA_CSKCB in it."""
-    return problem.table == "XML1" and problem.field == "MA_CSKCB"
-
-
 class FhirQuery(Strict):
     summary: Literal["ips"] | None = Field(
         None, description="`ips`: the International Patient Summary document instead of the whole record"
@@ -121,7 +116,7 @@ def create_emr_import():
         actor=client.name,
     )
     view = report.as_dict()
-    if client.hospital_id is not None and any(_names_another_facility(p) for p in report.problems):
+    if report.other_hospital:
         raise OtherHospitalsFile(view)
     stored = report.imported or report.updated or report.immunizations or report.allergies
     if not (stored or report.unchanged):  # a registry's bundle brings immunizations and no visit
