@@ -43,7 +43,7 @@ from core.uow import Database
 from . import icd10
 from . import models as m
 from .content_hash import content_hash
-from .persons import resolve_person
+from .persons import resolve_person, resolve_persons
 from .records import Identity, ParsedFile, ParsedVisit, PersonRecord, Problem, Section, VisitRecord
 from .reexam_sync import sync_visits
 from .visit_rows import CHILD_TABLES, VISITS, VisitRows, check_lists, check_rows, visit_rows
@@ -410,15 +410,17 @@ class _Store:
             item.warnings,
         )  # fmt: skip
 
-    def _person(self, session: Session, item: _Prepared, pending: dict[tuple[str, Identity], int]) -> int:
-        assert item.record is not None
-        key = (item.facility_code, item.record.identity)
-        person_id = self.persons.get(key) or pending.get(key)
-        if person_id is None:
-            person_id = pending[key] = resolve_person(
-                session, item.record.identity, facility_code=item.facility_code, now=self.now
-            )
-        return person_id
+    def _persons(
+        self, session: Session, items: Sequence[_Prepared], pending: dict[tuple[str, Identity], int]
+    ) -> list[int]:
+        """The person of each of ``items``: known from an earlier visit of this import, else resolved, all the
+        batch's new ones at once (core.emr.persons.resolve_persons, in the items' order)."""
+        keys = [(item.facility_code, item.record.identity) for item in items]  # type: ignore[union-attr]
+        wanted = [key for key in dict.fromkeys(keys) if key not in self.persons and key not in pending]
+        if wanted:
+            ids = resolve_persons(session, [(identity, facility) for facility, identity in wanted], now=self.now)
+            pending.update(zip(wanted, ids, strict=True))
+        return [self.persons.get(key) or pending[key] for key in keys]
 
     def _write(
         self, session: Session, items: list[_Prepared], pending: dict[tuple[str, Identity], int]
@@ -449,7 +451,7 @@ class _Store:
             else:
                 new.append((item, 1, Outcome.IMPORTED))
         if new:
-            persons = [self._person(session, item, pending) for item, _version, _outcome in new]
+            persons = self._persons(session, [item for item, _version, _outcome in new], pending)
             superseded = [current[item.key].id for item, _v, outcome in new if outcome is Outcome.UPDATED]
             if superseded:
                 session.execute(update(VISITS).where(VISITS.c.id.in_(superseded)).values(superseded_at=self.now))

@@ -83,18 +83,19 @@ def sync_visit(session: Session, visit_id: int, now: dt.datetime) -> ReExamSync:
 
 def sync_visits(session: Session, visit_ids: Sequence[int], now: dt.datetime) -> ReExamSync:
     """:func:`sync_visit` for a batch of stored visits (what an import stores at once), with one look-up for
-    the visits that have nothing to do (a first version without a slip: most of a batch)."""
+    the visits that have nothing to do (a current first version without a slip, or with a slip that has no
+    date: most of a batch; sync_visit would return at once for them)."""
     if not visit_ids:
         return ReExamSync()
     todo = [
         visit_id
-        for visit_id, version, slip_id in session.execute(
-            select(Visit.id, Visit.version, ReExamSlip.id)
+        for visit_id, version, superseded_at, due_date in session.execute(
+            select(Visit.id, Visit.version, Visit.superseded_at, ReExamSlip.due_date)
             .outerjoin(ReExamSlip, ReExamSlip.visit_id == Visit.id)
             .where(Visit.id.in_(list(visit_ids)))
             .order_by(Visit.id)
         )
-        if slip_id is not None or version > 1
+        if due_date is not None or version > 1 or superseded_at is not None
     ]
     created: list[int] = []
     cancelled: list[int] = []
