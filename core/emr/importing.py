@@ -25,13 +25,12 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, insert, select, text, tuple_, update
+from sqlalchemy import insert, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,6 +41,7 @@ from core.uow import Database
 
 from . import icd10
 from . import models as m
+from .bulk import bulk_insert
 from .content_hash import content_hash
 from .persons import resolve_person, resolve_persons
 from .records import Identity, ParsedFile, ParsedVisit, PersonRecord, Problem, Section, VisitRecord
@@ -330,7 +330,17 @@ def _prepare(position: int, visit: ParsedVisit, source: str) -> _Prepared:
     )
 
 
-def _batches(prepared: Sequence[_Prepared], size: int) -> Iterator[list[_Prepared]]:
+def _prepared_ahead(
+    pool: concurrent.futures.Executor, visits: Sequence[ParsedVisit], source: str, size: int
+) -> Iterator[_Prepared]:
+    """The visits prepared (rows, checks, content hash) in ``pool``'s thread, ``size`` at a time, in order:
+    the next batch is prepared while the store waits for the database with the current one."""
+    chunks = [range(start, min(start + size, len(visits))) for start in range(0, len(visits), size)]
+    for chunk in pool.map(lambda positions: [_prepare(i + 1, visits[i], source) for i in positions], chunks):
+        yield from chunk
+
+
+def _batches(prepared: Iterable[_Prepared], size: int) -> Iterator[list[_Prepared]]:
     """Runs of at most ``size`` visits, a visit key at most once in each (a later copy in the same file then
     sees the earlier one as the current version)."""
     batch: list[_Prepared] = []
@@ -360,7 +370,7 @@ class _Store:
         with db.uow() as uow:
             self.hospitals = dict(uow.session.execute(select(HOSPITALS.c.facility_code, HOSPITALS.c.id)).all())
 
-    def store(self, prepared: Sequence[_Prepared], batch_size: int) -> list[ItemReport]:
+    def store(self, prepared: Iterable[_Prepared], batch_size: int) -> list[ItemReport]:
         items: list[ItemReport] = []
         for batch in _batches(prepared, batch_size):
             items.extend(self._batch(batch))
@@ -489,45 +499,6 @@ class _Store:
         return [reports[item.position] for item in items]
 
 
-@functools.cache
-def _copy_statement(table: Table, columns: tuple[str, ...]) -> Any:
-    from psycopg import sql
-
-    return sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    )
-
-
-@functools.cache
-def _json_columns(table: Table) -> frozenset[str]:
-    return frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
-
-
-def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (every row with the same keys, every column given) in the session's transaction: COPY on
-    PostgreSQL (a multi-row INSERT costs the driver more than the server's work), executemany elsewhere."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        session.execute(insert(table), rows)
-        return
-    from psycopg.types.json import Json
-
-    columns = tuple(rows[0])
-    json_columns = _json_columns(table)
-    wrap = [c in json_columns for c in columns]
-    raw = connection.connection.dbapi_connection
-    assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(_copy_statement(table, columns)) as copy:
-        for row in rows:
-            values = [row[c] for c in columns]
-            for i, is_json in enumerate(wrap):
-                if is_json and values[i] is not None:
-                    values[i] = Json(values[i])
-            copy.write_row(values)
-
-
 def _insert_visits(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert visit rows; their ids, in order."""
     connection = session.connection()
@@ -613,15 +584,17 @@ def store_parsed(
 ) -> ImportReport:
     """Store the visits of a parsed file under the import ``import_id`` (see :func:`import_bytes`)."""
     now = now or utcnow()
-    prepared = [_prepare(i, visit, source) for i, visit in enumerate(parsed.visits, start=1)]
     codes = [parsed.facility_code] if parsed.facility_code else []
-    codes.extend(p.facility_code for p in prepared)
+    codes.extend(v.record.facility_code if v.record is not None else v.facility_code for v in parsed.visits)
     file_problems = list(parsed.problems) or _facility_problems(db, hospital_id, codes)
     if file_problems:
-        items = _refuse_all(prepared)
+        items = _refuse_all([_prepare(i, visit, source) for i, visit in enumerate(parsed.visits, start=1)])
         _insert_items(db, import_id, items)
     else:
-        items = _Store(db, import_id=import_id, now=now).store(prepared, batch_size)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="emr-prepare") as pool:
+            items = _Store(db, import_id=import_id, now=now).store(
+                _prepared_ahead(pool, parsed.visits, source, batch_size), batch_size
+            )
     report = ImportReport(import_id, source, tuple(items), tuple(file_problems))
     finish_import(db, report, now=now)
     return report

@@ -86,6 +86,7 @@ from sqlalchemy.orm import Session
 from core.booking.models import Patient
 from core.identifiers import mask_identifier
 
+from .bulk import bulk_insert
 from .models import IdentifierKind, MatchKind, MatchStatus, Person, PersonIdentifier, PersonMatch, ProfileLink
 from .profiles import CARD_SIN, CCCD, SIN, insert_link
 from .records import Identity
@@ -324,7 +325,9 @@ class _Batch:
         )
 
     def flush(self) -> None:
-        """Write the new persons, identifiers and matches (in this order: the later ones refer to the first)."""
+        """Write the new persons, identifiers and matches (in this order: the later ones refer to the first).
+        Persons by COPY (their ids are the sequence's: nothing to conflict with); identifiers and matches by
+        INSERT, whose unique keys raise sqlalchemy's IntegrityError under a concurrent import (retried)."""
         session = self.session
         if self.unwritten:
             rows = [
@@ -332,7 +335,7 @@ class _Batch:
                 for p in self.unwritten.values()
             ]
             self.unwritten = {}
-            session.execute(insert(PERSONS), rows)
+            bulk_insert(session, PERSONS, rows)
         if self.identifiers:
             rows, self.identifiers = self.identifiers, []
             session.execute(insert(IDENTIFIERS), rows)
