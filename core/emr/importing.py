@@ -11,10 +11,13 @@ Every entry point (``henkham emr import``, ``POST /api/v1/emr/imports``, the inb
 * **Atomic per visit.** A refused visit (the parser's problems, a value the store cannot keep exactly, an error
   of the database) rolls back alone and is reported ``refused`` with its reasons; the others are stored. Visits
   are committed in batches, so a crash loses at most the batch being written and never leaves half a visit.
-* **Fast.** A batch is first written whole (one look-up of the batch's current versions, one multi-row insert
-  per table); only when that fails is it written again visit by visit, each in its own savepoint, which tells
-  the failing visit apart. Two imports of the same visit at once: the partial unique index
-  ``uq_emr_visits_current`` refuses the second current version, and that visit is retried once.
+* **Fast.** A batch is first written whole (one look-up of the batch's current versions, the persons of its new
+  visits resolved together by core.emr.persons.resolve_persons, one COPY per table, one re-exam look-up); only
+  when that fails is it written again visit by visit, each in its own savepoint, which tells the failing visit
+  apart. The next batch's rows, checks and content hashes are prepared in a thread while the current one waits
+  for the database (visits are stored only once the whole file is read: a file refused whole stores nothing).
+  Two imports of the same visit at once: the partial unique index ``uq_emr_visits_current`` refuses the second
+  current version, and that visit is retried once.
 * **Confined.** With ``hospital_id`` (an API key restricted to a hospital) every visit must be of that
   hospital's facility code, else the whole file is refused and nothing is stored. Without it, a visit whose
   facility is a henkham hospital is linked to it; a visit of any other facility is kept unlinked.

@@ -49,10 +49,13 @@ CCCD and social-insurance numbers name, and an unlinked one is linked when the r
 identifier (a profile made later links itself), so an importer need not call ``link_profiles`` for every visit
 (it stays correct and idempotent, at one statement per call).
 
-Cost: the ordinary visit (a known CCCD or card) is one statement of indexed look-ups (cached by the shape of the
-visit's identifiers), plus one INSERT of the identifiers it claims and one UPDATE when a field is filled; a new
-person adds its INSERT and the namesake look-up. Persons are read and written with Core statements, not ORM
-objects. Identifiers are logged masked only.
+Cost: the importer resolves a whole batch of visits with :func:`resolve_persons` (the same rules, in the visits'
+order, as :func:`resolve_person` called for each, which is its one-visit form): one statement looks up the holders
+of every identifier of the batch and the profiles they name, one the namesakes of every visit, one takes the new
+persons' ids from the sequence (PostgreSQL), and the new persons (COPY), identifiers and matches are written at
+the end, or before any of the rarer reads (a conflict's earlier sibling, a pair already matched, a merged holder)
+and before a profile is linked. A field filled from a visit is one UPDATE of an existing person. Persons are read
+and written with Core statements, not ORM objects. Identifiers are logged masked only.
 """
 
 from __future__ import annotations
