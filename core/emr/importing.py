@@ -11,10 +11,13 @@ Every entry point (``henkham emr import``, ``POST /api/v1/emr/imports``, the inb
 * **Atomic per visit.** A refused visit (the parser's problems, a value the store cannot keep exactly, an error
   of the database) rolls back alone and is reported ``refused`` with its reasons; the others are stored. Visits
   are committed in batches, so a crash loses at most the batch being written and never leaves half a visit.
-* **Fast.** A batch is first written whole (one look-up of the batch's current versions, one multi-row insert
-  per table); only when that fails is it written again visit by visit, each in its own savepoint, which tells
-  the failing visit apart. Two imports of the same visit at once: the partial unique index
-  ``uq_emr_visits_current`` refuses the second current version, and that visit is retried once.
+* **Fast.** A batch is first written whole (one look-up of the batch's current versions, the persons of its new
+  visits resolved together by core.emr.persons.resolve_persons, one COPY per table, one re-exam look-up); only
+  when that fails is it written again visit by visit, each in its own savepoint, which tells the failing visit
+  apart. The next batch's rows, checks and content hashes are prepared in a thread while the current one waits
+  for the database (visits are stored only once the whole file is read: a file refused whole stores nothing).
+  Two imports of the same visit at once: the partial unique index ``uq_emr_visits_current`` refuses the second
+  current version, and that visit is retried once.
 * **Confined.** With ``hospital_id`` (an API key restricted to a hospital) every visit must be of that
   hospital's facility code, else the whole file is refused and nothing is stored. Without it, a visit whose
   facility is a henkham hospital is linked to it; a visit of any other facility is kept unlinked.
@@ -25,13 +28,12 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime as dt
-import functools
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, insert, or_, select, text, tuple_, update
+from sqlalchemy import Table, insert, or_, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,8 +44,9 @@ from core.uow import Database
 
 from . import icd10
 from . import models as m
+from .bulk import bulk_insert
 from .content_hash import content_hash
-from .persons import resolve_person
+from .persons import resolve_person, resolve_persons
 from .records import Identity, ParsedFile, ParsedVisit, PersonRecord, Problem, Section, VisitRecord
 from .reexam_sync import sync_visits
 from .visit_rows import CHILD_TABLES, VISITS, VisitRows, check_lists, check_rows, visit_rows
@@ -335,7 +338,17 @@ def _prepare(position: int, visit: ParsedVisit, source: str) -> _Prepared:
     )
 
 
-def _batches(prepared: Sequence[_Prepared], size: int) -> Iterator[list[_Prepared]]:
+def _prepared_ahead(
+    pool: concurrent.futures.Executor, visits: Sequence[ParsedVisit], source: str, size: int
+) -> Iterator[_Prepared]:
+    """The visits prepared (rows, checks, content hash) in ``pool``'s thread, ``size`` at a time, in order:
+    the next batch is prepared while the store waits for the database with the current one."""
+    chunks = [range(start, min(start + size, len(visits))) for start in range(0, len(visits), size)]
+    for chunk in pool.map(lambda positions: [_prepare(i + 1, visits[i], source) for i in positions], chunks):
+        yield from chunk
+
+
+def _batches(prepared: Iterable[_Prepared], size: int) -> Iterator[list[_Prepared]]:
     """Runs of at most ``size`` visits, a visit key at most once in each (a later copy in the same file then
     sees the earlier one as the current version)."""
     batch: list[_Prepared] = []
@@ -365,7 +378,7 @@ class _Store:
         with db.uow() as uow:
             self.hospitals = dict(uow.session.execute(select(HOSPITALS.c.facility_code, HOSPITALS.c.id)).all())
 
-    def store(self, prepared: Sequence[_Prepared], batch_size: int) -> list[ItemReport]:
+    def store(self, prepared: Iterable[_Prepared], batch_size: int) -> list[ItemReport]:
         items: list[ItemReport] = []
         for batch in _batches(prepared, batch_size):
             items.extend(self._batch(batch))
@@ -415,15 +428,17 @@ class _Store:
             item.warnings,
         )  # fmt: skip
 
-    def _person(self, session: Session, item: _Prepared, pending: dict[tuple[str, Identity], int]) -> int:
-        assert item.record is not None
-        key = (item.facility_code, item.record.identity)
-        person_id = self.persons.get(key) or pending.get(key)
-        if person_id is None:
-            person_id = pending[key] = resolve_person(
-                session, item.record.identity, facility_code=item.facility_code, now=self.now
-            )
-        return person_id
+    def _persons(
+        self, session: Session, items: Sequence[_Prepared], pending: dict[tuple[str, Identity], int]
+    ) -> list[int]:
+        """The person of each of ``items``: known from an earlier visit of this import, else resolved, all the
+        batch's new ones at once (core.emr.persons.resolve_persons, in the items' order)."""
+        keys = [(item.facility_code, item.record.identity) for item in items]  # type: ignore[union-attr]
+        wanted = [key for key in dict.fromkeys(keys) if key not in self.persons and key not in pending]
+        if wanted:
+            ids = resolve_persons(session, [(identity, facility) for facility, identity in wanted], now=self.now)
+            pending.update(zip(wanted, ids, strict=True))
+        return [self.persons.get(key) or pending[key] for key in keys]
 
     def _write(
         self, session: Session, items: list[_Prepared], pending: dict[tuple[str, Identity], int]
@@ -454,7 +469,7 @@ class _Store:
             else:
                 new.append((item, 1, Outcome.IMPORTED))
         if new:
-            persons = [self._person(session, item, pending) for item, _version, _outcome in new]
+            persons = self._persons(session, [item for item, _version, _outcome in new], pending)
             superseded = [current[item.key].id for item, _v, outcome in new if outcome is Outcome.UPDATED]
             if superseded:
                 session.execute(update(VISITS).where(VISITS.c.id.in_(superseded)).values(superseded_at=self.now))
@@ -490,45 +505,6 @@ class _Store:
                     item.position, item.facility_code, item.visit_key, outcome, visit_id, version, (), item.warnings
                 )
         return [reports[item.position] for item in items]
-
-
-@functools.cache
-def _copy_statement(table: Table, columns: tuple[str, ...]) -> Any:
-    from psycopg import sql
-
-    return sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    )
-
-
-@functools.cache
-def _json_columns(table: Table) -> frozenset[str]:
-    return frozenset(c.name for c in table.columns if isinstance(c.type, JSON))
-
-
-def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert ``rows`` (every row with the same keys, every column given) in the session's transaction: COPY on
-    PostgreSQL (a multi-row INSERT costs the driver more than the server's work), executemany elsewhere."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        session.execute(insert(table), rows)
-        return
-    from psycopg.types.json import Json
-
-    columns = tuple(rows[0])
-    json_columns = _json_columns(table)
-    wrap = [c in json_columns for c in columns]
-    raw = connection.connection.dbapi_connection
-    assert raw is not None
-    with raw.cursor() as cursor, cursor.copy(_copy_statement(table, columns)) as copy:
-        for row in rows:
-            values = [row[c] for c in columns]
-            for i, is_json in enumerate(wrap):
-                if is_json and values[i] is not None:
-                    values[i] = Json(values[i])
-            copy.write_row(values)
 
 
 def _insert_visits(session: Session, rows: list[dict[str, Any]]) -> list[int]:
@@ -616,16 +592,18 @@ def store_parsed(
 ) -> ImportReport:
     """Store the visits of a parsed file under the import ``import_id`` (see :func:`import_bytes`)."""
     now = now or utcnow()
-    prepared = [_prepare(i, visit, source) for i, visit in enumerate(parsed.visits, start=1)]
     codes = [parsed.facility_code] if parsed.facility_code else []
-    codes.extend(p.facility_code for p in prepared)
+    codes.extend(v.record.facility_code if v.record is not None else v.facility_code for v in parsed.visits)
     facility_problems = [] if parsed.problems else _facility_problems(db, hospital_id, codes)
     file_problems = list(parsed.problems) or facility_problems
     if file_problems:
-        items = _refuse_all(prepared)
+        items = _refuse_all([_prepare(i, visit, source) for i, visit in enumerate(parsed.visits, start=1)])
         _insert_items(db, import_id, items)
     else:
-        items = _Store(db, import_id=import_id, now=now).store(prepared, batch_size)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="emr-prepare") as pool:
+            items = _Store(db, import_id=import_id, now=now).store(
+                _prepared_ahead(pool, parsed.visits, source, batch_size), batch_size
+            )
     report = ImportReport(import_id, source, tuple(items), tuple(file_problems), other_hospital=bool(facility_problems))
     finish_import(db, report, now=now)
     return report

@@ -49,10 +49,13 @@ CCCD and social-insurance numbers name, and an unlinked one is linked when the r
 identifier (a profile made later links itself), so an importer need not call ``link_profiles`` for every visit
 (it stays correct and idempotent, at one statement per call).
 
-Cost: the ordinary visit (a known CCCD or card) is one statement of indexed look-ups (cached by the shape of the
-visit's identifiers), plus one INSERT of the identifiers it claims and one UPDATE when a field is filled; a new
-person adds its INSERT and the namesake look-up. Persons are read and written with Core statements, not ORM
-objects. Identifiers are logged masked only.
+Cost: the importer resolves a whole batch of visits with :func:`resolve_persons` (the same rules, in the visits'
+order, as :func:`resolve_person` called for each, which is its one-visit form): one statement looks up the holders
+of every identifier of the batch and the profiles they name, one the namesakes of every visit, one takes the new
+persons' ids from the sequence (PostgreSQL), and the new persons (COPY), identifiers and matches are written at
+the end, or before any of the rarer reads (a conflict's earlier sibling, a pair already matched, a merged holder)
+and before a profile is linked. A field filled from a visit is one UPDATE of an existing person. Persons are read
+and written with Core statements, not ORM objects. Identifiers are logged masked only.
 """
 
 from __future__ import annotations
@@ -61,19 +64,23 @@ import datetime as dt
 import functools
 import logging
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
     CompoundSelect,
+    Select,
     String,
     and_,
     bindparam,
     cast,
+    func,
     insert,
     literal,
     null,
     or_,
     select,
+    text,
     union_all,
     update,
 )
@@ -82,6 +89,7 @@ from sqlalchemy.orm import Session
 from core.booking.models import Patient
 from core.identifiers import mask_identifier
 
+from .bulk import bulk_insert
 from .models import IdentifierKind, MatchKind, MatchStatus, Person, PersonIdentifier, PersonMatch, ProfileLink
 from .profiles import CARD_SIN, CCCD, SIN, insert_link
 from .records import Identity
@@ -188,52 +196,230 @@ def _keys(identity: Identity, facility_code: str) -> _Keys:
     return _Keys(cccd=cccd, sins=sins, his=his, facility_code=(facility_code or "").strip())
 
 
+Item = tuple[Identity, str]  # (identity, facility code) of one visit
+_CHUNK = 500  # visits resolved with one look-up (bounds the statement's parameters)
+
+
 def resolve_person(session: Session, identity: Identity, *, facility_code: str, now: dt.datetime) -> int:
     """The id of the person ``identity`` (a visit of ``facility_code``) is about; creates the person, its
     identifiers and any candidate or conflict match in ``session`` (flushed, not committed). May raise
-    IntegrityError under a concurrent import of the same person: the caller retries the visit once."""
-    keys = _keys(identity, facility_code)
-    held, profiles = _holders(session, keys)
+    IntegrityError under a concurrent import of the same person: the caller retries the visit once.
 
-    cccd_key = keys.cccd_key()
-    if cccd_key is not None and cccd_key in held:
-        holder = held[cccd_key]
-        differs = _differs(holder, identity, keys, ("birth_date", "sex"))
-        person_id = _resolved(session, holder, identity, keys, held, MatchKind.CCCD_CONFLICT, "cccd", differs, now)
-        return _link(session, person_id, held, profiles, now)
-    for sin_key in keys.sin_keys():
-        if sin_key in held:
-            holder = held[sin_key]
-            differs = _differs(holder, identity, keys, ("name", "birth_date", "cccd"))
-            person_id = _resolved(session, holder, identity, keys, held, MatchKind.CARD_CONFLICT, "sin", differs, now)
-            return _link(session, person_id, held, profiles, now)
-    his_key = keys.his_key()
-    if his_key is not None and his_key in held:
-        holder = held[his_key]
-        differs = _differs(holder, identity, keys, ("name", "birth_date", "sex", "cccd", "sin"))
-        person_id = _resolved(session, holder, identity, keys, held, MatchKind.CANDIDATE, "his", differs, now)
-        return _link(session, person_id, held, profiles, now)
-
-    person = _new_person(session, identity, keys, now)
-    _claim(session, person, keys, held, now)
-    _propose_namesakes(session, person, now)
-    return _link(session, person.id, held, profiles, now)
+    The one-visit form of :func:`resolve_persons` (one rule set)."""
+    return resolve_persons(session, [(identity, facility_code)], now=now)[0]
 
 
-def _link(session: Session, person_id: int, held: dict[Key, _Person], profiles: Profiles, now: dt.datetime) -> int:
+def resolve_persons(session: Session, items: Sequence[Item], *, now: dt.datetime) -> list[int]:
+    """The person of each visit of ``items`` ((identity, facility code), in order), exactly as
+    :func:`resolve_person` called for each in turn would resolve them (a person created for one visit is found
+    by a later one's identifiers, and is a namesake of a later new person), with a few statements for the
+    whole batch: one look-up of the identifiers' holders and the profiles they name, one of namesakes, one
+    INSERT each of new persons, identifiers and matches (written before anything reads the database again: the
+    rarer paths, a conflict's earlier sibling, a pair already matched, a merged holder, a profile to link,
+    write what is pending first). May raise IntegrityError like :func:`resolve_person`."""
+    ids: list[int] = []
+    for start in range(0, len(items), _CHUNK):
+        chunk = items[start : start + _CHUNK]
+        batch = _Batch(session, now)
+        keys = [_keys(identity, facility) for identity, facility in chunk]
+        batch.prefetch(keys, [identity for identity, _facility in chunk])
+        for n, ((identity, _facility), visit_keys) in enumerate(zip(chunk, keys, strict=True)):
+            batch.coming = keys[n + 1 :]
+            ids.append(batch.resolve(identity, visit_keys))
+        batch.flush()
+    return ids
+
+
+class _Batch:
+    """The state of one :func:`resolve_persons` call: every person read or created (one object per id, so a
+    field filled for one visit is seen by the next), who holds each identifier, the profiles and namesakes read
+    up front, and the rows not yet written."""
+
+    def __init__(self, session: Session, now: dt.datetime) -> None:
+        self.session = session
+        self.now = now
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.persons: dict[int, _Person] = {}
+        self.held: dict[Key, _Person] = {}
+        self.profile_rows: list[tuple[int, int, Key]] = []  # (way, patient id, the identifier naming it)
+        self.linked: dict[int, int | None] = {}  # patient id -> the person it is linked to
+        self.namesakes: dict[tuple[str, int], list[_Person]] = {}
+        self.unwritten: dict[int, _Person] = {}  # new persons (PostgreSQL: ids taken from the sequence)
+        self.identifiers: list[dict[str, object]] = []
+        self.matches: list[dict[str, object]] = []
+        self.free_ids: list[int] = []
+        self.coming: list[_Keys] = []
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def person(self, row: Sequence[object]) -> _Person:
+        """The one object of the person of ``row`` (the database's values unless this batch has it already)."""
+        found = self.persons.get(row[0])  # type: ignore[arg-type]
+        if found is None:
+            found = self.persons[row[0]] = _Person(*row)  # type: ignore[arg-type, index]
+        return found
+
+    def survivor(self, person: _Person) -> _Person:
+        seen = {person.id}
+        while person.merged_into_id is not None and person.merged_into_id not in seen:
+            self.flush()
+            person = self.person(
+                self.session.execute(select(*_COLUMNS).where(PERSONS.c.id == person.merged_into_id)).one()
+            )
+            seen.add(person.id)
+        return person
+
+    def prefetch(self, keys: Sequence[_Keys], identities: Sequence[Identity]) -> None:
+        """The holders of every identifier of the batch, the profiles the CCCDs and numbers name, and the
+        namesakes (same name key and birth year) of every visit: two statements."""
+        wanted = {key for visit_keys in keys for key in visit_keys.all()}
+        cccds = sorted({k.cccd for k in keys if k.cccd})
+        sins = sorted({sin for k in keys for sin in k.sins})
+        if wanted:
+            kinds = sorted({k[0] for k in wanted})
+            facilities = sorted({k[1] for k in wanted})
+            values = sorted({k[2] for k in wanted})
+            statement = _batch_lookup(bool(cccds), bool(sins))
+            params = {"kinds": kinds, "facilities": facilities, "values": values, "cccds": cccds, "sins": sins}
+            holders: list[tuple[Key, _Person]] = []
+            for row in self.session.execute(statement, params):
+                if row[0] == "h":
+                    key = (row[1], row[2], row[3])
+                    if key in wanted:
+                        holders.append((key, self.person(row[4:16])))
+                else:
+                    self.profile_rows.append((row[16], row[4], (row[1], "", row[3])))
+                    self.linked[row[4]] = row[15]
+            for key, holder in holders:
+                self.held[key] = self.survivor(holder)
+            self.profile_rows.sort(key=lambda r: r[0])
+        pairs = {(name_key(i.full_name)[:255], i.birth_year) for i in identities if i.birth_year is not None}
+        pairs = {(key, year) for key, year in pairs if key}
+        if pairs:
+            params = {"names": sorted({p[0] for p in pairs}), "years": sorted({p[1] for p in pairs})}
+            for row in self.session.execute(_NAMESAKES, params):
+                if (row.name_key, row.birth_year) in pairs:
+                    self.namesakes.setdefault((row.name_key, row.birth_year), []).append(self.person(row[:12]))
+
+    def paired(self, a: int, b: int) -> bool:
+        self.flush()
+        return paired(self.session, a, b)
+
+    # -- writing ----------------------------------------------------------------------------------------------
+
+    def new_id(self) -> int:
+        if not self.free_ids:
+            # enough ids for the visits to come that no identifier held now leads to a person (a conflict
+            # asks again)
+            n = 1 + sum(1 for k in self.coming if not any(key in self.held for key in k.all()))
+            self.free_ids = sorted(self.session.execute(_NEXT_PERSON_IDS, {"n": n}).scalars())
+        return self.free_ids.pop(0)
+
+    def add_match(self, person_id: int, other_id: int, kind: MatchKind, detail: str) -> None:
+        self.matches.append(
+            {
+                "person_id": person_id,
+                "other_person_id": other_id,
+                "kind": kind.value,
+                "detail": detail[:300],
+                "status": MatchStatus.OPEN.value,
+                "created_at": self.now,
+            }
+        )
+
+    def flush(self) -> None:
+        """Write the new persons, identifiers and matches (in this order: the later ones refer to the first).
+        Persons by COPY (their ids are the sequence's: nothing to conflict with); identifiers and matches by
+        INSERT, whose unique keys raise sqlalchemy's IntegrityError under a concurrent import (retried)."""
+        session = self.session
+        if self.unwritten:
+            rows = [
+                {name: getattr(p, name) for name in _FIELDS} | {"created_at": self.now, "updated_at": self.now}
+                for p in self.unwritten.values()
+            ]
+            self.unwritten = {}
+            bulk_insert(session, PERSONS, rows)
+        if self.identifiers:
+            rows, self.identifiers = self.identifiers, []
+            session.execute(insert(IDENTIFIERS), rows)
+        if self.matches:
+            rows, self.matches = self.matches, []
+            session.execute(insert(MATCHES), rows)
+
+    # -- the rules --------------------------------------------------------------------------------------------
+
+    def resolve(self, identity: Identity, keys: _Keys) -> int:
+        held = {key: self.held[key] for key in keys.all() if key in self.held}
+        profiles: Profiles = [
+            (patient_id, key, self.linked.get(patient_id))
+            for _way, patient_id, key in self.profile_rows
+            if key in (keys.cccd_key(), *keys.sin_keys())
+        ]
+        cccd_key = keys.cccd_key()
+        if cccd_key is not None and cccd_key in held:
+            holder = held[cccd_key]
+            differs = _differs(holder, identity, keys, ("birth_date", "sex"))
+            person_id = _resolved(self, holder, identity, keys, held, MatchKind.CCCD_CONFLICT, "cccd", differs)
+            return _link(self, person_id, held, profiles)
+        for sin_key in keys.sin_keys():
+            if sin_key in held:
+                holder = held[sin_key]
+                differs = _differs(holder, identity, keys, ("name", "birth_date", "cccd"))
+                person_id = _resolved(self, holder, identity, keys, held, MatchKind.CARD_CONFLICT, "sin", differs)
+                return _link(self, person_id, held, profiles)
+        his_key = keys.his_key()
+        if his_key is not None and his_key in held:
+            holder = held[his_key]
+            differs = _differs(holder, identity, keys, ("name", "birth_date", "sex", "cccd", "sin"))
+            person_id = _resolved(self, holder, identity, keys, held, MatchKind.CANDIDATE, "his", differs)
+            return _link(self, person_id, held, profiles)
+
+        person = _new_person(self, identity, keys)
+        _claim(self, person, keys, held)
+        _propose_namesakes(self, person)
+        return _link(self, person.id, held, profiles)
+
+
+_NEXT_PERSON_IDS = text("SELECT nextval(pg_get_serial_sequence('emr_persons', 'id')) FROM generate_series(1, :n)")
+
+
+def _namesakes() -> Select:
+    """Up to MAX_CANDIDATES * 4 persons (the first by id) of each name key and birth year among ``names`` ×
+    ``years``, not merged."""
+    rank = func.row_number().over(partition_by=(PERSONS.c.name_key, PERSONS.c.birth_year), order_by=PERSONS.c.id)
+    ranked = (
+        select(*_COLUMNS, rank.label("rank"))
+        .where(
+            PERSONS.c.name_key.in_(bindparam("names", expanding=True)),
+            PERSONS.c.birth_year.in_(bindparam("years", expanding=True)),
+            PERSONS.c.merged_into_id.is_(None),
+        )
+        .subquery()
+    )
+    return (
+        select(*(ranked.c[name] for name in _FIELDS)).where(ranked.c.rank <= MAX_CANDIDATES * 4).order_by(ranked.c.id)
+    )
+
+
+_NAMESAKES = _namesakes()
+
+
+def _link(batch: _Batch, person_id: int, held: dict[Key, _Person], profiles: Profiles) -> int:
     """Link the unlinked booking profiles named by an identifier the person holds now (just claimed, most
     often): the only moment a visit can link a profile made before it."""
     done: set[int] = set()
     for patient_id, key, linked_to in profiles:
         holder = held.get(key)
         if linked_to is None and patient_id not in done and holder is not None and holder.id == person_id:
-            insert_link(session, patient_id, person_id, key[0], now)
+            batch.flush()  # the link refers to the person
+            insert_link(batch.session, patient_id, person_id, key[0], batch.now)
+            batch.linked[patient_id] = person_id
             done.add(patient_id)
     return person_id
 
 
 def _resolved(
-    session: Session,
+    batch: _Batch,
     holder: _Person,
     identity: Identity,
     keys: _Keys,
@@ -241,22 +427,21 @@ def _resolved(
     kind: MatchKind,
     basis: str,
     differs: list[str],
-    now: dt.datetime,
 ) -> int:
     if not differs:
-        return _same(session, holder, identity, keys, held, now)
-    sibling = _sibling(session, holder, kind, identity, keys)
+        return _same(batch, holder, identity, keys, held)
+    sibling = _sibling(batch, holder, kind, identity, keys)
     if sibling is not None:
-        return _same(session, sibling, identity, keys, held, now)
-    person = _new_person(session, identity, keys, now)
-    _claim(session, person, keys, held, now)
+        return _same(batch, sibling, identity, keys, held)
+    person = _new_person(batch, identity, keys)
+    _claim(batch, person, keys, held)
     agrees = [f for f in ("name", "birth_date", "sex") if f not in differs and f in _compared(holder, person)]
     detail = f"same {BASIS[basis]}; differs: {', '.join(differs)}"
     detail += f"; agrees: {', '.join(agrees)}" if agrees else ""
     if basis == "cccd" and keys.cccd:
         sides = [w for w, p in (("person", holder), ("other", person)) if cccd_agrees(keys.cccd, p)]
         detail += f"; the CCCD's digits agree with: {' and '.join(sides) or 'neither'}"
-    _add_match(session, holder.id, person.id, kind, detail, now)
+    batch.add_match(holder.id, person.id, kind, detail)
     log.info(
         "person %s: %s (%s %s) differs in %s: visit kept apart as person %s",
         holder.id,
@@ -274,58 +459,28 @@ def _masked(keys: _Keys, basis: str) -> str:
     return mask_identifier(value)
 
 
-def _holders(session: Session, keys: _Keys) -> tuple[dict[Key, _Person], Profiles]:
-    """The person holding each of the visit's identifiers (a merged person's survivor in its place), and the
-    booking profiles its CCCD and numbers name: (patient id, the identifier, the person it is linked to). One
-    statement of indexed look-ups, cached by the shape of the visit's identifiers."""
-    wanted = keys.all()
-    if not wanted:
-        return {}, []
-    params: dict[str, object] = {}
-    for i, (kind, facility, value) in enumerate(wanted):
-        params.update({f"k{i}": kind, f"f{i}": facility, f"v{i}": value})
-    if keys.cccd:
-        params["c"] = keys.cccd
-    params.update({f"s{i}": sin for i, sin in enumerate(keys.sins)})
-    held: dict[Key, _Person] = {}
-    profiles: Profiles = []
-    statement = _lookup(len(wanted), bool(keys.cccd), len(keys.sins))
-    for row in session.execute(statement, params):
-        if row[0] == "h":
-            held[(row[1], row[2], row[3])] = _survivor(session, _Person(*row[4:]))
-        else:
-            profiles.append((row[4], (row[1], "", row[3]), row[15]))
-    return held, profiles
-
-
 @functools.cache
-def _lookup(n_keys: int, cccd: bool, n_sins: int) -> CompoundSelect:
-    """Rows ("h", kind, facility, value, *person) of the identifiers' holders and ("p", kind, NULL, value,
-    patient id, NULL…, linked person id) of the profiles named by the CCCD (``c``) and numbers (``s0``…)."""
+def _batch_lookup(cccds: bool, sins: bool) -> CompoundSelect:
+    """Rows ("h", kind, facility, value, *person, NULL) of the holders of identifiers among ``kinds`` ×
+    ``facilities`` × ``values`` (a superset of the batch's: the caller keeps its own; indexed look-ups of the
+    unique key) and ("p", kind, NULL, value, patient id, NULL…, linked person id, way) of the profiles named
+    by the CCCDs (``cccds``) and numbers (``sins``), ``way`` the order in which one visit prefers them."""
     i = IDENTIFIERS.c
     holders = (
-        select(literal("h").label("tag"), i.kind, i.facility_code, i.value, *_COLUMNS)
+        select(literal("h").label("tag"), i.kind, i.facility_code, i.value, *_COLUMNS, literal(0).label("way"))
         .join(PERSONS, PERSONS.c.id == i.person_id)
         .where(
-            or_(
-                *(
-                    and_(
-                        i.kind == bindparam(f"k{n}"),
-                        i.facility_code == bindparam(f"f{n}"),
-                        i.value == bindparam(f"v{n}"),
-                    )
-                    for n in range(n_keys)
-                )
-            )
+            i.kind.in_(bindparam("kinds", expanding=True)),
+            i.facility_code.in_(bindparam("facilities", expanding=True)),
+            i.value.in_(bindparam("values", expanding=True)),
         )
     )
     patients, links = Patient.__table__, ProfileLink.__table__
-    sins = [bindparam(f"s{n}") for n in range(n_sins)]
     ways = []
-    if cccd:
-        ways += [(CCCD, patients.c.cccd, [bindparam("c")]), (CCCD, patients.c.insurance_number, [bindparam("c")])]
+    if cccds:
+        ways += [(CCCD, patients.c.cccd, "cccds"), (CCCD, patients.c.insurance_number, "cccds")]
     if sins:
-        ways += [(SIN, patients.c.insurance_number, sins), (SIN, CARD_SIN, sins)]
+        ways += [(SIN, patients.c.insurance_number, "sins"), (SIN, CARD_SIN, "sins")]
     nothing = [cast(null(), column.type) for column in _COLUMNS[1:-1]]
     branches = [holders] + [
         select(
@@ -336,25 +491,14 @@ def _lookup(n_keys: int, cccd: bool, n_sins: int) -> CompoundSelect:
             patients.c.id,
             *nothing,
             links.c.person_id,
+            literal(way),
         )
         .select_from(patients)
         .outerjoin(links, links.c.patient_id == patients.c.id)
-        .where(column.in_(values))
-        for kind, column, values in ways
+        .where(column.in_(bindparam(name, expanding=True)))
+        for way, (kind, column, name) in enumerate(ways, start=1)
     ]
     return union_all(*branches)
-
-
-def _load(session: Session, person_id: int) -> _Person:
-    return _Person(*session.execute(select(*_COLUMNS).where(PERSONS.c.id == person_id)).one())
-
-
-def _survivor(session: Session, person: _Person) -> _Person:
-    seen = {person.id}
-    while person.merged_into_id is not None and person.merged_into_id not in seen:
-        person = _load(session, person.merged_into_id)
-        seen.add(person.id)
-    return person
 
 
 def survivor(session: Session, person: Person) -> Person:
@@ -420,16 +564,17 @@ def _compared(a: _Person, b: _Person) -> set[str]:
     return known
 
 
-def _sibling(session: Session, holder: _Person, kind: MatchKind, identity: Identity, keys: _Keys) -> _Person | None:
+def _sibling(batch: _Batch, holder: _Person, kind: MatchKind, identity: Identity, keys: _Keys) -> _Person | None:
     """The person an earlier visit like this one was kept apart as (a match of ``kind`` with ``holder``)."""
-    rows = session.execute(
+    batch.flush()
+    rows = batch.session.execute(
         select(*_COLUMNS)
         .join(MATCHES, MATCHES.c.other_person_id == PERSONS.c.id)
         .where(MATCHES.c.person_id == holder.id, MATCHES.c.kind == kind.value)
         .order_by(MATCHES.c.id)
     ).all()
     for row in rows:
-        other = _survivor(session, _Person(*row))
+        other = batch.survivor(batch.person(row))
         if other.id == holder.id:  # confirmed and merged since: the holder is the person after all
             return holder
         if not _differs(other, identity, keys, ("name", "birth_date", "sex", "cccd", "sin")):
@@ -437,7 +582,7 @@ def _sibling(session: Session, holder: _Person, kind: MatchKind, identity: Ident
     return None
 
 
-def _new_person(session: Session, identity: Identity, keys: _Keys, now: dt.datetime) -> _Person:
+def _new_person(batch: _Batch, identity: Identity, keys: _Keys) -> _Person:
     values = {
         "full_name": (identity.full_name or "")[:255],
         "name_key": name_key(identity.full_name)[:255],
@@ -451,39 +596,30 @@ def _new_person(session: Session, identity: Identity, keys: _Keys, now: dt.datet
         "address": (identity.address or "")[:1024],
         "merged_into_id": None,
     }
-    person_id = session.execute(
-        insert(PERSONS).values(**values, created_at=now, updated_at=now).returning(PERSONS.c.id)
-    ).scalar_one()
-    return _Person(id=person_id, **values)
+    if batch.postgres:  # written with the batch's other new persons (flush)
+        person = _Person(id=batch.new_id(), **values)
+        batch.unwritten[person.id] = person
+    else:
+        person_id = batch.session.execute(
+            insert(PERSONS).values(**values, created_at=batch.now, updated_at=batch.now).returning(PERSONS.c.id)
+        ).scalar_one()
+        person = _Person(id=person_id, **values)
+    batch.persons[person.id] = person
+    return person
 
 
-def _add_match(session: Session, person_id: int, other_id: int, kind: MatchKind, detail: str, now: dt.datetime) -> None:
-    session.execute(
-        insert(MATCHES).values(
-            person_id=person_id,
-            other_person_id=other_id,
-            kind=kind.value,
-            detail=detail[:300],
-            status=MatchStatus.OPEN.value,
-            created_at=now,
-        )
-    )
-
-
-def _same(
-    session: Session, person: _Person, identity: Identity, keys: _Keys, held: dict[Key, _Person], now: dt.datetime
-) -> int:
+def _same(batch: _Batch, person: _Person, identity: Identity, keys: _Keys, held: dict[Key, _Person]) -> int:
     """The visit is ``person``'s: fill what the person lacks, claim free identifiers, propose the holders of the
     others."""
-    _fill(session, person, identity, keys, now)
-    _claim(session, person, keys, held, now)
+    _fill(batch, person, identity, keys)
+    _claim(batch, person, keys, held)
     proposed: set[int] = set()
     for key, other in held.items():
-        if other.id == person.id or other.id in proposed or paired(session, person.id, other.id):
+        if other.id == person.id or other.id in proposed or batch.paired(person.id, other.id):
             continue
         proposed.add(other.id)
         detail = f"a visit of this person carries the other's {BASIS[key[0]]}"
-        _add_match(session, other.id, person.id, MatchKind.CANDIDATE, detail, now)
+        batch.add_match(other.id, person.id, MatchKind.CANDIDATE, detail)
         log.info("persons %s and %s share an identifier (%s): candidate", other.id, person.id, key[0])
     return person.id
 
@@ -491,8 +627,9 @@ def _same(
 BASIS = {"cccd": "CCCD", "sin": "social-insurance number", "his": "patient code"}
 
 
-def _fill(session: Session, person: _Person, identity: Identity, keys: _Keys, now: dt.datetime) -> None:
-    """Write what the person lacks and the visit says (one UPDATE, only when something is new)."""
+def _fill(batch: _Batch, person: _Person, identity: Identity, keys: _Keys) -> None:
+    """Write what the person lacks and the visit says (one UPDATE, only when something is new; none for a
+    person of this batch not written yet, whose INSERT takes the values)."""
     changes: dict[str, object] = {}
     birth = list(birth_parts(person))
     for i, part in enumerate(birth_parts(identity)):
@@ -519,13 +656,15 @@ def _fill(session: Session, person: _Person, identity: Identity, keys: _Keys, no
     if changes:
         for field, value in changes.items():
             setattr(person, field, value)
-        session.execute(update(PERSONS).where(PERSONS.c.id == person.id).values(**changes, updated_at=now))
+        if person.id not in batch.unwritten:
+            batch.session.execute(
+                update(PERSONS).where(PERSONS.c.id == person.id).values(**changes, updated_at=batch.now)
+            )
 
 
-def _claim(session: Session, person: _Person, keys: _Keys, held: dict[Key, _Person], now: dt.datetime) -> None:
-    """Index the visit's identifiers nobody holds under ``person`` (one INSERT; one CCCD and one
-    social-insurance number per person: a second, different one is what the person's columns say it is not)."""
-    rows = []
+def _claim(batch: _Batch, person: _Person, keys: _Keys, held: dict[Key, _Person]) -> None:
+    """Index the visit's identifiers nobody holds under ``person`` (one CCCD and one social-insurance number
+    per person: a second, different one is what the person's columns say it is not)."""
     for key in keys.all():
         kind, facility, value = key
         if key in held:
@@ -534,12 +673,10 @@ def _claim(session: Session, person: _Person, keys: _Keys, held: dict[Key, _Pers
             continue
         if kind == IdentifierKind.SOCIAL_INSURANCE.value and person.social_insurance_number not in (None, value):
             continue
-        rows.append(
-            {"person_id": person.id, "kind": kind, "facility_code": facility, "value": value, "created_at": now}
+        batch.identifiers.append(
+            {"person_id": person.id, "kind": kind, "facility_code": facility, "value": value, "created_at": batch.now}
         )
-        held[key] = person
-    if rows:
-        session.execute(insert(IDENTIFIERS), rows)
+        held[key] = batch.held[key] = person
 
 
 def paired(session: Session, a: int, b: int) -> bool:
@@ -559,23 +696,18 @@ def paired(session: Session, a: int, b: int) -> bool:
     )
 
 
-def _propose_namesakes(session: Session, person: _Person, now: dt.datetime) -> None:
-    """A candidate match with each person of the same name key, agreeing birth date and sex (a new person)."""
+def _propose_namesakes(batch: _Batch, person: _Person) -> None:
+    """A candidate match with each person of the same name key, agreeing birth date and sex (a new person):
+    the first MAX_CANDIDATES * 4 by id of those read up front and those this batch created or filled."""
     if person.birth_year is None or not person.name_key:
         return
-    rows = session.execute(
-        select(*_COLUMNS)
-        .where(
-            PERSONS.c.name_key == person.name_key,
-            PERSONS.c.birth_year == person.birth_year,
-            PERSONS.c.merged_into_id.is_(None),
-            PERSONS.c.id != person.id,
-        )
-        .order_by(PERSONS.c.id)
-        .limit(MAX_CANDIDATES * 4)
-    ).all()
+    found = {p.id: p for p in batch.namesakes.get((person.name_key, person.birth_year), ())}
+    for p in batch.persons.values():
+        if p.name_key == person.name_key and p.birth_year == person.birth_year and p.merged_into_id is None:
+            found[p.id] = p
+    found.pop(person.id, None)
     proposed = 0
-    for other in (_Person(*row) for row in rows):
+    for other in [found[i] for i in sorted(found)][: MAX_CANDIDATES * 4]:
         if proposed >= MAX_CANDIDATES:
             break
         if not births_agree(birth_parts(other), birth_parts(person)):
@@ -590,7 +722,7 @@ def _propose_namesakes(session: Session, person: _Person, now: dt.datetime) -> N
         precision = "day" if None not in (*birth_parts(other), *birth_parts(person)) else "partly known"
         agrees = "name, birth_date" + (f" ({precision})" if precision != "day" else "")
         agrees += ", sex" if other.sex and person.sex else ""
-        _add_match(session, other.id, person.id, MatchKind.CANDIDATE, f"no shared identifier; agrees: {agrees}", now)
+        batch.add_match(other.id, person.id, MatchKind.CANDIDATE, f"no shared identifier; agrees: {agrees}")
         proposed += 1
     if proposed:
         log.info("person %s: %s candidate match(es) by name, birth date and sex", person.id, proposed)

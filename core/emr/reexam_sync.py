@@ -21,6 +21,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from core.booking.models import Department
+from core.reminders.models import ReExam
 from core.reminders.reexams import ImportedReExam, ReExamSync, sync_imported_re_exams
 from core.timeutil import to_local
 
@@ -82,29 +83,66 @@ def sync_visit(session: Session, visit_id: int, now: dt.datetime) -> ReExamSync:
 
 
 def sync_visits(session: Session, visit_ids: Sequence[int], now: dt.datetime) -> ReExamSync:
-    """:func:`sync_visit` for a batch of stored visits (what an import stores at once), with one look-up for
-    the visits that have nothing to do (a first version without a slip: most of a batch)."""
+    """:func:`sync_visit` for a batch of stored visits (what an import stores at once), with a few look-ups for
+    the whole batch telling apart the visits that have nothing to do: a current first version without a slip
+    date (most of a batch), or one that would remind nobody (no henkham hospital, cancelled, or a person without
+    a booking profile and without merges) while no live re-exam carries its reference (nothing to cancel)."""
     if not visit_ids:
         return ReExamSync()
-    todo = [
-        visit_id
-        for visit_id, version, slip_id in session.execute(
-            select(Visit.id, Visit.version, ReExamSlip.id)
-            .outerjoin(ReExamSlip, ReExamSlip.visit_id == Visit.id)
-            .where(Visit.id.in_(list(visit_ids)))
-            .order_by(Visit.id)
+    rows = session.execute(
+        select(
+            Visit.id,
+            Visit.version,
+            Visit.superseded_at,
+            Visit.cancelled_at,
+            Visit.hospital_id,
+            Visit.person_id,
+            Visit.facility_code,
+            Visit.visit_key,
+            ReExamSlip.due_date,
         )
-        if slip_id is not None or version > 1
-    ]
+        .outerjoin(ReExamSlip, ReExamSlip.visit_id == Visit.id)
+        .where(Visit.id.in_(list(visit_ids)))
+        .order_by(Visit.id)
+    ).all()
+    todo = [row for row in rows if row.due_date is not None or row.version > 1 or row.superseded_at is not None]
+    first = [row for row in todo if row.version == 1 and row.superseded_at is None]  # the visit decides alone
+    if first:
+        reminding = {row.person_id for row in first if row.hospital_id is not None and row.cancelled_at is None}
+        with_profiles = _persons_with_profiles_or_merges(session, reminding)
+        refs = {source_ref(row.facility_code, row.visit_key) for row in first}
+        live = set(
+            session.scalars(
+                select(ReExam.source_ref).where(ReExam.source_ref.in_(sorted(refs)), ReExam.cancelled_at.is_(None))
+            )
+        )
+        idle = {
+            row.id
+            for row in first
+            if row.person_id not in with_profiles and source_ref(row.facility_code, row.visit_key) not in live
+        }
+        todo = [row for row in todo if row.id not in idle]
     created: list[int] = []
     cancelled: list[int] = []
     kept: list[int] = []
-    for visit_id in todo:
-        done = sync_visit(session, visit_id, now)
+    for row in todo:
+        done = sync_visit(session, row.id, now)
         created += done.created
         cancelled += done.cancelled
         kept += done.kept
     return ReExamSync(tuple(created), tuple(cancelled), tuple(kept))
+
+
+def _persons_with_profiles_or_merges(session: Session, person_ids: set[int]) -> set[int]:
+    """Those of ``person_ids`` with a booking profile linked, merged into another or with another merged into
+    them (for the others :func:`_profiles` is empty: nobody to remind)."""
+    if not person_ids:
+        return set()
+    ids = sorted(person_ids)
+    found = set(session.scalars(select(ProfileLink.person_id).where(ProfileLink.person_id.in_(ids))))
+    found |= set(session.scalars(select(Person.id).where(Person.id.in_(ids), Person.merged_into_id.is_not(None))))
+    found |= set(session.scalars(select(Person.merged_into_id).where(Person.merged_into_id.in_(ids))))
+    return found
 
 
 def sync_person(session: Session, person_id: int, now: dt.datetime) -> int:
