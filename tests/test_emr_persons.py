@@ -341,3 +341,12 @@ def test_a_booking_profile_made_before_the_import_links_through_the_import(db, p
     with db.reader() as uow:
         link = uow.session.get(ProfileLink, patient)
     assert link is not None and link.person_id == person_of(db, "A1") and link.matched_by == "cccd"
+
+
+def test_a_cccd_with_a_unicode_digit_is_no_national_id():
+    """ "²" passes str.isdigit(); a CCCD is 12 ASCII digits, else the visit is matched by its other identifiers."""
+    from core.emr.persons import national_id
+    from core.emr.records import Identity
+
+    assert national_id(Identity(full_name="A", cccd="079190001234")) == "079190001234"
+    assert national_id(Identity(full_name="A", cccd="07919000123²")) is None

@@ -151,7 +151,7 @@ def name_key(full_name: str) -> str:
 def national_id(identity: Identity) -> str | None:
     """The visit's CCCD when it is one (SO_CCCD, else a card that is a CCCD), else None."""
     for value in (identity.cccd, *identity.insurance_cards):
-        if value and len(value) == 12 and value.isdigit():
+        if value and len(value) == 12 and value.isascii() and value.isdigit():  # "²" is a digit to isdigit()
             return value
     return None
 

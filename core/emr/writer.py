@@ -12,22 +12,12 @@ import datetime as dt
 from typing import Any
 from xml.etree import ElementTree as ET
 
-# LOAIHOSO -> (inner root, list element, row element); flat tables have no list.
-TABLES: dict[str, tuple[str, str | None, str | None]] = {
-    "XML1": ("TONG_HOP", None, None),
-    "XML2": ("CHITIEU_CHITIET_THUOC", "DSACH_CHI_TIET_THUOC", "CHI_TIET_THUOC"),
-    "XML3": ("CHITIEU_CHITIET_DVKT_VTYT", "DSACH_CHI_TIET_DVKT", "CHI_TIET_DVKT"),
-    "XML4": ("CHITIEU_CHITIET_DICHVUCANLAMSANG", "DSACH_CHI_TIET_CLS", "CHI_TIET_CLS"),
-    "XML5": ("CHITIEU_CHITIET_DIENBIENLAMSANG", "DSACH_CHI_TIET_DIEN_BIEN_BENH", "CHI_TIET_DIEN_BIEN_BENH"),
-    "XML7": ("CHI_TIEU_DU_LIEU_GIAY_RA_VIEN", None, None),
-    "XML8": ("CHI_TIEU_DU_LIEU_TOM_TAT_HO_SO_BENH_AN", None, None),
-    "XML14": ("CHI_TIEU_GIAYHEN_KHAMLAI", None, None),
-}
+from core.emr.xml130.tables import STRUCTURE
 
 
 def inner_table(kind: str, rows: list[dict[str, str]]) -> bytes:
     """One table of one visit as the inner XML document a HIS base64-encodes into NOIDUNGFILE."""
-    root_tag, list_tag, row_tag = TABLES[kind]
+    root_tag, list_tag, row_tag = STRUCTURE[kind]
     root = ET.Element(root_tag)
     if list_tag is None:
         _fill(root, rows[0])

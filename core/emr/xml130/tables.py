@@ -31,20 +31,22 @@ from core.emr.xml130.values import BadValue
 
 T = TypeVar("T")
 
-# Inner roots and row tags of QĐ 130/4750 (xml130.md §3), and the roots QĐ 4210 used instead (§5).
-LIST_TABLES = {
-    "XML2": ("CHITIEU_CHITIET_THUOC", "CHI_TIET_THUOC"),
-    "XML3": ("CHITIEU_CHITIET_DVKT_VTYT", "CHI_TIET_DVKT"),
-    "XML4": ("CHITIEU_CHITIET_DICHVUCANLAMSANG", "CHI_TIET_CLS"),
-    "XML5": ("CHITIEU_CHITIET_DIENBIENLAMSANG", "CHI_TIET_DIEN_BIEN_BENH"),
+# The tables of QĐ 130/4750 (xml130.md §3): LOAIHOSO -> (inner root, list element, row element); a flat table
+# has its fields right under the root. Written once: the parser reads by it and core/emr/writer.py writes by it.
+STRUCTURE: dict[str, tuple[str, str | None, str | None]] = {
+    "XML1": ("TONG_HOP", None, None),
+    "XML2": ("CHITIEU_CHITIET_THUOC", "DSACH_CHI_TIET_THUOC", "CHI_TIET_THUOC"),
+    "XML3": ("CHITIEU_CHITIET_DVKT_VTYT", "DSACH_CHI_TIET_DVKT", "CHI_TIET_DVKT"),
+    "XML4": ("CHITIEU_CHITIET_DICHVUCANLAMSANG", "DSACH_CHI_TIET_CLS", "CHI_TIET_CLS"),
+    "XML5": ("CHITIEU_CHITIET_DIENBIENLAMSANG", "DSACH_CHI_TIET_DIEN_BIEN_BENH", "CHI_TIET_DIEN_BIEN_BENH"),
+    "XML7": ("CHI_TIEU_DU_LIEU_GIAY_RA_VIEN", None, None),
+    "XML8": ("CHI_TIEU_DU_LIEU_TOM_TAT_HO_SO_BENH_AN", None, None),
+    "XML13": ("CHI_TIEU_GIAYCHUYENTUYEN", None, None),
+    "XML14": ("CHI_TIEU_GIAYHEN_KHAMLAI", None, None),
 }
-FLAT_TABLES = {
-    "XML1": "TONG_HOP",
-    "XML7": "CHI_TIEU_DU_LIEU_GIAY_RA_VIEN",
-    "XML8": "CHI_TIEU_DU_LIEU_TOM_TAT_HO_SO_BENH_AN",
-    "XML13": "CHI_TIEU_GIAYCHUYENTUYEN",
-    "XML14": "CHI_TIEU_GIAYHEN_KHAMLAI",
-}
+LIST_TABLES = {kind: (root, row) for kind, (root, listing, row) in STRUCTURE.items() if listing and row}
+FLAT_TABLES = {kind: root for kind, (root, listing, _row) in STRUCTURE.items() if listing is None}
+# The roots QĐ 4210 used instead (§5).
 QD4210_ROOTS = {
     "DSACH_CHI_TIET_THUOC",
     "DSACH_CHI_TIET_DVKT",
