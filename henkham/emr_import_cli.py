@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from core.emr.gateway import gateway_base64_to_file, unwrap_gateway_base64
+from core.emr.gateway import gateway_base64_to_file
 from core.emr.importing import ImportReport, import_bytes
 from core.emr.records import Problem
 from core.emr.xml130 import Limits
@@ -122,7 +122,7 @@ def _read(path: Path, as_base64: bool) -> bytes:
             return gateway_base64_to_file(data)
         except ValueError as error:
             raise click.UsageError(f"{path}: {error}") from None
-    return unwrap_gateway_base64(data) or data
+    return data  # the gateway's base64 string as it is: import_bytes recognises it
 
 
 def summary(files: int, totals: Counter[str]) -> str:

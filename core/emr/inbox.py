@@ -34,7 +34,6 @@ from typing import Any
 from sqlalchemy import select
 
 from core.booking.models import Hospital
-from core.emr.gateway import unwrap_gateway_base64
 from core.emr.importing import import_bytes
 from core.errors import DomainError
 from core.timeutil import utcnow
@@ -128,8 +127,7 @@ def _handle(
     elif path.stat().st_size > max_bytes:
         report, ok = _refusal("too_large", f"the file is larger than {max_bytes} bytes"), False
     else:
-        data = path.read_bytes()
-        data = unwrap_gateway_base64(data) or data  # the gateway's fileHSBase64 string, kept as a file
+        data = path.read_bytes()  # a file, or the gateway's base64 string of one: import_bytes tells them apart
         try:
             result = importer(
                 db,
