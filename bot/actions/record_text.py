@@ -22,6 +22,7 @@ from core.emr.summaries import (
     VisitRef,
     VisitSummary,
 )
+from core.timeutil import to_local
 from core.wording import day_vi
 
 from .replies import MAX_BUTTONS, STAFF_BUTTON, button
@@ -250,3 +251,20 @@ def linked_text(links: Sequence[Linked]) -> str:
     """What the user is now linked to, after the code was right."""
     names = ", ".join(person_title(link) for link in links)
     return f"Dạ, em đã xác nhận số điện thoại. Anh/chị đã liên kết hồ sơ: {names}."
+
+
+OUTCOMES = {"read": "đã xem", "refused": "bị từ chối"}
+MAX_ACCESS_LINES = 20
+
+
+def access_text(lines: Sequence[Any]) -> str:
+    """The reads of a record of the last 90 days (``core.emr.access_log.AccessLine``), newest first."""
+    if not lines:
+        return "Dạ, trong 90 ngày qua chưa có ai xem hồ sơ này ạ."
+    shown = [
+        f"- {to_local(line.at):%H:%M %d/%m/%Y}: {line.who} ({OUTCOMES.get(line.outcome, line.outcome)})"
+        for line in lines[:MAX_ACCESS_LINES]
+    ]
+    more = len(lines) - len(shown)
+    tail = [f"… và {more} lượt cũ hơn. Anh/chị cần danh sách đầy đủ, vui lòng liên hệ bệnh viện ạ."] if more > 0 else []
+    return "\n".join(["Dạ, trong 90 ngày qua hồ sơ được xem như sau:", *shown, *tail])
