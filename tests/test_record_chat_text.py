@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 from bot.actions import record_text
+from core.emr.access_log import AccessLine
 from core.emr.record_access import Linked
 from core.emr.summaries import (
     ChatRecord,
@@ -33,7 +34,7 @@ VISIT = VisitSummary(
         ResultLine("Số lượng bạch cầu (WBC)", "12.5", "G/L", "4 - 10", True, ""),
         ResultLine("Glucose", "5.2", "mmol/L", "3.9 - 6.4", False, ""),
     ),
-    imaging=(ResultLine("Chụp X-quang ngực thẳng", "", "", "", None, "Tim phổi bình thường"),),
+    imaging=(ResultLine("Chụp X-quang ngực thẳng", "", "", "", None, "Tim phổi bình thường", "Hai phế trường sáng."),),
     advice="Uống thuốc đúng giờ",
     re_exam=dt.date(2026, 11, 9),
     withheld=False,
@@ -65,7 +66,7 @@ def test_the_latest_visit_whole_names_place_date_diagnoses_drugs_results_advice_
     assert "Paracetamol 500mg: 1 viên/lần * 2 lần/ngày; Uống sau ăn (10 viên, 5 ngày)" in said
     assert "Số lượng bạch cầu (WBC): 12.5 G/L (tham chiếu 4 - 10) (bất thường)" in said
     assert "Glucose: 5.2 mmol/L (tham chiếu 3.9 - 6.4)\n" in said + "\n"  # a normal value is not marked
-    assert "Chụp X-quang ngực thẳng: Tim phổi bình thường" in said
+    assert "Chụp X-quang ngực thẳng: Hai phế trường sáng. Kết luận: Tim phổi bình thường." in said
     assert "Lời dặn của bác sĩ: Uống thuốc đúng giờ" in said
     assert "Ngày tái khám: Thứ Hai 09/11/2026" in said
 
@@ -110,7 +111,7 @@ def test_withheld_result_lines_are_counted_and_sent_to_the_doctor() -> None:
 
 
 def test_other_visits_are_buttons_carrying_the_visit_the_person_and_the_section() -> None:
-    messages = record_text.summary_messages(record("xet_nghiem", others=(OLDER,)))
+    messages = record_text.summary_messages(record("xet_nghiem", others=(OLDER,), total_visits=2))
     choice = messages[-1]
     [only] = choice["buttons"]  # type: ignore[misc]
     assert only["title"] == "20/05/2026 – Bệnh viện Khác"
@@ -125,9 +126,12 @@ def test_a_childs_record_is_worded_as_the_childs() -> None:
 
 
 def test_vaccinations_come_from_the_record_not_a_visit() -> None:
-    shots = (VaccineLine("Vắc xin sởi", dt.date(2021, 9, 1), 1), VaccineLine("Vắc xin 6 trong 1", None, None))
+    shots = (
+        VaccineLine("Vắc xin sởi", dt.date(2021, 9, 1), "1"),
+        VaccineLine("Vắc xin 6 trong 1", dt.date(2020, 7, 1), ""),
+    )
     said = text(record_text.summary_messages(record("tiem_chung", None, person=NA, vaccines=shots)))
-    assert "Vắc xin sởi, mũi 1: 01/09/2021" in said and "Vắc xin 6 trong 1: (không rõ ngày)" in said
+    assert "Vắc xin sởi, mũi 1: 01/09/2021" in said and "Vắc xin 6 trong 1: 01/07/2020" in said
 
 
 def test_several_persons_are_offered_as_buttons_keeping_the_section() -> None:
@@ -151,3 +155,24 @@ def test_a_long_part_is_split_on_lines_into_readable_messages() -> None:
     assert len(texts) > 1 and all(len(t) <= record_text.MESSAGE_CHARS for t in texts)
     assert all(f"Thuốc số {n} 500mg" in "\n".join(texts) for n in range(40))
     assert not any(t.startswith("500mg") for t in texts)  # never cut inside a line
+
+
+def test_more_visits_than_buttons_say_how_to_ask_for_the_older_ones() -> None:
+    refs = tuple(
+        VisitRef(200 + n, "79001", "Bệnh viện Thử nghiệm", "test", dt.date(2026, 1, 1 + n), ()) for n in range(9)
+    )
+    choice = record_text.summary_messages(record(others=refs, total_visits=12))[-1]
+    assert len(choice["buttons"]) == record_text.MAX_BUTTONS  # type: ignore[arg-type]
+    assert "còn 6 lần khám cũ hơn" in str(choice["text"]) and "lần khám ngày" in str(choice["text"])
+
+
+def test_the_access_log_lists_who_and_when_in_local_time() -> None:
+    at = dt.datetime(2026, 12, 1, 3, 5, tzinfo=dt.UTC)
+    lines = [
+        AccessLine(at, "Nhân viên Bệnh viện Thử nghiệm", "api", "read", 10),
+        AccessLine(at, "Anh/chị qua Zalo", "zalo", "refused", 10),
+    ]
+    said = record_text.access_text(lines)
+    assert "- 10:05 01/12/2026: Nhân viên Bệnh viện Thử nghiệm (đã xem)" in said
+    assert "Anh/chị qua Zalo (bị từ chối)" in said
+    assert "chưa có ai xem" in record_text.access_text([])

@@ -99,8 +99,10 @@ def result_line(r: ResultLine) -> str:
 
 
 def imaging_line(r: ResultLine) -> str:
-    found = r.conclusion or r.value or r.reference_range
-    return f"- {r.name}: {found}" if found else f"- {r.name}"
+    """The report's findings as written, then its conclusion."""
+    findings = r.description or r.value
+    said = " ".join(part for part in (findings, f"Kết luận: {r.conclusion}." if r.conclusion else "") if part)
+    return f"- {r.name}: {said}" if said else f"- {r.name}"
 
 
 def vaccine_line(v: VaccineLine) -> str:
@@ -224,7 +226,7 @@ def other_visits(record: ChatRecord) -> dict[str, Any]:
         button(visit_title(ref), RECORD_INTENT, record_visit=str(ref.visit_id), **person, **section)
         for ref in record.others[:MAX_BUTTONS]
     ]
-    more = len(record.others) - len(buttons)
+    more = max(record.total_visits - 1, len(record.others)) - len(buttons)
     text = "Anh/chị bấm để xem lần khám khác ạ:"
     if more > 0:
         text += f' (còn {more} lần khám cũ hơn: anh/chị nhắn ngày khám, ví dụ "lần khám ngày 12/11")'

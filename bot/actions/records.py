@@ -13,6 +13,7 @@ notifications), ``unlink`` (the confirmed removal of the user's links).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from functools import cache
 from typing import Any
@@ -166,19 +167,57 @@ def send_code(uow: UnitOfWork, chat: Chat, dispatcher: CollectingDispatcher) -> 
 
 
 def check_code(uow: UnitOfWork, chat: Chat, code: str, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """The code typed: linked (the slots of a code checked), or the refusal told (a wrong code with the tries
+    left, an expired one with a new code offered; locked out: the form stops, with the desk route)."""
     try:
-        linked = record_access.check_code(uow, chat.account_id(uow), code, hospital_id=oa_hospital_id(uow, chat))
+        linked = record_access.check_code(
+            uow,
+            chat.account_id(uow),
+            code,
+            hospital_id=oa_hospital_id(uow, chat),
+            lockout_minutes=settings().emr_otp_lockout_minutes,
+        )
     except record_access.WrongCode as refusal:
         dispatcher.utter_message(text=refusal.message_vi)
         return {}
     except (record_access.CodeExpired, record_access.NoPendingCode) as refusal:
         dispatcher.utter_message(text=refusal.message_vi, buttons=[NEW_CODE_BUTTON, DESK_BUTTON])
-        return {"record_ready": False}
-    except DomainError as refusal:  # locked out, phone no longer on record...
+        return {}
+    except DomainError as refusal:  # locked out, the phone no longer on record...
         dispatcher.utter_message(text=refusal.message_vi, buttons=[DESK_BUTTON, STAFF_BUTTON])
         return {"record_ready": False}
     dispatcher.utter_message(text=record_text.linked_text(linked))
     return {"record_code": "ok"}
+
+
+def wants_new_code(message: str) -> bool:
+    """ "gửi lại mã", "gửi mã mới" (with or without diacritics)."""
+    folded = strip_diacritics(message).lower()
+    return "ma" in folded.split() and any(word in folded for word in ("gui lai", "ma moi", "lay lai", "gui ma"))
+
+
+def attempt_read(uow: UnitOfWork, chat: Chat, tracker: Tracker) -> None:
+    """Before the link or the consent step: the read asked for, which core refuses (not linked, no consent, a
+    visit or person not the user's) and audits. Whatever it would show is not shown: the form asks first."""
+    with contextlib.suppress(DomainError):
+        read(uow, chat, read_request(tracker))
+
+
+def read(uow: UnitOfWork, chat: Chat, asked: dict[str, Any]) -> summaries.ChatRecord:
+    """The summary ``asked`` (the request slots) through core: link, consent and exclusions checked, audited."""
+    account_id = chat.account_id(uow)
+    day = asked.get("record_day")
+    return summaries.chat_record(
+        uow,
+        account_id,
+        reader=record_access.chat_reader(account_id, chat.oa_id),
+        exclusions=exclusions.exclusions_for(settings(), chat.oa_hospital(uow)),
+        person_id=_int(asked.get("record_person")),
+        section=asked.get("record_section"),
+        visit_id=_int(asked.get("record_visit")),
+        on_day=dt.date.fromisoformat(day) if day else None,
+        hospital_slug=asked.get("record_hospital"),
+    )
 
 
 # --- the form ------------------------------------------------------------------------------------------------
@@ -233,6 +272,8 @@ class ValidateRecordForm(ChatForm):
             if any(ch.isdigit() for ch in text(tracker)):  # a typed number never counts
                 dispatcher.utter_message(text=TYPED_PHONE)
             return updates
+        if asked == "record_code" and wants_new_code(text(tracker)):
+            return {**updates, **send_code(uow, chat, dispatcher)}
         if asked == "record_code":
             code = typed_code(text(tracker))
             if code is None:
@@ -258,12 +299,17 @@ class StartRecord(Action):
         events: list[EventType] = [SlotSet(slot, None) for slot in RECORD_SLOTS]
         events += [SlotSet(slot, value) for slot, value in read_request(tracker).items()]
         route = entity(tracker, "record_route")
-        if route:
-            with database().uow() as uow:
-                answered = answer_route(uow, Chat.of(tracker), str(route), dispatcher)
+        chat = Chat.of(tracker)
+        with database().uow() as uow:
+            if route and answer_route(uow, chat, str(route), dispatcher):
                 uow.commit()
-            if answered:
-                events.append(FollowupAction("action_listen"))
+                return [*events, FollowupAction("action_listen")]
+            account_id = chat.account_id(uow)
+            if not record_access.linked_persons(uow, account_id) or not consent.has_consent(
+                uow, account_id, consent.SUMMARY
+            ):
+                attempt_read(uow, chat, tracker)
+            uow.commit()
         return events
 
 
@@ -374,19 +420,9 @@ class SubmitRecord(Action):
                 go_on, person_id = chosen_person(links, tracker.get_slot("record_subject"), dispatcher, section)
                 if not go_on:
                     return done
-            day = tracker.get_slot("record_day")
+            asked = {slot: tracker.get_slot(slot) for slot in REQUEST_SLOTS} | {"record_person": person_id}
             try:
-                found = summaries.chat_record(
-                    uow,
-                    account_id,
-                    reader=record_access.chat_reader(account_id, chat.oa_id),
-                    exclusions=exclusions.exclusions_for(settings(), chat.oa_hospital(uow)),
-                    person_id=person_id,
-                    section=section,
-                    visit_id=_int(tracker.get_slot("record_visit")),
-                    on_day=dt.date.fromisoformat(day) if day else None,
-                    hospital_slug=tracker.get_slot("record_hospital"),
-                )
+                found = read(uow, chat, asked)
             except summaries.ChoosePerson as choose:
                 dispatcher.utter_message(**record_text.choose_person(choose.links, section))
                 return done

@@ -126,4 +126,3 @@ class Greet(Action):
             buttons=MAIN_MENU,
         )
         return []
-
