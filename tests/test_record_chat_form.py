@@ -5,6 +5,7 @@ the summary read, by section, through core."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -224,3 +225,18 @@ def test_unlinking_asks_first_then_removes_the_link(an, db) -> None:
     assert "đã hủy liên kết" in said(messages)
     with db.reader() as uow:
         assert not record_access.linked_persons(uow, account_id)
+
+
+@pytest.mark.parametrize(
+    ("message", "when", "day"),
+    [
+        ("lần khám ngày 12/11", None, "2026-11-12"),  # before today: this year
+        ("hôm 5/12", None, "2025-12-05"),  # after today: a visit is in the past, last year
+        ("khám ngày 01/11/2026", None, "2026-11-01"),
+        ("tuần trước", {"date": "2026-11-25"}, "2026-11-25"),  # the NLU's date when none is written out
+        ("lần khám ngày 31/02", None, None),
+    ],
+)
+def test_the_day_of_a_visit_is_read_backwards_from_today(message: str, when: Any, day: str | None) -> None:
+    found = records.visit_day(message, when, dt.date(2026, 12, 2))
+    assert (found.isoformat() if found else None) == day

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from functools import cache
 from typing import Any
 
@@ -26,6 +27,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
 from bot.nlu.folding import strip_diacritics
+from bot.nlu.record_sections import find_section
 from bot.nlu.record_subject import record_subject
 from bot.zalo_webhook import conversations
 from bot.zalo_webhook.models import ZaloOA
@@ -34,7 +36,7 @@ from core.emr import access_log, consent, exclusions, record_access, summaries
 from core.emr.record_access import Linked
 from core.errors import DomainError
 from core.identifiers import mask_phone
-from core.timeutil import to_local
+from core.timeutil import local_today, to_local
 from core.uow import UnitOfWork
 
 from . import record_text
@@ -48,6 +50,7 @@ INTENT = record_text.RECORD_INTENT
 DESK_BUTTON = button("Xác nhận tại quầy", INTENT, record_route="desk")
 NEW_CODE_BUTTON = button("Gửi mã mới", INTENT, record_route="new_code")
 CODE_DIGITS = 6
+_DAY_MONTH = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})(?:\s*[/.-]\s*(\d{4}|\d{2}))?(?!\d)")
 RECORD_INTERRUPTIONS = frozenset({"withdraw_consent", "unlink_record", "ask_record_access"})
 SHARE_EVENT = "user_submit_info"  # the channel's metadata of a phone shared through Zalo's card
 
@@ -89,16 +92,16 @@ def read_request(tracker: Tracker) -> dict[str, Any]:
     """What record the latest message asks for: a section, a visit or person (buttons), a day, a hospital, a
     child ("của bé Na")."""
     found: dict[str, Any] = {}
-    section = entity(tracker, "record_section")
+    section = entity(tracker, "record_section") or find_section(text(tracker))
     if section in summaries.SECTIONS:
         found["record_section"] = section
     for slot in ("record_visit", "record_person"):
         value = entity(tracker, slot)
         if value is not None and str(value).isdigit():
             found[slot] = str(value)
-    when = entity(tracker, "time")
-    if isinstance(when, dict) and when.get("date"):
-        found["record_day"] = str(when["date"])
+    day = visit_day(text(tracker), entity(tracker, "time"), local_today())
+    if day is not None:
+        found["record_day"] = day.isoformat()
     hospital = entity(tracker, "hospital")
     if hospital:
         found["record_hospital"] = str(hospital)
@@ -106,6 +109,31 @@ def read_request(tracker: Tracker) -> dict[str, Any]:
     if subject.child or subject.name:
         found["record_subject"] = {"child": subject.child, "name": subject.name}
     return found
+
+
+def visit_day(message: str, when: Any, today: dt.date) -> dt.date | None:
+    """The day of a past visit the message names ("lần khám ngày 12/11", "hôm 01/11/2026"): a day/month
+    written out, else the ``time`` entity; a day without its year is the latest one not after today (the NLU
+    reads dates forward, for bookings)."""
+    written = _DAY_MONTH.search(message)
+    if written:
+        day, month, year = int(written[1]), int(written[2]), written[3]
+        if year:
+            full = int(year) + (2000 if len(year) == 2 else 0)
+            return _date(full, month, day)
+        this_year = _date(today.year, month, day)
+        return this_year if this_year is None or this_year <= today else _date(today.year - 1, month, day)
+    if not isinstance(when, dict) or not when.get("date"):
+        return None
+    named = dt.date.fromisoformat(str(when["date"]))
+    return named if named <= today else _date(named.year - 1, named.month, named.day)
+
+
+def _date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
 
 
 def verified_phone(uow: UnitOfWork, chat: Chat) -> str | None:
