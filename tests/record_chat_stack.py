@@ -152,7 +152,7 @@ def share_and_code(stack: DialogueStack, user: str, phone: str, *, oa_id: str = 
 
 
 def link(
-    stack: DialogueStack, user: str, phone: str, *, oa_id: str = OA_ID, first: str = "xem hồ sơ bệnh án"
+    stack: DialogueStack, user: str, phone: str, *, oa_id: str = OA_ID, first: str = "xem tóm tắt hồ sơ bệnh án"
 ) -> list[dict[str, Any]]:
     """The whole link: ask, share the phone, type the code; returns what the bot answered the code (the link
     made, then the consent question when there is no consent yet)."""
@@ -163,7 +163,7 @@ def link(
 
 
 def link_and_consent(
-    stack: DialogueStack, user: str, phone: str, *, oa_id: str = OA_ID, first: str = "xem hồ sơ bệnh án"
+    stack: DialogueStack, user: str, phone: str, *, oa_id: str = OA_ID, first: str = "xem tóm tắt hồ sơ bệnh án"
 ) -> list[dict[str, Any]]:
     """Linked and consenting; returns the replies to "Đồng ý" (the first summary)."""
     answered = link(stack, user, phone, oa_id=oa_id, first=first)

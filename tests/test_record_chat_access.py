@@ -98,7 +98,7 @@ def test_before_linking_nothing_is_read_and_after_linking_it_is(stack: DialogueS
 
 def test_a_shared_phone_that_is_not_the_records_is_refused_with_the_desk_route(stack: DialogueStack) -> None:
     user = "matrix-other-phone"
-    clean(stack.say(user, "xem hồ sơ bệnh án"))
+    clean(stack.say(user, "xem tóm tắt hồ sơ bệnh án"))
     before = zns_seq(stack)
     answer = stack.share_phone(user, "0900000009")
     said = clean(answer)
@@ -110,7 +110,7 @@ def test_a_shared_phone_that_is_not_the_records_is_refused_with_the_desk_route(s
 
 def test_a_phone_several_adults_hold_goes_to_the_desk(stack: DialogueStack) -> None:
     user = "matrix-shared-phone"
-    clean(stack.say(user, "xem hồ sơ bệnh án"))
+    clean(stack.say(user, "xem tóm tắt hồ sơ bệnh án"))
     said = clean(stack.share_phone(user, TWINS_PHONE))
     assert "nhiều người" in said and "quầy tiếp đón" in said
     assert any("phone_shared" in d for d in refused(stack, user))
@@ -118,7 +118,7 @@ def test_a_phone_several_adults_hold_goes_to_the_desk(stack: DialogueStack) -> N
 
 def test_five_wrong_codes_lock_out_and_then_the_right_code_does_not_link(stack: DialogueStack) -> None:
     user = "matrix-wrong-codes"
-    clean(stack.say(user, "xem hồ sơ bệnh án"))
+    clean(stack.say(user, "xem tóm tắt hồ sơ bệnh án"))
     code = share_and_code(stack, user, AN_PHONE)
     wrong = "000000" if code != "000000" else "111111"
     for left in (4, 3, 2, 1):
@@ -128,7 +128,7 @@ def test_five_wrong_codes_lock_out_and_then_the_right_code_does_not_link(stack: 
     clean(stack.say(user, code))
     with stack.db.reader() as uow:
         assert not record_access.linked_persons(uow, account_of(stack.db, user))
-    again = clean(stack.say(user, "xem hồ sơ bệnh án"))
+    again = clean(stack.say(user, "xem tóm tắt hồ sơ bệnh án"))
     assert "chia sẻ số điện thoại" in again
     assert "tạm khóa" in clean(stack.share_phone(user, AN_PHONE))
     details = refused(stack, user)
@@ -137,7 +137,7 @@ def test_five_wrong_codes_lock_out_and_then_the_right_code_does_not_link(stack: 
 
 def test_an_expired_code_is_refused_and_a_new_one_offered(stack: DialogueStack) -> None:
     user = "matrix-expired"
-    clean(stack.say(user, "xem hồ sơ bệnh án"))
+    clean(stack.say(user, "xem tóm tắt hồ sơ bệnh án"))
     code = share_and_code(stack, user, BICH_PHONE)
     account_id = account_of(stack.db, user)
     with stack.db.uow() as uow:
@@ -227,4 +227,4 @@ def test_the_user_removes_the_link_after_confirming_and_sees_who_read_the_record
     with stack.db.reader() as uow:
         assert record_access.linked_persons(uow, account_of(stack.db, user))  # not before the confirmation
     assert "đã hủy liên kết" in text_of(stack.tap(user, question, "Hủy tất cả"))
-    assert "chia sẻ số điện thoại" in clean(stack.say(user, "xem hồ sơ bệnh án"))
+    assert "chia sẻ số điện thoại" in clean(stack.say(user, "xem tóm tắt hồ sơ bệnh án"))

@@ -101,7 +101,7 @@ def test_visits_at_two_hospitals_are_both_shown_labelled_from_either_oa_once_lin
     said = text_of(there)
     assert "ngày 20/11/2026 tại Bệnh viện Khác" in said
     assert any("Bệnh viện Thử nghiệm" in b["title"] for b in buttons_of(there[-1]))
-    by_day = text_of(stack.say(user, "cho em xem lần khám ngày 1/11", oa_id=SECOND_OA))
+    by_day = text_of(stack.say(user, "cho em xem kết quả lần khám ngày 1/11", oa_id=SECOND_OA))
     assert "ngày 01/11/2026 tại Bệnh viện Thử nghiệm" in by_day and "K35.8" in by_day
     assert reads(stack.db, account_of(stack.db, user, SECOND_OA)) >= 2
     first_oa = account_of(stack.db, user)
