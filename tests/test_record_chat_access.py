@@ -198,8 +198,8 @@ def test_a_forged_button_naming_another_persons_visit_is_refused(stack: Dialogue
     user = "matrix-forger"
     link_and_consent(stack, user, AN_PHONE)
     stay = visit_id(stack.db, "99999", "LK0002")  # Bích's inpatient stay
-    typed = clean(stack.say(user, f'/ask_record_summary{{"record_visit": "{stay}"}}'))  # the channel strips it
-    assert "Viêm ruột thừa" not in typed
+    typed = text_of(stack.say(user, f'/ask_record_summary{{"record_visit": "{stay}"}}'))  # the channel strips it
+    assert not any(word in typed for word in ("Viêm ruột thừa", "K35.8", "Ceftriaxone", "Creatinin")), typed
     answer = clean([{"text": rasa_direct(stack, user, f'/ask_record_summary{{"record_visit": "{stay}"}}')}])
     assert "không có trong hồ sơ" in answer
     assert any("visit_not_in_record" in d for d in refused(stack, user))

@@ -113,7 +113,8 @@ def test_withheld_result_lines_are_counted_and_sent_to_the_doctor() -> None:
 def test_other_visits_are_buttons_carrying_the_visit_the_person_and_the_section() -> None:
     messages = record_text.summary_messages(record("xet_nghiem", others=(OLDER,), total_visits=2))
     choice = messages[-1]
-    [only] = choice["buttons"]  # type: ignore[misc]
+    only, staff = choice["buttons"]  # type: ignore[misc]
+    assert staff == record_text.STAFF_BUTTON and "không phải bệnh án có chữ ký" in str(messages[-2]["text"])
     assert only["title"] == "20/05/2026 – Bệnh viện Khác"
     intent, _, entities = only["payload"].partition("{")
     assert intent == "/ask_record_summary"
@@ -163,7 +164,22 @@ def test_more_visits_than_buttons_say_how_to_ask_for_the_older_ones() -> None:
     )
     choice = record_text.summary_messages(record(others=refs, total_visits=12))[-1]
     assert len(choice["buttons"]) == record_text.MAX_BUTTONS  # type: ignore[arg-type]
-    assert "còn 6 lần khám cũ hơn" in str(choice["text"]) and "lần khám ngày" in str(choice["text"])
+    assert "Còn 7 lần khám khác" in str(choice["text"]) and "lần khám ngày" in str(choice["text"])
+
+
+def test_the_result_notification_question_shares_the_last_menu_with_the_visits_and_staff() -> None:
+    """The channel takes the buttons of the last message only: one menu of at most five buttons."""
+    refs = tuple(
+        VisitRef(300 + n, "79001", "Bệnh viện Thử nghiệm", "test", dt.date(2026, 2, 1 + n), ()) for n in range(4)
+    )
+    messages = record_text.summary_messages(record(others=refs, total_visits=5), offer_results=True)
+    assert all("buttons" not in m for m in messages[:-1])
+    last = messages[-1]
+    payloads = [b["payload"] for b in last["buttons"]]  # type: ignore[union-attr]
+    assert len(payloads) == record_text.MAX_BUTTONS
+    assert '"record_route": "results_yes"' in payloads[0] and '"record_route": "results_no"' in payloads[1]
+    assert payloads[-1] == "/request_human" and sum('"record_visit"' in p for p in payloads) == 2
+    assert "nhắn khi có kết quả lần khám mới" in str(last["text"]) and "Còn 2 lần khám khác" in str(last["text"])
 
 
 def test_the_access_log_lists_who_and_when_in_local_time() -> None:

@@ -44,6 +44,10 @@ SECTION_NAMES = {
     "tai_kham": "ngày tái khám",
 }
 RECORD_INTENT = "ask_record_summary"
+RESULTS_QUESTION = (
+    "Anh/chị có muốn em nhắn khi có kết quả lần khám mới không ạ? Tin nhắn chỉ báo kết quả đã có, không ghi "
+    "nội dung; anh/chị bấm vào để xem."
+)
 
 
 def date_vi(day: dt.date | None) -> str:
@@ -193,9 +197,10 @@ def heading(record: ChatRecord) -> str:
     return f"Dạ, đây là {what} {whose(person)} ({person.full_name}), lần khám {visit_label(visit.ref)}:"
 
 
-def summary_messages(record: ChatRecord) -> list[dict[str, Any]]:
+def summary_messages(record: ChatRecord, *, offer_results: bool = False) -> list[dict[str, Any]]:
     """The whole answer to a summary request: the heading, the summary by parts, the reminder that it is a
-    summary (with the staff button), then the other visits as buttons."""
+    summary, then one menu (the channel takes the buttons of the last message only): the consent to result
+    notifications when ``offer_results``, the other visits, and the staff button."""
     head = [heading(record), *([f"Mã định danh: {', '.join(record.masked_ids)}"] if record.masked_ids else [])]
     if record.section == "tiem_chung":
         parts = [_section("Các mũi đã tiêm", map(vaccine_line, record.vaccines), "Hồ sơ chưa ghi mũi tiêm nào ạ.")]
@@ -212,25 +217,34 @@ def summary_messages(record: ChatRecord) -> list[dict[str, Any]]:
         if part:
             texts.extend(split_lines(part))
     messages: list[dict[str, Any]] = [{"text": text} for text in texts]
-    messages.append({"text": DISCLAIMER, "buttons": [STAFF_BUTTON]})
-    if record.others:
-        messages.append(other_visits(record))
-    return messages
+    if not record.others and not offer_results:
+        return [*messages, {"text": DISCLAIMER, "buttons": [STAFF_BUTTON]}]
+    return [*messages, {"text": DISCLAIMER}, menu(record, offer_results)]
 
 
-def other_visits(record: ChatRecord) -> dict[str, Any]:
-    """The other visits of the person, newest first, as buttons (the section asked is kept)."""
+def menu(record: ChatRecord, offer_results: bool) -> dict[str, Any]:
+    """The last message: the result-notification question (once, after the first consent), the other visits
+    of the person, newest first (the section asked is kept), and the staff button."""
+    lines: list[str] = []
+    buttons: list[dict[str, str]] = []
+    if offer_results:
+        lines.append(RESULTS_QUESTION)
+        buttons += [
+            button("Nhận thông báo kết quả", RECORD_INTENT, record_route="results_yes"),
+            button("Không nhận thông báo", RECORD_INTENT, record_route="results_no"),
+        ]
     section = {"record_section": record.section} if record.section else {}
     person = {"record_person": str(record.person.person_id)}
-    buttons = [
-        button(visit_title(ref), RECORD_INTENT, record_visit=str(ref.visit_id), **person, **section)
-        for ref in record.others[:MAX_BUTTONS]
+    shown = record.others[: MAX_BUTTONS - 1 - len(buttons)]
+    buttons += [
+        button(visit_title(ref), RECORD_INTENT, record_visit=str(ref.visit_id), **person, **section) for ref in shown
     ]
-    more = max(record.total_visits - 1, len(record.others)) - len(buttons)
-    text = "Anh/chị bấm để xem lần khám khác ạ:"
-    if more > 0:
-        text += f' (còn {more} lần khám cũ hơn: anh/chị nhắn ngày khám, ví dụ "lần khám ngày 12/11")'
-    return {"text": text, "buttons": buttons}
+    if record.others:
+        more = max(record.total_visits - 1, len(record.others)) - len(shown)
+        lines.append("Anh/chị bấm để xem lần khám khác ạ.")
+        if more > 0:
+            lines.append(f'Còn {more} lần khám khác: anh/chị nhắn ngày khám, ví dụ "lần khám ngày 12/11" ạ.')
+    return {"text": "\n".join(lines), "buttons": [*buttons, STAFF_BUTTON]}
 
 
 def choose_person(links: Sequence[Linked], section: str | None) -> dict[str, Any]:

@@ -227,6 +227,9 @@ def wants_new_code(message: str) -> bool:
 def attempt_read(uow: UnitOfWork, chat: Chat, tracker: Tracker) -> None:
     """Before the link or the consent step: the read asked for, which core refuses (not linked, no consent, a
     visit or person not the user's) and audits. Whatever it would show is not shown: the form asks first."""
+    account_id = chat.account_id(uow)
+    if record_access.linked_persons(uow, account_id) and consent.has_consent(uow, account_id, consent.SUMMARY):
+        return  # it would be read: the form's end reads it
     with contextlib.suppress(DomainError):
         read(uow, chat, read_request(tracker))
 
@@ -296,6 +299,9 @@ class ValidateRecordForm(ChatForm):
         asked = values.get("requested_slot")
         if route == "new_code" or (asked == "record_phone" and shared_now(tracker)):
             return {**updates, **send_code(uow, chat, dispatcher)}
+        if intent(tracker) == INTENT:  # a new request while the form waits: refused and audited, then asked again
+            attempt_read(uow, chat, tracker)
+            return updates
         if asked == "record_phone":
             if any(ch.isdigit() for ch in text(tracker)):  # a typed number never counts
                 dispatcher.utter_message(text=TYPED_PHONE)
@@ -332,11 +338,7 @@ class StartRecord(Action):
             if route and answer_route(uow, chat, str(route), dispatcher):
                 uow.commit()
                 return [*events, FollowupAction("action_listen")]
-            account_id = chat.account_id(uow)
-            if not record_access.linked_persons(uow, account_id) or not consent.has_consent(
-                uow, account_id, consent.SUMMARY
-            ):
-                attempt_read(uow, chat, tracker)
+            attempt_read(uow, chat, tracker)
             uow.commit()
         return events
 
@@ -466,17 +468,8 @@ class SubmitRecord(Action):
                 uow, account_id, consent.RESULTS
             )
             uow.commit()
-        for message in record_text.summary_messages(found):
+        for message in record_text.summary_messages(found, offer_results=offer_results):
             dispatcher.utter_message(**message)
-        if offer_results:
-            dispatcher.utter_message(
-                text="Dạ, anh/chị có muốn em nhắn khi có kết quả lần khám mới không ạ? Tin nhắn chỉ báo kết quả đã "
-                "có, không ghi nội dung; anh/chị bấm vào để xem.",
-                buttons=[
-                    button("Đồng ý nhận thông báo", INTENT, record_route="results_yes"),
-                    button("Không, cảm ơn", INTENT, record_route="results_no"),
-                ],
-            )
         return done
 
 
