@@ -40,7 +40,7 @@ from core.audit import Actor
 from core.booking.codes import ALPHABET
 from core.booking.models import Account
 from core.errors import DomainError, InvalidInput, NotFound
-from core.identifiers import mask_identifier, normalise_phone
+from core.identifiers import mask_identifier, normalise_phone, validate_cccd
 from core.tenancy import OtherHospital
 from core.timeutil import local_today, to_local, utcnow
 from core.uow import UnitOfWork
@@ -48,7 +48,7 @@ from core.uow import UnitOfWork
 from . import consent
 from . import persons as index
 from .link_profiles import give_profile
-from .models import CodeChallenge, Person, ReaderLink
+from .models import CodeChallenge, IdentifierKind, Person, PersonIdentifier, ReaderLink
 from .phone_holders import CHILD_AGE, group, holders, is_child, visited
 from .reading import CHANNEL_OF_KIND
 
@@ -655,3 +655,18 @@ def _masked_external(external: str) -> str:
     """ "<oa_id>:<user_id>" with the user's id masked (the OA's id is no personal data)."""
     oa, sep, user = external.rpartition(":")
     return f"{oa}{sep}{mask_identifier(user)}" if sep else mask_identifier(external)
+
+
+def person_by_cccd(uow: UnitOfWork, cccd: str) -> int:
+    """The person (as the record reads: merges followed) holding the CCCD staff read off the card."""
+    value = validate_cccd(cccd)
+    holder = uow.session.scalar(
+        select(PersonIdentifier.person_id).where(
+            PersonIdentifier.kind == IdentifierKind.CCCD.value,
+            PersonIdentifier.facility_code == "",
+            PersonIdentifier.value == value,
+        )
+    )
+    if holder is None:
+        raise NotFound("no person holds that CCCD", "Dạ, em không tìm thấy hồ sơ có số CCCD này ạ.")
+    return _person(uow.session, holder).id
