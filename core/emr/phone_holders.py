@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from core.booking.models import Appointment, AppointmentStatus, Patient
 
 from . import persons as index
+from .link_refusals import CHILD_AGE
 from .models import Person, ProfileLink, Visit
 
-CHILD_AGE = 16
 VERIFIED_PROFILE = "zalo"  # core/emr/link_profiles.py MATCHED_BY: a profile made by a verified record link
 SEEN = (AppointmentStatus.CHECKED_IN.value, AppointmentStatus.COMPLETED.value)
 MAX_GROUP = 200  # persons merged into one: far beyond any real chain (a data error is not followed further)
