@@ -112,7 +112,7 @@ def ask(db: Database, account_id: int, **kw: object):
             account_id,
             reader=chat_reader(account_id, OA),
             exclusions=kw.pop("exclusions", Exclusions()),
-            now=NOW,
+            now=kw.pop("now", NOW),
             **kw,
         )
 
