@@ -53,6 +53,8 @@ class AccessAudit(Base):
     purpose: Mapped[str] = mapped_column(String(120), default="")
     channel: Mapped[str] = mapped_column(String(20), default="", server_default="")  # "api", "cli", "chat", …
     detail: Mapped[str | None] = mapped_column(Text)  # what was read, as ids (clinical records)
+    # "read", or "refused" (a clinical-record read refused: not linked, no consent, …; the reason in detail)
+    outcome: Mapped[str] = mapped_column(String(10), default="read", server_default="read")
 
 
 ACCESS_AUDIT = AccessAudit.__table__
@@ -95,10 +97,12 @@ def record_record_read(
     purpose: str,
     channel: str,
     detail: str,
+    outcome: str = "read",
     now: dt.datetime | None = None,
 ) -> None:
     """Append the one audit row of a clinical-record read by ``reader`` (given explicitly: a record is never
-    read anonymously): the record, the purpose, the channel and ``detail``, what was read (ids only)."""
+    read anonymously): the record, the purpose, the channel and ``detail``, what was read (ids only).
+    ``outcome`` "refused": the read was refused, ``detail`` says why."""
     uow.write_aside(
         _INSERT,
         [
@@ -113,6 +117,7 @@ def record_record_read(
                 "purpose": purpose[:120],
                 "channel": channel[:20],
                 "detail": detail,
+                "outcome": outcome[:10],
             }
         ],
     )

@@ -228,6 +228,13 @@ class Settings(BaseSettings):
     scheduler_emr_retention_seconds: float = Field(
         default=3600.0, gt=0, description="How often raw imported files past their retention are deleted."
     )
+    # --- Record access in chat (issue 14, rec/access): the lockout after the 5th wrong one-time code.
+    emr_otp_lockout_minutes: int = Field(
+        default=60,
+        gt=0,
+        le=24 * 60,
+        description="After the 5th wrong one-time code, chat verification of the account is locked this long.",
+    )
 
     # --- Record summaries in chat (issue 14, H2): what a summary never shows (core/emr/exclusions.py).
     emr_chat_exclusions: dict[str, dict[Literal["icd10", "services", "name_words"], list[str]]] = Field(

@@ -30,6 +30,8 @@ from core.booking.models import (  # noqa: F401
 from core.db import Base
 from core.emr.models import (  # noqa: F401
     Allergy,
+    CodeChallenge,
+    ConsentDecision,
     CourseNote,
     Diagnosis,
     Document,
@@ -43,8 +45,10 @@ from core.emr.models import (  # noqa: F401
     PersonIdentifier,
     PersonMatch,
     ProfileLink,
+    ReaderLink,
     ReExamSlip,
     Result,
+    ResultNoticeRow,
     Service,
     Visit,
 )

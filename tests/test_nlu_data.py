@@ -46,9 +46,12 @@ OTHER_INTENTS = {
     "unsubscribe_news",
     "out_of_scope",
 }
-SCHEMA_INTENTS = CORE_INTENTS | OTHER_INTENTS
+# The record-access intents of issue 14 (plan14.md): withdrawing consent, unlinking a record, asking who read it.
+RECORD_INTENTS = {"withdraw_consent", "unlink_record", "ask_record_access"}
+SCHEMA_INTENTS = CORE_INTENTS | OTHER_INTENTS | RECORD_INTENTS
 MIN_CORE_EXAMPLES = 45
 MIN_OTHER_EXAMPLES = 20
+MIN_RECORD_EXAMPLES = 30
 
 SCHEMA_ENTITIES = {
     "department",
@@ -160,7 +163,7 @@ def _resolve(entity: dict[str, str], synonyms: dict[str, str]) -> str:
 
 
 def test_intents_are_exactly_the_schema(intents: dict[str, list[str]]) -> None:
-    assert len(SCHEMA_INTENTS) == 22
+    assert len(SCHEMA_INTENTS) == 25
     assert set(intents) == SCHEMA_INTENTS
 
 
@@ -168,7 +171,14 @@ def test_minimum_examples_per_intent(intents: dict[str, list[str]]) -> None:
     too_few = {
         intent: len(examples)
         for intent, examples in intents.items()
-        if len(examples) < (MIN_CORE_EXAMPLES if intent in CORE_INTENTS else MIN_OTHER_EXAMPLES)
+        if len(examples)
+        < (
+            MIN_CORE_EXAMPLES
+            if intent in CORE_INTENTS
+            else MIN_RECORD_EXAMPLES
+            if intent in RECORD_INTENTS
+            else MIN_OTHER_EXAMPLES
+        )
     }
     assert not too_few
 

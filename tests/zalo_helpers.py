@@ -24,6 +24,10 @@ SECRET = "oa-secret-for-tests"
 APP_SECRET = "app-secret-for-tests"
 REFRESH_TOKEN = "first-refresh-token"
 _ids = itertools.count(1)
+# ZNS templates of record access in chat (bot/zalo_webhook/record_channel.py): henkham's side (an OA's
+# ``zns_templates``, by purpose) and the simulator's (template id -> its parameters).
+RECORD_ZNS_TEMPLATES = {"reminder": "tpl-reminder", "otp": "tpl-otp", "results": "tpl-results"}
+RECORD_SIM_TEMPLATES = {"tpl-reminder": ["noi_dung"], "tpl-otp": ["otp"], "tpl-results": ["facility", "date"]}
 
 # The test OA as the Zalo simulator plays it (the OA of ``zalo_settings``), and an OA henkham does not serve.
 SIMULATED_OA = SimulatedOA(OA_ID, APP_ID, SECRET, APP_SECRET, refresh_token=REFRESH_TOKEN, name="BV Thử nghiệm")
@@ -130,3 +134,11 @@ class ScriptedBot:
         finally:
             with self._lock:
                 self.active[sender_id] -= 1
+
+
+def latest_otp(sim: Any, phone: str, *, wait: float = 0.0) -> str | None:
+    """The one-time code most recently sent to ``phone`` (E.164) as the simulator's ZNS log recorded it (what
+    the user reads on that phone); ``wait`` seconds for one to arrive. None when none was sent."""
+    filters = {"phone": phone.removeprefix("+"), "kind": "zns"}
+    found = [m for m in sim.messages(**filters, **({"wait": str(wait)} if wait else {})) if "otp" in m["template_data"]]
+    return str(found[-1]["template_data"]["otp"]) if found else None

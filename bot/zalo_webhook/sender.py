@@ -5,9 +5,10 @@ billed messages are allowed; otherwise ZNS to the patient's phone when a templat
 message's purpose; otherwise undeliverable with the reason), wait for the app's rate limit, send, and
 record the outcome. No ZNS goes out 22:00-06:00 (Vietnam time): such a message is held until 06:00, or
 dropped with the reason when it is no longer useful by then (``useful_until``, e.g. the visit it reminds
-of); any message past its ``useful_until`` is dropped. Network errors, 5xx and ``-32`` are retried with
-exponential backoff; ``-216`` / ``-220`` refresh the token once and resend; other errors stop the message
-with the reason.
+of); any message past its ``useful_until`` is dropped. A one-time code (purpose ``otp``) goes by ZNS only
+and is not held at night (window.py); once settled, its code is blanked out of the outbox row. Network
+errors, 5xx and ``-32`` are retried with exponential backoff; ``-216`` / ``-220`` refresh the token once and
+resend; other errors stop the message with the reason.
 
 A chat message "in doubt" (its previous sender died, or the request timed out or lost its answer, after
 Zalo may have delivered it) is first looked up in the conversation with the user: if Zalo has it, it is
@@ -40,7 +41,7 @@ from .models import Conversation, OutboundMessage, WorkStatus, ZaloOA
 from .oas import OARegistry
 from .ratelimit import RateLimiter
 from .tokens import TokenManager, TokenUnavailable
-from .window import choose_route, night_ends
+from .window import NIGHT_EXEMPT, ZNS_ONLY, choose_route, night_ends
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ class Sender:
             phone=phone,
             zns_template=oa.zns_templates.get(row.purpose),
             has_user=row.user_id is not None,
+            purpose=row.purpose,
         )
         if route.channel == "none":
             return Attempt(WorkStatus.UNDELIVERABLE.value, error=route.reason)
@@ -190,9 +192,10 @@ class Sender:
 
     @staticmethod
     def _night_rule(row: OutboundMessage, now: dt.datetime) -> Attempt | None:
-        """No ZNS 22:00-06:00: held until 06:00 if still useful then, else dropped with the reason."""
+        """No ZNS 22:00-06:00 (but a one-time code): held until 06:00 if still useful then, else dropped with
+        the reason."""
         morning = night_ends(now)
-        if morning is None:
+        if morning is None or row.purpose in NIGHT_EXEMPT:
             return None
         if row.useful_until is not None and row.useful_until <= morning:
             return Attempt(
@@ -302,6 +305,8 @@ class Sender:
                 delay = min(BACKOFF_CAP_SECONDS, self.backoff_base * 2 ** (row.attempts - 1))
                 values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
                 SEND_RETRIES.labels(reason=attempt.error.split(":")[0][:40]).inc()
+        if row.purpose in ZNS_ONLY and values["status"] != WorkStatus.PENDING:
+            values["body"] = _blanked(row.body)  # the code was for the phone: the outbox keeps no copy of it
         with self.db.uow() as uow:
             if outbox.settle(uow, claim, **values):
                 if values["status"] == WorkStatus.DONE and attempt.channel == "cs":
@@ -312,3 +317,9 @@ class Sender:
             MESSAGES_SENT.labels(status=status, channel=attempt.channel or "none").inc()
             target = mask_phone(row.phone) if row.phone and not row.user_id else row.user_id
             log.info("outbox %s to %s: %s %s", row.id, target, status, attempt.error)
+
+
+def _blanked(body: str) -> str:
+    """A settled ZNS-only message without its template values (a one-time code): only the names remain."""
+    message = OutgoingMessage.from_json(body)
+    return replace(message, zns_data=dict.fromkeys(message.zns_data, "")).to_json()

@@ -1,4 +1,11 @@
-"""Zalo's sending window: when a chat message may reach a user, and what to do otherwise."""
+"""Zalo's sending window: when a chat message may reach a user, and what to do otherwise.
+
+One purpose follows its own rules. A one-time code (``otp``) proves that the user holds a phone, so it
+goes by ZNS to that phone only, never as a chat message (whatever the window): the chat would hand the code
+to whoever holds the Zalo account. It is also exempt from the ZNS night hold: a code is a transactional
+message the user asked for a moment ago, useless by 06:00 (it is valid 5 minutes), which is what Zalo's
+transactional (OTP) templates are for.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ from core.timeutil import NIGHT_END, NIGHT_START, local_to_utc, to_local
 
 FREE_WINDOW = dt.timedelta(hours=48)
 BILLED_WINDOW = dt.timedelta(days=7)
+ZNS_ONLY = frozenset({"otp"})  # purposes never sent as a chat message
+NIGHT_EXEMPT = frozenset({"otp"})  # ZNS purposes sent 22:00-06:00 too (transactional, asked for just now)
 
 
 @dataclass(frozen=True)
@@ -25,10 +34,18 @@ def choose_route(
     phone: str | None,
     zns_template: str | None,
     has_user: bool = True,
+    purpose: str = "",
 ) -> Route:
     """A chat message within 48 h of the user's last interaction; from 48 h to 7 days only when billed
     messages are allowed; otherwise a ZNS template to the phone when there is one and a template is
-    configured for this kind of message; otherwise nothing, with the reason."""
+    configured for this kind of message; otherwise nothing, with the reason. A ``ZNS_ONLY`` purpose goes by
+    its ZNS template or not at all."""
+    if purpose in ZNS_ONLY:
+        if not phone:
+            return Route("none", f"a {purpose} message goes by ZNS only, and there is no phone number")
+        if not zns_template:
+            return Route("none", f"a {purpose} message goes by ZNS only, and this OA has no {purpose!r} ZNS template")
+        return Route("zns", f"a {purpose} message goes by ZNS only")
     since = now - last_interaction_at if (has_user and last_interaction_at is not None) else None
     if since is not None and since <= FREE_WINDOW:
         return Route("cs")

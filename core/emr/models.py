@@ -45,7 +45,7 @@ class Person(Base):
     sex: Mapped[str | None] = mapped_column(String(10))
     cccd: Mapped[str | None] = mapped_column(String(20))
     social_insurance_number: Mapped[str | None] = mapped_column(String(10))
-    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164; indexed for the chat phone check
     address: Mapped[str] = mapped_column(String(1024), default="")
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("emr_persons.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -386,3 +386,79 @@ class NoneKnown(Base):
     section: Mapped[str] = mapped_column(String(20))
     source: Mapped[str] = mapped_column(String(80), default="")
     asserted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ReaderLink(Base):
+    """A booking account (a Zalo user of one OA) allowed to read a person's record in chat: the person
+    themself (``relation`` "self") or a child's guardian ("guardian"), verified by a one-time code sent to the
+    phone on record ("otp") or by staff who saw the CCCD ("desk"). Removed links keep their row (audit)."""
+
+    __tablename__ = "emr_reader_links"
+    __table_args__ = (
+        Index(
+            "uq_emr_reader_links_live",
+            "account_id",
+            "person_id",
+            unique=True,
+            postgresql_where=text("removed_at IS NULL"),
+            sqlite_where=text("removed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("emr_persons.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(10))  # "self" / "guardian"
+    verified_by: Mapped[str] = mapped_column(String(10))  # "otp" / "desk"
+    hospital_id: Mapped[int | None] = mapped_column(ForeignKey("hospitals.id"))  # the desk's hospital
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(80), default="")
+    removed_at: Mapped[dt.datetime | None] = mapped_column()
+    removed_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class CodeChallenge(Base):
+    """A one-time code given to an account: an OTP sent to a phone ("otp") or a desk code shown in chat
+    ("desk"). Only the code's digest is stored, never the code."""
+
+    __tablename__ = "emr_code_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "otp" / "desk"
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164, the verified phone (otp)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[dt.datetime | None] = mapped_column()  # used, replaced or killed
+    locked_until: Mapped[dt.datetime | None] = mapped_column()  # set by the last wrong try
+
+
+class ConsentDecision(Base):
+    """An account's decision on a purpose (append-only: the current decision is the latest row)."""
+
+    __tablename__ = "emr_consents"
+    __table_args__ = (Index("ix_emr_consents_account_purpose", "account_id", "purpose", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    purpose: Mapped[str] = mapped_column(String(40))
+    granted: Mapped[bool] = mapped_column()
+    text_version: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ResultNoticeRow(Base):
+    """The one "your results are ready" notice of a visit version to an account (exactly once)."""
+
+    __tablename__ = "emr_result_notices"
+    __table_args__ = (UniqueConstraint("visit_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("emr_visits.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(20), default="")
+    reason: Mapped[str] = mapped_column(String(200), default="")

@@ -35,7 +35,7 @@ IMMUNIZATIONS = m.Immunization.__table__
 ALLERGIES = m.Allergy.__table__
 NONE_KNOWN = m.NoneKnown.__table__
 MAX_MERGE_DEPTH = 20  # a chain of merges longer than this is a data error, not followed further
-CHANNEL_OF_KIND = {"api_client": "api"}
+CHANNEL_OF_KIND = {"api_client": "api", "zalo_user": "zalo"}
 
 
 class AnonymousRead(DomainError):

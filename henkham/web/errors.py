@@ -71,6 +71,18 @@ STATUS_OF_CODE: dict[str, int] = {
     **dict.fromkeys(_CAPS, 409),
     "invalid_input": 422,
     "import_refused": 422,  # henkham/web/emr_api.py: nothing of the file imported (the report in details)
+    # core/emr/record_access.py and consent.py: record links in chat, the desk
+    "phone_not_on_record": 404,
+    "phone_shared": 409,
+    "wrong_code": 422,
+    "code_expired": 422,
+    "no_pending_code": 409,
+    "locked_out": 429,
+    "too_many_codes": 429,
+    "not_linked": 403,
+    "not_guardian": 409,
+    "desk_code_unknown": 404,
+    "no_consent": 403,
     "bot_unreachable": 503,
     "zalo_unavailable": 503,
 }

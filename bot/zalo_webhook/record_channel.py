@@ -1,0 +1,56 @@
+"""Record access in chat, the channel's side: one-time codes by ZNS, "your results are ready" notices.
+
+``ZaloCodeSender`` (core.emr.record_access's ``CodeSender``) queues the code the user must type back as one
+outbox message of purpose ``otp``, to the phone being checked, through the OA of the user's account. The code
+proves that the user holds that phone, so it never goes to the chat: the row names no Zalo user (no chat
+route exists for it, and it does not wait behind the user's chat messages in the outbox's per-user order),
+window.py sends purpose ``otp`` by ZNS only and never holds it at night, and the sender blanks the code out
+of the row once it is settled. An OA without an ``otp`` ZNS template cannot send codes: the message is
+undeliverable with that reason (the desk route remains).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from core.booking.models import Account
+from core.uow import UnitOfWork
+
+from . import outbox
+from .accounts import PROVIDER, split_key
+from .messages import OutgoingMessage
+
+OTP = "otp"
+# What an operator reading the outbox sees of a code message; the code itself is in its ZNS data only.
+OTP_LABEL = "Mã xác minh hồ sơ (chỉ gửi qua ZNS đến số điện thoại, không gửi trong chat)"
+
+
+def zalo_pair(uow: UnitOfWork, account_id: int) -> tuple[str, str] | None:
+    """(OA, Zalo user) of a booking account of provider ``zalo``; None for another kind of account."""
+    account = uow.session.get(Account, account_id)
+    if account is None or account.provider != PROVIDER:
+        return None
+    return split_key(account.external_id)
+
+
+class ZaloCodeSender:
+    """Sends a one-time code by ZNS (template data ``{"otp": code}``) to the phone being verified."""
+
+    def send_code(
+        self, uow: UnitOfWork, *, account_id: int, phone: str, code: str, expires_at: dt.datetime, now: dt.datetime
+    ) -> None:
+        pair = zalo_pair(uow, account_id)
+        if pair is None:
+            raise ValueError(f"account {account_id} is not a Zalo user: no OA to send its code through")
+        oa_id, _user_id = pair
+        outbox.enqueue(
+            uow,
+            oa_id=oa_id,
+            user_id=None,  # ZNS to the phone only: never a chat message
+            message=OutgoingMessage(OTP_LABEL, zns_data={"otp": code}),
+            key=f"otp:{account_id}:{now.astimezone(dt.UTC):%Y%m%dT%H%M%S%f}",
+            purpose=OTP,
+            phone=phone,
+            now=now,
+            useful_until=expires_at,
+        )

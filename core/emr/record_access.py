@@ -1,0 +1,657 @@
+"""Who may read a person's record in chat: reader links of booking accounts (a Zalo user of one OA) to persons.
+
+Two ways to a link, never typed details (a name, a birth date, a card number are guessable):
+
+- the phone check: the phone Zalo verified for the user (the channel passes it; never a typed number) must be a
+  phone the records hold for a person (:mod:`core.emr.phone_holders`); a one-time code (6 digits, 5 minutes,
+  5 tries) goes to it by ZNS (:class:`CodeSender`) and the user types it back. Exactly one adult holding the
+  phone: a ``self`` link; every child (under 16) holding it (the record's contact phone): a ``guardian`` link;
+  several adults: refused (:class:`PhoneShared`, the desk route). The 5th wrong try kills the code and locks
+  the account out of chat verification for a while; a new code replaces the pending one, at most 3 an hour;
+- the desk: the bot shows an 8-character desk code; staff, having seen the CCCD, enter it with the person
+  (:func:`link_at_desk`); a guardian link only to a child; staff of a hospital only for persons with a visit
+  there.
+
+Codes are random (``secrets``), stored only as digests and checked with ``hmac.compare_digest``. A link is read
+through merges (the person it names may since have been merged into another: it reads as that one). Every
+refusal of a record read or of a verification leaves an audit row (``outcome`` "refused", the reason in
+``detail``); a refusal commits the unit of work first, so that the row (and a counted wrong try) outlives it.
+
+A new link gives the account a booking profile of the person (core/emr/link_profiles.py): the re-exam
+reminders (XML14) then reach the chat user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NoReturn, Protocol
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from core import audit
+from core.audit import Actor
+from core.booking.codes import ALPHABET
+from core.booking.models import Account
+from core.errors import DomainError, InvalidInput, NotFound
+from core.identifiers import mask_identifier, normalise_phone
+from core.tenancy import OtherHospital
+from core.timeutil import local_today, to_local, utcnow
+from core.uow import UnitOfWork
+
+from . import consent
+from . import persons as index
+from .link_profiles import give_profile
+from .models import CodeChallenge, Person, ReaderLink
+from .phone_holders import CHILD_AGE, group, holders, is_child, visited
+from .reading import CHANNEL_OF_KIND
+
+__all__ = ["CHILD_AGE"]  # re-exported: the age under which a record is a child's
+
+SELF, GUARDIAN = "self", "guardian"
+OTP, DESK = "otp", "desk"
+OTP_DIGITS = 6
+OTP_MINUTES = 5
+OTP_TRIES = 5
+OTP_PER_HOUR = 3
+LOCKOUT_MINUTES = 60  # Settings.emr_otp_lockout_minutes (the caller passes it)
+DESK_LENGTH = 8
+DESK_MINUTES = 30
+VERIFICATION = "emr_verification"  # the audit record kind of a refused verification (record id: the account)
+_SEPARATORS = re.compile(r"[\s\-_.]")
+
+
+# --- refusals ---------------------------------------------------------------------------------------------------
+
+_DESK_ROUTE = (
+    "Anh/chị có thể mang CCCD đến quầy tiếp đón của bệnh viện, nhân viên sẽ kiểm tra và liên kết hồ sơ giúp anh/chị ạ."
+)
+
+
+class PhoneNotOnRecord(DomainError):
+    code = "phone_not_on_record"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the verified phone is no phone of any person on record",
+            "Dạ, số điện thoại Zalo của anh/chị chưa trùng với số điện thoại nào trong hồ sơ bệnh án của bệnh viện "
+            "nên em chưa liên kết được ạ. " + _DESK_ROUTE,
+        )
+
+
+class PhoneShared(DomainError):
+    code = "phone_shared"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "several adults on record hold the verified phone",
+            "Dạ, số điện thoại này đang được dùng cho hồ sơ của nhiều người nên em không tự liên kết được ạ. "
+            + _DESK_ROUTE,
+        )
+
+
+class WrongCode(DomainError):
+    code = "wrong_code"
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__(
+            f"wrong code; {remaining} tries left",
+            f"Dạ, mã xác nhận chưa đúng ạ. Anh/chị còn {remaining} lần nhập, anh/chị kiểm tra lại tin nhắn giúp em ạ.",
+            remaining=remaining,
+        )
+        self.remaining = remaining
+
+
+class CodeExpired(DomainError):
+    code = "code_expired"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the code has expired",
+            'Dạ, mã xác nhận đã hết hạn ạ. Anh/chị nhắn "gửi lại mã" để em gửi mã mới giúp anh/chị ạ.',
+        )
+
+
+class NoPendingCode(DomainError):
+    code = "no_pending_code"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no code is pending for this account",
+            "Dạ, hiện chưa có mã xác nhận nào đang chờ ạ. Anh/chị chia sẻ số điện thoại để em gửi mã giúp anh/chị ạ.",
+        )
+
+
+class LockedOut(DomainError):
+    code = "locked_out"
+
+    def __init__(self, until: dt.datetime) -> None:
+        super().__init__(
+            "too many wrong codes: chat verification is locked for a while",
+            "Dạ, anh/chị đã nhập sai mã quá 5 lần nên để bảo vệ hồ sơ, em tạm khóa việc xác nhận qua Zalo đến "
+            f"{to_local(until):%H:%M} ạ. " + _DESK_ROUTE,
+            until=until.isoformat(),
+        )
+        self.until = until
+
+
+class TooManyCodes(DomainError):
+    code = "too_many_codes"
+
+    def __init__(self, until: dt.datetime) -> None:
+        super().__init__(
+            f"at most {OTP_PER_HOUR} codes an hour",
+            f"Dạ, em đã gửi {OTP_PER_HOUR} mã trong một giờ qua ạ. Anh/chị vui lòng đợi đến "
+            f"{to_local(until):%H:%M} rồi thử lại, hoặc dùng mã đã nhận gần nhất ạ.",
+            until=until.isoformat(),
+        )
+        self.until = until
+
+
+class NotLinked(DomainError):
+    code = "not_linked"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this account is not linked to that record",
+            "Dạ, tài khoản Zalo của anh/chị chưa được liên kết với hồ sơ này nên em chưa xem được ạ. Anh/chị chia "
+            "sẻ số điện thoại để xác nhận, hoặc nhờ quầy tiếp đón liên kết giúp ạ.",
+        )
+
+
+class NotGuardian(DomainError):
+    code = "not_guardian"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"a guardian reads only the record of a child under {CHILD_AGE}",
+            f"Dạ, người thân chỉ xem được hồ sơ của trẻ dưới {CHILD_AGE} tuổi ạ. Người từ {CHILD_AGE} tuổi "
+            "cần tự liên kết hồ sơ bằng tài khoản Zalo của mình ạ.",
+        )
+
+
+class DeskCodeUnknown(DomainError):
+    code = "desk_code_unknown"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no live desk code like that",
+            "Dạ, mã liên kết không đúng hoặc đã hết hạn ạ. Anh/chị lấy mã mới trong Zalo giúp em ạ.",
+        )
+
+
+# --- values ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A current link of an account to a person (the person as the record reads: merges followed)."""
+
+    link_id: int
+    person_id: int
+    relation: str  # "self" | "guardian"
+    full_name: str
+    given_name: str  # the last word of the name ("Na"), for "của bé Na"
+    birth_year: int | None
+    is_child: bool
+    verified_by: str  # "otp" | "desk"
+
+
+class LinkView(BaseModel):
+    """A link as staff see it (current or removed): the account masked."""
+
+    id: int
+    person_id: int
+    account_id: int
+    account: str  # provider and external id, the user's id masked
+    relation: str
+    verified_by: str
+    hospital_id: int | None
+    created_at: dt.datetime
+    created_by: str
+    removed_at: dt.datetime | None
+    removed_by: str | None
+
+
+class CodeSender(Protocol):
+    """Sends the one-time code to the phone (ZNS, outbox purpose ``otp``; never a chat message)."""
+
+    def send_code(
+        self, uow: UnitOfWork, *, account_id: int, phone: str, code: str, expires_at: dt.datetime, now: dt.datetime
+    ) -> None: ...
+
+
+def chat_reader(account_id: int, oa_id: str) -> Actor:
+    """The reader of a record read in chat: the account of a Zalo user of one OA."""
+    return Actor(kind="zalo_user", client_id=account_id, client_name=f"Zalo OA {oa_id}"[:80], account_id=account_id)
+
+
+# --- the phone check --------------------------------------------------------------------------------------------
+
+
+def start_phone_check(
+    uow: UnitOfWork, account_id: int, phone: str, sender: CodeSender, *, now: dt.datetime | None = None
+) -> dt.datetime:
+    """Send a one-time code to ``phone`` (the phone Zalo verified, E.164) when the records hold it; returns when
+    the code expires. The pending code of the account is replaced. Refused when locked out, after 3 codes in an
+    hour, or when the phone is nobody's or several adults'. Committed."""
+    at = now or utcnow()
+    e164 = normalise_phone(phone)
+    _refuse_when_locked(uow, account_id, at)
+    window = list(
+        uow.session.scalars(
+            select(CodeChallenge.created_at)
+            .where(
+                CodeChallenge.account_id == account_id,
+                CodeChallenge.kind == OTP,
+                CodeChallenge.created_at > at - dt.timedelta(hours=1),
+            )
+            .order_by(CodeChallenge.created_at)
+        )
+    )
+    if len(window) >= OTP_PER_HOUR:
+        _refuse(uow, TooManyCodes(window[-OTP_PER_HOUR] + dt.timedelta(hours=1)), _verifier(uow, account_id), at)
+    _matched(uow, account_id, e164, at)  # refuses before any code is sent
+    _close_pending(uow, account_id, OTP, at)
+    code = "".join(secrets.choice("0123456789") for _ in range(OTP_DIGITS))
+    expires_at = at + dt.timedelta(minutes=OTP_MINUTES)
+    uow.session.add(
+        CodeChallenge(
+            account_id=account_id,
+            kind=OTP,
+            phone=e164,
+            digest=_digest(OTP, code, account_id),
+            created_at=at,
+            expires_at=expires_at,
+            attempts=0,
+        )
+    )
+    uow.session.flush()
+    sender.send_code(uow, account_id=account_id, phone=e164, code=code, expires_at=expires_at, now=at)
+    uow.commit()
+    return expires_at
+
+
+def check_code(
+    uow: UnitOfWork,
+    account_id: int,
+    code: str,
+    *,
+    hospital_id: int | None = None,
+    lockout_minutes: int = LOCKOUT_MINUTES,
+    now: dt.datetime | None = None,
+) -> list[Linked]:
+    """Check the code the user typed against the pending one; right: link the account to the persons holding the
+    phone (self and/or guardian, see the module) and return those links (self first). ``hospital_id``: the
+    hospital of the OA the user writes to (kept on the links). A wrong code counts a try; the 5th kills the code
+    and locks the account out for ``lockout_minutes``. Committed, refusals too."""
+    at = now or utcnow()
+    session = uow.session
+    verifier = _verifier(uow, account_id)
+    _refuse_when_locked(uow, account_id, at)
+    pending = session.scalar(
+        select(CodeChallenge)
+        .where(CodeChallenge.account_id == account_id, CodeChallenge.kind == OTP, CodeChallenge.used_at.is_(None))
+        .order_by(CodeChallenge.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if pending is None:
+        _refuse(uow, NoPendingCode(), verifier, at)
+    if pending.expires_at <= at:
+        pending.used_at = at
+        _refuse(uow, CodeExpired(), verifier, at)
+    typed = _SEPARATORS.sub("", code or "")
+    if not hmac.compare_digest(_digest(OTP, typed, account_id), pending.digest):
+        pending.attempts += 1
+        if pending.attempts >= OTP_TRIES:
+            pending.used_at = at
+            pending.locked_until = at + dt.timedelta(minutes=lockout_minutes)
+            _refuse(uow, LockedOut(pending.locked_until), verifier, at)
+        _refuse(uow, WrongCode(OTP_TRIES - pending.attempts), verifier, at)
+    pending.used_at = at
+    matched = _matched(uow, account_id, pending.phone or "", at)
+    links = [
+        _link(uow, account_id, person, relation, verified_by=OTP, hospital_id=hospital_id, by="zalo", now=at)
+        for person, relation in matched
+    ]
+    uow.commit()
+    for person, relation in matched:
+        give_profile(uow, account_id, person, relation=relation, phone=pending.phone, now=at)
+    return [_linked(session, link, at) for link in links]
+
+
+def _matched(uow: UnitOfWork, account_id: int, phone: str, at: dt.datetime) -> list[tuple[Person, str]]:
+    """(person, relation) the phone links to: the one adult holding it (self), every child (guardian)."""
+    found = holders(uow.session, phone)
+    today = local_today(at)
+    adults = [p for p in found if not is_child(p, today)]
+    children = [p for p in found if is_child(p, today)]
+    verifier = _verifier(uow, account_id)
+    if len(adults) > 1:
+        _refuse(uow, PhoneShared(), verifier, at)
+    if not found:
+        _refuse(uow, PhoneNotOnRecord(), verifier, at)
+    return [(p, SELF) for p in adults] + [(p, GUARDIAN) for p in children]
+
+
+# --- the desk ----------------------------------------------------------------------------------------------------
+
+
+def issue_desk_code(uow: UnitOfWork, account_id: int, *, now: dt.datetime | None = None) -> tuple[str, dt.datetime]:
+    """A new desk code for the account to show at reception (its pending desk code is replaced): the code and
+    when it expires. Committed."""
+    at = now or utcnow()
+    _close_pending(uow, account_id, DESK, at)
+    code = "".join(secrets.choice(ALPHABET) for _ in range(DESK_LENGTH))
+    expires_at = at + dt.timedelta(minutes=DESK_MINUTES)
+    uow.session.add(
+        CodeChallenge(
+            account_id=account_id, kind=DESK, digest=_digest(DESK, code), created_at=at, expires_at=expires_at
+        )
+    )
+    uow.commit()
+    return code, expires_at
+
+
+def link_at_desk(
+    uow: UnitOfWork, code: str, person_id: int, *, relation: str, staff: Actor, now: dt.datetime | None = None
+) -> Linked:
+    """Staff who saw the CCCD link the account showing desk code ``code`` to person ``person_id`` as ``self`` or
+    as the ``guardian`` of a child (under 16). Staff of a hospital link only persons with a visit there.
+    Committed."""
+    at = now or utcnow()
+    session = uow.session
+    if relation not in (SELF, GUARDIAN):
+        raise InvalidInput(
+            "relation must be self or guardian",
+            "Dạ, quan hệ liên kết chỉ là bản thân hoặc người giám hộ ạ.",
+            field="relation",
+        )
+    normalised = _SEPARATORS.sub("", code or "").upper()
+    challenge = None
+    if len(normalised) == DESK_LENGTH and all(ch in ALPHABET for ch in normalised):
+        digest = _digest(DESK, normalised)
+        challenge = session.scalar(
+            select(CodeChallenge)
+            .where(CodeChallenge.kind == DESK, CodeChallenge.digest == digest, CodeChallenge.used_at.is_(None))
+            .with_for_update()
+        )
+        if challenge is not None and not hmac.compare_digest(challenge.digest, digest):
+            challenge = None
+    if challenge is None or challenge.expires_at <= at:
+        _refuse(uow, DeskCodeUnknown(), staff, at, record_id="desk")
+    person = _person(session, person_id)
+    if staff.hospital_id is not None and not visited(session, person.id, staff.hospital_id):
+        _refuse(uow, OtherHospital("person"), staff, at, record_kind="emr_person", record_id=person.id)
+    if relation == GUARDIAN and not is_child(person, local_today(at)):
+        _refuse(uow, NotGuardian(), staff, at, record_kind="emr_person", record_id=person.id)
+    challenge.used_at = at
+    link = _link(
+        uow,
+        challenge.account_id,
+        person,
+        relation,
+        verified_by=DESK,
+        hospital_id=staff.hospital_id,
+        by=staff.client_name,
+        now=at,
+    )
+    uow.commit()
+    give_profile(uow, challenge.account_id, person, relation=relation, phone=None, now=at)
+    return _linked(session, link, at)
+
+
+# --- links -------------------------------------------------------------------------------------------------------
+
+
+def linked_persons(uow: UnitOfWork, account_id: int, *, now: dt.datetime | None = None) -> list[Linked]:
+    """The account's current links (one per person as the record reads, through merges), self first, then by
+    when they were made."""
+    at = now or utcnow()
+    found: dict[int, Linked] = {}
+    for link in _live_links(uow.session, account_id):
+        linked = _linked(uow.session, link, at)
+        kept = found.get(linked.person_id)
+        if kept is None or (kept.relation != SELF and linked.relation == SELF):
+            found[linked.person_id] = linked
+    return sorted(found.values(), key=lambda x: (x.relation != SELF, x.link_id))
+
+
+def require_link(
+    uow: UnitOfWork, account_id: int, person_id: int, *, reader: Actor, purpose: str, now: dt.datetime | None = None
+) -> Linked:
+    """The account's link to the person (``person_id`` as any of its merged ids), allowed for ``purpose`` (a
+    consent purpose, core.emr.consent.SUMMARY or RESULTS, granted by the account): else refused and audited
+    (:class:`NotLinked`; :class:`NotGuardian` once a guardian's child is 16; consent.NoConsent)."""
+    at = now or utcnow()
+    target = uow.session.get(Person, person_id)
+    root_id = index.survivor(uow.session, target).id if target is not None else None
+    linked = next((x for x in linked_persons(uow, account_id, now=at) if x.person_id == root_id), None)
+    where = {"record_kind": "emr_person", "record_id": person_id, "purpose": purpose}
+    if linked is None:
+        _refuse(uow, NotLinked(), reader, at, **where)
+    if linked.relation == GUARDIAN and not linked.is_child:
+        _refuse(uow, NotGuardian(), reader, at, **where)
+    if not consent.has_consent(uow, account_id, purpose):
+        _refuse(uow, consent.NoConsent(purpose), reader, at, **where)
+    return linked
+
+
+def unlink(uow: UnitOfWork, account_id: int, person_id: int | None, *, by: str, now: dt.datetime | None = None) -> int:
+    """The account removes its link to the person (any of its merged ids), or every link (``person_id`` None);
+    returns how many links were removed. Committed."""
+    at = now or utcnow()
+    session = uow.session
+    root_id = None
+    if person_id is not None:
+        target = session.get(Person, person_id)
+        if target is None:
+            return 0
+        root_id = index.survivor(session, target).id
+    removed = 0
+    for link in _live_links(session, account_id):
+        if root_id is None or _root_id(session, link.person_id) == root_id:
+            link.removed_at, link.removed_by = at, (by or "")[:80]
+            removed += 1
+    uow.commit()
+    return removed
+
+
+def remove_link(uow: UnitOfWork, link_id: int, *, staff: Actor, now: dt.datetime | None = None) -> None:
+    """Staff remove a link (staff of a hospital: only of a person with a visit there). Committed."""
+    at = now or utcnow()
+    session = uow.session
+    link = session.scalar(select(ReaderLink).where(ReaderLink.id == link_id).with_for_update())
+    if link is None or link.removed_at is not None:
+        raise NotFound(f"no current reader link {link_id}", "Dạ, không có liên kết hồ sơ này ạ.", link_id=link_id)
+    root_id = _root_id(session, link.person_id)
+    if staff.hospital_id is not None and not visited(session, root_id, staff.hospital_id):
+        raise OtherHospital("person")
+    link.removed_at, link.removed_by = at, (staff.client_name or "staff")[:80]
+    uow.commit()
+
+
+def person_links(uow: UnitOfWork, person_id: int, *, staff: Actor) -> list[LinkView]:
+    """Every link (current and removed) to the person and those merged into it, for staff (staff of a hospital:
+    only of a person with a visit there); the accounts masked. An audited read."""
+    session = uow.session
+    person = _person(session, person_id)
+    if staff.hospital_id is not None and not visited(session, person.id, staff.hospital_id):
+        raise OtherHospital("person")
+    rows = session.execute(
+        select(ReaderLink, Account.provider, Account.external_id)
+        .join(Account, Account.id == ReaderLink.account_id)
+        .where(ReaderLink.person_id.in_(group(session, person.id)))
+        .order_by(ReaderLink.id)
+    ).all()
+    audit.record_record_read(
+        uow,
+        staff,
+        "emr_person",
+        person.id,
+        purpose=staff.purpose or "reader links",
+        channel=_channel(staff),
+        detail="reader_links=" + ",".join(str(link.id) for link, _, _ in rows),
+    )
+    return [
+        LinkView(
+            id=link.id,
+            person_id=link.person_id,
+            account_id=link.account_id,
+            account=f"{provider}:{_masked_external(external)}",
+            relation=link.relation,
+            verified_by=link.verified_by,
+            hospital_id=link.hospital_id,
+            created_at=link.created_at,
+            created_by=link.created_by,
+            removed_at=link.removed_at,
+            removed_by=link.removed_by,
+        )
+        for link, provider, external in rows
+    ]
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------
+
+
+def _digest(kind: str, code: str, account_id: int | None = None) -> str:
+    """The stored form of a code (never the code itself); an OTP's is bound to its account."""
+    scope = f"{kind}:{account_id}" if account_id is not None else kind
+    return hashlib.sha256(f"henkham-emr-code:{scope}:{code}".encode()).hexdigest()
+
+
+def _close_pending(uow: UnitOfWork, account_id: int, kind: str, at: dt.datetime) -> None:
+    for challenge in uow.session.scalars(
+        select(CodeChallenge).where(
+            CodeChallenge.account_id == account_id, CodeChallenge.kind == kind, CodeChallenge.used_at.is_(None)
+        )
+    ):
+        challenge.used_at = at
+
+
+def _refuse_when_locked(uow: UnitOfWork, account_id: int, at: dt.datetime) -> None:
+    until = uow.session.scalar(
+        select(func.max(CodeChallenge.locked_until)).where(
+            CodeChallenge.account_id == account_id, CodeChallenge.locked_until > at
+        )
+    )
+    if until is not None:
+        _refuse(uow, LockedOut(until), _verifier(uow, account_id), at)
+
+
+def _verifier(uow: UnitOfWork, account_id: int) -> Actor:
+    """Who a verification refusal is audited as: the unit of work's actor, else the account in chat."""
+    actor = getattr(uow, "actor", None)
+    return (
+        actor
+        if actor is not None
+        else Actor(kind="zalo_user", client_id=account_id, client_name="Zalo", account_id=account_id)
+    )
+
+
+def _channel(actor: Actor) -> str:
+    return CHANNEL_OF_KIND.get(actor.kind, actor.kind)
+
+
+def _refuse(
+    uow: UnitOfWork,
+    error: DomainError,
+    actor: Actor,
+    at: dt.datetime,
+    *,
+    record_kind: str = VERIFICATION,
+    record_id: int | str | None = None,
+    purpose: str = "record link",
+) -> NoReturn:
+    """Audit the refusal (outcome "refused", its code in detail), commit, raise ``error``."""
+    audit.record_record_read(
+        uow,
+        actor,
+        record_kind,
+        record_id if record_id is not None else (actor.account_id or ""),
+        purpose=purpose,
+        channel=_channel(actor),
+        detail=f"refused={error.code}",
+        outcome="refused",
+        now=at,
+    )
+    uow.commit()
+    raise error
+
+
+def _person(session, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound(f"no person {person_id}", "Dạ, em không tìm thấy hồ sơ này ạ.", person_id=person_id)
+    return index.survivor(session, person)
+
+
+def _root_id(session, person_id: int) -> int:
+    person = session.get(Person, person_id)
+    return index.survivor(session, person).id if person is not None else person_id
+
+
+def _live_links(session, account_id: int) -> Sequence[ReaderLink]:
+    return session.scalars(
+        select(ReaderLink)
+        .where(ReaderLink.account_id == account_id, ReaderLink.removed_at.is_(None))
+        .order_by(ReaderLink.id)
+    ).all()
+
+
+def _link(
+    uow: UnitOfWork,
+    account_id: int,
+    person: Person,
+    relation: str,
+    *,
+    verified_by: str,
+    hospital_id: int | None,
+    by: str,
+    now: dt.datetime,
+) -> ReaderLink:
+    """The account's live link to ``person`` (a survivor): the one it has (through merges), else a new one."""
+    session = uow.session
+    for link in _live_links(session, account_id):
+        if _root_id(session, link.person_id) == person.id:
+            return link
+    link = ReaderLink(
+        account_id=account_id,
+        person_id=person.id,
+        relation=relation,
+        verified_by=verified_by,
+        hospital_id=hospital_id,
+        created_at=now,
+        created_by=(by or "")[:80],
+    )
+    session.add(link)
+    session.flush()
+    return link
+
+
+def _linked(session, link: ReaderLink, at: dt.datetime) -> Linked:
+    person = index.survivor(session, session.get(Person, link.person_id))
+    words = person.full_name.split()
+    return Linked(
+        link_id=link.id,
+        person_id=person.id,
+        relation=link.relation,
+        full_name=person.full_name,
+        given_name=words[-1] if words else "",
+        birth_year=person.birth_year,
+        is_child=is_child(person, local_today(at)),
+        verified_by=link.verified_by,
+    )
+
+
+def _masked_external(external: str) -> str:
+    """ "<oa_id>:<user_id>" with the user's id masked (the OA's id is no personal data)."""
+    oa, sep, user = external.rpartition(":")
+    return f"{oa}{sep}{mask_identifier(user)}" if sep else mask_identifier(external)
