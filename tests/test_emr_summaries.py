@@ -9,13 +9,11 @@ Khác" (88888) on 20/11/2026; and a psychiatric visit (F32.9) at 99999 on 10/10/
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
-from core.audit import AccessAudit, Actor
+from core.audit import Actor
 from core.booking.models import Department
 from core.emr import consent
 from core.emr import models as m
@@ -27,6 +25,8 @@ from core.uow import Database
 from tests import emr_his_files as his
 from tests.conftest import NOW
 from tests.factories import add_hospital
+from tests.test_emr_reading import audit_rows
+from tests.test_upcoming_queries import counted
 
 OA = "oa-test"
 CCCD = "079085012345"
@@ -98,11 +98,6 @@ def link(db: Database, account_id: int, person_id: int, *, relation: str = "self
 def person_of(db: Database, visit_id: int) -> int:
     with db.uow() as uow:
         return uow.session.scalar(select(m.Visit.person_id).where(m.Visit.id == visit_id))
-
-
-def audit_rows(db: Database) -> list:
-    with db.uow() as uow:
-        return list(uow.session.execute(select(AccessAudit.__table__).order_by(AccessAudit.id)))
 
 
 def ask(db: Database, account_id: int, **kw: object):
@@ -328,20 +323,6 @@ def test_an_account_linked_to_several_persons_is_asked_whose_record(db, world, r
     assert [x.relation for x in which.value.links] == ["self", "guardian"]
     shown = ask(db, world.account_id, person_id=which.value.links[1].person_id)
     assert shown.visit.ref.visit_id == child and shown.person.given_name == "Khôi"
-
-
-@contextmanager
-def counted(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_a_fifty_visit_record_is_read_in_as_many_queries_as_a_two_visit_one(db, world):
