@@ -24,13 +24,11 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT
 from rasa_sdk.types import DomainDict
-from sqlalchemy import select
 
 from bot.nlu.folding import strip_diacritics
 from bot.nlu.record_sections import find_section
 from bot.nlu.record_subject import record_subject
-from bot.zalo_webhook import conversations
-from bot.zalo_webhook.models import ZaloOA
+from bot.zalo_webhook import conversations, oas
 from core.config import Settings
 from core.emr import access_log, consent, exclusions, record_access, summaries
 from core.emr.record_access import Linked
@@ -141,10 +139,6 @@ def verified_phone(uow: UnitOfWork, chat: Chat) -> str | None:
     return conversations.get_or_create(uow, chat.oa_id, chat.user_id).phone
 
 
-def oa_hospital_id(uow: UnitOfWork, chat: Chat) -> int | None:
-    return uow.session.scalar(select(ZaloOA.hospital_id).where(ZaloOA.oa_id == chat.oa_id))
-
-
 def shared_now(tracker: Tracker) -> bool:
     """The latest message is the channel's hand-over of a phone shared through Zalo's card."""
     return (tracker.latest_message.get("metadata") or {}).get("event") == SHARE_EVENT
@@ -165,7 +159,7 @@ def answer_route(uow: UnitOfWork, chat: Chat, route: str, dispatcher: Collecting
     if route == "desk":
         code, until = record_access.issue_desk_code(uow, account_id)
         dispatcher.utter_message(
-            text=f"Dạ, mã liên kết tại quầy của anh/chị là: {code} (dùng được đến {to_local(until):%H:%M} hôm nay). "
+            text=f"Dạ, mã liên kết tại quầy của anh/chị là: {code} (dùng được đến {to_local(until):%H:%M}). "
             "Anh/chị mang CCCD (với hồ sơ của con: thêm giấy khai sinh của bé) đến quầy tiếp đón của bệnh viện và "
             "đọc mã này cho nhân viên. Nhân viên kiểm tra giấy tờ rồi liên kết hồ sơ cho anh/chị ạ.",
             buttons=[STAFF_BUTTON],
@@ -202,7 +196,7 @@ def check_code(uow: UnitOfWork, chat: Chat, code: str, dispatcher: CollectingDis
             uow,
             chat.account_id(uow),
             code,
-            hospital_id=oa_hospital_id(uow, chat),
+            hospital_id=oas.hospital_id_of(uow, chat.oa_id),
             lockout_minutes=settings().emr_otp_lockout_minutes,
         )
     except record_access.WrongCode as refusal:
@@ -476,6 +470,15 @@ class SubmitRecord(Action):
 # --- consent, links and the access log -----------------------------------------------------------------------
 
 
+def own_links(uow: UnitOfWork, chat: Chat, dispatcher: CollectingDispatcher) -> tuple[int, list[Linked]]:
+    """The user's account and current links; none: said so, with the button that starts linking."""
+    account_id = chat.account_id(uow)
+    links = record_access.linked_persons(uow, account_id)
+    if not links:
+        dispatcher.utter_message(text=NOT_LINKED, buttons=[button("Liên kết hồ sơ", INTENT)])
+    return account_id, links
+
+
 class WithdrawConsent(Action):
     def name(self) -> str:
         return "action_withdraw_consent"
@@ -500,10 +503,8 @@ class UnlinkRecord(Action):
         chat = Chat.of(tracker)
         person_id = _int(entity(tracker, "record_person"))
         with database().uow() as uow:
-            account_id = chat.account_id(uow)
-            links = record_access.linked_persons(uow, account_id)
+            account_id, links = own_links(uow, chat, dispatcher)
             if not links:
-                dispatcher.utter_message(text=NOT_LINKED, buttons=MAIN_MENU[:1])
                 return []
             if entity(tracker, "record_route") != "unlink":
                 dispatcher.utter_message(text=UNLINK_QUESTION, buttons=unlink_buttons(links))
@@ -545,10 +546,8 @@ class RecordAccess(Action):
         chat = Chat.of(tracker)
         person_id = _int(entity(tracker, "record_person"))
         with database().uow() as uow:
-            account_id = chat.account_id(uow)
-            links = record_access.linked_persons(uow, account_id)
+            account_id, links = own_links(uow, chat, dispatcher)
             if not links:
-                dispatcher.utter_message(text=NOT_LINKED, buttons=[button("Xem hồ sơ", INTENT)])
                 return []
             if person_id is None and len(links) > 1:
                 dispatcher.utter_message(
