@@ -72,16 +72,17 @@ def test_results_prescription_and_re_exam_date_after_phone_code_and_consent(stac
     assert "nhắn khi có kết quả lần khám mới" in results  # the result-notification consent, offered once
 
     drugs = text_of(stack.say(user, "đơn thuốc"))
-    assert "Paracetamol 500mg: 1 viên/lần * 2 lần/ngày * 5 ngày [2 viên/ngày]; Uống sau ăn (10 viên)" in drugs
-    assert "Amoxicilin 500mg: 1 viên/lần * 3 lần/ngày * 7 ngày [3 viên/ngày]; Uống sau ăn (21 viên)" in drugs
+    paracetamol = "Paracetamol 500mg: 1 viên/lần * 2 lần/ngày * 5 ngày [2 viên/ngày]; Uống sau ăn (10 viên, 5 ngày)"
+    assert paracetamol in drugs, drugs
+    assert "Amoxicilin 500mg: 1 viên/lần * 3 lần/ngày * 7 ngày [3 viên/ngày]; Uống sau ăn (21 viên, 7 ngày)" in drugs
     assert "nhắn khi có kết quả" not in drugs
 
     re_exam = text_of(stack.say(user, "khi nào tái khám"))
-    assert "Ngày tái khám: Thứ Tư 16/12/2026" in re_exam
+    assert "Ngày tái khám: Thứ Tư 16/12/2026" in re_exam, re_exam
 
     whole = text_of(stack.say(user, "tóm tắt hồ sơ bệnh án của tôi"))
-    assert "Viêm họng cấp (J06.9) – bệnh chính" in whole and "Đái tháo đường type 2 (E11.9)" in whole
-    assert "Lời dặn của bác sĩ: Uống thuốc đúng giờ" in whole
+    assert "Viêm họng cấp (J06.9) – bệnh chính" in whole and "Đái tháo đường type 2 (E11.9)" in whole, whole
+    assert "Lời dặn của bác sĩ: Uống thuốc đúng giờ" in whole, whole
     assert reads(stack.db, account_of(stack.db, user)) >= 4  # every read is audited
 
 
@@ -89,20 +90,20 @@ def test_visits_at_two_hospitals_are_both_shown_labelled_from_either_oa_once_lin
     user = "bich-zalo"
     latest = link_and_consent(stack, user, BICH_PHONE)
     said = text_of(latest)
-    assert "ngày 20/11/2026 tại Bệnh viện Khác" in said and "Viêm họng cấp (J02.9)" in said
+    assert "ngày 20/11/2026 tại Bệnh viện Khác" in said and "Viêm họng cấp (J02.9)" in said, said
     older = latest[-1]
     assert "lần khám khác" in older["text"]
     stay = text_of(stack.tap(user, older, "Bệnh viện Thử nghiệm"))
-    assert "ngày 01/11/2026 tại Bệnh viện Thử nghiệm" in stay
-    assert "Viêm ruột thừa cấp khác (K35.8)" in stay and "Ceftriaxone 1g" in stay
+    assert "ngày 01/11/2026 tại Bệnh viện Thử nghiệm" in stay, stay
+    assert "Viêm ruột thừa cấp khác (K35.8)" in stay and "Ceftriaxone 1g" in stay, stay
 
     # The other hospital's OA: another link (the link belongs to one OA's user), then the same record.
     there = link_and_consent(stack, user, BICH_PHONE, oa_id=SECOND_OA)
     said = text_of(there)
-    assert "ngày 20/11/2026 tại Bệnh viện Khác" in said
+    assert "ngày 20/11/2026 tại Bệnh viện Khác" in said, said
     assert any("Bệnh viện Thử nghiệm" in b["title"] for b in buttons_of(there[-1]))
     by_day = text_of(stack.say(user, "cho em xem kết quả lần khám ngày 1/11", oa_id=SECOND_OA))
-    assert "ngày 01/11/2026 tại Bệnh viện Thử nghiệm" in by_day and "K35.8" in by_day
+    assert "ngày 01/11/2026 tại Bệnh viện Thử nghiệm" in by_day and "K35.8" in by_day, by_day
     assert reads(stack.db, account_of(stack.db, user, SECOND_OA)) >= 2
     first_oa = account_of(stack.db, user)
     assert all(kind != "emr_visit" or outcome == "read" for outcome, kind, _ in audit_of(stack.db, first_oa))
