@@ -31,6 +31,7 @@ from core.emr import consent
 from core.emr import models as m
 from core.emr.importing import import_bytes
 from core.emr.record_access import issue_desk_code, link_at_desk
+from core.identifiers import mask_identifier
 from core.timeutil import local_today, utcnow
 from core.uow import Database
 from tests import emr_his_files as his
@@ -51,6 +52,7 @@ class RecordUser:
     account_id: int
     person_id: int
     full_name: str
+    cccd_masked: str  # as the summary shows it ("********0001")
     visit_ids: tuple[int, ...]  # newest first
     glucose: str  # the glucose result of their latest visit
     drug_quantity: str  # the quantity of the first drug of their latest visit
@@ -141,6 +143,7 @@ def seed_user(db: Database, index: int, user_id: str, oa_id: str, *, visits: int
         account_id=account_id,
         person_id=linked.person_id,
         full_name=linked.full_name,
+        cccd_masked=mask_identifier(latest.cccd),
         visit_ids=tuple(ids[v.ma_lk] for v in reversed(specs)),
         glucose=glucose_of(index),
         drug_quantity=quantity_of(index),
