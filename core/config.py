@@ -235,6 +235,15 @@ class Settings(BaseSettings):
         le=24 * 60,
         description="After the 5th wrong one-time code, chat verification of the account is locked this long.",
     )
+    # --- Record access in chat (issue 14, channel): "your results are ready" notices.
+    emr_result_notice_days: int = Field(
+        default=14,
+        ge=0,
+        description="A newly imported visit is announced in chat only if discharged (or begun) within this many days.",
+    )
+    scheduler_emr_result_notices_seconds: float = Field(
+        default=60.0, gt=0, description='How often newly imported visits are announced ("your results are ready").'
+    )
 
     # --- Record summaries in chat (issue 14, H2): what a summary never shows (core/emr/exclusions.py).
     emr_chat_exclusions: dict[str, dict[Literal["icd10", "services", "name_words"], list[str]]] = Field(

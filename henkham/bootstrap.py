@@ -3,7 +3,8 @@
 Every entry point comes here — the web app (``henkham serve``, gunicorn), the inbox worker and the sender
 (``henkham zalo worker|sender``), the scheduler, the action server (``henkham actions``) and each CLI command —
 and gets its parts built once for its process: the database, the Zalo channel (client, tokens, rate limiter:
-``bot/zalo_webhook/runtime.py``), the notifiers of reminders and campaigns, the Rasa client, the Graph client.
+``bot/zalo_webhook/runtime.py``), the notifiers of reminders, campaigns and results, the sender of one-time
+codes, the Rasa client, the Graph client.
 Nothing below caches a process-wide instance: a process calls its function once and keeps what it returns;
 tests build their world through the same functions with their own settings.
 """
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from bot.zalo_webhook.graph import ZaloGraph
     from bot.zalo_webhook.notices import ZaloNotifier
     from bot.zalo_webhook.rasa_bridge import Bot, RasaBot
+    from bot.zalo_webhook.record_channel import ZaloCodeSender, ZaloResultNotifier
     from bot.zalo_webhook.runtime import Channel
     from core.scheduler.leadership import Leadership
     from core.scheduler.runner import Job
@@ -63,6 +65,22 @@ def notifier(settings: Settings) -> ZaloNotifier:
     return ZaloNotifier()
 
 
+def code_sender() -> ZaloCodeSender:
+    """How a one-time code reaches the phone a chat user shares (core/emr/record_access.py's ``CodeSender``):
+    a ZNS message through the Zalo outbox."""
+    from bot.zalo_webhook.record_channel import ZaloCodeSender
+
+    return ZaloCodeSender()
+
+
+def result_notifier() -> ZaloResultNotifier:
+    """Where "your results are ready" notices go (core/emr/result_notices.py's ``ResultNotifier``): the Zalo
+    outbox."""
+    from bot.zalo_webhook.record_channel import ZaloResultNotifier
+
+    return ZaloResultNotifier()
+
+
 def campaign_channel() -> ZaloCampaignChannel:
     """How campaigns reach people and learn what became of their messages (core/news/delivery.py's
     ``CampaignChannel``): the Zalo outbox and OA followers."""
@@ -82,7 +100,7 @@ def jobs(settings: Settings, db: Database) -> list[Job]:
     """The scheduler's jobs (henkham/jobs.py), their notifier wired here."""
     from henkham.jobs import scheduler_jobs
 
-    return scheduler_jobs(settings, db, notifier(settings), campaign_channel())
+    return scheduler_jobs(settings, db, notifier(settings), campaign_channel(), result_notifier())
 
 
 # --- the process kinds -------------------------------------------------------------------------------------
@@ -127,7 +145,8 @@ def scheduler(settings: Settings) -> SchedulerProcess:
 
 
 def actions(settings: Settings) -> Database:
-    """The action server: its one database, handed to the actions (bot/actions/context.py)."""
+    """The action server: its one database, handed to the actions (bot/actions/context.py) with a chat user's
+    caps and the sender of one-time codes."""
     from bot.actions import context
     from bot.zalo_webhook.accounts import PROVIDER
     from core.booking.caps import Caps
@@ -140,7 +159,7 @@ def actions(settings: Settings) -> Database:
         live_bookings_per_account=settings.api_max_live_bookings_per_account,
         live_bookings_per_client=None,
     )
-    context.use_database(db, per_user)
+    context.use_database(db, per_user, code_sender=code_sender())
     return db
 
 

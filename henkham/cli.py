@@ -271,6 +271,7 @@ def scheduler() -> None:
 def zalo_simulator(host: str, port: int) -> None:
     """Serve the local Zalo simulator (development only): Zalo's API for the configured OAs and a chat page
     posting signed events to this deployment's webhook."""
+    from bot.zalo_webhook.record_channel import TEMPLATE_PARAMETERS
     from bot.zalo_webhook.simulator import SimulatedOA, SimulatorConfig, serve
 
     settings = world().settings
@@ -282,8 +283,13 @@ def zalo_simulator(host: str, port: int) -> None:
             SimulatedOA(oa.oa_id, oa.app_id, oa.oa_secret_key, oa.app_secret, oa.refresh_token, oa.hospital)
             for oa in settings.zalo_oas
         ],
-        # Every configured ZNS template takes the text of the message as one parameter (see sender.py).
-        templates={tid: ["noi_dung"] for oa in settings.zalo_oas for tid in oa.zns_templates.values()},
+        # A ZNS template takes the text of the message as one parameter (see sender.py), but those of record
+        # access (a code, a results notice), which take their own.
+        templates={
+            tid: list(TEMPLATE_PARAMETERS.get(purpose, ("noi_dung",)))
+            for oa in settings.zalo_oas
+            for purpose, tid in oa.zns_templates.items()
+        },
     )
     serve(config, host=host, port=port)
 

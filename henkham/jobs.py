@@ -7,6 +7,7 @@ from bot.zalo_webhook.broadcasts import run_campaigns
 from bot.zalo_webhook.retention import prune
 from core.config import Settings
 from core.emr.inbox import process_inbox
+from core.emr.result_notices import ResultNotifier, plan_result_notices
 from core.emr.retention import delete_expired_raw_files
 from core.news.delivery import CampaignChannel
 from core.reminders.planning import Notifier, follow_up_no_shows, kinds_of, plan_appointment_reminders
@@ -15,7 +16,9 @@ from core.scheduler.runner import Job
 from core.uow import Database
 
 
-def scheduler_jobs(settings: Settings, db: Database, notifier: Notifier, campaigns: CampaignChannel) -> list[Job]:
+def scheduler_jobs(
+    settings: Settings, db: Database, notifier: Notifier, campaigns: CampaignChannel, results: ResultNotifier
+) -> list[Job]:
     kinds = kinds_of(settings.reminder_offsets_hours)
     return [
         Job("reminders", lambda: plan_appointment_reminders(db, notifier, kinds), settings.scheduler_reminders_seconds),
@@ -45,5 +48,10 @@ def scheduler_jobs(settings: Settings, db: Database, notifier: Notifier, campaig
             "emr_raw_retention",
             lambda: delete_expired_raw_files(db, retention_days=settings.emr_raw_retention_days),
             settings.scheduler_emr_retention_seconds,
+        ),
+        Job(
+            "emr_result_notices",
+            lambda: plan_result_notices(db, results, recent_days=settings.emr_result_notice_days),
+            settings.scheduler_emr_result_notices_seconds,
         ),
     ]

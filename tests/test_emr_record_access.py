@@ -6,19 +6,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.audit import AccessAudit, Actor
 from core.booking import patients
 from core.booking.codes import ALPHABET
-from core.booking.models import Hospital, Patient
+from core.booking.models import Appointment, Hospital, Patient
 from core.emr import consent
 from core.emr import record_access as ra
 from core.emr.models import CodeChallenge, Person, ProfileLink, ReaderLink, ReExamSlip, Visit
 from core.reminders.models import ReExam
 from core.tenancy import OtherHospital
+from core.timeutil import utcnow
 from tests.emr_people import CCCD, NOW, OTHER, TEST, mai, store_visit
-from tests.factories import add_hospital
+from tests.factories import add_hospital, book, slot_at, today_local
 
 pytestmark = pytest.mark.world(days=1)
 
@@ -130,20 +131,30 @@ def test_only_the_codes_digest_is_stored(db, world, sender):
     assert row.expires_at == NOW + dt.timedelta(minutes=5)
 
 
-def test_a_phone_of_a_booking_profile_linked_to_the_person_counts(db, world, sender):
+@pytest.mark.world(days=2)
+def test_a_profiles_phone_counts_once_the_profile_came_to_the_hospital_never_when_only_typed(db, world, sender):
     person = store_visit(db, mai(phone=None))
-    owner = account(db, "owner")
-    with db.uow() as uow:  # a profile with Mai's CCCD (linked to her) and another phone
-        patients.register_patient(
+    with db.uow() as uow:  # anybody may type Mai's CCCD into a profile with their own phone: it links to Mai
+        view, _ = patients.register_patient(
             uow,
-            account_id=owner,
+            account_id=world.account_id,
             full_name="Trần Thị Mai",
             date_of_birth=dt.date(1985, 3, 12),
             sex="female",
             phone=OTHER_PHONE,
             cccd=CCCD,
         )
+    with db.reader() as uow:
+        assert uow.session.get(ProfileLink, view.id).person_id == person
     reader = account(db)
+    with pytest.raises(ra.PhoneNotOnRecord):  # typed details never unlock a record
+        start(db, reader, sender, OTHER_PHONE)
+    assert sender.sent == []
+    day = today_local() + dt.timedelta(days=1)
+    booked = book(db, world, slot_at(db, "nhi", day, "08:00"), view.id, now=utcnow())
+    with db.uow() as uow:  # the hospital saw her with this profile
+        uow.session.execute(update(Appointment).where(Appointment.code == booked.code).values(status="checked_in"))
+        uow.commit()
     start(db, reader, sender, OTHER_PHONE)
     [linked] = check(db, reader, sender.code)
     assert (linked.person_id, linked.relation) == (person, "self")

@@ -9,19 +9,24 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import time_machine
 from sqlalchemy import select
 
+from bot.actions import context
 from bot.zalo_webhook import outbox, workers
 from bot.zalo_webhook.accounts import PROVIDER, account_key
 from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import Conversation, OutboundMessage
-from bot.zalo_webhook.record_channel import ZaloCodeSender
+from bot.zalo_webhook.record_channel import ZaloCodeSender, ZaloResultNotifier
 from bot.zalo_webhook.window import choose_route
 from core.booking import patients
+from core.config import Settings
+from core.emr.result_notices import ResultNotice
 from core.timeutil import local_to_utc, utcnow
+from henkham import bootstrap
 from tests.factories import build_world, today_local
 from tests.zalo_helpers import (
     OA_ID,
@@ -216,3 +221,77 @@ def test_the_window_rule_sends_a_code_by_zns_whatever_the_window(hours_ago):
     assert choose_route(**common, phone=PHONE, zns_template=None).channel == "none"
     reply = choose_route(**{**common, "purpose": "reply"}, phone=PHONE, zns_template="tpl-otp")
     assert reply.channel == ("cs" if hours_ago in (1, 72) else "zns"), "other purposes keep the window's rules"
+
+
+def results_notice(account: str = account_key(OA_ID, USER)) -> ResultNotice:
+    return ResultNotice(
+        key="results:41:7",
+        account_id=7,
+        account_provider=PROVIDER,
+        account_key=account,
+        visit_id=41,
+        facility_name="Bệnh viện Thử nghiệm",
+        day=dt.date(2026, 11, 12),
+    )
+
+
+def queue_results(db, *notices: ResultNotice) -> list[bool]:
+    with db.uow() as uow:
+        queued = ZaloResultNotifier().queue_results(uow, list(notices), utcnow())
+        uow.commit()
+    return queued
+
+
+def test_a_results_notice_in_the_window_is_a_chat_message_with_the_button(db, database_url, sim):
+    channel = channel_for(db, database_url, sim)
+    chatting(db, hours_ago=1)
+    assert queue_results(db, results_notice()) == [True]
+    drain(db, channel)
+    [message] = sim.messages(user_id=USER, kind="cs")
+    text = message["message"]["text"]
+    assert text.startswith(
+        'Dạ, kết quả lần khám ngày 12/11/2026 tại Bệnh viện Thử nghiệm đã có. Anh/chị bấm "Xem kết quả" để xem ạ.'
+    )
+    [button] = message["message"]["attachment"]["payload"]["buttons"]
+    assert (button["title"], button["payload"]) == ("Xem kết quả", '/ask_record_summary{"record_visit": "41"}')
+    with db.reader() as uow:
+        menu = uow.session.scalar(select(Conversation.last_menu).where(Conversation.user_id == USER))
+    assert json.loads(menu) == ['/ask_record_summary{"record_visit": "41"}'], 'answering "1" opens the visit'
+
+
+def test_a_results_notice_with_the_window_closed_goes_by_zns_with_facility_and_date(db, database_url, sim):
+    channel = channel_for(db, database_url, sim)
+    chatting(db, hours_ago=8 * 24)  # the phone the user shared serves for ZNS
+    queue_results(db, results_notice())
+    drain(db, channel)
+    [zns] = sim.messages(kind="zns")
+    assert (zns["phone"], zns["template_id"]) == ("84912345678", "tpl-results")
+    assert zns["template_data"] == {"facility": "Bệnh viện Thử nghiệm", "date": "12/11/2026"}
+
+
+def test_a_results_notice_is_held_at_night_like_any_zns(db, database_url, sim):
+    channel = channel_for(db, database_url, sim)
+    with time_machine.travel(local_to_utc(today_local(), dt.time(23, 0)), tick=True):
+        chatting(db, hours_ago=8 * 24)
+        queue_results(db, results_notice())
+        drain(db, channel)
+    with db.reader() as uow:
+        row = uow.session.scalars(select(OutboundMessage).where(OutboundMessage.purpose == "results")).one()
+    assert row.status == "pending" and "held until 06:00" in row.last_error
+    assert sim.messages() == []
+
+
+def test_an_account_that_is_no_zalo_user_cannot_be_told(db, database_url, sim):
+    channel_for(db, database_url, sim)
+    other = replace(results_notice(), account_provider="api:clinic-app", account_key="user-7")
+    assert queue_results(db, other, results_notice()) == [False, True]
+    with db.reader() as uow:
+        assert uow.session.scalars(select(OutboundMessage.user_id)).all() == [USER]
+
+
+def test_the_action_server_sends_codes_through_the_zalo_outbox(tmp_path):
+    db = bootstrap.actions(Settings(database_url=f"sqlite:///{tmp_path / 'actions.db'}"))
+    try:
+        assert isinstance(context.code_sender(), ZaloCodeSender)
+    finally:
+        db.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rasa_sdk import Tracker
 
@@ -14,6 +14,9 @@ from core.booking import patients
 from core.booking.caps import Caps
 from core.uow import Database, UnitOfWork
 
+if TYPE_CHECKING:
+    from core.emr.record_access import CodeSender
+
 CHANNEL = "zalo"
 OA_HOSPITAL_TTL_SECONDS = 60.0
 _OA_HOSPITALS: dict[str, tuple[float, str | None]] = {}  # oa_id -> (valid until, hospital slug)
@@ -21,14 +24,23 @@ _OA_HOSPITALS: dict[str, tuple[float, str | None]] = {}  # oa_id -> (valid until
 
 _DATABASE: list[Database] = []  # the action server's one database, handed over by henkham/bootstrap.py
 _CAPS: list[Caps] = []  # a chat user's caps on profiles and live bookings, likewise
+_CODE_SENDER: list[CodeSender] = []  # how a one-time code reaches the phone being checked, likewise
 
 
-def use_database(db: Database, caps: Caps | None = None) -> None:
-    """Give the actions of this process their database and a chat user's caps (``henkham.bootstrap.actions``
-    does, before serving)."""
+def use_database(db: Database, caps: Caps | None = None, *, code_sender: CodeSender | None = None) -> None:
+    """Give the actions of this process their database, a chat user's caps and the sender of one-time codes
+    (``henkham.bootstrap.actions`` does, before serving)."""
     _DATABASE[:] = [db]
     _CAPS[:] = [caps] if caps is not None else []
+    _CODE_SENDER[:] = [code_sender] if code_sender is not None else []
     _OA_HOSPITALS.clear()
+
+
+def code_sender() -> CodeSender:
+    """The sender of the one-time codes that verify a phone (the Zalo outbox, by ZNS)."""
+    if not _CODE_SENDER:
+        raise RuntimeError("the actions have no code sender: wire the process with henkham.bootstrap.actions()")
+    return _CODE_SENDER[0]
 
 
 def chat_caps() -> Caps | None:

@@ -7,20 +7,31 @@ route exists for it, and it does not wait behind the user's chat messages in the
 window.py sends purpose ``otp`` by ZNS only and never holds it at night, and the sender blanks the code out
 of the row once it is settled. An OA without an ``otp`` ZNS template cannot send codes: the message is
 undeliverable with that reason (the desk route remains).
+
+``ZaloResultNotifier`` (core.emr.result_notices's ``ResultNotifier``) queues "the results of your visit of
+<day> at <facility> are ready" (purpose ``results``) to the account's Zalo user, with the button that opens
+that visit's summary in chat. It carries no health data, so it may go by ZNS (template data ``facility`` and
+``date``) when the chat window is closed; the sender applies the window and the night ban as for reminders.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
 
 from core.booking.models import Account
+from core.emr.result_notices import ResultNotice
 from core.uow import UnitOfWork
 
 from . import outbox
 from .accounts import PROVIDER, split_key
-from .messages import OutgoingMessage
+from .messages import Button, OutgoingMessage
 
 OTP = "otp"
+RESULTS = "results"
+# The parameters of the ZNS templates of these purposes (what an OA registers with Zalo for them).
+TEMPLATE_PARAMETERS: dict[str, tuple[str, ...]] = {OTP: ("otp",), RESULTS: ("facility", "date")}
 # What an operator reading the outbox sees of a code message; the code itself is in its ZNS data only.
 OTP_LABEL = "Mã xác minh hồ sơ (chỉ gửi qua ZNS đến số điện thoại, không gửi trong chat)"
 
@@ -54,3 +65,29 @@ class ZaloCodeSender:
             now=now,
             useful_until=expires_at,
         )
+
+
+def result_message(notice: ResultNotice) -> OutgoingMessage:
+    """The visit's day and facility, nothing of its content, and the button that opens its summary."""
+    when = f"ngày {notice.day:%d/%m/%Y}" if notice.day else "gần đây"
+    payload = "/ask_record_summary" + json.dumps({"record_visit": str(notice.visit_id)})
+    return OutgoingMessage(
+        f'Dạ, kết quả lần khám {when} tại {notice.facility_name} đã có. Anh/chị bấm "Xem kết quả" để xem ạ.',
+        (Button("Xem kết quả", payload),),
+        zns_data={"facility": notice.facility_name, "date": f"{notice.day:%d/%m/%Y}" if notice.day else when},
+    )
+
+
+class ZaloResultNotifier:
+    def queue_results(self, uow: UnitOfWork, notices: Sequence[ResultNotice], now: dt.datetime) -> list[bool]:
+        """All of a batch in one statement, to each account's Zalo user (the phone the user shared, kept with
+        the conversation, serves for ZNS). An account that is no Zalo user cannot be reached here: False."""
+        queued: list[outbox.Queued] = []
+        reached: list[bool] = []
+        for notice in notices:
+            pair = split_key(notice.account_key) if notice.account_provider == PROVIDER else None
+            reached.append(pair is not None)
+            if pair is not None:
+                queued.append(outbox.Queued(pair[0], pair[1], result_message(notice), notice.key, RESULTS))
+        outbox.enqueue_many(uow, queued, now)
+        return reached

@@ -20,13 +20,13 @@ from core.identifiers import validate_cccd
 from core.uow import UnitOfWork
 
 from .models import Person, ProfileLink
-from .phone_holders import group
+from .phone_holders import VERIFIED_PROFILE, group
 from .profiles import insert_link
 from .reexam_sync import sync_person
 
 log = logging.getLogger(__name__)
 
-MATCHED_BY = "zalo"
+MATCHED_BY = VERIFIED_PROFILE
 
 
 def give_profile(

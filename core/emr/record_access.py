@@ -34,156 +34,49 @@ from typing import NoReturn, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from core import audit
 from core.audit import Actor
 from core.booking.codes import ALPHABET
 from core.booking.models import Account
 from core.errors import DomainError, InvalidInput, NotFound
-from core.identifiers import mask_identifier, normalise_phone
+from core.identifiers import mask_identifier, normalise_phone, validate_cccd
 from core.tenancy import OtherHospital
-from core.timeutil import local_today, to_local, utcnow
+from core.timeutil import local_today, utcnow
 from core.uow import UnitOfWork
 
-from . import consent
+from . import consent, link_refusals
 from . import persons as index
 from .link_profiles import give_profile
-from .models import CodeChallenge, Person, ReaderLink
-from .phone_holders import CHILD_AGE, group, holders, is_child, visited
+from .link_refusals import (  # the refusals are part of this module's API
+    CodeExpired,
+    DeskCodeUnknown,
+    LockedOut,
+    NoPendingCode,
+    NotGuardian,
+    NotLinked,
+    PhoneNotOnRecord,
+    PhoneShared,
+    TooManyCodes,
+    WrongCode,
+)
+from .models import CodeChallenge, IdentifierKind, Person, PersonIdentifier, ReaderLink
+from .phone_holders import CHILD_AGE, group, holders, is_child, visited  # noqa: F401  (CHILD_AGE: part of the API)
 from .reading import CHANNEL_OF_KIND
-
-__all__ = ["CHILD_AGE"]  # re-exported: the age under which a record is a child's
 
 SELF, GUARDIAN = "self", "guardian"
 OTP, DESK = "otp", "desk"
 OTP_DIGITS = 6
 OTP_MINUTES = 5
 OTP_TRIES = 5
-OTP_PER_HOUR = 3
+OTP_PER_HOUR = link_refusals.OTP_PER_HOUR
 LOCKOUT_MINUTES = 60  # Settings.emr_otp_lockout_minutes (the caller passes it)
 DESK_LENGTH = 8
 DESK_MINUTES = 30
 VERIFICATION = "emr_verification"  # the audit record kind of a refused verification (record id: the account)
 _SEPARATORS = re.compile(r"[\s\-_.]")
-
-
-# --- refusals ---------------------------------------------------------------------------------------------------
-
-_DESK_ROUTE = (
-    "Anh/chị có thể mang CCCD đến quầy tiếp đón của bệnh viện, nhân viên sẽ kiểm tra và liên kết hồ sơ giúp anh/chị ạ."
-)
-
-
-class PhoneNotOnRecord(DomainError):
-    code = "phone_not_on_record"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "the verified phone is no phone of any person on record",
-            "Dạ, số điện thoại Zalo của anh/chị chưa trùng với số điện thoại nào trong hồ sơ bệnh án của bệnh viện "
-            "nên em chưa liên kết được ạ. " + _DESK_ROUTE,
-        )
-
-
-class PhoneShared(DomainError):
-    code = "phone_shared"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "several adults on record hold the verified phone",
-            "Dạ, số điện thoại này đang được dùng cho hồ sơ của nhiều người nên em không tự liên kết được ạ. "
-            + _DESK_ROUTE,
-        )
-
-
-class WrongCode(DomainError):
-    code = "wrong_code"
-
-    def __init__(self, remaining: int) -> None:
-        super().__init__(
-            f"wrong code; {remaining} tries left",
-            f"Dạ, mã xác nhận chưa đúng ạ. Anh/chị còn {remaining} lần nhập, anh/chị kiểm tra lại tin nhắn giúp em ạ.",
-            remaining=remaining,
-        )
-        self.remaining = remaining
-
-
-class CodeExpired(DomainError):
-    code = "code_expired"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "the code has expired",
-            'Dạ, mã xác nhận đã hết hạn ạ. Anh/chị nhắn "gửi lại mã" để em gửi mã mới giúp anh/chị ạ.',
-        )
-
-
-class NoPendingCode(DomainError):
-    code = "no_pending_code"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "no code is pending for this account",
-            "Dạ, hiện chưa có mã xác nhận nào đang chờ ạ. Anh/chị chia sẻ số điện thoại để em gửi mã giúp anh/chị ạ.",
-        )
-
-
-class LockedOut(DomainError):
-    code = "locked_out"
-
-    def __init__(self, until: dt.datetime) -> None:
-        super().__init__(
-            "too many wrong codes: chat verification is locked for a while",
-            "Dạ, anh/chị đã nhập sai mã quá 5 lần nên để bảo vệ hồ sơ, em tạm khóa việc xác nhận qua Zalo đến "
-            f"{to_local(until):%H:%M} ạ. " + _DESK_ROUTE,
-            until=until.isoformat(),
-        )
-        self.until = until
-
-
-class TooManyCodes(DomainError):
-    code = "too_many_codes"
-
-    def __init__(self, until: dt.datetime) -> None:
-        super().__init__(
-            f"at most {OTP_PER_HOUR} codes an hour",
-            f"Dạ, em đã gửi {OTP_PER_HOUR} mã trong một giờ qua ạ. Anh/chị vui lòng đợi đến "
-            f"{to_local(until):%H:%M} rồi thử lại, hoặc dùng mã đã nhận gần nhất ạ.",
-            until=until.isoformat(),
-        )
-        self.until = until
-
-
-class NotLinked(DomainError):
-    code = "not_linked"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "this account is not linked to that record",
-            "Dạ, tài khoản Zalo của anh/chị chưa được liên kết với hồ sơ này nên em chưa xem được ạ. Anh/chị chia "
-            "sẻ số điện thoại để xác nhận, hoặc nhờ quầy tiếp đón liên kết giúp ạ.",
-        )
-
-
-class NotGuardian(DomainError):
-    code = "not_guardian"
-
-    def __init__(self) -> None:
-        super().__init__(
-            f"a guardian reads only the record of a child under {CHILD_AGE}",
-            f"Dạ, người thân chỉ xem được hồ sơ của trẻ dưới {CHILD_AGE} tuổi ạ. Người từ {CHILD_AGE} tuổi "
-            "cần tự liên kết hồ sơ bằng tài khoản Zalo của mình ạ.",
-        )
-
-
-class DeskCodeUnknown(DomainError):
-    code = "desk_code_unknown"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "no live desk code like that",
-            "Dạ, mã liên kết không đúng hoặc đã hết hạn ạ. Anh/chị lấy mã mới trong Zalo giúp em ạ.",
-        )
 
 
 # --- values ------------------------------------------------------------------------------------------------------
@@ -586,19 +479,19 @@ def _refuse(
     raise error
 
 
-def _person(session, person_id: int) -> Person:
+def _person(session: Session, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None:
         raise NotFound(f"no person {person_id}", "Dạ, em không tìm thấy hồ sơ này ạ.", person_id=person_id)
     return index.survivor(session, person)
 
 
-def _root_id(session, person_id: int) -> int:
+def _root_id(session: Session, person_id: int) -> int:
     person = session.get(Person, person_id)
     return index.survivor(session, person).id if person is not None else person_id
 
 
-def _live_links(session, account_id: int) -> Sequence[ReaderLink]:
+def _live_links(session: Session, account_id: int) -> Sequence[ReaderLink]:
     return session.scalars(
         select(ReaderLink)
         .where(ReaderLink.account_id == account_id, ReaderLink.removed_at.is_(None))
@@ -631,12 +524,19 @@ def _link(
         created_at=now,
         created_by=(by or "")[:80],
     )
-    session.add(link)
-    session.flush()
+    try:
+        with session.begin_nested():  # a concurrent check of the same account may have made it first
+            session.add(link)
+    except IntegrityError:
+        return session.scalars(
+            select(ReaderLink).where(
+                ReaderLink.account_id == account_id, ReaderLink.person_id == person.id, ReaderLink.removed_at.is_(None)
+            )
+        ).one()
     return link
 
 
-def _linked(session, link: ReaderLink, at: dt.datetime) -> Linked:
+def _linked(session: Session, link: ReaderLink, at: dt.datetime) -> Linked:
     person = index.survivor(session, session.get(Person, link.person_id))
     words = person.full_name.split()
     return Linked(
@@ -655,3 +555,18 @@ def _masked_external(external: str) -> str:
     """ "<oa_id>:<user_id>" with the user's id masked (the OA's id is no personal data)."""
     oa, sep, user = external.rpartition(":")
     return f"{oa}{sep}{mask_identifier(user)}" if sep else mask_identifier(external)
+
+
+def person_by_cccd(uow: UnitOfWork, cccd: str) -> int:
+    """The person (as the record reads: merges followed) holding the CCCD staff read off the card."""
+    value = validate_cccd(cccd)
+    holder = uow.session.scalar(
+        select(PersonIdentifier.person_id).where(
+            PersonIdentifier.kind == IdentifierKind.CCCD.value,
+            PersonIdentifier.facility_code == "",
+            PersonIdentifier.value == value,
+        )
+    )
+    if holder is None:
+        raise NotFound("no person holds that CCCD", "Dạ, em không tìm thấy hồ sơ có số CCCD này ạ.")
+    return _person(uow.session, holder).id

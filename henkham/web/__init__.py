@@ -80,7 +80,7 @@ def create_app(
     app.before_request(bodies.refuse_non_json_bodies)
 
     # These modules add their routes to the api blueprint: campaigns, clinical records.
-    from . import campaigns_api, emr_api, emr_matches_api  # noqa: F401
+    from . import campaigns_api, emr_api, emr_links_api, emr_matches_api  # noqa: F401
     from .api import api
 
     app.register_blueprint(api)

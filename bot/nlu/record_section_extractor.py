@@ -1,0 +1,50 @@
+"""A Rasa entity extractor that settles the ``record_section`` entity of ``ask_record_summary`` messages.
+
+It runs after the intent classifier and the learned extractors, before the department extractor (which
+leaves a department word inside a record section alone: "kết quả siêu âm tim"). On an ``ask_record_summary``
+message the section the patient named (bot/nlu/record_sections.py, with or without diacritics) is kept or
+added; a learned one that names no section is dropped. Messages of other intents are left as they are.
+Not trainable: the names are in the lexicon.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.record_sections import section_entities
+
+INTENT_ASKING = "ask_record_summary"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class RecordSectionExtractor(GraphComponent, EntityExtractorMixin):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> RecordSectionExtractor:
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != INTENT_ASKING:
+                continue
+            settled = section_entities(message.get(TEXT) or "", message.get(ENTITIES, []))
+            entities = [e if "extractor" in e else self.add_extractor_name([e])[0] for e in settled]
+            message.set(ENTITIES, entities, add_to_output=True)
+        return messages
