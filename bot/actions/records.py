@@ -289,10 +289,12 @@ class ValidateRecordForm(ChatForm):
         route = entity(tracker, "record_route")
         if route and answer_route(uow, chat, str(route), dispatcher):
             return {"record_ready": False}
-        updates = read_request(tracker) if intent(tracker) == INTENT else {}
         asked = values.get("requested_slot")
+        updates = read_request(tracker) if intent(tracker) == INTENT else {}
         if route == "new_code" or (asked == "record_phone" and shared_now(tracker)):
             return {**updates, **send_code(uow, chat, dispatcher)}
+        if asked is None:  # the form starts (action_start_record kept the request): nothing is misunderstood
+            return {**read_request(tracker), "form_notice": values.get("form_notice")}
         if intent(tracker) == INTENT:  # a new request while the form waits: refused and audited, then asked again
             attempt_read(uow, chat, tracker)
             return updates
