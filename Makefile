@@ -45,7 +45,7 @@ bench: $(VENV)/.installed
 
 ## bench-conversation: 20 users booking by chat through the whole stack, Rasa NLU parse latency and memory
 bench-conversation: $(VENV)/.installed $(RASA_VENV)/.installed
-	@$(BIN)/python bench/conversation.py
+	@$(BIN)/python bench/conversation.py $(ARGS)
 bench-reminders: $(VENV)/.installed ; @$(BIN)/python bench/reminders.py $(ARGS)
 ## bench-emr: import a 10,000-visit HIS file (visits/s) and read a 50-visit record (p50/p99), PostgreSQL
 bench-emr: $(VENV)/.installed ; @$(BIN)/python bench/emr_import.py $(ARGS)
