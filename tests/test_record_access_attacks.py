@@ -23,6 +23,7 @@ from core.emr.exclusions import Exclusions
 from core.emr.models import Person, Visit
 from core.emr.summaries import VisitNotInRecord, chat_record
 from core.tenancy import OtherHospital
+from tests import emr_his_files as his
 from tests.emr_people import NOW, mai, store_visit
 from tests.factories import add_hospital
 from tests.test_emr_record_access import (
@@ -383,3 +384,54 @@ def test_no_name_phone_cccd_or_code_in_the_logs(db, world, sender, caplog):
     text = caplog.text
     for secret in ("Trần Thị Mai", "Mai", "912345678", "0912", "079185001234", sender.code, code):
         assert secret not in text, secret
+
+
+# --- result notices -------------------------------------------------------------------------------------------------
+
+
+def test_no_result_notice_to_a_guardian_once_the_child_is_16(db, world):
+    """Two children on their mother's phone, linked as her wards; the elder turns 16 the day after the visits:
+    the mother is told of the younger one's results only (a 16-year-old's visit is no longer hers to hear of)."""
+    from bot.zalo_webhook.record_channel import ZaloResultNotifier
+    from core.booking import patients
+    from core.emr.result_notices import plan_result_notices
+    from tests.test_emr_result_notices import NOW as MORNING
+    from tests.test_emr_result_notices import OA, Codes, current_visit, import_visits, sent
+
+    elder = his.outpatient(ma_lk="LK-TI", patient_code="BN-TI", name="Lê Văn Tí", cccd="", birth="201011040000")
+    younger = his.outpatient(ma_lk="LK-TEO", patient_code="BN-TEO", name="Lê Văn Tèo", cccd="", birth="201405010000")
+    import_visits(db, elder.with_(cards=""), younger.with_(cards=""))
+    codes = Codes()
+    with db.uow() as uow:
+        mother = patients.get_or_create_account(uow, "zalo", f"{OA}:mother")
+        ra.start_phone_check(uow, mother, "+84912345678", codes, now=MORNING)
+        found = ra.check_code(uow, mother, codes.code, now=MORNING)
+        for purpose in (consent.SUMMARY, consent.RESULTS):
+            consent.decide(uow, mother, purpose, True, channel="zalo", now=MORNING)
+    assert sorted((x.full_name, x.relation, x.is_child) for x in found) == [
+        ("Lê Văn Tèo", "guardian", True),
+        ("Lê Văn Tí", "guardian", True),
+    ]
+    next_day = MORNING + dt.timedelta(days=1)  # 04/11/2026, 09:00: Tí is 16
+    assert plan_result_notices(db, ZaloResultNotifier(), now=next_day) == 1
+    [(_user, message)] = sent(db)
+    assert str(current_visit(db, "LK-TEO")) in message.buttons[0].payload
+
+
+def test_the_results_message_and_its_zns_data_carry_no_health_data_even_for_an_excluded_visit(db, world):
+    from bot.zalo_webhook.record_channel import result_message
+    from core.emr.result_notices import ResultNotice
+
+    notice = ResultNotice(
+        key="results:7:1",
+        account_id=1,
+        account_provider="zalo",
+        account_key="oa:u",
+        visit_id=7,
+        facility_name="Bệnh viện Thử nghiệm",
+        day=dt.date(2026, 11, 2),
+    )
+    message = result_message(notice)
+    assert set(message.zns_data) == {"facility", "date"}
+    assert message.zns_data == {"facility": "Bệnh viện Thử nghiệm", "date": "02/11/2026"}
+    assert message.text.startswith("Dạ, kết quả lần khám ngày 02/11/2026 tại Bệnh viện Thử nghiệm đã có.")

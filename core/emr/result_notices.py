@@ -5,8 +5,8 @@ Each run of the scheduler's job looks at the current, not cancelled visits impor
 ``LOOK_BACK`` (48 h: a scheduler down for a while catches up, a first run does not message history) that were
 discharged, or arrived, within ``recent_days`` (importing years of history messages nobody), of persons (merges
 followed, as the record reads: the root and everyone merged into it) with a live reader link of an account
-whose current consent is a yes. Each (visit version, account) gets one ``emr_result_notices`` row, unique:
-the channel queues the message (its idempotency key is the notice's key) and the row is written in one
+whose current consent is a yes (a guardian's link only while the child is under 16). Each (visit version,
+account) gets one ``emr_result_notices`` row, unique: the channel queues the message (its idempotency key is the notice's key) and the row is written in one
 transaction, so a crash, a rerun or a second scheduler sends nothing twice. A corrected re-import is a new
 visit version, so a new notice; the same file imported twice adds no version, so none. Nothing is planned
 22:00-06:00 (Vietnam time): the job waits, and its first run after 06:00 sends.
@@ -26,12 +26,14 @@ from sqlalchemy.orm import Session
 
 from core.booking.models import Account, Hospital
 from core.db import insert_ignoring_conflicts
-from core.timeutil import NIGHT_END, NIGHT_START, to_local, utcnow
+from core.timeutil import NIGHT_END, NIGHT_START, local_today, to_local, utcnow
 from core.uow import Database, UnitOfWork
 
 from .consent import RESULTS, consent_text
 from .models import ConsentDecision, Person, ReaderLink, ResultNoticeRow, Visit
+from .phone_holders import is_child
 from .reading import MAX_MERGE_DEPTH
+from .record_access import GUARDIAN
 
 LOOK_BACK = dt.timedelta(hours=48)
 BATCH = 500
@@ -113,9 +115,15 @@ def _due(session: Session, now: dt.datetime, recent_days: int) -> list[ResultNot
     if not readers:
         return []
     roots = _roots(session, {r.person_id for r in readers})
+    today = local_today(now)
     accounts: dict[int, list[tuple[int, str, str]]] = {}  # root person -> its readers
     for r in readers:
-        accounts.setdefault(roots[r.person_id], []).append((r.account_id, r.provider, r.external_id))
+        root = roots[r.person_id]
+        if r.relation == GUARDIAN and not is_child(session.get(Person, root), today):
+            continue  # a guardian is told of a child's visits only: from 16 the person links for themselves
+        accounts.setdefault(root, []).append((r.account_id, r.provider, r.external_id))
+    if not accounts:
+        return []
     members = _members(session, set(accounts))
     notices: list[ResultNotice] = []
     for chunk in _chunks(sorted(members), BATCH):
@@ -206,7 +214,7 @@ _LATEST_DECISION = (
     .scalar_subquery()
 )
 _READERS = (
-    select(ReaderLink.account_id, ReaderLink.person_id, Account.provider, Account.external_id)
+    select(ReaderLink.account_id, ReaderLink.person_id, ReaderLink.relation, Account.provider, Account.external_id)
     .join(Account, Account.id == ReaderLink.account_id)
     .where(
         ReaderLink.removed_at.is_(None),
