@@ -7,9 +7,10 @@ discharged, or arrived, within ``recent_days`` (importing years of history messa
 followed, as the record reads: the root and everyone merged into it) with a live reader link of an account
 whose current consent is a yes (a guardian's link only while the child is under 16). Each (visit version,
 account) gets one ``emr_result_notices`` row, unique: the channel queues the message (its idempotency key is
-the notice's key) and the row is written in one transaction, so a crash, a rerun or a second scheduler sends nothing twice. A corrected re-import is a new
-visit version, so a new notice; the same file imported twice adds no version, so none. Nothing is planned
-22:00-06:00 (Vietnam time): the job waits, and its first run after 06:00 sends.
+the notice's key) and the row is written in one transaction, so a crash, a rerun or a second scheduler sends
+nothing twice. A corrected re-import is a new visit version, so a new notice; the same file imported twice adds
+no version, so none. Nothing is planned 22:00-06:00 (Vietnam time): the job waits, and its first run after
+06:00 sends.
 
 The notice carries no health data: the facility, the day and a way to open the visit (the channel's button).
 """
