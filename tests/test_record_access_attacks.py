@@ -435,3 +435,103 @@ def test_the_results_message_and_its_zns_data_carry_no_health_data_even_for_an_e
     assert set(message.zns_data) == {"facility", "date"}
     assert message.zns_data == {"facility": "Bệnh viện Thử nghiệm", "date": "02/11/2026"}
     assert message.text.startswith("Dạ, kết quả lần khám ngày 02/11/2026 tại Bệnh viện Thử nghiệm đã có.")
+
+
+# --- the API and the CLI --------------------------------------------------------------------------------------------
+
+LINKS = "/api/v1/emr/links"
+
+
+@pytest.fixture
+def his_client(db, database_url, world):
+    from core import access
+    from core.config import Settings
+    from henkham.web import create_app
+
+    add_hospital(db, "other")
+    client = create_app(Settings(database_url=database_url, rate_limit_enabled=False), database=db).test_client()
+    with db.uow() as uow:
+        key = access.create_api_key(uow, name="his-test", kind="his", hospital_slug="test")
+    return client, {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b"null",
+        b'"code"',
+        b'{"code": null, "person_id": 1}',
+        b'{"code": "ABCDEFGH", "person_id": "1"}',
+        b'{"code": "ABCDEFGH", "person_id": 1.5}',
+        b'{"code": "ABCDEFGH", "person_id": 99999999999999999999}',
+        b'{"code": "ABCDEFGH", "person_id": -1}',
+        b'{"code": "ABCDEFGH", "person_id": true}',
+        b'{"code": "\\u0000\\u0000", "person_id": 1}',
+        b'{"code": "\\ud800", "person_id": 1}',
+        b'{"code": ["ABCDEFGH"], "person_id": 1}',
+        b'{"code": "ABCDEFGH", "person_id": 1, "relation": null}',
+        b'{"code": "' + b"A" * 5000 + b'", "person_id": 1}',
+        b'{"code": "ABCDEFGH", "person_id": 1}' * 2,
+        b"[" * 5000,
+    ],
+)
+def test_a_bad_link_body_is_a_json_error_never_a_500(his_client, body):
+    client, headers = his_client
+    response = client.post(LINKS, data=body, headers={**headers, "Content-Type": "application/json"})
+    assert 400 <= response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300])
+    error = response.get_json()["error"]
+    assert error["code"] and error["message"] and error["message_vi"].startswith("Dạ")
+
+
+@pytest.mark.parametrize(
+    "path", [f"{LINKS}/0", f"{LINKS}/99999999999999999999", f"{LINKS}/-1", f"{LINKS}/abc", f"{LINKS}/2147483648"]
+)
+def test_a_bad_link_id_is_a_json_error(his_client, path):
+    client, headers = his_client
+    response = client.delete(path, headers=headers)
+    assert response.status_code in (404, 422), response.get_data(as_text=True)[:300]
+    assert response.get_json()["error"]["code"]
+
+
+@pytest.mark.parametrize("person", ["0", "99999999999999999999", "2147483648", "-5"])
+def test_a_bad_person_id_in_the_links_path_is_a_json_error(his_client, person):
+    client, headers = his_client
+    response = client.get(f"/api/v1/emr/persons/{person}/links", headers=headers)
+    assert response.status_code in (404, 422), response.get_data(as_text=True)[:300]
+    assert response.get_json()["error"]["code"]
+
+
+@pytest.fixture
+def cli_run(database_url, world):
+    from click.testing import CliRunner
+
+    from henkham import bootstrap
+    from henkham.cli import cli
+
+    runner = CliRunner(env={"HENKHAM_DATABASE_URL": database_url})
+    bootstrap.load_settings()
+    return lambda *args: runner.invoke(cli, ["emr", *args])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["link", "--code", "ABCDEFGH", "--person", "2147483648", "--staff", "c"],
+        ["link", "--code", "ABCDEFGH", "--person", "99999999999999999999", "--staff", "c"],
+        ["link", "--code", "", "--person", "1", "--staff", "c"],
+        ["link", "--code", "ABCDEFGH", "--cccd", "", "--staff", "c"],
+        ["link", "--code", "ABCDEFGH", "--person", "1", "--staff", ""],
+        ["links", "--person", "2147483648"],
+        ["unlink", "--link", "2147483648", "--staff", "c"],
+        ["unlink", "--link", "99999999999999999999", "--staff", "c"],
+    ],
+)
+def test_the_cli_refuses_bad_values_in_one_line(db, cli_run, args):
+    result = cli_run(*args)
+    assert result.exit_code in (1, 2), result.output
+    lines = [x for x in result.stderr.splitlines() if not x.startswith("henkham: development mode")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), repr(result.exception)
+    assert "Traceback" not in result.output
