@@ -5,7 +5,7 @@ RASA_VENV := .venv-rasa
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: setup run test lint format migrate demo clean bench bench-conversation bench-emr train nlu-eval
+.PHONY: setup run test lint format migrate demo clean bench bench-conversation bench-emr bench-record train nlu-eval
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -49,6 +49,8 @@ bench-conversation: $(VENV)/.installed $(RASA_VENV)/.installed
 bench-reminders: $(VENV)/.installed ; @$(BIN)/python bench/reminders.py $(ARGS)
 ## bench-emr: import a 10,000-visit HIS file (visits/s) and read a 50-visit record (p50/p99), PostgreSQL
 bench-emr: $(VENV)/.installed ; @$(BIN)/python bench/emr_import.py $(ARGS)
+## bench-record: 2,000 record-summary look-ups in core as the chat asks them (50-visit records, audit included), PostgreSQL
+bench-record: $(VENV)/.installed ; @$(BIN)/python bench/record_summary.py $(ARGS)
 
 ## train: train the Rasa model (NLU + dialogue) into models/, with the fixed seeds of bot/config.yml
 train: $(RASA_VENV)/.installed

@@ -24,7 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 DEFAULT_ICD10: tuple[str, ...] = ("F", "B20-B24", "Z21", "R75", "Z11.4", "Z20.6", "Z71.7", "O98.7")
@@ -42,6 +42,7 @@ def _code(text: str) -> str:
     return "".join(text.split()).upper().replace(".", "")
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Lower case without diacritics ("Xét nghiệm HIV" -> "xet nghiem hiv"), for word matching."""
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))

@@ -272,6 +272,10 @@ def link_at_desk(
             "Dạ, quan hệ liên kết chỉ là bản thân hoặc người giám hộ ạ.",
             field="relation",
         )
+    # The person first: staff of another hospital learn nothing of the code, and do not use it up.
+    person = _person(session, person_id)
+    if staff.hospital_id is not None and not visited(session, person.id, staff.hospital_id):
+        _refuse(uow, OtherHospital("person"), staff, at, record_kind="emr_person", record_id=person.id)
     normalised = _SEPARATORS.sub("", code or "").upper()
     challenge = None
     if len(normalised) == DESK_LENGTH and all(ch in ALPHABET for ch in normalised):
@@ -285,9 +289,6 @@ def link_at_desk(
             challenge = None
     if challenge is None or challenge.expires_at <= at:
         _refuse(uow, DeskCodeUnknown(), staff, at, record_id="desk")
-    person = _person(session, person_id)
-    if staff.hospital_id is not None and not visited(session, person.id, staff.hospital_id):
-        _refuse(uow, OtherHospital("person"), staff, at, record_kind="emr_person", record_id=person.id)
     if relation == GUARDIAN and not is_child(person, local_today(at)):
         _refuse(uow, NotGuardian(), staff, at, record_kind="emr_person", record_id=person.id)
     challenge.used_at = at

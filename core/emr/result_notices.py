@@ -1,11 +1,11 @@
 """ "Your results are ready": one notice per imported visit version to each account that reads the person's
 record in chat and agreed to be told (consent ``result_notifications``).
 
-Each run of the scheduler's job looks at the current, not cancelled visits imported in the last
-``LOOK_BACK`` (48 h: a scheduler down for a while catches up, a first run does not message history) that were
-discharged, or arrived, within ``recent_days`` (importing years of history messages nobody), of persons (merges
-followed, as the record reads: the root and everyone merged into it) with a live reader link of an account
-whose current consent is a yes (a guardian's link only while the child is under 16). Each (visit version,
+Each run of the scheduler's job looks at the current, not cancelled visits imported in the last ``LOOK_BACK``
+(48 h: a scheduler down for a while catches up, a first run does not message history) that were discharged, or
+arrived, within ``recent_days`` (importing years of history messages nobody), of persons (merges followed, as
+the record reads: the root and everyone merged into it) with a live reader link of an account whose current
+consent is a yes (a guardian's link only while the child is under 16, as for reading). Each (visit version,
 account) gets one ``emr_result_notices`` row, unique: the channel queues the message (its idempotency key is
 the notice's key) and the row is written in one transaction, so a crash, a rerun or a second scheduler sends
 nothing twice. A corrected re-import is a new visit version, so a new notice; the same file imported twice adds
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from core.booking.models import Account, Hospital
 from core.db import insert_ignoring_conflicts
-from core.timeutil import NIGHT_END, NIGHT_START, local_today, to_local, utcnow
+from core.timeutil import NIGHT_END, NIGHT_START, to_local, utcnow
 from core.uow import Database, UnitOfWork
 
 from .consent import RESULTS, consent_text
@@ -116,12 +116,12 @@ def _due(session: Session, now: dt.datetime, recent_days: int) -> list[ResultNot
     if not readers:
         return []
     roots = _roots(session, {r.person_id for r in readers})
-    today = local_today(now)
+    grown = _grown_up(session, {roots[r.person_id] for r in readers if r.relation == GUARDIAN}, now)
     accounts: dict[int, list[tuple[int, str, str]]] = {}  # root person -> its readers
     for r in readers:
         root = roots[r.person_id]
-        if r.relation == GUARDIAN and not is_child(session.get(Person, root), today):
-            continue  # a guardian is told of a child's visits only: from 16 the person links for themselves
+        if r.relation == GUARDIAN and root in grown:
+            continue  # a guardian reads a child's record only while the child is under 16: nothing to tell
         accounts.setdefault(root, []).append((r.account_id, r.provider, r.external_id))
     if not accounts:
         return []
@@ -187,6 +187,13 @@ def _members(session: Session, roots: set[int]) -> dict[int, int]:
         members.update(found)
         frontier = set(found)
     return members
+
+
+def _grown_up(session: Session, person_ids: set[int], now: dt.datetime) -> set[int]:
+    """Those of ``person_ids`` who are no child (16 or older, or of unknown age) today."""
+    today = to_local(now).date()
+    found = session.scalars(select(Person).where(Person.id.in_(sorted(person_ids)))) if person_ids else []
+    return {person.id for person in found if not is_child(person, today)}
 
 
 def _told(session: Session, visit_ids: list[int]) -> set[tuple[int, int]]:
