@@ -535,3 +535,67 @@ def test_the_cli_refuses_bad_values_in_one_line(db, cli_run, args):
     lines = [x for x in result.stderr.splitlines() if not x.startswith("henkham: development mode")]
     assert len(lines) == 1 and lines[0].startswith("error: "), repr(result.exception)
     assert "Traceback" not in result.output
+
+
+# --- the Vietnamese answers ------------------------------------------------------------------------------------------
+
+
+def patient_texts() -> dict[str, str]:
+    """Every answer of the record chat that a refusal or a step gives the patient, by name."""
+    from bot.actions import record_text, records
+    from core.emr import link_refusals as refusals_module
+    from core.emr import summaries
+
+    until = NOW + dt.timedelta(hours=1)
+    errors = [
+        refusals_module.PhoneNotOnRecord(),
+        refusals_module.PhoneShared(),
+        refusals_module.WrongCode(3),
+        refusals_module.CodeExpired(),
+        refusals_module.NoPendingCode(),
+        refusals_module.LockedOut(until),
+        refusals_module.TooManyCodes(until),
+        refusals_module.NotLinked(),
+        refusals_module.NotGuardian(),
+        refusals_module.DeskCodeUnknown(),
+        consent.NoConsent(consent.SUMMARY),
+        summaries.VisitNotInRecord(),
+        OtherHospital("person"),
+    ]
+    texts = {type(e).__name__: e.message_vi for e in errors}
+    for name in ("TYPED_PHONE", "NO_SHARED_PHONE", "NOT_A_CODE", "CONSENT_REFUSED", "RESULTS_YES", "RESULTS_NO"):
+        texts[name] = getattr(records, name)
+    texts |= {"WITHDRAWN": records.WITHDRAWN, "NOT_LINKED": records.NOT_LINKED, "UNLINK": records.UNLINK_QUESTION}
+    texts |= {"RESULTS_QUESTION": record_text.RESULTS_QUESTION, "SEE_DOCTOR": record_text.SEE_DOCTOR}
+    return texts
+
+
+def test_every_answer_is_polite_vietnamese_without_jargon():
+    for name, text in patient_texts().items():
+        assert text.startswith("Dạ") or name == "RESULTS_QUESTION", (name, text)
+        assert text.rstrip().endswith(("ạ.", "ạ?", "ạ!")), (name, text)
+        for jargon in ("ZNS", "OTP", "OA ", "ICD", "audit", "link", "record", "account", "token"):
+            assert jargon not in text, (name, jargon, text)
+
+
+def test_the_steps_of_the_code_and_the_link_read_well():
+    from bot.actions import record_text
+    from core.emr.record_access import Linked
+
+    mai_linked = Linked(1, 1, "self", "Trần Thị Mai", "Mai", 1985, False, "otp")
+    na_linked = Linked(2, 2, "guardian", "Trần Gia Na", "Na", 2018, True, "otp")
+    linked = record_text.linked_text([mai_linked, na_linked])
+    assert (
+        linked
+        == "Dạ, em đã xác nhận số điện thoại. Anh/chị đã liên kết hồ sơ: Trần Thị Mai (bản thân), Bé Trần Gia Na ạ."
+    )
+
+
+def test_the_code_question_names_no_jargon():
+    from bot.actions import records
+    from tests.test_record_chat_form import run, said, tracker
+
+    _, messages = run(records.AskRecordCode(), tracker("inform", {"record_phone": "091****678"}))
+    text = said(messages)
+    assert text.startswith("Dạ, em đã gửi mã xác nhận 6 số qua tin nhắn Zalo tới số 091****678.")
+    assert "ZNS" not in text and text.endswith("ạ.")
