@@ -23,6 +23,7 @@ from core.emr.exclusions import Exclusions
 from core.emr.models import Person, Visit
 from core.emr.summaries import VisitNotInRecord, chat_record
 from core.tenancy import OtherHospital
+from tests import emr_his_files as his
 from tests.emr_people import NOW, mai, store_visit
 from tests.factories import add_hospital
 from tests.test_emr_record_access import (
@@ -383,3 +384,218 @@ def test_no_name_phone_cccd_or_code_in_the_logs(db, world, sender, caplog):
     text = caplog.text
     for secret in ("Trần Thị Mai", "Mai", "912345678", "0912", "079185001234", sender.code, code):
         assert secret not in text, secret
+
+
+# --- result notices -------------------------------------------------------------------------------------------------
+
+
+def test_no_result_notice_to_a_guardian_once_the_child_is_16(db, world):
+    """Two children on their mother's phone, linked as her wards; the elder turns 16 the day after the visits:
+    the mother is told of the younger one's results only (a 16-year-old's visit is no longer hers to hear of)."""
+    from bot.zalo_webhook.record_channel import ZaloResultNotifier
+    from core.booking import patients
+    from core.emr.result_notices import plan_result_notices
+    from tests.test_emr_result_notices import NOW as MORNING
+    from tests.test_emr_result_notices import OA, Codes, current_visit, import_visits, sent
+
+    elder = his.outpatient(ma_lk="LK-TI", patient_code="BN-TI", name="Lê Văn Tí", cccd="", birth="201011040000")
+    younger = his.outpatient(ma_lk="LK-TEO", patient_code="BN-TEO", name="Lê Văn Tèo", cccd="", birth="201405010000")
+    import_visits(db, elder.with_(cards=""), younger.with_(cards=""))
+    codes = Codes()
+    with db.uow() as uow:
+        mother = patients.get_or_create_account(uow, "zalo", f"{OA}:mother")
+        ra.start_phone_check(uow, mother, "+84912345678", codes, now=MORNING)
+        found = ra.check_code(uow, mother, codes.code, now=MORNING)
+        for purpose in (consent.SUMMARY, consent.RESULTS):
+            consent.decide(uow, mother, purpose, True, channel="zalo", now=MORNING)
+    assert sorted((x.full_name, x.relation, x.is_child) for x in found) == [
+        ("Lê Văn Tèo", "guardian", True),
+        ("Lê Văn Tí", "guardian", True),
+    ]
+    next_day = MORNING + dt.timedelta(days=1)  # 04/11/2026, 09:00: Tí is 16
+    assert plan_result_notices(db, ZaloResultNotifier(), now=next_day) == 1
+    [(_user, message)] = sent(db)
+    assert str(current_visit(db, "LK-TEO")) in message.buttons[0].payload
+
+
+def test_the_results_message_and_its_zns_data_carry_no_health_data_even_for_an_excluded_visit(db, world):
+    from bot.zalo_webhook.record_channel import result_message
+    from core.emr.result_notices import ResultNotice
+
+    notice = ResultNotice(
+        key="results:7:1",
+        account_id=1,
+        account_provider="zalo",
+        account_key="oa:u",
+        visit_id=7,
+        facility_name="Bệnh viện Thử nghiệm",
+        day=dt.date(2026, 11, 2),
+    )
+    message = result_message(notice)
+    assert set(message.zns_data) == {"facility", "date"}
+    assert message.zns_data == {"facility": "Bệnh viện Thử nghiệm", "date": "02/11/2026"}
+    assert message.text.startswith("Dạ, kết quả lần khám ngày 02/11/2026 tại Bệnh viện Thử nghiệm đã có.")
+
+
+# --- the API and the CLI --------------------------------------------------------------------------------------------
+
+LINKS = "/api/v1/emr/links"
+
+
+@pytest.fixture
+def his_client(db, database_url, world):
+    from core import access
+    from core.config import Settings
+    from henkham.web import create_app
+
+    add_hospital(db, "other")
+    client = create_app(Settings(database_url=database_url, rate_limit_enabled=False), database=db).test_client()
+    with db.uow() as uow:
+        key = access.create_api_key(uow, name="his-test", kind="his", hospital_slug="test")
+    return client, {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b"null",
+        b'"code"',
+        b'{"code": null, "person_id": 1}',
+        b'{"code": "ABCDEFGH", "person_id": "1"}',
+        b'{"code": "ABCDEFGH", "person_id": 1.5}',
+        b'{"code": "ABCDEFGH", "person_id": 99999999999999999999}',
+        b'{"code": "ABCDEFGH", "person_id": -1}',
+        b'{"code": "ABCDEFGH", "person_id": true}',
+        b'{"code": "\\u0000\\u0000", "person_id": 1}',
+        b'{"code": "\\ud800", "person_id": 1}',
+        b'{"code": ["ABCDEFGH"], "person_id": 1}',
+        b'{"code": "ABCDEFGH", "person_id": 1, "relation": null}',
+        b'{"code": "' + b"A" * 5000 + b'", "person_id": 1}',
+        b'{"code": "ABCDEFGH", "person_id": 1}' * 2,
+        b"[" * 5000,
+    ],
+)
+def test_a_bad_link_body_is_a_json_error_never_a_500(his_client, body):
+    client, headers = his_client
+    response = client.post(LINKS, data=body, headers={**headers, "Content-Type": "application/json"})
+    assert 400 <= response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300])
+    error = response.get_json()["error"]
+    assert error["code"] and error["message"] and error["message_vi"].startswith("Dạ")
+
+
+@pytest.mark.parametrize(
+    "path", [f"{LINKS}/0", f"{LINKS}/99999999999999999999", f"{LINKS}/-1", f"{LINKS}/abc", f"{LINKS}/2147483648"]
+)
+def test_a_bad_link_id_is_a_json_error(his_client, path):
+    client, headers = his_client
+    response = client.delete(path, headers=headers)
+    assert response.status_code in (404, 422), response.get_data(as_text=True)[:300]
+    assert response.get_json()["error"]["code"]
+
+
+@pytest.mark.parametrize("person", ["0", "99999999999999999999", "2147483648", "-5"])
+def test_a_bad_person_id_in_the_links_path_is_a_json_error(his_client, person):
+    client, headers = his_client
+    response = client.get(f"/api/v1/emr/persons/{person}/links", headers=headers)
+    assert response.status_code in (404, 422), response.get_data(as_text=True)[:300]
+    assert response.get_json()["error"]["code"]
+
+
+@pytest.fixture
+def cli_run(database_url, world):
+    from click.testing import CliRunner
+
+    from henkham import bootstrap
+    from henkham.cli import cli
+
+    runner = CliRunner(env={"HENKHAM_DATABASE_URL": database_url})
+    bootstrap.load_settings()
+    return lambda *args: runner.invoke(cli, ["emr", *args])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["link", "--code", "ABCDEFGH", "--person", "2147483648", "--staff", "c"],
+        ["link", "--code", "ABCDEFGH", "--person", "99999999999999999999", "--staff", "c"],
+        ["link", "--code", "", "--person", "1", "--staff", "c"],
+        ["link", "--code", "ABCDEFGH", "--cccd", "", "--staff", "c"],
+        ["link", "--code", "ABCDEFGH", "--person", "1", "--staff", ""],
+        ["links", "--person", "2147483648"],
+        ["unlink", "--link", "2147483648", "--staff", "c"],
+        ["unlink", "--link", "99999999999999999999", "--staff", "c"],
+    ],
+)
+def test_the_cli_refuses_bad_values_in_one_line(db, cli_run, args):
+    result = cli_run(*args)
+    assert result.exit_code in (1, 2), result.output
+    lines = [x for x in result.stderr.splitlines() if not x.startswith("henkham: development mode")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), repr(result.exception)
+    assert "Traceback" not in result.output
+
+
+# --- the Vietnamese answers ------------------------------------------------------------------------------------------
+
+
+def patient_texts() -> dict[str, str]:
+    """Every answer of the record chat that a refusal or a step gives the patient, by name."""
+    from bot.actions import record_text, records
+    from core.emr import link_refusals as refusals_module
+    from core.emr import summaries
+
+    until = NOW + dt.timedelta(hours=1)
+    errors = [
+        refusals_module.PhoneNotOnRecord(),
+        refusals_module.PhoneShared(),
+        refusals_module.WrongCode(3),
+        refusals_module.CodeExpired(),
+        refusals_module.NoPendingCode(),
+        refusals_module.LockedOut(until),
+        refusals_module.TooManyCodes(until),
+        refusals_module.NotLinked(),
+        refusals_module.NotGuardian(),
+        refusals_module.DeskCodeUnknown(),
+        consent.NoConsent(consent.SUMMARY),
+        summaries.VisitNotInRecord(),
+        OtherHospital("person"),
+    ]
+    texts = {type(e).__name__: e.message_vi for e in errors}
+    for name in ("TYPED_PHONE", "NO_SHARED_PHONE", "NOT_A_CODE", "CONSENT_REFUSED", "RESULTS_YES", "RESULTS_NO"):
+        texts[name] = getattr(records, name)
+    texts |= {"WITHDRAWN": records.WITHDRAWN, "NOT_LINKED": records.NOT_LINKED, "UNLINK": records.UNLINK_QUESTION}
+    texts |= {"RESULTS_QUESTION": record_text.RESULTS_QUESTION, "SEE_DOCTOR": record_text.SEE_DOCTOR}
+    return texts
+
+
+def test_every_answer_is_polite_vietnamese_without_jargon():
+    for name, text in patient_texts().items():
+        assert text.startswith("Dạ") or name == "RESULTS_QUESTION", (name, text)
+        assert text.rstrip().endswith(("ạ.", "ạ?", "ạ!")), (name, text)
+        for jargon in ("ZNS", "OTP", "OA ", "ICD", "audit", "link", "record", "account", "token"):
+            assert jargon not in text, (name, jargon, text)
+
+
+def test_the_steps_of_the_code_and_the_link_read_well():
+    from bot.actions import record_text
+    from core.emr.record_access import Linked
+
+    mai_linked = Linked(1, 1, "self", "Trần Thị Mai", "Mai", 1985, False, "otp")
+    na_linked = Linked(2, 2, "guardian", "Trần Gia Na", "Na", 2018, True, "otp")
+    linked = record_text.linked_text([mai_linked, na_linked])
+    assert (
+        linked
+        == "Dạ, em đã xác nhận số điện thoại. Anh/chị đã liên kết hồ sơ: Trần Thị Mai (bản thân), Bé Trần Gia Na ạ."
+    )
+
+
+def test_the_code_question_names_no_jargon():
+    from bot.actions import records
+    from tests.test_record_chat_form import run, said, tracker
+
+    _, messages = run(records.AskRecordCode(), tracker("inform", {"record_phone": "091****678"}))
+    text = said(messages)
+    assert text.startswith("Dạ, em đã gửi mã xác nhận 6 số qua tin nhắn Zalo tới số 091****678.")
+    assert "ZNS" not in text and text.endswith("ạ.")
