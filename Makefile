@@ -5,7 +5,7 @@ RASA_VENV := .venv-rasa
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: setup run test lint format migrate demo clean bench bench-conversation bench-emr train nlu-eval
+.PHONY: setup run test lint format migrate demo clean bench bench-conversation bench-emr bench-record train nlu-eval
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -45,10 +45,12 @@ bench: $(VENV)/.installed
 
 ## bench-conversation: 20 users booking by chat through the whole stack, Rasa NLU parse latency and memory
 bench-conversation: $(VENV)/.installed $(RASA_VENV)/.installed
-	@$(BIN)/python bench/conversation.py
+	@$(BIN)/python bench/conversation.py $(ARGS)
 bench-reminders: $(VENV)/.installed ; @$(BIN)/python bench/reminders.py $(ARGS)
 ## bench-emr: import a 10,000-visit HIS file (visits/s) and read a 50-visit record (p50/p99), PostgreSQL
 bench-emr: $(VENV)/.installed ; @$(BIN)/python bench/emr_import.py $(ARGS)
+## bench-record: 2,000 record-summary look-ups in core as the chat asks them (50-visit records, audit included), PostgreSQL
+bench-record: $(VENV)/.installed ; @$(BIN)/python bench/record_summary.py $(ARGS)
 
 ## train: train the Rasa model (NLU + dialogue) into models/, with the fixed seeds of bot/config.yml
 train: $(RASA_VENV)/.installed

@@ -33,6 +33,14 @@ a slot). It measures:
    sequential for the latency, then ``--nlu-clients`` (4) concurrent clients for the throughput;
 3. the resident memory (RSS) of the Rasa server's process and its children after both runs (/proc).
 
+``--scenario record`` (issue 14) replaces the booking conversation of 1. by record summaries: before the run
+every user gets a record of ``--record-visits`` (50) visits at two hospitals, imported from HIS files, and a
+link to it (at the desk) with the consent to summaries in chat, through the core services
+(bench/record_world.py); the timed turns are then the user asking, with the same pauses, "cho em xem kết quả
+xét nghiệm", "đơn thuốc lần trước", "khi nào tái khám" and "chẩn đoán của em là gì". Every answer must show the
+user's own record (their name and masked CCCD, and their own result, drug quantity or re-exam date), else the
+conversation fails; p50/p95 are given per question too. Everything else (2., 3., the target) is the same.
+
 The load average and the CPU the machine spent outside the stack are printed: the users, the stack and
 everything else share this machine's cores. A missed target makes the exit status 1, as do missing bookings
 or failed conversations; 2 when the bench itself could not run, 130 when interrupted. The last line of the
@@ -71,6 +79,7 @@ from sqlalchemy import func, select
 
 from bench.booking import ADMIN_URL, ms, percentile, print_columns
 from bench.procstat import machine_busy, own_child, peak_rss_kib, postgres_backends, processes, tree
+from bench.record_world import RecordUser, seed_record_users
 from bot.zalo_webhook.models import InboundEvent, OutboundMessage
 from bot.zalo_webhook.processing import BOT_DOWN
 from core.booking.models import Appointment
@@ -106,6 +115,14 @@ CODE = re.compile(r"Mã lịch hẹn: ([A-Z0-9]{6})")
 REPLY_TIMEOUT = 120.0  # seconds a user waits for the answer to a message
 NOT_UNDERSTOOD = "chưa hiểu"  # the fallback action's and the forms' "not understood" answers
 MARKUP = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")  # [text](entity) or [text]{"entity": ...}
+# --scenario record: what each user asks, and what of their own record each answer must show (beside their name
+# and masked CCCD): bot/actions/record_text.py writes "Glucose: 4.50 mmol/L", "(100 viên, 5 ngày)", the date.
+RECORD_QUESTIONS = (
+    ("cho em xem kết quả xét nghiệm", lambda r: f"{r.glucose} mmol/L"),
+    ("đơn thuốc lần trước", lambda r: f"({r.drug_quantity} viên"),
+    ("khi nào tái khám", lambda r: f"{r.re_exam:%d/%m/%Y}"),
+    ("chẩn đoán của em là gì", lambda r: "Chẩn đoán:"),
+)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -271,6 +288,8 @@ class UserRun:
     bot_down: int = 0  # turns answered with the "assistant unavailable" message
     code: str | None = None
     error: str | None = None
+    record: RecordUser | None = None  # --scenario record: the user's record, what they must be shown
+    own_answers: int = 0  # --scenario record: answers that showed the user's own record
 
 
 def converse(chat: Chat, run: UserRun, think: float) -> None:
@@ -321,11 +340,33 @@ def converse(chat: Chat, run: UserRun, think: float) -> None:
     run.code = found.group(1) if found else None
 
 
+def converse_record(chat: Chat, run: UserRun, think: float) -> None:
+    """One user's record questions (RECORD_QUESTIONS), with the pauses of :func:`converse`; each answer must
+    show the user's own record."""
+    record = run.record
+    assert record is not None
+    rng = random.Random(run.index)
+    if think:
+        time.sleep(rng.uniform(0, think))
+    for number, (question, own_value) in enumerate(RECORD_QUESTIONS, start=1):
+        replies = chat.say(run.user, question)
+        run.turns += 1
+        said = text_of(replies)
+        run.not_understood += NOT_UNDERSTOOD in said
+        run.bot_down += BOT_DOWN in said
+        missing = [x for x in (record.full_name, record.cccd_masked, own_value(record)) if x not in said]
+        if missing:
+            raise ConversationError(f"turn {number} ({question!r}): {missing} not in {said[:300]!r}")
+        run.own_answers += 1
+        if think and number < len(RECORD_QUESTIONS):
+            time.sleep(think * rng.uniform(0.5, 1.5))
+
+
 def run_user(chat: Chat, run: UserRun, think: float, go: Any) -> None:
     try:
         if not go.wait(timeout=300):
             raise ConversationError("no start signal")
-        converse(chat, run, think)
+        (converse if run.record is None else converse_record)(chat, run, think)
     except Exception as error:  # a time-out, an unexpected answer, a missing button
         run.error = f"{type(error).__name__}: {str(error).strip()[:300]}"
 
@@ -368,6 +409,7 @@ class TurnTiming:
     first: float | None  # the first reply handed to Zalo
     last: float | None  # the last reply handed to Zalo
     outcome: str
+    text: str = ""  # what the user wrote
 
 
 @dataclass
@@ -401,7 +443,7 @@ def collect_turns(db: Database, simulator: Simulator, users: Sequence[str]) -> t
     }
     with db.reader() as uow:
         events = uow.session.execute(
-            select(InboundEvent.id, InboundEvent.received_at, InboundEvent.outcome).where(
+            select(InboundEvent.id, InboundEvent.received_at, InboundEvent.outcome, InboundEvent.payload).where(
                 InboundEvent.user_id.in_(users), InboundEvent.event_name == "user_send_text"
             )
         ).all()
@@ -421,7 +463,7 @@ def collect_turns(db: Database, simulator: Simulator, users: Sequence[str]) -> t
             moment, fallbacks = epoch(sent_at), fallbacks + 1
         by_event.setdefault(int(key.split(":")[1]), []).append((epoch(created_at), moment))
     turns = []
-    for event_id, received_at, outcome in events:
+    for event_id, received_at, outcome, payload in events:
         found = by_event.get(event_id, [])
         sent = [moment for _created, moment in found if moment is not None]
         turns.append(
@@ -431,9 +473,17 @@ def collect_turns(db: Database, simulator: Simulator, users: Sequence[str]) -> t
                 first=min(sent, default=None),
                 last=max(sent, default=None),
                 outcome=outcome,
+                text=message_text(payload),
             )
         )
     return turns, fallbacks
+
+
+def message_text(payload: str) -> str:
+    """The text of a ``user_send_text`` webhook body."""
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        return str(json.loads(payload)["message"]["text"])
+    return ""
 
 
 def count_bookings(db: Database, codes: Sequence[str]) -> int:
@@ -491,26 +541,41 @@ def conversation_phase(
     )
 
 
+def phase_users(args: argparse.Namespace) -> dict[str, list[str]]:
+    """The users of each phase of :func:`run_conversations` (their Zalo user ids)."""
+    phases = {
+        "warmup": ["bench-warmup"],
+        "alone": ["bench-alone"],
+        "load": [f"bench-user-{i + 1:03d}" for i in range(args.users)],
+    }
+    if args.saturation:
+        phases["rush"] = [f"bench-rush-{i + 1:03d}" for i in range(args.users)]
+    return phases
+
+
 def run_conversations(
-    stack: Stack, url: str, dbname: str, args: argparse.Namespace
+    stack: Stack, url: str, dbname: str, args: argparse.Namespace, records: dict[str, RecordUser]
 ) -> tuple[ConversationResult, ConversationResult, ConversationResult | None]:
     """A warm-up conversation (untimed), one user alone (the reference), ``--users`` users at once who take
     ``--think`` seconds to answer (the target), then (unless ``--no-saturation``) as many who answer at once
-    (the stack's capacity)."""
+    (the stack's capacity). With ``records`` (--scenario record), the users ask about their records."""
+    users = phase_users(args)
+
+    def runs(phase: str, first: int = 0) -> list[UserRun]:
+        return [UserRun(user, first + i, record=records.get(user)) for i, user in enumerate(users[phase])]
+
     log("conversations: one untimed warm-up conversation")
-    warmup = conversation_phase(stack, url, dbname, [UserRun("bench-warmup", 1)], 0.0, args.poll)
+    warmup = conversation_phase(stack, url, dbname, runs("warmup", 1), 0.0, args.poll)
     if warmup.errors:
         raise BenchError(f"the warm-up conversation failed: {warmup.errors[0].error}")
     log("conversations: one user alone (reference)")
-    alone = conversation_phase(stack, url, dbname, [UserRun("bench-alone", 0)], 0.0, args.poll)
+    alone = conversation_phase(stack, url, dbname, runs("alone"), 0.0, args.poll)
     log(f"conversations: {args.users} users at once, about {args.think:g} s think time")
-    runs = [UserRun(f"bench-user-{i + 1:03d}", i) for i in range(args.users)]
-    load = conversation_phase(stack, url, dbname, runs, args.think, args.poll)
+    load = conversation_phase(stack, url, dbname, runs("load"), args.think, args.poll)
     if not args.saturation:
         return alone, load, None
     log(f"conversations: {args.users} users at once answering without a pause (saturation)")
-    runs = [UserRun(f"bench-rush-{i + 1:03d}", i) for i in range(args.users)]
-    return alone, load, conversation_phase(stack, url, dbname, runs, 0.0, args.poll)
+    return alone, load, conversation_phase(stack, url, dbname, runs("rush"), 0.0, args.poll)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -646,8 +711,10 @@ def figures(
     sequential: ParseRun,
     concurrent: ParseRun,
     memory: tuple[int, int, int],
+    *,
+    records: bool = False,
 ) -> tuple[list[list[str]], dict[str, Any]]:
-    """The table rows and the JSON figures."""
+    """The table rows and the JSON figures (``records``: of --scenario record)."""
     users = len(load.users)
     first = load.latencies("received", "first")
     turns = len(load.turns)
@@ -678,6 +745,10 @@ def figures(
             rate(len(alone.turns), alone.wall),
         ),
     ]
+    if records:  # each question's own figures, under the first row
+        rows[1:1] = [
+            row(f"  «{question}»", users, question_latencies(load, question)) for question, _ in RECORD_QUESTIONS
+        ]
     if rush is not None:
         rush_first = rush.latencies("received", "first")
         rows.append(
@@ -710,7 +781,17 @@ def figures(
             "turns_per_s": round(len(rush.turns) / rush.wall, 2) if rush.wall > 0 else None,
             "turn_first_reply_ms": summary(rush.latencies("received", "first")),
         },
-        "bookings": {"users": users, "codes": sum(1 for u in load.users if u.code), "in_db": load.bookings_in_db},
+        **(
+            {"records": {"users": users, "own_answers": sum(u.own_answers for u in load.users)}}
+            if records
+            else {
+                "bookings": {
+                    "users": users,
+                    "codes": sum(1 for u in load.users if u.code),
+                    "in_db": load.bookings_in_db,
+                }
+            }
+        ),
         "not_understood_turns": sum(u.not_understood for u in load.users),
         "failed_conversations": len(load.errors),
         "nlu_texts": len(sequential.latencies),
@@ -726,6 +807,11 @@ def figures(
         "targets": {"turn_p95": turn_verdict, "nlu_parse_p95": parse_verdict},
     }
     return rows, data
+
+
+def question_latencies(result: ConversationResult, question: str) -> list[float]:
+    """Seconds from the webhook to the first reply of the turns that asked ``question``, sorted."""
+    return sorted(t.first - t.received for t in result.turns if t.text == question and t.first is not None)
 
 
 def rasa_memory(pid: int | None) -> tuple[int, int, int]:
@@ -751,10 +837,16 @@ def run(url: str, dbname: str, folder: Path, args: argparse.Namespace) -> int:
     print(f"model       : {ensure_model(folder, args.train_wait)}")
     upgrade(url)
     db = Database(url)
+    records: dict[str, RecordUser] = {}
     try:
         build_world(
             db, start=local_today(), days=16, capacity=args.capacity, booking_horizon_days=30, min_lead_minutes=60
         )
+        if args.scenario == "record":
+            everyone = [user for names in phase_users(args).values() for user in names]
+            log(f"records: {len(everyone)} users × {args.record_visits} visits, imported, linked, consenting")
+            seeded = seed_record_users(db, everyone, OA_ID, visits=args.record_visits)
+            records = {user.user_id: user for user in seeded}
     finally:
         db.dispose()
     print(
@@ -762,21 +854,26 @@ def run(url: str, dbname: str, folder: Path, args: argparse.Namespace) -> int:
         f"threads in this process; henkham actions, scripts/rasa-server, Zalo simulator as processes"
     )
     print(f"world       : hospital 'test' (nhi, mat), 16 days of slots, {args.capacity} seats a slot")
+    if records:
+        print(
+            f"records     : {len(records)} users, each linked (at the desk) to a record of {args.record_visits} "
+            "visits at 'test' and 'other', consenting to summaries in chat"
+        )
     print()
     log("stack: starting")
     with running_stack(url, folder, inbox_threads=args.inbox_threads, sender_threads=args.sender_threads) as stack:
         log(f"stack: up (Rasa pid {stack.rasa_pid}, action server pid {stack.actions_pid})")
-        alone, load, rush = run_conversations(stack, url, dbname, args)
+        alone, load, rush = run_conversations(stack, url, dbname, args, records)
         log(f"conversations: {len(load.turns)} turns in {load.wall:.1f} s")
         sequential, concurrent, text_count = run_nlu(stack, dbname, args)
         memory = rasa_memory(stack.rasa_pid)
     load_after = os.getloadavg()
 
-    rows, data = figures(alone, load, rush, sequential, concurrent, memory)
+    rows, data = figures(alone, load, rush, sequential, concurrent, memory, records=bool(records))
     users = load.users
     print()
     print(
-        f"Results: {len(users)} users at once × booking conversation "
+        f"Results: {len(users)} users at once × {'record questions' if records else 'booking conversation'} "
         f"({len(load.turns) / max(1, len(users)):.1f} turns each), think about {args.think:g} s "
         f"(0.5-1.5 times, arrivals spread over {args.think:g} s), poll {args.poll:g} s; "
         f"{args.inbox_threads} inbox / {args.sender_threads} sender threads; NLU over {text_count} texts"
@@ -791,7 +888,11 @@ def run(url: str, dbname: str, folder: Path, args: argparse.Namespace) -> int:
     everyone = [u for phase in phases for u in phase.users]
     booked = sum(1 for u in everyone if u.code)
     in_db = sum(phase.bookings_in_db for phase in phases)
-    print(f"bookings    : {booked}/{len(everyone)} users got a code; {in_db} of them booked in the DB")
+    own = sum(1 for u in everyone if u.own_answers == len(RECORD_QUESTIONS))
+    if records:
+        print(f"records     : {own}/{len(everyone)} users were shown their own record in every answer")
+    else:
+        print(f"bookings    : {booked}/{len(everyone)} users got a code; {in_db} of them booked in the DB")
     print(
         f"turns       : {len(load.turns)} user messages; "
         f"{sum(u.not_understood for u in users)} answered 'not understood', "
@@ -819,13 +920,16 @@ def run(url: str, dbname: str, folder: Path, args: argparse.Namespace) -> int:
         print(f"FAILED      : {u.user} after {u.turns} turns: {u.error}", file=sys.stderr)
 
     problems = [f"target {name} {v}" for name, v in data["targets"].items() if v != "PASS"]
-    if booked != len(everyone) or in_db != len(everyone):
+    if records and own != len(everyone):
+        problems.append(f"own records shown to {own}/{len(everyone)} users")
+    if not records and (booked != len(everyone) or in_db != len(everyone)):
         problems.append(f"bookings {in_db}/{len(everyone)}")
     if failed:
         problems.append(f"{len(failed)} conversations failed")
     if nlu_errors:
         problems.append(f"{nlu_errors} NLU requests failed")
     data.update(
+        scenario=args.scenario,
         database=url.split(":")[0].split("+")[0],
         inbox_threads=args.inbox_threads,
         sender_threads=args.sender_threads,
@@ -843,6 +947,15 @@ def run(url: str, dbname: str, folder: Path, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = bench_parser(__doc__)
     add_database_arguments(parser, ADMIN_URL, None)
+    parser.add_argument(
+        "--scenario",
+        choices=("booking", "record"),
+        default="booking",
+        help="what the users do: book an appointment (booking, the default) or ask about their records (record)",
+    )
+    parser.add_argument(
+        "--record-visits", type=int, default=50, help="visits of each user's record, --scenario record (50)"
+    )
     parser.add_argument("--users", type=int, default=20, help="users chatting at once (20)")
     parser.add_argument(
         "--think",

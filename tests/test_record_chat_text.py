@@ -107,7 +107,7 @@ def test_a_withheld_visit_shows_nothing_clinical_only_see_the_doctor() -> None:
 def test_withheld_result_lines_are_counted_and_sent_to_the_doctor() -> None:
     partly = VisitSummary(REF, (), (), VISIT.lab, (), "", None, False, 1)
     said = text(record_text.summary_messages(record("xet_nghiem", partly)))
-    assert "Có 1 kết quả không gửi qua Zalo" in said and record_text.SEE_DOCTOR in said
+    assert "Có 1 kết quả không gửi qua Zalo: " + record_text.WITHHELD_LINES in said
 
 
 def test_other_visits_are_buttons_carrying_the_visit_the_person_and_the_section() -> None:

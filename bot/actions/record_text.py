@@ -30,6 +30,7 @@ from .replies import MAX_BUTTONS, STAFF_BUTTON, button
 MESSAGE_CHARS = 1000  # a part longer than this is split on lines (Zalo's limit is 2,000; shorter reads better)
 ABNORMAL = "(bất thường)"
 SEE_DOCTOR = "Dạ, phần này anh/chị vui lòng trao đổi trực tiếp với bác sĩ ạ."
+WITHHELD_LINES = "anh/chị vui lòng trao đổi trực tiếp với bác sĩ về các kết quả này ạ."
 DISCLAIMER = (
     "Đây là bản tóm tắt, không phải bệnh án có chữ ký của bệnh viện. Bản đầy đủ: anh/chị liên hệ quầy hồ sơ "
     "bệnh án của bệnh viện, hoặc xem Sổ sức khỏe điện tử trên ứng dụng VNeID. Em chỉ chép lại những gì bác sĩ "
@@ -46,7 +47,7 @@ SECTION_NAMES = {
 RECORD_INTENT = "ask_record_summary"
 RESULTS_QUESTION = (
     "Anh/chị có muốn em nhắn khi có kết quả lần khám mới không ạ? Tin nhắn chỉ báo kết quả đã có, không ghi "
-    "nội dung; anh/chị bấm vào để xem."
+    "nội dung; anh/chị bấm vào tin nhắn để xem ạ."
 )
 
 
@@ -183,7 +184,7 @@ def _visit_parts(visit: VisitSummary, section: str | None) -> list[list[str]]:
             parts.append(_imaging(visit))
         parts.append(_advice(visit) + _re_exam(visit))
     if visit.withheld_lines and section in (None, "xet_nghiem", "chan_doan_hinh_anh"):
-        parts.append([f"Có {visit.withheld_lines} kết quả không gửi qua Zalo. {SEE_DOCTOR}"])
+        parts.append([f"Có {visit.withheld_lines} kết quả không gửi qua Zalo: {WITHHELD_LINES}"])
     return parts
 
 
@@ -266,7 +267,7 @@ def person_title(link: Linked) -> str:
 def linked_text(links: Sequence[Linked]) -> str:
     """What the user is now linked to, after the code was right."""
     names = ", ".join(person_title(link) for link in links)
-    return f"Dạ, em đã xác nhận số điện thoại. Anh/chị đã liên kết hồ sơ: {names}."
+    return f"Dạ, em đã xác nhận số điện thoại. Anh/chị đã liên kết hồ sơ: {names} ạ."
 
 
 OUTCOMES = {"read": "đã xem", "refused": "bị từ chối"}
@@ -283,4 +284,4 @@ def access_text(lines: Sequence[Any]) -> str:
     ]
     more = len(lines) - len(shown)
     tail = [f"… và {more} lượt cũ hơn. Anh/chị cần danh sách đầy đủ, vui lòng liên hệ bệnh viện ạ."] if more > 0 else []
-    return "\n".join(["Dạ, trong 90 ngày qua hồ sơ được xem như sau:", *shown, *tail])
+    return "\n".join(["Dạ, đây là các lượt xem hồ sơ trong 90 ngày qua ạ:", *shown, *tail])

@@ -369,7 +369,7 @@ class AskRecordCode(Action):
             return []
         phone = tracker.get_slot("record_phone") or "của anh/chị"
         dispatcher.utter_message(
-            text=f"Dạ, em đã gửi mã xác nhận 6 số qua tin nhắn Zalo (ZNS) tới số {phone}. Anh/chị nhắn mã vào đây "
+            text=f"Dạ, em đã gửi mã xác nhận 6 số qua tin nhắn Zalo tới số {phone}. Anh/chị nhắn mã vào đây "
             "giúp em; mã dùng được trong 5 phút ạ.",
             buttons=[NEW_CODE_BUTTON, DESK_BUTTON],
         )
