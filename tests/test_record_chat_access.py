@@ -41,10 +41,30 @@ from tests.zalo_helpers import OA_ID
 pytestmark = pytest.mark.needs_rasa
 
 AN_PHONE = "0912345678"  # Nguyễn Văn An (adult), the outpatient file
-BICH_PHONE = "0987654321"  # Trần Thị Bích (adult), the inpatient file
 PARENT_PHONE = "0933333333"  # the contact phone of the child Lê Minh Khôi (born 2022)
 TWINS_PHONE = "0944444444"  # two adults on record hold it
 STAFF = Actor(kind="cli", client_id=None, client_name="records-office")
+# One adult per row, each with their own phone: codes and lockouts count per phone as well as per account.
+PEOPLE = {
+    "two_oas": "Phan Văn Nam",
+    "before": "Đỗ Văn Phúc",
+    "wrong": "Hoàng Văn Lâm",
+    "expired": "Vũ Văn Khang",
+    "no_consent": "Bùi Văn Tài",
+    "withdrawn": "Đặng Văn Sơn",
+    "not_guardian": "Ngô Văn Bảo",
+    "forger": "Dương Văn Tú",
+    "removed": "Lý Văn Đức",
+    "unlink": "Trịnh Văn Hưng",
+}
+PHONES = {row: f"09500000{n:02d}" for n, row in enumerate(PEOPLE, start=1)}
+
+
+def adult(n: int, row: str) -> his.Visit:
+    """An outpatient visit of the adult of ``row`` (born 1985, a CCCD and a phone of their own)."""
+    return his.outpatient(
+        ma_lk=f"LK1{n:02d}", patient_code=f"BN1{n:02d}", name=PEOPLE[row], cccd=f"079085{100000 + n}", phone=PHONES[row]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +76,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DialogueStack]:
             for n, (name, cccd) in enumerate((("Phạm Văn Hải", "079090011111"), ("Phạm Văn Hà", "079090022222")))
         ]
         imported(running.db, "99999", *twins)
+        imported(running.db, "99999", *(adult(n, row) for n, row in enumerate(PEOPLE, start=1)))
         yield running
 
 
@@ -79,7 +100,7 @@ def test_another_zalo_user_gets_only_the_phone_question_and_a_forged_person_is_r
 
 def test_the_same_user_on_another_oa_must_link_there(stack: DialogueStack) -> None:
     user = "matrix-two-oas"
-    link_and_consent(stack, user, BICH_PHONE)
+    link_and_consent(stack, user, PHONES["two_oas"])
     asked = clean(stack.say(user, "cho em xem kết quả xét nghiệm", oa_id=SECOND_OA))
     assert "chia sẻ số điện thoại" in asked
     assert any("not_linked" in d for d in refused(stack, user, SECOND_OA))
@@ -93,7 +114,7 @@ def test_before_linking_nothing_is_read_and_after_linking_it_is(stack: DialogueS
     assert any("not_linked" in d for d in refused(stack, user))
     desk = text_of(stack.tap(user, replies[-1], "quầy"))
     assert "mã liên kết tại quầy" in desk
-    assert "đã liên kết hồ sơ" in text_of(link(stack, user, AN_PHONE))
+    assert "đã liên kết hồ sơ" in text_of(link(stack, user, PHONES["before"]))
 
 
 def test_a_shared_phone_that_is_not_the_records_is_refused_with_the_desk_route(stack: DialogueStack) -> None:
@@ -119,7 +140,7 @@ def test_a_phone_several_adults_hold_goes_to_the_desk(stack: DialogueStack) -> N
 def test_five_wrong_codes_lock_out_and_then_the_right_code_does_not_link(stack: DialogueStack) -> None:
     user = "matrix-wrong-codes"
     clean(stack.say(user, "xem tóm tắt hồ sơ bệnh án"))
-    code = share_and_code(stack, user, AN_PHONE)
+    code = share_and_code(stack, user, PHONES["wrong"])
     wrong = "000000" if code != "000000" else "111111"
     for left in (4, 3, 2, 1):
         assert f"còn {left} lần" in clean(stack.say(user, wrong))
@@ -130,7 +151,7 @@ def test_five_wrong_codes_lock_out_and_then_the_right_code_does_not_link(stack: 
         assert not record_access.linked_persons(uow, account_of(stack.db, user))
     again = clean(stack.say(user, "xem tóm tắt hồ sơ bệnh án"))
     assert "chia sẻ số điện thoại" in again
-    assert "tạm khóa" in clean(stack.share_phone(user, AN_PHONE))
+    assert "tạm khóa" in clean(stack.share_phone(user, PHONES["wrong"]))
     details = refused(stack, user)
     assert sum("wrong_code" in d for d in details) == 4 and any("locked_out" in d for d in details)
 
@@ -138,7 +159,7 @@ def test_five_wrong_codes_lock_out_and_then_the_right_code_does_not_link(stack: 
 def test_an_expired_code_is_refused_and_a_new_one_offered(stack: DialogueStack) -> None:
     user = "matrix-expired"
     clean(stack.say(user, "xem tóm tắt hồ sơ bệnh án"))
-    code = share_and_code(stack, user, BICH_PHONE)
+    code = share_and_code(stack, user, PHONES["expired"])
     account_id = account_of(stack.db, user)
     with stack.db.uow() as uow:
         uow.session.execute(
@@ -156,12 +177,12 @@ def test_an_expired_code_is_refused_and_a_new_one_offered(stack: DialogueStack) 
     before = zns_seq(stack)
     resent = text_of(stack.say(user, "gửi lại mã giúp em"))
     assert "đã gửi mã xác nhận" in resent
-    assert "đã liên kết hồ sơ" in text_of(stack.say(user, new_otp(stack, "+84" + BICH_PHONE[1:], before)))
+    assert "đã liên kết hồ sơ" in text_of(stack.say(user, new_otp(stack, "+84" + PHONES["expired"][1:], before)))
 
 
 def test_consent_refused_shows_nothing(stack: DialogueStack) -> None:
     user = "matrix-no-consent"
-    consent_question = link(stack, user, AN_PHONE)[-1]
+    consent_question = link(stack, user, PHONES["no_consent"])[-1]
     answer = clean(stack.tap(user, consent_question, "Không đồng ý"))
     assert "không hiển thị hồ sơ" in answer
     assert any("no_consent" in d for d in refused(stack, user))
@@ -170,7 +191,7 @@ def test_consent_refused_shows_nothing(stack: DialogueStack) -> None:
 
 def test_after_consent_is_withdrawn_nothing_is_shown_until_asked_again(stack: DialogueStack) -> None:
     user = "matrix-withdrawn"
-    assert "J06.9" in text_of(link_and_consent(stack, user, AN_PHONE))
+    assert "J06.9" in text_of(link_and_consent(stack, user, PHONES["withdrawn"]))
     assert "rút lại đồng ý" in clean(stack.say(user, "rút lại đồng ý"))
     before = reads(stack.db, account_of(stack.db, user))
     again = stack.say(user, "cho em xem đơn thuốc")
@@ -181,7 +202,7 @@ def test_after_consent_is_withdrawn_nothing_is_shown_until_asked_again(stack: Di
 
 def test_a_childs_record_is_refused_to_a_user_who_is_not_the_guardian(stack: DialogueStack) -> None:
     user = "matrix-not-guardian"
-    link_and_consent(stack, user, AN_PHONE)
+    link_and_consent(stack, user, PHONES["not_guardian"])
     named = clean(stack.say(user, "cho em xem hồ sơ của bé Khôi"))
     assert "không thấy hồ sơ của bé Khôi" in named
     khoi = person_of(stack.db, "99999", "LK0003")
@@ -196,7 +217,7 @@ def test_a_childs_record_is_refused_to_a_user_who_is_not_the_guardian(stack: Dia
 
 def test_a_forged_button_naming_another_persons_visit_is_refused(stack: DialogueStack) -> None:
     user = "matrix-forger"
-    link_and_consent(stack, user, AN_PHONE)
+    link_and_consent(stack, user, PHONES["forger"])
     stay = visit_id(stack.db, "99999", "LK0002")  # Bích's inpatient stay
     typed = text_of(stack.say(user, f'/ask_record_summary{{"record_visit": "{stay}"}}'))  # the channel strips it
     assert not any(word in typed for word in ("Viêm ruột thừa", "K35.8", "Ceftriaxone", "Creatinin")), typed
@@ -207,7 +228,7 @@ def test_a_forged_button_naming_another_persons_visit_is_refused(stack: Dialogue
 
 def test_a_link_staff_removed_reads_nothing(stack: DialogueStack) -> None:
     user = "matrix-removed"
-    link_and_consent(stack, user, BICH_PHONE)
+    link_and_consent(stack, user, PHONES["removed"])
     account_id = account_of(stack.db, user)
     with stack.db.uow() as uow:
         link_id = uow.session.scalar(select(ReaderLink.id).where(ReaderLink.account_id == account_id))
@@ -220,7 +241,7 @@ def test_a_link_staff_removed_reads_nothing(stack: DialogueStack) -> None:
 
 def test_the_user_removes_the_link_after_confirming_and_sees_who_read_the_record(stack: DialogueStack) -> None:
     user = "matrix-unlink"
-    link_and_consent(stack, user, AN_PHONE)
+    link_and_consent(stack, user, PHONES["unlink"])
     log = text_of(stack.say(user, "ai đã xem hồ sơ của tôi"))
     assert "Anh/chị qua Zalo (đã xem)" in log
     question = stack.say(user, "hủy liên kết hồ sơ")[-1]
