@@ -20,6 +20,7 @@ from core.timeutil import to_local, utcnow
 from henkham.cli_world import world
 from henkham.emr_cli import emr
 
+ROW_ID = click.IntRange(1, 2**31 - 1)  # an id the database can hold: a larger one is no row, not a crash
 STAFF = click.option("--staff", required=True, help="Who acts at the desk (kept with the link).")
 HOSPITAL = click.option("--hospital", default=None, help="The staff's hospital: only persons with a visit there.")
 
@@ -37,7 +38,7 @@ def _run(work: Any, *, staff: str, hospital: str | None, purpose: str) -> Any:
 
 @emr.command("link")
 @click.option("--code", required=True, help="The desk code the user shows in Zalo.")
-@click.option("--person", "person_id", type=click.IntRange(min=1), help="The person's id.")
+@click.option("--person", "person_id", type=ROW_ID, help="The person's id.")
 @click.option("--cccd", help="The CCCD on the card staff checked (instead of --person).")
 @click.option("--relation", type=click.Choice(["self", "guardian"]), default="self", show_default=True)
 @STAFF
@@ -56,7 +57,7 @@ def link(code: str, person_id: int | None, cccd: str | None, relation: str, staf
 
 
 @emr.command("links")
-@click.option("--person", "person_id", type=click.IntRange(min=1), required=True, help="The person's id.")
+@click.option("--person", "person_id", type=ROW_ID, required=True, help="The person's id.")
 @click.option("--staff", default="cli", show_default=True, help="Who reads (kept in the audit).")
 @HOSPITAL
 def links(person_id: int, staff: str, hospital: str | None) -> None:
@@ -82,7 +83,7 @@ def links(person_id: int, staff: str, hospital: str | None) -> None:
 
 
 @emr.command("unlink")
-@click.option("--link", "link_id", type=click.IntRange(min=1), required=True, help="The link's id.")
+@click.option("--link", "link_id", type=ROW_ID, required=True, help="The link's id.")
 @STAFF
 @HOSPITAL
 def unlink(link_id: int, staff: str, hospital: str | None) -> None:

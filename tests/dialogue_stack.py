@@ -7,7 +7,7 @@ when there is none (a few minutes on a fresh clone), then serves it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,8 @@ from sqlalchemy import func, select
 
 from bot.zalo_webhook.models import InboundEvent, OutboundMessage, WorkStatus
 from bot.zalo_webhook.runtime import Channel
+from bot.zalo_webhook.simulator import SimulatedOA
+from core.config import ZaloOASettings
 from core.uow import Database
 from henkham import bootstrap
 from henkham.web import create_app
@@ -42,23 +44,32 @@ class DialogueStack:
     rasa_pid: int
     actions_pid: int
 
-    def say(self, user_id: str, text: str, *, expect_reply: bool = True) -> list[dict[str, Any]]:
-        """The user writes ``text``; returns the OA's messages that answer it (once all were sent)."""
+    def say(self, user_id: str, text: str, *, expect_reply: bool = True, oa_id: str = OA_ID) -> list[dict[str, Any]]:
+        """The user writes ``text`` (to the OA ``oa_id``); returns the OA's messages that answer it (once all were
+        sent)."""
+        return self._event(user_id, {"oa_id": oa_id, "event_name": "user_send_text", "text": text}, expect_reply)
+
+    def share_phone(self, user_id: str, phone: str, *, oa_id: str = OA_ID) -> list[dict[str, Any]]:
+        """The user shares ``phone`` through Zalo's request-info card (the number Zalo verified)."""
+        return self._event(user_id, {"oa_id": oa_id, "event_name": "user_submit_info", "phone": phone}, True)
+
+    def _event(self, user_id: str, spec: dict[str, Any], expect_reply: bool) -> list[dict[str, Any]]:
+        text = spec.get("text") or spec["event_name"]
         after = max((m["seq"] for m in self.simulator.messages()), default=0)
-        response = self.simulator.http.post(
-            f"{self.simulator.base}/_sim/chat/send", json={"oa_id": OA_ID, "user_id": user_id, "text": text}
-        )
+        response = self.simulator.http.post(f"{self.simulator.base}/_sim/chat/event", json={**spec, "user_id": user_id})
         assert response.status_code == 200, response.text
         if expect_reply:  # a long poll until the first reply, then (cheaper than polling all along) the rest
-            self.simulator.messages(user_id=user_id, after=str(after), wait=str(REPLY_TIMEOUT))
+            self.simulator.messages(user_id=user_id, after=str(after), wait=str(REPLY_TIMEOUT), kind="cs")
         wait_until(lambda: settled(self.db, user_id), timeout=REPLY_TIMEOUT, what=f"the answer to {text!r}")
-        replies = [m["message"] for m in self.simulator.messages(user_id=user_id) if m["seq"] > after]
+        replies = [m["message"] for m in self.simulator.messages(user_id=user_id, kind="cs") if m["seq"] > after]
         assert replies or not expect_reply, f"no answer to {text!r}"
         return replies
 
-    def tap(self, user_id: str, message: dict[str, Any], title_part: str) -> list[dict[str, Any]]:
+    def tap(
+        self, user_id: str, message: dict[str, Any], title_part: str, *, oa_id: str = OA_ID
+    ) -> list[dict[str, Any]]:
         """The user taps the button of ``message`` whose title contains ``title_part``."""
-        return self.say(user_id, button_payload(message, title_part))
+        return self.say(user_id, button_payload(message, title_part), oa_id=oa_id)
 
 
 def settled(db: Database, user_id: str) -> bool:
@@ -98,8 +109,17 @@ def text_of(replies: list[dict[str, Any]]) -> str:
 
 @contextmanager
 def running_dialogue(
-    database_url: str, folder: Path, *, inbox_threads: int = 4, sender_threads: int = 2
+    database_url: str,
+    folder: Path,
+    *,
+    inbox_threads: int = 4,
+    sender_threads: int = 2,
+    zns_templates: dict[str, str] | None = None,
+    templates: dict[str, list[str]] | None = None,
+    more_oas: Sequence[tuple[SimulatedOA, ZaloOASettings]] = (),
 ) -> Iterator[DialogueStack]:
+    """The stack of the test OA, plus ``more_oas`` (each as the simulator plays it and as henkham serves it);
+    ``zns_templates`` the test OA's ZNS templates by purpose, ``templates`` their parameters in the simulator."""
     db = Database(database_url)
     with ExitStack() as cleanup:
         cleanup.callback(db.dispose)
@@ -140,10 +160,18 @@ def running_dialogue(
             rasa_url=rasa_url,
             rasa_token=RASA_TOKEN,
             rasa_timeout_seconds=20.0,
+            **({"zns_templates": zns_templates} if zns_templates else {}),
         )
+        settings = settings.model_copy(update={"zalo_oas": [*settings.zalo_oas, *(oa for _, oa in more_oas)]})
         app_url = cleanup.enter_context(serving_app(create_app(settings, database=db)))
         cleanup.enter_context(
-            simulator_process(f"{app_url}/zalo/webhook", [SIMULATED_OA], folder / "simulator.log", port=simulator_port)
+            simulator_process(
+                f"{app_url}/zalo/webhook",
+                [SIMULATED_OA, *(oa for oa, _ in more_oas)],
+                folder / "simulator.log",
+                port=simulator_port,
+                templates=templates,
+            )
         )
         channel = bootstrap.channel(settings, db)  # the real bot: Rasa's REST channel
         with db.uow() as uow:

@@ -71,7 +71,7 @@ def test_reads_and_refusals_of_the_last_90_days_newest_first_who_in_plain_vietna
     lines = history(db, world.account_id)
 
     assert [(line.who, line.channel, line.outcome) for line in lines] == [
-        ("Một tài khoản Zalo khác đã được liên kết", "zalo", "refused"),
+        ("Một tài khoản Zalo khác", "zalo", "refused"),
         ("Anh/chị qua Zalo", "zalo", "read"),
         ("Phần mềm so-suc-khoe-tinh", "api", "read"),
         ("Nhân viên Bệnh viện Thử nghiệm", "api", "read"),

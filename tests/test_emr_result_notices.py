@@ -250,3 +250,20 @@ def test_the_scheduler_job_announces_with_the_settings_days(db, world, database_
     with time_machine.travel(LATER, tick=False):
         job.run()
     assert len(sent(db)) == 1, "20 days ago is within the 30 the setting allows"
+
+
+def test_a_guardian_is_told_of_the_childs_visits_while_the_child_is_under_16(db, world):
+    """The record's contact phone is the parent's: the parent's account links self and guardian. Khôi turns 16
+    on 04/11/2026: his visit of the 5th is no longer the guardian's to read, nor to be told of."""
+    kid = {"phone": "0912345678", "birth": "201011040000", "admitted": "", "days": "0", "care_type": "01"}
+    import_visits(db, his.outpatient(), his.child(**kid, arrived="202611020800", discharged="202611021100"))
+    account_id = reader(db)
+    with db.reader() as uow:
+        assert sorted(x.relation for x in ra.linked_persons(uow, account_id, now=NOW)) == ["guardian", "self"]
+    assert plan(db) == 2, "his own visit and his son's"
+    assert {current_visit(db, "LK0001"), current_visit(db, "LK0003")} == {v for v, _, _ in notice_rows(db)}
+
+    later = dt.datetime(2026, 11, 5, 3, 0, tzinfo=dt.UTC)
+    import_visits(db, his.child(**kid, ma_lk="LK0004", arrived="202611050800", discharged="202611051000"), now=later)
+    assert plan(db, later + dt.timedelta(minutes=1)) == 0
+    assert len(sent(db)) == 2

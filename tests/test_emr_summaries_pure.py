@@ -140,3 +140,9 @@ def test_a_day_inside_an_inpatient_stay_finds_the_stay():
     assert view.visit.ref.day == dt.date(2020, 1, 11)
     with pytest.raises(NoVisitFound):
         chat_view(record, PERSON, places=PLACES, exclusions=Exclusions(), today=TODAY, on_day=dt.date(2020, 1, 20))
+
+
+def test_a_visit_corrected_between_the_check_and_the_read_is_no_longer_found():
+    with pytest.raises(NoVisitFound) as gone:
+        chat_view(stored(visit(1)), PERSON, places=PLACES, exclusions=Exclusions(), today=TODAY, visit_id=999)
+    assert "cập nhật" in gone.value.message_vi

@@ -16,8 +16,10 @@ from sqlalchemy import func, select
 from bot.zalo_webhook import conversations
 from bot.zalo_webhook.models import Conversation, ZaloOA
 from core import access
+from core.booking import patients
 from core.booking.models import Appointment, Hospital
-from core.emr.models import Person, PersonMatch, Visit
+from core.emr import record_access
+from core.emr.models import Person, PersonMatch, ReaderLink, Visit
 from core.emr.records import Identity
 from core.emr.visit_rows import identity_json
 from core.news.models import Campaign
@@ -105,6 +107,14 @@ def tenants(db):
         match_ids = [m.id for m in matches]  # one to confirm, one to reject
         person_id = person.id
         uow.commit()
+    with db.uow() as uow:  # a chat user's record link to remove, and a desk code to link another one
+        linked_account = patients.get_or_create_account(uow, "zalo", f"{OA}:linked-user")
+        desk_account = patients.get_or_create_account(uow, "zalo", f"{OA}:desk-user")
+        link = ReaderLink(account_id=linked_account, person_id=person_id, relation="self", verified_by="desk")
+        uow.session.add(link)
+        uow.commit()
+        link_id = link.id
+        desk_code, _ = record_access.issue_desk_code(uow, desk_account)
     tomorrow = today_local() + dt.timedelta(days=1)
     patient_id = new_patient(db, world.account_id, phone=PHONE)
     later = factories.book(db, world, slot_at(db, "nhi", tomorrow, "08:00"), patient_id, now=utcnow())
@@ -146,6 +156,8 @@ def tenants(db):
                 "match_id": match_ids[0],
                 "reject_match_id": match_ids[1],
                 "person_id": person_id,
+                "link_id": link_id,
+                "desk_code": desk_code,
             },
             slots={
                 "free": slot_at(db, "nhi", tomorrow, "14:00"),  # another session than the booked one
@@ -186,6 +198,7 @@ def request_for(t: Tenants, method: str, path: str, key: str) -> Any:
             "hospital": "test",
         },
         ("post", "/api/v1/campaigns"): campaign_body(),
+        ("post", "/api/v1/emr/links"): {"code": t.params["desk_code"], "person_id": t.params["person_id"]},
     }.get((method, path))
     headers = {"Authorization": f"Bearer {key}"}
     if (method, path) == ("post", "/api/v1/emr/imports"):  # a file of hospital "test"'s facility
@@ -205,6 +218,7 @@ def state(db) -> dict[str, Any]:
             "campaigns": sorted((c.id, c.status) for c in uow.session.scalars(select(Campaign)).all()),
             "visits": sorted((v.visit_key, v.cancelled_at is None) for v in uow.session.scalars(select(Visit)).all()),
             "matches": sorted((m.id, m.status) for m in uow.session.scalars(select(PersonMatch)).all()),
+            "reader_links": sorted((r.id, r.removed_at is None) for r in uow.session.scalars(select(ReaderLink)).all()),
             "staff_queue": [
                 (c.oa_id, c.user_id, c.mode) for c in uow.session.scalars(select(Conversation)).all() if c.needs_staff
             ],
@@ -244,6 +258,9 @@ CROSS_HOSPITAL = [
     ("post", "/api/v1/emr/matches/{match_id}/confirm"),
     ("post", "/api/v1/emr/matches/{match_id}/reject"),
     ("post", "/api/v1/emr/imports"),
+    ("get", "/api/v1/emr/persons/{person_id}/links"),
+    ("post", "/api/v1/emr/links"),
+    ("delete", "/api/v1/emr/links/{link_id}"),
 ]
 # Refusals that say more precisely why than "this belongs to another hospital".
 VI_REFUSAL = {
@@ -256,6 +273,8 @@ SAME_HOSPITAL_STATUS = {  # what the hospital's own key gets, in the order above
     ("post", "/api/v1/re-exams"): 201,
     ("post", "/api/v1/campaigns"): 201,
     ("post", "/api/v1/emr/imports"): 201,
+    ("post", "/api/v1/emr/links"): 201,
+    ("delete", "/api/v1/emr/links/{link_id}"): 204,
 }
 
 

@@ -1,4 +1,4 @@
-"""Emergencies, hand-off to staff, what the assistant does not understand, greetings and the record."""
+"""Emergencies, hand-off to staff, what the assistant does not understand, greetings."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from core.booking.views import HospitalView
 from core.timeutil import utcnow
 
 from .context import Chat, database
-from .replies import MAIN_MENU, STAFF_BUTTON
+from .replies import MAIN_MENU
 
 FALLBACKS_BEFORE_STAFF = 2
 
@@ -124,18 +124,5 @@ class Greet(Action):
         dispatcher.utter_message(
             text=f"Dạ, em chào anh/chị. Em là trợ lý tự động của {who}. Em có thể giúp gì cho anh/chị ạ?",
             buttons=MAIN_MENU,
-        )
-        return []
-
-
-class RecordSummary(Action):
-    def name(self) -> str:
-        return "action_record_summary"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(
-            text="Dạ, hiện em chưa xem được hồ sơ bệnh án qua Zalo. Để biết kết quả khám, đơn thuốc hay ngày tái "
-            "khám, anh/chị gặp nhân viên hoặc mang CCCD đến quầy tiếp đón ạ.",
-            buttons=[STAFF_BUTTON],
         )
         return []

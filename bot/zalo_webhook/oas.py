@@ -68,3 +68,8 @@ def hospital_of(uow: UnitOfWork, oa_id: str) -> str | None:
     return uow.session.scalar(
         select(Hospital.slug).join(ZaloOA, ZaloOA.hospital_id == Hospital.id).where(ZaloOA.oa_id == oa_id)
     )
+
+
+def hospital_id_of(uow: UnitOfWork, oa_id: str) -> int | None:
+    """The id of the hospital the OA ``oa_id`` speaks for (None: every hospital, or unknown)."""
+    return uow.session.scalar(select(ZaloOA.hospital_id).where(ZaloOA.oa_id == oa_id))

@@ -33,6 +33,7 @@ RECORD_KIND = "emr_access_log"
 PURPOSE = "access_history"
 YOU = "Anh/chị qua Zalo"
 OTHER_ZALO = "Một tài khoản Zalo khác đã được liên kết"
+STRANGER_ZALO = "Một tài khoản Zalo khác"  # refused: never linked (or no longer)
 ADMIN = "Quản trị viên hệ thống"
 SYSTEM = "Hệ thống henkham"
 
@@ -63,7 +64,9 @@ def _group(session, root_id: int) -> list[int]:
 
 def _who(row, account_id: int, keys: dict[int, tuple[str, str | None]]) -> str:
     if row.actor_kind == "zalo_user":
-        return YOU if row.account_id == account_id else OTHER_ZALO
+        if row.account_id == account_id:
+            return YOU
+        return STRANGER_ZALO if row.outcome == "refused" else OTHER_ZALO
     if row.actor_kind == "api_client":
         name, hospital = keys.get(row.actor_id, (row.actor_name, None))
         return f"Nhân viên {hospital}" if hospital else f"Phần mềm {name}"

@@ -24,7 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 DEFAULT_ICD10: tuple[str, ...] = ("F", "B20-B24", "Z21", "R75", "Z11.4", "Z20.6", "Z71.7", "O98.7")
@@ -42,6 +42,7 @@ def _code(text: str) -> str:
     return "".join(text.split()).upper().replace(".", "")
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Lower case without diacritics ("Xét nghiệm HIV" -> "xet nghiem hiv"), for word matching."""
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
@@ -74,15 +75,34 @@ class Exclusions:
 
     def at(self, hospital_slug: str | None) -> Exclusions:
         """These lists with the additions of ``hospital_slug`` (the hospital of the visit being summarised)."""
-        own = dict(self.hospitals).get(hospital_slug) if hospital_slug else None
-        if own is None:
-            return self
-        return Exclusions(
-            _union(self.icd10, own.icd10),
-            _union(self.services, own.services),
-            _union(self.name_words, own.name_words),
-            self.hospitals,
-        )
+        merged = self._at.get(hospital_slug)
+        if merged is None:
+            own = dict(self.hospitals).get(hospital_slug) if hospital_slug else None
+            merged = (
+                self
+                if own is None
+                else Exclusions(
+                    _union(self.icd10, own.icd10),
+                    _union(self.services, own.services),
+                    _union(self.name_words, own.name_words),
+                    self.hospitals,
+                )
+            )
+            self._at[hospital_slug] = merged
+        return merged
+
+    # Answers already given (the same codes and wordings recur across a record's visits), kept per value.
+    @cached_property
+    def _at(self) -> dict[str | None, Exclusions]:
+        return {}
+
+    @cached_property
+    def _seen_codes(self) -> dict[str, bool]:
+        return {}
+
+    @cached_property
+    def _seen_names(self) -> dict[str, bool]:
+        return {}
 
     @cached_property
     def _prefixes(self) -> tuple[str, ...]:
@@ -104,23 +124,50 @@ class Exclusions:
 
     def code_excluded(self, code: str) -> bool:
         """True when the ICD-10 code falls under an excluded prefix or range."""
-        text = _code(code)
+        seen = self._seen_codes
+        answer = seen.get(code)
+        if answer is None:
+            answer = _remember(seen, code, self._code_matches(_code(code)))
+        return answer
+
+    def _code_matches(self, text: str) -> bool:
         if not text:
             return False
-        if any(text.startswith(prefix) for prefix in self._prefixes):
+        if text.startswith(self._prefixes):
             return True
         return any(low <= text[: len(low)] and text[: len(high)] <= high for low, high in self._ranges)
 
     def names_excluded(self, *names: str) -> bool:
         """True when one of ``names`` holds an excluded word."""
         pattern = self._words
-        return pattern is not None and any(name and pattern.search(fold(name)) for name in names)
+        if pattern is None:
+            return False
+        seen = self._seen_names
+        for name in names:
+            if not name:
+                continue
+            answer = seen.get(name)
+            if answer is None:
+                answer = _remember(seen, name, pattern.search(fold(name)) is not None)
+            if answer:
+                return True
+        return False
 
     def diagnosis_excluded(self, code: str, text: str = "") -> bool:
         return self.code_excluded(code) or self.names_excluded(text)
 
     def service_excluded(self, code: str, *names: str) -> bool:
         return code.strip().upper() in self._service_codes or self.names_excluded(*names)
+
+
+_REMEMBERED = 4096  # answers kept per list of rules (then forgotten, all at once)
+
+
+def _remember(seen: dict, key: str, answer: bool) -> bool:
+    if len(seen) >= _REMEMBERED:
+        seen.clear()
+    seen[key] = answer
+    return answer
 
 
 def _union(first: Iterable[str], second: Iterable[str]) -> tuple[str, ...]:

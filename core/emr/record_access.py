@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -136,15 +136,11 @@ def start_phone_check(
     hour, or when the phone is nobody's or several adults'. Committed."""
     at = now or utcnow()
     e164 = normalise_phone(phone)
-    _refuse_when_locked(uow, account_id, at)
+    _refuse_when_locked(uow, account_id, at, e164)
     window = list(
         uow.session.scalars(
             select(CodeChallenge.created_at)
-            .where(
-                CodeChallenge.account_id == account_id,
-                CodeChallenge.kind == OTP,
-                CodeChallenge.created_at > at - dt.timedelta(hours=1),
-            )
+            .where(_of_the_hour(account_id, e164, at))
             .order_by(CodeChallenge.created_at)
         )
     )
@@ -197,17 +193,26 @@ def check_code(
     )
     if pending is None:
         _refuse(uow, NoPendingCode(), verifier, at)
+    _refuse_when_locked(uow, account_id, at, pending.phone)  # locked on another OA of the same phone
     if pending.expires_at <= at:
         pending.used_at = at
         _refuse(uow, CodeExpired(), verifier, at)
     typed = _SEPARATORS.sub("", code or "")
     if not hmac.compare_digest(_digest(OTP, typed, account_id), pending.digest):
         pending.attempts += 1
-        if pending.attempts >= OTP_TRIES:
+        session.flush()
+        # The wrong tries of the hour, across the codes of the account and of its phone (a new code, another OA
+        # of the same Zalo user, give no new tries); the tries a lockout already answered are not counted again.
+        tries = session.scalar(
+            select(func.coalesce(func.sum(CodeChallenge.attempts), 0)).where(
+                _of_the_hour(account_id, pending.phone, at), CodeChallenge.locked_until.is_(None)
+            )
+        )
+        if tries >= OTP_TRIES:
             pending.used_at = at
             pending.locked_until = at + dt.timedelta(minutes=lockout_minutes)
             _refuse(uow, LockedOut(pending.locked_until), verifier, at)
-        _refuse(uow, WrongCode(OTP_TRIES - pending.attempts), verifier, at)
+        _refuse(uow, WrongCode(OTP_TRIES - tries), verifier, at)
     pending.used_at = at
     matched = _matched(uow, account_id, pending.phone or "", at)
     links = [
@@ -267,6 +272,10 @@ def link_at_desk(
             "Dạ, quan hệ liên kết chỉ là bản thân hoặc người giám hộ ạ.",
             field="relation",
         )
+    # The person first: staff of another hospital learn nothing of the code, and do not use it up.
+    person = _person(session, person_id)
+    if staff.hospital_id is not None and not visited(session, person.id, staff.hospital_id):
+        _refuse(uow, OtherHospital("person"), staff, at, record_kind="emr_person", record_id=person.id)
     normalised = _SEPARATORS.sub("", code or "").upper()
     challenge = None
     if len(normalised) == DESK_LENGTH and all(ch in ALPHABET for ch in normalised):
@@ -280,9 +289,6 @@ def link_at_desk(
             challenge = None
     if challenge is None or challenge.expires_at <= at:
         _refuse(uow, DeskCodeUnknown(), staff, at, record_id="desk")
-    person = _person(session, person_id)
-    if staff.hospital_id is not None and not visited(session, person.id, staff.hospital_id):
-        _refuse(uow, OtherHospital("person"), staff, at, record_kind="emr_person", record_id=person.id)
     if relation == GUARDIAN and not is_child(person, local_today(at)):
         _refuse(uow, NotGuardian(), staff, at, record_kind="emr_person", record_id=person.id)
     challenge.used_at = at
@@ -377,7 +383,15 @@ def person_links(uow: UnitOfWork, person_id: int, *, staff: Actor) -> list[LinkV
     session = uow.session
     person = _person(session, person_id)
     if staff.hospital_id is not None and not visited(session, person.id, staff.hospital_id):
-        raise OtherHospital("person")
+        _refuse(
+            uow,
+            OtherHospital("person"),
+            staff,
+            utcnow(),
+            record_kind="emr_person",
+            record_id=person.id,
+            purpose=staff.purpose or "reader links",
+        )
     rows = session.execute(
         select(ReaderLink, Account.provider, Account.external_id)
         .join(Account, Account.id == ReaderLink.account_id)
@@ -429,11 +443,21 @@ def _close_pending(uow: UnitOfWork, account_id: int, kind: str, at: dt.datetime)
         challenge.used_at = at
 
 
-def _refuse_when_locked(uow: UnitOfWork, account_id: int, at: dt.datetime) -> None:
+def _of_the_hour(account_id: int, phone: str | None, at: dt.datetime) -> ColumnElement[bool]:
+    """The one-time codes of the last hour sent for the account or to its phone (the same Zalo user on another
+    OA is another account, with the same phone)."""
+    whose = CodeChallenge.account_id == account_id
+    if phone:
+        whose = or_(whose, CodeChallenge.phone == phone)
+    return and_(whose, CodeChallenge.kind == OTP, CodeChallenge.created_at > at - dt.timedelta(hours=1))
+
+
+def _refuse_when_locked(uow: UnitOfWork, account_id: int, at: dt.datetime, phone: str | None = None) -> None:
+    whose = CodeChallenge.account_id == account_id
+    if phone:
+        whose = or_(whose, CodeChallenge.phone == phone)
     until = uow.session.scalar(
-        select(func.max(CodeChallenge.locked_until)).where(
-            CodeChallenge.account_id == account_id, CodeChallenge.locked_until > at
-        )
+        select(func.max(CodeChallenge.locked_until)).where(whose, CodeChallenge.locked_until > at)
     )
     if until is not None:
         _refuse(uow, LockedOut(until), _verifier(uow, account_id), at)

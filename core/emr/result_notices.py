@@ -1,15 +1,16 @@
 """ "Your results are ready": one notice per imported visit version to each account that reads the person's
 record in chat and agreed to be told (consent ``result_notifications``).
 
-Each run of the scheduler's job looks at the current, not cancelled visits imported in the last
-``LOOK_BACK`` (48 h: a scheduler down for a while catches up, a first run does not message history) that were
-discharged, or arrived, within ``recent_days`` (importing years of history messages nobody), of persons (merges
-followed, as the record reads: the root and everyone merged into it) with a live reader link of an account
-whose current consent is a yes. Each (visit version, account) gets one ``emr_result_notices`` row, unique:
-the channel queues the message (its idempotency key is the notice's key) and the row is written in one
-transaction, so a crash, a rerun or a second scheduler sends nothing twice. A corrected re-import is a new
-visit version, so a new notice; the same file imported twice adds no version, so none. Nothing is planned
-22:00-06:00 (Vietnam time): the job waits, and its first run after 06:00 sends.
+Each run of the scheduler's job looks at the current, not cancelled visits imported in the last ``LOOK_BACK``
+(48 h: a scheduler down for a while catches up, a first run does not message history) that were discharged, or
+arrived, within ``recent_days`` (importing years of history messages nobody), of persons (merges followed, as
+the record reads: the root and everyone merged into it) with a live reader link of an account whose current
+consent is a yes (a guardian's link only while the child is under 16, as for reading). Each (visit version,
+account) gets one ``emr_result_notices`` row, unique: the channel queues the message (its idempotency key is
+the notice's key) and the row is written in one transaction, so a crash, a rerun or a second scheduler sends
+nothing twice. A corrected re-import is a new visit version, so a new notice; the same file imported twice adds
+no version, so none. Nothing is planned 22:00-06:00 (Vietnam time): the job waits, and its first run after
+06:00 sends.
 
 The notice carries no health data: the facility, the day and a way to open the visit (the channel's button).
 """
@@ -31,7 +32,9 @@ from core.uow import Database, UnitOfWork
 
 from .consent import RESULTS, consent_text
 from .models import ConsentDecision, Person, ReaderLink, ResultNoticeRow, Visit
+from .phone_holders import is_child
 from .reading import MAX_MERGE_DEPTH
+from .record_access import GUARDIAN
 
 LOOK_BACK = dt.timedelta(hours=48)
 BATCH = 500
@@ -113,9 +116,15 @@ def _due(session: Session, now: dt.datetime, recent_days: int) -> list[ResultNot
     if not readers:
         return []
     roots = _roots(session, {r.person_id for r in readers})
+    grown = _grown_up(session, {roots[r.person_id] for r in readers if r.relation == GUARDIAN}, now)
     accounts: dict[int, list[tuple[int, str, str]]] = {}  # root person -> its readers
     for r in readers:
-        accounts.setdefault(roots[r.person_id], []).append((r.account_id, r.provider, r.external_id))
+        root = roots[r.person_id]
+        if r.relation == GUARDIAN and root in grown:
+            continue  # a guardian reads a child's record only while the child is under 16: nothing to tell
+        accounts.setdefault(root, []).append((r.account_id, r.provider, r.external_id))
+    if not accounts:
+        return []
     members = _members(session, set(accounts))
     notices: list[ResultNotice] = []
     for chunk in _chunks(sorted(members), BATCH):
@@ -180,6 +189,13 @@ def _members(session: Session, roots: set[int]) -> dict[int, int]:
     return members
 
 
+def _grown_up(session: Session, person_ids: set[int], now: dt.datetime) -> set[int]:
+    """Those of ``person_ids`` who are no child (16 or older, or of unknown age) today."""
+    today = to_local(now).date()
+    found = session.scalars(select(Person).where(Person.id.in_(sorted(person_ids)))) if person_ids else []
+    return {person.id for person in found if not is_child(person, today)}
+
+
 def _told(session: Session, visit_ids: list[int]) -> set[tuple[int, int]]:
     if not visit_ids:
         return set()
@@ -206,7 +222,7 @@ _LATEST_DECISION = (
     .scalar_subquery()
 )
 _READERS = (
-    select(ReaderLink.account_id, ReaderLink.person_id, Account.provider, Account.external_id)
+    select(ReaderLink.account_id, ReaderLink.person_id, ReaderLink.relation, Account.provider, Account.external_id)
     .join(Account, Account.id == ReaderLink.account_id)
     .where(
         ReaderLink.removed_at.is_(None),

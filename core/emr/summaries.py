@@ -381,7 +381,9 @@ def choose_visit(
     """The index of the visit to summarise (``refs`` parallel to ``stored.visits``); None for the
     immunizations, or a record without visits. NoVisitFound when a filter matches nothing."""
     if visit_id is not None:
-        return stored.visit_ids.index(visit_id)  # the caller made sure it is one
+        if visit_id not in stored.visit_ids:  # corrected or withdrawn since the caller checked it
+            raise NoVisitFound("Dạ, lần khám này vừa được bệnh viện cập nhật, anh/chị hỏi lại giúp em ạ.")
+        return stored.visit_ids.index(visit_id)
     if section == "tiem_chung":
         return None
     candidates = list(range(len(refs)))
