@@ -599,3 +599,48 @@ def test_the_code_question_names_no_jargon():
     text = said(messages)
     assert text.startswith("Dạ, em đã gửi mã xác nhận 6 số qua tin nhắn Zalo tới số 091****678.")
     assert "ZNS" not in text and text.endswith("ạ.")
+
+
+# --- a booking profile typed with someone else's CCCD ---------------------------------------------------------------
+
+
+@pytest.mark.world(days=2)
+def test_a_profile_typed_with_anothers_cccd_and_checked_in_at_a_kiosk_unlocks_nothing(db, world, sender):
+    """Anyone may type a CCCD into a booking profile with their own phone, book, and check in at a kiosk with
+    the booking code or that phone: nobody at the hospital saw a card. The profile's phone must not become a
+    phone of the person's record (a desk check-in, where staff compare the card, still counts)."""
+    from core.booking import checkin, patients
+    from core.booking.models import Appointment
+    from core.emr.models import ProfileLink
+    from core.timeutil import local_to_utc, utcnow
+    from tests.emr_people import CCCD
+    from tests.factories import book, slot_at, today_local
+
+    person = store_visit(db, mai(phone=None))
+    with db.uow() as uow:
+        view, _ = patients.register_patient(
+            uow,
+            account_id=world.account_id,
+            full_name="Trần Thị Mai",
+            date_of_birth=dt.date(1985, 3, 12),
+            sex="female",
+            phone=OTHER_PHONE,
+            cccd=CCCD,
+        )
+    with db.reader() as uow:
+        assert uow.session.get(ProfileLink, view.id).person_id == person
+    day = today_local() + dt.timedelta(days=1)
+    booked = book(db, world, slot_at(db, "nhi", day, "08:00"), view.id, now=utcnow())
+    morning = local_to_utc(day, dt.time(7, 30))
+    with db.uow() as uow:
+        checkin.check_in_by_phone(uow, OTHER_PHONE, day=day, channel="kiosk", now=morning)
+    with db.reader() as uow:
+        assert uow.session.scalar(select(Appointment.status).where(Appointment.code == booked.code)) == "checked_in"
+    reader = account(db, "attacker")
+    with pytest.raises(ra.PhoneNotOnRecord):
+        start(db, reader, sender, OTHER_PHONE, now=morning)
+    assert sender.sent == [] and links(db, reader) == []
+    with db.uow() as uow:  # the HIS reports the visit done: the hospital saw the patient under this identity
+        checkin.complete(uow, booked.code, channel="his", now=morning + dt.timedelta(hours=1))
+    start(db, reader, sender, OTHER_PHONE, now=morning + dt.timedelta(hours=1))
+    assert len(sender.sent) == 1
