@@ -644,3 +644,49 @@ def test_a_profile_typed_with_anothers_cccd_and_checked_in_at_a_kiosk_unlocks_no
         checkin.complete(uow, booked.code, channel="his", now=morning + dt.timedelta(hours=1))
     start(db, reader, sender, OTHER_PHONE, now=morning + dt.timedelta(hours=1))
     assert len(sender.sent) == 1
+
+
+# --- the dialogue: forged buttons of a linked, consenting user -------------------------------------------------------
+
+
+@pytest.fixture
+def an_and_bich(oa_world, db):
+    """Nguyễn Văn An, linked by his phone's code and consenting (the chat user of tests/test_record_chat_form);
+    Trần Thị Bích's visit in the same hospital (nobody's link)."""
+    from core.config import Settings
+    from core.emr.importing import import_bytes
+    from henkham import bootstrap
+    from tests.test_emr_result_notices import Codes
+    from tests.test_record_chat_form import account as chat_account
+
+    actions_db = bootstrap.actions(Settings(database_url=db.url))
+    data = his.submission_bytes([his.outpatient(), his.inpatient()], facility_code="99999")
+    assert import_bytes(db, data, channel="cli", filename="kcb.xml").ok
+    account_id = chat_account(db)
+    codes = Codes()
+    with db.uow() as uow:
+        ra.start_phone_check(uow, account_id, "+84912345678", codes)
+        ra.check_code(uow, account_id, codes.code)
+        consent.decide(uow, account_id, consent.SUMMARY, True, channel="zalo")
+    with db.reader() as uow:
+        bich = uow.session.scalar(select(Person.id).where(Person.full_name == "Trần Thị Bích"))
+        bich_visit = uow.session.scalar(select(Visit.id).where(Visit.person_id == bich))
+    yield bich, bich_visit
+    actions_db.dispose()
+
+
+@pytest.mark.parametrize("forged", ["record_person", "record_visit"])
+def test_a_forged_button_of_a_linked_user_shows_nothing_of_the_other_person(db, an_and_bich, forged):
+    from bot.actions import records
+    from tests.test_record_chat_form import refused_rows, run, said, tracker
+
+    bich, bich_visit = an_and_bich
+    value = str(bich if forged == "record_person" else bich_visit)
+    _, messages = run(
+        records.SubmitRecord(), tracker("ask_record_summary", {"record_ready": True, forged: value}, active=False)
+    )
+    text = said(messages)
+    assert text.startswith("Dạ,") and ("chưa được liên kết" in text or "không có trong hồ sơ" in text)
+    for clinical in ("Trần Thị Bích", "K35.8", "Ceftriaxone", "Creatinin", "Viêm ruột thừa"):
+        assert clinical not in text
+    assert refused_rows(db) == ["refused=not_linked" if forged == "record_person" else "refused=visit_not_in_record"]
