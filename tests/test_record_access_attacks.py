@@ -690,3 +690,30 @@ def test_a_forged_button_of_a_linked_user_shows_nothing_of_the_other_person(db, 
     for clinical in ("Trần Thị Bích", "K35.8", "Ceftriaxone", "Creatinin", "Viêm ruột thừa"):
         assert clinical not in text
     assert refused_rows(db) == ["refused=not_linked" if forged == "record_person" else "refused=visit_not_in_record"]
+
+
+def test_a_results_message_still_waiting_in_the_outbox_is_dropped_when_consent_is_withdrawn(oa_world, db):
+    """Queued at 06:00, retried while Zalo answers errors (up to a day): withdrawal means nothing is pushed after
+    it, including what was queued before it and is not sent yet."""
+    from bot.actions import records
+    from bot.zalo_webhook.models import OutboundMessage
+    from core.config import Settings
+    from henkham import bootstrap
+    from tests.test_emr_result_notices import import_visits, plan
+    from tests.test_emr_result_notices import reader as results_reader
+    from tests.test_record_chat_form import USER, run, tracker
+    from tests.zalo_helpers import OA_ID
+
+    actions_db = bootstrap.actions(Settings(database_url=db.url))
+    try:
+        import_visits(db, his.outpatient())
+        results_reader(db, USER, oa=OA_ID)
+        assert plan(db) == 1
+        run(records.WithdrawConsent(), tracker("withdraw_consent", active=False))
+    finally:
+        actions_db.dispose()
+    with db.reader() as uow:
+        [(status, error)] = uow.session.execute(
+            select(OutboundMessage.status, OutboundMessage.last_error).where(OutboundMessage.purpose == "results")
+        ).all()
+    assert status == "undeliverable" and "withdrawn" in error
