@@ -717,3 +717,33 @@ def test_a_results_message_still_waiting_in_the_outbox_is_dropped_when_consent_i
             select(OutboundMessage.status, OutboundMessage.last_error).where(OutboundMessage.purpose == "results")
         ).all()
     assert status == "undeliverable" and "withdrawn" in error
+
+
+# --- re-exam reminders of a chat-linked user ------------------------------------------------------------------------
+
+
+def test_the_re_exam_reminder_of_a_withheld_visit_names_no_diagnosis(db, world):
+    """A psychiatric visit (F32.9) is withheld from chat summaries; its XML14 slip still reminds the linked user
+    of the date, but the reminder (a chat or ZNS message) must not carry the slip's diagnosis as the doctor's
+    note, or the exclusion is bypassed. A visit with no excluded diagnosis keeps its note."""
+    from core.booking.models import Patient
+    from core.reminders.models import ReExam
+    from tests.test_emr_result_notices import Codes
+    from tests.test_emr_summaries import import_visit, psychiatric
+
+    add_hospital(db)
+    slip = {"NGAY_HEN_KL": "202701150800"}
+    import_visit(db, psychiatric(xml14=slip))
+    import_visit(db, his.outpatient(ma_lk="LK-HONG", arrived="202611250800", discharged="202611251000", xml14=slip))
+    codes = Codes()
+    reader = account(db, "an")
+    with db.uow() as uow:
+        ra.start_phone_check(uow, reader, "+84912345678", codes)
+        ra.check_code(uow, reader, codes.code)
+    with db.reader() as uow:
+        notes = uow.session.scalars(
+            select(ReExam.note).join(Patient, Patient.id == ReExam.patient_id).where(Patient.account_id == reader)
+        ).all()
+    assert len(notes) == 2, "both slips remind the linked user of their date"
+    assert not any("F32" in note or "trầm cảm" in note for note in notes), notes
+    assert any("J06.9" in note for note in notes), "a visit that is not withheld keeps the doctor's note"
