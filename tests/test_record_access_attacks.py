@@ -747,3 +747,24 @@ def test_the_re_exam_reminder_of_a_withheld_visit_names_no_diagnosis(db, world):
     assert len(notes) == 2, "both slips remind the linked user of their date"
     assert not any("F32" in note or "trầm cảm" in note for note in notes), notes
     assert any("J06.9" in note for note in notes), "a visit that is not withheld keeps the doctor's note"
+
+
+def test_a_link_staff_removed_is_not_remade_by_the_phone_the_record_no_longer_holds(db, world, sender):
+    """The link made a booking profile with the verified phone (for reminders). The hospital then corrects the
+    record's phone (the number went to someone else) and staff remove the link: that profile must not keep the
+    old number a phone of the record, or whoever holds it links again at once."""
+    person = store_visit(db, mai(cccd=None, insurance_cards=()))  # the profile is linked as made by the link
+    reader = account(db)
+    start(db, reader, sender)
+    [linked] = check(db, reader, sender.code)
+    with db.uow() as uow:
+        uow.session.execute(update(Person).where(Person.id == person).values(phone=OTHER_PHONE))
+        uow.commit()
+    with db.uow() as uow:
+        ra.remove_link(uow, linked.link_id, staff=staff_of(db), now=NOW + MINUTE)
+    with pytest.raises(ra.PhoneNotOnRecord):
+        start(db, reader, sender, now=NOW + 2 * MINUTE)
+    other = account(db, "same-user", "oa-2")
+    with pytest.raises(ra.PhoneNotOnRecord):
+        start(db, other, sender, now=NOW + 3 * MINUTE)
+    assert len(sender.sent) == 1 and links(db, reader) == []

@@ -20,7 +20,7 @@ from core.booking.models import Appointment, AppointmentEvent, AppointmentStatus
 
 from . import persons as index
 from .link_refusals import CHILD_AGE
-from .models import Person, ProfileLink, Visit
+from .models import Person, ProfileLink, ReaderLink, Visit
 
 VERIFIED_PROFILE = "zalo"  # core/emr/link_profiles.py MATCHED_BY: a profile made by a verified record link
 # A check-in nobody at the hospital saw (a kiosk takes a booking code or the profile's own phone, no card): it
@@ -37,6 +37,13 @@ def holders(session: Session, phone: str) -> list[Person]:
         AppointmentEvent.kind == AppointmentStatus.CHECKED_IN.value,
         AppointmentEvent.channel.in_(UNSTAFFED),
     )
+    # A profile a link made vouches only while that link stands: once removed (by staff, or the user), the
+    # record's own phone decides again, not the one it had when the link was made.
+    still_linked = exists().where(
+        ReaderLink.account_id == Patient.account_id,
+        ReaderLink.person_id == ProfileLink.person_id,
+        ReaderLink.removed_at.is_(None),
+    )
     came = exists().where(
         Appointment.patient_id == Patient.id,
         or_(
@@ -48,7 +55,7 @@ def holders(session: Session, phone: str) -> list[Person]:
         session.scalars(
             select(ProfileLink.person_id)
             .join(Patient, Patient.id == ProfileLink.patient_id)
-            .where(Patient.phone == phone, or_(ProfileLink.matched_by == VERIFIED_PROFILE, came))
+            .where(Patient.phone == phone, or_(and_(ProfileLink.matched_by == VERIFIED_PROFILE, still_linked), came))
         )
     )
     found: dict[int, Person] = {}
