@@ -609,26 +609,14 @@ def test_a_profile_typed_with_anothers_cccd_and_checked_in_at_a_kiosk_unlocks_no
     """Anyone may type a CCCD into a booking profile with their own phone, book, and check in at a kiosk with
     the booking code or that phone: nobody at the hospital saw a card. The profile's phone must not become a
     phone of the person's record (a desk check-in, where staff compare the card, still counts)."""
-    from core.booking import checkin, patients
+    from core.booking import checkin
     from core.booking.models import Appointment
-    from core.emr.models import ProfileLink
     from core.timeutil import local_to_utc, utcnow
-    from tests.emr_people import CCCD
     from tests.factories import book, slot_at, today_local
+    from tests.test_emr_record_access import typed_profile
 
     person = store_visit(db, mai(phone=None))
-    with db.uow() as uow:
-        view, _ = patients.register_patient(
-            uow,
-            account_id=world.account_id,
-            full_name="Trần Thị Mai",
-            date_of_birth=dt.date(1985, 3, 12),
-            sex="female",
-            phone=OTHER_PHONE,
-            cccd=CCCD,
-        )
-    with db.reader() as uow:
-        assert uow.session.get(ProfileLink, view.id).person_id == person
+    view = typed_profile(db, world.account_id, person)
     day = today_local() + dt.timedelta(days=1)
     booked = book(db, world, slot_at(db, "nhi", day, "08:00"), view.id, now=utcnow())
     morning = local_to_utc(day, dt.time(7, 30))
