@@ -118,50 +118,56 @@ def test_after_a_lockout_the_user_gets_five_fresh_tries(db, world, sender):
     assert check(db, reader, sender.code, now=later + MINUTE)
 
 
-def test_the_same_user_on_another_oa_is_locked_out_too(db, world, sender):
-    """Zalo gives a user another id on each OA, but the phone is the same: a lockout is the phone's as well, or
-    every OA of the province gives five more tries."""
-    store_visit(db, mai())
-    first, second = account(db, "u-on-oa1", "oa-1"), account(db, "u-on-oa2", "oa-2")
-    start(db, first, sender)
-    for _ in range(4):
-        with pytest.raises(ra.WrongCode):
-            check(db, first, wrong(sender.code))
-    with pytest.raises(ra.LockedOut):
-        check(db, first, wrong(sender.code))
-    with pytest.raises(ra.LockedOut):
-        start(db, second, sender, now=NOW + MINUTE)
-    assert len(sender.sent) == 1
-    assert refusals(db)[-1] == ("emr_verification", str(second), "refused=locked_out")
+def fail_codes(db, account_id: int, sender: Sender, n: int, *, at: dt.datetime) -> None:
+    """A code to Mai's phone for the account, then ``n`` wrong tries at it (the last may lock)."""
+    start(db, account_id, sender, now=at)
+    for _ in range(n):
+        with pytest.raises((ra.WrongCode, ra.LockedOut)):
+            check(db, account_id, wrong(sender.code), now=at)
 
 
-def test_wrong_tries_on_several_oas_add_up(db, world, sender):
+def test_the_oas_of_one_phone_share_a_budget_of_ten_wrong_tries_an_hour(db, world, sender):
+    """Zalo gives a user another id on each OA (another account), but the phone is the same: without a budget
+    of the phone's own, every OA of the province gives five more guesses an hour."""
     store_visit(db, mai())
     oas = [account(db, f"u{n}", f"oa-{n}") for n in range(3)]
-    start(db, oas[0], sender)
-    for _ in range(3):
-        with pytest.raises(ra.WrongCode):
-            check(db, oas[0], wrong(sender.code))
-    start(db, oas[1], sender, now=NOW + MINUTE)
-    with pytest.raises(ra.WrongCode):
+    fail_codes(db, oas[0], sender, 5, at=NOW)  # locked out on OA 0
+    fail_codes(db, oas[1], sender, 4, at=NOW + MINUTE)
+    with pytest.raises(ra.LockedOut):  # the phone's tenth wrong try
         check(db, oas[1], wrong(sender.code), now=NOW + MINUTE)
-    with pytest.raises(ra.LockedOut):
-        check(db, oas[1], wrong(sender.code), now=NOW + MINUTE)
-    with pytest.raises(ra.LockedOut):
+    with pytest.raises(ra.LockedOut) as locked:  # a third OA sends no code
         start(db, oas[2], sender, now=NOW + 2 * MINUTE)
+    assert locked.value.until == NOW + dt.timedelta(hours=1)
+    assert len(sender.sent) == 2
+    assert refusals(db)[-1] == ("emr_verification", str(oas[2]), "refused=locked_out")
+    start(db, oas[2], sender, now=NOW + dt.timedelta(hours=1, minutes=1))  # the hour is over
+    assert check(db, oas[2], sender.code, now=NOW + dt.timedelta(hours=1, minutes=1))
 
 
-def test_three_codes_an_hour_to_a_phone_whatever_the_oa(db, world, sender):
-    """The cap on codes is the phone's too: a fourth code in the hour is refused on another OA as well (no
-    flooding of a phone with codes, no more guesses)."""
+def test_the_remaining_tries_tell_the_phones_budget_when_it_is_the_smaller(db, world, sender):
     store_visit(db, mai())
-    first, second = account(db, "u1", "oa-1"), account(db, "u2", "oa-2")
-    for minute in (0, 1, 2):
-        start(db, first, sender, now=NOW + minute * MINUTE)
-    with pytest.raises(ra.TooManyCodes):
-        start(db, second, sender, now=NOW + 3 * MINUTE)
-    assert len(sender.sent) == 3
-    assert refusals(db)[-1] == ("emr_verification", str(second), "refused=too_many_codes")
+    oas = [account(db, f"u{n}", f"oa-{n}") for n in range(3)]
+    fail_codes(db, oas[0], sender, 5, at=NOW)
+    fail_codes(db, oas[1], sender, 3, at=NOW + MINUTE)
+    start(db, oas[2], sender, now=NOW + 2 * MINUTE)
+    with pytest.raises(ra.WrongCode) as refused:
+        check(db, oas[2], wrong(sender.code), now=NOW + 2 * MINUTE)
+    assert refused.value.remaining == 1  # 10 for the phone, 9 spent; this account has 4 of its own left
+
+
+def test_ten_codes_an_hour_to_a_phone_whatever_the_oa(db, world, sender):
+    """Each account gets 3 codes an hour; the phone 10, whatever the number of OAs (no flooding of a phone)."""
+    store_visit(db, mai())
+    oas = [account(db, f"u{n}", f"oa-{n}") for n in range(4)]
+    for n, reader in enumerate(oas):
+        for minute in range(3 if n < 3 else 1):
+            start(db, reader, sender, now=NOW + (3 * n + minute) * MINUTE)
+    assert len(sender.sent) == 10
+    with pytest.raises(ra.TooManyCodes) as refused:
+        start(db, oas[3], sender, now=NOW + 20 * MINUTE)
+    assert refused.value.until == NOW + dt.timedelta(hours=1)
+    assert len(sender.sent) == 10
+    assert refusals(db)[-1] == ("emr_verification", str(oas[3]), "refused=too_many_codes")
 
 
 def test_a_code_sent_for_one_account_never_links_another(db, world, sender):
