@@ -762,3 +762,42 @@ def test_a_link_staff_removed_is_not_remade_by_the_phone_the_record_no_longer_ho
     with pytest.raises(ra.PhoneNotOnRecord):
         start(db, other, sender, now=NOW + 3 * MINUTE)
     assert len(sender.sent) == 1 and links(db, reader) == []
+
+
+@pytest.mark.parametrize("by", ["patient", "staff"])
+def test_a_removed_link_takes_back_the_re_exam_reminders_it_brought(db, world, sender, by):
+    """The link gave the account a booking profile of the person (made by the link) so that XML14 re-exams
+    remind it. Once the link is removed, by the patient or by staff, nothing more is pushed to that account:
+    the profile is no longer the person's and its re-exam reminders are cancelled."""
+    from core.booking.models import Patient
+    from core.emr.models import ProfileLink, ReExamSlip
+    from core.reminders.models import ReExam
+
+    person = store_visit(db, mai(cccd=None, insurance_cards=()))  # no CCCD: the profile is the link's own
+    with db.uow() as uow:
+        visit_id = uow.session.scalar(select(Visit.id).where(Visit.person_id == person))
+        due = (NOW + dt.timedelta(days=14)).date()
+        uow.session.add(ReExamSlip(visit_id=visit_id, due_date=due, facility_code="99999", diagnosis="Viêm họng"))
+        uow.commit()
+    reader = account(db)
+    start(db, reader, sender)
+    [linked] = check(db, reader, sender.code)
+
+    def live_re_exams() -> list[int]:
+        with db.reader() as uow:
+            return uow.session.scalars(
+                select(ReExam.id)
+                .join(Patient, Patient.id == ReExam.patient_id)
+                .where(Patient.account_id == reader, ReExam.cancelled_at.is_(None))
+            ).all()
+
+    assert len(live_re_exams()) == 1
+    with db.uow() as uow:
+        if by == "patient":
+            ra.unlink(uow, reader, person, by="zalo_user", now=NOW + MINUTE)
+        else:
+            ra.remove_link(uow, linked.link_id, staff=staff_of(db), now=NOW + MINUTE)
+    assert live_re_exams() == []
+    with db.reader() as uow:
+        profiles = uow.session.scalars(select(Patient.id).where(Patient.account_id == reader)).all()
+        assert uow.session.scalars(select(ProfileLink).where(ProfileLink.patient_id.in_(profiles))).all() == []

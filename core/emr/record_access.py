@@ -20,7 +20,7 @@ refusal of a record read or of a verification leaves an audit row (``outcome`` "
 ``detail``); a refusal commits the unit of work first, so that the row (and a counted wrong try) outlives it.
 
 A new link gives the account a booking profile of the person (core/emr/link_profiles.py): the re-exam
-reminders (XML14) then reach the chat user.
+reminders (XML14) then reach the chat user; a removed link takes it back (its reminders cancelled).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from core.uow import UnitOfWork
 
 from . import consent, link_refusals
 from . import persons as index
-from .link_profiles import give_profile
+from .link_profiles import give_profile, take_back_profile
 from .link_refusals import (  # the refusals are part of this module's API
     CodeExpired,
     DeskCodeUnknown,
@@ -364,6 +364,7 @@ def unlink(uow: UnitOfWork, account_id: int, person_id: int | None, *, by: str, 
     for link in _live_links(session, account_id):
         if root_id is None or _root_id(session, link.person_id) == root_id:
             link.removed_at, link.removed_by = at, (by or "")[:80]
+            take_back_profile(uow, account_id, _person(session, link.person_id), now=at)
             removed += 1
     uow.commit()
     return removed
@@ -380,6 +381,8 @@ def remove_link(uow: UnitOfWork, link_id: int, *, staff: Actor, now: dt.datetime
     if staff.hospital_id is not None and not visited(session, root_id, staff.hospital_id):
         raise OtherHospital("person")
     link.removed_at, link.removed_by = at, (staff.client_name or "staff")[:80]
+    if not any(_root_id(session, other.person_id) == root_id for other in _live_links(session, link.account_id)):
+        take_back_profile(uow, link.account_id, _person(session, root_id), now=at)
     uow.commit()
 
 
