@@ -4,6 +4,7 @@ code staff enter after seeing the CCCD, links through merges, removal, and the a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pytest
 from sqlalchemy import select, update
@@ -129,6 +130,20 @@ def test_only_the_codes_digest_is_stored(db, world, sender):
     assert row.kind == "otp" and row.phone == PHONE and row.attempts == 0
     assert len(row.digest) == 64 and sender.code not in row.digest
     assert row.expires_at == NOW + dt.timedelta(minutes=5)
+
+
+def test_a_copy_of_the_database_alone_does_not_reveal_a_live_code(db, world, sender, monkeypatch):
+    """The digest is keyed with the server secret: trying the 10^6 codes against the stored digest without the
+    secret finds nothing, and another secret gives another digest for the same code."""
+    store_visit(db, mai())
+    reader = account(db)
+    start(db, reader, sender)
+    with db.reader() as uow:
+        [row] = uow.session.scalars(select(CodeChallenge)).all()
+    unkeyed = hashlib.sha256(f"henkham-emr-code:otp:{reader}:{sender.code}".encode()).hexdigest()
+    assert row.digest != unkeyed
+    monkeypatch.setattr(ra, "_code_key", lambda: b"another-secret")
+    assert ra._digest("otp", sender.code, reader) != row.digest
 
 
 def typed_profile(db, account_id: int, person_id: int, phone: str = OTHER_PHONE):

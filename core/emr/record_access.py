@@ -26,6 +26,7 @@ reminders (XML14) then reach the chat user; a removed link takes it back (its re
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -43,6 +44,7 @@ from core import audit
 from core.audit import Actor
 from core.booking.codes import ALPHABET
 from core.booking.models import Account
+from core.config import Settings
 from core.errors import DomainError, InvalidInput, NotFound
 from core.identifiers import mask_identifier, normalise_phone, validate_cccd
 from core.tenancy import OtherHospital
@@ -437,10 +439,18 @@ def person_links(uow: UnitOfWork, person_id: int, *, staff: Actor) -> list[LinkV
 # --- helpers -----------------------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _code_key() -> bytes:
+    """The server secret the digests are keyed with (``HENKHAM_SECRET_KEY``, the same for every process): a copy
+    of the database alone gives no way to find a live code by trying its 10^6 (or 32^8) values."""
+    return Settings().secret_key.encode()
+
+
 def _digest(kind: str, code: str, account_id: int | None = None) -> str:
-    """The stored form of a code (never the code itself); an OTP's is bound to its account."""
+    """The stored form of a code (never the code itself): an HMAC under the server secret; an OTP's is bound to
+    its account."""
     scope = f"{kind}:{account_id}" if account_id is not None else kind
-    return hashlib.sha256(f"henkham-emr-code:{scope}:{code}".encode()).hexdigest()
+    return hmac.new(_code_key(), f"henkham-emr-code:{scope}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 def _close_pending(uow: UnitOfWork, account_id: int, kind: str, at: dt.datetime) -> None:
