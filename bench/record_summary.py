@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import event, func, select, text
 
 from bench.booking import ADMIN_URL, ms, percentile, print_columns, settle
+from bench.procstat import machine_busy, postgres_backends, processes
 from bench.record_world import RecordUser, seed_record_users
 from core.audit import AccessAudit
 from core.config import Settings
@@ -102,7 +103,13 @@ def audit_reads(db: Database) -> int:
         )
 
 
-def run(url: str, args: argparse.Namespace, figures: dict[str, Any]) -> int:
+def backend_cpu(dbname: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving ``dbname``."""
+    table = processes()
+    return {pid: table[pid].cpu for pid in postgres_backends(table, dbname)}
+
+
+def run(url: str, dbname: str, args: argparse.Namespace, figures: dict[str, Any]) -> int:
     if not url.startswith("postgresql"):
         raise BenchError("this bench measures PostgreSQL: give a postgresql:// --admin-url")
     upgrade(url)
@@ -136,6 +143,7 @@ def run(url: str, args: argparse.Namespace, figures: dict[str, Any]) -> int:
         log(f"timing {args.lookups:,} look-ups")
         timed: dict[str, list[float]] = {name: [] for name, _ in QUESTIONS}
         everything: list[float] = []
+        backends, busy_began = backend_cpu(dbname), machine_busy()
         began, cpu_began = time.perf_counter(), time.process_time()
         for (name, asked), user in plan:
             kwargs = asked(user)
@@ -146,6 +154,9 @@ def run(url: str, args: argparse.Namespace, figures: dict[str, Any]) -> int:
             everything.append(elapsed)
         wall = time.perf_counter() - began
         cpu_ms = (time.process_time() - cpu_began) * 1000 / max(1, len(plan))
+        busy_cores = (machine_busy() - busy_began) / wall
+        server_ms = sum(cpu - backends.get(pid, 0.0) for pid, cpu in backend_cpu(dbname).items())
+        server_ms = server_ms * 1000 / max(1, len(plan))
         load_after = os.getloadavg()
         queries = counter.count / max(1, len(plan))
         audited = audit_reads(db) - reads_before
@@ -191,6 +202,12 @@ def run(url: str, args: argparse.Namespace, figures: dict[str, Any]) -> int:
         f"throughput  : {len(everything) / wall:,.0f} look-ups/s (one client); a look-up: {queries:.1f} "
         f"statements, {cpu_ms:.1f} ms of this process's CPU"
     )
+    ours = (cpu_ms + server_ms) * len(everything) / 1000 / wall
+    print(
+        f"cpu         : a look-up used {cpu_ms:.1f} ms of CPU here and {server_ms:.1f} ms in its PostgreSQL backend "
+        f"({cpu_ms + server_ms:.1f} ms together; on a busy machine both grow too); the machine had "
+        f"{busy_cores:.2f} of {os.cpu_count()} cores busy, {max(0.0, busy_cores - ours):.2f} of them not this bench"
+    )
     print(f"audit       : {audited:,} read rows written for {len(everything):,} look-ups")
     print(f"target: chat_record p99 {verdict}")
     problems = [] if verdict == "PASS" else [f"p99 {p99 * 1000:.2f} ms > {TARGET_P99_MS:g} ms"]
@@ -207,6 +224,8 @@ def run(url: str, args: argparse.Namespace, figures: dict[str, Any]) -> int:
         p99_ms=round(p99 * 1000, 2),
         statements_per_lookup=round(queries, 1),
         cpu_ms_per_lookup=round(cpu_ms, 2),
+        server_cpu_ms_per_lookup=round(server_ms, 2),
+        machine_busy_cores=round(busy_cores, 2),
         audit_rows=audited,
         load_before=[round(x, 2) for x in load_before],
         load_after=[round(x, 2) for x in load_after],
@@ -228,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.visits < 14 or args.users < 1:
         parser.error("--visits must be at least 14 (the questions open older visits) and --users at least 1")
     figures: dict[str, Any] = {}
-    return bench_main(args, lambda bench: run(bench.url, args, figures), name="record", figures=figures)
+    return bench_main(args, lambda bench: run(bench.url, bench.dbname, args, figures), name="record", figures=figures)
 
 
 if __name__ == "__main__":

@@ -131,21 +131,27 @@ def test_only_the_codes_digest_is_stored(db, world, sender):
     assert row.expires_at == NOW + dt.timedelta(minutes=5)
 
 
-@pytest.mark.world(days=2)
-def test_a_profiles_phone_counts_once_the_profile_came_to_the_hospital_never_when_only_typed(db, world, sender):
-    person = store_visit(db, mai(phone=None))
-    with db.uow() as uow:  # anybody may type Mai's CCCD into a profile with their own phone: it links to Mai
+def typed_profile(db, account_id: int, person_id: int, phone: str = OTHER_PHONE):
+    """A booking profile anybody may type: Mai's name, birth date and CCCD with their own phone (it links to her)."""
+    with db.uow() as uow:
         view, _ = patients.register_patient(
             uow,
-            account_id=world.account_id,
+            account_id=account_id,
             full_name="Trần Thị Mai",
             date_of_birth=dt.date(1985, 3, 12),
             sex="female",
-            phone=OTHER_PHONE,
+            phone=phone,
             cccd=CCCD,
         )
     with db.reader() as uow:
-        assert uow.session.get(ProfileLink, view.id).person_id == person
+        assert uow.session.get(ProfileLink, view.id).person_id == person_id
+    return view
+
+
+@pytest.mark.world(days=2)
+def test_a_profiles_phone_counts_once_the_profile_came_to_the_hospital_never_when_only_typed(db, world, sender):
+    person = store_visit(db, mai(phone=None))
+    view = typed_profile(db, world.account_id, person)
     reader = account(db)
     with pytest.raises(ra.PhoneNotOnRecord):  # typed details never unlock a record
         start(db, reader, sender, OTHER_PHONE)

@@ -118,50 +118,56 @@ def test_after_a_lockout_the_user_gets_five_fresh_tries(db, world, sender):
     assert check(db, reader, sender.code, now=later + MINUTE)
 
 
-def test_the_same_user_on_another_oa_is_locked_out_too(db, world, sender):
-    """Zalo gives a user another id on each OA, but the phone is the same: a lockout is the phone's as well, or
-    every OA of the province gives five more tries."""
-    store_visit(db, mai())
-    first, second = account(db, "u-on-oa1", "oa-1"), account(db, "u-on-oa2", "oa-2")
-    start(db, first, sender)
-    for _ in range(4):
-        with pytest.raises(ra.WrongCode):
-            check(db, first, wrong(sender.code))
-    with pytest.raises(ra.LockedOut):
-        check(db, first, wrong(sender.code))
-    with pytest.raises(ra.LockedOut):
-        start(db, second, sender, now=NOW + MINUTE)
-    assert len(sender.sent) == 1
-    assert refusals(db)[-1] == ("emr_verification", str(second), "refused=locked_out")
+def fail_codes(db, account_id: int, sender: Sender, n: int, *, at: dt.datetime) -> None:
+    """A code to Mai's phone for the account, then ``n`` wrong tries at it (the last may lock)."""
+    start(db, account_id, sender, now=at)
+    for _ in range(n):
+        with pytest.raises((ra.WrongCode, ra.LockedOut)):
+            check(db, account_id, wrong(sender.code), now=at)
 
 
-def test_wrong_tries_on_several_oas_add_up(db, world, sender):
+def test_the_oas_of_one_phone_share_a_budget_of_ten_wrong_tries_an_hour(db, world, sender):
+    """Zalo gives a user another id on each OA (another account), but the phone is the same: without a budget
+    of the phone's own, every OA of the province gives five more guesses an hour."""
     store_visit(db, mai())
     oas = [account(db, f"u{n}", f"oa-{n}") for n in range(3)]
-    start(db, oas[0], sender)
-    for _ in range(3):
-        with pytest.raises(ra.WrongCode):
-            check(db, oas[0], wrong(sender.code))
-    start(db, oas[1], sender, now=NOW + MINUTE)
-    with pytest.raises(ra.WrongCode):
+    fail_codes(db, oas[0], sender, 5, at=NOW)  # locked out on OA 0
+    fail_codes(db, oas[1], sender, 4, at=NOW + MINUTE)
+    with pytest.raises(ra.LockedOut):  # the phone's tenth wrong try
         check(db, oas[1], wrong(sender.code), now=NOW + MINUTE)
-    with pytest.raises(ra.LockedOut):
-        check(db, oas[1], wrong(sender.code), now=NOW + MINUTE)
-    with pytest.raises(ra.LockedOut):
+    with pytest.raises(ra.LockedOut) as locked:  # a third OA sends no code
         start(db, oas[2], sender, now=NOW + 2 * MINUTE)
+    assert locked.value.until == NOW + dt.timedelta(hours=1)
+    assert len(sender.sent) == 2
+    assert refusals(db)[-1] == ("emr_verification", str(oas[2]), "refused=locked_out")
+    start(db, oas[2], sender, now=NOW + dt.timedelta(hours=1, minutes=1))  # the hour is over
+    assert check(db, oas[2], sender.code, now=NOW + dt.timedelta(hours=1, minutes=1))
 
 
-def test_three_codes_an_hour_to_a_phone_whatever_the_oa(db, world, sender):
-    """The cap on codes is the phone's too: a fourth code in the hour is refused on another OA as well (no
-    flooding of a phone with codes, no more guesses)."""
+def test_the_remaining_tries_tell_the_phones_budget_when_it_is_the_smaller(db, world, sender):
     store_visit(db, mai())
-    first, second = account(db, "u1", "oa-1"), account(db, "u2", "oa-2")
-    for minute in (0, 1, 2):
-        start(db, first, sender, now=NOW + minute * MINUTE)
-    with pytest.raises(ra.TooManyCodes):
-        start(db, second, sender, now=NOW + 3 * MINUTE)
-    assert len(sender.sent) == 3
-    assert refusals(db)[-1] == ("emr_verification", str(second), "refused=too_many_codes")
+    oas = [account(db, f"u{n}", f"oa-{n}") for n in range(3)]
+    fail_codes(db, oas[0], sender, 5, at=NOW)
+    fail_codes(db, oas[1], sender, 3, at=NOW + MINUTE)
+    start(db, oas[2], sender, now=NOW + 2 * MINUTE)
+    with pytest.raises(ra.WrongCode) as refused:
+        check(db, oas[2], wrong(sender.code), now=NOW + 2 * MINUTE)
+    assert refused.value.remaining == 1  # 10 for the phone, 9 spent; this account has 4 of its own left
+
+
+def test_ten_codes_an_hour_to_a_phone_whatever_the_oa(db, world, sender):
+    """Each account gets 3 codes an hour; the phone 10, whatever the number of OAs (no flooding of a phone)."""
+    store_visit(db, mai())
+    oas = [account(db, f"u{n}", f"oa-{n}") for n in range(4)]
+    for n, reader in enumerate(oas):
+        for minute in range(3 if n < 3 else 1):
+            start(db, reader, sender, now=NOW + (3 * n + minute) * MINUTE)
+    assert len(sender.sent) == 10
+    with pytest.raises(ra.TooManyCodes) as refused:
+        start(db, oas[3], sender, now=NOW + 20 * MINUTE)
+    assert refused.value.until == NOW + dt.timedelta(hours=1)
+    assert len(sender.sent) == 10
+    assert refusals(db)[-1] == ("emr_verification", str(oas[3]), "refused=too_many_codes")
 
 
 def test_a_code_sent_for_one_account_never_links_another(db, world, sender):
@@ -599,3 +605,199 @@ def test_the_code_question_names_no_jargon():
     text = said(messages)
     assert text.startswith("Dạ, em đã gửi mã xác nhận 6 số qua tin nhắn Zalo tới số 091****678.")
     assert "ZNS" not in text and text.endswith("ạ.")
+
+
+# --- a booking profile typed with someone else's CCCD ---------------------------------------------------------------
+
+
+@pytest.mark.world(days=2)
+def test_a_profile_typed_with_anothers_cccd_and_checked_in_at_a_kiosk_unlocks_nothing(db, world, sender):
+    """Anyone may type a CCCD into a booking profile with their own phone, book, and check in at a kiosk with
+    the booking code or that phone: nobody at the hospital saw a card. The profile's phone must not become a
+    phone of the person's record (a desk check-in, where staff compare the card, still counts)."""
+    from core.booking import checkin
+    from core.booking.models import Appointment
+    from core.timeutil import local_to_utc, utcnow
+    from tests.factories import book, slot_at, today_local
+    from tests.test_emr_record_access import typed_profile
+
+    person = store_visit(db, mai(phone=None))
+    view = typed_profile(db, world.account_id, person)
+    day = today_local() + dt.timedelta(days=1)
+    booked = book(db, world, slot_at(db, "nhi", day, "08:00"), view.id, now=utcnow())
+    morning = local_to_utc(day, dt.time(7, 30))
+    with db.uow() as uow:
+        checkin.check_in_by_phone(uow, OTHER_PHONE, day=day, channel="kiosk", now=morning)
+    with db.reader() as uow:
+        assert uow.session.scalar(select(Appointment.status).where(Appointment.code == booked.code)) == "checked_in"
+    reader = account(db, "attacker")
+    with pytest.raises(ra.PhoneNotOnRecord):
+        start(db, reader, sender, OTHER_PHONE, now=morning)
+    assert sender.sent == [] and links(db, reader) == []
+    with db.uow() as uow:  # the HIS reports the visit done: the hospital saw the patient under this identity
+        checkin.complete(uow, booked.code, channel="his", now=morning + dt.timedelta(hours=1))
+    start(db, reader, sender, OTHER_PHONE, now=morning + dt.timedelta(hours=1))
+    assert len(sender.sent) == 1
+
+
+# --- the dialogue: forged buttons of a linked, consenting user -------------------------------------------------------
+
+
+@pytest.fixture
+def an_and_bich(oa_world, db):
+    """Nguyễn Văn An, linked by his phone's code and consenting (the chat user of tests/test_record_chat_form);
+    Trần Thị Bích's visit in the same hospital (nobody's link)."""
+    from core.config import Settings
+    from core.emr.importing import import_bytes
+    from henkham import bootstrap
+    from tests.test_emr_result_notices import Codes
+    from tests.test_record_chat_form import account as chat_account
+
+    actions_db = bootstrap.actions(Settings(database_url=db.url))
+    data = his.submission_bytes([his.outpatient(), his.inpatient()], facility_code="99999")
+    assert import_bytes(db, data, channel="cli", filename="kcb.xml").ok
+    account_id = chat_account(db)
+    codes = Codes()
+    with db.uow() as uow:
+        ra.start_phone_check(uow, account_id, "+84912345678", codes)
+        ra.check_code(uow, account_id, codes.code)
+        consent.decide(uow, account_id, consent.SUMMARY, True, channel="zalo")
+    with db.reader() as uow:
+        bich = uow.session.scalar(select(Person.id).where(Person.full_name == "Trần Thị Bích"))
+        bich_visit = uow.session.scalar(select(Visit.id).where(Visit.person_id == bich))
+    yield bich, bich_visit
+    actions_db.dispose()
+
+
+@pytest.mark.parametrize("forged", ["record_person", "record_visit"])
+def test_a_forged_button_of_a_linked_user_shows_nothing_of_the_other_person(db, an_and_bich, forged):
+    from bot.actions import records
+    from tests.test_record_chat_form import refused_rows, run, said, tracker
+
+    bich, bich_visit = an_and_bich
+    value = str(bich if forged == "record_person" else bich_visit)
+    _, messages = run(
+        records.SubmitRecord(), tracker("ask_record_summary", {"record_ready": True, forged: value}, active=False)
+    )
+    text = said(messages)
+    assert text.startswith("Dạ,") and ("chưa được liên kết" in text or "không có trong hồ sơ" in text)
+    for clinical in ("Trần Thị Bích", "K35.8", "Ceftriaxone", "Creatinin", "Viêm ruột thừa"):
+        assert clinical not in text
+    assert refused_rows(db) == ["refused=not_linked" if forged == "record_person" else "refused=visit_not_in_record"]
+
+
+def test_a_results_message_still_waiting_in_the_outbox_is_dropped_when_consent_is_withdrawn(oa_world, db):
+    """Queued at 06:00, retried while Zalo answers errors (up to a day): withdrawal means nothing is pushed after
+    it, including what was queued before it and is not sent yet."""
+    from bot.actions import records
+    from bot.zalo_webhook.models import OutboundMessage
+    from core.config import Settings
+    from henkham import bootstrap
+    from tests.test_emr_result_notices import import_visits, plan
+    from tests.test_emr_result_notices import reader as results_reader
+    from tests.test_record_chat_form import USER, run, tracker
+    from tests.zalo_helpers import OA_ID
+
+    actions_db = bootstrap.actions(Settings(database_url=db.url))
+    try:
+        import_visits(db, his.outpatient())
+        results_reader(db, USER, oa=OA_ID)
+        assert plan(db) == 1
+        run(records.WithdrawConsent(), tracker("withdraw_consent", active=False))
+    finally:
+        actions_db.dispose()
+    with db.reader() as uow:
+        [(status, error)] = uow.session.execute(
+            select(OutboundMessage.status, OutboundMessage.last_error).where(OutboundMessage.purpose == "results")
+        ).all()
+    assert status == "undeliverable" and "withdrawn" in error
+
+
+# --- re-exam reminders of a chat-linked user ------------------------------------------------------------------------
+
+
+def test_the_re_exam_reminder_of_a_withheld_visit_names_no_diagnosis(db, world):
+    """A psychiatric visit (F32.9) is withheld from chat summaries; its XML14 slip still reminds the linked user
+    of the date, but the reminder (a chat or ZNS message) must not carry the slip's diagnosis as the doctor's
+    note, or the exclusion is bypassed. A visit with no excluded diagnosis keeps its note."""
+    from core.booking.models import Patient
+    from core.reminders.models import ReExam
+    from tests.test_emr_result_notices import Codes
+    from tests.test_emr_summaries import import_visit, psychiatric
+
+    add_hospital(db)
+    slip = {"NGAY_HEN_KL": "202701150800"}
+    import_visit(db, psychiatric(xml14=slip))
+    import_visit(db, his.outpatient(ma_lk="LK-HONG", arrived="202611250800", discharged="202611251000", xml14=slip))
+    codes = Codes()
+    reader = account(db, "an")
+    with db.uow() as uow:
+        ra.start_phone_check(uow, reader, "+84912345678", codes)
+        ra.check_code(uow, reader, codes.code)
+    with db.reader() as uow:
+        notes = uow.session.scalars(
+            select(ReExam.note).join(Patient, Patient.id == ReExam.patient_id).where(Patient.account_id == reader)
+        ).all()
+    assert len(notes) == 2, "both slips remind the linked user of their date"
+    assert not any("F32" in note or "trầm cảm" in note for note in notes), notes
+    assert any("J06.9" in note for note in notes), "a visit that is not withheld keeps the doctor's note"
+
+
+def test_a_link_staff_removed_is_not_remade_by_the_phone_the_record_no_longer_holds(db, world, sender):
+    """The link made a booking profile with the verified phone (for reminders). The hospital then corrects the
+    record's phone (the number went to someone else) and staff remove the link: that profile must not keep the
+    old number a phone of the record, or whoever holds it links again at once."""
+    person = store_visit(db, mai(cccd=None, insurance_cards=()))  # the profile is linked as made by the link
+    reader = account(db)
+    start(db, reader, sender)
+    [linked] = check(db, reader, sender.code)
+    with db.uow() as uow:
+        uow.session.execute(update(Person).where(Person.id == person).values(phone=OTHER_PHONE))
+        uow.commit()
+    with db.uow() as uow:
+        ra.remove_link(uow, linked.link_id, staff=staff_of(db), now=NOW + MINUTE)
+    with pytest.raises(ra.PhoneNotOnRecord):
+        start(db, reader, sender, now=NOW + 2 * MINUTE)
+    other = account(db, "same-user", "oa-2")
+    with pytest.raises(ra.PhoneNotOnRecord):
+        start(db, other, sender, now=NOW + 3 * MINUTE)
+    assert len(sender.sent) == 1 and links(db, reader) == []
+
+
+@pytest.mark.parametrize("by", ["patient", "staff"])
+def test_a_removed_link_takes_back_the_re_exam_reminders_it_brought(db, world, sender, by):
+    """The link gave the account a booking profile of the person (made by the link) so that XML14 re-exams
+    remind it. Once the link is removed, by the patient or by staff, nothing more is pushed to that account:
+    the profile is no longer the person's and its re-exam reminders are cancelled."""
+    from core.booking.models import Patient
+    from core.emr.models import ProfileLink, ReExamSlip
+    from core.reminders.models import ReExam
+
+    person = store_visit(db, mai(cccd=None, insurance_cards=()))  # no CCCD: the profile is the link's own
+    with db.uow() as uow:
+        visit_id = uow.session.scalar(select(Visit.id).where(Visit.person_id == person))
+        due = (NOW + dt.timedelta(days=14)).date()
+        uow.session.add(ReExamSlip(visit_id=visit_id, due_date=due, facility_code="99999", diagnosis="Viêm họng"))
+        uow.commit()
+    reader = account(db)
+    start(db, reader, sender)
+    [linked] = check(db, reader, sender.code)
+
+    def live_re_exams() -> list[int]:
+        with db.reader() as uow:
+            return uow.session.scalars(
+                select(ReExam.id)
+                .join(Patient, Patient.id == ReExam.patient_id)
+                .where(Patient.account_id == reader, ReExam.cancelled_at.is_(None))
+            ).all()
+
+    assert len(live_re_exams()) == 1
+    with db.uow() as uow:
+        if by == "patient":
+            ra.unlink(uow, reader, person, by="zalo_user", now=NOW + MINUTE)
+        else:
+            ra.remove_link(uow, linked.link_id, staff=staff_of(db), now=NOW + MINUTE)
+    assert live_re_exams() == []
+    with db.reader() as uow:
+        profiles = uow.session.scalars(select(Patient.id).where(Patient.account_id == reader)).all()
+        assert uow.session.scalars(select(ProfileLink).where(ProfileLink.patient_id.in_(profiles))).all() == []

@@ -28,7 +28,7 @@ from rasa_sdk.types import DomainDict
 from bot.nlu.folding import strip_diacritics
 from bot.nlu.record_sections import find_section
 from bot.nlu.record_subject import record_subject
-from bot.zalo_webhook import conversations, oas
+from bot.zalo_webhook import conversations, oas, record_channel
 from core.config import Settings
 from core.emr import access_log, consent, exclusions, record_access, summaries
 from core.emr.record_access import Linked
@@ -489,6 +489,7 @@ class WithdrawConsent(Action):
         chat = Chat.of(tracker)
         with database().uow() as uow:
             consent.withdraw(uow, chat.account_id(uow), channel=CHANNEL)
+            record_channel.drop_waiting_results(uow, chat.oa_id, chat.user_id)
             uow.commit()
         dispatcher.utter_message(text=WITHDRAWN, buttons=MAIN_MENU[:1])
         return [SlotSet(slot, None) for slot in RECORD_SLOTS]

@@ -20,6 +20,8 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 
+from sqlalchemy import update
+
 from core.booking.models import Account
 from core.emr.result_notices import ResultNotice
 from core.uow import UnitOfWork
@@ -27,6 +29,7 @@ from core.uow import UnitOfWork
 from . import outbox
 from .accounts import PROVIDER, split_key
 from .messages import Button, OutgoingMessage
+from .models import OutboundMessage, WorkStatus
 
 OTP = "otp"
 RESULTS = "results"
@@ -76,6 +79,22 @@ def result_message(notice: ResultNotice) -> OutgoingMessage:
         (Button("Xem kết quả", payload),),
         zns_data={"facility": notice.facility_name, "date": f"{notice.day:%d/%m/%Y}" if notice.day else when},
     )
+
+
+def drop_waiting_results(uow: UnitOfWork, oa_id: str, user_id: str) -> int:
+    """The results messages to this user still waiting in the outbox (queued, or retried after an error) go no
+    further: the user withdrew consent, and nothing is pushed after that. How many were dropped."""
+    table = OutboundMessage.__table__
+    return uow.session.execute(
+        update(table)
+        .where(
+            table.c.oa_id == oa_id,
+            table.c.user_id == user_id,
+            table.c.purpose == RESULTS,
+            table.c.status == WorkStatus.PENDING.value,
+        )
+        .values(status=WorkStatus.UNDELIVERABLE.value, last_error="dropped: consent to result notices withdrawn")
+    ).rowcount
 
 
 class ZaloResultNotifier:

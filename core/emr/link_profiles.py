@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from core.booking import patients
 from core.booking.models import Patient, Relationship
@@ -89,3 +89,23 @@ def _valid_cccd(cccd: str | None, born: dt.date, sex: str) -> str | None:
         return validate_cccd(cccd, date_of_birth=born, sex=sex)
     except InvalidInput:
         return None
+
+
+def take_back_profile(uow: UnitOfWork, account_id: int, person: Person, *, now: dt.datetime) -> int:
+    """A removed link takes back what it gave (nothing is pushed to the account any more): the account's
+    profiles linked to ``person`` (a survivor) *by a link* (matched by "zalo") are the person's no longer, and
+    their re-exam reminders are cancelled. A profile the account made itself and the index matched (by CCCD or
+    card) stays linked. The caller commits. Returns how many profile links went."""
+    session = uow.session
+    members = group(session, person.id)
+    owned = select(Patient.id).where(Patient.account_id == account_id)
+    gone = session.execute(
+        delete(ProfileLink).where(
+            ProfileLink.patient_id.in_(owned),
+            ProfileLink.person_id.in_(members),
+            ProfileLink.matched_by == MATCHED_BY,
+        )
+    ).rowcount
+    if gone:
+        sync_person(session, person.id, now)
+    return gone

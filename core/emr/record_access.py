@@ -6,8 +6,10 @@ Two ways to a link, never typed details (a name, a birth date, a card number are
   phone the records hold for a person (:mod:`core.emr.phone_holders`); a one-time code (6 digits, 5 minutes,
   5 tries) goes to it by ZNS (:class:`CodeSender`) and the user types it back. Exactly one adult holding the
   phone: a ``self`` link; every child (under 16) holding it (the record's contact phone): a ``guardian`` link;
-  several adults: refused (:class:`PhoneShared`, the desk route). The 5th wrong try kills the code and locks
-  the account out of chat verification for a while; a new code replaces the pending one, at most 3 an hour;
+  several adults: refused (:class:`PhoneShared`, the desk route). The 5th wrong try of the hour (across the
+  account's codes: a new code gives no new tries) kills the code and locks the account out of chat verification
+  for a while; a new code replaces the pending one, at most 3 an hour. The phone (one Zalo user, an account on
+  each OA) has its own budget across its accounts: 10 codes and 10 wrong tries an hour;
 - the desk: the bot shows an 8-character desk code; staff, having seen the CCCD, enter it with the person
   (:func:`link_at_desk`); a guardian link only to a child; staff of a hospital only for persons with a visit
   there.
@@ -18,7 +20,7 @@ refusal of a record read or of a verification leaves an audit row (``outcome`` "
 ``detail``); a refusal commits the unit of work first, so that the row (and a counted wrong try) outlives it.
 
 A new link gives the account a booking profile of the person (core/emr/link_profiles.py): the re-exam
-reminders (XML14) then reach the chat user.
+reminders (XML14) then reach the chat user; a removed link takes it back (its reminders cancelled).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,7 +51,7 @@ from core.uow import UnitOfWork
 
 from . import consent, link_refusals
 from . import persons as index
-from .link_profiles import give_profile
+from .link_profiles import give_profile, take_back_profile
 from .link_refusals import (  # the refusals are part of this module's API
     CodeExpired,
     DeskCodeUnknown,
@@ -72,6 +74,10 @@ OTP_DIGITS = 6
 OTP_MINUTES = 5
 OTP_TRIES = 5
 OTP_PER_HOUR = link_refusals.OTP_PER_HOUR
+# One phone is one Zalo user, with an account on each OA of the province: a budget of its own, so that the OAs do
+# not multiply the codes sent to it and the guesses (each account keeps its own 3 codes and 5 tries an hour).
+PHONE_CODES = 10
+PHONE_TRIES = 10
 LOCKOUT_MINUTES = 60  # Settings.emr_otp_lockout_minutes (the caller passes it)
 DESK_LENGTH = 8
 DESK_MINUTES = 30
@@ -137,15 +143,17 @@ def start_phone_check(
     at = now or utcnow()
     e164 = normalise_phone(phone)
     _refuse_when_locked(uow, account_id, at, e164)
-    window = list(
-        uow.session.scalars(
-            select(CodeChallenge.created_at)
-            .where(_of_the_hour(account_id, e164, at))
-            .order_by(CodeChallenge.created_at)
+    for whose, cap in (
+        (CodeChallenge.account_id == account_id, OTP_PER_HOUR),
+        (CodeChallenge.phone == e164, PHONE_CODES),
+    ):
+        window = list(
+            uow.session.scalars(
+                select(CodeChallenge.created_at).where(whose, *_of_the_hour(at)).order_by(CodeChallenge.created_at)
+            )
         )
-    )
-    if len(window) >= OTP_PER_HOUR:
-        _refuse(uow, TooManyCodes(window[-OTP_PER_HOUR] + dt.timedelta(hours=1)), _verifier(uow, account_id), at)
+        if len(window) >= cap:
+            _refuse(uow, TooManyCodes(window[-cap] + dt.timedelta(hours=1)), _verifier(uow, account_id), at)
     _matched(uow, account_id, e164, at)  # refuses before any code is sent
     _close_pending(uow, account_id, OTP, at)
     code = "".join(secrets.choice("0123456789") for _ in range(OTP_DIGITS))
@@ -193,7 +201,7 @@ def check_code(
     )
     if pending is None:
         _refuse(uow, NoPendingCode(), verifier, at)
-    _refuse_when_locked(uow, account_id, at, pending.phone)  # locked on another OA of the same phone
+    _refuse_when_locked(uow, account_id, at, pending.phone)  # the phone's tries spent on other OAs
     if pending.expires_at <= at:
         pending.used_at = at
         _refuse(uow, CodeExpired(), verifier, at)
@@ -201,18 +209,16 @@ def check_code(
     if not hmac.compare_digest(_digest(OTP, typed, account_id), pending.digest):
         pending.attempts += 1
         session.flush()
-        # The wrong tries of the hour, across the codes of the account and of its phone (a new code, another OA
-        # of the same Zalo user, give no new tries); the tries a lockout already answered are not counted again.
-        tries = session.scalar(
-            select(func.coalesce(func.sum(CodeChallenge.attempts), 0)).where(
-                _of_the_hour(account_id, pending.phone, at), CodeChallenge.locked_until.is_(None)
-            )
-        )
-        if tries >= OTP_TRIES:
+        # The wrong tries of the hour across the account's codes (a new code gives no new tries; those a lockout
+        # already answered are not counted again), and across every account of its phone (the same Zalo user on
+        # the province's other OAs): either budget spent locks the account out.
+        tries = _tries(session, CodeChallenge.account_id == account_id, at, CodeChallenge.locked_until.is_(None))
+        phone_tries = _tries(session, CodeChallenge.phone == pending.phone, at) if pending.phone else 0
+        if tries >= OTP_TRIES or phone_tries >= PHONE_TRIES:
             pending.used_at = at
             pending.locked_until = at + dt.timedelta(minutes=lockout_minutes)
             _refuse(uow, LockedOut(pending.locked_until), verifier, at)
-        _refuse(uow, WrongCode(OTP_TRIES - tries), verifier, at)
+        _refuse(uow, WrongCode(min(OTP_TRIES - tries, PHONE_TRIES - phone_tries)), verifier, at)
     pending.used_at = at
     matched = _matched(uow, account_id, pending.phone or "", at)
     links = [
@@ -358,6 +364,7 @@ def unlink(uow: UnitOfWork, account_id: int, person_id: int | None, *, by: str, 
     for link in _live_links(session, account_id):
         if root_id is None or _root_id(session, link.person_id) == root_id:
             link.removed_at, link.removed_by = at, (by or "")[:80]
+            take_back_profile(uow, account_id, _person(session, link.person_id), now=at)
             removed += 1
     uow.commit()
     return removed
@@ -374,6 +381,8 @@ def remove_link(uow: UnitOfWork, link_id: int, *, staff: Actor, now: dt.datetime
     if staff.hospital_id is not None and not visited(session, root_id, staff.hospital_id):
         raise OtherHospital("person")
     link.removed_at, link.removed_by = at, (staff.client_name or "staff")[:80]
+    if not any(_root_id(session, other.person_id) == root_id for other in _live_links(session, link.account_id)):
+        take_back_profile(uow, link.account_id, _person(session, root_id), now=at)
     uow.commit()
 
 
@@ -443,22 +452,32 @@ def _close_pending(uow: UnitOfWork, account_id: int, kind: str, at: dt.datetime)
         challenge.used_at = at
 
 
-def _of_the_hour(account_id: int, phone: str | None, at: dt.datetime) -> ColumnElement[bool]:
-    """The one-time codes of the last hour sent for the account or to its phone (the same Zalo user on another
-    OA is another account, with the same phone)."""
-    whose = CodeChallenge.account_id == account_id
-    if phone:
-        whose = or_(whose, CodeChallenge.phone == phone)
-    return and_(whose, CodeChallenge.kind == OTP, CodeChallenge.created_at > at - dt.timedelta(hours=1))
+def _of_the_hour(at: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """The one-time codes sent in the hour before ``at``."""
+    return CodeChallenge.kind == OTP, CodeChallenge.created_at > at - dt.timedelta(hours=1)
+
+
+def _tries(session: Session, whose: ColumnElement[bool], at: dt.datetime, *more: ColumnElement[bool]) -> int:
+    """The wrong tries of the hour on the codes ``whose`` selects."""
+    total = select(func.coalesce(func.sum(CodeChallenge.attempts), 0)).where(whose, *_of_the_hour(at), *more)
+    return int(session.scalar(total) or 0)
 
 
 def _refuse_when_locked(uow: UnitOfWork, account_id: int, at: dt.datetime, phone: str | None = None) -> None:
-    whose = CodeChallenge.account_id == account_id
-    if phone:
-        whose = or_(whose, CodeChallenge.phone == phone)
+    """Refused while the account is locked out, or while the phone's wrong tries of the hour (every account of
+    it) reach PHONE_TRIES: until the oldest of those codes is an hour old."""
     until = uow.session.scalar(
-        select(func.max(CodeChallenge.locked_until)).where(whose, CodeChallenge.locked_until > at)
+        select(func.max(CodeChallenge.locked_until)).where(
+            CodeChallenge.account_id == account_id, CodeChallenge.locked_until > at
+        )
     )
+    if until is None and phone and _tries(uow.session, CodeChallenge.phone == phone, at) >= PHONE_TRIES:
+        oldest = uow.session.scalar(
+            select(func.min(CodeChallenge.created_at)).where(
+                CodeChallenge.phone == phone, CodeChallenge.attempts > 0, *_of_the_hour(at)
+            )
+        )
+        until = (oldest or at) + dt.timedelta(hours=1)
     if until is not None:
         _refuse(uow, LockedOut(until), _verifier(uow, account_id), at)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import Row, select
@@ -25,6 +26,7 @@ from core.reminders.models import ReExam
 from core.reminders.reexams import ImportedReExam, ReExamSync, sync_imported_re_exams
 from core.timeutil import to_local
 
+from .exclusions import Exclusions
 from .models import Person, ProfileLink, ReExamSlip, Visit
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ def sync_visit(session: Session, visit_id: int, now: dt.datetime) -> ReExamSync:
                 hospital_id=visit.hospital_id,
                 department_id=department_id,
                 due_date=visit.due_date,
-                note=visit.diagnosis,
+                note=_note(visit),
                 given_on=_visit_day(visit),
             )
             for patient_id in _profiles(session, visit.person_id)
@@ -207,6 +209,21 @@ def _visit_day(visit: Row) -> dt.date | None:
     return visit.issued_on
 
 
+_ICD10_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])[A-Z]\d{2}(?:\.\d{1,4})?(?![0-9])")
+
+
+def _note(visit: Row) -> str:
+    """The slip's diagnosis as the reminder's note (the doctor's words), unless chat never shows it (an excluded
+    code or word, core/emr/exclusions.py's defaults): the reminder, a chat or ZNS message, then gives the date
+    only."""
+    text = visit.diagnosis or ""
+    rules = Exclusions()
+    codes = [visit.principal_code or "", *_ICD10_IN_TEXT.findall(text)]
+    if any(rules.code_excluded(code) for code in codes) or rules.names_excluded(text):
+        return ""
+    return text
+
+
 # A visit version and its slip (the slip's columns None when it has none).
 _VISIT = select(
     Visit.id,
@@ -223,5 +240,6 @@ _VISIT = select(
     Visit.cancelled_at,
     ReExamSlip.due_date,
     ReExamSlip.diagnosis,
+    ReExamSlip.principal_code,
     ReExamSlip.issued_on,
 ).outerjoin(ReExamSlip, ReExamSlip.visit_id == Visit.id)
