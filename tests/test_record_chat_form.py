@@ -240,3 +240,22 @@ def test_unlinking_asks_first_then_removes_the_link(an, db) -> None:
 def test_the_day_of_a_visit_is_read_backwards_from_today(message: str, when: Any, day: str | None) -> None:
     found = records.visit_day(message, when, dt.date(2026, 12, 2))
     assert (found.isoformat() if found else None) == day
+
+
+def test_what_a_request_asks_for_is_kept_from_buttons_words_and_entities() -> None:
+    asked = tracker(
+        "ask_record_summary",
+        active=False,
+        text="cho em xem đơn thuốc của bé Na lần khám ngày 12/11 ở bệnh viện khác",
+        hospital="other",
+        record_visit="42",
+        record_person="7",
+        record_route="desk",
+    )
+    found = records.read_request(asked)
+    assert found["record_section"] == "don_thuoc"  # the lexicon when the NLU gave no entity
+    assert found["record_visit"] == "42" and found["record_person"] == "7" and found["record_hospital"] == "other"
+    assert found["record_subject"] == {"child": True, "name": "Na"}
+    assert dt.date.fromisoformat(found["record_day"]) <= dt.date.today()
+    forged = records.read_request(tracker("ask_record_summary", active=False, record_visit="1 OR 1=1"))
+    assert "record_visit" not in forged  # a button's ids are digits, nothing else is taken
