@@ -37,7 +37,7 @@ from .consent import SUMMARY
 from .exclusions import Exclusions
 from .models import Person, Visit
 from .persons import survivor
-from .reading import StoredRecord, StoredVisit, person_record
+from .reading import StoredRecord, StoredVisit, visit_read
 from .record_access import Linked, NotLinked, linked_persons, require_link
 from .records import Identity, VisitRecord
 
@@ -521,16 +521,39 @@ def chat_record(
     person = require_link(uow, account_id, person_id, reader=reader, purpose=SUMMARY, now=at)
     if visit_id is not None:
         visit_id = _current_visit(uow, person.person_id, visit_id, reader, at)
-    stored = person_record(uow, person.person_id, reader=reader, purpose=SUMMARY, channel=CHANNEL, now=at)
-    places = load_places(uow.session, (v.facility_code for v in stored.visits))
+    today = local_today(at)
+    found: dict[str, Places] = {}
+
+    def choose(headers: StoredRecord) -> int | None:
+        places = found.setdefault("places", load_places(uow.session, (v.facility_code for v in headers.visits)))
+        refs = [
+            visit_ref(meta, record, places, exclusions)[0]
+            for meta, record in zip(headers.visits, headers.record.visits, strict=True)
+        ]
+        index = choose_visit(
+            headers, refs, section=section, visit_id=visit_id, on_day=on_day, hospital_slug=hospital_slug, today=today
+        )
+        return headers.visit_ids[index] if index is not None else None
+
+    stored, chosen = visit_read(
+        uow,
+        person.person_id,
+        choose,
+        immunizations=section == "tiem_chung",
+        reader=reader,
+        purpose=SUMMARY,
+        channel=CHANNEL,
+        now=at,
+    )
+    places = found.get("places") or Places()
     view = chat_view(
         stored,
         person,
         places=places,
         exclusions=exclusions,
-        today=local_today(at),
+        today=today,
         section=section,
-        visit_id=visit_id,
+        visit_id=chosen if chosen is not None else visit_id,
         on_day=on_day,
         hospital_slug=hospital_slug,
     )
