@@ -511,14 +511,14 @@ def chat_record(
     at = now or utcnow()
     if section is not None and section not in SECTIONS:
         raise InvalidInput(f"unknown section {section[:30]!r}", "Dạ, em chưa hiểu anh/chị muốn xem phần nào ạ.")
+    links = linked_persons(uow, account_id, now=at)
     if person_id is None:
-        links = linked_persons(uow, account_id, now=at)
         if len(links) > 1:
             raise ChoosePerson(links)
         if not links:
             _refuse(uow, NotLinked(), NotLinked.code, reader, "emr_person", "", at)
         person_id = links[0].person_id
-    person = require_link(uow, account_id, person_id, reader=reader, purpose=SUMMARY, now=at)
+    person = require_link(uow, account_id, person_id, reader=reader, purpose=SUMMARY, now=at, links=links)
     if visit_id is not None:
         visit_id = _current_visit(uow, person.person_id, visit_id, reader, at)
     today = local_today(at)
