@@ -516,18 +516,23 @@ class _Headers:
     def __init__(self, person: Mapping[str, Any], merged: list[int], visits: list, header: dict, immunizations: list):
         self.person, self.merged, self.visits, self.header = person, merged, visits, header
         self.immunizations = immunizations
-        self.detail: dict[Table, dict[int, list]] = {t: {} for t in DETAIL_TABLES}
+        self.records = [self._record(row, {}) for row in visits]
+
+    def _record(self, row: Mapping[str, Any], detail: Mapping[Table, Sequence[Mapping[str, Any]]]) -> VisitRecord:
+        return visit_record(
+            row, {table: detail.get(table) or self.header.get(table, {}).get(row["id"], ()) for table in CHILD_TABLES}
+        )
+
+    def add_detail(self, visit_id: int, rows: Sequence[list[dict[str, Any]]]) -> None:
+        """The chosen visit's record, with the rows of DETAIL_TABLES too."""
+        index = next(i for i, row in enumerate(self.visits) if row["id"] == visit_id)
+        self.records[index] = self._record(self.visits[index], dict(zip(DETAIL_TABLES, rows, strict=True)))
 
     def stored(self, immunizations: Sequence[Immunization]) -> StoredRecord:
-        children = {**self.header, **self.detail}
-        visits = [
-            visit_record(row, {table: children[table].get(row["id"], ()) for table in CHILD_TABLES})
-            for row in self.visits
-        ]
-        identity = _identity(self.person, visits[0].identity if visits else None)
+        identity = _identity(self.person, self.records[0].identity if self.records else None)
         return StoredRecord(
             person_id=self.person["id"],
-            record=PersonRecord(identity, tuple(visits), tuple(immunizations), (), frozenset()),
+            record=PersonRecord(identity, tuple(self.records), tuple(immunizations), (), frozenset()),
             visits=tuple(_meta(row) for row in self.visits),
             merged_ids=tuple(self.merged),
         )
@@ -555,7 +560,7 @@ def _read_pipelined(
         chosen = choose(loaded.stored(()))
         if chosen is not None:
             rows = _pipelined(raw, _DETAIL_QUERIES, {"visit": chosen}, _DETAIL_TIMESTAMPS, after=_COMMIT if own else ())
-            loaded.detail = _per_visit(DETAIL_TABLES, rows)
+            loaded.add_detail(chosen, rows)
         elif own:
             raw.execute("COMMIT")
     finally:
@@ -594,12 +599,13 @@ def _read_statements(
     loaded = _Headers(person, merged, visits, header, shots)
     chosen = choose(loaded.stored(()))
     if chosen is not None:
-        loaded.detail = {
-            t: _per_visit(
-                (t,), [list(session.execute(select(t).where(t.c.visit_id == chosen).order_by(t.c.id)).mappings())]
-            )[t]
-            for t in DETAIL_TABLES
-        }
+        loaded.add_detail(
+            chosen,
+            [
+                list(session.execute(select(t).where(t.c.visit_id == chosen).order_by(t.c.id)).mappings())
+                for t in DETAIL_TABLES
+            ],
+        )
     return loaded, chosen
 
 

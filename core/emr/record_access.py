@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -330,8 +330,9 @@ def linked_persons(uow: UnitOfWork, account_id: int, *, now: dt.datetime | None 
     return sorted(found.values(), key=lambda x: (x.relation != SELF, x.link_id))
 
 
-def _live_links_to_survivors(session: Session, account_id: int) -> list[tuple[ReaderLink, Person]]:
-    """The account's live links, each with the person its person was merged into (itself when it was not)."""
+def _links_to_survivors() -> Select:
+    """The statement of :func:`_live_links_to_survivors` (account ``:account_id``): every step of each live
+    link's chain of merges, deepest last."""
     up = (
         select(
             ReaderLink.id.label("link_id"),
@@ -340,7 +341,7 @@ def _live_links_to_survivors(session: Session, account_id: int) -> list[tuple[Re
             literal(0).label("depth"),
         )
         .join(Person, Person.id == ReaderLink.person_id)
-        .where(ReaderLink.account_id == account_id, ReaderLink.removed_at.is_(None))
+        .where(ReaderLink.account_id == bindparam("account_id"), ReaderLink.removed_at.is_(None))
         .cte("up", recursive=True)
     )
     above = aliased(Person)
@@ -349,15 +350,22 @@ def _live_links_to_survivors(session: Session, account_id: int) -> list[tuple[Re
         .join(up, above.id == up.c.merged_into_id)
         .where(up.c.depth < MAX_MERGE_DEPTH)
     )
-    rows = session.execute(
+    return (
         select(ReaderLink, Person)
         .join(up, up.c.link_id == ReaderLink.id)
         .join(Person, Person.id == up.c.person_id)
         .order_by(ReaderLink.id, up.c.depth)
-    ).all()
+    )
+
+
+_LINKS_TO_SURVIVORS = _links_to_survivors()
+
+
+def _live_links_to_survivors(session: Session, account_id: int) -> list[tuple[ReaderLink, Person]]:
+    """The account's live links, each with the person its person was merged into (itself when it was not)."""
     last: dict[int, tuple[ReaderLink, Person]] = {}
-    for link, person in rows:  # the deepest row of each link is its survivor
-        last[link.id] = (link, person)
+    for link, person in session.execute(_LINKS_TO_SURVIVORS, {"account_id": account_id}).all():
+        last[link.id] = (link, person)  # the deepest row of each link is its survivor
     return list(last.values())
 
 

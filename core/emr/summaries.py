@@ -20,9 +20,9 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core import audit
 from core.audit import Actor
@@ -187,30 +187,26 @@ class Places:
         return tuple(dict.fromkeys(name for name in names if name))
 
 
+_PLACES = (
+    select(Hospital.id, Hospital.name, Hospital.slug, Hospital.facility_code, Department.name, Department.his_codes)
+    .outerjoin(Department, (Department.hospital_id == Hospital.id) & (Department.his_codes != ""))
+    .where(Hospital.facility_code.in_(bindparam("codes", expanding=True)))
+    .order_by(Hospital.id, Department.id)
+)
+
+
 def load_places(session, facility_codes: Iterable[str]) -> Places:
-    """The names for these facilities: two queries."""
+    """The names for these facilities: one query."""
     codes = sorted(set(facility_codes))
     if not codes:
         return Places()
-    hospitals = {
-        row.facility_code: (row.id, row.name, row.slug)
-        for row in session.execute(
-            select(Hospital.id, Hospital.name, Hospital.slug, Hospital.facility_code).where(
-                Hospital.facility_code.in_(codes)
-            )
-        )
-    }
+    hospitals: dict[str, tuple[int, str, str]] = {}
     departments: dict[tuple[int, str], str] = {}
-    if hospitals:
-        rows = session.execute(
-            select(Department.hospital_id, Department.name, Department.his_codes)
-            .where(Department.hospital_id.in_([h[0] for h in hospitals.values()]), Department.his_codes != "")
-            .order_by(Department.id)
-        )
-        for hospital_id, name, his_codes in rows:
-            for code in his_codes.split(";"):
-                if code.strip():
-                    departments.setdefault((hospital_id, code.strip().upper()), name)
+    for hospital_id, hospital_name, slug, facility_code, name, his_codes in session.execute(_PLACES, {"codes": codes}):
+        hospitals[facility_code] = (hospital_id, hospital_name, slug)
+        for code in (his_codes or "").split(";"):
+            if code.strip():
+                departments.setdefault((hospital_id, code.strip().upper()), name)
     return Places(hospitals, departments)
 
 
@@ -408,6 +404,14 @@ def choose_visit(
     return candidates[0] if candidates else None
 
 
+def visit_refs(stored: StoredRecord, places: Places, exclusions: Exclusions) -> list[VisitRef]:
+    """The references of the record's visits, in its order."""
+    return [
+        visit_ref(meta, record, places, exclusions)[0]
+        for meta, record in zip(stored.visits, stored.record.visits, strict=True)
+    ]
+
+
 def chat_view(
     stored: StoredRecord,
     person: Linked,
@@ -419,12 +423,12 @@ def chat_view(
     visit_id: int | None = None,
     on_day: dt.date | None = None,
     hospital_slug: str | None = None,
+    refs: Sequence[VisitRef] | None = None,
 ) -> ChatRecord:
-    """What the chat shows of ``stored`` (pure: the record and the names already read)."""
-    refs = [
-        visit_ref(meta, record, places, exclusions)[0]
-        for meta, record in zip(stored.visits, stored.record.visits, strict=True)
-    ]
+    """What the chat shows of ``stored`` (pure: the record and the names already read); ``refs``: the
+    :func:`visit_refs` of ``stored`` when the caller has them."""
+    if refs is None:
+        refs = visit_refs(stored, places, exclusions)
     index = choose_visit(
         stored, refs, section=section, visit_id=visit_id, on_day=on_day, hospital_slug=hospital_slug, today=today
     )
@@ -522,14 +526,11 @@ def chat_record(
     if visit_id is not None:
         visit_id = _current_visit(uow, person.person_id, visit_id, reader, at)
     today = local_today(at)
-    found: dict[str, Places] = {}
+    found: dict[str, Any] = {}
 
     def choose(headers: StoredRecord) -> int | None:
-        places = found.setdefault("places", load_places(uow.session, (v.facility_code for v in headers.visits)))
-        refs = [
-            visit_ref(meta, record, places, exclusions)[0]
-            for meta, record in zip(headers.visits, headers.record.visits, strict=True)
-        ]
+        places = found["places"] = load_places(uow.session, (v.facility_code for v in headers.visits))
+        refs = found["refs"] = visit_refs(headers, places, exclusions)
         index = choose_visit(
             headers, refs, section=section, visit_id=visit_id, on_day=on_day, hospital_slug=hospital_slug, today=today
         )
@@ -546,6 +547,7 @@ def chat_record(
         now=at,
     )
     places = found.get("places") or Places()
+    refs = found.get("refs")
     view = chat_view(
         stored,
         person,
@@ -556,6 +558,7 @@ def chat_record(
         visit_id=chosen if chosen is not None else visit_id,
         on_day=on_day,
         hospital_slug=hospital_slug,
+        refs=refs,
     )
     if not uow.read_only:
         uow.commit()
