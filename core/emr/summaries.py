@@ -3,9 +3,10 @@
 :func:`chat_record` is the gate and the look-up: the account's link to the person (core.emr.record_access,
 which also checks the consent to ``record_summary_chat``), the visit asked for (a button's visit id must be one
 of the person's current visits, else an audited refusal :class:`VisitNotInRecord`; a day; a hospital; the
-latest by default; section ``tai_kham``: the latest visit with a re-exam date), then the audited read of the
-whole record (core.emr.reading.person_record, channel "zalo") and the names of facilities and departments, in a
-handful of queries whatever the number of visits.
+latest by default; section ``tai_kham``: the latest visit with a re-exam date), read with the narrower audited
+read of the chat (core.emr.reading.visit_read, channel "zalo": the visits' headers, the chosen visit in full, the
+immunizations only for ``tiem_chung``) and the names of facilities and departments, in a handful of queries
+whatever the number of visits.
 
 :func:`summarize` turns one visit of a stored record into its summary, without a database: facility, day,
 departments, diagnoses in the record's own Vietnamese wording with the ICD-10 code, medications with dose and
