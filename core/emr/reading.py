@@ -227,14 +227,14 @@ def _load_pipelined(connection: Any, person_id: int) -> _Loaded:
         if own and raw.info.transaction_status != TransactionStatus.IDLE:  # no person, or a failure
             raw.execute("ROLLBACK")
     children_rows, (immunizations, allergies, none_known) = rest[: len(CHILD_TABLES)], rest[len(CHILD_TABLES) :]
-    children: dict[Table, dict[int, list[Mapping[str, Any]]]] = {}
-    for table, rows in zip(CHILD_TABLES, children_rows, strict=True):
-        per_visit: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
-        for row in rows:
-            per_visit[row["visit_id"]].append(row)
-        children[table] = per_visit
     return _Loaded(
-        person_rows[0], merged, visits, children, immunizations, allergies, [r["section"] for r in none_known]
+        person_rows[0],
+        merged,
+        visits,
+        _per_visit(CHILD_TABLES, children_rows),
+        immunizations,
+        allergies,
+        [r["section"] for r in none_known],
     )
 
 
