@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from core.audit import Actor
 from core.booking.models import Department
-from core.emr import consent
+from core.emr import consent, reading
 from core.emr import models as m
 from core.emr.exclusions import Exclusions
 from core.emr.importing import import_bytes
@@ -351,3 +351,29 @@ def test_a_fifty_visit_record_is_read_in_as_many_queries_as_a_two_visit_one(db, 
     assert shown.total_visits == 50 and len(shown.others) == 9
     assert len(many) == len(few), "no query per visit"
     assert len(many) <= 30, many
+
+
+def test_the_chat_reads_one_visit_in_full_and_its_audit_row_says_exactly_that(db, world, record):
+    shown = ask(db, world.account_id, section="don_thuoc")
+    shots = ask(db, world.account_id, section="tiem_chung")
+
+    first, second = [r for r in audit_rows(db) if r.record_kind == "emr_person"]
+    listed = [shown.visit.ref.visit_id, *(o.visit_id for o in shown.others)]
+    assert first.detail == f"headers={','.join(map(str, listed))};visit={record['other']};immunizations=not_read"
+    assert second.detail == f"headers={','.join(map(str, listed))};visit=;immunizations={len(shots.vaccines)}"
+    assert shots.visit is None and shown.vaccines == (), "the immunizations are read only when they are asked for"
+
+
+def test_the_chat_read_holds_the_other_visits_headers_only(db, world, record):
+    person, reader = person_of(db, record["outpatient"]), chat_reader(world.account_id, OA)
+    with db.uow() as uow:
+        whole = reading.person_record(uow, person, reader=reader, purpose="record_summary_chat")
+        stored, chosen = reading.visit_read(
+            uow, person, lambda headers: headers.visit_ids[0], immunizations=False, reader=reader, purpose="x"
+        )
+    assert chosen == record["other"] == stored.visit_ids[0] == whole.visit_ids[0]
+    assert stored.record.visits[0] == whole.record.visits[0], "the chosen visit in full"
+    index = stored.visit_ids.index(record["outpatient"])
+    full, header = whole.record.visits[index], stored.record.visits[index]
+    assert full.medications and header.medications == (), "another visit: no prescription read"
+    assert header.diagnoses == full.diagnoses and header.departments == full.departments

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table, select
@@ -28,7 +28,7 @@ from core.timeutil import UTC
 
 from . import models as m
 from .records import Allergy, Identity, Immunization, PersonRecord, Section, VisitRecord
-from .visit_rows import CHILD_TABLES, VISITS, visit_record
+from .visit_rows import CHILD_TABLES, DIAGNOSES, DOCUMENTS, REEXAM_SLIPS, VISITS, visit_record
 
 PERSONS = m.Person.__table__
 IMMUNIZATIONS = m.Immunization.__table__
@@ -36,6 +36,10 @@ ALLERGIES = m.Allergy.__table__
 NONE_KNOWN = m.NoneKnown.__table__
 MAX_MERGE_DEPTH = 20  # a chain of merges longer than this is a data error, not followed further
 CHANNEL_OF_KIND = {"api_client": "api", "zalo_user": "zalo"}
+# What a visit's header reads besides its row (visit_read): its diagnoses, papers and re-exam slip, enough to
+# list it, to choose it and to know whether it is withheld; the other child tables only for the chosen visit.
+HEADER_TABLES: tuple[Table, ...] = (DIAGNOSES, DOCUMENTS, REEXAM_SLIPS)
+DETAIL_TABLES: tuple[Table, ...] = tuple(t for t in CHILD_TABLES if t not in HEADER_TABLES)
 
 
 class AnonymousRead(DomainError):
@@ -223,14 +227,14 @@ def _load_pipelined(connection: Any, person_id: int) -> _Loaded:
         if own and raw.info.transaction_status != TransactionStatus.IDLE:  # no person, or a failure
             raw.execute("ROLLBACK")
     children_rows, (immunizations, allergies, none_known) = rest[: len(CHILD_TABLES)], rest[len(CHILD_TABLES) :]
-    children: dict[Table, dict[int, list[Mapping[str, Any]]]] = {}
-    for table, rows in zip(CHILD_TABLES, children_rows, strict=True):
-        per_visit: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
-        for row in rows:
-            per_visit[row["visit_id"]].append(row)
-        children[table] = per_visit
     return _Loaded(
-        person_rows[0], merged, visits, children, immunizations, allergies, [r["section"] for r in none_known]
+        person_rows[0],
+        merged,
+        visits,
+        _per_visit(CHILD_TABLES, children_rows),
+        immunizations,
+        allergies,
+        [r["section"] for r in none_known],
     )
 
 
@@ -372,20 +376,7 @@ def person_record(
         visit_record(row, {table: loaded.children[table].get(row["id"], ()) for table in CHILD_TABLES})
         for row in visit_rows
     ]
-    immunizations = tuple(
-        Immunization(
-            identifier=x["identifier"],
-            vaccine_name=x["vaccine_name"],
-            occurred_on=x["occurred_on"],
-            vaccine_code=x["vaccine_code"],
-            vaccine_system=x["vaccine_system"],
-            dose_number=x["dose_number"],
-            lot_number=x["lot_number"],
-            facility_code=x["facility_code"],
-            status=x["status"],
-        )
-        for x in loaded.immunizations
-    )
+    immunizations = tuple(_immunization(x) for x in loaded.immunizations)
     allergies = tuple(
         Allergy(
             identifier=x["identifier"],
@@ -400,19 +391,7 @@ def person_record(
         for x in loaded.allergies
     )
     none_known = frozenset(Section(s) for s in loaded.none_known)
-    newest = visits[0].identity if visits else None
-    identity = Identity(
-        full_name=person["full_name"],
-        birth_year=person["birth_year"],
-        birth_month=person["birth_month"],
-        birth_day=person["birth_day"],
-        sex=person["sex"],
-        cccd=person["cccd"],
-        insurance_cards=newest.insurance_cards if newest else (),
-        phone=person["phone"],
-        address=person["address"],
-        blood_group=newest.blood_group if newest else "",
-    )
+    identity = _identity(person, visits[0].identity if visits else None)
     stored = StoredRecord(
         person_id=root_id,
         record=PersonRecord(identity, tuple(visits), immunizations, allergies, none_known),
@@ -474,3 +453,206 @@ def visit_versions(
         now=now,
     )
     return versions
+
+
+# --- a narrower read: the list of visits and one visit in full (the chat) -----------------------------------
+
+
+def _per_visit(tables: Sequence[Table], rows: Sequence[list[dict[str, Any]]]) -> dict[Table, dict[int, list]]:
+    out: dict[Table, dict[int, list]] = {}
+    for table, table_rows in zip(tables, rows, strict=True):
+        per_visit: dict[int, list] = defaultdict(list)
+        for row in table_rows:
+            per_visit[row["visit_id"]].append(row)
+        out[table] = per_visit
+    return out
+
+
+def _header_queries(immunizations: bool) -> tuple[str, ...]:
+    return (
+        _RECORD_QUERIES[0],
+        *(f"SELECT * FROM {t.name} WHERE visit_id = {_CURRENT_IDS} ORDER BY visit_id, id" for t in HEADER_TABLES),
+        *(("SELECT * FROM emr_immunizations WHERE person_id = ANY(%(persons)s) ORDER BY id",) if immunizations else ()),
+    )
+
+
+_HEADER_TIMESTAMPS = (_timestamp_columns(VISITS), *(_timestamp_columns(t) for t in HEADER_TABLES), ())
+_DETAIL_QUERIES = tuple(f"SELECT * FROM {t.name} WHERE visit_id = %(visit)s ORDER BY id" for t in DETAIL_TABLES)
+_DETAIL_TIMESTAMPS = tuple(_timestamp_columns(t) for t in DETAIL_TABLES)
+
+
+def _immunization(x: Mapping[str, Any]) -> Immunization:
+    return Immunization(
+        identifier=x["identifier"],
+        vaccine_name=x["vaccine_name"],
+        occurred_on=x["occurred_on"],
+        vaccine_code=x["vaccine_code"],
+        vaccine_system=x["vaccine_system"],
+        dose_number=x["dose_number"],
+        lot_number=x["lot_number"],
+        facility_code=x["facility_code"],
+        status=x["status"],
+    )
+
+
+def _identity(person: Mapping[str, Any], newest: Identity | None) -> Identity:
+    return Identity(
+        full_name=person["full_name"],
+        birth_year=person["birth_year"],
+        birth_month=person["birth_month"],
+        birth_day=person["birth_day"],
+        sex=person["sex"],
+        cccd=person["cccd"],
+        insurance_cards=newest.insurance_cards if newest else (),
+        phone=person["phone"],
+        address=person["address"],
+        blood_group=newest.blood_group if newest else "",
+    )
+
+
+class _Headers:
+    """The rows of a visit_read: the person, its visits with their header children, one visit's details."""
+
+    def __init__(self, person: Mapping[str, Any], merged: list[int], visits: list, header: dict, immunizations: list):
+        self.person, self.merged, self.visits, self.header = person, merged, visits, header
+        self.immunizations = immunizations
+        self.records = [self._record(row, {}) for row in visits]
+
+    def _record(self, row: Mapping[str, Any], detail: Mapping[Table, Sequence[Mapping[str, Any]]]) -> VisitRecord:
+        return visit_record(
+            row, {table: detail.get(table) or self.header.get(table, {}).get(row["id"], ()) for table in CHILD_TABLES}
+        )
+
+    def add_detail(self, visit_id: int, rows: Sequence[list[dict[str, Any]]]) -> None:
+        """The chosen visit's record, with the rows of DETAIL_TABLES too."""
+        index = next(i for i, row in enumerate(self.visits) if row["id"] == visit_id)
+        self.records[index] = self._record(self.visits[index], dict(zip(DETAIL_TABLES, rows, strict=True)))
+
+    def stored(self, immunizations: Sequence[Immunization]) -> StoredRecord:
+        identity = _identity(self.person, self.records[0].identity if self.records else None)
+        return StoredRecord(
+            person_id=self.person["id"],
+            record=PersonRecord(identity, tuple(self.records), tuple(immunizations), (), frozenset()),
+            visits=tuple(_meta(row) for row in self.visits),
+            merged_ids=tuple(self.merged),
+        )
+
+
+def _read_pipelined(
+    connection: Any, person_id: int, immunizations: bool, choose: Callable[[StoredRecord], int | None]
+) -> tuple[_Headers | None, int | None]:
+    from psycopg.pq import TransactionStatus
+
+    raw = connection.connection.dbapi_connection
+    own = raw.autocommit
+    try:
+        person_rows, merged_rows = _pipelined(
+            raw, _PERSON_QUERIES, {"person": person_id}, _PERSON_TIMESTAMPS, before=_BEGIN if own else ()
+        )
+        if not person_rows:
+            return None, None
+        merged = [row["id"] for row in merged_rows]
+        persons = [person_rows[0]["id"], *merged]
+        queries = _header_queries(immunizations)
+        visits, *rest = _pipelined(raw, queries, {"persons": persons}, _HEADER_TIMESTAMPS[: len(queries)])
+        header = _per_visit(HEADER_TABLES, rest[: len(HEADER_TABLES)])
+        loaded = _Headers(person_rows[0], merged, visits, header, rest[len(HEADER_TABLES)] if immunizations else [])
+        chosen = choose(loaded.stored(()))
+        if chosen is not None:
+            rows = _pipelined(raw, _DETAIL_QUERIES, {"visit": chosen}, _DETAIL_TIMESTAMPS, after=_COMMIT if own else ())
+            loaded.add_detail(chosen, rows)
+        elif own:
+            raw.execute("COMMIT")
+    finally:
+        if own and raw.info.transaction_status != TransactionStatus.IDLE:
+            raw.execute("ROLLBACK")
+    return loaded, chosen
+
+
+def _read_statements(
+    session: Any, person_id: int, immunizations: bool, choose: Callable[[StoredRecord], int | None]
+) -> tuple[_Headers | None, int | None]:
+    person = _root_person(session, person_id)
+    if person is None:
+        return None, None
+    merged = _merged_into(session, person["id"])
+    persons = [person["id"], *merged]
+    visits = list(
+        session.execute(
+            select(VISITS)
+            .where(VISITS.c.person_id.in_(persons), VISITS.c.superseded_at.is_(None), VISITS.c.cancelled_at.is_(None))
+            .order_by(VISITS.c.arrived_at.desc().nulls_last(), VISITS.c.id.desc())
+        ).mappings()
+    )
+    ids = [row["id"] for row in visits]
+    header = {
+        t: _per_visit(
+            (t,),
+            [list(session.execute(select(t).where(t.c.visit_id.in_(ids)).order_by(t.c.visit_id, t.c.id)).mappings())],
+        )[t]
+        for t in HEADER_TABLES
+    }
+    shots = []
+    if immunizations:
+        statement = select(IMMUNIZATIONS).where(IMMUNIZATIONS.c.person_id.in_(persons)).order_by(IMMUNIZATIONS.c.id)
+        shots = list(session.execute(statement).mappings())
+    loaded = _Headers(person, merged, visits, header, shots)
+    chosen = choose(loaded.stored(()))
+    if chosen is not None:
+        loaded.add_detail(
+            chosen,
+            [
+                list(session.execute(select(t).where(t.c.visit_id == chosen).order_by(t.c.id)).mappings())
+                for t in DETAIL_TABLES
+            ],
+        )
+    return loaded, chosen
+
+
+def visit_read(
+    uow,
+    person_id: int,
+    choose: Callable[[StoredRecord], int | None],
+    *,
+    immunizations: bool,
+    reader: Actor | None,
+    purpose: str,
+    channel: str | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[StoredRecord, int | None]:
+    """The list of the person's current visits and one of them in full, for a reader that shows one visit
+    (the chat): the person group (through merges), every current visit's row with its header children
+    (HEADER_TABLES: diagnoses, papers, re-exam slip), then the visit ``choose`` picks from that (its id, or None)
+    with every other child table; the immunizations only when asked; no allergies or "none known" sections.
+    Returns the record (the other visits without DETAIL_TABLES rows) and the chosen id. Audited (one row naming
+    exactly what was read); the refusals of :func:`person_record`; an error raised by ``choose`` is raised
+    unaudited, nothing having been shown."""
+    if reader is None:
+        raise AnonymousRead()
+    session = uow.session
+    connection = session.connection()
+
+    def confined(headers: StoredRecord) -> int | None:
+        if reader.hospital_id is not None and reader.hospital_id not in headers.hospital_ids:
+            raise OtherHospital("person")
+        return choose(headers)
+
+    if connection.dialect.name == "postgresql":
+        loaded, chosen = _read_pipelined(connection, person_id, immunizations, confined)
+    else:
+        loaded, chosen = _read_statements(session, person_id, immunizations, confined)
+    if loaded is None:
+        raise NotFound(f"person {person_id} not found", "Dạ, em không tìm thấy hồ sơ này ạ.")
+    shots = tuple(_immunization(x) for x in loaded.immunizations)
+    stored = loaded.stored(shots)
+    root_id = stored.person_id
+    detail = f"headers={_ids(stored.visit_ids)};visit={chosen if chosen is not None else ''}"
+    detail += f";immunizations={len(shots)}" if immunizations else ";immunizations=not_read"
+    if loaded.merged:
+        detail += f";merged={_ids(loaded.merged)}"
+    if root_id != person_id:
+        detail += f";asked={person_id}"
+    audit.record_record_read(
+        uow, reader, "emr_person", root_id, purpose=purpose, channel=_channel(reader, channel), detail=detail, now=now
+    )
+    return stored, chosen

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from core import audit
 from core.audit import Actor
@@ -68,7 +68,7 @@ from .link_refusals import (  # the refusals are part of this module's API
 )
 from .models import CodeChallenge, IdentifierKind, Person, PersonIdentifier, ReaderLink
 from .phone_holders import CHILD_AGE, group, holders, is_child, visited  # noqa: F401  (CHILD_AGE: part of the API)
-from .reading import CHANNEL_OF_KIND
+from .reading import CHANNEL_OF_KIND, MAX_MERGE_DEPTH
 
 SELF, GUARDIAN = "self", "guardian"
 OTP, DESK = "otp", "desk"
@@ -320,27 +320,78 @@ def link_at_desk(
 
 def linked_persons(uow: UnitOfWork, account_id: int, *, now: dt.datetime | None = None) -> list[Linked]:
     """The account's current links (one per person as the record reads, through merges), self first, then by
-    when they were made."""
+    when they were made. One query: the merges are followed in SQL."""
     at = now or utcnow()
+    today = local_today(at)
     found: dict[int, Linked] = {}
-    for link in _live_links(uow.session, account_id):
-        linked = _linked(uow.session, link, at)
+    for link, person in _live_links_to_survivors(uow.session, account_id):
+        linked = _linked_to(link, person, today)
         kept = found.get(linked.person_id)
         if kept is None or (kept.relation != SELF and linked.relation == SELF):
             found[linked.person_id] = linked
     return sorted(found.values(), key=lambda x: (x.relation != SELF, x.link_id))
 
 
+def _links_to_survivors() -> Select:
+    """The statement of :func:`_live_links_to_survivors` (account ``:account_id``): every step of each live
+    link's chain of merges, deepest last."""
+    up = (
+        select(
+            ReaderLink.id.label("link_id"),
+            Person.id.label("person_id"),
+            Person.merged_into_id,
+            literal(0).label("depth"),
+        )
+        .join(Person, Person.id == ReaderLink.person_id)
+        .where(ReaderLink.account_id == bindparam("account_id"), ReaderLink.removed_at.is_(None))
+        .cte("up", recursive=True)
+    )
+    above = aliased(Person)
+    up = up.union_all(
+        select(up.c.link_id, above.id, above.merged_into_id, up.c.depth + 1)
+        .join(up, above.id == up.c.merged_into_id)
+        .where(up.c.depth < MAX_MERGE_DEPTH)
+    )
+    return (
+        select(ReaderLink, Person)
+        .join(up, up.c.link_id == ReaderLink.id)
+        .join(Person, Person.id == up.c.person_id)
+        .order_by(ReaderLink.id, up.c.depth)
+    )
+
+
+_LINKS_TO_SURVIVORS = _links_to_survivors()
+
+
+def _live_links_to_survivors(session: Session, account_id: int) -> list[tuple[ReaderLink, Person]]:
+    """The account's live links, each with the person its person was merged into (itself when it was not)."""
+    last: dict[int, tuple[ReaderLink, Person]] = {}
+    for link, person in session.execute(_LINKS_TO_SURVIVORS, {"account_id": account_id}).all():
+        last[link.id] = (link, person)  # the deepest row of each link is its survivor
+    return list(last.values())
+
+
 def require_link(
-    uow: UnitOfWork, account_id: int, person_id: int, *, reader: Actor, purpose: str, now: dt.datetime | None = None
+    uow: UnitOfWork,
+    account_id: int,
+    person_id: int,
+    *,
+    reader: Actor,
+    purpose: str,
+    now: dt.datetime | None = None,
+    links: Sequence[Linked] | None = None,
 ) -> Linked:
     """The account's link to the person (``person_id`` as any of its merged ids), allowed for ``purpose`` (a
     consent purpose, core.emr.consent.SUMMARY or RESULTS, granted by the account): else refused and audited
-    (:class:`NotLinked`; :class:`NotGuardian` once a guardian's child is 16; consent.NoConsent)."""
+    (:class:`NotLinked`; :class:`NotGuardian` once a guardian's child is 16; consent.NoConsent). ``links``: the
+    account's linked_persons when the caller has just read them."""
     at = now or utcnow()
-    target = uow.session.get(Person, person_id)
-    root_id = index.survivor(uow.session, target).id if target is not None else None
-    linked = next((x for x in linked_persons(uow, account_id, now=at) if x.person_id == root_id), None)
+    current = list(links) if links is not None else linked_persons(uow, account_id, now=at)
+    linked = next((x for x in current if x.person_id == person_id), None)  # a survivor: its own root
+    if linked is None:
+        target = uow.session.get(Person, person_id)
+        root_id = index.survivor(uow.session, target).id if target is not None else None
+        linked = next((x for x in current if x.person_id == root_id), None)
     where = {"record_kind": "emr_person", "record_id": person_id, "purpose": purpose}
     if linked is None:
         _refuse(uow, NotLinked(), reader, at, **where)
@@ -590,7 +641,10 @@ def _link(
 
 
 def _linked(session: Session, link: ReaderLink, at: dt.datetime) -> Linked:
-    person = index.survivor(session, session.get(Person, link.person_id))
+    return _linked_to(link, index.survivor(session, session.get(Person, link.person_id)), local_today(at))
+
+
+def _linked_to(link: ReaderLink, person: Person, today: dt.date) -> Linked:
     words = person.full_name.split()
     return Linked(
         link_id=link.id,
@@ -599,7 +653,7 @@ def _linked(session: Session, link: ReaderLink, at: dt.datetime) -> Linked:
         full_name=person.full_name,
         given_name=words[-1] if words else "",
         birth_year=person.birth_year,
-        is_child=is_child(person, local_today(at)),
+        is_child=is_child(person, today),
         verified_by=link.verified_by,
     )
 

@@ -3,9 +3,10 @@
 :func:`chat_record` is the gate and the look-up: the account's link to the person (core.emr.record_access,
 which also checks the consent to ``record_summary_chat``), the visit asked for (a button's visit id must be one
 of the person's current visits, else an audited refusal :class:`VisitNotInRecord`; a day; a hospital; the
-latest by default; section ``tai_kham``: the latest visit with a re-exam date), then the audited read of the
-whole record (core.emr.reading.person_record, channel "zalo") and the names of facilities and departments, in a
-handful of queries whatever the number of visits.
+latest by default; section ``tai_kham``: the latest visit with a re-exam date), read with the narrower audited
+read of the chat (core.emr.reading.visit_read, channel "zalo": the visits' headers, the chosen visit in full, the
+immunizations only for ``tiem_chung``) and the names of facilities and departments, in a handful of queries
+whatever the number of visits.
 
 :func:`summarize` turns one visit of a stored record into its summary, without a database: facility, day,
 departments, diagnoses in the record's own Vietnamese wording with the ICD-10 code, medications with dose and
@@ -20,9 +21,9 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core import audit
 from core.audit import Actor
@@ -37,7 +38,7 @@ from .consent import SUMMARY
 from .exclusions import Exclusions
 from .models import Person, Visit
 from .persons import survivor
-from .reading import StoredRecord, StoredVisit, person_record
+from .reading import StoredRecord, StoredVisit, visit_read
 from .record_access import Linked, NotLinked, linked_persons, require_link
 from .records import Identity, VisitRecord
 
@@ -187,30 +188,26 @@ class Places:
         return tuple(dict.fromkeys(name for name in names if name))
 
 
+_PLACES = (
+    select(Hospital.id, Hospital.name, Hospital.slug, Hospital.facility_code, Department.name, Department.his_codes)
+    .outerjoin(Department, (Department.hospital_id == Hospital.id) & (Department.his_codes != ""))
+    .where(Hospital.facility_code.in_(bindparam("codes", expanding=True)))
+    .order_by(Hospital.id, Department.id)
+)
+
+
 def load_places(session, facility_codes: Iterable[str]) -> Places:
-    """The names for these facilities: two queries."""
+    """The names for these facilities: one query."""
     codes = sorted(set(facility_codes))
     if not codes:
         return Places()
-    hospitals = {
-        row.facility_code: (row.id, row.name, row.slug)
-        for row in session.execute(
-            select(Hospital.id, Hospital.name, Hospital.slug, Hospital.facility_code).where(
-                Hospital.facility_code.in_(codes)
-            )
-        )
-    }
+    hospitals: dict[str, tuple[int, str, str]] = {}
     departments: dict[tuple[int, str], str] = {}
-    if hospitals:
-        rows = session.execute(
-            select(Department.hospital_id, Department.name, Department.his_codes)
-            .where(Department.hospital_id.in_([h[0] for h in hospitals.values()]), Department.his_codes != "")
-            .order_by(Department.id)
-        )
-        for hospital_id, name, his_codes in rows:
-            for code in his_codes.split(";"):
-                if code.strip():
-                    departments.setdefault((hospital_id, code.strip().upper()), name)
+    for hospital_id, hospital_name, slug, facility_code, name, his_codes in session.execute(_PLACES, {"codes": codes}):
+        hospitals[facility_code] = (hospital_id, hospital_name, slug)
+        for code in (his_codes or "").split(";"):
+            if code.strip():
+                departments.setdefault((hospital_id, code.strip().upper()), name)
     return Places(hospitals, departments)
 
 
@@ -408,6 +405,14 @@ def choose_visit(
     return candidates[0] if candidates else None
 
 
+def visit_refs(stored: StoredRecord, places: Places, exclusions: Exclusions) -> list[VisitRef]:
+    """The references of the record's visits, in its order."""
+    return [
+        visit_ref(meta, record, places, exclusions)[0]
+        for meta, record in zip(stored.visits, stored.record.visits, strict=True)
+    ]
+
+
 def chat_view(
     stored: StoredRecord,
     person: Linked,
@@ -419,12 +424,12 @@ def chat_view(
     visit_id: int | None = None,
     on_day: dt.date | None = None,
     hospital_slug: str | None = None,
+    refs: Sequence[VisitRef] | None = None,
 ) -> ChatRecord:
-    """What the chat shows of ``stored`` (pure: the record and the names already read)."""
-    refs = [
-        visit_ref(meta, record, places, exclusions)[0]
-        for meta, record in zip(stored.visits, stored.record.visits, strict=True)
-    ]
+    """What the chat shows of ``stored`` (pure: the record and the names already read); ``refs``: the
+    :func:`visit_refs` of ``stored`` when the caller has them."""
+    if refs is None:
+        refs = visit_refs(stored, places, exclusions)
     index = choose_visit(
         stored, refs, section=section, visit_id=visit_id, on_day=on_day, hospital_slug=hospital_slug, today=today
     )
@@ -511,28 +516,50 @@ def chat_record(
     at = now or utcnow()
     if section is not None and section not in SECTIONS:
         raise InvalidInput(f"unknown section {section[:30]!r}", "Dạ, em chưa hiểu anh/chị muốn xem phần nào ạ.")
+    links = linked_persons(uow, account_id, now=at)
     if person_id is None:
-        links = linked_persons(uow, account_id, now=at)
         if len(links) > 1:
             raise ChoosePerson(links)
         if not links:
             _refuse(uow, NotLinked(), NotLinked.code, reader, "emr_person", "", at)
         person_id = links[0].person_id
-    person = require_link(uow, account_id, person_id, reader=reader, purpose=SUMMARY, now=at)
+    person = require_link(uow, account_id, person_id, reader=reader, purpose=SUMMARY, now=at, links=links)
     if visit_id is not None:
         visit_id = _current_visit(uow, person.person_id, visit_id, reader, at)
-    stored = person_record(uow, person.person_id, reader=reader, purpose=SUMMARY, channel=CHANNEL, now=at)
-    places = load_places(uow.session, (v.facility_code for v in stored.visits))
+    today = local_today(at)
+    found: dict[str, Any] = {}
+
+    def choose(headers: StoredRecord) -> int | None:
+        places = found["places"] = load_places(uow.session, (v.facility_code for v in headers.visits))
+        refs = found["refs"] = visit_refs(headers, places, exclusions)
+        index = choose_visit(
+            headers, refs, section=section, visit_id=visit_id, on_day=on_day, hospital_slug=hospital_slug, today=today
+        )
+        return headers.visit_ids[index] if index is not None else None
+
+    stored, chosen = visit_read(
+        uow,
+        person.person_id,
+        choose,
+        immunizations=section == "tiem_chung",
+        reader=reader,
+        purpose=SUMMARY,
+        channel=CHANNEL,
+        now=at,
+    )
+    places = found.get("places") or Places()
+    refs = found.get("refs")
     view = chat_view(
         stored,
         person,
         places=places,
         exclusions=exclusions,
-        today=local_today(at),
+        today=today,
         section=section,
-        visit_id=visit_id,
+        visit_id=chosen if chosen is not None else visit_id,
         on_day=on_day,
         hospital_slug=hospital_slug,
+        refs=refs,
     )
     if not uow.read_only:
         uow.commit()
