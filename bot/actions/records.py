@@ -340,8 +340,9 @@ class StartRecord(Action):
         return "action_start_record"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        events: list[EventType] = [SlotSet(slot, None) for slot in RECORD_SLOTS]
-        events += [SlotSet(slot, value) for slot, value in read_request(tracker).items()]
+        cleared: list[EventType] = [SlotSet(slot, None) for slot in RECORD_SLOTS]
+        asked = read_request(tracker)
+        events = [*cleared, *(SlotSet(slot, value) for slot, value in asked.items())]
         route = entity(tracker, "record_route")
         chat = Chat.of(tracker)
         with database().uow() as uow:
@@ -351,9 +352,9 @@ class StartRecord(Action):
             account_id = chat.account_id(uow)
             links = ready_to_read(uow, account_id)
             if links is not None:  # nothing to ask: the summary now (its read audited), the form not started
-                answer_summary(uow, chat, read_request(tracker), dispatcher, account_id=account_id, links=links)
-                return [*(SlotSet(slot, None) for slot in RECORD_SLOTS), FollowupAction("action_listen")]
-            refuse_read(uow, chat, read_request(tracker), account_id)
+                answer_summary(uow, chat, asked, dispatcher, account_id=account_id, links=links)
+                return [*cleared, FollowupAction("action_listen")]
+            refuse_read(uow, chat, asked, account_id)
             uow.commit()
         return events
 
