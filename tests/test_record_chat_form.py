@@ -197,6 +197,28 @@ def test_a_forged_visit_button_before_linking_is_an_audited_refusal(an, db) -> N
     assert refused_rows(db), "the refused read leaves an audit row"
 
 
+def test_a_linked_consenting_users_request_is_answered_at_once_with_one_audited_read(an, db) -> None:
+    """Nothing to ask: action_start_record shows the summary itself (the form is not started), one read."""
+    share(db)
+    slots, _ = run(records.ValidateRecordForm(), tracker("inform", {"requested_slot": "record_phone"}, shared=True))
+    run(records.ValidateRecordForm(), tracker("inform", slots, text=sent_code(db)))
+    with db.uow() as uow:
+        consent.decide(uow, account(db), consent.SUMMARY, True, channel="zalo")
+        uow.commit()
+    with db.reader() as uow:
+        before = uow.session.scalar(select(func.count()).select_from(AccessAudit))
+    dispatcher = CollectingDispatcher()
+    asking = tracker("ask_record_summary", active=False, text="khi nào tái khám")
+    events = asyncio.run(records.StartRecord().run(dispatcher, asking, DOMAIN))
+    assert "Ngày tái khám: Thứ Tư 16/12/2026" in said(dispatcher.messages)
+    assert "không phải bệnh án có chữ ký" in said(dispatcher.messages) and len(dispatcher.messages) == 1
+    assert any(e.get("event") == "followup" and e["name"] == "action_listen" for e in events)  # no form
+    assert all(e["value"] is None for e in events if e.get("event") == "slot")
+    with db.reader() as uow:
+        rows = list(uow.session.scalars(select(AccessAudit.outcome).order_by(AccessAudit.id).offset(before)))
+    assert rows == ["read"]
+
+
 def test_withdrawing_consent_asks_it_again_next_time(an, db) -> None:
     account_id = account(db)
     with db.uow() as uow:

@@ -114,7 +114,7 @@ def test_other_visits_are_buttons_carrying_the_visit_the_person_and_the_section(
     messages = record_text.summary_messages(record("xet_nghiem", others=(OLDER,), total_visits=2))
     choice = messages[-1]
     only, staff = choice["buttons"]  # type: ignore[misc]
-    assert staff == record_text.STAFF_BUTTON and "không phải bệnh án có chữ ký" in str(messages[-2]["text"])
+    assert staff == record_text.STAFF_BUTTON and "không phải bệnh án có chữ ký" in str(choice["text"])
     assert only["title"] == "20/05/2026 – Bệnh viện Khác"
     intent, _, entities = only["payload"].partition("{")
     assert intent == "/ask_record_summary"
@@ -152,10 +152,19 @@ def test_a_long_part_is_split_on_lines_into_readable_messages() -> None:
     )
     long_visit = VisitSummary(REF, (), many, (), (), "", None, False, 0)
     messages = record_text.summary_messages(record("don_thuoc", long_visit))
-    texts = [str(m["text"]) for m in messages[:-1]]
+    texts = [str(m["text"]) for m in messages]
     assert len(texts) > 1 and all(len(t) <= record_text.MESSAGE_CHARS for t in texts)
     assert all(f"Thuốc số {n} 500mg" in "\n".join(texts) for n in range(40))
     assert not any(t.startswith("500mg") for t in texts)  # never cut inside a line
+
+
+def test_an_answer_that_fits_is_one_message_summary_warning_and_menu_together() -> None:
+    """One send for the channel: the summary, the reminder that it is a summary and the visit buttons."""
+    messages = record_text.summary_messages(record(others=(OLDER,), total_visits=2))
+    assert len(messages) == 1 and len(str(messages[0]["text"])) <= record_text.MESSAGE_CHARS
+    said = str(messages[0]["text"])
+    assert said.index("Viêm họng cấp") < said.index("không phải bệnh án có chữ ký") < said.index("lần khám khác")
+    assert [b["title"] for b in messages[0]["buttons"]] == ["20/05/2026 – Bệnh viện Khác", "Gặp nhân viên"]  # type: ignore[union-attr]
 
 
 def test_more_visits_than_buttons_say_how_to_ask_for_the_older_ones() -> None:

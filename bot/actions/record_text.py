@@ -2,8 +2,9 @@
 
 Pure: a ``core.emr.summaries.ChatRecord`` in, the messages to send out (``utter_message`` arguments). It says
 only what the record holds, in the doctor's words: no interpretation, no advice beyond what the doctor wrote.
-Each part of a summary is its own message (header and diagnoses, medications, results, advice and re-exam),
-split on lines when one grows long, so each message stays readable on a phone.
+The whole answer (the summary by parts, the reminder that it is a summary, the menu) is one message when it fits
+in Zalo's 2,000 characters; a longer one is split on lines, never inside a line, with the buttons on the last part
+(each message the outbox sends costs the channel a send: one answer, one message where it can).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from core.wording import day_vi
 
 from .replies import MAX_BUTTONS, STAFF_BUTTON, button
 
-MESSAGE_CHARS = 1000  # a part longer than this is split on lines (Zalo's limit is 2,000; shorter reads better)
+MESSAGE_CHARS = 2000  # Zalo's limit of a text message: a longer answer is split on lines
 ABNORMAL = "(bất thường)"
 SEE_DOCTOR = "Dạ, phần này anh/chị vui lòng trao đổi trực tiếp với bác sĩ ạ."
 WITHHELD_LINES = "anh/chị vui lòng trao đổi trực tiếp với bác sĩ về các kết quả này ạ."
@@ -201,7 +202,8 @@ def heading(record: ChatRecord) -> str:
 def summary_messages(record: ChatRecord, *, offer_results: bool = False) -> list[dict[str, Any]]:
     """The whole answer to a summary request: the heading, the summary by parts, the reminder that it is a
     summary, then one menu (the channel takes the buttons of the last message only): the consent to result
-    notifications when ``offer_results``, the other visits, and the staff button."""
+    notifications when ``offer_results``, the other visits, and the staff button. One message when it fits in
+    ``MESSAGE_CHARS``; else split on lines, the buttons on the last part."""
     head = [heading(record), *([f"Mã định danh: {', '.join(record.masked_ids)}"] if record.masked_ids else [])]
     if record.section == "tiem_chung":
         parts = [_section("Các mũi đã tiêm", map(vaccine_line, record.vaccines), "Hồ sơ chưa ghi mũi tiêm nào ạ.")]
@@ -209,23 +211,23 @@ def summary_messages(record: ChatRecord, *, offer_results: bool = False) -> list
         parts = _visit_parts(record.visit, record.section)
     else:
         parts = []
-    texts: list[str] = []
     if parts:
         parts[0] = head + parts[0]
     else:
         parts = [head]
-    for part in parts:
-        if part:
-            texts.extend(split_lines(part))
-    messages: list[dict[str, Any]] = [{"text": text} for text in texts]
-    if not record.others and not offer_results:
-        return [*messages, {"text": DISCLAIMER, "buttons": [STAFF_BUTTON]}]
-    return [*messages, {"text": DISCLAIMER}, menu(record, offer_results)]
+    choice = menu(record, offer_results)
+    parts += [[DISCLAIMER], choice["text"].splitlines()]
+    lines: list[str] = []
+    for part in filter(None, parts):
+        lines += ([""] if lines else []) + part  # a blank line between the parts
+    texts = [text.strip("\n") for text in split_lines(lines)]
+    return [*({"text": text} for text in texts[:-1]), {"text": texts[-1], "buttons": choice["buttons"]}]
 
 
 def menu(record: ChatRecord, offer_results: bool) -> dict[str, Any]:
-    """The last message: the result-notification question (once, after the first consent), the other visits
-    of the person, newest first (the section asked is kept), and the staff button."""
+    """The end of the answer: the result-notification question (once, after the first consent), the other
+    visits of the person, newest first (the section asked is kept), and the staff button; no text and the
+    staff button alone when there is nothing to choose."""
     lines: list[str] = []
     buttons: list[dict[str, str]] = []
     if offer_results:

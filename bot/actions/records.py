@@ -3,8 +3,10 @@
 The form ``record_form`` asks only what is missing, in order: a user not linked shares the phone Zalo verified
 (the share-phone card; the channel keeps it in ``Conversation.phone`` — a typed number never counts), then
 types the one-time code sent to that phone by ZNS; then, if there is no consent yet, the consent question. The
-summary itself is read by ``action_submit_record`` through ``core.emr.summaries.chat_record``: core checks the
-link, the consent and the exclusions, and writes the audit row of every read and every refusal.
+summary itself is read through ``core.emr.summaries.chat_record`` (core checks the link, the consent and the
+exclusions, and writes the audit row of every read and every refusal): by ``action_start_record`` directly when
+the user is already linked and consenting (one action, one look-up of links and consent, one read a turn), else by
+``action_submit_record`` once the form has what it needs.
 
 Buttons carry ``record_route``: ``desk`` (the desk code, for a link made by staff after seeing the CCCD),
 ``new_code`` (a new one-time code to the verified phone), ``results_yes``/``results_no`` (the consent to result
@@ -218,19 +220,30 @@ def wants_new_code(message: str) -> bool:
     return "ma" in folded.split() and any(word in folded for word in ("gui lai", "ma moi", "lay lai", "gui ma"))
 
 
+def ready_to_read(uow: UnitOfWork, account_id: int) -> list[Linked] | None:
+    """The user's links when linked and consenting to summaries in chat (the read may go ahead), else None."""
+    links = record_access.linked_persons(uow, account_id)
+    return links if links and consent.has_consent(uow, account_id, consent.SUMMARY) else None
+
+
 def attempt_read(uow: UnitOfWork, chat: Chat, tracker: Tracker) -> None:
     """Before the link or the consent step: the read asked for, which core refuses (not linked, no consent, a
     visit or person not the user's) and audits. Whatever it would show is not shown: the form asks first."""
     account_id = chat.account_id(uow)
-    if record_access.linked_persons(uow, account_id) and consent.has_consent(uow, account_id, consent.SUMMARY):
+    if ready_to_read(uow, account_id) is not None:
         return  # it would be read: the form's end reads it
+    refuse_read(uow, chat, read_request(tracker), account_id)
+
+
+def refuse_read(uow: UnitOfWork, chat: Chat, asked: dict[str, Any], account_id: int) -> None:
+    """The read ``asked`` of a user core will refuse (not linked, no consent): the refusal audited, not shown."""
     with contextlib.suppress(DomainError):
-        read(uow, chat, read_request(tracker))
+        read(uow, chat, asked, account_id)
 
 
-def read(uow: UnitOfWork, chat: Chat, asked: dict[str, Any]) -> summaries.ChatRecord:
+def read(uow: UnitOfWork, chat: Chat, asked: dict[str, Any], account_id: int | None = None) -> summaries.ChatRecord:
     """The summary ``asked`` (the request slots) through core: link, consent and exclusions checked, audited."""
-    account_id = chat.account_id(uow)
+    account_id = chat.account_id(uow) if account_id is None else account_id
     day = asked.get("record_day")
     return summaries.chat_record(
         uow,
@@ -320,21 +333,28 @@ class ValidateRecordForm(ChatForm):
 
 class StartRecord(Action):
     """Clears what an earlier request left and keeps what this one asks; a button that ends the turn (the desk
-    code, the result-notification consent) is answered here."""
+    code, the result-notification consent) is answered here, and so is the request of a user already linked and
+    consenting (the summary, without the form: one action a turn). Otherwise the form asks what is missing."""
 
     def name(self) -> str:
         return "action_start_record"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        events: list[EventType] = [SlotSet(slot, None) for slot in RECORD_SLOTS]
-        events += [SlotSet(slot, value) for slot, value in read_request(tracker).items()]
+        cleared: list[EventType] = [SlotSet(slot, None) for slot in RECORD_SLOTS]
+        asked = read_request(tracker)
+        events = [*cleared, *(SlotSet(slot, value) for slot, value in asked.items())]
         route = entity(tracker, "record_route")
         chat = Chat.of(tracker)
         with database().uow() as uow:
             if route and answer_route(uow, chat, str(route), dispatcher):
                 uow.commit()
                 return [*events, FollowupAction("action_listen")]
-            attempt_read(uow, chat, tracker)
+            account_id = chat.account_id(uow)
+            links = ready_to_read(uow, account_id)
+            if links is not None:  # nothing to ask: the summary now (its read audited), the form not started
+                answer_summary(uow, chat, asked, dispatcher, account_id=account_id, links=links)
+                return [*cleared, FollowupAction("action_listen")]
+            refuse_read(uow, chat, asked, account_id)
             uow.commit()
         return events
 
@@ -437,36 +457,51 @@ class SubmitRecord(Action):
         if tracker.get_slot("record_ready") is not True:
             return done  # stopped, or a refusal already told
         chat = Chat.of(tracker)
-        section = tracker.get_slot("record_section")
+        asked = {slot: tracker.get_slot(slot) for slot in REQUEST_SLOTS}
         with database().uow() as uow:
-            account_id = chat.account_id(uow)
-            person_id = _int(tracker.get_slot("record_person"))
-            if person_id is None:
-                links = record_access.linked_persons(uow, account_id)
-                go_on, person_id = chosen_person(links, tracker.get_slot("record_subject"), dispatcher, section)
-                if not go_on:
-                    return done
-            asked = {slot: tracker.get_slot(slot) for slot in REQUEST_SLOTS} | {"record_person": person_id}
-            try:
-                found = read(uow, chat, asked)
-            except summaries.ChoosePerson as choose:
-                dispatcher.utter_message(**record_text.choose_person(choose.links, section))
-                return done
-            except consent.NoConsent:
-                uow.commit()  # the refusal's audit row
-                dispatcher.utter_message(text=CONSENT_REFUSED)
-                return done
-            except DomainError as refusal:
-                uow.commit()
-                dispatcher.utter_message(text=refusal.message_vi, buttons=[STAFF_BUTTON])
-                return done
-            offer_results = tracker.get_slot("record_consent") is True and not consent.has_consent(
-                uow, account_id, consent.RESULTS
-            )
-            uow.commit()
-        for message in record_text.summary_messages(found, offer_results=offer_results):
-            dispatcher.utter_message(**message)
+            answer_summary(uow, chat, asked, dispatcher, just_consented=tracker.get_slot("record_consent") is True)
         return done
+
+
+def answer_summary(
+    uow: UnitOfWork,
+    chat: Chat,
+    asked: dict[str, Any],
+    dispatcher: CollectingDispatcher,
+    *,
+    account_id: int | None = None,
+    links: list[Linked] | None = None,
+    just_consented: bool = False,
+) -> None:
+    """The summary ``asked`` (the request slots), read once through core (which checks link, consent and
+    exclusions, and audits the read or the refusal; committed here), or the refusal told. ``links``: the user's
+    links when the turn already looked them up; ``just_consented``: the consent was given in this form, so the
+    result-notification question comes with the summary (once)."""
+    account_id = chat.account_id(uow) if account_id is None else account_id
+    section = asked.get("record_section")
+    person_id = _int(asked.get("record_person"))
+    if person_id is None and asked.get("record_subject"):
+        links = record_access.linked_persons(uow, account_id) if links is None else links
+        go_on, person_id = chosen_person(links, asked.get("record_subject"), dispatcher, section)
+        if not go_on:
+            return
+    try:
+        found = read(uow, chat, {**asked, "record_person": person_id}, account_id)
+    except summaries.ChoosePerson as choose:
+        dispatcher.utter_message(**record_text.choose_person(choose.links, section))
+        return
+    except consent.NoConsent:
+        uow.commit()  # the refusal's audit row
+        dispatcher.utter_message(text=CONSENT_REFUSED)
+        return
+    except DomainError as refusal:
+        uow.commit()
+        dispatcher.utter_message(text=refusal.message_vi, buttons=[STAFF_BUTTON])
+        return
+    offer_results = just_consented and not consent.has_consent(uow, account_id, consent.RESULTS)
+    uow.commit()
+    for message in record_text.summary_messages(found, offer_results=offer_results):
+        dispatcher.utter_message(**message)
 
 
 # --- consent, links and the access log -----------------------------------------------------------------------
