@@ -24,9 +24,10 @@ from core.booking.models import Hospital
 from core.timeutil import utcnow
 from core.uow import UnitOfWork
 
+from . import phone_holders
 from .models import Person, Visit
 from .persons import survivor
-from .reading import CHANNEL_OF_KIND, MAX_MERGE_DEPTH
+from .reading import CHANNEL_OF_KIND
 from .record_access import GUARDIAN, Linked, NotLinked, linked_persons
 
 RECORD_KIND = "emr_access_log"
@@ -45,21 +46,6 @@ class AccessLine:
     channel: str  # "zalo", "api", "cli", …
     outcome: str  # "read" / "refused"
     person_id: int  # whose record (the person as the record reads)
-
-
-def _group(session, root_id: int) -> list[int]:
-    """The person and every person merged (directly or through others) into it."""
-    found = [root_id]
-    frontier = [root_id]
-    for _ in range(MAX_MERGE_DEPTH):
-        ids = [
-            i for i in session.scalars(select(Person.id).where(Person.merged_into_id.in_(frontier))) if i not in found
-        ]
-        if not ids:
-            break
-        found += ids
-        frontier = ids
-    return found
 
 
 def _who(row, account_id: int, keys: dict[int, tuple[str, str | None]]) -> str:
@@ -133,7 +119,7 @@ def access_history(
     owner_of: dict[str, int] = {}
     visit_owner: dict[str, int] = {}
     for link in links:
-        group = _group(session, link.person_id)
+        group = phone_holders.group(session, link.person_id)
         owner_of.update((str(i), link.person_id) for i in group)
         visit_ids = session.scalars(select(Visit.id).where(Visit.person_id.in_(group)))
         visit_owner.update((str(i), link.person_id) for i in visit_ids)
