@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -79,11 +80,11 @@ class StoredRecord:
     visits: tuple[StoredVisit, ...]
     merged_ids: tuple[int, ...] = ()
 
-    @property
+    @functools.cached_property  # asked often by the chat's choice of a visit; the dataclass is frozen
     def visit_ids(self) -> tuple[int, ...]:
         return tuple(v.visit_id for v in self.visits)
 
-    @property
+    @functools.cached_property
     def hospital_ids(self) -> frozenset[int]:
         return frozenset(v.hospital_id for v in self.visits if v.hospital_id is not None)
 
@@ -173,6 +174,21 @@ def _utc(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[str,
     return rows
 
 
+def _json_as_text(adapters: Any) -> None:
+    """JSON columns come back as their text, decoded by core.emr.visit_rows (which caches the identity
+    repeated on every visit of a person) instead of by psycopg, once per row."""
+    from psycopg.adapt import Loader
+    from psycopg.pq import Format
+
+    class JsonText(Loader):
+        format = Format.BINARY  # the binary form of json is its text
+
+        def load(self, data: Any) -> str:
+            return bytes(data).decode()
+
+    adapters.register_loader("json", JsonText)
+
+
 def _pipelined(
     raw: Any,
     queries: Sequence[str],
@@ -186,6 +202,9 @@ def _pipelined(
     in one round trip."""
     from psycopg.rows import dict_row
 
+    if not getattr(raw, "_henkham_json_text", False):
+        _json_as_text(raw.adapters)
+        raw._henkham_json_text = True
     cursors = []
     with raw.pipeline():
         for command in before:
@@ -517,11 +536,11 @@ class _Headers:
         self.person, self.merged, self.visits, self.header = person, merged, visits, header
         self.immunizations = immunizations
         self.records = [self._record(row, {}) for row in visits]
+        self.metas = tuple(_meta(row) for row in visits)
 
     def _record(self, row: Mapping[str, Any], detail: Mapping[Table, Sequence[Mapping[str, Any]]]) -> VisitRecord:
-        return visit_record(
-            row, {table: detail.get(table) or self.header.get(table, {}).get(row["id"], ()) for table in CHILD_TABLES}
-        )
+        children = {table: rows for table in HEADER_TABLES if (rows := self.header.get(table, {}).get(row["id"]))}
+        return visit_record(row, {**children, **detail})
 
     def add_detail(self, visit_id: int, rows: Sequence[list[dict[str, Any]]]) -> None:
         """The chosen visit's record, with the rows of DETAIL_TABLES too."""
@@ -533,7 +552,7 @@ class _Headers:
         return StoredRecord(
             person_id=self.person["id"],
             record=PersonRecord(identity, tuple(self.records), tuple(immunizations), (), frozenset()),
-            visits=tuple(_meta(row) for row in self.visits),
+            visits=self.metas,
             merged_ids=tuple(self.merged),
         )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import json
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -175,10 +176,19 @@ def identity_json(identity: r.Identity) -> dict[str, Any]:
     }
 
 
-def identity_from_json(body: Mapping[str, Any]) -> r.Identity:
+def identity_from_json(body: Mapping[str, Any] | str) -> r.Identity:
+    """The Identity of a visit row's ``identity`` column: its JSON value, or its text (core.emr.reading reads
+    JSON columns as text, so that the identity repeated on every visit of a person is decoded once)."""
+    if isinstance(body, str):
+        return _identity_from_text(body)
     values = dict(body)
     values["insurance_cards"] = tuple(values.get("insurance_cards") or ())
     return r.Identity(**values)
+
+
+@functools.lru_cache(maxsize=4096)  # a person's visits repeat one identity; Identity is frozen, so shareable
+def _identity_from_text(text: str) -> r.Identity:
+    return identity_from_json(json.loads(text))
 
 
 @functools.cache
@@ -201,7 +211,10 @@ def document_json(paper: Any) -> dict[str, Any]:
     return body
 
 
-def document_from_json(cls: type, body: Mapping[str, Any]) -> Any:
+def document_from_json(cls: type, body: Mapping[str, Any] | str) -> Any:
+    """The paper ``cls`` of a document row's ``body``: its JSON value, or its text."""
+    if isinstance(body, str):
+        body = json.loads(body)
     values: dict[str, Any] = {}
     for name, kind in _document_fields(cls):
         if name not in body:
