@@ -4,10 +4,18 @@ VENV := .venv
 RASA_VENV := .venv-rasa
 BIN := $(VENV)/bin
 PORT ?= 8000
+ASSETS := henkham/web/console/assets
 
 .PHONY: setup run test lint format migrate demo clean bench bench-conversation bench-emr bench-record train nlu-eval
 
-setup: $(VENV)/.installed $(RASA_VENV)/.installed
+setup: $(VENV)/.installed $(RASA_VENV)/.installed $(ASSETS)/node_modules/.installed
+
+# The staff console's front-end libraries (htmx, Chart.js), exactly as package-lock.json pins them.
+$(ASSETS)/node_modules/.installed: $(ASSETS)/package.json $(ASSETS)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm is needed for the console's libraries (apt-get install -y npm)" >&2; exit 1; }
+	@echo "==> installing the console's front-end libraries (npm ci, $(ASSETS)/package-lock.json)"
+	@cd $(ASSETS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(VENV)/.installed: requirements.lock pyproject.toml scripts/bootstrap
 	@scripts/bootstrap app

@@ -160,6 +160,23 @@ class Settings(BaseSettings):
     rate_limit_bookings_per_account: str = Field(
         default="10 per hour; 30 per day", description="New bookings per end-user account (or per key without one)."
     )
+    rate_limit_staff_login_per_ip: str = Field(
+        default="20 per 15 minutes; 100 per day", description="Refused staff console logins per client IP."
+    )
+    rate_limit_staff_login_per_user: str = Field(
+        default="5 per 15 minutes; 20 per day", description="Refused staff console logins per username."
+    )
+    # --- the staff console (issue 15)
+    staff_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="A console session idle this long ends (log in again)."
+    )
+    staff_session_hours: int = Field(
+        default=12, ge=1, le=72, description="A console session ends this long after its login, busy or not."
+    )
+    staff_cookie_secure: bool | None = Field(
+        default=None,
+        description="Send the console's session cookie over HTTPS only (default: in production only).",
+    )
     trusted_proxies: int = Field(
         default=0, ge=0, le=5, description="Reverse proxies in front of the web process (X-Forwarded-For hops)."
     )
@@ -171,6 +188,8 @@ class Settings(BaseSettings):
         "rate_limit_failed_lookups_per_ip",
         "rate_limit_failed_auth_per_ip",
         "rate_limit_bookings_per_account",
+        "rate_limit_staff_login_per_ip",
+        "rate_limit_staff_login_per_user",
     )
     @classmethod
     def _rate_limit(cls, value: str) -> str:

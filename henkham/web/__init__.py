@@ -16,7 +16,7 @@ from bot.zalo_webhook.webhook import zalo
 from core.config import Settings
 from core.uow import Database
 
-from . import bodies, docs, errors, headers, limits, openapi, paths
+from . import bodies, console, docs, errors, headers, limits, openapi, paths
 
 API_DESCRIPTION = """henkham's core REST API for a Zalo Mini App, a check-in kiosk and the hospital information system.
 
@@ -86,6 +86,7 @@ def create_app(
     app.register_blueprint(api)
     app.register_blueprint(zalo)
     docs.install(app)
+    console.install(app, settings)
 
     @app.get("/metrics")
     @app.doc(hide=True)
@@ -102,5 +103,5 @@ def create_app(
 
     limits.install(app, settings)  # after every route: limits are applied to endpoints by name
     openapi.install(app, limits.limited_endpoints(app))
-    headers.install(app, docs_prefix=docs.DOCS_PATH)
+    headers.install(app, docs_prefix=docs.DOCS_PATH, console_prefix=console.console.url_prefix or "/staff")
     return app

@@ -56,6 +56,8 @@ def refuse_non_json_bodies() -> None:
     media type its route takes (FILE_BODIES), which also sets the route's own size limit."""
     if request.path.startswith("/zalo/"):
         return  # the webhook reads its raw, signed bytes itself
+    if request.blueprint == "staff":
+        return  # the console's forms (CSRF-checked by henkham/web/console/access.py)
     file_body = FILE_BODIES.get(request.endpoint or "")
     if file_body is not None:
         request.max_content_length = getattr(current_app.extensions["henkham.settings"], file_body.max_bytes_setting)

@@ -6,8 +6,11 @@ errors of the services, and anything unexpected (500, nothing leaked) all go thr
 
 from __future__ import annotations
 
+from typing import Any
+
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
+from flask import request
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
@@ -104,9 +107,22 @@ def body(code: str, message: str, details: dict | None = None, message_vi: str |
     }
 
 
+def _in_console() -> bool:
+    """The staff console answers errors with HTML pages (henkham/web/console/pages.py), not the error JSON."""
+    return request.blueprint == "staff" or request.path == "/staff" or request.path.startswith("/staff/")
+
+
+def _console_page(status: int, message_vi: str | None, headers: Any = None) -> Any:
+    from .console.pages import error_page
+
+    return error_page(status, message_vi, dict(headers or {}))
+
+
 def install(app: APIFlask) -> None:
     @app.error_processor
     def _http_error(error: HTTPError):  # every HTTP error, validation errors included
+        if _in_console():
+            return _console_page(error.status_code, None, error.headers)
         code = CODES.get(error.status_code, "http_error")
         message = error.message
         if error.status_code >= 500:
@@ -127,9 +143,13 @@ def install(app: APIFlask) -> None:
     def _rate_limited(error: RateLimitExceeded):
         limiter = app.extensions["henkham.limiter"]
         seconds = retry_after(limiter)
+        if _in_console():
+            return _console_page(429, None, {"Retry-After": str(seconds)})
         details = {"limit": str(error.limit.limit), "retry_after_seconds": seconds}
         return body("rate_limited", "too many requests; retry later", details), 429, {"Retry-After": str(seconds)}
 
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError):
+        if _in_console():
+            return _console_page(status_of(error), error.message_vi)
         return body(error.code, error.message, error.details, error.message_vi), status_of(error)

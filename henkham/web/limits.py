@@ -11,6 +11,7 @@ Redis cannot be reached the limits carry on in memory rather than refuse or fail
   hundred misses a day;
 - refused authentications (401), per client IP, on every endpoint that needs a key (a request with a live key
   is exempt, so a guesser cannot lock out the honest clients behind the same address);
+- refused staff console logins (401), per client IP and per username;
 - new bookings (201), per end-user account (the key and the Zalo user its token proves, or its
   ``X-Henkham-Account``), or per key without one.
 
@@ -40,6 +41,7 @@ LOOKUP_ENDPOINTS = (
     "api_v1.person_fhir",  # a clinical record by person id (henkham/web/emr_api.py)
 )
 BOOKING_ENDPOINTS = ("api_v1.create_appointment",)
+STAFF_LOGIN = "staff.login"  # the console's login (henkham/web/console/auth_pages.py): refused logins only
 
 
 def _digest(*parts: str) -> str:
@@ -63,6 +65,11 @@ def account() -> str:
     from .api import end_user  # the API's own reading of who acts, not a second one
 
     return f"account:{_digest(api_key(), end_user())}"
+
+
+def staff_username() -> str:
+    """The username a console login names, as a digest (so a guesser is slowed on each account, from any IP)."""
+    return f"staff:{_digest((request.form.get('username') or '').strip().lower()[:60])}"
 
 
 def _status_is(*statuses: int) -> Callable[[Response], bool]:
@@ -113,6 +120,24 @@ def install(app: Flask, settings: Settings) -> Limiter:
         apply(endpoint, settings.rate_limit_failed_lookups_per_ip, "missed-ip", client_ip, deduct_when=missed)
     for endpoint in BOOKING_ENDPOINTS:
         apply(endpoint, settings.rate_limit_bookings_per_account, "bookings", account, deduct_when=_status_is(201))
+    if STAFF_LOGIN in app.view_functions:
+        refused = _status_is(401)
+        apply(
+            STAFF_LOGIN,
+            settings.rate_limit_staff_login_per_ip,
+            "staff-login-ip",
+            client_ip,
+            deduct_when=refused,
+            methods=["POST"],
+        )
+        apply(
+            STAFF_LOGIN,
+            settings.rate_limit_staff_login_per_user,
+            "staff-login-user",
+            staff_username,
+            deduct_when=refused,
+            methods=["POST"],
+        )
     for endpoint in needs_a_key(app):
         apply(
             endpoint,
