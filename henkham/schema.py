@@ -54,6 +54,6 @@ from core.emr.models import (  # noqa: F401
 )
 from core.news.models import Campaign, CampaignRecipient, NewsSubscription  # noqa: F401
 from core.reminders.models import ReExam, Reminder  # noqa: F401
-from core.staff.models import StaffAccount, StaffAction  # noqa: F401
+from core.staff.models import ReceptionTiming, StaffAccount, StaffAction  # noqa: F401
 
 metadata = Base.metadata
