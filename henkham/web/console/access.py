@@ -162,6 +162,8 @@ def hospital_id() -> int:
     chosen = session.get("hospital_id")
     if isinstance(chosen, int):
         return chosen
+    if "first_hospital_id" in g:
+        return g.first_hospital_id
     from sqlalchemy import select
 
     from core.booking.models import Hospital
@@ -170,6 +172,7 @@ def hospital_id() -> int:
         first = uow.session.scalar(select(Hospital.id).order_by(Hospital.id).limit(1))
     if first is None:
         abort(404)
+    g.first_hospital_id = first
     return first
 
 
