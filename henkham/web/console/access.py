@@ -136,6 +136,7 @@ def guard() -> Any:
     if permission != LOGGED_IN and not roles.allowed(current_user.view.role, permission):
         abort(403)
     g.staff = current_user.view
+    hospital_id()  # settled now, outside any unit of work (a province admin's default is read once)
     return None
 
 
