@@ -21,7 +21,7 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, Select, select, update
 
 from core import audit
-from core.errors import DomainError, InvalidInput, NotFound, RuleViolation
+from core.errors import Conflict, DomainError, InvalidInput, NotFound
 from core.identifiers import mask_phone
 from core.timeutil import local_today, to_local, utcnow
 from core.uow import UnitOfWork
@@ -181,11 +181,23 @@ def normalise(uow: UnitOfWork, hospital_id: int, request: ClosureRequest, now: d
 
 def list_closures(uow: UnitOfWork, hospital_id: int, *, now: dt.datetime | None = None) -> list[ClosureView]:
     """The hospital's closures that have not ended yet, soonest first."""
+    return _closure_views(uow, Closure.hospital_id == hospital_id, Closure.end_date >= local_today(now))
+
+
+def get_closure(uow: UnitOfWork, hospital_id: int, closure_id: int) -> ClosureView:
+    """One closure of the hospital (another hospital's is not found: its existence is not revealed)."""
+    found = _closure_views(uow, Closure.hospital_id == hospital_id, Closure.id == closure_id)
+    if not found:
+        raise NotFound(f"no closure {closure_id}", "Không tìm thấy lịch nghỉ này.", closure_id=closure_id)
+    return found[0]
+
+
+def _closure_views(uow: UnitOfWork, *conditions: ColumnElement[bool]) -> list[ClosureView]:
     rows = uow.session.execute(
         select(Closure, Department.name, Doctor.full_name)
         .outerjoin(Department, Department.id == Closure.department_id)
         .outerjoin(Doctor, Doctor.id == Closure.doctor_id)
-        .where(Closure.hospital_id == hospital_id, Closure.end_date >= local_today(now))
+        .where(*conditions)
         .order_by(Closure.start_date, Closure.id)
     ).all()
     return [ClosureView(c.id, c.start_date, c.end_date, c.reason, department, doctor) for c, department, doctor in rows]
@@ -269,8 +281,7 @@ def rebook(
     the first one made. The booking rules apply as to any booking (the slot free, in the same department)."""
     row = appointments.find_appointment_row(uow, code, account_id)
     if row.status != AppointmentStatus.CANCELLED or row.cancelled_by != CancelledBy.HOSPITAL:
-        raise RuleViolation(
-            "not_closed",
+        raise Conflict(
             "only a booking the hospital cancelled can be booked again this way",
             f"Dạ, lịch hẹn {row.code} vẫn còn hiệu lực nên không cần đặt lại ạ.",
         )

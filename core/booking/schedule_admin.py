@@ -260,3 +260,23 @@ def _minutes(moment: dt.time) -> int:
 
 def _invalid(field: str, message_vi: str) -> InvalidInput:
     return InvalidInput(f"invalid session: {field}", message_vi, field=field)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The departments and doctors a session or a closure may name (the forms' lists)."""
+
+    departments: list[tuple[int, str]]
+    doctors: list[tuple[int, str, int]]  # id, name, department id
+
+
+def choices(uow: UnitOfWork, hospital_id: int) -> Choices:
+    departments = uow.session.execute(
+        select(Department.id, Department.name).where(Department.hospital_id == hospital_id).order_by(Department.name)
+    ).all()
+    doctors = uow.session.execute(
+        select(Doctor.id, Doctor.full_name, Doctor.department_id)
+        .where(Doctor.hospital_id == hospital_id, Doctor.active.is_(True))
+        .order_by(Doctor.full_name)
+    ).all()
+    return Choices([tuple(d) for d in departments], [tuple(d) for d in doctors])
