@@ -1,8 +1,9 @@
 """A hospital admin's sessions and closures in core (core/booking/schedule_admin.py, core/booking/closures.py) with
 the Zalo channel's notices (bot/zalo_webhook/closure_notices.py): validation; editing a session rebuilds its free
 future slots and leaves booked ones alone; a closure without bookings; a closure with bookings cancels them by
-the hospital, tells each patient once (a retry sends nothing more) and its days are no longer offered; a tapped
-offered slot books it for the same patient, once."""
+the hospital, tells each patient once (a retry sends nothing more) and its days are no longer offered; a doctor's
+closure hits only that doctor's bookings; a patient without Zalo is told by ZNS; a tapped offered slot books it for
+the same patient, once."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import OutboundMessage
 from core.booking import appointments, closures, patients, schedule_admin, slots
 from core.booking.closures import ClosureRequest
-from core.booking.models import Appointment, Department, Hospital, Schedule, Slot
+from core.booking.models import Appointment, Department, Doctor, Hospital, Schedule, Slot
 from core.booking.schedule_admin import SessionInput
 from core.errors import InvalidInput, NotFound
 from core.timeutil import local_to_utc, utcnow
@@ -280,3 +281,55 @@ def test_an_offered_slot_tapped_books_it_for_the_same_patient_once(db, oa_world)
     with db.uow() as uow:  # another Zalo user cannot use the payload of someone else's notice
         refused = closure_notices.answer_rebook(uow, OA_ID, "someone-else", rebook_payload(code, second.id), utcnow())
     assert refused.text == "Dạ, em không tìm thấy lịch hẹn này của anh/chị ạ."
+
+
+def test_a_doctors_closure_hits_only_that_doctors_bookings(db, world):
+    hospital, nhi, _ = ids(db)
+    with db.uow() as uow:
+        doctor = Doctor(hospital_id=hospital, department_id=nhi, full_name="BS. Võ Thị Hoa")
+        uow.session.add(doctor)
+        uow.commit()
+        doctor_id = doctor.id
+    with db.uow() as uow:
+        schedule_admin.create_session(uow, hospital, session_input(nhi, doctor_id=doctor_id))
+    account_id, patient_id, _ = zalo_patient(db, 1)
+    with db.reader() as uow:
+        doctor_slot = uow.session.scalar(
+            select(Slot.id).where(Slot.doctor_id == doctor_id, Slot.day == DAY).order_by(Slot.start_at).limit(1)
+        )
+    theirs = book(db, doctor_slot, account_id, patient_id)
+    other_account, other_patient, _ = zalo_patient(db, 2)
+    general = book(db, slot_at(db, "nhi", DAY, "09:00"), other_account, other_patient)
+    request = ClosureRequest(start=DAY, end=DAY + dt.timedelta(days=6), reason="doctor_away", doctor_id=doctor_id)
+    with db.uow() as uow:
+        assert [h.code for h in closures.closure_impact(uow, hospital, request)] == [theirs]
+        result = closures.close(uow, hospital, request, RecordingNotifier())
+        (listed,) = closures.list_closures(uow, hospital)
+    assert result.cancelled == 1 and listed.scope_vi == "Bác sĩ BS. Võ Thị Hoa"
+    with db.reader() as uow:
+        assert uow.session.scalar(select(Appointment.status).where(Appointment.code == general)) == "booked"
+
+
+def test_a_patient_who_booked_outside_zalo_is_told_by_zns_through_the_hospitals_oa(db, oa_world):
+    hospital, _, _ = ids(db)
+    with db.uow() as uow:
+        account_id = patients.get_or_create_account(uow, "kiosk", "kiosk-7")
+    with db.uow() as uow:
+        patient, _ = patients.register_patient(
+            uow,
+            account_id=account_id,
+            full_name="Phạm Thu Hà",
+            date_of_birth=dt.date(1990, 5, 5),
+            sex="female",
+            phone="0987000009",
+        )
+    book(db, slot_at(db, "mat", DAY, "09:00"), account_id, patient.id)
+    with db.uow() as uow:
+        result = closures.close(
+            uow, hospital, ClosureRequest(start=DAY, end=DAY, reason="holiday"), ZaloClosureNotifier()
+        )
+    assert (result.cancelled, result.notified) == (1, 1)
+    with db.reader() as uow:
+        (sent,) = uow.session.scalars(select(OutboundMessage)).all()
+    assert (sent.oa_id, sent.user_id, sent.phone, sent.purpose) == (OA_ID, None, "+84987000009", "closure")
+    assert OutgoingMessage.from_json(sent.body).zns_data["reason"] == "bệnh viện nghỉ lễ"
