@@ -8,19 +8,23 @@ URL takes an object nobody taught the matrix to make fails here until its seeder
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from core.booking.catalogue import find_hospital
+from core.booking.models import Closure, Schedule
 from core.staff import roles
+from core.staff.models import StaffAccount
 from core.uow import Database
 from henkham.web.console import access
 from tests.console_support import make_staff
-from tests.factories import add_hospital
+from tests.factories import add_department, add_hospital, today_local
 from tests.test_console_access import csrf_of, log_in, make_app
 
 HOSPITAL_A, HOSPITAL_B = "test", "other"
@@ -34,18 +38,42 @@ CHOOSER = re.compile(r'<form[^>]*class="hospital-choice".*?</form>', re.S)
 
 
 def _staff_of(db: Database, hospital: str) -> int:
-    from sqlalchemy import select
-
-    from core.staff.models import StaffAccount
-
     username, _ = make_staff(db, roles.RECEPTIONIST, hospital)
     with db.reader() as uow:
         return uow.session.scalar(select(StaffAccount.id).where(StaffAccount.username == username))
 
 
+def _named(hospital: str, what: str) -> str:
+    """A name for a seeded object: B's carry the marker, so a page showing them to A's staff is caught."""
+    return f"{what} {B_MARKER}" if hospital == HOSPITAL_B else what
+
+
+def _schedule_of(db: Database, hospital: str) -> int:
+    department_id = add_department(
+        db, "ma-tran", _named(hospital, "Khoa Ma Trận"), hospital=hospital, sessions=((0, "morning", "07:00", "11:00"),)
+    )
+    with db.reader() as uow:
+        return uow.session.scalar(select(Schedule.id).where(Schedule.department_id == department_id))
+
+
+def _closure_of(db: Database, hospital: str) -> int:
+    with db.uow() as uow:
+        closure = Closure(
+            hospital_id=find_hospital(uow, hospital).id,
+            start_date=today_local() + dt.timedelta(days=30),
+            end_date=today_local() + dt.timedelta(days=30),
+            reason=_named(hospital, "Nghỉ lễ"),
+        )
+        uow.session.add(closure)
+        uow.commit()
+        return closure.id
+
+
 # URL parameter -> a function making an object of that kind at a hospital (by slug) and returning its id.
 SEEDERS: dict[str, Callable[[Database, str], int]] = {
     "staff_id": _staff_of,
+    "schedule_id": _schedule_of,
+    "closure_id": _closure_of,
 }
 
 
