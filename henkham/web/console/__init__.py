@@ -32,6 +32,8 @@ ASSETS = {
 _AREAS: tuple[str, ...] = (
     "auth_pages",
     "staff_pages",
+    "desk",
+    "record_links",
 )
 
 
