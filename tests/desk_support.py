@@ -14,8 +14,9 @@ from core.uow import Database
 from tests.factories import slot_at, today_local
 
 _numbers = itertools.count(1)
+# The slots of tests/factories.build_world's day (07:00-11:00 and 13:30-16:30, 30 minutes each).
 SLOT_TIMES = tuple(f"{h:02d}:{m:02d}" for h in range(7, 11) for m in (0, 30)) + tuple(
-    f"{h:02d}:{m:02d}" for h in range(13, 17) for m in (0, 30) if (h, m) >= (13, 30)
+    f"{h:02d}:{m:02d}" for h in range(13, 17) for m in (0, 30) if (13, 30) <= (h, m) < (16, 30)
 )
 
 

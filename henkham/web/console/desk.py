@@ -9,10 +9,11 @@ with htmx the answer is the panel alone (no reload), and static/desk.js moves th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import segno
-from flask import redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -31,14 +32,16 @@ DESK_NAME = "desk_name"
 REFUSED_STATUSES = frozenset({404, 409, 422})
 
 
+@functools.lru_cache(maxsize=1024)
 def qr_svg(code: str) -> Markup:
     """The booking code as a QR code (inline SVG, no style attributes: the CSP allows none). ``code`` is a
-    normalised booking code (letters and digits of codes.ALPHABET), never patient text."""
+    normalised booking code (letters and digits of codes.ALPHABET), never patient text. Six such characters
+    always fit version 1 at level M; a fixed mask spares the search for the best one (most of segno's time:
+    the desk's path is timed), and any mask reads the same."""
     if normalise_booking_code(code) != code:
         raise ValueError("not a booking code")
-    return Markup(
-        segno.make(code, error="m", micro=False).svg_inline(scale=4, svgclass="qr", lineclass="qr-line", omitsize=True)
-    )
+    qr = segno.make_qr(code, error="m", version=1, mask=0, boost_error=False)
+    return Markup(qr.svg_inline(scale=4, svgclass="qr", lineclass="qr-line", omitsize=True))
 
 
 def _is_htmx() -> bool:
@@ -78,12 +81,18 @@ def _today(filters: dict[str, str]) -> service.TodayList:
         )
 
 
+def _partial(name: str, **context: Any) -> str:
+    """A panel alone, for htmx. Rendered without the console's page context (the menu, the hospital's name: a
+    database round trip per answer) that a panel does not show: the desk's path is timed."""
+    return current_app.jinja_env.get_template(f"console/{name}.html").render(**context)
+
+
 def _render(panel: str = "", status: int = 200, **context: Any):
     """The panel alone for htmx, else the whole desk page around it."""
     context.setdefault("error", "")
     context.setdefault("states", service.STATE_NAMES_VI)
     if _is_htmx() and panel:
-        return render_template(f"console/{panel}.html", **context), status
+        return _partial(panel, **context), status
     filters = _list_filters() if request.method == "GET" else {"department": "", "status": "", "q": ""}
     page = render_template(
         "console/desk.html",
@@ -131,7 +140,7 @@ def desk_lookup():
             return _refused(error)
         audit(uow, "desk_lookup", "appointment", found.booking.appointment_id, kind)
         uow.commit()
-    return _render("desk_booking", found=found, booking=found.booking, qr=qr_svg(found.booking.code))
+    return _render("desk_booking", found=found, booking=found.booking)
 
 
 @console.post("/desk/phone")
@@ -183,9 +192,7 @@ def desk_today():
     filters = _list_filters()
     if not _is_htmx():
         return _render()
-    return render_template(
-        "console/desk_today.html", today=_today(filters), filters=filters, states=service.STATE_NAMES_VI
-    )
+    return _partial("desk_today", today=_today(filters), filters=filters, states=service.STATE_NAMES_VI)
 
 
 @console.post("/desk/name")
