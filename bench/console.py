@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
 import statistics
 import sys
 import tempfile
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codes", type=int, default=30, help="codes checked in and measured")
     parser.add_argument("--skip-figures", action="store_true", help="leave out the figures page's measure")
     args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would bury the figures
     bookings = max(1, min(args.bookings, CAPACITY))
     codes = max(1, min(args.codes, bookings - 2))
     with (

@@ -136,7 +136,7 @@ def test_a_booking_of_hospital_test_is_not_found_at_the_desk_of_hospital_other(d
     checked = post(client, "/staff/desk/check-in", {"appointment_id": str(appointment_id)})
     assert checked.status_code == 404
     assert post(client, "/staff/desk/phone", {"phone": "0912000222"}).status_code == 404
-    listed = client.get("/staff/desk/today?q=" + appt.code, headers=HTMX).get_data(as_text=True)
+    listed = post(client, "/staff/desk/today", {"q": appt.code}).get_data(as_text=True)
     assert appt.code not in listed and "Không có lịch hẹn nào" in listed
     with db.reader() as uow:
         assert appointments.get_appointment(uow, appt.code).status == "booked"
@@ -163,11 +163,14 @@ def test_todays_list_filters_by_department_state_and_search(db, desk_client):
     assert lan.code in whole and minh.code in whole and "Đã đặt: 2" in whole
     nhi = desk_client.get("/staff/desk/today?department=nhi", headers=HTMX).get_data(as_text=True)
     assert lan.code in nhi and minh.code not in nhi and "<html" not in nhi
-    found = desk_client.get("/staff/desk/today?q=minh", headers=HTMX).get_data(as_text=True)
+    found = post(desk_client, "/staff/desk/today", {"q": "minh"}).get_data(as_text=True)
     assert minh.code in found and lan.code not in found
     checked = desk_client.get("/staff/desk/today?status=checked_in", headers=HTMX).get_data(as_text=True)
     assert "Không có lịch hẹn nào" in checked
     assert desk_client.get("/staff/desk/today?status=<x>&department=%27").status_code == 200
+    page = post(desk_client, "/staff/desk/today", {"q": "lan", "status": "booked"}, htmx=False)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<html" in html and lan.code in html and minh.code not in html
 
 
 def test_roles_without_the_desk_are_refused_and_the_record_links_page_is_for_reception_and_records(db, world):

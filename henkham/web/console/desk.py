@@ -93,7 +93,7 @@ def _render(panel: str = "", status: int = 200, **context: Any):
     context.setdefault("states", service.STATE_NAMES_VI)
     if _is_htmx() and panel:
         return _partial(panel, **context), status
-    filters = _list_filters() if request.method == "GET" else {"department": "", "status": "", "q": ""}
+    filters = _list_filters()
     page = render_template(
         "console/desk.html",
         panel=panel,
@@ -186,9 +186,10 @@ def desk_check_in():
     return body, status, {"HX-Trigger": "desk-checked-in"}
 
 
-@console.get("/desk/today")
+@console.route("/desk/today", methods=["GET", "POST"])
 @requires("desk")
 def desk_today():
+    """Today's list, filtered. The page posts its search (a name or a phone stays out of URLs and access logs)."""
     filters = _list_filters()
     if not _is_htmx():
         return _render()
