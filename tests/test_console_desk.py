@@ -19,6 +19,7 @@ from core.booking import appointments, patients
 from core.emr import record_access
 from core.emr.models import ReaderLink
 from core.staff.models import ReceptionTiming, StaffAction
+from henkham.web.console.desk import qr_svg
 from tests.console_support import browser, console_page, console_stack, login, make_staff  # noqa: F401
 from tests.desk_support import book_today
 from tests.emr_people import CCCD, mai, store_visit
@@ -186,6 +187,19 @@ def test_roles_without_the_desk_are_refused_and_the_record_links_page_is_for_rec
         assert client.get("/staff/desk").status_code == desk_status, role
         assert client.get("/staff/desk/today").status_code == desk_status, role
         assert client.get("/staff/record-links").status_code == links_status, role
+        token = csrf_of(client.get("/staff/").get_data(as_text=True))
+        for path in ("/staff/desk/lookup", "/staff/desk/check-in", "/staff/desk/phone", "/staff/desk/name"):
+            answer = client.post(path, data={"csrf_token": token, "code": "ZZZZZZ"}, headers=HTMX)
+            assert (answer.status_code == 403) == (desk_status == 403), (role, path)
+        linked = client.post("/staff/record-links", data={"csrf_token": token, "code": "ZZZZZZZZ", "cccd": CCCD})
+        assert (linked.status_code == 403) == (links_status == 403), role
+
+
+def test_the_qr_is_made_of_booking_codes_only():
+    assert str(qr_svg("K7M2QX")).startswith('<svg viewBox="0 0 ') and "style" not in str(qr_svg("K7M2QX"))
+    for text in ("<script>", "k7m2qx", "K7M2QX<"):
+        with pytest.raises(ValueError):
+            qr_svg(text)
 
 
 # --- the record link ------------------------------------------------------------------------------------------
