@@ -33,6 +33,8 @@ _AREAS: tuple[str, ...] = (
     "auth_pages",
     "staff_pages",
     "schedule_pages",
+    "desk",
+    "record_links",
 )
 
 
