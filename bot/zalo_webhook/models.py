@@ -142,20 +142,6 @@ class RateBucket(Base):
     updated_at: Mapped[dt.datetime] = mapped_column()
 
 
-class DataSubjectRequest(Base):
-    """A user's request about their personal data (Zalo's user_withdraw event), for staff to act on."""
-
-    __tablename__ = "data_subject_requests"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    oa_id: Mapped[str] = mapped_column(String(40))
-    user_id: Mapped[str] = mapped_column(String(40))
-    kind: Mapped[str] = mapped_column(String(30))
-    detail: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(12), default="open")
-    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
 class NewsTagMirror(Base):
     """What Zalo's follower tags hold for one subscription, as far as we know: a subscription active here and
     not ``tagged`` there (or cancelled here and still tagged) is work for the tag mirror."""
