@@ -21,6 +21,7 @@ from core.emr.models import MatchStatus, Person, PersonMatch
 from core.emr.reading import person_record
 from core.emr.records import ParsedFile, ParsedVisit, Problem
 from core.staff.models import StaffAction
+from core.timeutil import to_local
 from henkham.web import create_app
 from tests.console_support import PASSWORD, make_staff
 from tests.emr_people import CCCD, NOW, OTHER, TEST, mai, store_visit
@@ -301,7 +302,8 @@ def test_the_requests_page_shows_overdue_first_and_done_refused_record_who(db, p
     assert f'id="request-{theirs}"' not in html and "zu-theirs"[-6:] not in html
     late_block = html.split(f'id="request-{late}"')[1].split("</article>")[0]
     assert "Quá hạn" in late_block and "Rút dữ liệu khỏi OA (Zalo)" in late_block
-    assert "Rút lại đồng ý xử lý dữ liệu" in html and "Hạn " in html
+    due = to_local(subject_requests.due_at(now)) - dt.timedelta(seconds=1)  # 23:59:59 of the last day
+    assert "Rút lại đồng ý xử lý dữ liệu" in html and f"Hạn: hết ngày {due:%d/%m/%Y}" in html
 
     assert post(client, f"/staff/records/requests/{theirs}/done").status_code == 403
     no_reason = post(client, f"/staff/records/requests/{fresh}/refuse", reason=" ")

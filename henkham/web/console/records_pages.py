@@ -8,6 +8,8 @@ is recorded with ``audit``.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import current_app, redirect, render_template, request, url_for
 
 from core.emr import import_reports, matches, record_reads, subject_requests
@@ -40,6 +42,12 @@ STATUS_VI = {"open": "Đang chờ", "done": "Đã xử lý", "refused": "Đã t�
 def records_time(moment) -> str:
     """A UTC time as staff read it: local (Asia/Ho_Chi_Minh) day and time."""
     return to_local(moment).strftime("%d/%m/%Y %H:%M") if moment else ""
+
+
+@console.app_template_filter("records_due")
+def records_due(moment) -> str:
+    """A deadline at 24:00 local, as staff read it: "hết ngày 09/12/2026"."""
+    return (to_local(moment) - dt.timedelta(seconds=1)).strftime("hết ngày %d/%m/%Y") if moment else ""
 
 
 def _page_number() -> int:
