@@ -146,6 +146,7 @@ def find_persons(uow: UnitOfWork, hospital_id: int, query: str) -> list[PersonHi
     hits = [_hit(p) for p in roots.values() if _visible(uow, p.id, hospital_id)]
     if not hits:
         raise OtherHospital("person")
+    audit.record_reads(uow, "emr_person_search", sorted(h.id for h in hits))  # names shown: a read
     return sorted(hits, key=lambda h: h.id)
 
 
