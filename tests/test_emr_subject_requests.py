@@ -149,3 +149,39 @@ def test_the_zalo_channel_writes_its_requests_with_the_oas_hospital(db, oa_world
         [view] = sr.list_requests(uow, hospital_id(db))
     assert (view.id, view.kind, view.channel, view.province_wide) == (request_id, "consent_withdrawal", "zalo", False)
     assert view.kind_vi == "Rút lại đồng ý xử lý dữ liệu"
+
+
+def test_the_migration_gives_earlier_requests_the_hospital_of_their_oa(tmp_path):
+    """0019 on a database of 0016 with a request made to the OA of hospital "test": the request gets it."""
+    from sqlalchemy import create_engine, text
+
+    from bot.zalo_webhook.models import ZaloOA
+    from henkham.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'before.db'}"
+    upgrade(url, "0016")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            Hospital.__table__.insert().values(
+                slug="test",
+                name="BV",
+                facility_code="99999",
+                address="",
+                phone="",
+                emergency_phone="",
+                opening_hours="",
+            )
+        )
+        conn.execute(ZaloOA.__table__.insert().values(oa_id="oa-1", app_id="a", hospital_id=1))
+        conn.execute(
+            text(
+                "INSERT INTO data_subject_requests (oa_id, user_id, kind, detail, status, received_at) "
+                "VALUES ('oa-1', 'u1', 'withdraw', '', 'open', '2026-12-01 00:00:00')"
+            )
+        )
+    upgrade(url)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT hospital_id, channel, decision_reason FROM data_subject_requests")).one()
+    engine.dispose()
+    assert tuple(row) == (1, "zalo", "")
