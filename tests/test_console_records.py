@@ -256,12 +256,12 @@ def test_the_access_audit_shows_who_read_a_person_searched_by_cccd_or_masked_num
         person_record(uow, person_id, reader=reader, purpose="his export")
     client, username = logged_in(db)
     for query in (CCCD, "********1234", f"#{person_id}"):
-        html = client.get("/staff/records/access", query_string={"q": query}).get_data(as_text=True)
+        html = post(client, "/staff/records/access", q=query).get_data(as_text=True)
         assert f"Ai đã xem hồ sơ #{person_id} · Trần Thị Mai" in html, query
         assert "Khóa API: his-gateway" in html and "API" in html and "Hồ sơ bệnh án" in html
     latest = client.get("/staff/records/access").get_data(as_text=True)
     assert "Các lượt xem hồ sơ gần đây" in latest and f"#{person_id} · Trần Thị Mai" in latest
-    bad = client.get("/staff/records/access", query_string={"q": "abc"})
+    bad = post(client, "/staff/records/access", q="abc")
     assert bad.status_code == 422 and "Nhập số CCCD" in bad.get_data(as_text=True)
     with db.reader() as uow:
         looked = uow.session.scalars(select(AccessAudit).where(AccessAudit.record_kind == "emr_access_log")).all()
@@ -271,8 +271,9 @@ def test_the_access_audit_shows_who_read_a_person_searched_by_cccd_or_masked_num
 def test_another_hospitals_person_is_not_found_in_the_access_audit(db, province):
     theirs = store_visit(db, mai(cccd="079185009999", insurance_cards=(), his_patient_code="O1"), facility=OTHER)
     client, _ = logged_in(db)
-    for params in ({"q": "079185009999"}, {"person": str(theirs)}):
-        response = client.get("/staff/records/access", query_string=params)
+    searched = post(client, "/staff/records/access", q="079185009999")
+    opened = client.get("/staff/records/access", query_string={"person": str(theirs)})
+    for response in (searched, opened):
         assert response.status_code == 404 and "Trần Thị Mai" not in response.get_data(as_text=True)
 
 

@@ -149,8 +149,19 @@ def records_import(import_id: int):
 @console.get("/records/access")
 @requires("records")
 def records_access():
-    query = (request.args.get("q") or "").strip()[:40]
+    """The latest reads, or one person's (``?person=<id>``: a person number is no identifier)."""
     person = request.args.get("person", "")
+    return _access_page("", person if person.isdigit() and len(person) < 12 else "")
+
+
+@console.post("/records/access")
+@requires("records")
+def search_records_access():
+    """A search by CCCD / BHYT number is posted, never put in the URL (URLs end up in access logs)."""
+    return _access_page((request.form.get("q") or "").strip()[:40], "")
+
+
+def _access_page(query: str, person: str):
     hits: list = []
     chosen = None
     lines: list = []
@@ -158,7 +169,7 @@ def records_access():
     status = 200
     with staff_reader() as uow:
         try:
-            if person.isdigit() and len(person) < 12:
+            if person:
                 chosen, lines = record_reads.person_reads(uow, hospital_id(), int(person))
             elif query:
                 hits = record_reads.find_persons(uow, hospital_id(), query)
