@@ -322,3 +322,18 @@ def test_the_requests_page_shows_overdue_first_and_done_refused_record_who(db, p
     ]
     with db.reader() as uow:
         assert uow.session.get(subject_requests.DataSubjectRequest, theirs).status == "open"
+
+
+def test_a_province_admin_works_in_the_hospital_chosen_and_a_province_wide_request_is_every_hospitals(db, province):
+    others = others_match(db)
+    province_wide = seed_request(db, None, dt.datetime.now(dt.UTC), user="zu-prov01")
+    client, _ = logged_in(db, "province_admin", None)
+    with client.session_transaction("/staff/") as session:  # the hospital chosen (the menu's choice, auth_pages.py)
+        session["hospital_id"] = hospital_id(db, "other")
+    assert f'id="match-{others}"' in client.get("/staff/records/matches").get_data(as_text=True)
+    page = client.get("/staff/records/requests").get_data(as_text=True)
+    assert f'id="request-{province_wide}"' in page and "OA chung của tỉnh" in page
+    assert post(client, f"/staff/records/requests/{province_wide}/done").status_code == 302
+    test_staff, _ = logged_in(db)
+    assert f'id="request-{province_wide}"' not in test_staff.get("/staff/records/requests").get_data(as_text=True)
+    assert f'id="match-{others}"' not in test_staff.get("/staff/records/matches").get_data(as_text=True)
