@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -280,6 +281,16 @@ class Settings(BaseSettings):
         from core.emr.exclusions import check_setting
 
         return check_setting(value)
+
+    # --- Staff console, records (issue 15): days off beyond weekends and the fixed-date holidays.
+    records_holidays: list[dt.date] = Field(
+        default_factory=list,
+        description=(
+            "JSON list of ISO dates that are not working days for data-subject request deadlines, beyond weekends, "
+            "1/1, 30/4, 1/5, 2/9 and each hospital's whole-hospital closures: Tết, the Hùng Kings' day, the day "
+            'next to 2/9, swapped days (HENKHAM_RECORDS_HOLIDAYS, e.g. ["2027-02-05", "2027-02-08"]).'
+        ),
+    )
 
 
 def get_settings() -> Settings:

@@ -4,7 +4,6 @@ package that may see both the domain and the channel."""
 
 from bot.zalo_webhook.models import (  # noqa: F401
     Conversation,
-    DataSubjectRequest,
     InboundEvent,
     NewsTagMirror,
     OutboundMessage,
@@ -52,6 +51,7 @@ from core.emr.models import (  # noqa: F401
     Service,
     Visit,
 )
+from core.emr.subject_requests import DataSubjectRequest  # noqa: F401
 from core.news.models import Campaign, CampaignRecipient, NewsSubscription  # noqa: F401
 from core.reminders.models import ReExam, Reminder  # noqa: F401
 from core.staff.models import ReceptionTiming, StaffAccount, StaffAction  # noqa: F401

@@ -23,8 +23,9 @@ from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import OutboundMessage
 from core.audit import AccessAudit
 from core.booking import patients
+from core.booking.models import Hospital
 from core.config import Settings
-from core.emr import consent, record_access
+from core.emr import consent, record_access, subject_requests
 from core.emr.importing import import_bytes
 from core.emr.models import CodeChallenge
 from henkham import bootstrap
@@ -229,6 +230,10 @@ def test_withdrawing_consent_asks_it_again_next_time(an, db) -> None:
     with db.reader() as uow:
         assert not consent.has_consent(uow, account_id, consent.SUMMARY)
         assert not consent.has_consent(uow, account_id, consent.RESULTS)
+        # records staff see it with its 2-working-day deadline (core/emr/subject_requests.py)
+        test = uow.session.scalar(select(Hospital.id).where(Hospital.slug == "test"))
+        [request] = subject_requests.list_requests(uow, test)
+    assert (request.kind, request.channel, request.status) == ("consent_withdrawal", "zalo", "open")
 
 
 def test_unlinking_asks_first_then_removes_the_link(an, db) -> None:

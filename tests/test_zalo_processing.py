@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from bot.zalo_webhook import workers
 from bot.zalo_webhook.messages import OutgoingMessage
-from bot.zalo_webhook.models import Conversation, DataSubjectRequest, InboundEvent, OutboundMessage
+from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage
+from core.emr.subject_requests import DataSubjectRequest
 from henkham.web import create_app
 from tests.zalo_helpers import OA_ID, ScriptedBot, event, signed, synced_channel, text_event, zalo_settings
 

@@ -31,6 +31,7 @@ from bot.nlu.folding import strip_diacritics
 from bot.nlu.record_sections import find_section
 from bot.nlu.record_subject import record_subject
 from bot.zalo_webhook import conversations, oas, record_channel
+from bot.zalo_webhook.subject_requests import record_zalo_request
 from core.config import Settings
 from core.emr import access_log, consent, exclusions, record_access, summaries
 from core.emr.record_access import Linked
@@ -525,6 +526,7 @@ class WithdrawConsent(Action):
         with database().uow() as uow:
             consent.withdraw(uow, chat.account_id(uow), channel=CHANNEL)
             record_channel.drop_waiting_results(uow, chat.oa_id, chat.user_id)
+            record_zalo_request(uow, chat.oa_id, chat.user_id, "consent_withdrawal")  # staff follow up in 2 days
             uow.commit()
         dispatcher.utter_message(text=WITHDRAWN, buttons=MAIN_MENU[:1])
         return [SlotSet(slot, None) for slot in RECORD_SLOTS]

@@ -9,6 +9,7 @@ from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
+from core.emr.subject_requests import DataSubjectRequest  # noqa: F401  (moved to core: core/emr/subject_requests.py)
 from core.timeutil import utcnow
 
 
@@ -140,20 +141,6 @@ class RateBucket(Base):
     app_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tokens: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[dt.datetime] = mapped_column()
-
-
-class DataSubjectRequest(Base):
-    """A user's request about their personal data (Zalo's user_withdraw event), for staff to act on."""
-
-    __tablename__ = "data_subject_requests"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    oa_id: Mapped[str] = mapped_column(String(40))
-    user_id: Mapped[str] = mapped_column(String(40))
-    kind: Mapped[str] = mapped_column(String(30))
-    detail: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(12), default="open")
-    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class NewsTagMirror(Base):

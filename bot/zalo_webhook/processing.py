@@ -31,9 +31,10 @@ from .claims import Claim
 from .events import NON_TEXT, ZaloEvent, clean_text, parse, shared_phone
 from .messages import Button, OutgoingMessage, choice_from_number
 from .metrics import EVENTS_PROCESSED
-from .models import Conversation, DataSubjectRequest, InboundEvent, ZaloOA
+from .models import Conversation, InboundEvent, ZaloOA
 from .oas import OARegistry
 from .rasa_bridge import Bot, BotUnavailable
+from .subject_requests import record_zalo_request
 
 log = logging.getLogger(__name__)
 _TYPED_COMMAND = re.compile(r"^[\s/]+")
@@ -150,7 +151,7 @@ class EventProcessor:
         if name == "user_submit_info":
             return self._phone_shared(conversation, event)
         if name == "user_withdraw":
-            uow.session.add(DataSubjectRequest(oa_id=event.oa_id, user_id=event.user_id, kind="withdraw"))
+            record_zalo_request(uow, event.oa_id, event.user_id, "withdraw", now=now)
             conversations.flag_for_staff(conversation, "the user asked to withdraw their data (user_withdraw)")
             return Outcome("withdraw_recorded")
         if name in NON_TEXT:

@@ -35,6 +35,7 @@ _AREAS: tuple[str, ...] = (
     "schedule_pages",
     "desk",
     "record_links",
+    "records_pages",
 )
 
 
