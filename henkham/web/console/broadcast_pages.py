@@ -1,0 +1,204 @@
+"""Broadcasts (communications staff): the hospital's campaigns with their counts, a create form with the live
+preview of the message as the patient will see it, and each campaign's status page with who was not reached
+and why, pause / resume / cancel, refreshed live while it sends.
+
+Thin views over ``core.news.campaigns`` (the same services as /api/v1/campaigns) and
+``core.news.campaign_drafts`` (the form and the preview); the channel is the app's campaign channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+
+from core.booking.models import Hospital
+from core.errors import Conflict, DomainError, NotFound
+from core.news import campaign_drafts as drafts
+from core.news import campaigns
+from core.news.campaigns import FINAL, CampaignView
+from core.news.delivery import CampaignChannel
+from core.news.models import CampaignStatus
+from core.tenancy import OtherHospital
+from core.timeutil import to_local, utcnow
+
+from . import console
+from .access import audit, current_staff, hospital_id, nav, requires, staff_reader, staff_uow
+
+nav("broadcasts", "staff.broadcasts", "Truyền thông", order=40)
+PROBLEMS_SHOWN = 200
+REFRESH_SECONDS = 3
+# What staff may do in each state (the services refuse the rest: a finished campaign changes no more).
+ACTIONS = {
+    CampaignStatus.SCHEDULED.value: ("pause", "cancel"),
+    CampaignStatus.RUNNING.value: ("pause", "cancel"),
+    CampaignStatus.PAUSED.value: ("resume", "cancel"),
+}
+_SERVICES = {"pause": campaigns.pause, "resume": campaigns.resume, "cancel": campaigns.cancel}
+
+
+def _channel() -> CampaignChannel:
+    return current_app.extensions["henkham.campaign_channel"]
+
+
+def _audiences(uow, hospital: int) -> list[drafts.Audience]:
+    return drafts.audiences(_channel().senders(uow, hospital))
+
+
+def _words() -> dict[str, Any]:
+    """What every broadcasts template reads to name statuses, audiences, reasons and times."""
+    return {
+        "status_vi": drafts.STATUS_VI,
+        "reason_vi": drafts.reason_vi,
+        "audience_label": drafts.audience_label,
+        "local": lambda moment: to_local(moment).strftime("%H:%M %d/%m/%Y") if moment else "",
+    }
+
+
+# --- list -------------------------------------------------------------------------------------------------------
+@console.get("/broadcasts")
+@requires("broadcasts")
+def broadcasts():
+    hospital = hospital_id()  # (read before the unit of work: SQLite takes one at a time)
+    with staff_reader() as uow:
+        found = campaigns.list_campaigns(uow, hospital, channel=_channel())
+    return render_template("console/broadcasts.html", campaigns=found, **_words())
+
+
+# --- create -----------------------------------------------------------------------------------------------------
+def _new_page(form: dict[str, str], errors: dict[str, str] | None = None, status: int = 200, error: str = ""):
+    hospital = hospital_id()
+    with staff_reader() as uow:
+        choices = _audiences(uow, hospital)
+    shown = {"when": "now", "audience": choices[0].value, **form}
+    return (
+        render_template(
+            "console/broadcast_new.html",
+            form=shown,
+            errors=errors or {},
+            error=error,
+            audiences=choices,
+            preview=drafts.preview(shown, utcnow()),
+            earliest=drafts.local_input_value(utcnow()),
+        ),
+        status,
+    )
+
+
+def _form() -> dict[str, str]:
+    return {name: (request.form.get(name) or "")[:4000] for name in drafts.FIELDS}
+
+
+@console.get("/broadcasts/new")
+@requires("broadcasts")
+def new_broadcast():
+    return _new_page({})
+
+
+@console.post("/broadcasts/preview")
+@requires("broadcasts")
+def broadcast_preview():
+    """The preview fragment, posted by htmx as staff type (debounced)."""
+    return render_template("console/_broadcast_preview.html", preview=drafts.preview(_form(), utcnow()))
+
+
+@console.post("/broadcasts")
+@requires("broadcasts")
+def create_broadcast():
+    form = _form()
+    now = utcnow()
+    hospital = hospital_id()
+    with staff_uow() as uow:  # (the form is shown again only after this unit of work has ended)
+        slug = uow.session.get(Hospital, hospital).slug
+        try:
+            spec = drafts.read_draft(form, slug, _audiences(uow, hospital), now)
+            view = campaigns.create(
+                uow,
+                spec,
+                channel=_channel(),
+                created_by=current_staff().username,
+                now=now,
+                only_hospital_id=hospital,
+            )
+        except drafts.DraftInvalid as invalid:
+            refused: tuple[dict[str, str], str] = (invalid.errors, "")
+        except DomainError as error:
+            refused = ({}, error.message_vi or "Thông tin chưa hợp lệ.")
+        else:
+            audit(uow, "broadcast_create", "campaign", view.id, drafts.audience_value(view.target))
+            uow.commit()
+            return redirect(url_for("staff.broadcast", campaign_id=view.id))
+    return _new_page(form, refused[0], 422, refused[1])
+
+
+# --- status -----------------------------------------------------------------------------------------------------
+def _status(campaign_id: int) -> tuple[CampaignView, list[campaigns.RecipientProblem]]:
+    hospital = hospital_id()
+    with staff_reader() as uow:
+        try:
+            view = campaigns.status(uow, campaign_id, channel=_channel(), only_hospital_id=hospital)
+            problems = campaigns.problem_recipients(
+                uow, campaign_id, channel=_channel(), only_hospital_id=hospital, limit=PROBLEMS_SHOWN
+            )
+        except (NotFound, OtherHospital):
+            abort(404)  # another hospital's campaign is not named, not even as forbidden
+    return view, problems
+
+
+def _panel_context(view: CampaignView, problems: list[campaigns.RecipientProblem]) -> dict[str, Any]:
+    return {
+        "c": view,
+        "problems": problems,
+        "actions": ACTIONS.get(view.status, ()),
+        "live": view.status not in FINAL or view.counts.sending > 0,
+        "refresh_seconds": REFRESH_SECONDS,
+        "problems_shown": PROBLEMS_SHOWN,
+        **_words(),
+    }
+
+
+def _detail_context(view: CampaignView, problems: list[campaigns.RecipientProblem]) -> dict[str, Any]:
+    message = campaigns.compose(view.title, view.text, view.image_url, view.link_url)
+    return {"message": message, **_panel_context(view, problems)}
+
+
+@console.get("/broadcasts/<id:campaign_id>")
+@requires("broadcasts")
+def broadcast(campaign_id: int):
+    view, problems = _status(campaign_id)
+    return render_template("console/broadcast.html", **_detail_context(view, problems))
+
+
+@console.get("/broadcasts/<id:campaign_id>/panel")
+@requires("broadcasts")
+def broadcast_panel(campaign_id: int):
+    """The status panel alone, polled by htmx while the campaign sends."""
+    view, problems = _status(campaign_id)
+    return render_template("console/_broadcast_panel.html", **_panel_context(view, problems))
+
+
+_REFUSED = {
+    "pause": "Chỉ tạm dừng được chiến dịch đang chờ hoặc đang gửi.",
+    "resume": "Chỉ tiếp tục được chiến dịch đang tạm dừng.",
+    "cancel": "Chiến dịch đã kết thúc nên không hủy được nữa.",
+}
+
+
+@console.post("/broadcasts/<id:campaign_id>/<any(pause, resume, cancel):action>")
+@requires("broadcasts")
+def broadcast_action(campaign_id: int, action: str):
+    """Pause, resume or cancel: only what the campaign's state allows (409 with the reason otherwise)."""
+    hospital = hospital_id()
+    with staff_uow() as uow:
+        try:
+            current = campaigns.status(uow, campaign_id, channel=_channel(), only_hospital_id=hospital)
+            if action in ACTIONS.get(current.status, ()):
+                audit(uow, f"broadcast_{action}", "campaign", campaign_id, current.status)
+                _SERVICES[action](uow, campaign_id, channel=_channel(), only_hospital_id=hospital)
+                return redirect(url_for("staff.broadcast", campaign_id=campaign_id))
+        except (NotFound, OtherHospital):
+            abort(404)
+        except Conflict:
+            uow.rollback()
+    view, problems = _status(campaign_id)
+    return render_template("console/broadcast.html", error=_REFUSED[action], **_detail_context(view, problems)), 409
