@@ -138,15 +138,16 @@ def read_draft(
     )
 
 
-def preview(form: Mapping[str, str], now: dt.datetime) -> Preview:
-    """The message as it would go out now, and what is still wrong with the form (the audience aside)."""
+def preview(form: Mapping[str, str], now: dt.datetime, margin_minutes: int = 0) -> Preview:
+    """The message as it would go out now, and what is still wrong with the form (the audience aside);
+    ``margin_minutes`` is the scheduler's ``news_night_margin_minutes`` (no new batch that close to 22:00)."""
     values = _values(form)
     errors = _text_errors(values)
     send_at = _send_at(values, now, errors)
     text = compose(values["title"], values["text"], values["image_url"] or None, values["link_url"] or None)
     note = ""
-    if not sending_allowed(send_at or now):
-        note = "Không gửi tin từ 22:00 đến 06:00: tin sẽ bắt đầu được gửi lúc 06:00 sáng hôm sau."
+    if not sending_allowed(send_at or now, margin_minutes):
+        note = "Không gửi tin từ 22:00 đến 06:00: tin sẽ chờ đến 06:00 sáng mới bắt đầu được gửi."
     return Preview(text=text, length=len(text), errors=errors, note=note)
 
 

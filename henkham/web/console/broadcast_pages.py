@@ -27,7 +27,8 @@ from .access import audit, current_staff, hospital_id, nav, requires, staff_read
 
 nav("broadcasts", "staff.broadcasts", "Truyền thông", order=40)
 PROBLEMS_SHOWN = 200
-REFRESH_SECONDS = 3
+REFRESH_SECONDS = 3  # while sending
+REFRESH_SCHEDULED_SECONDS = 15  # while waiting for the send time (or paused with nothing in flight)
 # What staff may do in each state (the services refuse the rest: a finished campaign changes no more).
 ACTIONS = {
     CampaignStatus.SCHEDULED.value: ("pause", "cancel"),
@@ -78,7 +79,7 @@ def _new_page(form: dict[str, str], errors: dict[str, str] | None = None, status
             errors=errors or {},
             error=error,
             audiences=choices,
-            preview=drafts.preview(shown, utcnow()),
+            preview=_preview(shown),
             earliest=drafts.local_input_value(utcnow()),
         ),
         status,
@@ -99,7 +100,12 @@ def new_broadcast():
 @requires("broadcasts")
 def broadcast_preview():
     """The preview fragment, posted by htmx as staff type (debounced)."""
-    return render_template("console/_broadcast_preview.html", preview=drafts.preview(_form(), utcnow()))
+    return render_template("console/_broadcast_preview.html", preview=_preview(_form()))
+
+
+def _preview(form: dict[str, str]) -> drafts.Preview:
+    margin = current_app.extensions["henkham.settings"].news_night_margin_minutes
+    return drafts.preview(form, utcnow(), margin)
 
 
 @console.post("/broadcasts")
@@ -151,7 +157,9 @@ def _panel_context(view: CampaignView, problems: list[campaigns.RecipientProblem
         "problems": problems,
         "actions": ACTIONS.get(view.status, ()),
         "live": view.status not in FINAL or view.counts.sending > 0,
-        "refresh_seconds": REFRESH_SECONDS,
+        "refresh_seconds": REFRESH_SECONDS
+        if view.status == CampaignStatus.RUNNING or view.counts.sending
+        else REFRESH_SCHEDULED_SECONDS,
         "problems_shown": PROBLEMS_SHOWN,
         **_words(),
     }
