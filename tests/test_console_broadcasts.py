@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 import pytest
 import time_machine
@@ -317,3 +318,14 @@ def test_the_panel_refreshes_while_sending_and_shows_local_times(db, client, dat
     assert panel.status_code == 200 and "<html" not in html
     assert 'data-count="sending">1<' in html and "every 3s" in html
     assert to_local(DAYTIME).strftime("%d/%m/%Y") in html
+
+
+def test_live_refresh_stops_half_an_hour_after_the_page_was_opened(db, client, database_url):
+    subscriber(db, "5550005555")
+    campaign_id = created_id(create(client))
+    run_campaigns(db, zalo_settings(database_url, news_tag_sync_minutes=0))
+    opened_at = int(time.time())
+    fresh = text_of(client.get(f"/staff/broadcasts/{campaign_id}/panel?since={opened_at - 60}"))
+    assert f"since={opened_at - 60}" in fresh and "every 3s" in fresh
+    stale = text_of(client.get(f"/staff/broadcasts/{campaign_id}/panel?since={opened_at - 31 * 60}"))
+    assert "hx-trigger" not in stale and "đã dừng tự cập nhật" in stale

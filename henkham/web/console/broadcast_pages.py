@@ -8,6 +8,7 @@ Thin views over ``core.news.campaigns`` (the same services as /api/v1/campaigns)
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, url_for
@@ -29,6 +30,7 @@ nav("broadcasts", "staff.broadcasts", "Truyền thông", order=40)
 PROBLEMS_SHOWN = 200
 REFRESH_SECONDS = 3  # while sending
 REFRESH_SCHEDULED_SECONDS = 15  # while waiting for the send time (or paused with nothing in flight)
+LIVE_FOR = 30 * 60  # seconds a status page refreshes itself after it was opened
 # What staff may do in each state (the services refuse the rest: a finished campaign changes no more).
 ACTIONS = {
     CampaignStatus.SCHEDULED.value: ("pause", "cancel"),
@@ -151,12 +153,21 @@ def _status(campaign_id: int) -> tuple[CampaignView, list[campaigns.RecipientPro
     return view, problems
 
 
-def _panel_context(view: CampaignView, problems: list[campaigns.RecipientProblem]) -> dict[str, Any]:
+def _panel_context(
+    view: CampaignView, problems: list[campaigns.RecipientProblem], since: int | None = None
+) -> dict[str, Any]:
+    """``since``: when the page was opened (epoch seconds). Live refresh stops after ``LIVE_FOR``, so a page
+    left open does not keep an idle session alive for ever (each poll is a request)."""
+    now = int(time.time())
+    since = since if since is not None and since <= now else now
+    wanted = view.status not in FINAL or view.counts.sending > 0
     return {
         "c": view,
         "problems": problems,
         "actions": ACTIONS.get(view.status, ()),
-        "live": view.status not in FINAL or view.counts.sending > 0,
+        "live": wanted and now - since < LIVE_FOR,
+        "live_stopped": wanted and now - since >= LIVE_FOR,
+        "since": since,
         "refresh_seconds": REFRESH_SECONDS
         if view.status == CampaignStatus.RUNNING or view.counts.sending
         else REFRESH_SCHEDULED_SECONDS,
@@ -182,7 +193,9 @@ def broadcast(campaign_id: int):
 def broadcast_panel(campaign_id: int):
     """The status panel alone, polled by htmx while the campaign sends."""
     view, problems = _status(campaign_id)
-    return render_template("console/_broadcast_panel.html", **_panel_context(view, problems))
+    since = request.args.get("since", "")
+    context = _panel_context(view, problems, int(since) if since.isdigit() and len(since) < 12 else None)
+    return render_template("console/_broadcast_panel.html", **context)
 
 
 _REFUSED = {
