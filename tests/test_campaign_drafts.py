@@ -190,3 +190,24 @@ def test_problem_recipients_name_the_reason_and_mask_the_user(db, oa_world, data
         with pytest.raises(OtherHospital):
             campaigns.problem_recipients(uow, view.id, channel=CHANNEL)
     assert campaigns.mask_user("123") == "•••"
+
+
+def test_audience_size_counts_who_a_target_names_today(db, oa_world):
+    from core.news.sending import audience_size
+
+    subscriber(db, "u1")
+    subscriber(db, "u2")
+    gone = subscriber(db, "u3")
+    with db.uow() as uow:
+        news.unsubscribe(uow, gone, "test", None)
+    test_id = hospital_id(db, "test")
+    with db.reader() as uow:
+        assert audience_size(uow, CHANNEL, test_id, "topic", "tieu_duong") == 2
+        assert audience_size(uow, CHANNEL, test_id, "topic", "huyet_ap") == 0
+        assert audience_size(uow, CHANNEL, test_id, "followers", OA_ID) == 3
+        assert audience_size(uow, CHANNEL, test_id, "patients", None) == 0  # none of them has booked
+    add_hospital(db, "other")
+    with db.reader() as uow:
+        uow.actor = Actor(kind="staff", client_id=1, client_name="x", hospital_id=hospital_id(db, "other"))
+        with pytest.raises(OtherHospital):
+            audience_size(uow, CHANNEL, test_id, "topic", "tieu_duong")

@@ -329,3 +329,13 @@ def test_live_refresh_stops_half_an_hour_after_the_page_was_opened(db, client, d
     assert f"since={opened_at - 60}" in fresh and "every 3s" in fresh
     stale = text_of(client.get(f"/staff/broadcasts/{campaign_id}/panel?since={opened_at - 31 * 60}"))
     assert "hx-trigger" not in stale and "đã dừng tự cập nhật" in stale
+
+
+def test_the_form_says_about_how_many_people_the_audience_is(db, client):
+    subscriber(db, "5550006666")
+    subscriber(db, "5550007777")
+    assert 'hx-get="/staff/broadcasts/audience"' in text_of(client.get("/staff/broadcasts/new"))
+    size = client.get("/staff/broadcasts/audience?audience=topic:tieu_duong", headers={"HX-Request": "true"})
+    assert size.status_code == 200 and "khoảng 2 người nhận" in text_of(size)
+    assert "chưa có ai" in text_of(client.get("/staff/broadcasts/audience?audience=topic:huyet_ap"))
+    assert text_of(client.get("/staff/broadcasts/audience?audience=followers:someone-elses-oa")).strip() == ""

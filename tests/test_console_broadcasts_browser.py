@@ -97,6 +97,7 @@ def test_a_broadcast_from_creation_to_status(browser: Browser, stack: ConsoleSta
         expect(page.locator("#preview-errors")).to_have_count(0)
         expect(preview.locator("b")).to_have_count(0)
         page.get_by_label("Người nhận").select_option("topic:tieu_duong")
+        expect(page.locator("#audience-size")).to_contain_text("khoảng 2 người nhận")  # the unsubscribed aside
         expect(page.get_by_label("Gửi ngay")).to_be_checked()
         expect(page.get_by_label("Ngày giờ gửi (giờ Việt Nam)")).to_be_hidden()
         page.get_by_role("button", name="Tạo tin").click()

@@ -16,12 +16,13 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from core.booking.models import Hospital
 from core.errors import Conflict, DomainError, NotFound
 from core.news import campaign_drafts as drafts
-from core.news import campaigns
+from core.news import campaigns, sending
 from core.news.campaigns import FINAL, CampaignView
 from core.news.delivery import CampaignChannel
 from core.news.models import CampaignStatus
 from core.tenancy import OtherHospital
 from core.timeutil import to_local, utcnow
+from core.uow import UnitOfWork
 
 from . import console
 from .access import audit, current_staff, hospital_id, nav, requires, staff_reader, staff_uow
@@ -31,7 +32,8 @@ PROBLEMS_SHOWN = 200
 REFRESH_SECONDS = 3  # while sending
 REFRESH_SCHEDULED_SECONDS = 15  # while waiting for the send time (or paused with nothing in flight)
 LIVE_FOR = 30 * 60  # seconds a status page refreshes itself after it was opened
-# What staff may do in each state (the services refuse the rest: a finished campaign changes no more).
+# What staff may do in each state. The services also take a repeated pause or resume as a no-op; the console
+# refuses it (409) so a stale page's button says what happened instead of silently doing nothing.
 ACTIONS = {
     CampaignStatus.SCHEDULED.value: ("pause", "cancel"),
     CampaignStatus.RUNNING.value: ("pause", "cancel"),
@@ -44,7 +46,7 @@ def _channel() -> CampaignChannel:
     return current_app.extensions["henkham.campaign_channel"]
 
 
-def _audiences(uow, hospital: int) -> list[drafts.Audience]:
+def _audiences(uow: UnitOfWork, hospital: int) -> list[drafts.Audience]:
     return drafts.audiences(_channel().senders(uow, hospital))
 
 
@@ -108,6 +110,21 @@ def broadcast_preview():
 def _preview(form: dict[str, str]) -> drafts.Preview:
     margin = current_app.extensions["henkham.settings"].news_night_margin_minutes
     return drafts.preview(form, utcnow(), margin)
+
+
+@console.get("/broadcasts/audience")
+@requires("broadcasts")
+def broadcast_audience():
+    """About how many people the chosen audience is (htmx, when the choice changes)."""
+    hospital = hospital_id()
+    with staff_reader() as uow:
+        chosen = {a.value: a for a in _audiences(uow, hospital)}.get(request.args.get("audience", ""))
+        if chosen is None:
+            return ""
+        target = chosen.target
+        value = target.topic if target.kind == "topic" else target.oa_id
+        size = sending.audience_size(uow, _channel(), hospital, target.kind, value)
+    return render_template("console/_broadcast_audience.html", size=size)
 
 
 @console.post("/broadcasts")
