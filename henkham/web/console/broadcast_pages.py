@@ -222,9 +222,25 @@ _REFUSED = {
 }
 
 
-@console.post("/broadcasts/<id:campaign_id>/<any(pause, resume, cancel):action>")
+@console.post("/broadcasts/<id:campaign_id>/pause")
 @requires("broadcasts")
-def broadcast_action(campaign_id: int, action: str):
+def pause_broadcast(campaign_id: int):
+    return _act(campaign_id, "pause")
+
+
+@console.post("/broadcasts/<id:campaign_id>/resume")
+@requires("broadcasts")
+def resume_broadcast(campaign_id: int):
+    return _act(campaign_id, "resume")
+
+
+@console.post("/broadcasts/<id:campaign_id>/cancel")
+@requires("broadcasts")
+def cancel_broadcast(campaign_id: int):
+    return _act(campaign_id, "cancel")
+
+
+def _act(campaign_id: int, action: str):
     """Pause, resume or cancel: only what the campaign's state allows (409 with the reason otherwise)."""
     hospital = hospital_id()
     with staff_uow() as uow:
