@@ -17,9 +17,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
 from core.booking.catalogue import find_hospital
 from core.booking.models import Closure, Schedule
 from core.emr.models import PersonMatch
+from core.news import campaigns
+from core.news.campaigns import CampaignTarget, NewCampaign
 from core.staff import roles
 from core.staff.models import StaffAccount
 from core.uow import Database
@@ -98,8 +101,20 @@ def _request_of(db: Database, hospital: str) -> int:
     return seed_request(db, _hospital_id(db, hospital), dt.datetime.now(dt.UTC), user=f"zu-{hospital}")
 
 
+def _campaign_of(db: Database, hospital: str) -> int:
+    spec = NewCampaign(
+        hospital=hospital,
+        title=_named(hospital, "Tin ma trận"),
+        text="Nội dung",
+        target=CampaignTarget(kind="patients"),
+    )
+    with db.uow() as uow:
+        return campaigns.create(uow, spec, channel=ZaloCampaignChannel()).id
+
+
 # URL parameter -> a function making an object of that kind at a hospital (by slug) and returning its id.
 SEEDERS: dict[str, Callable[[Database, str], int]] = {
+    "campaign_id": _campaign_of,
     "staff_id": _staff_of,
     "schedule_id": _schedule_of,
     "closure_id": _closure_of,

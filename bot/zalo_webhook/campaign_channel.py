@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import ColumnElement, Select, exists, func, select, text, update
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select, text, update
 
 from core.news.delivery import Broadcast, Outcome, OutcomeCount, SenderAccount
 from core.uow import UnitOfWork
@@ -84,6 +84,23 @@ class ZaloCampaignChannel:
             else:
                 counts.append(OutcomeCount(Outcome.FAILED, (error or state).strip(), n))
         return counts
+
+    def failures(self, uow: UnitOfWork, keys: Select, limit: int) -> list[tuple[str, str]]:
+        rows = uow.session.execute(
+            select(_OUTBOX.c.idempotency_key, _OUTBOX.c.status, _OUTBOX.c.last_error)
+            .where(_OUTBOX.c.idempotency_key.in_(keys), _OUTBOX.c.status.not_in((*OPEN, WorkStatus.DONE.value)))
+            .order_by(_OUTBOX.c.id)
+            .limit(limit)
+        ).all()
+        return [(key, (error or state).strip()) for key, state, error in rows]
+
+    def senders(self, uow: UnitOfWork, hospital_id: int) -> list[SenderAccount]:
+        rows = uow.session.execute(
+            select(ZaloOA.oa_id, ZaloOA.hospital_id)
+            .where(or_(ZaloOA.hospital_id == hospital_id, ZaloOA.hospital_id.is_(None)))
+            .order_by(ZaloOA.id)
+        ).all()
+        return [SenderAccount(oa_id, owner) for oa_id, owner in rows]
 
     def withdraw(self, uow: UnitOfWork, keys: Select, reason: str) -> list[str]:
         return list(

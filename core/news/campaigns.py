@@ -123,6 +123,15 @@ class CampaignView(BaseModel):
     skipped_reasons: dict[str, int]
 
 
+class RecipientProblem(BaseModel):
+    """A recipient the campaign did not reach, for staff: the Zalo user id masked, never a name or a phone."""
+
+    user: str  # masked: the last four characters only
+    outcome: Literal["failed", "skipped"]
+    reason: str  # ours (a SKIP_* string, the frequency cap) or the channel's
+    decided_at: dt.datetime | None
+
+
 # --- services ---------------------------------------------------------------------------------------------------
 def compose(title: str, text: str, image_url: str | None, link_url: str | None) -> str:
     """The chat message of a campaign: title, text, the image and link addresses, how to unsubscribe."""
@@ -210,6 +219,69 @@ def status(
 ) -> CampaignView:
     campaign = _find(uow, campaign_id, only_hospital_id, lock=False)
     return _view(uow, channel, campaign)
+
+
+def list_campaigns(
+    uow: UnitOfWork,
+    hospital_id: int,
+    *,
+    channel: CampaignChannel,
+    statuses: tuple[str, ...] = (),
+    limit: int = 50,
+) -> list[CampaignView]:
+    """The campaigns of one hospital, newest first (by creation), each with its counts; ``statuses`` narrows
+    them (empty: every status). One page of ``limit``: each view costs two grouped look-ups."""
+    tenancy.ensure_same_hospital(uow, hospital_id, "hospital")
+    statement = select(Campaign).where(Campaign.hospital_id == hospital_id)
+    if statuses:
+        statement = statement.where(Campaign.status.in_(statuses))
+    found = uow.session.scalars(statement.order_by(Campaign.created_at.desc(), Campaign.id.desc()).limit(limit)).all()
+    slug = uow.session.scalar(select(Hospital.slug).where(Hospital.id == hospital_id))
+    return [_view(uow, channel, campaign, slug) for campaign in found]
+
+
+def problem_recipients(
+    uow: UnitOfWork,
+    campaign_id: int,
+    *,
+    channel: CampaignChannel,
+    only_hospital_id: int | None = None,
+    limit: int = 200,
+) -> list[RecipientProblem]:
+    """Who was not reached and why: up to ``limit`` failed recipients (the channel's reason), then up to
+    ``limit`` skipped ones (ours), each in the order they were decided. User ids are masked."""
+    campaign = _find(uow, campaign_id, only_hospital_id, lock=False)
+    session = uow.session
+    queued_keys = select(RECIPIENTS.c.message_key).where(
+        RECIPIENTS.c.campaign_id == campaign.id, RECIPIENTS.c.status == RecipientStatus.QUEUED.value
+    )
+    failed = dict(channel.failures(uow, queued_keys, limit))
+    problems: list[RecipientProblem] = []
+    if failed:
+        rows = session.execute(
+            select(RECIPIENTS.c.user_id, RECIPIENTS.c.message_key, RECIPIENTS.c.decided_at)
+            .where(RECIPIENTS.c.campaign_id == campaign.id, RECIPIENTS.c.message_key.in_(list(failed)))
+            .order_by(RECIPIENTS.c.id)
+        ).all()
+        problems += [
+            RecipientProblem(user=mask_user(u), outcome="failed", reason=failed[k], decided_at=d) for u, k, d in rows
+        ]
+    skipped = session.execute(
+        select(RECIPIENTS.c.user_id, RECIPIENTS.c.reason, RECIPIENTS.c.decided_at)
+        .where(RECIPIENTS.c.campaign_id == campaign.id, RECIPIENTS.c.status == RecipientStatus.SKIPPED.value)
+        .order_by(RECIPIENTS.c.decided_at, RECIPIENTS.c.id)
+        .limit(limit)
+    ).all()
+    problems += [
+        RecipientProblem(user=mask_user(u), outcome="skipped", reason=reason or "unknown", decided_at=d)
+        for u, reason, d in skipped
+    ]
+    return problems
+
+
+def mask_user(user_id: str) -> str:
+    """A channel user id as staff may see it: the last four characters."""
+    return "•••" + user_id[-4:] if len(user_id) > 4 else "•••"
 
 
 def pause(

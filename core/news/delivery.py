@@ -95,6 +95,16 @@ class CampaignChannel(Protocol):
         """How many of the messages ``keys`` were sent, are still being sent, failed (grouped by reason)."""
         ...
 
+    def failures(self, uow: UnitOfWork, keys: Select, limit: int) -> list[tuple[str, str]]:
+        """(key, reason) of up to ``limit`` messages of ``keys`` that will not be delivered, in a stable order
+        (the staff console lists them with their reasons)."""
+        ...
+
+    def senders(self, uow: UnitOfWork, hospital_id: int) -> list[SenderAccount]:
+        """The sender accounts a campaign of ``hospital_id`` may go out from (its own, and those serving several
+        hospitals), for the console's choice of a followers target."""
+        ...
+
     def withdraw(self, uow: UnitOfWork, keys: Select, reason: str) -> list[str]:
         """Take back the messages of ``keys`` that were never attempted and nobody is sending (so taking them back
         cannot lose or double a send), marking them failed with ``reason``; returns the keys taken back."""

@@ -34,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, case, exists, func, or_, select, update
 
+from core import tenancy
 from core.booking.models import Account, Appointment, Patient
 from core.config import Settings
 from core.db import insert_ignoring_conflicts
@@ -172,6 +173,38 @@ def _audience(uow: UnitOfWork, channel: CampaignChannel, campaign: Campaign) -> 
         pair = channel.recipient_of(external_id)
         if pair and len(pair[0]) <= 40 and len(pair[1]) <= 40:
             yield pair[0], pair[1], account_id
+
+
+def audience_size(uow: UnitOfWork, channel: CampaignChannel, hospital_id: int, kind: str, value: str | None) -> int:
+    """About how many users a target of ``hospital_id`` names today (for staff choosing it): a topic's active
+    subscribers, the hospital's patients with an account of the channel, or an OA's followers. The send itself
+    still skips who opted out or reached the frequency cap."""
+    tenancy.ensure_same_hospital(uow, hospital_id, "hospital")
+    session = uow.session
+    if kind == TargetKind.FOLLOWERS:
+        return sum(1 for _ in channel.followers(uow, value or ""))
+    if kind == TargetKind.TOPIC:
+        statement = (
+            select(func.count())
+            .select_from(NewsSubscription)
+            .join(Account, NewsSubscription.account_id == Account.id)
+            .where(
+                NewsSubscription.hospital_id == hospital_id,
+                NewsSubscription.topic == value,
+                NewsSubscription.cancelled_at.is_(None),
+                Account.provider == channel.provider,
+            )
+        )
+    else:
+        statement = select(func.count(Account.id)).where(
+            Account.provider == channel.provider,
+            exists().where(
+                Patient.account_id == Account.id,
+                Appointment.patient_id == Patient.id,
+                Appointment.hospital_id == hospital_id,
+            ),
+        )
+    return session.scalar(statement) or 0
 
 
 def _sending_lock(uow: UnitOfWork) -> bool:

@@ -36,6 +36,7 @@ _AREAS: tuple[str, ...] = (
     "desk",
     "record_links",
     "records_pages",
+    "broadcast_pages",
 )
 
 
