@@ -60,6 +60,9 @@ def hand_back(
         conversations.to_bot(conversation, f"handed back by {staff}", utcnow())
         conversation.needs_staff = False
         conversation.staff_reason = ""
+        conversation.needs_staff_since = None
+        conversation.taken_by_staff_id = None  # the console's inbox: nobody has it any more
+        conversation.taken_at = None
         uow.commit()
         return ConversationView.model_validate(conversation, from_attributes=True)
 
