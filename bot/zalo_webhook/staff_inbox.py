@@ -135,6 +135,7 @@ class Waiting:
     last_event_id: int
     last_interaction_at: dt.datetime | None
     phone_known: bool
+    needs_staff: bool = True
 
     @property
     def reason_vi(self) -> str:
@@ -435,6 +436,7 @@ def _views(session: Session, rows: list) -> list[Waiting]:
                 last_event_id=row.last_event_id or 0,
                 last_interaction_at=ensure_utc(c.last_interaction_at) if c.last_interaction_at else None,
                 phone_known=bool(c.phone),
+                needs_staff=c.needs_staff,
             )
         )
     return views
