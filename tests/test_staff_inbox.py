@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -96,17 +97,29 @@ def test_the_waiting_list_puts_emergencies_first_then_requests_then_the_assistan
     flagged(db, "u-asked-late", "the user asked for staff", at=NOW - 5 * minute)
     flagged(db, "u-asked-early", "the user asked for staff", at=NOW - 30 * minute)
     flagged(db, "u-emergency", "emergency: khó thở quá", at=NOW - 1 * minute, human=False)
+    flagged(db, "u-withdraw", "the user asked to withdraw their data (user_withdraw)", at=NOW - 90 * minute)
+    flagged(db, "u-unknown", "something else", at=NOW - 99 * minute)
     flagged(db, "u-other-hospital", "emergency: đau ngực", at=NOW - 60 * minute, oa=OTHER_OA, human=False)
     said(db, "u-emergency", "khó thở quá", at=NOW - minute)
     with db.reader() as uow:
         items = staff_inbox.waiting(uow, hospitals["test"])
-    assert [w.user_id for w in items] == ["u-emergency", "u-asked-early", "u-asked-late", "u-down", "u-not-understood"]
+    assert [w.user_id for w in items] == [
+        "u-emergency",
+        "u-asked-early",
+        "u-asked-late",
+        "u-down",
+        "u-not-understood",
+        "u-withdraw",
+        "u-unknown",
+    ]
     assert [w.reason_vi for w in items] == [
         "Cấp cứu",
         "Yêu cầu gặp nhân viên",
         "Yêu cầu gặp nhân viên",
         "Trợ lý tự động gặp sự cố",
         "Trợ lý không hiểu hai lần liên tiếp",
+        "Yêu cầu về dữ liệu cá nhân",
+        "Cần nhân viên hỗ trợ",
     ]
     assert items[0].emergency and items[0].last_text == "khó thở quá"
     assert items[1].waited(NOW) == dt.timedelta(minutes=30)
@@ -314,3 +327,29 @@ def test_a_staff_reply_is_routed_by_the_window_rules_like_any_message(db, hospit
             purpose=row.purpose,
         )
     assert route.channel == "none" and "chat window closed" in route.reason
+
+
+@pytest.mark.postgres_only("concurrent writers are shown on PostgreSQL; SQLite runs one writer at a time")
+def test_two_receptionists_taking_at_once_one_gets_it_the_other_is_told_who(db, hospitals, two_receptionists):
+    conversation_id = flagged(db, "u1", "emergency: bất tỉnh", at=NOW, human=False)
+    start = threading.Barrier(2)
+    outcomes: dict[int, str] = {}
+
+    def attempt(who: int) -> None:
+        start.wait()
+        try:
+            with db.uow() as uow:
+                staff_inbox.take(uow, conversation_id, who, hospital_id=hospitals["test"])
+            outcomes[who] = "took"
+        except TakenByOther:
+            outcomes[who] = "refused"
+
+    threads = [threading.Thread(target=attempt, args=(who,)) for who in two_receptionists]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert sorted(outcomes.values()) == ["refused", "took"]
+    winner = next(who for who, outcome in outcomes.items() if outcome == "took")
+    with db.reader() as uow:
+        assert uow.session.get(Conversation, conversation_id).taken_by_staff_id == winner

@@ -53,7 +53,8 @@ class Reason(enum.IntEnum):
     ASKED_FOR_STAFF = 1
     ASSISTANT_DOWN = 2
     NOT_UNDERSTOOD = 3
-    OTHER = 4
+    DATA_REQUEST = 4
+    OTHER = 5
 
 
 REASON_LABELS_VI = {
@@ -61,6 +62,7 @@ REASON_LABELS_VI = {
     Reason.ASKED_FOR_STAFF: "Yêu cầu gặp nhân viên",
     Reason.ASSISTANT_DOWN: "Trợ lý tự động gặp sự cố",
     Reason.NOT_UNDERSTOOD: "Trợ lý không hiểu hai lần liên tiếp",
+    Reason.DATA_REQUEST: "Yêu cầu về dữ liệu cá nhân",
     Reason.OTHER: "Cần nhân viên hỗ trợ",
 }
 # The reasons the channel and the actions record (bot/actions/support.py, processing.py), by their start.
@@ -70,6 +72,7 @@ _REASON_PREFIXES = (
     ("the assistant did not answer", Reason.ASSISTANT_DOWN),
     ("the assistant gave no answer", Reason.ASSISTANT_DOWN),
     ("the assistant did not understand", Reason.NOT_UNDERSTOOD),
+    ("the user asked to withdraw their data", Reason.DATA_REQUEST),
 )
 # What a patient sent that is not text, as the transcript names it.
 _NON_TEXT_VI = {
