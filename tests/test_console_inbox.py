@@ -213,3 +213,23 @@ def test_a_conversation_taken_by_someone_else_needs_take_over(db, receptionist):
     over = client.post(f"/staff/inbox/{conversation_id}/take", data={"csrf_token": mine, "take_over": "1"})
     assert over.status_code == 302
     assert "Bạn đang xử lý" in client.get(f"/staff/inbox/{conversation_id}").get_data(as_text=True)
+
+
+def test_a_province_admin_sees_the_inbox_of_the_hospital_in_force_only(db, hospitals):  # noqa: F811
+    client = make_app(db).test_client()
+    admin, _ = make_staff(db, "province_admin")
+    log_in(client, admin)
+    with client.session_transaction("/staff/") as session:  # a hospital chosen (the default one is looked up otherwise)
+        session["hospital_id"] = hospitals["test"]
+    mine = flagged(db, "u-test", "the user asked for staff", at=utcnow())
+    theirs = flagged(db, "u-other", "emergency: sốt cao", at=utcnow(), oa=OTHER_OA, human=False)
+    token = csrf_of(client.get("/staff/inbox").get_data(as_text=True))
+    for hospital, shown, hidden in (("test", mine, theirs), ("other", theirs, mine)):
+        chosen = client.post(
+            "/staff/hospital", data={"csrf_token": token, "hospital_id": hospitals[hospital], "next": "/staff/inbox"}
+        )
+        assert chosen.status_code == 302
+        html = client.get("/staff/inbox").get_data(as_text=True)
+        assert f'data-conversation="{shown}"' in html and f'data-conversation="{hidden}"' not in html
+        assert client.get(f"/staff/inbox/{shown}").status_code == 200
+        assert client.get(f"/staff/inbox/{hidden}").status_code == 404

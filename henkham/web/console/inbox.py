@@ -43,8 +43,9 @@ def _local(moment: dt.datetime | None) -> str:
 
 
 def _list_context(selected: int | None) -> dict[str, Any]:
+    in_force = hospital_id()  # before the reader: finding a province admin's default hospital reads too
     with staff_reader() as uow:
-        items = staff_inbox.waiting(uow, hospital_id())
+        items = staff_inbox.waiting(uow, in_force)
     return {
         "items": items,
         "fingerprint": staff_inbox.fingerprint(items),
@@ -58,8 +59,9 @@ def _list_context(selected: int | None) -> dict[str, Any]:
 
 
 def _transcript_context(conversation_id: int) -> dict[str, Any]:
+    in_force = hospital_id()
     with staff_reader() as uow:
-        found = staff_inbox.transcript(uow, conversation_id, hospital_id())
+        found = staff_inbox.transcript(uow, conversation_id, in_force)
     return {"transcript": found, "conversation": found.conversation, "local": _local, "poll_seconds": POLL_SECONDS}
 
 
@@ -137,11 +139,11 @@ def inbox_transcript(conversation_id: int):
 @requires("inbox")
 def inbox_take(conversation_id: int):
     take_over = request.form.get("take_over") == "1"
-    staff = current_staff()
+    staff, in_force = current_staff(), hospital_id()
     try:
         with staff_uow() as uow:
             audit(uow, "inbox_take_over" if take_over else "inbox_take", "conversation", conversation_id)
-            staff_inbox.take(uow, conversation_id, staff.id, hospital_id=hospital_id(), take_over=take_over)
+            staff_inbox.take(uow, conversation_id, staff.id, hospital_id=in_force, take_over=take_over)
     except Conflict as error:
         return _page(conversation_id, error=error.message_vi, status=409)
     return redirect(url_for("staff.inbox_conversation", conversation_id=conversation_id))
@@ -151,7 +153,7 @@ def inbox_take(conversation_id: int):
 @requires("inbox")
 def inbox_reply(conversation_id: int):
     text = (request.form.get("text") or "")[: staff_inbox.MAX_REPLY * 2]
-    staff = current_staff()
+    staff, in_force = current_staff(), hospital_id()
     try:
         with staff_uow() as uow:
             audit(uow, "inbox_reply", "conversation", conversation_id)
@@ -160,7 +162,7 @@ def inbox_reply(conversation_id: int):
                 conversation_id,
                 staff.id,
                 text,
-                hospital_id=hospital_id(),
+                hospital_id=in_force,
                 key_token=(request.form.get("key") or "")[:80],
             )
     except InvalidInput as error:
