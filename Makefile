@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 ASSETS := henkham/web/console/assets
 
-.PHONY: setup run test lint format migrate demo clean bench bench-conversation bench-emr bench-record train nlu-eval
+.PHONY: setup run test lint format migrate demo clean bench bench-conversation bench-emr bench-record bench-console train nlu-eval
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed $(ASSETS)/node_modules/.installed
 
@@ -59,6 +59,8 @@ bench-reminders: $(VENV)/.installed ; @$(BIN)/python bench/reminders.py $(ARGS)
 bench-emr: $(VENV)/.installed ; @$(BIN)/python bench/emr_import.py $(ARGS)
 ## bench-record: 2,000 record-summary look-ups in core as the chat asks them (50-visit records, audit included), PostgreSQL
 bench-record: $(VENV)/.installed ; @$(BIN)/python bench/record_summary.py $(ARGS)
+## bench-console: the desk's code -> checked-in in Chromium (median, p95, keystrokes) and the figures page for a province, PostgreSQL
+bench-console: setup ; @$(BIN)/python bench/console.py $(ARGS)
 
 ## train: train the Rasa model (NLU + dialogue) into models/, with the fixed seeds of bot/config.yml
 train: $(RASA_VENV)/.installed

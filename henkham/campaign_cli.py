@@ -13,7 +13,7 @@ import click
 
 from core.news import campaigns
 from core.news.campaigns import CampaignView
-from henkham.cli_errors import OneLineErrors
+from henkham.cli_errors import ROW_ID, OneLineErrors
 from henkham.cli_world import world
 
 
@@ -89,28 +89,28 @@ def campaign_create(
 
 
 @campaign.command("status")
-@click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
+@click.argument("campaign_id", type=ROW_ID)
 def campaign_status(campaign_id: int) -> None:
     """What became of the campaign's recipients."""
     _show(_run(lambda uow: campaigns.status(uow, campaign_id, channel=world().campaign_channel)))
 
 
 @campaign.command("pause")
-@click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
+@click.argument("campaign_id", type=ROW_ID)
 def campaign_pause(campaign_id: int) -> None:
     """Stop queueing further recipients until resumed."""
     _show(_run(lambda uow: campaigns.pause(uow, campaign_id, channel=world().campaign_channel)))
 
 
 @campaign.command("resume")
-@click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
+@click.argument("campaign_id", type=ROW_ID)
 def campaign_resume(campaign_id: int) -> None:
     """Carry on a paused campaign."""
     _show(_run(lambda uow: campaigns.resume(uow, campaign_id, channel=world().campaign_channel)))
 
 
 @campaign.command("cancel")
-@click.argument("campaign_id", type=click.IntRange(1, 2**31 - 1))
+@click.argument("campaign_id", type=ROW_ID)
 def campaign_cancel(campaign_id: int) -> None:
     """Stop for good; recipients not reached yet are skipped."""
     _show(_run(lambda uow: campaigns.cancel(uow, campaign_id, channel=world().campaign_channel)))

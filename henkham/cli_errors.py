@@ -10,6 +10,9 @@ from pydantic import ValidationError
 
 from core.errors import DomainError
 
+# A row id on the command line: one the database can hold (a larger one is no row, not a crash).
+ROW_ID = click.IntRange(1, 2**31 - 1)
+
 
 class OneLineErrors(click.Group):
     """A refused request (a service's DomainError, input that fails validation) exits 1 with one line; a bad

@@ -17,10 +17,10 @@ from core.booking.catalogue import find_hospital
 from core.emr import record_access as service
 from core.errors import InvalidInput
 from core.timeutil import to_local, utcnow
+from henkham.cli_errors import ROW_ID
 from henkham.cli_world import world
 from henkham.emr_cli import emr
 
-ROW_ID = click.IntRange(1, 2**31 - 1)  # an id the database can hold: a larger one is no row, not a crash
 STAFF = click.option("--staff", required=True, help="Who acts at the desk (kept with the link).")
 HOSPITAL = click.option("--hospital", default=None, help="The staff's hospital: only persons with a visit there.")
 

@@ -15,6 +15,7 @@ from core.audit import Actor
 from core.emr import matches as service
 from core.emr.matches import MatchPerson, MatchView
 from core.timeutil import utcnow
+from henkham.cli_errors import ROW_ID
 from henkham.cli_world import world
 from henkham.emr_cli import emr
 
@@ -64,7 +65,7 @@ def matches(ctx: click.Context, status: str) -> None:
 
 
 @matches.command("confirm")
-@click.argument("match_id", type=click.IntRange(min=1), metavar="ID")
+@click.argument("match_id", type=ROW_ID, metavar="ID")
 @click.option("--by", default="cli", show_default=True, help="Who decides (kept with the decision).")
 @click.option(
     "--keep",
@@ -85,7 +86,7 @@ def confirm(match_id: int, by: str, keep: str) -> None:
 
 
 @matches.command("reject")
-@click.argument("match_id", type=click.IntRange(min=1), metavar="ID")
+@click.argument("match_id", type=ROW_ID, metavar="ID")
 @click.option("--by", default="cli", show_default=True, help="Who decides (kept with the decision).")
 def reject(match_id: int, by: str) -> None:
     """Two people: keep the two persons apart (the pair is not proposed again)."""

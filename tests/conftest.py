@@ -26,6 +26,7 @@ from sqlalchemy import text
 from core.uow import Database
 from henkham.migrate import upgrade
 from henkham.schema import metadata
+from tests.console_support import browser  # noqa: F401  (the console's browser tests' fixture)
 from tests.factories import World, build_world, today_local
 from tests.harness import create_database, drop_database, postgres_unavailable
 from tests.rasa_env import require_rasa

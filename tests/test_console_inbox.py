@@ -179,7 +179,7 @@ def test_take_reply_and_hand_back_from_the_console(db, receptionist):
     assert "Dạ, em là nhân viên tiếp đón ạ." in shown and "Nhân viên Nhân viên receptionist" in shown
     app.extensions["henkham.rasa"] = RasaBot("http://127.0.0.1:9", 1, token=RASA_TOKEN)  # down
     down = client.post(f"/staff/inbox/{conversation_id}/hand-back", data={"csrf_token": token})
-    assert down.status_code == 503 and "vẫn do nhân viên phụ trách" in down.get_data(as_text=True)
+    assert down.status_code == 409 and "vẫn do nhân viên phụ trách" in down.get_data(as_text=True)
     with fake_rasa() as (url, received):
         app.extensions["henkham.rasa"] = RasaBot(url, 2, token=RASA_TOKEN)
         back = client.post(f"/staff/inbox/{conversation_id}/hand-back", data={"csrf_token": token})

@@ -242,8 +242,9 @@ def test_the_command_lists_confirms_and_rejects(db, province, run):
     assert again.exit_code == 1 and error_lines(again) == [f"error: person match {first} is already confirmed"]
     unknown = run("reject", "999")
     assert unknown.exit_code == 1 and error_lines(unknown) == ["error: no person match 999"]
-    bad = run("confirm", "abc")
-    assert bad.exit_code == 2 and len(error_lines(bad)) == 1 and error_lines(bad)[0].startswith("error: ")
+    for bad_id in ("abc", "0", str(2**31), "99999999999999999999"):  # not an id the database can hold
+        bad = run("confirm", bad_id)
+        assert bad.exit_code == 2 and len(error_lines(bad)) == 1 and error_lines(bad)[0].startswith("error: ")
 
 
 # --- the API --------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 Confirming is one service call with nothing to ask, and the patient expects the answer at once; the
 reminder's reschedule and cancel buttons do go to the bot (they need the dialogue: slots, confirmation).
+A closure notice's slot buttons are answered here too (closure_notices.py): the message named the time.
 Only a button the OA offered reaches here (the processor checks the conversation's last menu), and the
 service checks the booking belongs to this Zalo user's account.
 """
@@ -16,6 +17,7 @@ from core.errors import DomainError
 from core.uow import UnitOfWork
 from core.wording import when_vi
 
+from . import closure_notices
 from .accounts import PROVIDER, account_key
 from .messages import OutgoingMessage
 
@@ -23,11 +25,13 @@ CONFIRM = "/confirm_appointment"
 
 
 def is_quick_action(payload: str) -> bool:
-    return payload.startswith(CONFIRM + "{")
+    return payload.startswith(CONFIRM + "{") or closure_notices.is_rebook(payload)
 
 
 def answer(uow: UnitOfWork, oa_id: str, user_id: str, payload: str, now: dt.datetime) -> OutgoingMessage:
     """Carry out the button's action and say how it went (in Vietnamese)."""
+    if closure_notices.is_rebook(payload):
+        return closure_notices.answer_rebook(uow, oa_id, user_id, payload, now)
     try:
         code = str(json.loads(payload[len(CONFIRM) :]).get("booking_code") or "")
     except (ValueError, AttributeError):

@@ -35,35 +35,53 @@ def check_in(
     """
     now = now or utcnow()
     row = find_appointment_row(uow, code, hospital_id=hospital_id, lock=True)  # another hospital's: 403
+    result = check_in_locked(uow, row, channel=channel, now=now)
+    uow.commit()
+    return result
+
+
+def check_in_locked(uow: UnitOfWork, row: Row, *, channel: str, now: dt.datetime) -> CheckInResult:
+    """Check in the appointment of ``row`` (its row lock held, with the reception columns of
+    ``AppointmentView.query(reception=True)``): the one rule of every entry point (CLI, API, the console's
+    desk). Not committed: the caller commits, with whatever it records beside (the desk's timing)."""
     view = AppointmentView.from_row(row)
     already = row.status == AppointmentStatus.CHECKED_IN
     if not already:
-        if row.status != AppointmentStatus.BOOKED:
-            raise RuleViolation(
-                "not_checkin_able",
-                f"an appointment in status {row.status} cannot be checked in",
-                f"Dạ, lịch hẹn {row.code} {_status_vi(row.status)}, không tiếp đón được ạ.",
-                status=row.status,
-            )
-        today = local_today(now)
-        if row.day != today:
-            raise RuleViolation(
-                "wrong_day",
-                f"this appointment is for {row.day.isoformat()}, not today ({today.isoformat()})",
-                f"Dạ, lịch hẹn {row.code} là ngày {row.day:%d/%m/%Y}, không phải hôm nay ạ.",
-                day=row.day.isoformat(),
-            )
+        refusal = check_in_refusal(row, now)
+        if refusal is not None:
+            raise refusal
         _move_to(uow, row.id, AppointmentStatus.CHECKED_IN, channel, now)
         view = view.model_copy(update={"status": AppointmentStatus.CHECKED_IN.value, "checked_in_at": to_local(now)})
-    uow.commit()
     return CheckInResult(
         appointment=view,
         already_checked_in=already,
         queue_number=row.queue_number,
         room=row.room,
         location=row.location,
-        still_needed=_still_needed(row),
+        still_needed=still_needed(row),
     )
+
+
+def check_in_refusal(row: Row, now: dt.datetime) -> RuleViolation | None:
+    """Why the appointment of ``row`` cannot be checked in now (None: it can, or it already is)."""
+    if row.status == AppointmentStatus.CHECKED_IN:
+        return None
+    if row.status != AppointmentStatus.BOOKED:
+        return RuleViolation(
+            "not_checkin_able",
+            f"an appointment in status {row.status} cannot be checked in",
+            f"Dạ, lịch hẹn {row.code} {_status_vi(row.status)}, không tiếp đón được ạ.",
+            status=row.status,
+        )
+    today = local_today(now)
+    if row.day != today:
+        return RuleViolation(
+            "wrong_day",
+            f"this appointment is for {row.day.isoformat()}, not today ({today.isoformat()})",
+            f"Dạ, lịch hẹn {row.code} là ngày {row.day:%d/%m/%Y}, không phải hôm nay ạ.",
+            day=row.day.isoformat(),
+        )
+    return None
 
 
 def check_in_by_phone(
@@ -168,7 +186,7 @@ def _move_to(uow: UnitOfWork, appointment_id: int, status: AppointmentStatus, ch
     record_event(uow, appointment_id, status.value, channel, "", now)
 
 
-def _still_needed(row: Row) -> list[str]:
+def still_needed(row: Row) -> list[str]:
     """What the desk must still collect before the exam slip is printed (Vietnamese, for staff and patient)."""
     needs: list[str] = []
     if row.visit_kind == VisitKind.INSURANCE:

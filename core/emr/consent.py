@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, exists, func, literal, select
+from sqlalchemy.orm import aliased
 
 from core.errors import DomainError, InvalidInput
 from core.timeutil import utcnow
@@ -79,11 +80,27 @@ def consent_text(purpose: str) -> ConsentText:
         raise _unknown(purpose) from None
 
 
+def consenting(account_id: ColumnElement[int], purpose: str) -> ColumnElement[bool]:
+    """The rule as SQL, for one account or for every row of a query: true only when the latest decision of the
+    account (``account_id``: a column or a literal) on ``purpose`` is a yes to the text now in force."""
+    text = consent_text(purpose)
+    earlier = aliased(ConsentDecision)
+    latest = (
+        select(func.max(earlier.id))
+        .where(earlier.account_id == account_id, earlier.purpose == purpose)
+        .correlate_except(earlier)
+        .scalar_subquery()
+    )
+    return exists().where(
+        ConsentDecision.id == latest,
+        ConsentDecision.granted.is_(True),
+        ConsentDecision.text_version == text.version,
+    )
+
+
 def has_consent(uow: UnitOfWork, account_id: int, purpose: str) -> bool:
     """True only when the account's latest decision on ``purpose`` is a yes to the text now in force."""
-    text = consent_text(purpose)
-    latest = uow.session.execute(_LATEST, {"account_id": account_id, "purpose": purpose}).first()
-    return latest is not None and bool(latest.granted) and latest.text_version == text.version
+    return bool(uow.session.scalar(select(consenting(literal(account_id), purpose))))
 
 
 def decide(
@@ -119,11 +136,3 @@ def _unknown(purpose: str) -> InvalidInput:
         "Dạ, mục đồng ý này không có ạ.",
         field="purpose",
     )
-
-
-_LATEST = (
-    select(ConsentDecision.granted, ConsentDecision.text_version)
-    .where(ConsentDecision.account_id == bindparam("account_id"), ConsentDecision.purpose == bindparam("purpose"))
-    .order_by(ConsentDecision.id.desc())
-    .limit(1)
-)

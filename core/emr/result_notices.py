@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.booking.models import Account, Hospital
@@ -30,8 +30,8 @@ from core.db import insert_ignoring_conflicts
 from core.timeutil import NIGHT_END, NIGHT_START, to_local, utcnow
 from core.uow import Database, UnitOfWork
 
-from .consent import RESULTS, consent_text
-from .models import ConsentDecision, Person, ReaderLink, ResultNoticeRow, Visit
+from .consent import RESULTS, consenting
+from .models import Person, ReaderLink, ResultNoticeRow, Visit
 from .phone_holders import is_child
 from .reading import MAX_MERGE_DEPTH
 from .record_access import GUARDIAN
@@ -112,7 +112,7 @@ def _write(uow: UnitOfWork, notifier: ResultNotifier, notices: Sequence[ResultNo
 
 def _due(session: Session, now: dt.datetime, recent_days: int) -> list[ResultNotice]:
     """The notices to send, by visit then account: recent visits of consenting readers' persons, not yet told."""
-    readers = session.execute(_READERS, {"version": consent_text(RESULTS).version}).all()
+    readers = session.execute(_READERS).all()
     if not readers:
         return []
     roots = _roots(session, {r.person_id for r in readers})
@@ -215,23 +215,10 @@ def _chunks(items: Sequence[int], size: int) -> Iterable[list[int]]:
 
 
 # The live links of accounts whose latest decision on result notices is a yes to the text now in force.
-_LATEST_DECISION = (
-    select(func.max(ConsentDecision.id))
-    .where(ConsentDecision.account_id == ReaderLink.account_id, ConsentDecision.purpose == RESULTS)
-    .correlate(ReaderLink)
-    .scalar_subquery()
-)
 _READERS = (
     select(ReaderLink.account_id, ReaderLink.person_id, ReaderLink.relation, Account.provider, Account.external_id)
     .join(Account, Account.id == ReaderLink.account_id)
-    .where(
-        ReaderLink.removed_at.is_(None),
-        exists().where(
-            ConsentDecision.id == _LATEST_DECISION,
-            ConsentDecision.granted.is_(True),
-            ConsentDecision.text_version == bindparam("version"),
-        ),
-    )
+    .where(ReaderLink.removed_at.is_(None), consenting(ReaderLink.account_id, RESULTS))
     .order_by(ReaderLink.account_id, ReaderLink.person_id)
 )
 # Current, not cancelled visit versions imported lately that ended (or began) lately, with their hospital's name.

@@ -32,6 +32,9 @@ ASSETS = {
 _AREAS: tuple[str, ...] = (
     "auth_pages",
     "staff_pages",
+    "schedule_pages",
+    "desk",
+    "record_links",
     "inbox",
 )
 

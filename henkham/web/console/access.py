@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import NotFound
 
 from core.audit import Actor
 from core.staff import actions, roles
@@ -139,6 +141,9 @@ def guard() -> Any:
     if permission != LOGGED_IN and not roles.allowed(current_user.view.role, permission):
         abort(403)
     g.staff = current_user.view
+    if current_user.view.hospital_id is None and "hospital_id" not in session:
+        with contextlib.suppress(NotFound):  # no hospital yet: only the pages that need one say so
+            hospital_id()  # settled now, outside any unit of work (a province admin's default is read once)
     return None
 
 
@@ -165,6 +170,8 @@ def hospital_id() -> int:
     chosen = session.get("hospital_id")
     if isinstance(chosen, int):
         return chosen
+    if "first_hospital_id" in g:
+        return g.first_hospital_id
     from sqlalchemy import select
 
     from core.booking.models import Hospital
@@ -173,6 +180,7 @@ def hospital_id() -> int:
         first = uow.session.scalar(select(Hospital.id).order_by(Hospital.id).limit(1))
     if first is None:
         abort(404)
+    g.first_hospital_id = first
     return first
 
 

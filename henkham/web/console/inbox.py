@@ -181,7 +181,7 @@ def inbox_hand_back(conversation_id: int):
         staff_inbox.hand_back(db, rasa, conversation_id, f"staff {staff.username}", hospital_id=hospital_id())
     except BotUnreachable:
         message = "Trợ lý tự động chưa sẵn sàng nên cuộc trò chuyện vẫn do nhân viên phụ trách. Vui lòng thử lại sau."
-        return _page(conversation_id, error=message, status=503)
+        return _page(conversation_id, error=message, status=409)  # the page again: it stays with staff
     with staff_uow() as uow:
         audit(uow, "inbox_hand_back", "conversation", conversation_id)
         uow.commit()
