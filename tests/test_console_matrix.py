@@ -17,7 +17,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from bot.zalo_webhook import conversations
 from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
+from bot.zalo_webhook.models import ZaloOA
 from core.booking.catalogue import find_hospital
 from core.booking.models import Closure, Schedule
 from core.emr.models import PersonMatch
@@ -25,6 +27,7 @@ from core.news import campaigns
 from core.news.campaigns import CampaignTarget, NewCampaign
 from core.staff import roles
 from core.staff.models import StaffAccount
+from core.timeutil import utcnow
 from core.uow import Database
 from henkham.web.console import access
 from tests.console_support import make_staff
@@ -112,6 +115,20 @@ def _campaign_of(db: Database, hospital: str) -> int:
         return campaigns.create(uow, spec, channel=ZaloCampaignChannel()).id
 
 
+def _conversation_of(db: Database, hospital: str) -> int:
+    """A Zalo conversation waiting for staff, of an OA of the hospital (the hand-off inbox)."""
+    with db.uow() as uow:
+        hospital_id = find_hospital(uow, hospital).id
+        oa_id = f"matrix-oa-{hospital}"
+        uow.session.add(ZaloOA(oa_id=oa_id, app_id=f"matrix-app-{hospital}", hospital_id=hospital_id))
+        conversation = conversations.get_or_create(uow, oa_id, f"matrix-user-{hospital}")
+        conversation.display_name = _named(hospital, "Người bệnh Ma Trận")
+        conversations.to_human(conversation, "the user asked for staff", utcnow())
+        conversations.flag_for_staff(conversation, "the user asked for staff")
+        uow.commit()
+        return conversation.id
+
+
 # URL parameter -> a function making an object of that kind at a hospital (by slug) and returning its id.
 SEEDERS: dict[str, Callable[[Database, str], int]] = {
     "campaign_id": _campaign_of,
@@ -121,6 +138,7 @@ SEEDERS: dict[str, Callable[[Database, str], int]] = {
     "match_id": _match_of,
     "import_id": _import_of,
     "request_id": _request_of,
+    "conversation_id": _conversation_of,
 }
 
 

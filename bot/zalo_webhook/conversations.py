@@ -69,6 +69,15 @@ def to_bot(conversation: Conversation, reason: str, now: dt.datetime) -> None:
     conversation.human_until = None
 
 
-def flag_for_staff(conversation: Conversation, reason: str) -> None:
+EMERGENCY_PREFIX = "emergency:"
+
+
+def flag_for_staff(conversation: Conversation, reason: str, now: dt.datetime | None = None) -> None:
+    """Put the conversation in the staff queue (the console's inbox), waiting since the first flag; an
+    emergency already waiting keeps its reason, so it stays first in the queue."""
+    if not conversation.needs_staff or conversation.needs_staff_since is None:
+        conversation.needs_staff_since = now or utcnow()
+    waiting_emergency = conversation.needs_staff and conversation.staff_reason.startswith(EMERGENCY_PREFIX)
     conversation.needs_staff = True
-    conversation.staff_reason = reason[:200]
+    if not waiting_emergency or reason.startswith(EMERGENCY_PREFIX):
+        conversation.staff_reason = reason[:200]

@@ -38,7 +38,8 @@ class BotUnreachable(DomainError):
 def hand_back(
     db: Database, rasa: RasaBot, oa_id: str, user_id: str, staff: str, *, hospital_id: int | None = None
 ) -> ConversationView:
-    """Bot mode again for this user, the staff flag cleared; NotFound for an unknown conversation. Staff bound
+    """Bot mode again for this user, the staff flag cleared (and whoever had taken it in the console's inbox
+    released); NotFound for an unknown conversation. Staff bound
     to a hospital (``hospital_id``) hand back only conversations of its OAs (403 otherwise)."""
     with db.reader() as uow:
         known = uow.session.execute(
@@ -60,6 +61,9 @@ def hand_back(
         conversations.to_bot(conversation, f"handed back by {staff}", utcnow())
         conversation.needs_staff = False
         conversation.staff_reason = ""
+        conversation.needs_staff_since = None
+        conversation.taken_by_staff_id = None  # the console's inbox: nobody has it any more
+        conversation.taken_at = None
         uow.commit()
         return ConversationView.model_validate(conversation, from_attributes=True)
 

@@ -26,6 +26,7 @@ class WorkStatus(enum.StrEnum):
 
 OPEN = (WorkStatus.PENDING.value, WorkStatus.PROCESSING.value)
 _OPEN_SQL = text("status IN ('pending', 'processing')")
+_WAITING_SQL = text("needs_staff")
 
 
 class ConversationMode(enum.StrEnum):
@@ -61,6 +62,8 @@ class InboundEvent(Base):
         # partial indexes keep both cheap however many handled events the table holds.
         Index("ix_zalo_inbox_open", "oa_id", "user_id", "id", postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),
         Index("ix_zalo_inbox_open_by_id", "id", postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),
+        # One user's events, for the staff inbox's transcript (staff_inbox.py).
+        Index("ix_zalo_inbox_user", "oa_id", "user_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,7 +84,17 @@ class Conversation(Base):
     """One Zalo user of one OA: bot or human mode, hand-off, the last interaction (the sending window)."""
 
     __tablename__ = "zalo_conversations"
-    __table_args__ = (UniqueConstraint("oa_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("oa_id", "user_id"),
+        # The staff inbox's waiting list: the few conversations flagged for staff, per OA (staff_inbox.py).
+        Index(
+            "ix_zalo_conversations_waiting",
+            "oa_id",
+            "needs_staff_since",
+            postgresql_where=_WAITING_SQL,
+            sqlite_where=_WAITING_SQL,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     oa_id: Mapped[str] = mapped_column(String(40))
@@ -92,6 +105,10 @@ class Conversation(Base):
     human_until: Mapped[dt.datetime | None] = mapped_column()  # None in human mode: until staff hand back
     needs_staff: Mapped[bool] = mapped_column(default=False)
     staff_reason: Mapped[str] = mapped_column(String(200), default="")
+    needs_staff_since: Mapped[dt.datetime | None] = mapped_column()  # when it joined the staff queue
+    # Who of the staff is answering it (the console's inbox), since when; cleared when handed back.
+    taken_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_accounts.id"))
+    taken_at: Mapped[dt.datetime | None] = mapped_column()
     follower: Mapped[bool] = mapped_column(default=False)
     followed_at: Mapped[dt.datetime | None] = mapped_column()
     unfollowed_at: Mapped[dt.datetime | None] = mapped_column()
@@ -112,6 +129,8 @@ class OutboundMessage(Base):
         Index("ix_zalo_outbox_open_by_id", "id", postgresql_where=_OPEN_SQL, sqlite_where=_OPEN_SQL),
         # An oa_send_* echo is ours when Zalo gave us its msg_id (processing.py: staff replies).
         Index("ix_zalo_outbox_message_id", "oa_id", "zalo_message_id"),
+        # One user's messages, for the staff inbox's transcript (staff_inbox.py).
+        Index("ix_zalo_outbox_user", "oa_id", "user_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,7 +1,7 @@
 """Data-subject requests move to core: the hospital that answers, the account, the channel, the decision
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import core.db
 
 revision: str = "0019"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

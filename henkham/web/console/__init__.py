@@ -37,6 +37,7 @@ _AREAS: tuple[str, ...] = (
     "record_links",
     "records_pages",
     "broadcast_pages",
+    "inbox",
 )
 
 

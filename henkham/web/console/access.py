@@ -2,7 +2,8 @@
 
 - ``@requires(permission)`` marks a view; :func:`guard` (the blueprint's before_request) refuses every view
   without the mark (403: fail closed), sends a visitor without a session to the login page (an htmx request
-  gets 401 with ``HX-Redirect``), ends a session idle for ``HENKHAM_STAFF_IDLE_MINUTES`` or of an account
+  gets 401 with ``HX-Redirect``), ends a session idle for ``HENKHAM_STAFF_IDLE_MINUTES`` (a request marked as
+  polling, ``X-Henkham-Poll: 1``, is checked but does not count as activity) or of an account
   deactivated or whose password changed since, refuses a role without the permission (403), and checks the
   CSRF token of every unsafe method (Flask-WTF).
 - The hospital in force is the staff member's own; a province admin chooses one (kept in the session).
@@ -33,6 +34,7 @@ from core.uow import UnitOfWork
 LOGGED_IN = "logged_in"  # any staff member with a live session: the home page, the hospital choice, logout
 PUBLIC_ENDPOINTS = frozenset({"staff.login", "staff.asset", "staff.static"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+POLL_HEADER = "X-Henkham-Poll"  # "1" on a page's own live refresh (htmx polling): not the staff member's activity
 _PERMISSION = "_henkham_staff_permission"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -134,7 +136,8 @@ def guard() -> Any:
         end_session("idle")
         session["notice"] = "idle"
         return _to_login()
-    session["seen"] = now
+    if request.headers.get(POLL_HEADER) != "1":
+        session["seen"] = now  # live polling (the inbox's list) checks the session but never keeps it alive
     if permission != LOGGED_IN and not roles.allowed(current_user.view.role, permission):
         abort(403)
     g.staff = current_user.view
