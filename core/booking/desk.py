@@ -175,7 +175,8 @@ def _for_staff(error: RuleViolation, row: Row) -> RuleViolation:
         message = f"Lịch hẹn {row.code} đã khám xong."
     else:
         message = f"Lịch hẹn {row.code} không tiếp đón được."
-    return RuleViolation(error.code, error.message, message, **error.details)
+    error.message_vi = message  # the same refusal (its code unchanged), in the desk's words
+    return error
 
 
 def desk_lookup(
