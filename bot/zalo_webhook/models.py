@@ -9,7 +9,6 @@ from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
-from core.emr.subject_requests import DataSubjectRequest  # noqa: F401  (moved to core: core/emr/subject_requests.py)
 from core.timeutil import utcnow
 
 
