@@ -32,6 +32,7 @@ ASSETS = {
 _AREAS: tuple[str, ...] = (
     "auth_pages",
     "staff_pages",
+    "figures_pages",
 )
 
 
