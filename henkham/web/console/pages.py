@@ -38,12 +38,12 @@ def page_context() -> dict[str, Any]:
     if staff is None:
         return {"staff": None, "nav_items": [], "role_name": ""}
     hospitals: list[tuple[int, str]] = []
+    in_force = access.hospital_id()  # before the read below: on SQLite it may open a reader of its own
     with current_app.extensions["henkham.db"].reader() as uow:
         if staff.role == PROVINCE_ADMIN:
             hospitals = [
                 tuple(row) for row in uow.session.execute(select(Hospital.id, Hospital.name).order_by(Hospital.id))
             ]
-        in_force = access.hospital_id()
         name = uow.session.scalar(select(Hospital.name).where(Hospital.id == in_force)) or ""
     return {
         "staff": staff,
