@@ -167,16 +167,18 @@ def figures(
         for hospital_id in hospital_ids:
             tenancy.ensure_same_hospital(uow, hospital_id, "hospital")
     f = DAILY_FIGURES
+    province = hospital_ids is None
     period = {"day": f.c.day, "week": f.c.week, "month": f.c.month}[grouping]
+    # The province reads each hospital's reception histogram, a hospital its receptionists' and desks'.
+    skipped = (FINAL, "reception_s" if province else "reception_all")
     query = (
         select(period, f.c.hospital_id, f.c.metric, f.c.dim, f.c.bucket, func.sum(f.c.value))
-        .where(f.c.day >= first, f.c.day <= last, f.c.metric != FINAL)
+        .where(f.c.day >= first, f.c.day <= last, f.c.metric.not_in(skipped))
         .group_by(period, f.c.hospital_id, f.c.metric, f.c.dim, f.c.bucket)
     )
     if hospital_ids is not None:
         query = query.where(f.c.hospital_id.in_(list(hospital_ids)))
     rows = [tuple(row) for row in uow.session.execute(query)]
-    province = hospital_ids is None
     names = _names(uow, rows, province)
     his_hospitals = {h for _, h, metric, _, _, value in rows if metric == "his_visits" and value}
     arrival_hospitals = {h for _, h, metric, _, _, value in rows if metric == "arrivals" and value}
@@ -269,10 +271,12 @@ def _fold(
     his_of: Counter[int] = Counter()
     for _, hospital_id, metric, dim, bucket, value in rows:
         value = int(value)
-        if metric in ("reception_s", "lead_days", "first_reply_s"):
+        if metric in ("reception_s", "reception_all"):
+            histograms["reception"][bucket] += value
+            reception_by[_reception_label(dim, hospital_id, names, province)][bucket] += value
+            continue
+        if metric in ("lead_days", "first_reply_s"):
             histograms[metric][bucket] += value
-            if metric == "reception_s":
-                reception_by[_reception_label(dim, hospital_id, names, province)][bucket] += value
             continue
         if metric == "arrivals":
             arrivals_of[hospital_id] += value
@@ -286,7 +290,7 @@ def _fold(
         by[metric][dim] += value
     out.all_visits = sum(his_of[h] if h in his_hospitals else arrivals_of[h] for h in set(arrivals_of) | set(his_of))
     out.arrivals_by_channel = dict(by["arrivals"])
-    out.reception = Distribution.of(histograms["reception_s"])
+    out.reception = Distribution.of(histograms["reception"])
     out.reception_by = {key: Distribution.of(counts) for key, counts in sorted(reception_by.items())}
     out.due, out.no_shows = plain["due"], plain["no_show"]
     out.due_by_group, out.no_shows_by_group = dict(by["due"]), dict(by["no_show"])

@@ -11,7 +11,8 @@ What each metric counts (the page says the same in Vietnamese):
 - ``bookings`` (dim: channel) and ``bookings_dept`` (dim: department id): appointments made that day;
 - ``due`` / ``no_show`` (dim: confirmed | reminded | none): appointments of the day whose outcome is known (came
   or missed), split by whether the patient confirmed (the reminder's button), only got a reminder, or neither;
-- ``reception_s`` (dim: "staff_id|desk"): histogram of seconds from the desk's look-up to the check-in;
+- ``reception_s`` (dim: "staff_id|desk"): histogram of seconds from the desk's look-up to the check-in, and
+  ``reception_all`` the same for the whole hospital (what the province reads: a few buckets, not one set per desk);
 - ``lead_days``: histogram of days from the booking to the visit, for the arrivals of the day;
 - ``reminders`` (dim: chat | zns | pending | undeliverable) and ``undeliverable`` (dim: reason): reminders due
   that day and what became of them;
@@ -50,6 +51,7 @@ CORE_METRICS = (
     "due",
     "no_show",
     "reception_s",
+    "reception_all",
     "lead_days",
     "reminders",
     "undeliverable",
@@ -168,6 +170,7 @@ def _reception(
         seconds = (checked_in_at - looked_up_at).total_seconds()
         dim = f"{staff_id or ''}|{desk or ''}"
         counts[(hospital_id, "reception_s", dim, seconds_bucket(seconds))] += 1
+        counts[(hospital_id, "reception_all", "", seconds_bucket(seconds))] += 1
 
 
 def _his_visits(
