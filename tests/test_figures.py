@@ -120,6 +120,12 @@ def test_weeks_and_months_take_percentiles_over_every_sample_of_the_period(db, s
     # all samples: 10, 20, 30, 95, 40, 50 -> nearest-rank median 30, p90 95 (a mean of daily medians would be 32.5)
     assert (week.reception.count, week.reception.median, week.reception.p90) == (6, 30, 95)
     assert (week.online_visits, week.all_visits) == (4, 5)
+    with db.reader() as uow:  # the whole week: read from its own sums, the same numbers
+        whole = report.figures(uow, [here.hospital_id], dt.date(2026, 11, 9), dt.date(2026, 11, 15), "week")
+        grains = set(uow.session.scalars(select(DailyFigure.grain)))
+    assert grains == {"day", "week", "month"}
+    [same] = whole.periods
+    assert (same.reception.median, same.reception.p90, same.all_visits, same.due) == (30, 95, 5, 7)
     [month] = monthly.periods
     assert month.label == "11/2026" and month.reception.median == 30 and month.due == 7
     assert monthly.total.reception.median == 30
@@ -131,7 +137,8 @@ def test_rolling_a_day_up_again_replaces_it(db, seeded):
     def stored():
         with db.reader() as uow:
             return sorted(
-                (f.hospital_id, f.metric, f.dim, f.bucket, f.value) for f in uow.session.scalars(select(DailyFigure))
+                (f.hospital_id, f.grain, f.day, f.metric, f.dim, f.bucket, f.value)
+                for f in uow.session.scalars(select(DailyFigure))
             )
 
     with db.uow() as uow:

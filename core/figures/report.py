@@ -14,8 +14,9 @@ import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, text
 
 from core import tenancy
 from core.booking.models import DEPARTMENTS, HOSPITALS
@@ -25,7 +26,7 @@ from core.uow import UnitOfWork
 
 from .histogram import percentile
 from .models import DAILY_FIGURES
-from .rollup import FINAL
+from .rollup import DAY, FINAL, WEEK, month_of, period_end, week_of
 
 GROUPINGS = ("day", "week", "month")
 MAX_DAYS = 366 * 2
@@ -173,12 +174,12 @@ def figures(
     skipped = (FINAL, "reception_s" if province else "reception_all")
     query = (
         select(period, f.c.hospital_id, f.c.metric, f.c.dim, f.c.bucket, func.sum(f.c.value))
-        .where(f.c.day >= first, f.c.day <= last, f.c.metric.not_in(skipped))
+        .where(_pieces(first, last, grouping), f.c.metric.not_in(skipped))
         .group_by(period, f.c.hospital_id, f.c.metric, f.c.dim, f.c.bucket)
     )
     if hospital_ids is not None:
         query = query.where(f.c.hospital_id.in_(list(hospital_ids)))
-    rows = [tuple(row) for row in uow.session.execute(query)]
+    rows = _grouped(uow, query)
     names = _names(uow, rows, province)
     his_hospitals = {h for _, h, metric, _, _, value in rows if metric == "his_visits" and value}
     arrival_hospitals = {h for _, h, metric, _, _, value in rows if metric == "arrivals" and value}
@@ -207,6 +208,42 @@ def figures(
         total=total,
         visits_source=source,
     )
+
+
+def _pieces(first: dt.date, last: dt.date, grouping: str) -> Any:
+    """Which rows make up the range: for weeks and months, the period's own sum where the period lies wholly
+    inside the range, its day rows where the range cuts it (at the edges); for days, the day rows."""
+    f = DAILY_FIGURES
+    if grouping == DAY:
+        return and_(f.c.grain == DAY, f.c.day >= first, f.c.day <= last)
+    pieces = []
+    whole = []
+    start = week_of(first) if grouping == WEEK else month_of(first)
+    while start <= last:
+        end = period_end(grouping, start)
+        if start >= first and end <= last:
+            whole.append(start)
+        else:
+            pieces.append(and_(f.c.grain == DAY, f.c.day >= max(first, start), f.c.day <= min(last, end)))
+        start = end + dt.timedelta(days=1)
+    if whole:
+        pieces.append(and_(f.c.grain == grouping, f.c.day.in_(whole)))
+    return or_(*pieces)
+
+
+AGGREGATE_WORK_MEM = "64MB"  # a province's year groups ~500,000 rows: in memory, not an external sort
+
+
+def _grouped(uow: UnitOfWork, query) -> list[tuple]:
+    """The grouped rows; on PostgreSQL with enough work memory for a hash aggregate (reset after)."""
+    session = uow.session
+    if session.get_bind().dialect.name != "postgresql":
+        return [tuple(row) for row in session.execute(query)]
+    session.execute(text(f"SET work_mem = '{AGGREGATE_WORK_MEM}'"))
+    try:
+        return [tuple(row) for row in session.execute(query)]
+    finally:
+        session.execute(text("RESET work_mem"))
 
 
 @dataclass(frozen=True)

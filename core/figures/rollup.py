@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, insert, select
+from sqlalchemy import and_, delete, exists, func, insert, literal, select
 
 from core.booking.models import APPOINTMENTS, HOSPITALS
 from core.booking.vocabulary import AppointmentStatus
@@ -65,6 +65,7 @@ CHANNEL_METRICS = (
     "first_reply_s",
 )
 FINAL = "_final"  # a marker row per hospital: the day was rolled up once it was settled
+DAY, WEEK, MONTH = "day", "week", "month"  # the grains of the rows
 MAX_DIM = 120
 
 Key = tuple[int, str, str, int]  # hospital, metric, dim, bucket
@@ -91,10 +92,16 @@ def month_of(day: dt.date) -> dt.date:
 
 
 def roll_up(
-    uow: UnitOfWork, day: dt.date, channel: ChannelFigures | None = None, *, final: bool = False
+    uow: UnitOfWork,
+    day: dt.date,
+    channel: ChannelFigures | None = None,
+    *,
+    final: bool = False,
+    refresh_periods: bool = True,
 ) -> RollUpResult:
-    """Compute and store every hospital's figures of local ``day`` (the caller commits). Without ``channel`` the
-    assistant's figures of the day are left as they are."""
+    """Compute and store every hospital's figures of local ``day`` (the caller commits), then its week's and
+    month's sums (unless ``refresh_periods`` is False: a backfill refreshes each period once, at its end).
+    Without ``channel`` the assistant's figures of the day are left as they are."""
     start, end = day_bounds(day)
     counts: Counter[Key] = Counter()
     session = uow.session
@@ -116,6 +123,7 @@ def roll_up(
     rows = [
         {
             "hospital_id": hospital_id,
+            "grain": DAY,
             "day": day,
             "week": week_of(day),
             "month": month_of(day),
@@ -127,10 +135,46 @@ def roll_up(
         for (hospital_id, metric, dim, bucket), value in sorted(counts.items())
         if value and hospital_id in known
     ]
-    session.execute(delete(DAILY_FIGURES).where(DAILY_FIGURES.c.day == day, DAILY_FIGURES.c.metric.in_(metrics)))
+    f = DAILY_FIGURES
+    session.execute(delete(f).where(f.c.grain == DAY, f.c.day == day, f.c.metric.in_(metrics)))
     if rows:
-        session.execute(insert(DAILY_FIGURES), rows)
+        session.execute(insert(f), rows)
+    if refresh_periods:
+        refresh_period(uow, WEEK, week_of(day))
+        refresh_period(uow, MONTH, month_of(day))
     return RollUpResult(day=day, rows=len(rows), hospitals=len(hospital_ids))
+
+
+def period_end(grain: str, start: dt.date) -> dt.date:
+    """The last day of the week or month that starts on ``start``."""
+    if grain == WEEK:
+        return start + dt.timedelta(days=6)
+    following = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+def refresh_period(uow: UnitOfWork, grain: str, start: dt.date) -> None:
+    """Replace the ``grain`` ("week" or "month") rows starting on ``start`` by the sums of its day rows."""
+    f = DAILY_FIGURES
+    session = uow.session
+    session.execute(delete(f).where(f.c.grain == grain, f.c.day == start))
+    sums = (
+        select(
+            f.c.hospital_id,
+            literal(grain),
+            literal(start),
+            literal(week_of(start)),
+            literal(month_of(start)),
+            f.c.metric,
+            f.c.dim,
+            f.c.bucket,
+            func.sum(f.c.value),
+        )
+        .where(f.c.grain == DAY, f.c.day >= start, f.c.day <= period_end(grain, start), f.c.metric != FINAL)
+        .group_by(f.c.hospital_id, f.c.metric, f.c.dim, f.c.bucket)
+    )
+    columns = ["hospital_id", "grain", "day", "week", "month", "metric", "dim", "bucket", "value"]
+    session.execute(insert(f).from_select(columns, sums))
 
 
 def _appointments_of_day(uow: UnitOfWork, day: dt.date, counts: Counter[Key]) -> None:
@@ -267,18 +311,27 @@ def roll_up_settled_days(
 def _is_final(uow: UnitOfWork, day: dt.date) -> bool:
     f = DAILY_FIGURES
     hospitals = set(uow.session.scalars(select(HOSPITALS.c.id)))
-    marked = set(uow.session.scalars(select(f.c.hospital_id).where(f.c.day == day, f.c.metric == FINAL)))
+    marked = set(
+        uow.session.scalars(select(f.c.hospital_id).where(f.c.grain == DAY, f.c.day == day, f.c.metric == FINAL))
+    )
     return hospitals <= marked
 
 
 def roll_up_range(
     db: Database, first: dt.date, last: dt.date, channel: ChannelFigures | None = None
 ) -> Iterable[RollUpResult]:
-    """Every day from ``first`` to ``last`` (a backfill), one transaction per day."""
+    """Every day from ``first`` to ``last`` (a backfill), one transaction per day; each week's and month's sums
+    once, after its last day in the range."""
     day = first
+    today = local_today()
     while day <= last:
         with db.uow() as uow:
-            result = roll_up(uow, day, channel, final=day < local_today())
+            result = roll_up(uow, day, channel, final=day < today, refresh_periods=False)
+            following = day + dt.timedelta(days=1)
+            if following > last or following.weekday() == 0:
+                refresh_period(uow, WEEK, week_of(day))
+            if following > last or following.day == 1:
+                refresh_period(uow, MONTH, month_of(day))
             uow.commit()
         yield result
         day += dt.timedelta(days=1)

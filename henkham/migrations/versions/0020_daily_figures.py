@@ -21,6 +21,7 @@ def upgrade() -> None:
         "daily_figures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("hospital_id", sa.Integer(), nullable=False),
+        sa.Column("grain", sa.String(length=5), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("week", sa.Date(), nullable=False),
         sa.Column("month", sa.Date(), nullable=False),
@@ -32,15 +33,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_daily_figures")),
         sa.UniqueConstraint(
             "hospital_id",
+            "grain",
             "day",
             "metric",
             "dim",
             "bucket",
-            name=op.f("uq_daily_figures_hospital_id_day_metric_dim_bucket"),
+            name=op.f("uq_daily_figures_hospital_id_grain_day_metric_dim_bucket"),
         ),
     )
     with op.batch_alter_table("daily_figures") as batch:
-        batch.create_index("ix_daily_figures_day", ["day"], unique=False)
+        batch.create_index("ix_daily_figures_grain_day", ["grain", "day"], unique=False)
     with op.batch_alter_table("appointments") as batch:
         batch.create_index("ix_appointments_created_at", ["created_at"], unique=False)
 
