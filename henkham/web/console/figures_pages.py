@@ -1,5 +1,6 @@
 """The figures page: a hospital admin's hospital, or a province admin's province (or any one hospital), over a
-date range by day, week or month; charts (static/figures.js reads the JSON route), a table, a CSV download.
+date range by day, week or month; charts (static/figures.js draws the series the page carries in a data-*
+attribute; /staff/figures/data gives the same as JSON), a table, a CSV download.
 Everything is read from the daily roll-ups (core/figures/report.py), never from the source tables.
 """
 
@@ -162,7 +163,7 @@ def _page(query: Query, result: report.Figures | None, scopes: list, error: str 
             scope_name=_scope_name(query, scopes) if query.scope else "",
             groupings=GROUPING_NAMES_VI,
             error=error,
-            data_url=url_for("staff.figures_data", **query.args()) if result else "",
+            chart=chart_data(result) if result else {},
             csv_url=url_for("staff.figures_csv", **query.args()) if result else "",
             percent=report.percent,
             duration=report.duration,

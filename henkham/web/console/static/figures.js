@@ -1,9 +1,9 @@
-// The figures page's charts (Chart.js from the npm registry, served by the console): the series come from the
-// page's JSON route (data-figures-src), never from an inline script. Each canvas says it has been drawn with
-// data-rendered="1" (what the browser test waits for).
+// The figures page's charts (Chart.js from the npm registry, served by the console): the series come in the
+// section's data-figures attribute (JSON, the same numbers as /staff/figures/data), never from an inline script.
+// Each canvas says it has been drawn with data-rendered="1" (what the browser test waits for).
 (function () {
   "use strict";
-  var section = document.querySelector("[data-figures-src]");
+  var section = document.querySelector("[data-figures]");
   if (!section || !window.Chart) {
     return;
   }
@@ -30,13 +30,13 @@
     return { label: label, data: values, borderColor: color, backgroundColor: color, tension: 0.2 };
   }
 
-  fetch(section.getAttribute("data-figures-src"), { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then(function (response) {
-      if (!response.ok) {
-        throw new Error("HTTP " + response.status);
-      }
-      return response.json();
-    })
+  var data;
+  try {
+    data = JSON.parse(section.getAttribute("data-figures"));
+  } catch (error) {
+    return;
+  }
+  Promise.resolve(data)
     .then(function (data) {
       var kind = data.labels.length > 1 ? "line" : "bar";
       section.querySelectorAll("canvas[data-series]").forEach(function (canvas) {
