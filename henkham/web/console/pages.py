@@ -38,7 +38,7 @@ def page_context() -> dict[str, Any]:
     if staff is None:
         return {"staff": None, "nav_items": [], "role_name": ""}
     hospitals: list[tuple[int, str]] = []
-    in_force = access.hospital_id()  # before the read below: on SQLite it may open a reader of its own
+    in_force = access.hospital_id()  # before the reader below: it may open its own
     with current_app.extensions["henkham.db"].reader() as uow:
         if staff.role == PROVINCE_ADMIN:
             hospitals = [
