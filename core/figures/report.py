@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, literal, or_, select, text
 
 from core import tenancy
 from core.booking.models import DEPARTMENTS, HOSPITALS
@@ -170,17 +170,37 @@ def figures(
     f = DAILY_FIGURES
     province = hospital_ids is None
     period = {"day": f.c.day, "week": f.c.week, "month": f.c.month}[grouping]
-    # The province reads each hospital's reception histogram, a hospital its receptionists' and desks'.
-    skipped = (FINAL, "reception_s" if province else "reception_all")
-    query = (
-        select(period, f.c.hospital_id, f.c.metric, f.c.dim, f.c.bucket, func.sum(f.c.value))
-        .where(_pieces(first, last, grouping), f.c.metric.not_in(skipped))
-        .group_by(period, f.c.hospital_id, f.c.metric, f.c.dim, f.c.bucket)
-    )
-    if hospital_ids is not None:
-        query = query.where(f.c.hospital_id.in_(list(hospital_ids)))
-    rows = _grouped(uow, query)
-    names = _names(uow, rows, province)
+    where = _pieces(first, last, grouping)
+    reception_by: list[tuple] = []
+    if province:
+        # The province: counts per hospital (each has its own denominator), histograms summed over hospitals per
+        # period, and each hospital's reception histogram over the whole range (its row in the table): a few
+        # thousand rows, where one row per hospital, period and bucket would be tens of thousands.
+        counts = (
+            select(period, f.c.hospital_id, f.c.metric, f.c.dim, f.c.bucket, func.sum(f.c.value))
+            .where(where, f.c.metric.not_in((FINAL, "reception_s", *HISTOGRAMS)))
+            .group_by(period, f.c.hospital_id, f.c.metric, f.c.dim, f.c.bucket)
+        )
+        histograms = (
+            select(period, literal(0), f.c.metric, literal(""), f.c.bucket, func.sum(f.c.value))
+            .where(where, f.c.metric.in_(HISTOGRAMS))
+            .group_by(period, f.c.metric, f.c.bucket)
+        )
+        rows = _grouped(uow, counts) + _grouped(uow, histograms)
+        per_hospital = (
+            select(f.c.hospital_id, f.c.bucket, func.sum(f.c.value))
+            .where(where, f.c.metric == "reception_all")
+            .group_by(f.c.hospital_id, f.c.bucket)
+        )
+        reception_by = _grouped(uow, per_hospital)
+    else:
+        query = (
+            select(period, f.c.hospital_id, f.c.metric, f.c.dim, f.c.bucket, func.sum(f.c.value))
+            .where(where, f.c.hospital_id.in_(list(hospital_ids)), f.c.metric.not_in((FINAL, "reception_all")))
+            .group_by(period, f.c.hospital_id, f.c.metric, f.c.dim, f.c.bucket)
+        )
+        rows = _grouped(uow, query)
+    names = _names(uow, rows + [(None, h, "", "", 0, 0) for h, _, _ in reception_by], province)
     his_hospitals = {h for _, h, metric, _, _, value in rows if metric == "his_visits" and value}
     arrival_hospitals = {h for _, h, metric, _, _, value in rows if metric == "arrivals" and value}
     by_period: dict[dt.date, list[tuple]] = defaultdict(list)
@@ -191,6 +211,11 @@ def figures(
         for start in sorted(by_period)
     ]
     total = _fold(first, "Cả khoảng", rows, his_hospitals, names, province)
+    if province:
+        by_hospital: dict[str, Counter[int]] = defaultdict(Counter)
+        for hospital_id, bucket, value in reception_by:
+            by_hospital[_reception_label("", hospital_id, names, province)][bucket] += int(value)
+        total.reception_by = {key: Distribution.of(c) for key, c in sorted(by_hospital.items())}
     if not his_hospitals and not arrival_hospitals:
         source = "none"
     elif not his_hospitals:
@@ -231,6 +256,7 @@ def _pieces(first: dt.date, last: dt.date, grouping: str) -> Any:
     return or_(*pieces)
 
 
+HISTOGRAMS = ("reception_all", "lead_days", "first_reply_s")  # what the province sums over its hospitals
 AGGREGATE_WORK_MEM = "64MB"  # a province's year groups ~500,000 rows: in memory, not an external sort
 
 
@@ -310,7 +336,8 @@ def _fold(
         value = int(value)
         if metric in ("reception_s", "reception_all"):
             histograms["reception"][bucket] += value
-            reception_by[_reception_label(dim, hospital_id, names, province)][bucket] += value
+            if hospital_id:  # (0: the province's sum over its hospitals)
+                reception_by[_reception_label(dim, hospital_id, names, province)][bucket] += value
             continue
         if metric in ("lead_days", "first_reply_s"):
             histograms[metric][bucket] += value
