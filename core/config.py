@@ -275,6 +275,19 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- The staff console's figures (issue 15): the daily roll-ups kept by the scheduler (core/figures).
+    scheduler_figures_seconds: float = Field(
+        default=900.0, gt=0, description="How often today's figures are rolled up (core/figures/rollup.py)."
+    )
+    scheduler_figures_settled_seconds: float = Field(
+        default=600.0, gt=0, description="How often the scheduler looks for a settled day to roll up (nightly)."
+    )
+    figures_settle_minutes: int = Field(
+        default=120,
+        ge=0,
+        description="A day is rolled up for good this many minutes after its end (the no-shows marked by then).",
+    )
+
     @field_validator("emr_chat_exclusions")
     @classmethod
     def _check_chat_exclusions(cls, value: dict) -> dict:

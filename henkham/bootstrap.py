@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from apiflask import APIFlask
 
     from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
+    from bot.zalo_webhook.figures_channel import ZaloFigures
     from bot.zalo_webhook.graph import ZaloGraph
     from bot.zalo_webhook.notices import ZaloNotifier
     from bot.zalo_webhook.rasa_bridge import Bot, RasaBot
@@ -81,6 +82,13 @@ def result_notifier() -> ZaloResultNotifier:
     return ZaloResultNotifier()
 
 
+def figures_channel() -> ZaloFigures:
+    """The channel's numbers for the figures' roll-up (core/figures/channel.py's ``ChannelFigures``)."""
+    from bot.zalo_webhook.figures_channel import ZaloFigures
+
+    return ZaloFigures()
+
+
 def campaign_channel() -> ZaloCampaignChannel:
     """How campaigns reach people and learn what became of their messages (core/news/delivery.py's
     ``CampaignChannel``): the Zalo outbox and OA followers."""
@@ -100,7 +108,9 @@ def jobs(settings: Settings, db: Database) -> list[Job]:
     """The scheduler's jobs (henkham/jobs.py), their notifier wired here."""
     from henkham.jobs import scheduler_jobs
 
-    return scheduler_jobs(settings, db, notifier(settings), campaign_channel(), result_notifier())
+    return scheduler_jobs(
+        settings, db, notifier(settings), campaign_channel(), result_notifier(), figures=figures_channel()
+    )
 
 
 # --- the process kinds -------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from core.config import Settings
 from core.emr.inbox import process_inbox
 from core.emr.result_notices import ResultNotifier, plan_result_notices
 from core.emr.retention import delete_expired_raw_files
+from core.figures.channel import ChannelFigures
+from core.figures.rollup import roll_up_settled_days, roll_up_today
 from core.news.delivery import CampaignChannel
 from core.reminders.planning import Notifier, follow_up_no_shows, kinds_of, plan_appointment_reminders
 from core.reminders.reexams import plan_re_exam_reminders
@@ -17,7 +19,12 @@ from core.uow import Database
 
 
 def scheduler_jobs(
-    settings: Settings, db: Database, notifier: Notifier, campaigns: CampaignChannel, results: ResultNotifier
+    settings: Settings,
+    db: Database,
+    notifier: Notifier,
+    campaigns: CampaignChannel,
+    results: ResultNotifier,
+    figures: ChannelFigures | None = None,
 ) -> list[Job]:
     kinds = kinds_of(settings.reminder_offsets_hours)
     return [
@@ -53,5 +60,11 @@ def scheduler_jobs(
             "emr_result_notices",
             lambda: plan_result_notices(db, results, recent_days=settings.emr_result_notice_days),
             settings.scheduler_emr_result_notices_seconds,
+        ),
+        Job("figures_today", lambda: roll_up_today(db, figures), settings.scheduler_figures_seconds),
+        Job(
+            "figures_settled",
+            lambda: roll_up_settled_days(db, figures, settle_minutes=settings.figures_settle_minutes),
+            settings.scheduler_figures_settled_seconds,
         ),
     ]

@@ -52,6 +52,7 @@ from core.emr.models import (  # noqa: F401
     Visit,
 )
 from core.emr.subject_requests import DataSubjectRequest  # noqa: F401
+from core.figures.models import DailyFigure  # noqa: F401
 from core.news.models import Campaign, CampaignRecipient, NewsSubscription  # noqa: F401
 from core.reminders.models import ReExam, Reminder  # noqa: F401
 from core.staff.models import ReceptionTiming, StaffAccount, StaffAction  # noqa: F401

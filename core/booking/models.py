@@ -217,6 +217,7 @@ class Appointment(Base):
         CheckConstraint(f"cancelled_by IS NULL OR {_in('cancelled_by', CancelledBy)}", name="cancelled_by"),
         Index("ix_appointments_patient_status", "patient_id", "status"),
         Index("ix_appointments_status_session_end", "status", "session_end_at"),
+        Index("ix_appointments_created_at", "created_at"),  # the figures' daily roll-up: bookings made per day
         # A queue number is held by at most one live appointment of a slot.
         Index(
             "uq_appointments_slot_queue_live",

@@ -38,6 +38,7 @@ _AREAS: tuple[str, ...] = (
     "records_pages",
     "broadcast_pages",
     "inbox",
+    "figures_pages",
 )
 
 
