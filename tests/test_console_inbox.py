@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import Conversation, OutboundMessage
 from bot.zalo_webhook.rasa_bridge import RasaBot
+from core.audit import AccessAudit
 from core.staff.models import StaffAction
 from core.timeutil import utcnow
 from tests.console_support import make_staff
@@ -120,6 +121,12 @@ def test_the_transcript_is_polled_the_same_way(db, receptionist):
     said(db, "u1", "alo", at=utcnow())
     again = client.get(url, headers=POLL)
     assert again.status_code == 200 and "alo" in again.get_data(as_text=True)
+    # a chat is patient data: each transcript shown is an audited read; a poll answered "unchanged" is not
+    with db.reader() as uow:
+        reads = uow.session.scalars(
+            select(AccessAudit.record_id).where(AccessAudit.record_kind == "zalo_conversation")
+        ).all()
+    assert reads == [str(conversation_id)] * 2
 
 
 def test_an_idle_session_ends_although_the_page_keeps_polling(db, receptionist, time_machine):

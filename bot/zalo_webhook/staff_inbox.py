@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core import audit
 from core.errors import Conflict, InvalidInput, NotFound
 from core.staff.models import StaffAccount
 from core.timeutil import ensure_utc, to_local, utcnow
@@ -214,9 +215,12 @@ def conversation(uow: UnitOfWork, conversation_id: int, hospital_id: int) -> Wai
     return _views(uow.session, rows)[0]
 
 
-def transcript(uow: UnitOfWork, conversation_id: int, hospital_id: int) -> Transcript:
+def transcript(uow: UnitOfWork, conversation_id: int, hospital_id: int, *, shown: str = "") -> Transcript:
     """The conversation's messages both ways, oldest first, as text: what the patient sent, what the
-    assistant and staff answered (with whether it reached them), what staff wrote from Zalo's OA inbox."""
+    assistant and staff answered (with whether it reached them), what staff wrote from Zalo's OA inbox.
+
+    A chat is patient data: each transcript returned is an audited read (core.audit), except when the caller
+    already shows this very transcript (``shown``: the fingerprint it has, for a poll answered "unchanged")."""
     view = conversation(uow, conversation_id, hospital_id)
     session = uow.session
     events = session.execute(
@@ -258,6 +262,8 @@ def transcript(uow: UnitOfWork, conversation_id: int, hospital_id: int) -> Trans
             ]
         ).encode()
     ).hexdigest()[:20]
+    if digest != shown:
+        audit.record_reads(uow, "zalo_conversation", [view.id])
     return Transcript(view, [entry for _, _, entry in entries], digest)
 
 

@@ -58,10 +58,10 @@ def _list_context(selected: int | None) -> dict[str, Any]:
     }
 
 
-def _transcript_context(conversation_id: int) -> dict[str, Any]:
+def _transcript_context(conversation_id: int, shown: str = "") -> dict[str, Any]:
     in_force = hospital_id()
     with staff_reader() as uow:
-        found = staff_inbox.transcript(uow, conversation_id, in_force)
+        found = staff_inbox.transcript(uow, conversation_id, in_force, shown=shown)
     return {"transcript": found, "conversation": found.conversation, "local": _local, "poll_seconds": POLL_SECONDS}
 
 
@@ -129,7 +129,7 @@ def inbox_list():
 @console.get("/inbox/<id:conversation_id>/transcript")
 @requires("inbox")
 def inbox_transcript(conversation_id: int):
-    context = _transcript_context(conversation_id)
+    context = _transcript_context(conversation_id, shown=request.args.get("fp", ""))
     if _polled(context["transcript"].fingerprint):
         return "", 204
     return render_template("console/inbox_transcript.html", **context)
