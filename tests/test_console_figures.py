@@ -116,6 +116,8 @@ def test_bad_input_is_a_vietnamese_page_not_a_500(db, two_hospitals):
         ({"group": "year"}, "Cách nhóm số liệu không hợp lệ"),
         ({"from": "2026-11-10", "to": "2026-11-01"}, "Ngày kết thúc phải sau ngày bắt đầu"),
         ({"from": "2020-01-01", "to": "2026-11-01"}, "tối đa là 2 năm"),
+        ({"to": "0001-01-05"}, "Ngày nằm ngoài khoảng cho phép"),
+        ({"from": "9999-12-01", "to": "9999-12-31", "group": "month"}, "Ngày nằm ngoài khoảng cho phép"),
     ):
         response = client.get("/staff/figures", query_string=args)
         assert response.status_code == 422 and message in response.get_data(as_text=True), args

@@ -83,8 +83,9 @@ def test_editing_a_session_saves_it_audited_and_a_bad_one_comes_back_with_the_re
     bad = client.post(f"/staff/schedules/sessions/{schedule_id}", data={**form, "slot_minutes": "35"})
     assert bad.status_code == 422
     assert "phải chia hết thời gian buổi khám (240 phút)" in bad.get_data(as_text=True)
-    garbled = client.post(f"/staff/schedules/sessions/{schedule_id}", data={**form, "start_time": "7h"})
-    assert garbled.status_code == 422 and "Giờ bắt đầu không hợp lệ" in garbled.get_data(as_text=True)
+    for wrong in ("7h", "08:00+07:00", "25:00"):  # a time with a UTC offset is no wall-clock time either
+        garbled = client.post(f"/staff/schedules/sessions/{schedule_id}", data={**form, "start_time": wrong})
+        assert garbled.status_code == 422 and "Giờ bắt đầu không hợp lệ" in garbled.get_data(as_text=True), wrong
 
     saved = client.post(f"/staff/schedules/sessions/{schedule_id}", data=form)
     assert saved.status_code == 302

@@ -63,9 +63,12 @@ def _date(name: str, default: dt.date) -> dt.date:
     if not raw:
         return default
     try:
-        return dt.date.fromisoformat(raw[:10])
+        day = dt.date.fromisoformat(raw[:10])
     except ValueError:
         raise BadQuery("Ngày không hợp lệ (định dạng năm-tháng-ngày).") from None
+    if not 2000 <= day.year <= 2100:  # far dates are typos (and overflow the date arithmetic)
+        raise BadQuery("Ngày nằm ngoài khoảng cho phép (năm 2000 đến 2100).")
+    return day
 
 
 def _query() -> Query:
@@ -73,7 +76,7 @@ def _query() -> Query:
     a province admin's is the province unless they pick a hospital (an unknown one: 404)."""
     today = local_today()
     last = _date("to", today)
-    first = _date("from", last - dt.timedelta(days=DEFAULT_DAYS - 1))
+    first = _date("from", max(last - dt.timedelta(days=DEFAULT_DAYS - 1), dt.date(2000, 1, 1)))
     grouping = request.args.get("group") or "day"
     if grouping not in report.GROUPINGS:
         raise BadQuery("Cách nhóm số liệu không hợp lệ.")

@@ -255,17 +255,23 @@ def _int(raw: str, message_vi: str) -> int:
 
 
 def _time(raw: str, message_vi: str) -> dt.time:
-    try:
-        return dt.time.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput("not a time", message_vi) from None
+    """A wall-clock time as the form's time input sends it (HH:MM), never one with a UTC offset."""
+    for form in ("%H:%M", "%H:%M:%S"):
+        try:
+            return dt.datetime.strptime(raw.strip(), form).time()
+        except ValueError:
+            continue
+    raise InvalidInput("not a time", message_vi)
 
 
 def _date(raw: str, message_vi: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw.strip()[:10])
     except ValueError:
         raise InvalidInput("not a date", message_vi) from None
+    if not 2000 <= day.year <= 2100:  # far dates are typos (and overflow the date arithmetic)
+        raise InvalidInput("date out of range", message_vi)
+    return day
 
 
 def _scope_vi(wanted: ClosureRequest, choices: schedule_admin.Choices) -> str:
