@@ -218,8 +218,14 @@ def test_reads_of_a_staff_member_are_audited(db, world):
     test = hospital(db)
     with db.uow() as uow:
         uow.actor = Actor(kind="staff", client_id=7, client_name="le-tan", hospital_id=test, purpose="desk")
-        desk.desk_lookup(uow, test, appt.code, staff_id=None, now=AT_DESK)
+        found = desk.desk_lookup(uow, test, appt.code, staff_id=None, now=AT_DESK)
+        uow.commit()
+    with db.uow() as uow:  # the check-in shows the patient again, on the slip: a read too
+        uow.actor = Actor(kind="staff", client_id=7, client_name="le-tan", hospital_id=test, purpose="desk")
+        desk.desk_check_in(
+            uow, test, found.booking.appointment_id, timing_id=found.timing_id, staff_id=None, now=AT_DESK
+        )
         uow.commit()
     with db.reader() as uow:
         rows = uow.session.execute(select(AccessAudit.actor_name, AccessAudit.record_kind)).all()
-    assert [tuple(r) for r in rows] == [("le-tan", "appointment")]
+    assert [tuple(r) for r in rows] == [("le-tan", "appointment")] * 2

@@ -264,6 +264,7 @@ def desk_check_in(
     row = uow.session.execute(_by_id_locked(), {"id": appointment_id, "hospital_id": hospital_id}).first()
     if row is None:
         raise NotFound("no such appointment at this hospital", "Không tìm thấy lịch hẹn này tại bệnh viện.")
+    audit.record_reads(uow, "appointment", [row.id])  # the slip shows the patient
     try:
         result = check_in_locked(uow, row, channel="desk", now=now)
     except RuleViolation as error:

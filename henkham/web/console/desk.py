@@ -65,7 +65,8 @@ def _list_filters() -> dict[str, str]:
     return {
         "department": department,
         "status": status if status in service.STATES else "",
-        "q": (args.get("q") or "")[:60],
+        # A search names a patient or a phone: only a posted one counts, so none ends up in a URL or a log.
+        "q": (request.form.get("q") or "")[:60] if request.method == "POST" else "",
     }
 
 

@@ -187,6 +187,7 @@ def figures_data():
         result = _figures(query)
     except (BadQuery, DomainError):
         return jsonify({"error": "Thông tin chưa hợp lệ."}), 422
+    _record("figures_data", query)
     return jsonify(chart_data(result))
 
 
