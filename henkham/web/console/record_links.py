@@ -23,8 +23,10 @@ REFUSALS_VI = {
     "trong Zalo.",
     "not_guardian": "Người giám hộ chỉ được liên kết với hồ sơ của trẻ dưới 16 tuổi. Người từ 16 tuổi tự liên kết "
     "bằng tài khoản Zalo của mình.",
-    "forbidden": "Người này chưa có lượt khám tại bệnh viện nên không liên kết được tại đây.",
-    "not_found": "Không tìm thấy hồ sơ có số CCCD này.",
+    # One answer for "nobody has this CCCD" and "someone has, but never visited here": a desk must not learn
+    # who has records at other hospitals of the province.
+    "forbidden": "Không tìm thấy hồ sơ có số CCCD này tại bệnh viện.",
+    "not_found": "Không tìm thấy hồ sơ có số CCCD này tại bệnh viện.",
     "invalid_input": "Số CCCD gồm 12 chữ số. Kiểm tra lại số trên thẻ.",
 }
 
@@ -62,7 +64,7 @@ def link_record():
             uow.rollback()
             audit(uow, "record_link_refused", "emr_person", "", error.code)
             uow.commit()
-            status = status_of(error)
+            status = 404 if error.code == "forbidden" else status_of(error)
             message = REFUSALS_VI.get(error.code, error.message_vi)
             return _page(error=message, status=status if status in (403, 404, 409, 422) else 409)
         audit(uow, "record_link", "emr_person", linked.person_id, f"link {linked.link_id} {linked.relation}")
