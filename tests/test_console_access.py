@@ -135,6 +135,18 @@ def test_an_idle_session_ends(db, world, time_machine):
     assert client.get("/staff/").status_code == 302
 
 
+def test_a_busy_session_still_ends_after_its_hours(db, world, time_machine):
+    username, _ = make_staff(db, "receptionist")
+    client = make_app(db, staff_idle_minutes=30, staff_session_hours=2).test_client()
+    log_in(client, username)
+    for step in range(4):  # busy all along: a request every 25 minutes, 1 h 40 in all
+        time_machine.move_to(time.time() + 25 * 60)
+        assert client.get("/staff/").status_code == 200, step
+    time_machine.move_to(time.time() + 25 * 60)  # 2 h 05 after the login
+    ended = client.get("/staff/")
+    assert ended.status_code == 302 and "/staff/login" in ended.headers["Location"]
+
+
 def test_a_deactivated_account_is_logged_out_at_its_next_request(db, world):
     username, _ = make_staff(db, "receptionist")
     client = make_app(db).test_client()

@@ -132,7 +132,9 @@ def guard() -> Any:
     settings = current_app.extensions["henkham.settings"]
     now = time.time()
     seen = session.get("seen", 0)
-    if now - seen > settings.staff_idle_minutes * 60 or session.get("staff_id") != current_user.view.id:
+    logged_in_at = session.get("login_at", 0)
+    too_old = now - logged_in_at > settings.staff_session_hours * 3600  # busy or not: a cookie is re-signed
+    if now - seen > settings.staff_idle_minutes * 60 or too_old or session.get("staff_id") != current_user.view.id:
         end_session("idle")
         session["notice"] = "idle"
         return _to_login()

@@ -39,7 +39,7 @@ def login():
     login_user(StaffUser(view))
     session.permanent = True
     session["staff_id"] = view.id
-    session["seen"] = time.time()
+    session["seen"] = session["login_at"] = time.time()
     with db.uow() as uow:
         actions.record_action(uow, view.id, view.hospital_id, "login", "staff", view.id)
         uow.commit()
