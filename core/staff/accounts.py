@@ -141,6 +141,14 @@ def authenticate(uow: UnitOfWork, username: str, password: str, now: dt.datetime
     return view
 
 
+def refused_login_target(uow: UnitOfWork, username: str) -> str:
+    """What the action log keeps of a refused login: the account's username, or "?" when none has it (what
+    was typed may be a password typed in the wrong field: it is never stored)."""
+    name = normal_username(username)
+    known = uow.session.scalar(select(StaffAccount.id).where(StaffAccount.username == name)) is not None
+    return name[:40] if known else "?"
+
+
 def get_staff(uow: UnitOfWork, staff_id: int) -> StaffView | None:
     """The active account ``staff_id`` (None when unknown or deactivated)."""
     account = uow.session.get(StaffAccount, staff_id)

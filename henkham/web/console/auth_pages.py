@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.booking.models import Hospital
 from core.staff import actions
-from core.staff.accounts import MAX_PASSWORD, authenticate, normal_username
+from core.staff.accounts import MAX_PASSWORD, authenticate, refused_login_target
 from core.staff.roles import PROVINCE_ADMIN
 
 from . import console
@@ -31,7 +31,7 @@ def login():
         view = authenticate(uow, username, password) if username and password else None
     if view is None:
         with db.uow() as uow:
-            actions.record_action(uow, None, None, "login_refused", "username", normal_username(username)[:40])
+            actions.record_action(uow, None, None, "login_refused", "username", refused_login_target(uow, username))
             uow.commit()
         error = "Tên đăng nhập hoặc mật khẩu không đúng."
         return render_template("console/login.html", notice="", error=error, username=username), 401
