@@ -282,11 +282,14 @@ def test_the_window_notice_says_when_the_chat_window_closes_and_what_happens_aft
 
 
 def test_hand_back_resumes_the_assistant_and_nobody_has_the_conversation_any_more(db, hospitals, two_receptionists):
-    a, _ = two_receptionists
+    a, b = two_receptionists
     here = hospitals["test"]
     conversation_id = flagged(db, "u1", "the user asked for staff", at=NOW)
     with db.uow() as uow:
         staff_inbox.take(uow, conversation_id, a, hospital_id=here)
+    with fake_rasa() as (url, received), pytest.raises(staff_inbox.TakenByOther):  # a's to hand back, not b's
+        staff_inbox.hand_back(db, RasaBot(url, 2, token=RASA_TOKEN), conversation_id, "b", hospital_id=here, staff_id=b)
+    assert received == []
     with pytest.raises(BotUnreachable):  # Rasa down: it stays with staff, still taken
         staff_inbox.hand_back(
             db, RasaBot("http://127.0.0.1:9", 1, token=RASA_TOKEN), conversation_id, "a", hospital_id=here

@@ -378,12 +378,21 @@ def reply(
 
 
 def hand_back(
-    db: Database, rasa: RasaBot, conversation_id: int, staff_name: str, *, hospital_id: int
+    db: Database,
+    rasa: RasaBot,
+    conversation_id: int,
+    staff_name: str,
+    *,
+    hospital_id: int,
+    staff_id: int | None = None,
 ) -> handoff.ConversationView:
     """Back to the assistant (handoff.hand_back: Rasa resumed first, nothing changed if it cannot be reached);
-    nobody has the conversation any more."""
+    nobody has the conversation any more. A conversation another staff member has taken is theirs to hand
+    back (TakenByOther): ``staff_id`` must take it over first."""
     with db.reader() as uow:
         view = conversation(uow, conversation_id, hospital_id)
+    if staff_id is not None and view.taken_by_id not in (None, staff_id):
+        raise TakenByOther(view.taken_by_name or "?")
     return handoff.hand_back(db, rasa, view.oa_id, view.user_id, staff_name, hospital_id=hospital_id)
 
 

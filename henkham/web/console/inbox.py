@@ -178,7 +178,11 @@ def inbox_hand_back(conversation_id: int):
     staff = current_staff()
     db, rasa = current_app.extensions["henkham.db"], current_app.extensions["henkham.rasa"]
     try:
-        staff_inbox.hand_back(db, rasa, conversation_id, f"staff {staff.username}", hospital_id=hospital_id())
+        staff_inbox.hand_back(
+            db, rasa, conversation_id, f"staff {staff.username}", hospital_id=hospital_id(), staff_id=staff.id
+        )
+    except staff_inbox.TakenByOther as error:
+        return _page(conversation_id, error=error.message_vi, status=409)
     except BotUnreachable:
         message = "Trợ lý tự động chưa sẵn sàng nên cuộc trò chuyện vẫn do nhân viên phụ trách. Vui lòng thử lại sau."
         return _page(conversation_id, error=message, status=409)  # the page again: it stays with staff
