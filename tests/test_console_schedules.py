@@ -143,16 +143,24 @@ def test_a_closure_lists_the_bookings_it_hits_masked_then_cancels_them_and_tells
         assert uow.session.scalar(select(func.count()).select_from(Closure)) == 0
 
     hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', html))
+    late = book(db, slot_at(db, "nhi", DAY, "10:00"), *zalo_patient(db, 3)[:2])  # booked while the admin reads
+    changed = client.post("/staff/schedules/closures", data=hidden)
+    html = changed.get_data(as_text=True)
+    assert changed.status_code == 409 and "Có lịch hẹn mới được đặt" in html and late in html
+    assert "3 lịch hẹn sẽ bị hủy" in html
+    with db.reader() as uow:  # nothing cancelled the admin has not seen
+        assert uow.session.scalar(select(func.count()).select_from(Closure)) == 0
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', html))
     done = client.post("/staff/schedules/closures", data=hidden)
     assert done.status_code == 302
     result = client.get(done.headers["Location"]).get_data(as_text=True)
-    assert "Đã hủy 2 lịch hẹn, đã gửi tin nhắn cho 2 người bệnh." in result and "Toàn bệnh viện" in result
+    assert "Đã hủy 3 lịch hẹn, đã gửi tin nhắn cho 3 người bệnh." in result and "Toàn bệnh viện" in result
     again = client.post("/staff/schedules/closures", data=hidden)  # a double submit
     assert "Đã hủy 0 lịch hẹn" in client.get(again.headers["Location"]).get_data(as_text=True)
     with db.reader() as uow:
         statuses = uow.session.execute(select(Appointment.status, Appointment.cancelled_by)).all()
-        assert sorted(statuses) == [("cancelled", "hospital")] * 2
-        assert uow.session.scalar(select(func.count()).select_from(OutboundMessage)) == 2
+        assert sorted(statuses) == [("cancelled", "hospital")] * 3
+        assert uow.session.scalar(select(func.count()).select_from(OutboundMessage)) == 3
     assert staff_actions(db)[-2:] == ["closure_add", "closure_add"]
     assert "Nghỉ lễ" in client.get("/staff/schedules").get_data(as_text=True)
 

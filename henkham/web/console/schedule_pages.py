@@ -148,6 +148,28 @@ def deactivate_session(schedule_id: int):
     return redirect(url_for("staff.schedules", saved=view.id))
 
 
+def _impact(hospital: int, wanted: ClosureRequest) -> list:
+    with staff_uow() as uow:  # writes only the audit of the bookings read
+        hit = closures.closure_impact(uow, hospital, wanted)
+        uow.commit()
+    return hit
+
+
+def _confirmation(form: dict[str, str], wanted: ClosureRequest, hit: list, *, changed: bool = False):
+    with staff_reader() as uow:
+        choices = schedule_admin.choices(uow, hospital_id())
+    page = render_template(
+        "console/closure_confirm.html",
+        form=form,
+        closure=wanted,
+        scope=_scope_vi(wanted, choices),
+        hit=hit,
+        changed=changed,
+        **_labels(),
+    )
+    return page, 409 if changed else 200
+
+
 @console.post("/schedules/closures/preview")
 @requires("schedules")
 def preview_closure():
@@ -155,31 +177,23 @@ def preview_closure():
     form = _form(CLOSURE_FIELDS)
     try:
         wanted = _closure_request(form)
-        hospital = hospital_id()
-        with staff_uow() as uow:  # writes only the audit of the bookings read
-            hit = closures.closure_impact(uow, hospital, wanted)
-            uow.commit()
+        hit = _impact(hospital_id(), wanted)
     except InvalidInput as error:
         return _overview(error.message_vi, closure_form=form, status=422)
-    with staff_reader() as uow:
-        choices = schedule_admin.choices(uow, hospital)
-    return render_template(
-        "console/closure_confirm.html",
-        form=form,
-        closure=wanted,
-        scope=_scope_vi(wanted, choices),
-        hit=hit,
-        **_labels(),
-    )
+    return _confirmation(form, wanted, hit)
 
 
 @console.post("/schedules/closures")
 @requires("schedules")
 def confirm_closure():
     form = _form(CLOSURE_FIELDS)
+    seen = set(filter(None, (request.form.get("seen") or "").split(",")))
     try:
         wanted = _closure_request(form)
         hospital = hospital_id()
+        hit = _impact(hospital, wanted)
+        if {h.code for h in hit} - seen:  # booked since the admin saw the list: they must see it first
+            return _confirmation(form, wanted, hit, changed=True)
         with staff_uow() as uow:
             result = closures.close(uow, hospital, wanted, ZaloClosureNotifier())
             audit(
