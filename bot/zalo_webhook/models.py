@@ -8,6 +8,10 @@ import enum
 from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The tables this module's foreign keys point at, mapped in every process that imports it (a worker or a sender
+# imports no more than it runs, and a key to an unmapped table fails at the first flush).
+import core.news.models  # (news_subscriptions: NewsTagMirror.subscription_id)
+import core.staff.models  # noqa: F401  (staff_accounts: Conversation.taken_by_staff_id)
 from core.db import Base
 from core.timeutil import utcnow
 
