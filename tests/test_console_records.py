@@ -14,7 +14,6 @@ from sqlalchemy import select
 
 from core.audit import AccessAudit, Actor
 from core.booking.models import Hospital
-from core.config import Settings
 from core.emr import subject_requests
 from core.emr.importing import create_import, store_parsed
 from core.emr.models import MatchStatus, Person, PersonMatch
@@ -22,27 +21,13 @@ from core.emr.reading import person_record
 from core.emr.records import ParsedFile, ParsedVisit, Problem
 from core.staff.models import StaffAction
 from core.timeutil import to_local
-from henkham.web import create_app
 from tests.console_support import PASSWORD, make_staff
 from tests.emr_people import CCCD, NOW, OTHER, TEST, mai, store_visit
 from tests.emr_records import visits
 from tests.factories import add_hospital
-from tests.identity_helpers import with_fake_graph
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
+from tests.test_console_access import csrf_of, make_app
 
 # --- helpers ---------------------------------------------------------------------------------------------------
-
-
-def make_app(db, **overrides):
-    return with_fake_graph(create_app(Settings(database_url=db.url, **overrides), database=db))
-
-
-def csrf_of(html: str) -> str:
-    found = CSRF.search(html)
-    assert found, "the page has no CSRF token"
-    return found.group(1)
 
 
 def logged_in(db, role: str = "records", hospital: str = "test"):
