@@ -3,9 +3,9 @@
 - ``@requires(permission)`` marks a view; :func:`guard` (the blueprint's before_request) refuses every view
   without the mark (403: fail closed), sends a visitor without a session to the login page (an htmx request
   gets 401 with ``HX-Redirect``), ends a session idle for ``HENKHAM_STAFF_IDLE_MINUTES`` (a request marked as
-  polling, ``X-Henkham-Poll: 1``, is checked but does not count as activity) or of an account
-  deactivated or whose password changed since, refuses a role without the permission (403), and checks the
-  CSRF token of every unsafe method (Flask-WTF).
+  polling, ``X-Henkham-Poll: 1``, is checked but does not count as activity), ``HENKHAM_STAFF_SESSION_HOURS``
+  after its login however busy, or of an account deactivated since, refuses a role without the permission
+  (403), and checks the CSRF token of every unsafe method (Flask-WTF).
 - The hospital in force is the staff member's own; a province admin chooses one (kept in the session).
 - :func:`staff_uow` / :func:`staff_reader` put the staff member on the unit of work as its actor, confined to
   the hospital in force: core.tenancy then refuses another hospital's records and core.audit audits every read
