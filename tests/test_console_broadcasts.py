@@ -27,12 +27,12 @@ from core.news.models import Campaign
 from core.staff.models import StaffAction
 from core.timeutil import to_local
 from henkham.web import create_app
-from tests.console_support import PASSWORD, make_staff
+from tests.console_support import make_staff
 from tests.factories import add_hospital
 from tests.identity_helpers import with_fake_graph
+from tests.test_console_access import csrf_of, log_in
 from tests.zalo_helpers import OA_ID, zalo_settings
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 DAYTIME = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)  # Monday 10:00 in Vietnam: outside the night ban
 CHANNEL = ZaloCampaignChannel()
 FORM = {
@@ -57,20 +57,8 @@ def client(db, oa_world):
     add_hospital(db, "other")
     app = with_fake_graph(create_app(Settings(database_url=db.url), database=db))
     test_client = app.test_client()
-    log_in(test_client, make_staff(db, "communications")[0])
+    assert log_in(test_client, make_staff(db, "communications")[0]).status_code == 302
     return test_client
-
-
-def log_in(client, username: str) -> None:
-    token = csrf_of(client.get("/staff/login").get_data(as_text=True))
-    response = client.post("/staff/login", data={"username": username, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
-
-
-def csrf_of(html: str) -> str:
-    found = CSRF.search(html)
-    assert found, "the page has no CSRF token"
-    return found.group(1)
 
 
 def token(client) -> str:

@@ -131,11 +131,7 @@ def create_session(
     validate(uow, hospital_id, data)
     schedule = Schedule(hospital_id=hospital_id, active=True, **_fields(data))
     uow.session.add(schedule)
-    uow.session.flush()
-    changes = _rebuild(uow, schedule, now or utcnow())
-    view = get_session(uow, hospital_id, schedule.id)
-    uow.commit()
-    return view, changes
+    return _saved(uow, hospital_id, schedule, now)
 
 
 def update_session(
@@ -147,6 +143,13 @@ def update_session(
     for name, value in _fields(data).items():
         setattr(schedule, name, value)
     schedule.active = True
+    return _saved(uow, hospital_id, schedule, now)
+
+
+def _saved(
+    uow: UnitOfWork, hospital_id: int, schedule: Schedule, now: dt.datetime | None
+) -> tuple[SessionView, SlotChanges]:
+    """Store a created or changed session, rebuild its free future slots, and commit."""
     uow.session.flush()
     changes = _rebuild(uow, schedule, now or utcnow())
     view = get_session(uow, hospital_id, schedule.id)
