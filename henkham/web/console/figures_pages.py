@@ -132,8 +132,7 @@ def _scope_name(query: Query, scopes: list[tuple[str, str]]) -> str:
 
 def _record(action: str, query: Query) -> None:
     """The staff action log: who viewed or exported which figures. The hospital is the one shown (none for the
-    province); written directly, since access.audit would look the province admin's hospital up inside the
-    write (a second SQLite transaction waiting on the first)."""
+    province), not the hospital in force that access.audit records."""
     staff = current_staff()
     hospital = None if query.scope == PROVINCE else int(query.scope)
     detail = f"{query.first}..{query.last} {query.grouping}"
