@@ -1,4 +1,5 @@
-"""Checks of the NLU training data (data/training/nlu.yml) against the schema in shared/nlu-schema.md.
+"""Checks of the NLU training data (every NLU file of data/training: nlu.yml and those beside it) against
+the schema in shared/nlu-schema.md.
 
 Pure YAML checks, no Rasa needed; when the Rasa environment (.venv-rasa) exists, the file is also loaded
 with Rasa's own reader.
@@ -17,7 +18,7 @@ import yaml
 from tests.rasa_env import run_in_rasa
 
 ROOT = Path(__file__).resolve().parents[1]
-NLU_FILE = ROOT / "data" / "training" / "nlu.yml"
+TRAINING_DIR = ROOT / "data" / "training"
 HOSPITALS_FILE = ROOT / "core" / "booking" / "demo" / "hospitals.yaml"
 
 CORE_INTENTS = {
@@ -120,20 +121,35 @@ def _has_diacritics(text: str) -> bool:
     return any(unicodedata.category(part) == "Mn" or part in "đĐ" for part in unicodedata.normalize("NFD", text))
 
 
+def _nlu_files() -> dict[str, list[dict]]:
+    """The blocks of each NLU file of data/training (a YAML file with an ``nlu`` section), by file name."""
+    files = {}
+    for path in sorted(TRAINING_DIR.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "nlu" in data:
+            assert str(data["version"]) == "3.1", path.name
+            files[path.name] = data["nlu"]
+    return files
+
+
 @pytest.fixture(scope="module")
 def nlu() -> list[dict]:
-    data = yaml.safe_load(NLU_FILE.read_text(encoding="utf-8"))
-    assert str(data["version"]) == "3.1"
-    return data["nlu"]
+    files = _nlu_files()
+    assert "nlu.yml" in files
+    return [block for blocks in files.values() for block in blocks]
 
 
 @pytest.fixture(scope="module")
-def intents(nlu: list[dict]) -> dict[str, list[str]]:
+def intents() -> dict[str, list[str]]:
+    """Each intent's examples from every file together (an intent appears at most once per file)."""
     result: dict[str, list[str]] = {}
-    for block in nlu:
-        if "intent" in block:
-            assert block["intent"] not in result, f"intent {block['intent']} appears twice"
-            result[block["intent"]] = _items(block["examples"])
+    for name, blocks in _nlu_files().items():
+        seen: set[str] = set()
+        for block in blocks:
+            if "intent" in block:
+                assert block["intent"] not in seen, f"intent {block['intent']} appears twice in {name}"
+                seen.add(block["intent"])
+                result.setdefault(block["intent"], []).extend(_items(block["examples"]))
     return result
 
 
@@ -300,9 +316,10 @@ def test_time_expressions_are_not_annotated(intents: dict[str, list[str]]) -> No
 
 
 def test_rasa_loads_the_training_data(intents: dict[str, list[str]]) -> None:
+    names = [f"data/training/{name}" for name in _nlu_files()]
     code = (
         "from rasa.shared.nlu.training_data.loading import load_data; "
-        'td = load_data("data/training/nlu.yml"); print(len(td.training_examples))'
+        f"print(sum(len(load_data(name).training_examples) for name in {names!r}))"
     )
     expected = sum(len(examples) for examples in intents.values())
     assert run_in_rasa(code) == str(expected)
