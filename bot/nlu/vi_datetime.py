@@ -166,7 +166,7 @@ _NAME_BEFORE = re.compile(r"(?<![a-z])(?:chi|anh|em|co|ba|ong|be|chau|ten|ho|tu)
 # "dời lịch sang thứ 6", "chuyen sang ngay 15": "sang" is "to" after a verb of moving.
 _MOVE_BEFORE = re.compile(r"(?<![a-z])(?:doi|chuyen|hoan|lui|dich|doi lich|chuyen lich)(?:\s+\w+)?\s*$")
 _NUMBER_AFTER = re.compile(r"\s*\d")
-_TIME_AFTER = re.compile(r"\s*(?:luc\s*)?\d{1,2}\s*(?:h|g|gio|:)")
+_TIME_AFTER = re.compile(r"\s*\d{1,2}\s*(?:h|g|gio|:)")  # "thu 6 toi 7h"; not "thu 2 toi luc 8h"
 
 
 @dataclass
@@ -326,7 +326,7 @@ def _pod_part(match: re.Match[str], text: str, folded: str, where: list[int]) ->
         if has_marks(text) or _MOVE_BEFORE.search(before):
             return None  # "đổi sang khoa mắt", "doi lich sang thu 6": "sang" is "to"
     rel = g["pod_rel"]
-    if rel == "qua" and not (written or word in ("chieu", "trua")):
+    if rel == "qua" and not (written or g["buoi"] or word in ("chieu", "trua")):
         rel, end = None, match.end("pod")  # "toi qua", "dem qua" are also "I come over", "bring over"
     data = {"pod": _POD[word], "word": word, "rel": {"nay": 0, "qua": -1}.get(rel or ""), "toi": word == "toi"}
     marked = written or bool(g["buoi"]) or rel is not None
