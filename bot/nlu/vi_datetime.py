@@ -97,6 +97,7 @@ def has_marks(text: str) -> bool:
 _WEEKDAYS = {
     "2": 0, "hai": 0, "3": 1, "ba": 1, "4": 2, "tu": 2, "5": 3, "nam": 3, "6": 4, "sau": 4, "7": 5, "bay": 5,
 }  # fmt: skip
+_WEEKDAY_MARKED = {"tu": "tư", "nam": "năm", "sau": "sáu", "bay": "bảy"}
 _POD = {"sang": "morning", "trua": "noon", "chieu": "afternoon", "toi": "evening", "dem": "evening"}
 # Written with their tone marks these are unambiguous; folded they are also common words.
 _POD_MARKED = {"sang": "sáng", "trua": "trưa", "chieu": "chiều", "toi": "tối", "dem": "đêm"}
@@ -145,7 +146,7 @@ _COMPONENT = re.compile(
             rf"(?:(?:ngay|mung|mong|hom)\s*)?(?P<dmy>(?P<d>\d{{1,2}})\s*(?P<sep>[/.-])\s*(?P<m>\d{{1,2}})"
             rf"(?:\s*(?P=sep)\s*(?P<y>\d{{4}}|\d{{2}}))?){_E}",
             rf"(?P<ymd>(?P<iso_y>(?:19|20)\d{{2}})-(?P<iso_m>\d{{1,2}})-(?P<iso_d>\d{{1,2}})){_E}",
-            rf"(?:(?:ngay|mung|mong|hom)\s*(?P<day>\d{{1,2}})|(?:mung|mong)\s+(?P<day_word>{_DAY_WORD})"
+            rf"(?:(?:ngay|mung|mong|hom)\s*(?P<day>\d{{1,2}})(?!\s*(?:lan|vien|goi|ong|muong))|(?:mung|mong)\s+(?P<day_word>{_DAY_WORD})"
             rf"|(?P<day_bare>\d{{1,2}})(?=\s*thang))(?:\s*thang\s*(?P<month>{_MONTH}))?{_E}",
             rf"thang\s*(?P<month_only>{_MONTH})(?:\s*[/-]\s*(?P<month_year>\d{{4}}))?{_E}",
             rf"(?P<hour>\d{{1,2}})\s*(?:h|g|gio|:){_time_tail('')}{_E}",
@@ -169,6 +170,7 @@ _TIGHT = re.compile(r"^[\s,]*$")  # a year, "vừa rồi", "tới" follow their 
 _NAME_BEFORE = re.compile(r"(?<![a-z])(?:chi|anh|em|co|ba|ong|be|chau|ten|ho|tu)\s*$")
 # "dời lịch sang thứ 6", "chuyen sang ngay 15": "sang" is "to" after a verb of moving.
 _MOVE_BEFORE = re.compile(r"(?<![a-z])(?:doi|chuyen|hoan|lui|dich|doi lich|chuyen lich)(?:\s+\w+)?\s*$")
+_COUNT_BEFORE = re.compile(r"(?<![0-9a-z])(?:\d{1,2}|mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi|may|vai)\s*$")
 _NUMBER_AFTER = re.compile(r"\s*\d")
 _TIME_AFTER = re.compile(r"\s*\d{1,2}\s*(?:h|g|gio|:)")  # "thu 6 toi 7h"; not "thu 2 toi luc 8h"
 
@@ -262,6 +264,8 @@ def _part(match: re.Match[str], text: str, folded: str, where: list[int]) -> _Pa
     if g["ymd"]:
         return _Part("date", start, end, {"day": int(g["iso_d"]), "month": int(g["iso_m"]), "year": g["iso_y"]})
     if g["day"] or g["day_word"] or g["day_bare"]:
+        if g["day_word"] and not g["month"] and _original(text, where, start, start + 4).isascii():
+            return None  # "mong ba mẹ khỏe" (hope): a bare "mong" with a word counts only before "tháng"
         day = _number(g["day"] or g["day_word"] or g["day_bare"])
         data: dict[str, Any] = {"day": day}
         if g["month"]:
@@ -288,10 +292,14 @@ def _part(match: re.Match[str], text: str, folded: str, where: list[int]) -> _Pa
             return None  # "một" (one), or "mot" without marks: not the day after tomorrow
         return _Part("date", start, end, {"offset": _REL_DAYS[rel]})
     if g["weekday"] or g["tday"] or g["sunday"]:
+        if g["weekday"] and not _is_weekday(g["weekday"], text, folded, where, match):
+            return None  # "số thứ tự" (queue number), "thử 2 lần" (try twice)
         weekday = 6 if g["sunday"] else _WEEKDAYS[g["weekday"] or g["tday"]]
         mod = (g["wmod"] or "").replace(" ", "")
         return _Part("weekday", start, end, {"weekday": weekday, "last": mod == "truoc", "this": mod == "nay"})
     if g["week"]:
+        if g["week"] == "nay" and _COUNT_BEFORE.search(folded, 0, start):
+            return None  # "đau 1 tuần nay": for a week now
         return _Part("week", start, end, {"offset": _WEEK_OFFSETS[" ".join(g["week"].split())]})
     if g["year"] or g["year4"]:
         word = g["year"] or g["year4"]
@@ -301,6 +309,15 @@ def _part(match: re.Match[str], text: str, folded: str, where: list[int]) -> _Pa
     if g["past"]:
         return _Part("past", start, end)
     return _pod_part(match, text, folded, where)
+
+
+def _is_weekday(word: str, text: str, folded: str, where: list[int], match: re.Match[str]) -> bool:
+    """ "thứ tư" but not "thứ tự" (order) or "số thu tu"; written words must carry their own marks."""
+    thu = _original(text, where, match.start(), match.start() + 3)
+    day = _original(text, where, match.start("weekday"), match.end("weekday"))
+    if thu not in ("thứ", "thu") or not (day.isascii() or day == _WEEKDAY_MARKED.get(word, day)):
+        return False
+    return not (word == "tu" and folded[max(0, match.start() - 3) : match.start()] == "so ")
 
 
 def _time_part(g: dict[str, str | None], start: int, end: int) -> _Part | None:
