@@ -438,6 +438,12 @@ def test_a_two_digit_year_is_the_one_nearest_to_today(text, expected):
         "tôi qua viện",
         "toi qua vien",
         "dem qua cho bac si",
+        "số thứ tự của em là bao nhiêu",  # queue number, not Wednesday
+        "so thu tu cua em",
+        "thử 2 lần",
+        "mong ba mẹ khỏe",  # hope, not "mồng ba"
+        "thuốc uống ngày 2 lần",  # twice a day
+        "em đau 1 tuần nay",  # for a week now
     ],
 )
 def test_more_words_that_only_look_like_dates(text):

@@ -170,7 +170,7 @@ _TIGHT = re.compile(r"^[\s,]*$")  # a year, "vừa rồi", "tới" follow their 
 _NAME_BEFORE = re.compile(r"(?<![a-z])(?:chi|anh|em|co|ba|ong|be|chau|ten|ho|tu)\s*$")
 # "dời lịch sang thứ 6", "chuyen sang ngay 15": "sang" is "to" after a verb of moving.
 _MOVE_BEFORE = re.compile(r"(?<![a-z])(?:doi|chuyen|hoan|lui|dich|doi lich|chuyen lich)(?:\s+\w+)?\s*$")
-_COUNT_BEFORE = re.compile(r"(?<![0-9a-z])(?:\d{1,2}|mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi|may|vai)\s*$")
+_COUNT_BEFORE = re.compile(r"(?<![0-9a-z])(?<!thu )(?:\d{1,2}|mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi|may|vai)\s*$")
 _NUMBER_AFTER = re.compile(r"\s*\d")
 _TIME_AFTER = re.compile(r"\s*\d{1,2}\s*(?:h|g|gio|:)")  # "thu 6 toi 7h"; not "thu 2 toi luc 8h"
 
