@@ -444,6 +444,7 @@ def test_a_two_digit_year_is_the_one_nearest_to_today(text, expected):
         "mong ba mẹ khỏe",  # hope, not "mồng ba"
         "thuốc uống ngày 2 lần",  # twice a day
         "em đau 1 tuần nay",  # for a week now
+        "bé được 3 tháng 2 ngày",  # an age
     ],
 )
 def test_more_words_that_only_look_like_dates(text):

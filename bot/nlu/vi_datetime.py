@@ -171,6 +171,7 @@ _NAME_BEFORE = re.compile(r"(?<![a-z])(?:chi|anh|em|co|ba|ong|be|chau|ten|ho|tu)
 # "dời lịch sang thứ 6", "chuyen sang ngay 15": "sang" is "to" after a verb of moving.
 _MOVE_BEFORE = re.compile(r"(?<![a-z])(?:doi|chuyen|hoan|lui|dich|doi lich|chuyen lich)(?:\s+\w+)?\s*$")
 _COUNT_BEFORE = re.compile(r"(?<![0-9a-z])(?<!thu )(?:\d{1,2}|mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi|may|vai)\s*$")
+_UNIT_AFTER = re.compile(r"\s*(?:ngay|tuan|tuoi|lan)(?![0-9a-z])")
 _NUMBER_AFTER = re.compile(r"\s*\d")
 _TIME_AFTER = re.compile(r"\s*\d{1,2}\s*(?:h|g|gio|:)")  # "thu 6 toi 7h"; not "thu 2 toi luc 8h"
 
@@ -270,8 +271,8 @@ def _part(match: re.Match[str], text: str, folded: str, where: list[int]) -> _Pa
         data: dict[str, Any] = {"day": day}
         if g["month"]:
             month = _month_value(g["month"], _original(text, where, match.start("month"), match.end("month")))
-            if month is None or (g["day_bare"] and "month" not in month):
-                return None  # "3 tháng nay" (these three months) is no date
+            if month is None or (g["day_bare"] and ("month" not in month or _UNIT_AFTER.match(folded, end))):
+                return None  # "3 tháng nay" (these three months), "3 tháng 2 ngày" (an age) are no dates
             data |= month
         elif g["day_bare"]:
             return None  # "3 tháng" is a duration
