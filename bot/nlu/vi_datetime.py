@@ -29,6 +29,10 @@ their marks or next to another date or time word: "sang" (to), "toi" (I), "mot" 
 "to" in "8h tới 10h") is not "tối" (evening); without marks "toi" reads as "tới" right after a weekday
 ("thu 2 toi": the coming Monday), unless a time follows ("thu 6 toi 7h": Friday 19:00), and as "tới"
 (until) before a number ("tu 8h toi 10h"); elsewhere ("8h toi", "toi nay", "buoi toi") it is the evening.
+Likewise "tháng sáu" is June but "tháng sau" / "thang sau" next month; a bare "sang" is "to" in a message
+written with marks or after a verb of moving ("doi lich sang thu 6"); "toi qua" / "dem qua" without marks
+are "tôi qua" / "đem qua" (come over, bring over), not last night; "số thứ tự", "ngày 2 lần", "1 tuần nay",
+"3 tháng 2 ngày" are no dates.
 """
 
 from __future__ import annotations
