@@ -130,6 +130,33 @@ def test_a_new_profile_asks_name_birth_date_sex_and_phone_in_turn(oa_world) -> N
     assert slots["requested_slot"] is None and "dừng đặt lịch" in messages[0]["text"]
 
 
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ("sinh năm 91", "em đã ghi nhận năm sinh 1991. Anh/chị cho em xin thêm ngày và tháng sinh"),
+        ("sinh nam 1991", "em đã ghi nhận năm sinh 1991. Anh/chị cho em xin thêm ngày và tháng sinh"),
+        ("tháng 9 năm 1991", "em đã ghi nhận năm sinh 1991. Anh/chị cho em xin thêm ngày và tháng sinh"),
+        ("3/9", "cho em xin thêm năm sinh"),
+        ("15/08/2099", "ngày trong tương lai"),
+        ("hôm qua", "ngày sinh chưa đúng"),
+    ],
+)
+def test_an_incomplete_or_future_birth_date_is_asked_again_saying_why(oa_world, answer, said) -> None:
+    known = {"hospital": "test", "department": "nhi", "appointment_slot": 5, "patient_id": "new_other"}
+    known |= {"new_name": "Lê Văn Tí", "requested_slot": "new_dob"}
+    slots, messages = run(ValidateBookingForm(), tracker("inform", known, text=answer))
+    assert "new_dob" not in slots and slots["requested_slot"] == "new_dob"
+    assert said in messages[0]["text"] and messages[0]["text"].startswith("Dạ")
+
+
+@pytest.mark.parametrize("answer", ["3/9/91", "03-09-1991", "3 tháng 9 năm 1991", "ngay 3 thang 9 nam 91"])
+def test_a_birth_date_with_a_two_digit_year_or_in_words_is_taken(oa_world, answer) -> None:
+    known = {"hospital": "test", "department": "nhi", "appointment_slot": 5, "patient_id": "new_other"}
+    known |= {"new_name": "Lê Văn Tí", "requested_slot": "new_dob"}
+    slots, _ = run(ValidateBookingForm(), tracker("inform", known, text=answer))
+    assert slots["new_dob"] == "1991-09-03" and slots["requested_slot"] == "new_sex"
+
+
 def test_an_unrelated_answer_is_not_understood_and_the_question_comes_again(oa_world) -> None:
     known = {"hospital": "test", "department": "nhi", "requested_slot": "appointment_slot"}
     slots, messages = run(ValidateBookingForm(), tracker("affirm", known, text="ok"))

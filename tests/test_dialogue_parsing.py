@@ -14,23 +14,6 @@ TODAY = dt.date(2026, 11, 25)
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [
-        ("15/08/1985", dt.date(1985, 8, 15)),
-        ("dạ 1-5-1990 ạ", dt.date(1990, 5, 1)),
-        ("15.8.85", dt.date(1985, 8, 15)),
-        ("3/2/20", dt.date(2020, 2, 3)),
-        ("ngày 2 tháng 9 năm 1975", dt.date(1975, 9, 2)),
-        ("ngay 2 thang 9 nam 1975", dt.date(1975, 9, 2)),
-        ("31/02/1990", None),
-        ("hôm qua", None),
-    ],
-)
-def test_birth_dates_as_patients_write_them(text: str, expected: dt.date | None) -> None:
-    assert parsing.birth_date(text, TODAY) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
     [("Nữ", "female"), ("nu a", "female"), ("bé gái", "female"), ("nam", "male"), ("con trai", "male"), ("ok", None)],
 )
 def test_sex(text: str, expected: str | None) -> None:

@@ -15,7 +15,7 @@ from bot.nlu.datetime_extractor import ViDateTimeExtractor
 extractor = ViDateTimeExtractor()
 extractor.now = lambda: dt.datetime(2026, 11, 25, 9, 0)  # a Wednesday
 messages = [Message(data={"text": t, "entities": [{"entity": "department", "value": "nhi", "start": 0, "end": 3}]})
-            for t in ["nhi sáng thứ 2 tuần sau", "khoa mắt nhé", "kham 8h30 toi mai"]]
+            for t in ["nhi sáng thứ 2 tuần sau", "khoa mắt nhé", "kham 8h30 toi mai", "kham thu 2 toi nhe"]]
 extractor.process(messages)
 print(json.dumps([m.get("entities") for m in messages], ensure_ascii=False))
 """
@@ -46,3 +46,13 @@ def test_no_time_entity_without_an_expression(entities):
 def test_without_diacritics(entities):
     value = entities[2][1]["value"]
     assert (value["date"], value["time"], value["part_of_day"]) == ("2026-11-26", "20:30", "evening")
+
+
+def test_toi_after_a_weekday_is_the_coming_one_not_the_evening(entities):
+    value = entities[3][1]["value"]
+    assert (value["date"], value["time"], value["part_of_day"], value["text"]) == (
+        "2026-11-30",
+        None,
+        None,
+        "thu 2 toi",
+    )

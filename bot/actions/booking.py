@@ -10,6 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.nlu.vi_datetime import BirthDate, parse_birth_date
 from bot.zalo_webhook import conversations
 from core.booking import appointments, catalogue, patients, slots
 from core.booking.views import AppointmentView, SlotOffer
@@ -53,6 +54,20 @@ BOOKING_SLOTS = (
 )
 FREE_TEXT_SLOTS = ("new_name", "new_dob", "new_sex", "phone")
 POPULAR_DEPARTMENTS = ("kham_tong_quat", "noi_tong_hop", "nhi", "san_phu_khoa", "tim_mach", "mat", "rang_ham_mat")
+
+
+def birth_date_reask(found: BirthDate) -> str:
+    """The question again, saying what is missing or wrong in the birth date given."""
+    if found.problem in ("no_day", "year_only"):
+        return (
+            f"Dạ, em đã ghi nhận năm sinh {found.year}. Anh/chị cho em xin thêm ngày và tháng sinh, "
+            f"ví dụ 15/08/{found.year} ạ."
+        )
+    if found.problem == "no_year":
+        return "Dạ, anh/chị cho em xin thêm năm sinh, nhắn theo dạng ngày/tháng/năm, ví dụ 15/08/1985 ạ."
+    if found.problem == "future":
+        return "Dạ, ngày sinh chưa đúng vì là ngày trong tương lai. Anh/chị kiểm tra lại giúp em, ví dụ 15/08/1985 ạ."
+    return "Dạ, ngày sinh chưa đúng. Anh/chị nhắn theo dạng ngày/tháng/năm, ví dụ 15/08/1985 ạ."
 
 
 def read_when(tracker: Tracker) -> dict[str, Any]:
@@ -159,14 +174,11 @@ class ValidateBookingForm(ChatForm):
                 dispatcher.utter_message(text="Dạ, anh/chị nhắn giúp em họ và tên đầy đủ (chỉ gồm chữ) ạ.")
             return {"new_name": name} if name else {}
         if asked == "new_dob":
-            today = local_today()
-            born = parsing.birth_date(message, today)
-            if born is None or born > today or born.year < today.year - 120:
-                dispatcher.utter_message(
-                    text="Dạ, ngày sinh chưa đúng. Anh/chị nhắn theo dạng ngày/tháng/năm, ví dụ 15/08/1985 ạ."
-                )
+            born = parse_birth_date(message, local_today())
+            if born.date is None:
+                dispatcher.utter_message(text=birth_date_reask(born))
                 return {}
-            return {"new_dob": born.isoformat()}
+            return {"new_dob": born.date.isoformat()}
         if asked == "new_sex":
             found = parsing.sex(message)
             return {"new_sex": found} if found else {}

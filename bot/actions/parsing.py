@@ -1,8 +1,8 @@
-"""Reading the short free answers of a form: a birth date, sex, a name, a phone, a visit type, "another day"."""
+"""Reading the short free answers of a form: sex, a name, a phone, a visit type, "another day" (a birth date is
+bot.nlu.vi_datetime.parse_birth_date's)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from core.errors import InvalidInput
@@ -10,27 +10,11 @@ from core.identifiers import national_phone, normalise_phone
 
 from .symptoms import fold
 
-_DATE = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4}|\d{2})")
-_WORDY_DATE = re.compile(r"ngay\s+(\d{1,2})\s+thang\s+(\d{1,2})\s+nam\s+(\d{4})")
 _PHONE = re.compile(r"(?:\+?84|0)[\s.\-]?\d(?:[\s.\-]?\d){8}")
 # Words of requests that no Vietnamese name contains (folded: without diacritics; not "huy" or "dat",
 # which are also the names Huy and Đạt).
 NOT_IN_NAMES = {"khong", "ko", "thoi", "nua", "lich", "kham", "muon", "gap"}
 _LETTERS = re.compile(r"[^\W\d_]", re.UNICODE)
-
-
-def birth_date(text: str, today: dt.date) -> dt.date | None:
-    """ "15/08/1985", "15-8-85", "ngày 15 tháng 8 năm 1985"; two-digit years are the latest past one."""
-    match = _DATE.search(text) or _WORDY_DATE.search(fold(text))
-    if not match:
-        return None
-    day, month, year = (int(part) for part in match.groups())
-    if year < 100:
-        year += 2000 if 2000 + year <= today.year else 1900
-    try:
-        return dt.date(year, month, day)
-    except ValueError:
-        return None
 
 
 def sex(text: str) -> str | None:
