@@ -105,3 +105,19 @@ def test_a_lone_surrogate_or_an_underthesea_failure_still_gives_tokens_on_the_or
         assert all(LONE[0][a:b] == s for _t, a, b, s in first), "spans point into the text as received"
         assert len(alone) == 1 and alone[0][1:3] == [0, 1]
         assert any(s.startswith("khám") for *_x, s in glued) and any(s == "mắt" for *_x, s in glued)
+
+
+LEMMA_SCRIPT = """
+import json, sys
+from rasa.shared.nlu.training_data.message import Message
+from bot.nlu.tokenizer import UndertheseaTokenizer
+tokenizer = UndertheseaTokenizer(UndertheseaTokenizer.get_default_config())
+print(json.dumps([[t.lemma for t in tokenizer.tokenize(Message(data={"text": text}), "text")]
+                  for text in json.loads(sys.stdin.read())], ensure_ascii=False))
+"""
+
+
+def test_lemmas_are_plain_forms_so_shorthand_reads_like_full_spelling() -> None:
+    texts = ["không được", "ko dc", "k đc", "khong duoc"]
+    lemmas = json.loads(run_in_rasa(LEMMA_SCRIPT, stdin=json.dumps(texts)))
+    assert {" ".join(lemma) for lemma in lemmas} == {"khong duoc"}

@@ -26,7 +26,7 @@ from rasa.shared.nlu.training_data.message import Message
 from underthesea import word_tokenize
 
 from bot.nlu.alignment import align
-from bot.nlu.folding import strip_diacritics
+from bot.nlu.shorthand import plain
 
 log = logging.getLogger(__name__)
 _HAS_WORD_CHAR = re.compile(r"\w")
@@ -64,11 +64,12 @@ class UndertheseaTokenizer(Tokenizer):
             words = clean.split()
             spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", clean)]
         tokens = [
-            # The lemma is the word without diacritics: featurizers with use_lemma see "kham" for "khám".
-            Token("_".join(word.split()), start, end, lemma=strip_diacritics("_".join(word.split())))
+            # The lemma is the word's plain form (bot/nlu/shorthand.py): without diacritics, shorthand spelled
+            # out, so featurizers with use_lemma see "khong duoc" for "không được", "ko dc" and "k đc" alike.
+            Token("_".join(word.split()), start, end, lemma=plain("_".join(word.split())))
             for word, (start, end) in zip(words, spans, strict=True)
             if _HAS_WORD_CHAR.search(word)  # punctuation and emoji are dropped
         ]
         if not tokens:
-            tokens = [Token(clean, 0, len(clean), lemma=strip_diacritics(clean))]
+            tokens = [Token(clean, 0, len(clean), lemma=plain(clean))]
         return self._apply_token_pattern(tokens)
