@@ -66,9 +66,9 @@ bench-console: setup ; @$(BIN)/python bench/console.py $(ARGS)
 train: $(RASA_VENV)/.installed
 	@scripts/train
 
-## nlu-eval: held-out NLU evaluation, ours beside Rasa's WhitespaceTokenizer; writes reports/nlu-eval.json
+## nlu-eval: NLU on two held-out sets, ours beside WhitespaceTokenizer and DIET; writes reports/nlu-eval.json
 nlu-eval: $(RASA_VENV)/.installed
-	@PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 $(RASA_VENV)/bin/python -m bot.nlu.evaluate
+	@PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=3 $(RASA_VENV)/bin/python -m bot.nlu.evaluate $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(RASA_VENV) var/*.db
