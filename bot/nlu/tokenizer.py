@@ -26,6 +26,7 @@ from rasa.shared.nlu.training_data.message import Message
 from underthesea import word_tokenize
 
 from bot.nlu.alignment import align
+from bot.nlu.folding import strip_diacritics
 from bot.nlu.shorthand import plain
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # a str holds a surrogate only 
 class UndertheseaTokenizer(Tokenizer):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"intent_tokenization_flag": False, "intent_split_symbol": "_", "token_pattern": None}
+        # shorthand: lemmas spell chat shorthand out (bot/nlu/shorthand.py); off, a lemma is only folded.
+        return {"intent_tokenization_flag": False, "intent_split_symbol": "_", "token_pattern": None, "shorthand": True}
 
     @staticmethod
     def supported_languages() -> list[str] | None:
@@ -54,6 +56,7 @@ class UndertheseaTokenizer(Tokenizer):
         return cls(config)
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
+        lemma = plain if self._config.get("shorthand", True) else strip_diacritics
         text = message.get(attribute) or ""
         clean = _LONE_SURROGATE.sub("\ufffd", text)  # same length: spans found in it are spans of text
         try:
@@ -66,10 +69,10 @@ class UndertheseaTokenizer(Tokenizer):
         tokens = [
             # The lemma is the word's plain form (bot/nlu/shorthand.py): without diacritics, shorthand spelled
             # out, so featurizers with use_lemma see "khong duoc" for "không được", "ko dc" and "k đc" alike.
-            Token("_".join(word.split()), start, end, lemma=plain("_".join(word.split())))
+            Token("_".join(word.split()), start, end, lemma=lemma("_".join(word.split())))
             for word, (start, end) in zip(words, spans, strict=True)
             if _HAS_WORD_CHAR.search(word)  # punctuation and emoji are dropped
         ]
         if not tokens:
-            tokens = [Token(clean, 0, len(clean), lemma=plain(clean))]
+            tokens = [Token(clean, 0, len(clean), lemma=lemma(clean))]
         return self._apply_token_pattern(tokens)
