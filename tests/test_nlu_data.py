@@ -1,4 +1,5 @@
-"""Checks of the NLU training data (data/training/nlu.yml) against the schema in shared/nlu-schema.md.
+"""Checks of the NLU training data (data/training/nlu.yml and the block files beside it, NLU_FILES) against the
+schema in shared/nlu-schema.md.
 
 Pure YAML checks, no Rasa needed; when the Rasa environment (.venv-rasa) exists, the file is also loaded
 with Rasa's own reader.
@@ -18,6 +19,8 @@ from tests.rasa_env import run_in_rasa
 
 ROOT = Path(__file__).resolve().parents[1]
 NLU_FILE = ROOT / "data" / "training" / "nlu.yml"
+# Block files of more examples for intents of nlu.yml (each intent once per file); read with it.
+NLU_FILES = (NLU_FILE, ROOT / "data" / "training" / "nlu_profiles.yml")
 HOSPITALS_FILE = ROOT / "core" / "booking" / "demo" / "hospitals.yaml"
 
 CORE_INTENTS = {
@@ -122,9 +125,14 @@ def _has_diacritics(text: str) -> bool:
 
 @pytest.fixture(scope="module")
 def nlu() -> list[dict]:
-    data = yaml.safe_load(NLU_FILE.read_text(encoding="utf-8"))
-    assert str(data["version"]) == "3.1"
-    return data["nlu"]
+    blocks = []
+    for path in NLU_FILES:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert str(data["version"]) == "3.1"
+        once = [block["intent"] for block in data["nlu"] if "intent" in block]
+        assert len(once) == len(set(once)), f"an intent appears twice in {path.name}"
+        blocks += data["nlu"]
+    return blocks
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +140,7 @@ def intents(nlu: list[dict]) -> dict[str, list[str]]:
     result: dict[str, list[str]] = {}
     for block in nlu:
         if "intent" in block:
-            assert block["intent"] not in result, f"intent {block['intent']} appears twice"
-            result[block["intent"]] = _items(block["examples"])
+            result.setdefault(block["intent"], []).extend(_items(block["examples"]))
     return result
 
 
@@ -302,7 +309,7 @@ def test_time_expressions_are_not_annotated(intents: dict[str, list[str]]) -> No
 def test_rasa_loads_the_training_data(intents: dict[str, list[str]]) -> None:
     code = (
         "from rasa.shared.nlu.training_data.loading import load_data; "
-        'td = load_data("data/training/nlu.yml"); print(len(td.training_examples))'
+        f"print(sum(len(load_data(p).training_examples) for p in {[str(p.relative_to(ROOT)) for p in NLU_FILES]}))"
     )
     expected = sum(len(examples) for examples in intents.values())
     assert run_in_rasa(code) == str(expected)
