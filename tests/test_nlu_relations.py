@@ -32,6 +32,8 @@ SAID = [
     ("em bé nhà em cần khám", "child", "em bé"),
     ("đặt lịch khám cho tôi", "self", "tôi"),
     ("đặt cho mình lịch khám da liễu", "self", "mình"),
+    ("cho tôi khám mắt", "self", "tôi"),
+    ("lấy số khám sáng mai cho em nhé", "self", "em"),
     ("mẹ em muốn đặt lịch cho bé", "child", "bé"),  # the one named after "cho" is the patient
     ("Dạ cho em hỏi đặt lịch khám cho mẹ em bên cơ xương khớp", "mother", "mẹ em"),
 ]
@@ -61,6 +63,9 @@ def test_the_same_typed_without_diacritics(text: str, relation: str, words: str)
         "cho con hỏi khoa nhi ở đâu",  # "con" speaking of themself to an elder
         "cho em đặt lịch khám nhi sáng thứ 2 tuần sau",
         "cho tôi gặp nhân viên",
+        "cho em giờ khác muộn hơn",  # asking for a time, not saying who goes
+        "cho em 1 chỗ khám ngoại",
+        "đặt trước lịch khám cho 2 vợ chồng",  # two people
         "đặt lịch thứ ba tuần sau",  # "ba" is three in "thứ ba"
         "khám lúc ba giờ chiều",
         "dat lich ba ngay nua",

@@ -12,8 +12,10 @@ Rules, since the same letters are other words without diacritics:
   "chồng", "bé" written with diacritics count alone; two kin words together ("bố mẹ", "ông nội") always;
 - "cho con" is a strong cue for a child ("đặt lịch cho con"), except when "con" is the writer asking an elder
   ("cho con hỏi", "cho con đặt lịch"): a request verb after "cho <pronoun>" makes the pronoun the writer;
-- "cho tôi" / "cho mình" / "cho em" (not followed by a request verb: "cho tôi hỏi" asks a question) and "bản
-  thân" mean the writer: ``self``;
+- "cho tôi" / "cho mình" / "cho em" mean the writer (``self``) after a word of the visit ("khám cho tôi", "đặt
+  lịch cho mình") or before "khám" or the end ("cho tôi khám", "cho em với"); elsewhere they ask for something
+  ("cho tôi hỏi", "cho em giờ khác", "cho em 1 chỗ") and say nothing of who goes; "bản thân" is ``self`` too;
+- "vợ chồng" is the couple, two people: no relation;
 - "anh/chị/em" are siblings only with "trai"/"gái" or a possessor ("em gái", "chị tôi"): alone they are how
   people address each other;
 - the relative named right after "cho" wins over one named elsewhere ("mẹ em muốn đặt lịch cho bé" is for the
@@ -46,7 +48,7 @@ _PAIRS = {
     ("bo", "ma"): "parent", ("ong", "ba"): "grandparent",
     ("ong", "noi"): "grandfather", ("ong", "ngoai"): "grandfather",
     ("ba", "noi"): "grandmother", ("ba", "ngoai"): "grandmother",
-    ("ba", "xa"): "wife", ("ong", "xa"): "husband",
+    ("ba", "xa"): "wife", ("ong", "xa"): "husband", ("vo", "chong"): "",  # "vợ chồng": the couple, two people
     ("con", "trai"): "son", ("con", "gai"): "daughter", ("be", "trai"): "son", ("be", "gai"): "daughter",
     ("chau", "noi"): "grandchild", ("chau", "ngoai"): "grandchild",
     ("anh", "trai"): "sibling", ("chi", "gai"): "sibling", ("em", "trai"): "sibling", ("em", "gai"): "sibling",
@@ -78,6 +80,8 @@ _BEFORE = {"cho", "cua", "dua", "dan"}  # "cho mẹ", "của ba", "đưa bà đi
 _POSSESSORS = {"toi", "tui", "em", "minh", "mik", "mk", "tao", "anh", "chi", "nha"}
 _SIBLING_POSSESSORS = {"toi", "tui", "minh", "mik", "mk", "tao", "nha"}  # not "anh em", "chị em"
 _CHILD_AFTER = {"be", "nho"}
+_ENDINGS = {"a", "ah", "nhe", "nha", "nhen", "voi", "vs", "di", "kham", "luon", "nhu", "thoi", "ad", "ak"}
+_VISITS = {"kham", "lich", "hen", "ky", "ki", "dk", "dat"}  # "khám cho tôi", "đặt lịch cho mình", "đăng ký cho em"
 _COUNTED = {"ngay", "gio", "h", "tuan", "thang", "nam", "lan", "phut", "buoi", "mui", "tieng", "tuoi", "nguoi"}
 _SELF = {"toi", "tui", "minh", "mik", "mk", "em", "tao"}
 # After "cho <pronoun>" these make the pronoun the one asking: "cho tôi hỏi", "cho con đặt lịch", "cho em xin".
@@ -118,7 +122,8 @@ def _relatives(words: list[str], written: list[str]) -> list[_Found]:
         word, before, after = words[index], at(index - 1), at(index + 1)
         pair = (word, after)
         if pair in _PAIRS and spelled(index) and spelled(index + 1):
-            found.append(_Found(_PAIRS[pair], index, index + 2))
+            if _PAIRS[pair]:
+                found.append(_Found(_PAIRS[pair], index, index + 2))
             index += 2
             continue
         cue = (before in _BEFORE and spelled(index - 1)) or after in _POSSESSORS
@@ -130,9 +135,14 @@ def _relatives(words: list[str], written: list[str]) -> list[_Found]:
                 found.append(_Found(value, index, index + 1 + (after in _POSSESSORS)))
         elif word in _OWNED and spelled(index) and after in (_SIBLING_POSSESSORS if word != "chau" else _POSSESSORS):
             found.append(_Found(_OWNED[word], index, index + 2))
-        elif before == "cho" and spelled(index - 1) and word in _SELF | {"con"} and spelled(index):
-            if after not in _REQUESTS and after not in _CHILD_AFTER:  # "cho em bé" is a child
-                found.append(_Found("child" if word == "con" else "self", index, index + 1))
+        elif before == "cho" and spelled(index - 1) and word == "con" and spelled(index):
+            if after not in _REQUESTS and after not in _CHILD_AFTER:  # "cho con bé" is a child's
+                found.append(_Found("child", index, index + 1))
+        elif before == "cho" and spelled(index - 1) and word in _SELF and spelled(index):
+            # "khám cho tôi", "đặt lịch cho mình nhé", "cho tôi khám": the writer is the patient; "cho em giờ
+            # khác", "cho em 1 chỗ" ask for something and say nothing of who goes.
+            if after is None or after in _ENDINGS or at(index - 2) in _VISITS:
+                found.append(_Found("self", index, index + 1))
         elif (word, after) == ("ban", "than") and spelled(index) and spelled(index + 1):
             found.append(_Found("self", index, index + 2))
         index += 1
