@@ -56,6 +56,13 @@ def test_several_children_are_offered_and_no_one_else(oa_world, db) -> None:
     assert titles == ["Lê Văn Tí (con trai)", "Lê Thị Na (con)", "Con khác (hồ sơ mới)"]
 
 
+def test_the_childs_name_picks_among_several(oa_world, db) -> None:
+    profile(db, "Lê Văn Tí", "son", "male", dt.date(2018, 1, 1))
+    na = profile(db, "Lê Thị Na", "child", "female", dt.date(2020, 1, 1))
+    slots, messages = run(ValidateBookingForm(), tracker("inform", FORM, text="cho bé Na", relation="child"))
+    assert slots["patient_id"] == str(na) and "Lê Thị Na (con)" in messages[0]["text"]
+
+
 def test_no_profile_that_fits_starts_a_relatives_profile_that_keeps_the_relation(oa_world, db) -> None:
     profile(db, "Lê Văn Ba", "self", "male", dt.date(1988, 1, 1))
     slots, _ = run(ValidateBookingForm(), tracker("inform", FORM, text="cho bà nội", relation="grandmother"))

@@ -10,6 +10,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.nlu.departments import fold
+from bot.nlu.record_subject import record_subject
 from bot.zalo_webhook import conversations
 from core.booking import appointments, catalogue, patients, slots
 from core.booking.views import AppointmentView, PatientView, SlotOffer
@@ -251,8 +253,9 @@ class ValidateBookingForm(ChatForm):
         relation = Relationship(said)
         fitting = _fitting_profiles(uow, chat, relation)
         updates: dict[str, Any] = {"patient_relation": said, "confirmed": None}
-        if len(fitting) == 1:
-            picked = fitting[0]
+        named = _named(fitting, text(tracker)) if len(fitting) > 1 else []
+        if len(fitting) == 1 or len(named) == 1:
+            picked = (named or fitting)[0]
             dispatcher.utter_message(
                 text=f"Dạ, em đặt lịch cho {_profile_title(picked)} ạ. Nếu không đúng người, anh/chị bấm "
                 '"Đổi người khám" ở bước xác nhận nhé.'
@@ -283,6 +286,15 @@ def _sex_of(relation: str | None) -> str | None:
 def _fitting_profiles(uow: UnitOfWork, chat: Chat, relation: Relationship) -> list[PatientView]:
     """The account's profiles that can be the relative said (core/booking/vocabulary.py's ``fits``)."""
     return [p for p in patients.list_patients(uow, chat.account_id(uow)) if relation.fits(p.relation, p.sex)]
+
+
+def _named(profiles: list[PatientView], message: str) -> list[PatientView]:
+    """The profiles whose given name the message says of the child ("cho bé Na" → "Lê Thị Na")."""
+    name = record_subject(message).name
+    if not name:
+        return []
+    wanted = fold(name).split()
+    return [p for p in profiles if fold(p.full_name).split()[-len(wanted) :] == wanted]
 
 
 def _profile_title(profile: PatientView) -> str:
