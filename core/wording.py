@@ -13,6 +13,13 @@ WEEKDAYS_VI = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu",
 WEEKDAYS_IN_SENTENCE_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
 # Parts of day by their code (core.booking.models.PartOfDay, and "noon" the NLU may read).
 PARTS_OF_DAY_VI = {"morning": "sáng", "noon": "trưa", "afternoon": "chiều", "evening": "tối"}
+# Who a profile is to the account's holder, by its code (core.booking.vocabulary.Relationship).
+RELATIONS_VI = {
+    "self": "bản thân", "child": "con", "son": "con trai", "daughter": "con gái", "parent": "bố/mẹ",
+    "mother": "mẹ", "father": "bố", "spouse": "vợ/chồng", "wife": "vợ", "husband": "chồng",
+    "grandparent": "ông/bà", "grandmother": "bà", "grandfather": "ông", "grandchild": "cháu",
+    "sibling": "anh/chị/em", "other": "người thân",
+}  # fmt: skip
 
 
 def day_vi(day: dt.date) -> str:
@@ -34,6 +41,11 @@ def when_vi(moment: dt.datetime) -> str:
 def part_of_day_vi(part: str) -> str:
     """ "morning" → "sáng"; an unknown code as it is."""
     return PARTS_OF_DAY_VI.get(part, part)
+
+
+def relation_vi(relation: str) -> str:
+    """ "mother" → "mẹ"; an unknown code as "người thân"."""
+    return RELATIONS_VI.get(relation, RELATIONS_VI["other"])
 
 
 def vnd(amount: int) -> str:

@@ -10,16 +10,21 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+<<<<<<< HEAD
 from bot.nlu.vi_datetime import BirthDate, parse_birth_date
+=======
+from bot.nlu.departments import fold
+from bot.nlu.record_subject import record_subject
+>>>>>>> nlu-profile
 from bot.zalo_webhook import conversations
 from core.booking import appointments, catalogue, patients, slots
-from core.booking.views import AppointmentView, SlotOffer
+from core.booking.views import AppointmentView, PatientView, SlotOffer
 from core.booking.vocabulary import Relationship
 from core.errors import NotFound
 from core.identifiers import national_phone
 from core.timeutil import local_today
 from core.uow import UnitOfWork
-from core.wording import day_vi, part_of_day_vi, vnd, when_vi
+from core.wording import day_vi, part_of_day_vi, relation_vi, vnd, when_vi
 
 from . import parsing
 from .context import CHANNEL, Chat, chat_caps, database, entity, intent, text
@@ -44,6 +49,7 @@ BOOKING_SLOTS = (
     "visit_time",
     "appointment_slot",
     "patient_id",
+    "patient_relation",
     "new_name",
     "new_dob",
     "new_sex",
@@ -149,6 +155,8 @@ class ValidateBookingForm(ChatForm):
         updates.update(read_when(tracker))
         updates.update(read_slot_choice(tracker))
         updates.update(self._patient(uow, chat, tracker, values))
+        if "patient_id" not in updates:
+            updates.update(self._relation(uow, chat, tracker, values, dispatcher))
         if entity(tracker, "sex") in {"male", "female"}:
             updates["new_sex"] = entity(tracker, "sex")
         shared = entity(tracker, "phone_number")
@@ -226,17 +234,87 @@ class ValidateBookingForm(ChatForm):
 
     @staticmethod
     def _patient(uow: UnitOfWork, chat: Chat, tracker: Tracker, values: dict[str, Any]) -> dict[str, Any]:
+        if entity(tracker, "change") == "patient":  # "Đổi người khám" under the summary: ask who again
+            return {"patient_id": None, "patient_relation": None, **_NEW_PROFILE_CLEARED, "confirmed": None}
         chosen = entity(tracker, "patient_id")
         if chosen is None:
             return {}
         chosen = str(chosen)
         if chosen in NEW_PROFILES:
             found = _shared_phone(uow, chat)
-            return {"patient_id": chosen, "new_name": None, "new_dob": None, "new_sex": None, "phone": found}
+            relation = values.get("patient_relation") if chosen == "new_other" else None
+            return {
+                "patient_id": chosen,
+                **_NEW_PROFILE_CLEARED,
+                "new_sex": _sex_of(relation),
+                "phone": found,
+                "patient_relation": relation,
+            }
         if chosen.isdigit():
             patients.find_patient(uow, int(chosen), chat.account_id(uow))  # NotFound for another's profile
             return {"patient_id": chosen}
         return {}
+
+    @staticmethod
+    def _relation(
+        uow: UnitOfWork, chat: Chat, tracker: Tracker, values: dict[str, Any], dispatcher: CollectingDispatcher
+    ) -> dict[str, Any]:
+        """Who the patient says the visit is for ("cho mẹ", "cho bé": the NLU's ``relation`` entity): the one
+        profile of the account that fits is picked and said, several are offered (``AskPatient``), none starts
+        a new relative's profile that keeps the relation as said."""
+        said = entity(tracker, "relation")
+        if said not in RELATIONS or (said == values.get("patient_relation") and values.get("patient_id")):
+            return {}
+        relation = Relationship(said)
+        fitting = _fitting_profiles(uow, chat, relation)
+        updates: dict[str, Any] = {"patient_relation": said, "confirmed": None}
+        named = _named(fitting, text(tracker)) if len(fitting) > 1 else []
+        if len(fitting) == 1 or len(named) == 1:
+            picked = (named or fitting)[0]
+            dispatcher.utter_message(
+                text=f"Dạ, em đặt lịch cho {_profile_title(picked)} ạ. Nếu không đúng người, anh/chị bấm "
+                '"Đổi người khám" ở bước xác nhận nhé.'
+            )
+            return {**updates, "patient_id": str(picked.id)}
+        if fitting:
+            return {**updates, "patient_id": None}
+        new = "new_self" if relation == Relationship.SELF else "new_other"
+        return {
+            **updates,
+            "patient_id": new,
+            **_NEW_PROFILE_CLEARED,
+            "new_sex": _sex_of(said),
+            "phone": _shared_phone(uow, chat),
+        }
+
+
+RELATIONS = frozenset(r.value for r in Relationship)
+_NEW_PROFILE_CLEARED = {"new_name": None, "new_dob": None, "new_sex": None}
+
+
+def _sex_of(relation: str | None) -> str | None:
+    """The sex a relation says ("mẹ" is a woman), so that the form does not ask it."""
+    implied = Relationship(relation).sex if relation in RELATIONS else None
+    return implied.value if implied else None
+
+
+def _fitting_profiles(uow: UnitOfWork, chat: Chat, relation: Relationship) -> list[PatientView]:
+    """The account's profiles that can be the relative said (core/booking/vocabulary.py's ``fits``)."""
+    return [p for p in patients.list_patients(uow, chat.account_id(uow)) if relation.fits(p.relation, p.sex)]
+
+
+def _named(profiles: list[PatientView], message: str) -> list[PatientView]:
+    """The profiles whose given name the message says of the child ("cho bé Na" → "Lê Thị Na")."""
+    name = record_subject(message).name
+    if not name:
+        return []
+    wanted = fold(name).split()
+    return [p for p in profiles if fold(p.full_name).split()[-len(wanted) :] == wanted]
+
+
+def _profile_title(profile: PatientView) -> str:
+    """ "Trần Thị Bình (mẹ)": the name and who the profile is to the account's holder."""
+    return f"{profile.full_name} ({relation_vi(profile.relation)})"
 
 
 def _shared_phone(uow: UnitOfWork, chat: Chat) -> str | None:
@@ -340,13 +418,24 @@ class AskPatient(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         chat = Chat.of(tracker)
+        said = tracker.get_slot("patient_relation")
         with database().uow() as uow:
-            profiles = patients.list_patients(uow, chat.account_id(uow))
-        buttons = [button(p.full_name, "inform", patient_id=str(p.id)) for p in profiles[: MAX_BUTTONS - 2]]
-        if not any(p.relation == Relationship.SELF for p in profiles):
-            buttons.append(button("Tôi đi khám (hồ sơ mới)", "inform", patient_id="new_self"))
-        buttons.append(button("Người thân (hồ sơ mới)", "inform", patient_id="new_other"))
-        dispatcher.utter_message(text="Dạ, ai là người đi khám ạ?", buttons=buttons[:MAX_BUTTONS])
+            if said in RELATIONS:  # several profiles fit who the patient named: only those, and a new one
+                profiles = _fitting_profiles(uow, chat, Relationship(said))
+            else:
+                profiles = patients.list_patients(uow, chat.account_id(uow))
+        buttons = [button(_profile_title(p), "inform", patient_id=str(p.id)) for p in profiles[: MAX_BUTTONS - 2]]
+        if said in RELATIONS and profiles:
+            buttons.append(
+                button(f"{relation_vi(said).capitalize()} khác (hồ sơ mới)", "inform", patient_id="new_other")
+            )
+            text = f"Dạ, anh/chị đặt lịch cho {relation_vi(said)} nào ạ?"
+        else:
+            if not any(p.relation == Relationship.SELF for p in profiles):
+                buttons.append(button("Tôi đi khám (hồ sơ mới)", "inform", patient_id="new_self"))
+            buttons.append(button("Người thân (hồ sơ mới)", "inform", patient_id="new_other"))
+            text = "Dạ, ai là người đi khám ạ?"
+        dispatcher.utter_message(text=text, buttons=buttons[:MAX_BUTTONS])
         return []
 
 
@@ -355,9 +444,9 @@ class AskNewName(Action):
         return "action_ask_new_name"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(
-            text="Dạ, anh/chị cho em xin họ và tên đầy đủ của người đi khám ạ (ví dụ: Nguyễn Văn An)."
-        )
+        said = tracker.get_slot("patient_relation")
+        who = f"{relation_vi(said)} anh/chị" if said in RELATIONS - {"self", "other"} else "người đi khám"
+        dispatcher.utter_message(text=f"Dạ, anh/chị cho em xin họ và tên đầy đủ của {who} ạ (ví dụ: Nguyễn Văn An).")
         return []
 
 
@@ -423,9 +512,14 @@ def ask_confirm_booking(dispatcher: CollectingDispatcher, tracker: Tracker) -> l
         slot = slots.get_slot(uow, int(values["appointment_slot"]))
         hospital = catalogue.get_hospital(uow, values["hospital"])
         if values["patient_id"] in NEW_PROFILES:
-            who = values["new_name"]
+            relation = _new_relation(values)
+            who = (
+                values["new_name"]
+                if relation == Relationship.SELF
+                else f"{values['new_name']} ({relation_vi(relation)})"
+            )
         else:
-            profiles = {str(p.id): p.full_name for p in patients.list_patients(uow, chat.account_id(uow))}
+            profiles = {str(p.id): _profile_title(p) for p in patients.list_patients(uow, chat.account_id(uow))}
             who = profiles.get(str(values["patient_id"]), "")
         kinds = {v.code: v.name for v in catalogue.list_visit_types(uow, values["hospital"])}
     lines = [
@@ -437,10 +531,9 @@ def ask_confirm_booking(dispatcher: CollectingDispatcher, tracker: Tracker) -> l
     ]
     if slot.doctor:
         lines.insert(3, f"Bác sĩ: {slot.doctor}")
-    dispatcher.utter_message(
-        text="\n".join(lines),
-        buttons=confirm_buttons("Xác nhận đặt lịch", "Không đặt nữa"),
-    )
+    buttons = confirm_buttons("Xác nhận đặt lịch", "Không đặt nữa")
+    buttons.insert(2, button("Đổi người khám", "inform", change="patient"))
+    dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
     return []
 
 
@@ -496,10 +589,19 @@ def _patient_for(uow: UnitOfWork, account_id: int, values: dict[str, Any]) -> in
         date_of_birth=dt.date.fromisoformat(values["new_dob"]),
         sex=values["new_sex"],
         phone=values["phone"],
-        relation=NEW_PROFILES[chosen],
+        relation=_new_relation(values),
         limits=chat_caps(),
     )
     return profile.id
+
+
+def _new_relation(values: dict[str, Any]) -> str:
+    """The relation of the new profile: as the patient said it ("cho mẹ": mother), else self or other."""
+    chosen = str(values["patient_id"])
+    said = values.get("patient_relation")
+    if chosen == "new_other" and said in RELATIONS - {"self"}:
+        return said
+    return NEW_PROFILES[chosen]
 
 
 def _form_started(tracker: Tracker) -> str:

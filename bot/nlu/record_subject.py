@@ -65,17 +65,20 @@ _SPELLED = {  # how a child word is spelled when written with diacritics
 }
 
 
-def _words(text: str) -> tuple[list[tuple[int, int]], list[str], list[str]]:
+def message_words(text: str) -> tuple[list[tuple[int, int]], list[str], list[str]]:
+    """The words of ``text``: their (start, end) in the NFC text, each without diacritics, each as written."""
     nfc = unicodedata.normalize("NFC", text)
     folded = fold(nfc)
     spans = [match.span() for match in re.finditer(r"[a-z0-9]+", folded)]
     return spans, [folded[s:e] for s, e in spans], [nfc[s:e] for s, e in spans]
 
 
-def _spelled(folded: str, written: str) -> bool:
+def spelled_as(folded: str, written: str, forms: dict[str, set[str]] | None = None) -> bool:
+    """Whether a word folding to ``folded`` is written as the word meant: any spelling without diacritics, or
+    one of ``forms[folded]`` (the child words by default) with them ("còn" is not "con")."""
     if written.isascii():
         return True
-    return any(spelling(written) == spelling(form) for form in _SPELLED.get(folded, {written}))
+    return any(spelling(written) == spelling(form) for form in (forms or _SPELLED).get(folded, {written}))
 
 
 def _name_after(index: int, words: list[str], written: list[str], lower: bool = True) -> str | None:
@@ -98,27 +101,41 @@ def _name_after(index: int, words: list[str], written: list[str], lower: bool = 
     return written[index][:1].upper() + written[index][1:]
 
 
-def record_subject(text: str) -> Subject:
-    """Whether the message is about the writer's child, and the child's name when given."""
-    _, words, written = _words(text)
+@dataclass(frozen=True)
+class ChildWords:
+    first: int  # index of the first word of the phrase naming the child
+    last: int  # index past its last word
+    name: str | None
+
+
+def child_words(words: list[str], written: list[str]) -> ChildWords | None:
+    """The first phrase of the words (folded, as written) that names a child of the writer, if any."""
     for index in range(len(words)):
         for size in (2, 1):
             phrase = tuple(words[index : index + size])
             if (
                 len(phrase) == size
                 and phrase in _ALONE
-                and all(_spelled(w, s) for w, s in zip(phrase, written[index : index + size], strict=True))
+                and all(spelled_as(w, s) for w, s in zip(phrase, written[index : index + size], strict=True))
             ):
                 name = _name_after(index + size, words, written)
                 following = words[index + size] if index + size < len(words) else None
                 if phrase not in _NEEDS_NAME or name is not None or following == "nha":
-                    return Subject(True, name)
+                    return ChildWords(index, index + size + (len(name.split()) if name else 0), name)
         word = words[index]
-        if word in _KIN_AFTER and _spelled(word, written[index]):
+        if word in _KIN_AFTER and spelled_as(word, written[index]):
             following = words[index + 1] if index + 1 < len(words) else None
             preceding = words[index - 1] if index else None
             if following in _KIN_BEFORE:
-                return Subject(True, None)
+                return ChildWords(index, index + 2, None)
             if preceding in _KIN_AFTER[word]:
-                return Subject(True, _name_after(index + 1, words, written, lower=False))
-    return Subject(False, None)
+                name = _name_after(index + 1, words, written, lower=False)
+                return ChildWords(index, index + 1 + (len(name.split()) if name else 0), name)
+    return None
+
+
+def record_subject(text: str) -> Subject:
+    """Whether the message is about the writer's child, and the child's name when given."""
+    _, words, written = message_words(text)
+    found = child_words(words, written)
+    return Subject(True, found.name) if found else Subject(False, None)

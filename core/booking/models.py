@@ -199,7 +199,7 @@ class Patient(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    relation: Mapped[str] = mapped_column(String(10), default=Relationship.SELF.value)
+    relation: Mapped[str] = mapped_column(String(20), default=Relationship.SELF.value)
     full_name: Mapped[str] = mapped_column(String(120))
     date_of_birth: Mapped[dt.date] = mapped_column()
     sex: Mapped[str] = mapped_column(String(10))

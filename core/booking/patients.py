@@ -73,7 +73,7 @@ def register_patient(
         raise InvalidInput("sex must be male or female", "Dạ, anh/chị chọn giới tính nam hoặc nữ ạ.", field="sex")
     if relation not in {r.value for r in Relationship}:
         raise InvalidInput(
-            "relation must be one of self, child, parent, spouse, other",
+            f"relation must be one of {', '.join(r.value for r in Relationship)}",
             "Dạ, anh/chị cho em biết người đi khám là ai: bản thân, con, bố/mẹ, vợ/chồng hay người thân khác ạ.",
             field="relation",
         )

@@ -16,6 +16,7 @@ from core.booking.views import (
     SlotView,
     VisitTypeView,
 )
+from core.booking.vocabulary import Relationship
 from core.inputs import IsoDate, Strict
 from core.reminders.views import ReExamView
 
@@ -38,7 +39,7 @@ class PatientIn(Strict):
     date_of_birth: IsoDate
     sex: Literal["male", "female"]
     phone: str = Field(min_length=9, max_length=20, description="Vietnamese mobile, e.g. 0912345678 or 84912345678")
-    relation: Literal["self", "child", "parent", "spouse", "other"] = "self"
+    relation: Relationship = Field(Relationship.SELF, description="Who the profile is to the account, as said")
     cccd: str | None = Field(None, max_length=20)
     insurance_number: str | None = Field(None, max_length=20)
     address: str = Field("", max_length=300)
