@@ -10,12 +10,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-<<<<<<< HEAD
-from bot.nlu.vi_datetime import BirthDate, parse_birth_date
-=======
 from bot.nlu.departments import fold
 from bot.nlu.record_subject import record_subject
->>>>>>> nlu-profile
+from bot.nlu.vi_datetime import BirthDate, parse_birth_date
 from bot.zalo_webhook import conversations
 from core.booking import appointments, catalogue, patients, slots
 from core.booking.views import AppointmentView, PatientView, SlotOffer
