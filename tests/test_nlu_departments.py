@@ -14,6 +14,11 @@ from tests.rasa_env import ROOT, run_in_rasa
 
 
 def _names() -> DepartmentNames:
+    return DepartmentNames(department_synonyms())
+
+
+def department_synonyms() -> dict[str, str]:
+    """The department synonyms of the training data: name as written -> slug."""
     synonyms = {}
     for item in yaml.safe_load((ROOT / "data/training/nlu.yml").read_text(encoding="utf-8"))["nlu"]:
         slug = item.get("synonym")
@@ -21,7 +26,7 @@ def _names() -> DepartmentNames:
             for line in item["examples"].splitlines():
                 if line.strip().lstrip("-").strip():
                     synonyms[line.strip().lstrip("-").strip()] = slug
-    return DepartmentNames(synonyms)
+    return synonyms
 
 
 NAMES = _names()

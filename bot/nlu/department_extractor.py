@@ -4,12 +4,14 @@ It runs after the learned extractors and the synonym mapper: a value they left u
 mapped or dropped, and when they found no department the message is searched for one the patient named
 (bot/nlu/departments.py). A department inside a record section, news topic or hospital ("[sổ tiêm
 chủng](record_section)", "[bệnh tiểu đường](news_topic)", "Bệnh viện Mắt") is part of it, not a department.
-The names are the department synonyms of the training data, kept in the model.
+The names are the department synonyms of the training data and the names of the service catalogue
+(data/catalogue/services.yml: "nhổ răng" is rang_ham_mat), learnt at training time and kept in the model.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -21,7 +23,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.departments import DepartmentNames
+from bot.nlu.departments import SERVICES_FILE, DepartmentNames, service_names
 
 ENTITY = "department"
 # Entities whose text may hold a department word that is part of them ("sổ tiêm chủng", "bệnh tiểu đường",
@@ -32,14 +34,17 @@ NAMES_FILE = "department_names.json"
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
 class DepartmentExtractor(GraphComponent, EntityExtractorMixin):
-    def __init__(self, model_storage: ModelStorage, resource: Resource, names: dict[str, str]) -> None:
+    def __init__(
+        self, model_storage: ModelStorage, resource: Resource, names: dict[str, str], services: Path = SERVICES_FILE
+    ) -> None:
         self._model_storage = model_storage
+        self._services = services
         self._resource = resource
         self.names = DepartmentNames(names)
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {}
+        return {"services": None}  # a service catalogue file; None: data/catalogue/services.yml
 
     @classmethod
     def create(
@@ -49,7 +54,7 @@ class DepartmentExtractor(GraphComponent, EntityExtractorMixin):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> DepartmentExtractor:
-        return cls(model_storage, resource, {})
+        return cls(model_storage, resource, {}, Path(config["services"]) if config.get("services") else SERVICES_FILE)
 
     def train(self, training_data: TrainingData) -> Resource:
         """Keep the synonyms whose value is a department (a value some example annotates as one)."""
@@ -60,7 +65,9 @@ class DepartmentExtractor(GraphComponent, EntityExtractorMixin):
             for entity in example.get(ENTITIES, [])
             if entity.get("entity") == ENTITY
         }
-        names = {text: slug for text, slug in synonyms.items() if slug in slugs}
+        # The service catalogue first, so a department synonym of the training data wins over it.
+        names = {name: slug for name, slug in service_names(self._services).items() if slug in slugs}
+        names.update({text: slug for text, slug in synonyms.items() if slug in slugs})
         names.update({slug: slug for slug in slugs if isinstance(slug, str)})
         self.names = DepartmentNames(names)
         with self._model_storage.write_to(self._resource) as folder:

@@ -25,10 +25,18 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+import yaml
 
 from bot.nlu.folding import strip_diacritics
 
-LEADS = ("chuyen khoa", "phong kham", "kham", "khoa")  # not "lịch": "lich da dat" is "lịch đã đặt"
+SERVICES_FILE = Path(__file__).resolve().parents[2] / "data" / "catalogue" / "services.yml"
+
+LEADS = ("chuyen khoa", "phong kham", "kham", "khoa", "lich hen", "lich", "bac si", "bs")
+# After these leads a bare "da" typed without diacritics is "đã": "lich da dat" is "lịch đã đặt", "bac si da
+# noi" is "bác sĩ đã nói"; the skin takes its longer name there ("lich da lieu").
+DA_NOT_AFTER = {"lich hen", "lich", "bac si", "bs"}
 # Names of more than one word that are also common words without diacritics: "dong y" is "đông y"
 # (traditional medicine) and "đồng ý" (agree). They need a lead word too, even as a whole answer typed
 # without diacritics: "dong y" alone is the patient agreeing far more often than choosing a department.
@@ -117,6 +125,17 @@ class Message:
         return True
 
 
+def service_names(path: Path = SERVICES_FILE) -> dict[str, str]:
+    """The names of a service catalogue file (data/catalogue/services.yml: department slug → names of what
+    patients ask to have done) → the department's slug."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {
+        " ".join(unicodedata.normalize("NFC", str(name)).lower().split()): str(slug)
+        for slug, names in (data.get("services") or {}).items()
+        for name in names or ()
+    }
+
+
 class DepartmentNames:
     def __init__(self, names: Mapping[str, str]) -> None:
         """``names``: any spelling (with or without diacritics) → slug."""
@@ -137,9 +156,15 @@ class DepartmentNames:
             re.escape(name).replace(r"\ ", r"\s+") for name in sorted(self.names, key=len, reverse=True)
         )
         leads = "|".join(re.escape(lead).replace(r"\ ", r"\s+") for lead in LEADS)
+        # After a lead, a name that starts with another lead is that lead's ("lịch khám nhi": "khám" + "nhi").
+        unled = "|".join(
+            re.escape(name).replace(r"\ ", r"\s+")
+            for name in sorted(self.names, key=len, reverse=True)
+            if not has_lead(name)
+        )
         self._anywhere = re.compile(rf"(?<![a-z0-9])(?P<name>{alternatives})(?![a-z0-9])")
         self._after_lead = re.compile(
-            rf"(?<![a-z0-9])(?:{leads})\s+(?:(?P<cho>cho)\s+)?(?P<name>{alternatives})(?![a-z0-9])"
+            rf"(?<![a-z0-9])(?P<lead>{leads})\s+(?:(?P<cho>cho)\s+)?(?P<name>{unled})(?![a-z0-9])"
         )
 
     def canonical(self, value: object) -> str | None:
@@ -174,6 +199,8 @@ class DepartmentNames:
                 name = " ".join(match.group("name").split())
                 if leads and match.group("cho") and name not in PEOPLE:
                     continue  # "khám cho" introduces who is seen, not a department ("khám cho đã")
+                if leads and name == "da" and message.ascii and " ".join(match.group("lead").split()) in DA_NOT_AFTER:
+                    continue
                 start, end = match.span("name")
                 after_lead = leads or has_lead(name)
                 if (after_lead or not needs_lead(name)) and self._stands(message, start, end, name, after_lead):

@@ -1,0 +1,88 @@
+"""Services named instead of departments (data/catalogue/services.yml through bot/nlu/departments.py), and
+departments right after "lịch" and "bác sĩ": what a patient writes finds the department that does it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.nlu.departments import DepartmentNames, service_names
+from bot.nlu.folding import strip_diacritics
+from tests.test_nlu_departments import department_synonyms
+
+SYNONYMS = department_synonyms()  # the department synonyms of the training data (name -> slug)
+SERVICES = service_names()
+NAMES = DepartmentNames({**SERVICES, **SYNONYMS})  # as the extractor learns them: synonyms win
+
+
+def found(text: str) -> str | None:
+    hit = NAMES.find(text)
+    return hit[2] if hit else None
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        ("em muốn nhổ răng khôn", "rang_ham_mat"),
+        ("bên mình có niềng răng không ạ", "rang_ham_mat"),
+        ("cạo vôi răng giá nhiêu", "rang_ham_mat"),
+        ("đặt lịch siêu âm thai tuần sau", "san_phu_khoa"),
+        ("cho mình nội soi dạ dày sáng thứ 7", "tieu_hoa"),
+        ("mẹ em cần đo mắt cắt kính", "mat"),
+        ("bé nhà mình chích ngừa mũi 6 trong 1", "tiem_chung"),
+        ("muốn châm cứu chữa đau lưng", "y_hoc_co_truyen"),
+        ("tập vật lý trị liệu sau mổ", "phuc_hoi_chuc_nang"),
+        ("có đo điện tim không", "tim_mach"),
+        ("tìm nha sĩ giỏi", "rang_ham_mat"),
+    ],
+)
+def test_a_service_finds_its_department_with_and_without_diacritics(text: str, slug: str) -> None:
+    assert found(text) == slug
+    assert found(strip_diacritics(text)) == slug
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        ("hủy lịch mắt giúp em", "mat"),
+        ("đổi lịch nhi của bé sang thứ 7", "nhi"),
+        ("lịch hẹn tai mũi họng của em", "tai_mui_hong"),
+        ("bác sĩ da liễu nào giỏi", "da_lieu"),
+        ("bs nhi có làm chủ nhật không", "nhi"),
+        ("cho em đặt lịch khám nhi sáng thứ 2", "nhi"),
+    ],
+)
+def test_a_department_right_after_lich_or_bac_si(text: str, slug: str) -> None:
+    assert found(text) == slug
+    assert found(strip_diacritics(text)) == slug
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lich da dat roi ma",  # lịch đã đặt
+        "bac si da noi la tuan sau tai kham",  # bác sĩ đã nói
+        "xem kết quả siêu âm thai của em",  # a record, not a visit
+        "sổ tiêm phòng của bé",
+    ],
+)
+def test_look_alikes_and_records_are_not_departments(text: str) -> None:
+    assert found(text) is None
+
+
+def test_the_catalogue_names_only_departments_of_the_schema_and_no_bare_words() -> None:
+    assert set(SERVICES.values()) <= set(SYNONYMS.values())
+    assert all(" " in name for name in SERVICES), [name for name in SERVICES if " " not in name]
+
+
+def test_a_department_synonym_wins_over_the_catalogue() -> None:
+    names = DepartmentNames({**{"nội soi tiêu hóa": "tim_mach"}, **{"nội soi tiêu hóa": "tieu_hoa"}})
+    assert names.find("đặt lịch nội soi tiêu hóa")[2] == "tieu_hoa"
+
+
+@given(st.sampled_from(sorted(SERVICES)))
+def test_every_service_is_found_as_written_and_stripped(name: str) -> None:
+    for text in (f"cho em hỏi {name} ạ", strip_diacritics(f"cho em hỏi {name} ạ")):
+        hit = NAMES.find(text)
+        assert hit is not None, text
