@@ -10,6 +10,7 @@ The names are the department synonyms of the training data and the names of the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,12 @@ class DepartmentExtractor(GraphComponent, EntityExtractorMixin):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {"services": None}  # a service catalogue file; None: data/catalogue/services.yml
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        """The catalogue file's hash: Rasa's training cache must notice when the catalogue changes."""
+        path = Path(config["services"]) if config.get("services") else SERVICES_FILE
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
 
     @classmethod
     def create(
