@@ -3,12 +3,15 @@ departments right after "lịch" and "bác sĩ": what a patient writes finds the
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.nlu.departments import DepartmentNames, service_names
 from bot.nlu.folding import strip_diacritics
+from tests.rasa_env import run_in_rasa
 from tests.test_nlu_departments import department_synonyms
 
 SYNONYMS = department_synonyms()  # the department synonyms of the training data (name -> slug)
@@ -86,3 +89,30 @@ def test_every_service_is_found_as_written_and_stripped(name: str) -> None:
     for text in (f"cho em hỏi {name} ạ", strip_diacritics(f"cho em hỏi {name} ạ")):
         hit = NAMES.find(text)
         assert hit is not None, text
+
+
+def test_the_rasa_component_learns_the_catalogue_and_its_fingerprint_follows_the_file(tmp_path) -> None:
+    catalogue = tmp_path / "services.yml"
+    catalogue.write_text("version: 1\nservices:\n  rang_ham_mat:\n    - bọc sứ thẩm mỹ\n", encoding="utf-8")
+    code = f"""
+import json, pathlib, tempfile
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.loading import load_data
+from rasa.shared.nlu.training_data.message import Message
+from bot.nlu.department_extractor import DepartmentExtractor
+config = {{"services": {str(catalogue)!r}}}
+storage = LocalModelStorage(pathlib.Path(tempfile.mkdtemp()))
+resource = Resource("departments")
+component = DepartmentExtractor.create(config, storage, resource, None)
+component.train(load_data("data/training/nlu.yml"))
+loaded = DepartmentExtractor.load(config, storage, resource, None)
+texts = ("em muốn bọc sứ thẩm mỹ", "boc su tham my gia bao nhieu")
+messages = [Message(data={{"text": t, "entities": []}}) for t in texts]
+loaded.process(messages)
+before = DepartmentExtractor.fingerprint_addon(config)
+pathlib.Path(config["services"]).write_text("version: 1\\nservices: {{}}\\n", encoding="utf-8")
+print(json.dumps({{"found": [[e["value"] for e in m.get("entities")] for m in messages],
+                  "changed": before != DepartmentExtractor.fingerprint_addon(config)}}))
+"""
+    assert json.loads(run_in_rasa(code)) == {"found": [["rang_ham_mat"], ["rang_ham_mat"]], "changed": True}
