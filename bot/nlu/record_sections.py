@@ -40,14 +40,15 @@ _NAMES: dict[str | None, tuple[str, ...]] = {
         "nước tiểu", "xét nghiệm nước tiểu", "đường huyết", "đường máu", "men gan", "chức năng gan",
         "chức năng thận", "công thức máu", "sinh hóa", "sinh hoá", "hba1c", "cholesterol", "test nhanh",
         "lab test", "pcr", "ure", "creatinin", "acid uric", "axit uric", "glucose", "thử nước tiểu",
-        "chỉ số", "kết quả test", "cấy máu", "nhóm máu",
+        "chỉ số", "kết quả test", "cấy máu", "nhóm máu", "bạch cầu", "hồng cầu", "tiểu cầu", "huyết đồ",
+        "double test", "triple test", "nipt", "tổng phân tích máu", "tổng phân tích nước tiểu", "kq xn",
     ),
     "chan_doan_hinh_anh": (
         "chẩn đoán hình ảnh", "siêu âm", "siêu âm tim", "siêu âm thai", "siêu âm bụng", "x quang", "xquang",
         "chụp x quang", "chụp", "chụp phim", "phim chụp", "phim", "ct", "chụp ct", "ct scan", "cắt lớp",
         "chụp cắt lớp", "cắt lớp vi tính", "mri", "cộng hưởng từ", "chụp cộng hưởng từ", "nội soi",
         "điện tim", "điện tâm đồ", "ecg", "điện não", "điện não đồ", "nhũ ảnh", "chụp nhũ ảnh", "đo loãng xương",
-        "kết quả chụp", "siêu âm doppler", "mammo",
+        "kết quả chụp", "siêu âm doppler", "mammo", "chụp phổi", "phim phổi", "kết quả siêu âm",
     ),
     "tiem_chung": (
         "tiêm chủng", "tiêm", "tiêm ngừa", "tiêm phòng", "chích ngừa", "chích", "mũi tiêm", "mũi vắc xin",
