@@ -124,16 +124,29 @@ def opened(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Iterator
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
-    """A migrated, empty database (tables emptied after each test)."""
+    """A migrated, empty database (tables emptied and id sequences restarted after each test)."""
     with opened(database_url, pool_size=10, max_overflow=20) as database:
         yield database
-        tables = [t.name for t in reversed(metadata.sorted_tables)]
-        with database.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(text(f"DELETE FROM {table}"))
+        emptied(database)
+
+
+# Every sequence of the schema back to its start, as TRUNCATE ... RESTART IDENTITY does (SQLite's rowids
+# restart by themselves once a table is empty).
+_RESTART_SEQUENCES = text(
+    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false)"
+    " FROM pg_sequences WHERE schemaname = current_schema()"
+)
+
+
+def emptied(database: Database) -> None:
+    """Delete every row, children before parents. Not TRUNCATE on PostgreSQL: it rewrites each of the ~50
+    tables' files, about 1.3 s per test here, where deleting a test's few rows takes about 0.05 s."""
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with database.engine.begin() as conn:
+        for table in tables:
+            conn.execute(text(f"DELETE FROM {table}"))
+        if conn.dialect.name == "postgresql":
+            conn.execute(_RESTART_SEQUENCES)
 
 
 @pytest.fixture
