@@ -11,14 +11,17 @@ import re
 import time
 
 import pytest
+from argon2 import PasswordHasher
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from core.config import Settings
+from core.staff import accounts
 from core.staff.accounts import authenticate, set_active
 from core.staff.models import StaffAccount, StaffAction
 from henkham.cli import cli
 from henkham.web import create_app
+from tests.conftest import PRODUCTION_HASHING
 from tests.console_support import PASSWORD, make_staff
 from tests.identity_helpers import with_fake_graph
 
@@ -198,13 +201,27 @@ def test_errors_under_the_console_are_pages_not_json(db, world):
     assert unknown.status_code == 404 and "text/html" in unknown.content_type
 
 
-def test_passwords_are_stored_as_argon2id_hashes(db, world):
+def test_passwords_are_stored_as_argon2id_hashes(db, world, production_passwords):
     username, password = make_staff(db, "records")
     with db.uow() as uow:
         stored = uow.session.scalar(select(StaffAccount.password_hash).where(StaffAccount.username == username))
         assert stored.startswith("$argon2id$") and password not in stored
+        assert not PasswordHasher().check_needs_rehash(stored)  # argon2-cffi's default cost, not the tests' one
         assert authenticate(uow, username, password) is not None
         assert authenticate(uow, username.upper(), password) is not None  # usernames are not case-sensitive
+
+
+def test_a_login_rehashes_a_password_stored_at_another_cost(db, world, monkeypatch):
+    username, password = make_staff(db, "records")  # hashed at the tests' cost (tests/conftest.py)
+    hasher, dummy = PRODUCTION_HASHING
+    monkeypatch.setattr(accounts, "_HASHER", hasher)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", dummy)
+    with db.uow() as uow:
+        assert authenticate(uow, username, password) is not None
+    with db.uow() as uow:
+        stored = uow.session.scalar(select(StaffAccount.password_hash).where(StaffAccount.username == username))
+        assert not hasher.check_needs_rehash(stored)  # now at the current (default) cost
+        assert authenticate(uow, username, password) is not None
 
 
 def test_the_first_admin_is_made_by_the_cli_and_bad_input_is_one_line(db, world, monkeypatch):
