@@ -4,6 +4,8 @@ by every entry point (the chat, the channel's notices, the FAQ answers, the rece
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
+from functools import lru_cache
 
 from core.timeutil import to_local
 
@@ -51,3 +53,10 @@ def relation_vi(relation: str) -> str:
 def vnd(amount: int) -> str:
     """150000 → "150.000 đ" (Vietnamese digit grouping)."""
     return f"{amount:,}".replace(",", ".") + " đ"
+
+
+@lru_cache(maxsize=8192)
+def fold(text: str) -> str:
+    """Lower case without diacritics ("Xét nghiệm HIV" -> "xet nghiem hiv"), for word matching."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()

@@ -15,6 +15,7 @@ from henkham.campaign_cli import campaign
 from henkham.cli_errors import OneLineErrors
 from henkham.cli_world import world
 from henkham.emr_cli import emr
+from henkham.services_cli import services
 from henkham.staff_cli import staff
 
 
@@ -394,6 +395,7 @@ def urls(port: int) -> None:
 
 cli.add_command(campaign)
 cli.add_command(emr)
+cli.add_command(services)
 cli.add_command(staff)
 
 

@@ -19,10 +19,14 @@ from bot.zalo_webhook.models import InboundEvent, OutboundMessage, WorkStatus
 from bot.zalo_webhook.runtime import Channel
 from bot.zalo_webhook.simulator import SimulatedOA
 from core.config import ZaloOASettings
+from core.timeutil import local_today
 from core.uow import Database
 from henkham import bootstrap
+from henkham.migrate import upgrade
 from henkham.web import create_app
 from tests.browser_support import running_workers
+from tests.conftest import _postgres_unavailable, throwaway_postgres
+from tests.factories import build_world
 from tests.harness import free_port, serving_app, wait_until
 from tests.zalo_helpers import OA_ID, SIMULATED_OA, zalo_settings
 from tests.zalo_sim import ROOT, Simulator, running_process, simulator_process
@@ -105,6 +109,22 @@ def text_of(replies: list[dict[str, Any]]) -> str:
         for element in ((message.get("attachment") or {}).get("payload") or {}).get("elements") or []:
             parts.append(element.get("subtitle") or "")
     return "\n".join(parts)
+
+
+@contextmanager
+def hospital_dialogue(folder: Path) -> Iterator[DialogueStack]:
+    """The stack over hospital "test" (tests/factories.build_world: nhi and mat, 16 days of slots) on a
+    throwaway PostgreSQL server, or a SQLite file where none runs."""
+    with ExitStack() as cleanup:
+        if _postgres_unavailable() is None:
+            url = cleanup.enter_context(throwaway_postgres())
+        else:
+            url = f"sqlite:///{folder / 'henkham.db'}"
+            upgrade(url)
+        db = Database(url)
+        cleanup.callback(db.dispose)
+        build_world(db, start=local_today(), days=16, booking_horizon_days=30, min_lead_minutes=60)
+        yield cleanup.enter_context(running_dialogue(url, folder))
 
 
 @contextmanager

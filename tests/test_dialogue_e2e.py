@@ -12,7 +12,6 @@ import datetime as dt
 import itertools
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import pytest
 from sqlalchemy import func, select, update
@@ -22,13 +21,10 @@ from bot.zalo_webhook.models import Conversation
 from bot.zalo_webhook.notices import ZaloNotifier
 from bot.zalo_webhook.rasa_bridge import RasaBot
 from core.booking.models import Appointment
+from core.booking.services import load_catalogue
 from core.reminders.planning import kinds_of, plan_appointment_reminders
 from core.timeutil import local_today, utcnow
-from core.uow import Database
-from henkham.migrate import upgrade
-from tests.conftest import _postgres_unavailable, throwaway_postgres
-from tests.dialogue_stack import REPLY_TIMEOUT, DialogueStack, buttons_of, running_dialogue, text_of
-from tests.factories import build_world
+from tests.dialogue_stack import REPLY_TIMEOUT, DialogueStack, buttons_of, hospital_dialogue, text_of
 from tests.zalo_helpers import OA_ID
 
 pytestmark = pytest.mark.needs_rasa  # skipped without .venv-rasa, failed when HENKHAM_REQUIRE_RASA=1
@@ -38,17 +34,8 @@ CODE = re.compile(r"Mã lịch hẹn: ([A-Z0-9]{6})")
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DialogueStack]:
-    folder = tmp_path_factory.mktemp("dialogue")
-    with ExitStack() as cleanup:
-        if _postgres_unavailable() is None:
-            url = cleanup.enter_context(throwaway_postgres())
-        else:
-            url = f"sqlite:///{folder / 'henkham.db'}"
-            upgrade(url)
-        db = Database(url)
-        cleanup.callback(db.dispose)
-        build_world(db, start=local_today(), days=16, booking_horizon_days=30, min_lead_minutes=60)
-        yield cleanup.enter_context(running_dialogue(url, folder))
+    with hospital_dialogue(tmp_path_factory.mktemp("dialogue")) as running:
+        yield running
 
 
 def new_user() -> str:
@@ -101,6 +88,16 @@ def test_a_booking_by_chat_ends_in_a_confirmed_appointment_with_a_real_code(stac
     assert booked.status == "booked"
     assert booked.day == next_monday(local_today())
     assert booked.part_of_day == "morning"
+
+
+def test_a_service_the_hospital_names_books_into_the_department_that_does_it(stack: DialogueStack) -> None:
+    # the NLU has never seen "đo khúc xạ tự động"; this hospital's catalogue says the eye clinic does it
+    with stack.db.uow() as uow:
+        load_catalogue(uow, "test", [("Đo khúc xạ tự động", "mat"), ("Khám sàng lọc sơ sinh", "nhi")])
+    offer = stack.say(new_user(), "cho em đặt lịch đo khúc xạ tự động sáng thứ 2 tuần sau")[-1]
+    assert "khoa Mắt" in offer["text"] and buttons_of(offer), text_of([offer])
+    offer = stack.say(new_user(), "dat lich kham sang loc so sinh cho be")[-1]
+    assert "khoa Nhi" in offer["text"], text_of([offer])
 
 
 def test_nothing_is_booked_without_the_patients_yes(stack: DialogueStack) -> None:

@@ -8,19 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import pytest
 from sqlalchemy import select
 
 from core.booking import patients
 from core.booking.models import Appointment, Patient
-from core.timeutil import local_today
-from core.uow import Database
-from henkham.migrate import upgrade
-from tests.conftest import _postgres_unavailable, throwaway_postgres
-from tests.dialogue_stack import DialogueStack, buttons_of, running_dialogue, text_of
-from tests.factories import build_world
+from tests.dialogue_stack import DialogueStack, buttons_of, hospital_dialogue, text_of
 from tests.test_dialogue_e2e import CODE
 from tests.zalo_helpers import OA_ID
 
@@ -30,17 +24,8 @@ _users = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DialogueStack]:
-    folder = tmp_path_factory.mktemp("profiles")
-    with ExitStack() as cleanup:
-        if _postgres_unavailable() is None:
-            url = cleanup.enter_context(throwaway_postgres())
-        else:
-            url = f"sqlite:///{folder / 'henkham.db'}"
-            upgrade(url)
-        db = Database(url)
-        cleanup.callback(db.dispose)
-        build_world(db, start=local_today(), days=16, booking_horizon_days=30, min_lead_minutes=60)
-        yield cleanup.enter_context(running_dialogue(url, folder))
+    with hospital_dialogue(tmp_path_factory.mktemp("profiles")) as running:
+        yield running
 
 
 def new_user() -> str:

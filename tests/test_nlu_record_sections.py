@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.nlu.folding import strip_diacritics
-from bot.nlu.record_sections import SECTIONS, find_section, find_section_match, section_entities
+from bot.nlu.record_sections import SECTIONS, find_section, find_section_match, section_entities, valid_sections
 from tests.rasa_env import run_in_rasa
 
 ASKED = [
@@ -99,6 +99,15 @@ def test_a_learned_value_that_is_no_slug_is_mapped_or_dropped() -> None:
     assert [e["value"] for e in section_entities(text, [_section("toa thuốc", 4, 13)])] == ["don_thuoc"]
 
 
+def test_on_other_intents_a_learned_section_that_names_none_is_dropped_and_none_is_added() -> None:
+    # the learned model cut "nghiem" out of "xet nghiem": on a message it read as another intent the
+    # dialogue must not get a section "nghiem"; a well-named one is mapped, and the lexicon adds nothing
+    department = {"entity": "department", "start": 0, "end": 13, "value": "san_phu_khoa"}
+    assert valid_sections("kq xet nghiem co bat thuong khong", [_section("nghiem", 7, 13)]) == []
+    assert [e["value"] for e in valid_sections("kq xet nghiem", [_section("xet nghiem", 3, 13)])] == ["xet_nghiem"]
+    assert valid_sections("siêu âm thai bao nhiêu tiền", [department]) == [department]
+
+
 def test_other_entities_stay_and_a_missing_section_is_added() -> None:
     department = {"entity": "department", "start": 26, "end": 34, "value": "noi_tiet"}
     text = "xem lai ket qua xet nghiem noi tiet"
@@ -123,12 +132,15 @@ b = ask("cho em xem toa thuoc cua be Na", "ask_record_summary", [
 c = ask("đặt lịch tiêm chủng cho bé", "book_appointment", [
     {"entity": "department", "start": 9, "end": 19, "value": "tiem_chung", "extractor": "CRFEntityExtractor"}])
 d = ask("xem hồ sơ của tôi", "ask_record_summary")
-component.process([a, b, c, d])
-print(json.dumps([[(e["entity"], e["value"], e.get("extractor")) for e in m.get("entities")] for m in (a, b, c, d)]))
+e = ask("kq xet nghiem co bat thuong khong", "check_appointment", [
+    {"entity": "record_section", "start": 7, "end": 13, "value": "nghiem", "extractor": "CRFEntityExtractor"}])
+component.process([a, b, c, d, e])
+print(json.dumps([[(e["entity"], e["value"], e.get("extractor")) for e in m.get("entities")] for m in (a, b, c, d, e)]))
 """
     assert json.loads(run_in_rasa(code)) == [
         [["record_section", "chan_doan_hinh_anh", "RecordSectionExtractor"]],
         [["record_section", "don_thuoc", "RecordSectionExtractor"]],  # the learned "tai_kham" was wrong
         [["department", "tiem_chung", "CRFEntityExtractor"]],  # a booking: left alone
         [],
+        [],  # another intent: the learned "nghiem" names no section
     ]

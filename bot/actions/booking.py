@@ -14,7 +14,7 @@ from bot.nlu.departments import fold
 from bot.nlu.record_subject import record_subject
 from bot.nlu.vi_datetime import BirthDate, parse_birth_date
 from bot.zalo_webhook import conversations
-from core.booking import appointments, catalogue, patients, slots
+from core.booking import appointments, catalogue, patients, services, slots
 from core.booking.views import AppointmentView, PatientView, SlotOffer
 from core.booking.vocabulary import Relationship
 from core.errors import NotFound
@@ -24,7 +24,7 @@ from core.uow import UnitOfWork
 from core.wording import day_vi, part_of_day_vi, relation_vi, vnd, when_vi
 
 from . import parsing
-from .context import CHANNEL, Chat, chat_caps, database, entity, intent, text
+from .context import CHANNEL, Chat, chat_caps, database, entity, entity_span, intent, text
 from .forms import ChatForm, Submit
 from .replies import (
     MAIN_MENU,
@@ -219,6 +219,8 @@ class ValidateBookingForm(ChatForm):
         dispatcher: CollectingDispatcher,
     ) -> dict[str, Any]:
         named = entity(tracker, "department")  # a slug: the NLU's DepartmentExtractor maps every name
+        if hospital:
+            named = _hospitals_service(uow, hospital, tracker) or named
         if not named or named == values.get("department"):
             return {}
         if hospital:
@@ -362,6 +364,20 @@ class AskAppointmentSlot(Action):
         buttons.append(button("Ngày khác", "inform", change="date"))
         dispatcher.utter_message(text=f"{lead}\nAnh/chị chọn giờ khám giúp em ạ.", buttons=buttons)
         return []
+
+
+def _hospitals_service(uow: UnitOfWork, hospital: str, tracker: Tracker) -> str | None:
+    """The department this hospital does the service in that the message names (its service catalogue and
+    the services of its imported visits, core.booking.services), when the NLU found no department or found
+    one in the same words: "siêu âm thai" is booked where this hospital does it. A department the patient
+    named in other words ("siêu âm thai ở khoa sản") stays theirs."""
+    found = services.department_for_service(uow, hospital, text(tracker))
+    if found is None:
+        return None
+    span = entity_span(tracker, "department")
+    if span is None or (span[0] < found.end and found.start < span[1]):
+        return found.department
+    return None
 
 
 def _department_name(uow: UnitOfWork, values: dict[str, Any]) -> str:

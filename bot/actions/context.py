@@ -101,6 +101,15 @@ def entity(tracker: Tracker, name: str) -> Any:
     return None
 
 
+def entity_span(tracker: Tracker, name: str) -> tuple[int, int] | None:
+    """The character span of the latest message's first entity ``name`` (None when absent or it has none)."""
+    for item in tracker.latest_message.get("entities") or []:
+        if item.get("entity") == name and item.get("value") not in (None, ""):
+            start, end = item.get("start"), item.get("end")
+            return (start, end) if isinstance(start, int) and isinstance(end, int) else None
+    return None
+
+
 def entity_text(tracker: Tracker, name: str) -> str | None:
     """What the patient wrote for the latest message's entity ``name``: its span of the message. A synonym
     may have rewritten the entity's value (a news topic "tiểu đường" becomes the department ``noi_tiet``);

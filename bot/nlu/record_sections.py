@@ -163,13 +163,9 @@ def find_section(text: str) -> str | None:
 ENTITY = "record_section"
 
 
-def section_entities(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The entities of an ``ask_record_summary`` message with its ``record_section`` settled.
-
-    A learned ``record_section`` entity keeps its span when its value is a section slug or its text names
-    one (then that slug is its value); one that names none is dropped. The lexicon decides between them:
-    when it finds a section, only learned entities of that section stay, or the lexicon's own match is
-    added (its ``confidence`` 1.0, no ``extractor``: the caller names itself). Other entities are kept."""
+def _split_learned(text: str, entities: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The other entities, and the learned ``record_section`` entities whose value is a slug or whose text
+    names a section (then that slug is their value); the rest are dropped."""
     others, learned = [], []
     for entity in entities:
         if entity.get("entity") != ENTITY:
@@ -181,6 +177,24 @@ def section_entities(text: str, entities: list[dict[str, Any]]) -> list[dict[str
             value = find_section(text[start:end]) if isinstance(start, int) and isinstance(end, int) else None
         if value is not None:
             learned.append({**entity, "value": value})
+    return others, learned
+
+
+def valid_sections(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entities of a message of another intent: a learned ``record_section`` entity keeps its span only
+    when it names a section (its value then that slug); nothing is added."""
+    others, learned = _split_learned(text, entities)
+    return others + learned
+
+
+def section_entities(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entities of an ``ask_record_summary`` message with its ``record_section`` settled.
+
+    A learned ``record_section`` entity keeps its span when its value is a section slug or its text names
+    one (then that slug is its value); one that names none is dropped. The lexicon decides between them:
+    when it finds a section, only learned entities of that section stay, or the lexicon's own match is
+    added (its ``confidence`` 1.0, no ``extractor``: the caller names itself). Other entities are kept."""
+    others, learned = _split_learned(text, entities)
     match = find_section_match(text)
     if match is None:
         return others + learned

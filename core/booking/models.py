@@ -79,6 +79,26 @@ class Doctor(Base):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+class HospitalService(Base):
+    """A service the hospital does, by the name patients may use, and the department that does it: from the
+    hospital's own service catalogue (source "catalogue") or the XML3 service names of its imported visits
+    ("his"). The booking form books "siêu âm thai" into the department this hospital does it in."""
+
+    __tablename__ = "hospital_services"
+    __table_args__ = (
+        UniqueConstraint("hospital_id", "folded_name"),
+        CheckConstraint("source IN ('catalogue', 'his')", name="source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(300))  # as the hospital writes it
+    folded_name: Mapped[str] = mapped_column(String(300))  # lower case, no diacritics, single spaces
+    source: Mapped[str] = mapped_column(String(10))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class VisitType(Base):
     __tablename__ = "visit_types"
     __table_args__ = (

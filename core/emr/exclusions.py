@@ -21,11 +21,12 @@ Words are matched whole, without regard to case or diacritics ("hiv" matches "X�
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
+
+from core.wording import fold
 
 DEFAULT_ICD10: tuple[str, ...] = ("F", "B20-B24", "Z21", "R75", "Z11.4", "Z20.6", "Z71.7", "O98.7")
 DEFAULT_SERVICES: tuple[str, ...] = ()
@@ -40,13 +41,6 @@ _ICD10_RANGE = re.compile(r"^([A-Z]\d{2}(?:\.?\d{1,4})?)-([A-Z]\d{2}(?:\.?\d{1,4
 def _code(text: str) -> str:
     """An ICD-10 code or rule compared without dots or spaces, upper case ("z11.4 " -> "Z114")."""
     return "".join(text.split()).upper().replace(".", "")
-
-
-@lru_cache(maxsize=8192)
-def fold(text: str) -> str:
-    """Lower case without diacritics ("Xét nghiệm HIV" -> "xet nghiem hiv"), for word matching."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def check_icd10_rule(rule: str) -> str:

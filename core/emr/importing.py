@@ -49,6 +49,7 @@ from .content_hash import content_hash
 from .persons import resolve_person, resolve_persons
 from .records import Identity, ParsedFile, ParsedVisit, PersonRecord, Problem, Section, VisitRecord
 from .reexam_sync import sync_visits
+from .service_names import learn_from_import
 from .visit_rows import CHILD_TABLES, VISITS, VisitRows, check_lists, check_rows, visit_rows
 from .xml130 import parse_base64_submission, parse_submission
 
@@ -633,6 +634,8 @@ def finish_import(db: Database, report: ImportReport, *, now: dt.datetime | None
             )
         )
         uow.commit()
+    if report.imported or report.updated:
+        learn_from_import(db, report.import_id)  # the hospital's bookable service names
     log.info(
         "emr import %s (%s): %s imported, %s updated, %s unchanged, %s refused%s",
         report.import_id,
