@@ -158,6 +158,18 @@ def test_spans_point_at_the_name_in_the_message() -> None:
     assert text[start:end] == "nhi"
 
 
+def test_a_learned_span_cut_short_widens_to_the_name_the_message_spells() -> None:
+    # a learned extractor that tags "than" in "than kinh" (thần kinh) would book the kidney clinic
+    text = "khoa than kinh tang may ad"
+    start = text.index("than")
+    assert NAMES.widened(text, start, start + 4) == (start, start + len("than kinh"), "than_kinh")
+    text = "phí khám thần kinh là bao nhiêu"
+    start = text.index("thần")
+    assert NAMES.widened(text, start, start + 4) == (start, start + len("thần kinh"), "than_kinh")
+    text = "khám thận ạ"
+    assert NAMES.widened(text, text.index("thận"), text.index("thận") + 4) is None  # already the whole name
+
+
 def test_what_a_learned_extractor_finds_must_be_plausible() -> None:
     text = "không đồng ý"
     assert not NAMES.plausible(text, text.index("đồng"), len(text))

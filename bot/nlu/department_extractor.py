@@ -112,6 +112,10 @@ class DepartmentExtractor(GraphComponent, EntityExtractorMixin):
                         or any(entity["start"] < end and start < entity["end"] for start, end in others)
                     ):
                         continue  # a fragment ("họng"), no department, "đồng ý" taken for "đông y", a record
+                    wider = self.names.widened(text, entity["start"], entity["end"])
+                    if wider is not None:
+                        start, end, slug = wider
+                        entity = {**entity, "start": start, "end": end}
                     entity = {**entity, "value": slug}
                 entities.append(entity)
             if not any(e.get("entity") == ENTITY for e in entities):

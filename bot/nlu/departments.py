@@ -188,6 +188,16 @@ class DepartmentNames:
                 return start, end, slug
         return None
 
+    def widened(self, text: str, start: int, end: int) -> tuple[int, int, str] | None:
+        """A longer name the message spells over the span ``start``–``end`` (a learned entity that cut "than"
+        out of "than kinh", thần kinh, not thận): the shortest, or None."""
+        longer = [
+            (first, last, slug)
+            for first, last, slug in self._candidates(text)
+            if first <= start and end <= last and last - first > end - start
+        ]
+        return min(longer, key=lambda found: found[1] - found[0], default=None)
+
     def _candidates(self, text: str) -> Iterator[tuple[int, int, str]]:
         message = Message(text)
         whole = self._whole_answer(message)
