@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.nlu.folding import strip_diacritics
-from bot.nlu.shorthand import SHORTHAND, plain
+from bot.nlu.shorthand import SHORTHAND, emoji_meaning, plain
 
 
 @pytest.mark.parametrize(
@@ -33,6 +33,19 @@ def test_stretched_letters_are_cut_to_one() -> None:
     assert plain("Alooooo") == "alo"
     assert plain("khôngggg") == "khong"
     assert plain("cảm_ơnnnn") == "cam_on"
+
+
+def test_a_doubled_final_consonant_is_an_english_word_stretched() -> None:
+    # no Vietnamese syllable ends in a doubled consonant; a doubled vowel is a word ("ưu" is "uu")
+    assert plain("yess") == plain("yes") == "vang"
+    assert plain("thankss") == "cam_on" and plain("okk") == "ok"
+    assert plain("ưu") == "uu"
+
+
+def test_emoji_that_say_something_read_as_their_word() -> None:
+    assert plain("👍") == plain("👍👍") == plain("👍🏽") == plain("ok")
+    assert plain("🙏🏻") == "cam_on" and plain("👎") == "khong" and plain("😂😂") == "haha"
+    assert emoji_meaning("🌸") is None and emoji_meaning("👍🙏") is None  # no meaning, or two
 
 
 def test_words_that_mean_two_things_stay_as_typed() -> None:

@@ -121,3 +121,10 @@ def test_lemmas_are_plain_forms_so_shorthand_reads_like_full_spelling() -> None:
     texts = ["không được", "ko dc", "k đc", "khong duoc"]
     lemmas = json.loads(run_in_rasa(LEMMA_SCRIPT, stdin=json.dumps(texts)))
     assert {" ".join(lemma) for lemma in lemmas} == {"khong duoc"}
+
+
+def test_emoji_that_say_something_are_tokens_and_others_are_dropped() -> None:
+    lemmas = json.loads(run_in_rasa(LEMMA_SCRIPT, stdin=json.dumps(["👍", "cảm ơn ad 🙏🌸", "🌸🌸"])))
+    assert lemmas[0] == ["ok"]
+    assert lemmas[1] == ["cam_on", "admin", "cam_on"]  # the flower says nothing: dropped
+    assert len(lemmas[2]) == 1  # nothing but emoji that say nothing: the whole message is one token

@@ -46,13 +46,35 @@ SHORTHAND = {
     "stop": "dung", "help": "giup",
 }  # fmt: skip
 _STRETCHED = re.compile(r"([a-z])\1{2,}")  # three or more of one letter: "alooo", "okkk"
+# A doubled final consonant: no Vietnamese syllable ends so, an English word typed with a stretch does
+# ("yess", "thankss", "okk"); a doubled vowel stays ("uu" is "ưu").
+_DOUBLED_FINAL = re.compile(r"([bcdfghjklmnpqrstvxz])\1$")
+# Emoji that carry a meaning in a patient's message, and the word they stand for (skin tones and the
+# emoji variation selector removed first); other emoji are dropped as punctuation is.
+EMOJI = {
+    "👍": "ok", "👌": "ok", "✅": "ok", "🆗": "ok", "👎": "khong", "❌": "khong", "🙅": "khong",
+    "🙏": "cam_on", "👋": "chao", "🤝": "cam_on", "😂": "haha", "🤣": "haha", "😆": "haha", "😁": "haha",
+    "😄": "haha", "😅": "haha", "😭": "buon", "😢": "buon", "😔": "buon", "🆘": "cap_cuu", "🚑": "cap_cuu",
+}  # fmt: skip
+_EMOJI_MARKS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f\u200d]")
 
 
 def plain(word: str) -> str:
     """The plain form of one word (or of a joined word, "sáng_mai"): folded, stretched letters cut to one,
     each syllable's shorthand spelled out; syllables stay joined with "_"."""
+    meaning = emoji_meaning(word)
+    if meaning is not None:
+        return meaning
     parts = []
     for syllable in strip_diacritics(word).split("_"):
-        short = _STRETCHED.sub(r"\1", syllable)
+        short = _DOUBLED_FINAL.sub(r"\1", _STRETCHED.sub(r"\1", syllable))
         parts.append(SHORTHAND.get(short, short).replace(" ", "_"))
     return "_".join(parts)
+
+
+def emoji_meaning(word: str) -> str | None:
+    """The word a run of one meaningful emoji stands for ("👍👍" → "ok", "🙏🏻" → "cam_on"), else None."""
+    bare = _EMOJI_MARKS.sub("", word)
+    if bare and bare[0] in EMOJI and bare == bare[0] * len(bare):
+        return EMOJI[bare[0]]
+    return None

@@ -3,7 +3,8 @@
 underthesea joins the syllables of a word ("sáng mai", "tai mũi họng") and rewrites its input (NFC, old-style
 tone marks, spacing), so Rasa's own word-to-token helper fails on it; ``alignment.align`` puts each word
 back on the original characters. A word's token text joins its syllables with "_" ("tai_mũi_họng"), so the
-featurizers see it as one unit. Punctuation and emoji are dropped, as the whitespace tokenizer does. Runs in
+featurizers see it as one unit. Punctuation is dropped, as the whitespace tokenizer does, and emoji but the few
+that say something ("👍" is ok, bot/nlu/shorthand.py). Runs in
 the Rasa environment (Python 3.10); imports nothing of the application.
 
 No message makes it fail: a lone surrogate (JSON ``"\ud83d"`` from a client that cut an emoji in half) is
@@ -27,7 +28,7 @@ from underthesea import word_tokenize
 
 from bot.nlu.alignment import align
 from bot.nlu.folding import strip_diacritics
-from bot.nlu.shorthand import plain
+from bot.nlu.shorthand import emoji_meaning, plain
 
 log = logging.getLogger(__name__)
 _HAS_WORD_CHAR = re.compile(r"\w")
@@ -70,9 +71,31 @@ class UndertheseaTokenizer(Tokenizer):
             # The lemma is the word's plain form (bot/nlu/shorthand.py): without diacritics, shorthand spelled
             # out, so featurizers with use_lemma see "khong duoc" for "không được", "ko dc" and "k đc" alike.
             Token("_".join(word.split()), start, end, lemma=lemma("_".join(word.split())))
-            for word, (start, end) in zip(words, spans, strict=True)
-            if _HAS_WORD_CHAR.search(word)  # punctuation and emoji are dropped
+            for word, (start, end) in _emoji_apart(clean, words, spans)
+            if _HAS_WORD_CHAR.search(word) or emoji_meaning(word)  # punctuation and emoji that say nothing dropped
         ]
         if not tokens:
             tokens = [Token(clean, 0, len(clean), lemma=lemma(clean))]
         return self._apply_token_pattern(tokens)
+
+
+def _emoji_apart(text: str, words: list[str], spans: list[tuple[int, int]]) -> list[tuple[str, tuple[int, int]]]:
+    """The words with their spans, a word underthesea glued to an emoji ("ad 🙏") cut in two: the syllables
+    as written and the emoji, each with its own span."""
+    result: list[tuple[str, tuple[int, int]]] = []
+    for word, (start, end) in zip(words, spans, strict=True):
+        parts = word.split()
+        if len(parts) < 2 or all(_HAS_WORD_CHAR.search(part) for part in parts):
+            result.append((word, (start, end)))
+            continue
+        run: list[re.Match[str]] = []
+        for match in [*re.finditer(r"\S+", text[start:end]), None]:
+            if match is not None and _HAS_WORD_CHAR.search(match.group()):
+                run.append(match)
+                continue
+            if run:
+                result.append((" ".join(m.group() for m in run), (start + run[0].start(), start + run[-1].end())))
+                run = []
+            if match is not None:
+                result.append((match.group(), (start + match.start(), start + match.end())))
+    return result
