@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.nlu.evaluate import near_duplicate_key, split_examples
 from tests.rasa_env import run_in_rasa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -323,3 +324,16 @@ def test_rasa_loads_the_training_data(intents: dict[str, list[str]]) -> None:
     )
     expected = sum(len(examples) for examples in intents.values())
     assert run_in_rasa(code) == str(expected)
+
+
+def test_no_held_out_example_of_the_split_has_a_near_copy_in_training(intents: dict[str, list[str]]) -> None:
+    """make nlu-eval's split keeps near copies on one side (bot/nlu/evaluate.py): the held-out half is honest."""
+    train, test = split_examples(intents)
+    for intent, examples in test.items():
+        trained = [frozenset(near_duplicate_key(example).split()) for example in train[intent]]
+        for example in examples:
+            words = frozenset(near_duplicate_key(example).split())
+            assert not [other for other in trained if words and len(words & other) >= 0.75 * len(words | other)], (
+                intent,
+                example,
+            )

@@ -80,6 +80,19 @@ def test_near_duplicates_stay_on_one_side_of_the_split() -> None:
         assert len(test["book_appointment"]) == 10  # a quarter of 40, in pairs
 
 
+def test_near_copies_stay_on_one_side_of_the_split_too() -> None:
+    """ "chào buổi sáng" and "chào buổi sáng bạn" share three of four words: held out or trained on together,
+    and so is a chain of such pairs."""
+    chain = ["chào buổi sáng", "chào buổi sáng bạn", "chào buổi sáng bạn nhé", "xin chào buổi sáng bạn nhé"]
+    others = [f"lời chào số {i} {i * 7} {i * 13}" for i in range(12)]
+    held_out_whole = 0
+    for seed in range(30):
+        test = set(split_examples({"greet": chain + others}, seed=seed)[1]["greet"])
+        assert not (set(chain) & test) or set(chain) <= test
+        held_out_whole += set(chain) <= test
+    assert held_out_whole  # the chain is held out, whole, for some seeds
+
+
 def test_the_near_duplicate_key_ignores_annotations_marks_case_and_particles() -> None:
     assert near_duplicate_key('Đặt lịch [khoa Mắt]{"entity": "department", "value": "mat"} ạ!') == (
         near_duplicate_key("dat lich khoa mat nha ad")

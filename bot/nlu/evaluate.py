@@ -115,16 +115,44 @@ def near_duplicate_key(example: str) -> str:
     return " ".join(word for word in re.findall(r"[a-z0-9]+", plain) if word not in PARTICLES)
 
 
+# Two keys are near copies when they share this share of their words (the style set is checked so too).
+NEAR_COPY = 0.75
+
+
+def near_copy_clusters(keys: Sequence[str]) -> list[list[str]]:
+    """The keys in clusters: two keys sharing ``NEAR_COPY`` of their words are in one, and so are the keys
+    linked through such pairs (union-find over every pair; a few seconds for the whole data)."""
+    words = [frozenset(key.split()) for key in keys]
+    parent = list(range(len(keys)))
+
+    def root(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]
+            index = parent[index]
+        return index
+
+    for i, mine in enumerate(words):
+        for j in range(i):
+            other = words[j]
+            if mine and other and len(mine & other) >= NEAR_COPY * len(mine | other):
+                parent[root(i)] = root(j)
+    clusters: dict[int, list[str]] = {}
+    for index, key in enumerate(keys):
+        clusters.setdefault(root(index), []).append(key)
+    return list(clusters.values())
+
+
 def split_examples(
     intents: dict[str, list[str]], seed: int = SEED, fraction: float = HOLDOUT_FRACTION
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """Stratified split: about ``round(fraction * n)`` examples of each intent (at least 1 when the intent
-    has 2 or more) are held out, near-duplicates together. Examples with one ``near_duplicate_key`` (the
-    same words with or without diacritics or particles) are one group: a group is held out or trained on
-    whole, so no held-out message has its twin in training (a message typed without diacritics would
-    otherwise be scored against the very example it was folded from). Deterministic and stable: each group
-    gets a rank from a hash of the seed, its intent and its key, and the lowest ranks of each intent are held
-    out until the count is reached. So the order of the file does not matter, and adding an example moves
+    has 2 or more) are held out, near-duplicates together. Examples whose ``near_duplicate_key`` (the words
+    without diacritics or particles) is one, or a near copy of another (``near_copy_clusters``), are one
+    group: a group is held out or trained on whole, so no held-out message has its twin in training (a
+    message typed without diacritics would otherwise be scored against the very example it was folded from,
+    "chào buổi sáng" against "chào buổi sáng bạn"). Deterministic and stable: each group gets a rank from a
+    hash of the seed, its intent and its first key, and the lowest ranks of each intent are held out until the
+    count is reached. So the order of the file does not matter, and adding an example moves
     at most one other group across the line, where a shuffle would deal a new split for every change of the
     data. Returns ``(train, test)``, each keeping the file's order."""
     train: dict[str, list[str]] = {}
@@ -132,14 +160,18 @@ def split_examples(
     for intent, examples in intents.items():
         n_test = int(fraction * len(examples) + 0.5)
         n_test = min(max(n_test, 1), len(examples) - 1) if len(examples) >= 2 else 0
-        groups: dict[str, list[str]] = {}
+        by_key: dict[str, list[str]] = {}
         for example in examples:
-            groups.setdefault(near_duplicate_key(example), []).append(example)
+            by_key.setdefault(near_duplicate_key(example), []).append(example)
+        groups: dict[str, list[str]] = {}
+        for cluster in near_copy_clusters(list(by_key)):
+            groups[min(cluster)] = [example for key in cluster for example in by_key[key]]
         held_out: set[str] = set()
         for key in sorted(groups, key=lambda key: _rank(seed, intent, key)):
-            if len(held_out) >= n_test or len(held_out) + len(groups[key]) >= len(examples):
+            if len(held_out) >= n_test:
                 break
-            held_out.update(groups[key])
+            if len(held_out) + len(groups[key]) < len(examples):
+                held_out.update(groups[key])
         test[intent] = [example for example in examples if example in held_out]
         train[intent] = [example for example in examples if example not in held_out]
     return train, test
