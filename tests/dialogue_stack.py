@@ -116,15 +116,22 @@ def hospital_dialogue(folder: Path) -> Iterator[DialogueStack]:
     """The stack over hospital "test" (tests/factories.build_world: nhi and mat, 16 days of slots) on a
     throwaway PostgreSQL server, or a SQLite file where none runs."""
     with ExitStack() as cleanup:
-        if _postgres_unavailable() is None:
-            url = cleanup.enter_context(throwaway_postgres())
-        else:
-            url = f"sqlite:///{folder / 'henkham.db'}"
-            upgrade(url)
-        db = Database(url)
-        cleanup.callback(db.dispose)
+        url, db = scratch_database(cleanup, folder)
         build_world(db, start=local_today(), days=16, booking_horizon_days=30, min_lead_minutes=60)
         yield cleanup.enter_context(running_dialogue(url, folder))
+
+
+def scratch_database(cleanup: ExitStack, folder: Path) -> tuple[str, Database]:
+    """An empty migrated database for a stack, closed by ``cleanup``: a throwaway PostgreSQL server, or a
+    SQLite file in ``folder`` where none runs."""
+    if _postgres_unavailable() is None:
+        url = cleanup.enter_context(throwaway_postgres())
+    else:
+        url = f"sqlite:///{folder / 'henkham.db'}"
+        upgrade(url)
+    db = Database(url)
+    cleanup.callback(db.dispose)
+    return url, db
 
 
 @contextmanager

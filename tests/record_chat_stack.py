@@ -22,10 +22,8 @@ from core.emr.importing import import_bytes
 from core.emr.models import Visit
 from core.timeutil import local_today
 from core.uow import Database
-from henkham.migrate import upgrade
 from tests import emr_his_files as his
-from tests.conftest import _postgres_unavailable, throwaway_postgres
-from tests.dialogue_stack import DialogueStack, buttons_of, running_dialogue, text_of
+from tests.dialogue_stack import DialogueStack, buttons_of, running_dialogue, scratch_database, text_of
 from tests.factories import add_hospital, build_world
 from tests.zalo_helpers import OA_ID
 
@@ -56,13 +54,7 @@ CLINICAL = ("J06.9", "Viêm họng", "Paracetamol", "Amoxicilin", "Glucose", "b�
 @contextmanager
 def record_stack(folder: Path) -> Iterator[DialogueStack]:
     with ExitStack() as cleanup:
-        if _postgres_unavailable() is None:
-            url = cleanup.enter_context(throwaway_postgres())
-        else:
-            url = f"sqlite:///{folder / 'henkham.db'}"
-            upgrade(url)
-        db = Database(url)
-        cleanup.callback(db.dispose)
+        url, db = scratch_database(cleanup, folder)
         build_world(db, start=local_today(), days=3)
         add_hospital(db, "other")  # "Bệnh viện Khác", facility 88888
         yield cleanup.enter_context(
