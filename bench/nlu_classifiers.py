@@ -97,9 +97,7 @@ def featurize(workdir: Path) -> dict[str, Any]:
     sets = {"train": (blocks(examples), [e.get("intent") for e in examples])}
     for name, messages in held.items():
         for condition in evaluate.CONDITIONS:
-            texts = [
-                (m if condition == "as_written" else evaluate.without_diacritics(m))["text"] for m in messages
-            ]
+            texts = [(m if condition == "as_written" else evaluate.without_diacritics(m))["text"] for m in messages]
             parsed = [Message(data={"text": text}) for text in texts]
             tokenizer.process(parsed)
             for featurizer in featurizers:
@@ -211,9 +209,10 @@ def main() -> None:
             args.cache.write_bytes(pickle.dumps(data))
     (train_blocks, labels), held = data["train"], {k: v for k, v in data.items() if k != "train"}
     y = np.asarray(labels)
-    print(f"features in {time.monotonic() - began:.0f} s; train {len(y)}; " + ", ".join(
-        f"{name} {len(labels)}" for name, (_, labels) in held.items()
-    ))
+    print(
+        f"features in {time.monotonic() - began:.0f} s; train {len(y)}; "
+        + ", ".join(f"{name} {len(labels)}" for name, (_, labels) in held.items())
+    )
     columns = list(held)
     print(f"{'transform':<16}{'classifier':<16}" + "".join(f"{c:>24}" for c in columns) + f"{'fit s':>8}")
     for kind in args.transforms:
