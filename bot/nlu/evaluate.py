@@ -10,7 +10,7 @@ Run as ``make nlu-eval`` (``python -m bot.nlu.evaluate`` in the Rasa environment
 2. Train one NLU-only model per pipeline (``rasa train nlu`` in a subprocess, into a temporary directory):
    ``ours`` is the pipeline of bot/config.yml, ``whitespace`` the same with ``WhitespaceTokenizer`` in
    place of ours (the date/time extractor stays: it needs no tokens), ``diet`` the same features into
-   DIET's joint intent and entity heads in place of the logistic regression and the CRF.
+   DIET's joint intent and entity heads in place of the intent classifier and the CRF.
 3. Parse with each model the two held-out sets: the split's, and data/tests/nlu_heldout_style.yml, written
    apart from the training data in another style (stories, regional words, teen-code, English mixed in)
    and never trained on. Each message twice: as written, and with diacritics stripped (NFC, then
@@ -55,12 +55,14 @@ REPORT_FILE = ROOT / "reports" / "nlu-eval.json"
 SEED = 20261125
 HOLDOUT_FRACTION = 0.25
 # ours: bot/config.yml; whitespace: the same on Rasa's WhitespaceTokenizer; diet: the same features into
-# DIET's joint intent and entity heads instead of logistic regression and the CRF.
+# DIET's joint intent and entity heads instead of the intent classifier and the CRF.
 PIPELINES = ("ours", "whitespace", "diet")
 HELD_OUT_SETS = ("split", "style")
 CONDITIONS = ("as_written", "no_diacritics")
 FALLBACK_INTENT = "nlu_fallback"
 OUR_TOKENIZER = "bot.nlu.tokenizer.UndertheseaTokenizer"
+# The intent classifiers DIET takes the place of: ours (a vote of linear models) and Rasa's logistic regression.
+INTENT_CLASSIFIERS = ("bot.nlu.intent_classifier.VotingIntentClassifier", "LogisticRegressionClassifier")
 # Entity types scored overall: the annotated ones. `time` comes from the date parser and is not annotated;
 # the regex-only `cccd` and `insurance_number` are not schema entities.
 SCORED_ENTITIES = (
@@ -451,7 +453,7 @@ def pipeline_config(name: str, config_file: Path = CONFIG_FILE) -> str:
             for component in pipeline
         ]
     elif name == "diet":
-        replaced = {"LogisticRegressionClassifier", "CRFEntityExtractor"}
+        replaced = {*INTENT_CLASSIFIERS, "CRFEntityExtractor"}
         at = next(index for index, component in enumerate(pipeline) if component["name"] in replaced)
         pipeline = [component for component in pipeline if component["name"] not in replaced]
         pipeline.insert(at, dict(DIET))
