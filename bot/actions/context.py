@@ -93,36 +93,38 @@ class Chat:
         return self.oa_hospital(uow) or entity(tracker, "hospital") or tracker.get_slot("hospital")
 
 
-def entity(tracker: Tracker, name: str) -> Any:
-    """The value of the latest message's first entity ``name`` (None when absent)."""
+def _first_entity(tracker: Tracker, name: str) -> dict[str, Any] | None:
+    """The latest message's first entity ``name`` with a value (None when absent)."""
     for item in tracker.latest_message.get("entities") or []:
         if item.get("entity") == name and item.get("value") not in (None, ""):
-            return item["value"]
+            return item
     return None
+
+
+def entity(tracker: Tracker, name: str) -> Any:
+    """The value of the latest message's first entity ``name`` (None when absent)."""
+    item = _first_entity(tracker, name)
+    return item["value"] if item else None
 
 
 def entity_span(tracker: Tracker, name: str) -> tuple[int, int] | None:
     """The character span of the latest message's first entity ``name`` (None when absent or it has none)."""
-    for item in tracker.latest_message.get("entities") or []:
-        if item.get("entity") == name and item.get("value") not in (None, ""):
-            start, end = item.get("start"), item.get("end")
-            return (start, end) if isinstance(start, int) and isinstance(end, int) else None
-    return None
+    item = _first_entity(tracker, name) or {}
+    start, end = item.get("start"), item.get("end")
+    return (start, end) if isinstance(start, int) and isinstance(end, int) else None
 
 
 def entity_text(tracker: Tracker, name: str) -> str | None:
     """What the patient wrote for the latest message's entity ``name``: its span of the message. A synonym
     may have rewritten the entity's value (a news topic "tiểu đường" becomes the department ``noi_tiet``);
     the words themselves are what a free-text entity means. The value when there is no span."""
-    message = text(tracker)
-    for item in tracker.latest_message.get("entities") or []:
-        if item.get("entity") != name or item.get("value") in (None, ""):
-            continue
-        start, end = item.get("start"), item.get("end")
-        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(message):
-            return message[start:end]
-        return str(item["value"])
-    return None
+    item = _first_entity(tracker, name)
+    if item is None:
+        return None
+    message, span = text(tracker), entity_span(tracker, name)
+    if span is not None and 0 <= span[0] < span[1] <= len(message):
+        return message[span[0] : span[1]]
+    return str(item["value"])
 
 
 def intent(tracker: Tracker) -> str:
