@@ -31,9 +31,12 @@ def services_load(path: str, hospital: str) -> None:
     except UnicodeDecodeError:
         raise click.UsageError(f"{path} is not UTF-8 text") from None
     reader = csv.DictReader(io.StringIO(text))
-    if tuple(reader.fieldnames or ()) != COLUMNS:
-        raise click.UsageError(f"{path}: the first line must be {','.join(COLUMNS)}")
-    rows = [(row["name"] or "", row["department"] or "") for row in reader]
+    try:
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise click.UsageError(f"{path}: the first line must be {','.join(COLUMNS)}")
+        rows = [(row["name"] or "", row["department"] or "") for row in reader]
+    except csv.Error as error:  # a NUL byte, a field over the csv module's limit
+        raise click.UsageError(f"{path}: {error} (after line {reader.line_num})") from None
     with world().database.uow() as uow:
         count = load_catalogue(uow, hospital, rows)
     click.echo(f"{hospital}: {count} services in the catalogue")

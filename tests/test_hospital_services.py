@@ -131,4 +131,13 @@ def test_the_cli_loads_a_csv_file_and_refuses_a_bad_one_in_one_line(hospital, tm
     unknown.write_text("name,department\nSoi da,da_lieu\n", "utf-8")
     refused = runner.invoke(cli, ["services", "load", str(unknown), "--hospital", "test"])
     assert refused.exit_code == 1 and "has no department 'da_lieu'" in refused.output
+    nul = tmp_path / "nul.csv"
+    nul.write_bytes("name,department\nĐo thị lực,mat\nSoi\x00da,mat\n".encode())  # PostgreSQL stores no NUL
+    refused = runner.invoke(cli, ["services", "load", str(nul), "--hospital", "test"])
+    assert refused.exit_code == 1 and "row 2: a service name" in refused.output, refused.output
+    huge = tmp_path / "huge.csv"
+    huge.write_text('name,department\nĐo thị lực,mat\n"' + "x" * 200_000 + '",mat\n', "utf-8")
+    refused = runner.invoke(cli, ["services", "load", str(huge), "--hospital", "test"])
+    assert refused.exit_code == 2 and refused.output.strip().count("\n") == 0, refused.output
+    assert "field larger than field limit" in refused.output
     assert department(hospital, "đo khúc xạ tự động") == "mat"

@@ -133,9 +133,9 @@ def load_catalogue(uow: UnitOfWork, hospital_slug: str, rows: Iterable[tuple[str
     chosen: dict[str, tuple[str, int]] = {}
     for number, (name, slug) in enumerate(rows, start=1):
         name, slug = " ".join(name.split()), slug.strip()
-        if not folded_name(name) or len(name) > MAX_NAME:
+        if not folded_name(name) or len(name) > MAX_NAME or not name.isprintable():
             raise InvalidInput(
-                f"row {number}: a service name of 1-{MAX_NAME} characters is needed",
+                f"row {number}: a service name of 1-{MAX_NAME} printable characters is needed",
                 f"Dạ, dòng {number} cần tên dịch vụ (1–{MAX_NAME} ký tự) ạ.",
                 row=number,
             )
