@@ -39,15 +39,18 @@ def align(text: str, words: list[str]) -> list[tuple[int, int]]:
     """The ``(start, end)`` span in ``text`` of each of ``words``, in order.
 
     Each span starts at the word's first letter and ends after its last letter together with any combining
-    marks that follow it in ``text``. Raises AlignmentError if a word does not continue the message.
+    marks that follow it in ``text``; a word of marks only gets an empty span where the word before ends.
+    Raises AlignmentError if a word does not continue the message.
     """
     letters = _letters(text)
     spans: list[tuple[int, int]] = []
     position = 0
     for word in words:
         key = _key(word)
-        if not key:
-            raise AlignmentError(f"empty word {word!r}")
+        if not key:  # only marks (an emoji's variation selector U+FE0F): they end the word before, if any
+            at = spans[-1][1] if spans else (letters[position][1] if position < len(letters) else len(text))
+            spans.append((at, at))
+            continue
         found = "".join(letter for letter, _ in letters[position : position + len(key)])
         if found != key:
             raise AlignmentError(f"word {word!r} does not continue the message at character {position}")
