@@ -1,8 +1,8 @@
 """Intent classifiers compared offline over the features of bot/config.yml (no ``rasa train``, no parsing).
 
 Run in the Rasa environment: ``PYTHONPATH=. .venv-rasa/bin/python bench/nlu_classifiers.py``. The split is
-bot/nlu/evaluate.py's (same seed); the featurizers are Rasa's own components (our tokenizer, RegexFeaturizer,
-the three CountVectorsFeaturizers of the config), trained on the split's training half, so a message's
+bot/nlu/evaluate.py's (same seed); the featurizers are Rasa's own components (our tokenizer and the sparse
+featurizers of bot/config.yml, with its parameters), trained on the split's training half, so a message's
 sentence features are what the intent classifier of the pipeline gets. Each classifier is trained on them
 and scored on the split's held-out half and on the style set (scores only: no message of it is printed),
 as written and without diacritics, intent macro-F1 with the FallbackClassifier of the config applied
@@ -34,8 +34,6 @@ def featurize(workdir: Path) -> dict[str, Any]:
     from rasa.engine.graph import ExecutionContext
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
-    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
-    from rasa.nlu.featurizers.sparse_featurizer.regex_featurizer import RegexFeaturizer
     from rasa.shared.nlu.training_data.loading import load_data
     from rasa.shared.nlu.training_data.message import Message
 
@@ -69,12 +67,7 @@ def featurize(workdir: Path) -> dict[str, Any]:
         return cls.create({**cls.get_default_config(), **config}, storage, Resource(name), context(name))
 
     tokenizer = make(UndertheseaTokenizer, "tok")
-    featurizers = [
-        make(RegexFeaturizer, "regex", case_sensitive=False),
-        make(CountVectorsFeaturizer, "cv_words", ngram_range=[1, 2], use_lemma=False),
-        make(CountVectorsFeaturizer, "cv_lemmas", ngram_range=[1, 2], use_lemma=True),
-        make(CountVectorsFeaturizer, "cv_chars", analyzer="char_wb", min_ngram=2, max_ngram=5, use_lemma=True),
-    ]
+    featurizers = config_featurizers(make)
     data = load_data(str(train_file))
     tokenizer.process_training_data(data)
     for featurizer in featurizers:
@@ -104,6 +97,18 @@ def featurize(workdir: Path) -> dict[str, Any]:
                 featurizer.process(parsed)
             sets[f"{name}/{condition}"] = (blocks(parsed), [m["intent"] for m in messages])
     return sets
+
+
+def config_featurizers(make: Any) -> list[Any]:
+    """The sparse featurizers of bot/config.yml, in pipeline order, with the config's parameters."""
+    import yaml
+    from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
+    from rasa.nlu.featurizers.sparse_featurizer.regex_featurizer import RegexFeaturizer
+
+    kinds = {"RegexFeaturizer": RegexFeaturizer, "CountVectorsFeaturizer": CountVectorsFeaturizer}
+    pipeline = yaml.safe_load((ROOT / "bot" / "config.yml").read_text(encoding="utf-8"))["pipeline"]
+    steps = [dict(step) for step in pipeline if step["name"] in kinds]
+    return [make(kinds[step.pop("name")], f"featurizer_{index}", **step) for index, step in enumerate(steps)]
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.nlu.folding import strip_diacritics
-from bot.nlu.shorthand import SHORTHAND, emoji_meaning, plain
+from bot.nlu.shorthand import SHORTHAND, emoji_meaning, plain, plain_text
 
 
 @pytest.mark.parametrize(
@@ -62,3 +62,10 @@ def test_the_table_maps_folded_keys_to_folded_words() -> None:
 @given(st.text(alphabet="abcdeghiklmnopqrstuvxyđáàảãạăắằẳẵặâấầẩẫậéèẻẽẹêếềểễệíìỉĩịóòỏõọôốồổỗộơớờởỡợúùủũụưứừửữựýỳỷỹỵ_"))
 def test_a_word_and_its_copy_without_diacritics_have_one_plain_form(word: str) -> None:
     assert plain(word) == plain(strip_diacritics(word))
+
+
+def test_a_message_reads_the_same_whatever_way_it_was_typed() -> None:
+    # the intent classifier's text members read this: one form for diacritics or none, shorthand or full words
+    assert plain_text("Khám tai mũi họng được không ạ?") == plain_text("kham tai mui hong dc ko a")
+    assert plain_text("Khám tai mũi họng được không ạ?") == "kham tai mui hong duoc khong a"
+    assert plain_text("alo!!! 🙏 ...") == "alo"

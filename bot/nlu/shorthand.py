@@ -57,6 +57,7 @@ EMOJI = {
     "😄": "haha", "😅": "haha", "😭": "buon", "😢": "buon", "😔": "buon", "🆘": "cap_cuu", "🚑": "cap_cuu",
 }  # fmt: skip
 _EMOJI_MARKS = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f\u200d]")
+_WORD = re.compile(r"\w+")
 
 
 def plain(word: str) -> str:
@@ -70,6 +71,11 @@ def plain(word: str) -> str:
         short = _DOUBLED_FINAL.sub(r"\1", _STRETCHED.sub(r"\1", syllable))
         parts.append(SHORTHAND.get(short, short).replace(" ", "_"))
     return "_".join(parts)
+
+
+def plain_text(text: str) -> str:
+    """A message's words in their plain forms, space-separated (punctuation and emoji dropped)."""
+    return " ".join(plain(word) for word in _WORD.findall(text))
 
 
 def emoji_meaning(word: str) -> str | None:
