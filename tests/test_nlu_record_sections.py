@@ -34,6 +34,9 @@ ASKED = [
     ("bác sĩ chẩn đoán con tôi bị gì", "chan_doan"),
     ("lần trước bác sĩ nói em bị gì vậy", "chan_doan"),
     ("chẩn đoán hình ảnh lần trước", "chan_doan_hinh_anh"),  # the longer name wins
+    ("viêm gan B của mẹ em âm tính hay dương tính", "xet_nghiem"),  # a test's outcome is a lab result
+    ("AST ALT của ba tôi có cao không", "xet_nghiem"),  # lab tests by their names
+    ("chỉ số PSA lần này bao nhiêu", "xet_nghiem"),
 ]
 
 

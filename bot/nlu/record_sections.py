@@ -42,6 +42,9 @@ _NAMES: dict[str | None, tuple[str, ...]] = {
         "lab test", "pcr", "ure", "creatinin", "acid uric", "axit uric", "glucose", "thử nước tiểu",
         "chỉ số", "kết quả test", "cấy máu", "nhóm máu", "bạch cầu", "hồng cầu", "tiểu cầu", "huyết đồ",
         "double test", "triple test", "nipt", "tổng phân tích máu", "tổng phân tích nước tiểu", "kq xn",
+        "âm tính", "dương tính", "ast", "alt", "ggt", "psa", "afp", "cea", "tsh", "ft3", "ft4", "hbsag", "hcv",
+        "ns1", "crp", "troponin", "ldl", "hdl", "triglycerid", "điện giải", "test sốt xuất huyết", "ion đồ",
+        "chỉ số gan", "chỉ số thận", "mỡ trong máu", "máu lắng", "pap", "pap smear", "tinh dịch đồ",
     ),
     "chan_doan_hinh_anh": (
         "chẩn đoán hình ảnh", "siêu âm", "siêu âm tim", "siêu âm thai", "siêu âm bụng", "x quang", "xquang",
