@@ -8,38 +8,20 @@ without parsing again. Dates resolve against the current time in Asia/Ho_Chi_Min
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.rule_extractor import RuleEntityExtractor
 from bot.nlu.vi_datetime import parse_datetime
 
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class ViDateTimeExtractor(GraphComponent, EntityExtractorMixin):
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ViDateTimeExtractor:
-        return cls()
-
+class ViDateTimeExtractor(RuleEntityExtractor):
     def now(self) -> dt.datetime:
         return dt.datetime.now(LOCAL).replace(tzinfo=None)
 
@@ -62,6 +44,5 @@ class ViDateTimeExtractor(GraphComponent, EntityExtractorMixin):
                 },
                 "confidence": 1.0,
             }
-            entities = [e for e in message.get(ENTITIES, []) if e.get("entity") != "time"]
-            message.set(ENTITIES, entities + self.add_extractor_name([entity]), add_to_output=True)
+            self.replace_entities(message, "time", [entity])
         return messages
