@@ -63,6 +63,42 @@ def test_the_childs_name_picks_among_several(oa_world, db) -> None:
     assert slots["patient_id"] == str(na) and "Lê Thị Na (con)" in messages[0]["text"]
 
 
+def test_booking_for_a_parent_stored_without_the_detail_keeps_the_detail_said(oa_world, db) -> None:
+    father = profile(db, "Trần Văn Cường", "parent", "male")
+    mother = profile(db, "Trần Thị Bình", "parent", "female")
+    son = profile(db, "Trần Văn Tí", "son", "male", dt.date(2015, 1, 2))
+    slots, _ = run(ValidateBookingForm(), tracker("inform", FORM, text="cho ba em", relation="father"))
+    slot = slot_at(db, "nhi", today_local() + dt.timedelta(days=3), "07:00")
+    known = FORM | slots | {"appointment_slot": slot, "visit_type": "bhyt", "confirmed": True}
+    run(SubmitBooking(), tracker("affirm", known))
+    slots, _ = run(ValidateBookingForm(), tracker("inform", FORM, text="cho bé", relation="child"))
+    slot = slot_at(db, "nhi", today_local() + dt.timedelta(days=3), "07:30")
+    run(
+        SubmitBooking(),
+        tracker("affirm", FORM | slots | {"appointment_slot": slot, "visit_type": "bhyt", "confirmed": True}),
+    )
+    with db.reader() as uow:
+        stored = {p.id: p.relation for p in uow.session.scalars(select(Patient))}
+    assert stored[father] == "father"  # "ba" said of a parent: kept as said
+    assert stored[mother] == "parent"  # not the one booked for
+    assert stored[son] == "son"  # "bé" says less than what is stored: nothing lost
+
+
+def test_a_relation_is_refined_only_to_a_detail_that_fits(oa_world, db) -> None:
+    father = profile(db, "Trần Văn Cường", "parent", "male")
+    with db.uow() as uow:
+        account = patients.get_or_create_account(uow, *ACCOUNT)
+        other = patients.get_or_create_account(uow, PROVIDER, "someone-else")
+        assert not patients.refine_relation(uow, father, account, "mother")  # a man is no mother
+        assert not patients.refine_relation(uow, father, other, "father")  # not this account's profile
+        assert not patients.refine_relation(uow, father, account, "wife")  # not a detail of parent
+        assert not patients.refine_relation(uow, father, account, "nonsense")
+        assert patients.refine_relation(uow, father, account, "father")
+        uow.commit()
+    with db.reader() as uow:
+        assert uow.session.get(Patient, father).relation == "father"
+
+
 def test_no_profile_that_fits_starts_a_relatives_profile_that_keeps_the_relation(oa_world, db) -> None:
     profile(db, "Lê Văn Ba", "self", "male", dt.date(1988, 1, 1))
     slots, _ = run(ValidateBookingForm(), tracker("inform", FORM, text="cho bà nội", relation="grandmother"))

@@ -570,9 +570,12 @@ class SubmitBooking(Submit):
     def submit(self, uow: UnitOfWork, chat: Chat, tracker: Tracker) -> AppointmentView:
         values = dict(tracker.slots)
         account_id = chat.account_id(uow)
+        patient_id = _patient_for(uow, account_id, values)
+        if values.get("patient_relation"):  # "cho mẹ" for a profile kept as "bố/mẹ": it is the mother
+            patients.refine_relation(uow, patient_id, account_id, str(values["patient_relation"]))
         request = appointments.BookingRequest(
             slot_id=int(values["appointment_slot"]),
-            patient_id=_patient_for(uow, account_id, values),
+            patient_id=patient_id,
             channel=CHANNEL,
             account_id=account_id,
             visit_type=values.get("visit_type"),

@@ -114,6 +114,27 @@ def register_patient(
     return PatientView.of(patient), True
 
 
+def refine_relation(uow: UnitOfWork, patient_id: int, account_id: int, said: str) -> bool:
+    """Keep the detail the holder just said of a relative stored coarsely: a profile stored as "parent" (a
+    woman) booked "cho mẹ" becomes "mother". Only a coarse relation is refined, and only to a detail of it
+    that fits the profile's sex (``Relationship.fits``); anything else is left as stored. Not committed: the
+    caller's unit of work commits it with what it does (a booking). True when it changed."""
+    if said not in {r.value for r in Relationship}:
+        return False
+    detail = Relationship(said)
+    patient = uow.session.get(Patient, patient_id)
+    if patient is None or patient.account_id != account_id or patient.relation == said:
+        return False
+    if (
+        patient.relation != detail.group.value
+        or detail.group == detail
+        or not detail.fits(patient.relation, patient.sex)
+    ):
+        return False
+    patient.relation = said
+    return True
+
+
 def link_person(session, patient_id: int) -> None:
     """Link the profile to the person of the clinical records its CCCD or card names (core/emr/profiles.py);
     call it wherever a profile's CCCD or card is set or changed."""
