@@ -82,8 +82,34 @@ class Settings(BaseSettings):
     news_tag_sync_minutes: int = Field(
         default=5, ge=0, description="Mirror news subscriptions to Zalo follower tags this often (0: never)."
     )
-    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_url: str = Field(
+        default="http://127.0.0.1:5005",
+        description="The Rasa server, or a comma-separated list of them: each user is served by one, in order, "
+        "and moves to the next when it cannot be reached (bot/zalo_webhook/rasa_bridge.py).",
+    )
     rasa_timeout_seconds: float = 8.0
+    rasa_unreachable_wait_seconds: float = Field(
+        default=90.0,
+        ge=0,
+        description="While no Rasa server answers, a message waits this long (retried) before staff are told.",
+    )
+    # --- Rasa's own state (issue 17): conversations in a SQL tracker store, a lock store across servers.
+    rasa_tracker_url: str = Field(
+        default="",
+        description="Rasa's tracker store (SQLAlchemy URL). Default: database <name>_rasa on the PostgreSQL server "
+        "of HENKHAM_DATABASE_URL, or var/rasa-tracker.db beside a SQLite database.",
+    )
+    rasa_lock_url: str = Field(
+        default="",
+        description="Rasa's lock store: redis://host:port/db, shared by every Rasa server (required for more "
+        "than one); empty: each server's own memory.",
+    )
+    rasa_tracker_retention_days: float = Field(
+        default=30.0, gt=0, description="A conversation untouched this long is pruned from Rasa's tracker store."
+    )
+    scheduler_rasa_retention_seconds: float = Field(
+        default=3600.0, gt=0, description="How often old conversations are pruned from Rasa's tracker store."
+    )
     # --- The scheduler (henkham scheduler) and appointment reminders (core/reminders).
     reminder_offsets_hours: list[float] = Field(
         default_factory=lambda: [24.0, 2.0], description="Remind this many hours before each visit."
@@ -181,6 +207,26 @@ class Settings(BaseSettings):
     trusted_proxies: int = Field(
         default=0, ge=0, le=5, description="Reverse proxies in front of the web process (X-Forwarded-For hops)."
     )
+
+    @property
+    def rasa_servers(self) -> list[str]:
+        """The Rasa servers of ``rasa_url``, in order."""
+        return [url.strip().rstrip("/") for url in self.rasa_url.split(",") if url.strip()]
+
+    @property
+    def rasa_tracker_store_url(self) -> str:
+        """Where Rasa keeps its conversations (see ``rasa_tracker_url``)."""
+        if self.rasa_tracker_url:
+            return self.rasa_tracker_url
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "postgresql":
+            return url.set(drivername="postgresql", database=f"{url.database}_rasa").render_as_string(
+                hide_password=False
+            )
+        folder = Path(url.database).parent if url.database else DEFAULT_SQLITE_PATH.parent
+        return f"sqlite:///{folder / 'rasa-tracker.db'}"
 
     @field_validator(
         "rate_limit_lookups_per_key",

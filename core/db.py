@@ -115,3 +115,36 @@ def insert_ignoring_conflicts(dialect_name: str, table: Any, index_elements: lis
 
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect_name]
     return insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def ensure_database(url: str) -> bool:
+    """Create the database ``url`` names when it is missing (PostgreSQL: ``CREATE DATABASE`` through the
+    server's ``postgres`` database; SQLite: the file's folder). Returns whether it was created."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    target = make_url(normalise_url(url))
+    if target.get_backend_name() == "sqlite":
+        from pathlib import Path
+
+        if not target.database or target.database == ":memory:":
+            return False
+        path = Path(target.database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return not path.exists()
+    name = target.database or ""
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", hide_parameters=True)
+    try:
+        with engine.connect() as connection:
+            if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+                return False
+            quoted = connection.dialect.identifier_preparer.quote(name)
+            try:
+                connection.execute(text(f"CREATE DATABASE {quoted}"))
+            except Exception:  # another process created it meanwhile
+                if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+                    return False
+                raise
+            return True
+    finally:
+        engine.dispose()

@@ -379,6 +379,24 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     os.execv(sys.executable, args)
 
 
+@cli.command("rasa-stores")
+def rasa_stores() -> None:
+    """Create Rasa's tracker database when missing and print the shell assignments of Rasa's stores
+    (HENKHAM_RASA_TRACKER_URL, HENKHAM_RASA_LOCK_URL) that scripts/rasa-server evaluates."""
+    import shlex
+
+    from core.db import ensure_database
+
+    settings = world().settings
+    url = settings.rasa_tracker_store_url
+    try:
+        ensure_database(url)
+    except Exception as error:  # the server refused: one line, no URL (it may hold a password)
+        raise click.ClickException(f"cannot create Rasa's tracker database: {type(error).__name__}") from None
+    click.echo(f"export HENKHAM_RASA_TRACKER_URL={shlex.quote(url)}")
+    click.echo(f"export HENKHAM_RASA_LOCK_URL={shlex.quote(settings.rasa_lock_url)}")
+
+
 @cli.command()
 @click.option("--port", default=8000, show_default=True)
 def urls(port: int) -> None:

@@ -4,6 +4,7 @@ place that lists them; henkham/bootstrap.py gives them their notifier)."""
 from __future__ import annotations
 
 from bot.zalo_webhook.broadcasts import run_campaigns
+from bot.zalo_webhook.rasa_tracker import TrackerStore
 from bot.zalo_webhook.retention import prune
 from core.config import Settings
 from core.emr.inbox import process_inbox
@@ -27,6 +28,7 @@ def scheduler_jobs(
     figures: ChannelFigures | None = None,
 ) -> list[Job]:
     kinds = kinds_of(settings.reminder_offsets_hours)
+    tracker = TrackerStore(settings.rasa_tracker_store_url)
     return [
         Job("reminders", lambda: plan_appointment_reminders(db, notifier, kinds), settings.scheduler_reminders_seconds),
         Job(
@@ -41,6 +43,11 @@ def scheduler_jobs(
             settings.scheduler_no_shows_seconds,
         ),
         Job("zalo_retention", lambda: prune(db, settings), settings.scheduler_prune_seconds),
+        Job(
+            "rasa_retention",
+            lambda: tracker.prune(retention_days=settings.rasa_tracker_retention_days),
+            settings.scheduler_rasa_retention_seconds,
+        ),
         Job(
             "emr_inbox",
             lambda: process_inbox(

@@ -47,6 +47,7 @@ class DialogueStack:
     rasa_token: str
     rasa_pid: int
     actions_pid: int
+    rasa_pids: list[int]
 
     def say(self, user_id: str, text: str, *, expect_reply: bool = True, oa_id: str = OA_ID) -> list[dict[str, Any]]:
         """The user writes ``text`` (to the OA ``oa_id``); returns the OA's messages that answer it (once all were
@@ -144,13 +145,18 @@ def running_dialogue(
     zns_templates: dict[str, str] | None = None,
     templates: dict[str, list[str]] | None = None,
     more_oas: Sequence[tuple[SimulatedOA, ZaloOASettings]] = (),
+    rasa_servers: int = 1,
+    tracker_url: str = "",
+    lock_url: str = "",
 ) -> Iterator[DialogueStack]:
     """The stack of the test OA, plus ``more_oas`` (each as the simulator plays it and as henkham serves it);
-    ``zns_templates`` the test OA's ZNS templates by purpose, ``templates`` their parameters in the simulator."""
+    ``zns_templates`` the test OA's ZNS templates by purpose, ``templates`` their parameters in the simulator.
+    ``rasa_servers`` Rasa servers share the tracker store ``tracker_url`` (default: a SQLite file of this stack,
+    so no conversation of an earlier run is found) and the lock store ``lock_url`` (default: each its memory)."""
     db = Database(database_url)
     with ExitStack() as cleanup:
         cleanup.callback(db.dispose)
-        actions_port, rasa_port, simulator_port = free_port(), free_port(), free_port()
+        actions_port, simulator_port = free_port(), free_port()
         env = {"HENKHAM_DATABASE_URL": database_url, "HENKHAM_ACTIONS_TOKEN": ACTIONS_TOKEN}
         actions = cleanup.enter_context(
             running_process(
@@ -162,22 +168,31 @@ def running_dialogue(
                 what="action server",
             )
         )
-        rasa_url = f"http://127.0.0.1:{rasa_port}"
-        rasa = cleanup.enter_context(
-            running_process(
-                [str(ROOT / "scripts/rasa-server")],
-                folder / "rasa.log",
-                env={
-                    "RASA_PORT": str(rasa_port),
-                    "HENKHAM_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook",
-                    "HENKHAM_RASA_TOKEN": RASA_TOKEN,
-                    "HENKHAM_ACTIONS_TOKEN": ACTIONS_TOKEN,
-                },
-                ready_url=f"{rasa_url}/status?token={RASA_TOKEN}",
-                timeout=RASA_START_TIMEOUT,
-                what="Rasa server",
+        rasa_urls, rasa_pids = [], []
+        for n in range(rasa_servers):
+            rasa_port = free_port()
+            rasa_url = f"http://127.0.0.1:{rasa_port}"
+            rasa = cleanup.enter_context(
+                running_process(
+                    [str(ROOT / "scripts/rasa-server")],
+                    folder / (f"rasa-{n + 1}.log" if rasa_servers > 1 else "rasa.log"),
+                    env={
+                        "RASA_PORT": str(rasa_port),
+                        "HENKHAM_DATABASE_URL": database_url,
+                        "HENKHAM_RASA_TRACKER_URL": tracker_url or f"sqlite:///{folder / 'rasa-tracker.db'}",
+                        "HENKHAM_RASA_LOCK_URL": lock_url,
+                        "HENKHAM_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook",
+                        "HENKHAM_RASA_TOKEN": RASA_TOKEN,
+                        "HENKHAM_ACTIONS_TOKEN": ACTIONS_TOKEN,
+                    },
+                    ready_url=f"{rasa_url}/status?token={RASA_TOKEN}",
+                    timeout=RASA_START_TIMEOUT,
+                    what="Rasa server",
+                )
             )
-        )
+            rasa_urls.append(rasa_url)
+            rasa_pids.append(rasa.pid)  # the scripts exec the servers: these are their processes
+        rasa_url = ",".join(rasa_urls)
         simulator_base = f"http://127.0.0.1:{simulator_port}"
         settings = zalo_settings(
             database_url,
@@ -210,6 +225,7 @@ def running_dialogue(
             simulator=Simulator(simulator_base),
             rasa_url=rasa_url,
             rasa_token=RASA_TOKEN,
-            rasa_pid=rasa.pid,  # the scripts exec the servers: these are their processes
+            rasa_pid=rasa_pids[0],
             actions_pid=actions.pid,
+            rasa_pids=rasa_pids,
         )

@@ -7,12 +7,13 @@ import json
 import threading
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.zalo_webhook import workers
 from bot.zalo_webhook.messages import OutgoingMessage
 from bot.zalo_webhook.models import Conversation, InboundEvent, OutboundMessage
 from core.emr.subject_requests import DataSubjectRequest
+from core.timeutil import utcnow
 from henkham.web import create_app
 from tests.zalo_helpers import OA_ID, ScriptedBot, event, signed, synced_channel, text_event, zalo_settings
 
@@ -178,6 +179,45 @@ def test_when_the_bot_is_down_the_patient_is_answered_and_staff_are_flagged(db, 
         [stored] = uow.session.scalars(select(InboundEvent)).all()
     assert "Tôi muốn đặt lịch khám mắt thứ 2" in json.loads(stored.payload)["message"]["text"], "nothing is lost"
     assert stored.outcome == "bot_unavailable"
+
+
+def test_while_no_rasa_server_answers_the_message_waits_in_order_and_is_answered_once_one_is_back(
+    db, database_url, world
+):
+    bot = ScriptedBot(unreachable=2)
+    channel = synced_channel(db, zalo_settings(database_url), bot)
+    client = create_app(channel.settings, database=db).test_client()
+    for text in ("Tôi muốn đặt lịch", "khám mắt"):
+        raw, headers = signed(text_event("u20", text))
+        client.post("/zalo/webhook", data=raw, headers=headers)
+    start = utcnow()
+    for attempt in range(3):  # each attempt a little later: the event is deferred, not failed
+        while workers.inbox_step(db, channel.processor):
+            pass
+        assert not sent(db, "u20") or attempt == 2
+        with db.uow() as uow:  # the retry time comes (instead of sleeping two seconds)
+            uow.session.execute(
+                update(InboundEvent).where(InboundEvent.status == "processing").values(lease_until=start)
+            )
+            uow.commit()
+    assert [m.text for m in sent(db, "u20")] == ["Dạ, em đã nhận: Tôi muốn đặt lịch", "Dạ, em đã nhận: khám mắt"]
+    assert [text for _, text in bot.calls] == ["Tôi muốn đặt lịch"] * 3 + ["khám mắt"], "in order, the second waited"
+    ids = {m["message_id"] for m in bot.metadata[:3]}
+    assert len(ids) == 1 and bot.metadata[0]["retry"] is False and bot.metadata[2]["retry"] is True
+    assert conversation(db, "u20").needs_staff is False
+
+
+def test_when_no_rasa_server_answers_for_long_the_patient_is_told_and_staff_are_flagged(db, database_url, world):
+    settings = zalo_settings(database_url).model_copy(update={"rasa_unreachable_wait_seconds": 0})
+    channel = synced_channel(db, settings, ScriptedBot(unreachable=10))
+    client = create_app(channel.settings, database=db).test_client()
+    raw, headers = signed(text_event("u21", "Tôi muốn đặt lịch"))
+    client.post("/zalo/webhook", data=raw, headers=headers)
+    while workers.inbox_step(db, channel.processor):
+        pass
+    [answer] = sent(db, "u21")
+    assert answer.text.startswith("Dạ, trợ lý tự động đang tạm gián đoạn")
+    assert conversation(db, "u21").needs_staff is True
 
 
 def test_when_the_bot_answers_nothing_the_patient_is_told_and_staff_are_flagged(db, deliver, bot, monkeypatch):

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.zalo_webhook import signature
 from bot.zalo_webhook.messages import Button, OutgoingMessage
-from bot.zalo_webhook.rasa_bridge import Bot, BotUnavailable
+from bot.zalo_webhook.rasa_bridge import Bot, BotUnavailable, NoRasaServer
 from bot.zalo_webhook.runtime import Channel
 from bot.zalo_webhook.simulator import SimulatedOA
 from core.config import Settings, ZaloOASettings
@@ -100,10 +100,12 @@ def signed(payload: dict[str, Any], *, secret: str = SECRET, prefix: bool = True
 class ScriptedBot:
     """Stands in for Rasa (tests only): echoes, remembers what it saw and when, can fail or be slow."""
 
-    def __init__(self, *, fail: bool = False, delay: float = 0.0) -> None:
+    def __init__(self, *, fail: bool = False, delay: float = 0.0, unreachable: int = 0) -> None:
         self.fail = fail
         self.delay = delay
+        self.unreachable = unreachable  # the first this many calls find no Rasa server
         self.calls: list[tuple[str, str]] = []
+        self.metadata: list[dict[str, Any]] = []
         self.active: dict[str, int] = {}
         self.max_active_per_sender = 0
         self.max_active = 0
@@ -112,12 +114,16 @@ class ScriptedBot:
     def reply(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[OutgoingMessage]:
         with self._lock:
             self.calls.append((sender_id, text))
+            self.metadata.append(dict(metadata))
+            unreachable, self.unreachable = self.unreachable > 0, max(0, self.unreachable - 1)
             self.active[sender_id] = self.active.get(sender_id, 0) + 1
             self.max_active_per_sender = max(self.max_active_per_sender, self.active[sender_id])
             self.max_active = max(self.max_active, sum(self.active.values()))
         try:
             if self.delay:
                 time.sleep(self.delay)
+            if unreachable:
+                raise NoRasaServer("no Rasa server answered (ConnectionError)")
             if self.fail:
                 raise BotUnavailable("connection refused")
             if text == "menu":

@@ -63,6 +63,7 @@ FALLBACK_INTENT = "nlu_fallback"
 OUR_TOKENIZER = "bot.nlu.tokenizer.UndertheseaTokenizer"
 # The intent classifiers DIET takes the place of: ours (a vote of linear models) and Rasa's logistic regression.
 INTENT_CLASSIFIERS = ("bot.nlu.intent_classifier.VotingIntentClassifier", "LogisticRegressionClassifier")
+CRF_EXTRACTORS = ("bot.nlu.crf_extractor.SavedCRFEntityExtractor", "CRFEntityExtractor")
 # Entity types scored overall: the annotated ones. `time` comes from the date parser and is not annotated;
 # the regex-only `cccd` and `insurance_number` are not schema entities.
 SCORED_ENTITIES = (
@@ -453,7 +454,7 @@ def pipeline_config(name: str, config_file: Path = CONFIG_FILE) -> str:
             for component in pipeline
         ]
     elif name == "diet":
-        replaced = {*INTENT_CLASSIFIERS, "CRFEntityExtractor"}
+        replaced = {*INTENT_CLASSIFIERS, *CRF_EXTRACTORS}
         at = next(index for index, component in enumerate(pipeline) if component["name"] in replaced)
         pipeline = [component for component in pipeline if component["name"] not in replaced]
         pipeline.insert(at, dict(DIET))

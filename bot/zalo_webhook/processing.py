@@ -33,7 +33,7 @@ from .messages import Button, OutgoingMessage, choice_from_number
 from .metrics import EVENTS_PROCESSED
 from .models import Conversation, InboundEvent, ZaloOA
 from .oas import OARegistry
-from .rasa_bridge import Bot, BotUnavailable
+from .rasa_bridge import Bot, BotUnavailable, NoRasaServer
 from .subject_requests import record_zalo_request
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,10 @@ class Outcome:
     bot_text: str | None = None  # what to ask the bot, if anything
 
 
+BOT_WAITING = "bot_waiting"  # no Rasa server reachable: the event is asked again shortly (its user's wait)
+BOT_RETRY_SECONDS = 2.0
+
+
 class EventProcessor:
     def __init__(self, db: Database, settings: Settings, registry: OARegistry, bot: Bot) -> None:
         self.db = db
@@ -84,12 +88,12 @@ class EventProcessor:
         step = self._state_step(event_id, now)
         if step is None:
             return "missing"
-        event, outcome = step
+        event, outcome, received_at = step
         if outcome.label == echoes.Echo.WAIT and echoes.wait_for_send(self.db, event, self.echo_settle_seconds):
             step = self._state_step(event_id, now)  # the send has returned: judge the echo now
             if step is None:
                 return "missing"
-            event, outcome = step
+            event, outcome, received_at = step
         user_id = event.user_id
         if outcome.label == echoes.Echo.WAIT:  # still in doubt: judged again once that send has settled
             with self.db.uow() as uow:
@@ -98,7 +102,13 @@ class EventProcessor:
             EVENTS_PROCESSED.labels(outcome=outcome.label).inc()
             return outcome.label
         if outcome.bot_text is not None and user_id is not None:
-            outcome = self._ask_bot(event, outcome, now)
+            outcome = self._ask_bot(event, claim, outcome, now, received_at)
+            if outcome.label == BOT_WAITING:  # asked again in a moment; the user's later messages wait behind
+                with self.db.uow() as uow:
+                    if inbox.defer(uow, claim, now + dt.timedelta(seconds=BOT_RETRY_SECONDS)):
+                        uow.commit()
+                EVENTS_PROCESSED.labels(outcome=outcome.label).inc()
+                return outcome.label
         with self.db.uow() as uow:
             for n, reply in enumerate(outcome.replies):
                 outbox.enqueue(
@@ -112,7 +122,7 @@ class EventProcessor:
         return outcome.label
 
     # --- step 1: state changes that need no bot -------------------------------------------------------------
-    def _state_step(self, event_id: int, now: dt.datetime) -> tuple[ZaloEvent, Outcome] | None:
+    def _state_step(self, event_id: int, now: dt.datetime) -> tuple[ZaloEvent, Outcome, dt.datetime] | None:
         with self.db.uow() as uow:
             row = uow.session.get(InboundEvent, event_id)
             if row is None:
@@ -120,9 +130,10 @@ class EventProcessor:
             event, _payload = parse(row.payload.encode("utf-8"), self.registry.serves)
             if not event.oa_id:  # a shape naming no OA, attributed by its signature when it was stored
                 event = replace(event, oa_id=row.oa_id)
-            outcome = self._apply(uow, event, now, row.received_at)
+            received_at = row.received_at
+            outcome = self._apply(uow, event, now, received_at)
             uow.commit()
-        return event, outcome
+        return event, outcome, received_at
 
     def _apply(self, uow: UnitOfWork, event: ZaloEvent, now: dt.datetime, received_at: dt.datetime) -> Outcome:
         if self.registry.get(event.oa_id) is None:
@@ -204,10 +215,28 @@ class EventProcessor:
         return OutgoingMessage(text, MAIN_MENU)
 
     # --- step 2: the bot ------------------------------------------------------------------------------------
-    def _ask_bot(self, event: ZaloEvent, outcome: Outcome, now: dt.datetime) -> Outcome:
+    def _ask_bot(
+        self, event: ZaloEvent, claim: Claim, outcome: Outcome, now: dt.datetime, received_at: dt.datetime
+    ) -> Outcome:
         sender_id = account_key(event.oa_id, event.user_id or "")  # stable per OA and user
+        metadata = {
+            "oa_id": event.oa_id,
+            "event": event.name,
+            # One id per inbox event: a message asked again (this worker's predecessor stopped after asking,
+            # or a server stopped while answering) is answered from the conversation, not handled twice.
+            "message_id": f"zalo-{claim.id}",
+            "retry": claim.in_doubt,
+        }
         try:
-            replies = self.bot.reply(sender_id, outcome.bot_text or "", {"oa_id": event.oa_id, "event": event.name})
+            replies = self.bot.reply(sender_id, outcome.bot_text or "", metadata)
+        except NoRasaServer as error:
+            waited = (now - received_at).total_seconds()
+            if waited < self.settings.rasa_unreachable_wait_seconds:
+                log.warning("no Rasa server reachable for %s (%s): asked again shortly", sender_id, error)
+                return Outcome(BOT_WAITING)
+            log.warning("no Rasa server reachable for %s for %.0f s; the conversation is flagged", sender_id, waited)
+            self._flag(event, f"the assistant did not answer ({error})", now)
+            return Outcome("bot_unavailable", [OutgoingMessage(BOT_DOWN, (STAFF_BUTTON,))])
         except BotUnavailable as error:
             log.warning("bot unavailable for %s: %s; the conversation is flagged for staff", sender_id, error)
             self._flag(event, f"the assistant did not answer ({error})", now)

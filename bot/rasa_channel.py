@@ -1,0 +1,97 @@
+"""The REST channel the Zalo worker posts to (bot/credentials.yml), Rasa's own ``RestInput`` made exactly-once.
+
+The worker sends each user message with ``metadata.message_id`` (one per inbox event) and ``metadata.retry``
+when the message may have reached a Rasa server already: the previous worker stopped after asking, or the server
+stopped (or went silent) while answering. Every Rasa server shares the tracker store, so a retried message
+that the conversation already holds is not handled again: its answer is read back from the conversation (the
+bot's messages that followed it). A message seen for the first time is handled as Rasa's REST channel does,
+its id kept on the user event. Rasa's REST channel cannot be told a message id, hence the subclass.
+
+Runs in the Rasa environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+log = logging.getLogger(__name__)
+MESSAGE_ID = re.compile(r"^[A-Za-z0-9:_-]{1,64}$")
+
+
+class ExactlyOnceRestInput(RestInput):
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            sender_id = await self._extract_sender(request)
+            text = self._extract_message(request)
+            metadata = self.get_metadata(request) or {}
+            message_id = metadata.get("message_id") if isinstance(metadata, dict) else None
+            if not (isinstance(message_id, str) and MESSAGE_ID.match(message_id)):
+                message_id = None
+            agent = request.app.ctx.agent
+            if message_id and metadata.get("retry") is True:
+                answered = await answered_before(agent, sender_id, message_id)
+                if answered is not None:
+                    log.info("message %s was handled before: answered from the conversation", message_id)
+                    return response.json(answered)
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(
+                        text,
+                        collector,
+                        sender_id,
+                        input_channel=self._extract_input_channel(request),
+                        message_id=message_id,
+                        metadata=metadata,
+                    )
+                )
+            except Exception:  # Rasa's REST channel logs and answers what was collected: so do we
+                log.exception("handling message %s failed", message_id or "(no id)")
+            return response.json(collector.messages)
+
+        return webhook
+
+
+async def answered_before(agent: Any, sender_id: str, message_id: str) -> list[dict[str, Any]] | None:
+    """The bot's answer to the user message ``message_id`` when the conversation already holds it, else None.
+    Read under the conversation's lock: a server still handling it (slow, not stopped) finishes first."""
+    async with agent.lock_store.lock(sender_id):
+        tracker = await agent.tracker_store.retrieve(sender_id)
+    if tracker is None:
+        return None
+    events = list(tracker.events)
+    at = next(
+        (i for i, e in enumerate(events) if isinstance(e, UserUttered) and e.message_id == message_id),
+        None,
+    )
+    if at is None:
+        return None
+    answer: list[dict[str, Any]] = []
+    for event in events[at + 1 :]:
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered):
+            sent = {key: value for key, value in (event.data or {}).items() if value}
+            answer.append({"recipient_id": sender_id, **({"text": event.text} if event.text else {}), **sent})
+    return answer
