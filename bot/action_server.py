@@ -19,6 +19,7 @@ import hmac
 import json
 import logging
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import utils
@@ -30,6 +31,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import redaction
+from core.correlation import CURRENT, clean
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ def create_app(token: str, executor: ActionExecutor | None = None, name: str = "
         if not isinstance(action_call, dict):
             return _error(400, "invalid_body", "the body is not a JSON action call")
         utils.check_version_compatibility(action_call.get("version"))
+        CURRENT.set(correlation_of(action_call))  # this request's task only: what its log lines carry
         try:
             result = await executor.run(action_call)
         except ActionExecutionRejection as error:
@@ -120,10 +123,23 @@ def create_app(token: str, executor: ActionExecutor | None = None, name: str = "
     return app
 
 
-def serve(host: str, port: int, token: str) -> None:
-    """Serve the actions on ``host:port`` in this process until it is stopped."""
+def correlation_of(action_call: dict[str, Any]) -> str:
+    """The correlation id of the Zalo event whose message Rasa is answering: the ``message_id`` the worker sent
+    (``zalo-<inbox id>``, kept on the user's message in the tracker), when it has that shape."""
+    tracker = action_call.get("tracker")
+    latest = tracker.get("latest_message") if isinstance(tracker, dict) else None
+    metadata = latest.get("metadata") if isinstance(latest, dict) else None
+    return clean(metadata.get("message_id")) if isinstance(metadata, dict) else ""
+
+
+def serve(host: str, port: int, token: str, configure_logs: Callable[[], None] | None = None) -> None:
+    """Serve the actions on ``host:port`` in this process until it is stopped; ``configure_logs`` sets up its
+    logging (henkham/logs.py), else rasa-sdk's colored logs."""
     redaction.install()
-    utils.configure_colored_logging("INFO")
+    if configure_logs is None:
+        utils.configure_colored_logging("INFO")
+    else:
+        configure_logs()
     utils.update_sanic_log_level()
     app = create_app(token)
     log.info("action server on http://%s:%d", host, port)

@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         ge=0,
         description="While no Rasa server answers, a message waits this long (retried) before staff are told.",
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line (role, correlation id), for a collector."
+    )
+    heartbeat_file: str = Field(
+        default="",
+        description="Worker, sender, scheduler: the file this process rewrites every few seconds while it works "
+        "(its supervisor runs `henkham alive FILE --within 30`); empty: none. One file per process.",
+    )
     # --- Rasa's own state (issue 17): conversations in a SQL tracker store, a lock store across servers.
     rasa_tracker_url: str = Field(
         default="",
@@ -140,6 +148,13 @@ class Settings(BaseSettings):
     metrics_token: str = Field(
         default="", description="Bearer token the Prometheus scraper sends to /metrics (refused without it)."
     )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Worker, sender, scheduler: serve /metrics on this port (0: not served). One port per process.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Where the metrics port of those roles listens.")
     # --- tenancy (issue 11): Mini App identity through Zalo's Graph API, caps per API client and account.
     zalo_graph_base: str = Field(
         default="https://graph.zalo.me", description="Zalo's Graph API (Mini App user tokens); the simulator in dev."

@@ -10,7 +10,9 @@ from typing import Any
 
 import click
 
-from henkham import bootstrap
+from core.heartbeat import Heartbeat, seconds_since_beat
+from henkham import bootstrap, logs
+from henkham.backup_cli import backup
 from henkham.campaign_cli import campaign
 from henkham.cli_errors import OneLineErrors
 from henkham.cli_world import world
@@ -212,14 +214,27 @@ def zalo_sync() -> None:
     click.echo(f"{len(list(registry))} OA(s) configured, {created} new")
 
 
+def _serve_metrics(role: str) -> None:
+    """This role's /metrics on HENKHAM_METRICS_PORT when set (core/metrics_server.py)."""
+    from core.metrics_server import serve_metrics
+
+    settings = world().settings
+    if not settings.metrics_port:
+        return
+    try:
+        server = serve_metrics(settings.metrics_host, settings.metrics_port, settings.metrics_token)
+    except (ValueError, OSError) as error:
+        raise click.ClickException(f"cannot serve metrics: {error}") from None
+    click.echo(f"henkham {role}: metrics on http://{settings.metrics_host}:{server.server_port}/metrics")
+
+
 def _run_channel_loop(role: str, threads: int) -> None:
-    import logging
     import signal
     import threading
 
     from bot.zalo_webhook import wakeup, workers
 
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {role} %(levelname)s %(name)s: %(message)s")
+    logs.configure(role, world().settings.log_format)
     process = bootstrap.channel_process(world().settings)
     database, channel = process.database, process.channel
     stop = threading.Event()
@@ -232,8 +247,10 @@ def _run_channel_loop(role: str, threads: int) -> None:
         step = lambda: workers.sender_step(database, channel.sender)  # noqa: E731
         listen = wakeup.OUTBOX_CHANNEL
     click.echo(f"henkham {role}: {threads} thread(s) on {database.engine.url.render_as_string(hide_password=True)}")
+    heartbeat = Heartbeat(world().settings.heartbeat_file)
+    _serve_metrics(role)
     try:
-        workers.run_workers(database, step, threads=threads, stop=stop, channel=listen)
+        workers.run_workers(database, step, threads=threads, stop=stop, channel=listen, heartbeat=heartbeat)
     finally:
         database.dispose()
 
@@ -249,9 +266,9 @@ def scheduler() -> None:
 
     from core.scheduler.runner import run_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = world().settings
+    logs.configure("scheduler", settings.log_format)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         process = bootstrap.scheduler(settings)
     except ValueError as error:
@@ -261,8 +278,16 @@ def scheduler() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     click.echo(f"henkham scheduler on {database.engine.url.render_as_string(hide_password=True)}")
+    heartbeat = Heartbeat(settings.heartbeat_file)
+    _serve_metrics("scheduler")
     try:
-        run_scheduler(process.leadership, process.jobs, stop, retry_seconds=settings.scheduler_retry_seconds)
+        run_scheduler(
+            process.leadership,
+            process.jobs,
+            stop,
+            retry_seconds=settings.scheduler_retry_seconds,
+            beat=lambda: heartbeat.beat(force=True),
+        )
     finally:
         database.dispose()
 
@@ -330,7 +355,12 @@ def actions(host: str | None, port: int | None) -> None:
     from bot.action_server import serve
 
     bootstrap.actions(settings)
-    serve(host or settings.actions_host, port or settings.actions_port, settings.actions_token)
+    serve(
+        host or settings.actions_host,
+        port or settings.actions_port,
+        settings.actions_token,
+        configure_logs=lambda: logs.configure("actions", settings.log_format),
+    )
 
 
 @zalo.command("worker")
@@ -379,6 +409,20 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     os.execv(sys.executable, args)
 
 
+@cli.command("alive")
+@click.argument("heartbeat_file", type=click.Path(dir_okay=False))
+@click.option("--within", default=30.0, show_default=True, help="Seconds the last beat may be old.")
+def alive(heartbeat_file: str, within: float) -> None:
+    """Exit 0 if the process whose heartbeat is HEARTBEAT_FILE beat within the last --within seconds, else 1
+    (what a supervisor runs: scripts/liveness-check)."""
+    age = seconds_since_beat(heartbeat_file)
+    if age is None:
+        raise click.ClickException(f"no heartbeat in {heartbeat_file}")
+    if age > within:
+        raise click.ClickException(f"last heartbeat {age:.0f} s ago (more than {within:g} s)")
+    click.echo(f"alive: last heartbeat {age:.1f} s ago")
+
+
 @cli.command("rasa-stores")
 def rasa_stores() -> None:
     """Create Rasa's tracker database when missing and print the shell assignments of Rasa's stores
@@ -411,6 +455,7 @@ def urls(port: int) -> None:
         click.echo(f"  Zalo chat     http://127.0.0.1:{simulator}/  (the simulator: chat with the demo OA)")
 
 
+cli.add_command(backup)
 cli.add_command(campaign)
 cli.add_command(emr)
 cli.add_command(services)

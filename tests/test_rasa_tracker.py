@@ -105,7 +105,8 @@ out = {}
 for url in sys.stdin.read().split():
     try:
         store = lock_store_for("" if url == "-" else url)
-        out[url] = type(store).__name__ + (f" db={store.red.connection_pool.connection_kwargs['db']}" if isinstance(store, RedisLockStore) else "")
+        db = store.red.connection_pool.connection_kwargs["db"] if isinstance(store, RedisLockStore) else None
+        out[url] = type(store).__name__ + (f" db={db}" if db is not None else "")
     except ValueError as error:
         out[url] = f"error: {error}"
 print(json.dumps(out))

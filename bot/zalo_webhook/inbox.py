@@ -18,8 +18,8 @@ from .wakeup import INBOX_CHANNEL, announce
 INBOX = InboundEvent.__table__
 
 
-def store(uow: UnitOfWork, event: ZaloEvent, raw: bytes, now: dt.datetime | None = None) -> bool:
-    """Store the event unless it is already there (a repeated delivery). Returns whether it is new.
+def store(uow: UnitOfWork, event: ZaloEvent, raw: bytes, now: dt.datetime | None = None) -> int | None:
+    """Store the event unless it is already there (a repeated delivery). Returns its id if it is new, else None.
 
     One statement: the unique key decides, so concurrent deliveries of one event store it once.
     """
@@ -41,7 +41,7 @@ def store(uow: UnitOfWork, event: ZaloEvent, raw: bytes, now: dt.datetime | None
     if result is not None:
         announce(session, INBOX_CHANNEL)
     uow.commit()
-    return result is not None
+    return None if result is None else int(result[0])
 
 
 def claim(uow: UnitOfWork, *, now: dt.datetime | None = None, limit: int = 1, lease_seconds: int = 60) -> list[Claim]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select, update
 
 from core.config import Settings
+from core.correlation import correlated, of_outbox_key
 from core.identifiers import mask_phone
 from core.timeutil import utcnow
 from core.uow import Database, UnitOfWork
@@ -98,12 +99,13 @@ class Sender:
             )
             buttons_refused = uow.session.scalar(select(ZaloOA.buttons_refused).where(ZaloOA.oa_id == row.oa_id))
             uow.session.expunge_all()
-        in_doubt = claim.in_doubt or row.last_error.startswith(IN_DOUBT)
-        attempt = self._attempt(claim, row, conversation, bool(buttons_refused), in_doubt, now or utcnow())
-        if in_doubt and attempt.retry and not attempt.error.startswith(IN_DOUBT):
-            attempt = replace(attempt, error=f"{IN_DOUBT}: {attempt.error}")  # still unknown whether it arrived
-        self._record(claim, row, attempt, now or utcnow())
-        return attempt.status
+        with correlated(of_outbox_key(row.idempotency_key)):
+            in_doubt = claim.in_doubt or row.last_error.startswith(IN_DOUBT)
+            attempt = self._attempt(claim, row, conversation, bool(buttons_refused), in_doubt, now or utcnow())
+            if in_doubt and attempt.retry and not attempt.error.startswith(IN_DOUBT):
+                attempt = replace(attempt, error=f"{IN_DOUBT}: {attempt.error}")  # still unknown whether it arrived
+            self._record(claim, row, attempt, now or utcnow())
+            return attempt.status
 
     # --- one attempt ----------------------------------------------------------------------------------------
     def _attempt(

@@ -31,6 +31,7 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, jsonify, request
 
 from core.config import Settings
+from core.correlation import correlated, of_event
 from core.timeutil import utcnow
 
 from . import inbox, signature
@@ -107,7 +108,10 @@ def webhook():
     with current_app.extensions["henkham.db"].uow() as uow:
         new = inbox.store(uow, event, raw)
     WEBHOOK_EVENTS.labels(outcome="stored" if new else "duplicate").inc()
-    return jsonify({"status": "ok", "duplicate": not new})
+    if new is not None:
+        with correlated(of_event(new)):  # the id every later process logs this event's work under
+            log.info("webhook: %s stored", event.name)
+    return jsonify({"status": "ok", "duplicate": new is None})
 
 
 @zalo.get("/")

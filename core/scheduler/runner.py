@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import Histogram
 
 from .leadership import Leadership
 
@@ -29,6 +30,22 @@ class Job:
     every_seconds: float
 
 
+JOB_SECONDS = Histogram(
+    "henkham_scheduler_job_seconds",
+    "Time one run of a scheduler job took, per job",
+    ["job"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+
+
+def _timed(job: Job) -> Callable[[], object]:
+    def run() -> object:
+        with JOB_SECONDS.labels(job=job.name).time():
+            return job.run()
+
+    return run
+
+
 def run_scheduler(
     leadership: Leadership,
     jobs: Sequence[Job],
@@ -36,11 +53,14 @@ def run_scheduler(
     *,
     retry_seconds: float = RETRY_SECONDS,
     check_seconds: float = CHECK_SECONDS,
+    beat: Callable[[], None] = lambda: None,
 ) -> None:
     """Lead when possible and run ``jobs`` (each at most once at a time, missed runs coalesced) until
-    ``stop`` is set; a leader that loses the lead stops its jobs and goes back to waiting."""
+    ``stop`` is set; a leader that loses the lead stops its jobs and goes back to waiting. ``beat`` is called
+    at every check (the process's heartbeat: leading or waiting, it is alive)."""
     announced_waiting = False
     while not stop.is_set():
+        beat()
         if not leadership.try_lead():
             if not announced_waiting:
                 log.info("scheduler: another process leads; trying again every %g s", retry_seconds)
@@ -52,7 +72,7 @@ def run_scheduler(
         scheduler = BackgroundScheduler(timezone=dt.UTC)
         for job in jobs:
             scheduler.add_job(
-                job.run,
+                _timed(job),
                 "interval",
                 seconds=job.every_seconds,
                 id=job.name,
@@ -64,6 +84,7 @@ def run_scheduler(
         scheduler.start()
         try:
             while not stop.wait(check_seconds):
+                beat()
                 if not leadership.still_leading():
                     log.warning("scheduler: lost the lead; stopping the jobs")
                     break

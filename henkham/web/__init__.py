@@ -7,10 +7,11 @@ import hmac
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Response, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from werkzeug.routing import IntegerConverter
 
 from bot.zalo_webhook.graph import ZaloGraph
+from bot.zalo_webhook.metrics import QueueCollector
 from bot.zalo_webhook.oas import OARegistry
 from bot.zalo_webhook.webhook import zalo
 from core.config import Settings
@@ -88,13 +89,16 @@ def create_app(
     docs.install(app)
     console.install(app, settings)
 
+    queues = CollectorRegistry(auto_describe=False)  # this app's own: read from its database at each scrape
+    queues.register(QueueCollector(app.extensions["henkham.db"]))
+
     @app.get("/metrics")
     @app.doc(hide=True)
     def metrics():
         """Prometheus metrics, for the scraper holding HENKHAM_METRICS_TOKEN (``bearer_token`` in its config)."""
         if not _bearer_is(settings.metrics_token):
             raise HTTPError(401, "send the metrics token: Authorization: Bearer $HENKHAM_METRICS_TOKEN")
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest() + generate_latest(queues), mimetype=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     @app.doc(hide=True)
