@@ -32,6 +32,7 @@ from sanic.response import HTTPResponse
 
 from bot import redaction
 from core.correlation import CURRENT, clean
+from core.db import is_disconnect
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def create_app(token: str, executor: ActionExecutor | None = None, name: str = "
         utils.check_version_compatibility(action_call.get("version"))
         CURRENT.set(correlation_of(action_call))  # this request's task only: what its log lines carry
         try:
-            result = await executor.run(action_call)
+            result = await _run(executor, action_call)
         except ActionExecutionRejection as error:
             return _error(400, "rejected", error.message, action_name=error.action_name)
         except ActionNotFoundException as error:
@@ -121,6 +122,19 @@ def create_app(token: str, executor: ActionExecutor | None = None, name: str = "
         return _error(500, "action_failed", f"action {name!r} failed ({type(error).__name__})", action_name=name)
 
     return app
+
+
+async def _run(executor: ActionExecutor, action_call: dict[str, Any]) -> Any:
+    """Run the action, once more if the database connection was lost under it (a restart, a cut connection):
+    its unit of work was rolled back with the connection, so nothing of it was kept, and the patient gets an
+    answer instead of "the assistant could not handle this"."""
+    try:
+        return await executor.run(action_call)
+    except Exception as error:
+        if not is_disconnect(error):
+            raise
+        log.warning("action %r: the database connection was lost; running it again", action_call.get("next_action"))
+        return await executor.run(action_call)
 
 
 def correlation_of(action_call: dict[str, Any]) -> str:

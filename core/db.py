@@ -148,3 +148,12 @@ def ensure_database(url: str) -> bool:
             return True
     finally:
         engine.dispose()
+
+
+def is_disconnect(error: BaseException) -> bool:
+    """Whether ``error`` is the loss of the database connection (a server restart, a cut connection): SQLAlchemy
+    has already invalidated the pool, so the same work on a new connection may be tried again once. Only for
+    work that committed nothing before the error (the transaction was rolled back with the connection)."""
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

@@ -32,6 +32,11 @@ class Heartbeat:
         os.replace(partial, self.path)
         self._last = now
 
+    def stop(self) -> None:
+        """Remove the file: a process stopped on purpose is not restarted as a quiet one."""
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
 
 def seconds_since_beat(path: str | Path, now: float | None = None) -> float | None:
     """How long ago the heartbeat at ``path`` was written; None if there is none (never started, unreadable)."""

@@ -252,6 +252,7 @@ def _run_channel_loop(role: str, threads: int) -> None:
     try:
         workers.run_workers(database, step, threads=threads, stop=stop, channel=listen, heartbeat=heartbeat)
     finally:
+        heartbeat.stop()
         database.dispose()
 
 
@@ -289,6 +290,7 @@ def scheduler() -> None:
             beat=lambda: heartbeat.beat(force=True),
         )
     finally:
+        heartbeat.stop()
         database.dispose()
 
 

@@ -85,6 +85,26 @@ def _postgres_unavailable() -> str | None:
     return reason and f"PostgreSQL at {POSTGRES_ADMIN_URL} unreachable ({reason})"
 
 
+def redis_unavailable(url: str = "redis://127.0.0.1:6379/0") -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        return None
+    except redis.RedisError as error:
+        return f"Redis at {url} unreachable ({type(error).__name__}: {error})"
+
+
+def needs_services(*reasons: str | None) -> None:
+    """Skip the test for the first reason a service it needs is missing (PostgreSQL, Redis); with
+    HENKHAM_REQUIRE_POSTGRES=1 (CI, where both run) fail instead."""
+    for reason in reasons:
+        if reason:
+            if REQUIRE_POSTGRES:
+                pytest.fail(f"HENKHAM_REQUIRE_POSTGRES=1 but {reason}")
+            pytest.skip(reason)
+
+
 @contextmanager
 def throwaway_postgres() -> Iterator[str]:
     """A new, migrated database on the test server, dropped on exit; skipped (failed in CI) when unreachable."""

@@ -64,7 +64,7 @@ class DialogueStack:
         response = self.simulator.http.post(f"{self.simulator.base}/_sim/chat/event", json={**spec, "user_id": user_id})
         assert response.status_code == 200, response.text
         if expect_reply:  # a long poll until the first reply, then (cheaper than polling all along) the rest
-            self.simulator.messages(user_id=user_id, after=str(after), wait=str(REPLY_TIMEOUT), kind="cs")
+            self.simulator.messages(user_id=user_id, after=str(after), wait=str(min(REPLY_TIMEOUT, 60)), kind="cs")
         wait_until(lambda: settled(self.db, user_id), timeout=REPLY_TIMEOUT, what=f"the answer to {text!r}")
         replies = [m["message"] for m in self.simulator.messages(user_id=user_id, kind="cs") if m["seq"] > after]
         assert replies or not expect_reply, f"no answer to {text!r}"

@@ -41,7 +41,7 @@ def test_the_web_app_and_the_channel_are_wired_from_the_settings_given(tmp_path:
     try:
         channel = bootstrap.channel(settings, db)
         assert channel.client.api_base.startswith("http://127.0.0.1:9/api")
-        assert channel.processor.bot.url.startswith("http://127.0.0.1:9/rasa")
+        assert channel.processor.bot.servers == ["http://127.0.0.1:9/rasa"]
         assert channel.sender.client is channel.client and channel.tokens.client is channel.client
     finally:
         db.dispose()

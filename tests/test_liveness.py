@@ -109,6 +109,7 @@ def test_a_worker_process_beats_and_stops_cleanly_on_sigterm(tmp_path):
             assert alive.returncode == 0
             worker.send_signal(signal.SIGTERM)
             assert worker.wait(timeout=15) == 0
+            assert not beat.exists(), "stopped on purpose: not to be restarted as a quiet one"
         finally:
             if worker.poll() is None:
                 worker.kill()

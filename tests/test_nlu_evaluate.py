@@ -13,6 +13,7 @@ import unicodedata
 import pytest
 
 from bot.nlu.evaluate import (
+    CRF_EXTRACTORS,
     INTENT_CLASSIFIERS,
     TARGETS,
     Stripped,
@@ -362,11 +363,10 @@ def test_diet_takes_the_place_of_the_classifier_and_the_crf(in_rasa: dict) -> No
     names = [c["name"] for c in in_rasa["diet"]]
     ours = in_rasa["ours"]
     classifier = next(n for n in ours if n in INTENT_CLASSIFIERS)
-    assert classifier not in names and "CRFEntityExtractor" not in names
+    crf = next(n for n in ours if n in CRF_EXTRACTORS)
+    assert classifier not in names and crf not in names
     assert names.index("DIETClassifier") == ours.index(classifier)
-    assert [n for n in names if n != "DIETClassifier"] == [
-        n for n in ours if n not in {classifier, "CRFEntityExtractor"}
-    ]
+    assert [n for n in names if n != "DIETClassifier"] == [n for n in ours if n not in {classifier, crf}]
 
 
 def test_the_training_data_of_a_directory_is_every_nlu_file_together(in_rasa: dict) -> None:

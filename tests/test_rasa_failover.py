@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-import redis
 import requests
 from sqlalchemy import func, select
 
@@ -21,7 +20,7 @@ from bot.zalo_webhook.rasa_bridge import servers_for
 from core.booking.models import Appointment
 from core.timeutil import local_today
 from core.uow import Database
-from tests.conftest import REQUIRE_POSTGRES, _postgres_unavailable, throwaway_postgres
+from tests.conftest import _postgres_unavailable, needs_services, redis_unavailable, throwaway_postgres
 from tests.dialogue_stack import DialogueStack, buttons_of, running_dialogue, text_of
 from tests.factories import build_world
 from tests.test_dialogue_e2e import CODE
@@ -31,21 +30,9 @@ pytestmark = pytest.mark.needs_rasa
 LOCKS = "redis://127.0.0.1:6379/3"
 
 
-def _redis_unreachable() -> str | None:
-    try:
-        redis.Redis.from_url(LOCKS, socket_connect_timeout=2).ping()
-        return None
-    except redis.RedisError as error:
-        return f"Redis at {LOCKS} unreachable ({type(error).__name__})"
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DialogueStack]:
-    for reason in (_postgres_unavailable(), _redis_unreachable()):
-        if reason:
-            if REQUIRE_POSTGRES:
-                pytest.fail(f"HENKHAM_REQUIRE_POSTGRES=1 but {reason}")
-            pytest.skip(reason)
+    needs_services(_postgres_unavailable(), redis_unavailable(LOCKS))
     folder = tmp_path_factory.mktemp("rasa-failover")
     with ExitStack() as cleanup:
         url = cleanup.enter_context(throwaway_postgres())

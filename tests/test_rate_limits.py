@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 
 import pytest
-import redis
 from limits import parse_many
 
 from core import access
@@ -16,6 +15,7 @@ from core.config import Settings
 from core.timeutil import local_to_utc
 from henkham.web import create_app
 from tests import factories
+from tests.conftest import redis_unavailable
 from tests.factories import new_patient, slot_at, today_local
 from tests.harness import free_port
 from tests.identity_helpers import TOKEN_HEADER, bearer, token_for, with_fake_graph
@@ -158,16 +158,8 @@ def test_bookings_are_limited_per_account(db, world, keys):
     assert book("zalo-b", slots[0], other, "b-1").status_code == 201, "another account of the same app books"
 
 
-def _redis_unreachable() -> str | None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-        return None
-    except redis.RedisError as exc:
-        return f"Redis at {REDIS_URL} unreachable ({exc.__class__.__name__}: {exc})"
-
-
 def test_two_web_processes_share_the_budget_through_redis(db, world, keys):
-    reason = _redis_unreachable()
+    reason = redis_unavailable(REDIS_URL)
     if reason:
         pytest.skip(reason)
     ip = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"  # a fresh counter

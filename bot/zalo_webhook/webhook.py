@@ -32,7 +32,9 @@ from flask import Response, current_app, jsonify, request
 
 from core.config import Settings
 from core.correlation import correlated, of_event
+from core.db import is_disconnect
 from core.timeutil import utcnow
+from core.uow import Database
 
 from . import inbox, signature
 from .events import MalformedEvent, ZaloEvent, event_time, parse
@@ -105,13 +107,26 @@ def webhook():
     if why == "no_time":
         log.info("webhook: %s with a timestamp that is not a time acknowledged, not stored", event.name)
         return _ignored("timestamp_not_a_time")
-    with current_app.extensions["henkham.db"].uow() as uow:
-        new = inbox.store(uow, event, raw)
+    new = _store(current_app.extensions["henkham.db"], event, raw)
     WEBHOOK_EVENTS.labels(outcome="stored" if new else "duplicate").inc()
     if new is not None:
         with correlated(of_event(new)):  # the id every later process logs this event's work under
             log.info("webhook: %s stored", event.name)
     return jsonify({"status": "ok", "duplicate": new is None})
+
+
+def _store(db: Database, event: ZaloEvent, raw: bytes) -> int | None:
+    """``inbox.store``, once more on a new connection if the database connection was lost (a restart, a cut):
+    storing is idempotent, and Zalo may not deliver the event again after an error."""
+    for attempt in (1, 2):
+        try:
+            with db.uow() as uow:
+                return inbox.store(uow, event, raw)
+        except Exception as error:
+            if attempt == 2 or not is_disconnect(error):
+                raise
+            log.warning("webhook: the database connection was lost; storing the event again")
+    return None
 
 
 @zalo.get("/")

@@ -42,7 +42,7 @@ def inbox_step(db: Database, processor: EventProcessor) -> int:
     for claim in claims:
         with correlated(of_event(claim.id)), INBOX_HANDLE_SECONDS.time():
             try:
-                processor.handle(claim)
+                log.info("inbox event %s: %s", claim.id, processor.handle(claim))
             except Exception:
                 log.exception("handling inbox event %s failed", claim.id)
                 _give_up_or_retry(db, claim)
@@ -56,7 +56,7 @@ def sender_step(db: Database, sender: Sender, batch: int = 1) -> int:
     for claim in claims:
         try:
             with OUTBOX_DELIVER_SECONDS.time():
-                sender.deliver(claim)
+                log.info("outbox message %s: %s", claim.id, sender.deliver(claim))
         except Exception:  # a bug, not a Zalo error: the lease runs out and the message is tried again
             log.exception("delivering outbox message %s failed", claim.id)
     return len(claims)

@@ -1,0 +1,194 @@
+"""Crash-proof under load: the production recipe (tests/province_stack.py: two Rasa servers, two workers, two
+senders, two schedulers, two action servers, two web processes, on PostgreSQL and Redis) while 50 patients book
+by chat through the simulator, and a chaos loop SIGKILLs a random process of each role in turn every few seconds
+and starts it again; PostgreSQL cuts every connection once. Every booking conversation completes, no message is
+lost or sent twice, each patient's messages arrive in order, no slot is overbooked, no message is handled twice by
+Rasa. Short leases (15 s inbox, 10 s outbox) bound the test to a few minutes."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from bot.zalo_webhook.models import InboundEvent, OutboundMessage, WorkStatus
+from core.booking.models import Appointment, Slot
+from core.db import normalise_url
+from tests import dialogue_stack
+from tests.dialogue_stack import DialogueStack, buttons_of, text_of
+from tests.province_stack import OBSERVER, Province, running_province
+from tests.zalo_helpers import OA_ID
+
+pytestmark = pytest.mark.needs_rasa
+USERS = 50
+CODE = re.compile(r"Mã lịch hẹn: ([A-Z0-9]{6})")
+DAYS = ["thứ 2", "thứ 3", "thứ 4", "thứ 5", "thứ 6"]
+ROLES = ["worker", "sender", "scheduler", "rasa"]
+CHAOS_EVERY_SECONDS = 3.0
+SETTINGS = {
+    "HENKHAM_ZALO_INBOX_LEASE_SECONDS": "15",
+    "HENKHAM_ZALO_OUTBOX_LEASE_SECONDS": "10",
+    "HENKHAM_SCHEDULER_RETRY_SECONDS": "2",
+    "HENKHAM_RASA_UNREACHABLE_WAIT_SECONDS": "600",  # nobody is told "the assistant is down" during the test
+    "HENKHAM_DB_POOL_SIZE": "3",  # PostgreSQL allows 100 connections: 14 processes and the test share them
+    "HENKHAM_DB_MAX_OVERFLOW": "3",
+}
+
+
+@pytest.fixture(scope="module")
+def province(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Province]:
+    with running_province(tmp_path_factory.mktemp("chaos"), settings=SETTINGS, capacity=3) as running:
+        yield running
+
+
+def book(stack: DialogueStack, n: int) -> str:
+    """Patient ``n``'s booking conversation (a random department, day and offered time); returns the code."""
+    user, rng = f"chaos-{n}", random.Random(n)
+    for _ in range(4):  # the time tapped may be taken meanwhile by another patient: then ask again
+        department, day = rng.choice(["nhi", "mắt"]), rng.choice(DAYS)
+        offer = stack.say(user, f"cho em đặt lịch khám {department} sáng {day} tuần sau")[-1]
+        times = [b for b in buttons_of(offer) if "–" in b["title"]]
+        if not times:
+            continue
+        who = stack.say(user, rng.choice(times)["payload"])[-1]
+        if not any("Tôi đi khám" in b["title"] for b in buttons_of(who)):
+            continue
+        assert "họ và tên" in text_of(stack.tap(user, who, "Tôi đi khám"))
+        assert "sinh" in text_of(stack.say(user, name_of(n)))
+        sex_question = stack.say(user, "01/05/1990")[-1]
+        assert "số điện thoại" in text_of(stack.tap(user, sex_question, "Nữ"))
+        kind_question = stack.say(user, f"09{n + 10000000:08d}")[-1]
+        summary = stack.tap(user, kind_question, "BHYT")[-1]
+        done = text_of(stack.tap(user, summary, "Xác nhận"))
+        found = CODE.search(done)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"patient {n} could not book")
+
+
+def name_of(n: int) -> str:
+    family = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng"]
+    given = ["Hoa", "Lan", "Mai", "Cúc", "Đào", "Hương", "Linh", "Thảo"]
+    return f"{family[n % 7]} Thị {given[n // 7 % 8]}"
+
+
+class Chaos:
+    """Every few seconds: SIGKILL a random process of the next role and start it again at once. A Rasa server
+    is killed only while the other one answers (the patients' conversations move to it); PostgreSQL drops
+    every connection once, halfway."""
+
+    def __init__(self, province: Province) -> None:
+        self.province = province
+        self.stop = threading.Event()
+        self.kills: Counter[str] = Counter()
+        self.cut = False
+        self.errors: list[str] = []
+        self.thread = threading.Thread(target=self.run, name="chaos", daemon=True)
+
+    def run(self) -> None:
+        rng = random.Random(17)
+        turn = 0
+        while not self.stop.wait(CHAOS_EVERY_SECONDS):
+            try:
+                role = ROLES[turn % len(ROLES)]
+                turn += 1
+                if turn == 6 and not self.cut:
+                    self.cut_connections()
+                labels = [label for label in self.province.specs if label.rsplit("-", 1)[0] == role]
+                if role == "rasa":
+                    labels = [label for label in labels if all(self.province.is_ready(o) for o in labels if o != label)]
+                    if not labels:
+                        continue
+                victim = rng.choice(labels)
+                self.province.kill(victim)
+                self.kills[role] += 1
+                self.province.start(victim)  # a Rasa server: until it answers again
+            except Exception as error:  # the test fails on it, after the patients
+                self.errors.append(f"{type(error).__name__}: {error}")
+
+    def cut_connections(self) -> None:
+        engine = create_engine(normalise_url(self.province.env["HENKHAM_DATABASE_URL"]))
+        with engine.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> :observer"
+                ),
+                {"observer": OBSERVER},
+            )
+        engine.dispose()
+        self.cut = True
+
+
+def test_fifty_patients_book_while_processes_are_killed(province: Province, monkeypatch):
+    monkeypatch.setattr(dialogue_stack, "REPLY_TIMEOUT", 150.0)  # a message may wait for a lease to run out
+    stack = DialogueStack(
+        db=province.db,
+        channel=None,  # type: ignore[arg-type]
+        simulator=province.sim,
+        rasa_url=province.env["HENKHAM_RASA_URL"],
+        rasa_token="",
+        rasa_pid=0,
+        actions_pid=0,
+        rasa_pids=[],
+    )
+    chaos = Chaos(province)
+    started = time.monotonic()
+    chaos.thread.start()
+    try:
+        with ThreadPoolExecutor(max_workers=USERS) as pool:
+            codes = list(pool.map(lambda n: book(stack, n), range(USERS)))
+    finally:
+        chaos.stop.set()
+        chaos.thread.join(timeout=120)
+    elapsed = time.monotonic() - started
+    print(f"chaos: {USERS} bookings in {elapsed:.0f} s; kills {dict(chaos.kills)}; connections cut: {chaos.cut}")
+    assert not chaos.errors, chaos.errors
+    assert chaos.cut and all(chaos.kills[role] >= 1 for role in ROLES), chaos.kills
+
+    db = province.db
+    with db.reader() as uow:
+        booked = uow.session.execute(select(Appointment.code, Appointment.slot_id)).all()
+        assert sorted(code for code, _ in booked) == sorted(codes), "one appointment per patient, as told"
+        over = uow.session.execute(
+            select(Slot.id, Slot.capacity, func.count(Appointment.id))
+            .join(Appointment, Appointment.slot_id == Slot.id)
+            .where(Appointment.status == "booked")
+            .group_by(Slot.id, Slot.capacity)
+            .having(func.count(Appointment.id) > Slot.capacity)
+        ).all()
+        assert not over, f"overbooked slots: {over}"
+        unsettled = uow.session.scalar(
+            select(func.count()).select_from(InboundEvent).where(InboundEvent.status != WorkStatus.DONE.value)
+        )
+        assert unsettled == 0, "every message was handled"
+        sent = uow.session.execute(
+            select(OutboundMessage.user_id, OutboundMessage.zalo_message_id, OutboundMessage.status)
+            .where(OutboundMessage.oa_id == OA_ID)
+            .order_by(OutboundMessage.id)
+        ).all()
+    assert all(status == WorkStatus.DONE.value for _, _, status in sent), "every reply was delivered"
+    delivered = [m for m in province.sim.messages(kind="cs") if m.get("user_id", "").startswith("chaos-")]
+    for n in range(USERS):
+        user = f"chaos-{n}"
+        ours = [mid for uid, mid, _ in sent if uid == user]
+        theirs = [m["message_id"] for m in sorted(delivered, key=lambda m: m["seq"]) if m["user_id"] == user]
+        assert theirs == ours, f"{user}: each reply once, in order"
+
+    tracker = create_engine(normalise_url(province.env["HENKHAM_DATABASE_URL"]) + "_rasa")
+    with tracker.connect() as connection:
+        handled = Counter(
+            json.loads(data).get("message_id")
+            for (data,) in connection.execute(text("SELECT data FROM events WHERE type_name = 'user'"))
+        )
+    tracker.dispose()
+    twice = {mid: n for mid, n in handled.items() if mid and n > 1}
+    assert not twice, f"messages Rasa handled twice: {twice}"
