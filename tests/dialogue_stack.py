@@ -80,12 +80,14 @@ class DialogueStack:
 def settled(db: Database, user_id: str) -> bool:
     """Every inbox event of the user handled and every reply to them sent."""
     with db.reader() as uow:
-        open_in = uow.session.scalar(
-            select(func.count()).where(InboundEvent.user_id == user_id, InboundEvent.status.in_(OPEN))
-        )
-        open_out = uow.session.scalar(
-            select(func.count()).where(OutboundMessage.user_id == user_id, OutboundMessage.status.in_(OPEN))
-        )
+        return nothing_open(uow.session, user_id)
+
+
+def nothing_open(session: Any, user_id: str) -> bool:
+    open_in = session.scalar(select(func.count()).where(InboundEvent.user_id == user_id, InboundEvent.status.in_(OPEN)))
+    open_out = session.scalar(
+        select(func.count()).where(OutboundMessage.user_id == user_id, OutboundMessage.status.in_(OPEN))
+    )
     return open_in == 0 and open_out == 0
 
 

@@ -123,17 +123,25 @@ def command_of(name: str, instance: str, replace: dict[str, str] | None = None) 
 
 @contextmanager
 def running_province(
-    folder: Path, *, settings: dict[str, str] | None = None, capacity: int = 2, days: int = 16
+    folder: Path,
+    *,
+    settings: dict[str, str] | None = None,
+    capacity: int = 2,
+    days: int = 16,
+    webs: int = 2,
+    actions: int = 2,
 ) -> Iterator[Province]:
-    """Two of every role (web, worker, sender, scheduler, Rasa, action server), as the README's production
-    section runs them; ``settings`` are added to the environment file's."""
+    """Two of every role (worker, sender, scheduler, Rasa; ``webs`` web processes and ``actions`` action servers,
+    the Rasa servers sharing them in turn), as the README's production section runs them; ``settings`` are added
+    to the environment file's."""
     needs_services(_postgres_unavailable(), redis_unavailable("redis://127.0.0.1:6379/4"))
     name, url = create_database(POSTGRES_ADMIN_URL, prefix="henkham_recipe")  # empty: the recipe migrates it
     with ExitStack() as cleanup:
         cleanup.callback(drop_database, POSTGRES_ADMIN_URL, f"{name}_rasa")
         cleanup.callback(drop_database, POSTGRES_ADMIN_URL, name)
-        sim_port, web_ports, rasa_ports = free_port(), [free_port(), free_port()], [free_port(), free_port()]
-        actions_ports = [free_port(), free_port()]
+        sim_port, rasa_ports = free_port(), [free_port(), free_port()]
+        web_ports = [free_port() for _ in range(webs)]
+        actions_ports = [free_port() for _ in range(actions)]
         sim = f"http://127.0.0.1:{sim_port}"
         oa = {
             "oa_id": OA_ID,
@@ -202,7 +210,10 @@ def running_province(
                 "henkham-rasa@.service",
                 str(n),
                 f"http://127.0.0.1:{port}/status?token={TOKENS['HENKHAM_RASA_TOKEN']}",
-                extra={"RASA_PORT": str(port), "HENKHAM_ACTIONS_URL": f"http://127.0.0.1:{actions_ports[n]}/webhook"},
+                extra={
+                    "RASA_PORT": str(port),
+                    "HENKHAM_ACTIONS_URL": f"http://127.0.0.1:{actions_ports[n % actions]}/webhook",
+                },
             )
         for n, port in enumerate(web_ports):
             add(
