@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from bot.zalo_webhook.models import InboundEvent, OutboundMessage, WorkStatus
 from bot.zalo_webhook.runtime import Channel
 from bot.zalo_webhook.simulator import SimulatedOA
-from core.config import ZaloOASettings
+from core.config import Settings, ZaloOASettings
 from core.timeutil import local_today
 from core.uow import Database
 from henkham import bootstrap
@@ -27,7 +27,7 @@ from henkham.web import create_app
 from tests.browser_support import running_workers
 from tests.conftest import _postgres_unavailable, throwaway_postgres
 from tests.factories import build_world
-from tests.harness import free_port, serving_app, wait_until
+from tests.harness import drop_database, free_port, serving_app, wait_until
 from tests.zalo_helpers import OA_ID, SIMULATED_OA, zalo_settings
 from tests.zalo_sim import ROOT, Simulator, running_process, simulator_process
 
@@ -124,6 +124,18 @@ def hospital_dialogue(folder: Path) -> Iterator[DialogueStack]:
         yield cleanup.enter_context(running_dialogue(url, folder))
 
 
+def _own_tracker(cleanup: ExitStack, database_url: str, folder: Path) -> str:
+    """The tracker store of a stack on ``database_url``: where production puts it, new for this stack."""
+    derived = Settings(database_url=database_url).rasa_tracker_store_url
+    if not derived.startswith("postgresql"):
+        return f"sqlite:///{folder / 'rasa-tracker.db'}"
+    name = derived.rsplit("/", 1)[1].split("?")[0]
+    admin = derived.rsplit("/", 1)[0] + "/postgres"
+    drop_database(admin, name)  # an earlier run's, if one was left
+    cleanup.callback(drop_database, admin, name)  # after the Rasa servers (stopped first: callbacks run last-in first)
+    return derived
+
+
 def scratch_database(cleanup: ExitStack, folder: Path) -> tuple[str, Database]:
     """An empty migrated database for a stack, closed by ``cleanup``: a throwaway PostgreSQL server, or a
     SQLite file in ``folder`` where none runs."""
@@ -153,12 +165,15 @@ def running_dialogue(
 ) -> Iterator[DialogueStack]:
     """The stack of the test OA, plus ``more_oas`` (each as the simulator plays it and as henkham serves it);
     ``zns_templates`` the test OA's ZNS templates by purpose, ``templates`` their parameters in the simulator.
-    ``rasa_servers`` Rasa servers share the tracker store ``tracker_url`` (default: a SQLite file of this stack,
-    so no conversation of an earlier run is found) and the lock store ``lock_url`` (default: each its memory)."""
+    ``rasa_servers`` Rasa servers share the tracker store ``tracker_url`` (default: this stack's own, as
+    production has it: ``<database>_rasa`` on the same PostgreSQL server, dropped at the end, or a SQLite file
+    of the stack) and the lock store ``lock_url`` (default: each its memory)."""
     db = Database(database_url)
     with ExitStack() as cleanup:
         cleanup.callback(db.dispose)
         actions_port, simulator_port = free_port(), free_port()
+        if not tracker_url:
+            tracker_url = _own_tracker(cleanup, database_url, folder)
         env = {"HENKHAM_DATABASE_URL": database_url, "HENKHAM_ACTIONS_TOKEN": ACTIONS_TOKEN}
         actions = cleanup.enter_context(
             running_process(
@@ -181,7 +196,7 @@ def running_dialogue(
                     env={
                         "RASA_PORT": str(rasa_port),
                         "HENKHAM_DATABASE_URL": database_url,
-                        "HENKHAM_RASA_TRACKER_URL": tracker_url or f"sqlite:///{folder / 'rasa-tracker.db'}",
+                        "HENKHAM_RASA_TRACKER_URL": tracker_url,
                         "HENKHAM_RASA_LOCK_URL": lock_url,
                         "HENKHAM_ACTIONS_URL": f"http://127.0.0.1:{actions_port}/webhook",
                         "HENKHAM_RASA_TOKEN": RASA_TOKEN,
