@@ -31,7 +31,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import redaction
-from core.correlation import CURRENT, clean
+from core.correlation import clean, correlated
 from core.db import is_disconnect
 
 log = logging.getLogger(__name__)
@@ -95,9 +95,9 @@ def create_app(token: str, executor: ActionExecutor | None = None, name: str = "
         if not isinstance(action_call, dict):
             return _error(400, "invalid_body", "the body is not a JSON action call")
         utils.check_version_compatibility(action_call.get("version"))
-        CURRENT.set(correlation_of(action_call))  # this request's task only: what its log lines carry
         try:
-            result = await _run(executor, action_call)
+            with correlated(correlation_of(action_call)):  # what this request's log lines carry, no more
+                result = await _run(executor, action_call)
         except ActionExecutionRejection as error:
             return _error(400, "rejected", error.message, action_name=error.action_name)
         except ActionNotFoundException as error:

@@ -12,6 +12,7 @@ Runs in the Rasa environment.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -42,10 +43,14 @@ class ExactlyOnceRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            sender_id = await self._extract_sender(request)
-            text = self._extract_message(request)
-            metadata = self.get_metadata(request) or {}
-            message_id = metadata.get("message_id") if isinstance(metadata, dict) else None
+            body = request.json if isinstance(request.json, dict) else {}
+            sender_id, text = body.get("sender"), body.get("message")
+            if not (isinstance(sender_id, str) and sender_id and isinstance(text, str)):
+                return response.json({"error": "send a JSON object with string sender and message"}, status=400)
+            metadata = self.get_metadata(request)
+            if not isinstance(metadata, dict):
+                metadata = {}
+            message_id = metadata.get("message_id")
             if not (isinstance(message_id, str) and MESSAGE_ID.match(message_id)):
                 message_id = None
             agent = request.app.ctx.agent
@@ -55,19 +60,24 @@ class ExactlyOnceRestInput(RestInput):
                     log.info("message %s was handled before: answered from the conversation", message_id)
                     return response.json(answered)
             collector = CollectingOutputChannel()
+            message = UserMessage(
+                text,
+                collector,
+                sender_id,
+                input_channel=self._extract_input_channel(request),
+                message_id=message_id,
+                metadata=metadata,
+            )
             try:
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        collector,
-                        sender_id,
-                        input_channel=self._extract_input_channel(request),
-                        message_id=message_id,
-                        metadata=metadata,
-                    )
-                )
-            except Exception:  # Rasa's REST channel logs and answers what was collected: so do we
+                # Shielded: a worker that gave up waiting closes the connection and Sanic cancels this handler;
+                # the message is still handled to its end and saved, so the retry finds it and is answered from it.
+                await asyncio.shield(on_new_message(message))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
                 log.exception("handling message %s failed", message_id or "(no id)")
+                if not collector.messages:  # e.g. the tracker store's database went away: let the worker retry
+                    return response.json({"error": "handling_failed"}, status=503)
             return response.json(collector.messages)
 
         return webhook

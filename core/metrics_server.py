@@ -11,13 +11,22 @@ from __future__ import annotations
 import hmac
 import threading
 from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import make_wsgi_app
 
 
+class _Server(ThreadingMixIn, WSGIServer):
+    """One thread per scrape: an idle or slow client never holds the others up."""
+
+    daemon_threads = True
+
+
 class _Quiet(WSGIRequestHandler):
+    timeout = 10  # seconds a client may keep a connection without sending
+
     def log_message(self, format: str, *args: Any) -> None:
         return  # one scrape every few seconds is no news
 
@@ -42,6 +51,6 @@ def serve_metrics(host: str, port: int, token: str) -> WSGIServer:
     """Serve this process's metrics in a daemon thread; returns the server (``.server_port``, ``.shutdown()``)."""
     if not token:
         raise ValueError("HENKHAM_METRICS_TOKEN must be set to serve metrics")
-    server = make_server(host, port, guarded(make_wsgi_app(), token), handler_class=_Quiet)
+    server = make_server(host, port, guarded(make_wsgi_app(), token), server_class=_Server, handler_class=_Quiet)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server

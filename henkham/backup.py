@@ -103,7 +103,16 @@ def create(folder: Path, stores: list[Store]) -> dict:
     """Dump ``stores`` into ``folder`` (new, or empty) with the manifest; returns the manifest."""
     if folder.exists() and any(folder.iterdir()):
         raise BackupError(f"{folder} is not empty: a backup goes into a new folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)  # every patient's record is in it: its owner only
+    previous = os.umask(0o077)  # and each file the tools write there
+    try:
+        return _create(folder, stores)
+    finally:
+        os.umask(previous)
+
+
+def _create(folder: Path, stores: list[Store]) -> dict:
     manifest: dict = {"format": FORMAT, "created_at": dt.datetime.now(dt.UTC).isoformat(), "stores": {}}
     for store in stores:
         if not _exists(store.url):
@@ -168,13 +177,20 @@ def read_manifest(folder: Path) -> dict:
         raise BackupError(f"{folder} holds no {MANIFEST}: not a henkham backup") from None
     except (OSError, ValueError):
         raise BackupError(f"{folder / MANIFEST} cannot be read") from None
-    if (
-        not isinstance(manifest, dict)
-        or manifest.get("format") != FORMAT
-        or not isinstance(manifest.get("stores"), dict)
-    ):
+    stores = manifest.get("stores") if isinstance(manifest, dict) else None
+    if not isinstance(stores, dict) or manifest.get("format") != FORMAT or not all(map(_entry_ok, stores.values())):
         raise BackupError(f"{folder / MANIFEST} is not a manifest this version reads")
     return manifest
+
+
+def _entry_ok(entry: object) -> bool:
+    return (
+        isinstance(entry, dict)
+        and entry.get("dialect") in ("postgresql", "sqlite")
+        and isinstance(entry.get("sha256"), str)
+        and isinstance(entry.get("rows"), dict)
+        and all(isinstance(k, str) and isinstance(v, int) for k, v in entry["rows"].items())
+    )
 
 
 def _exists(url: str) -> bool:

@@ -434,6 +434,11 @@ def rasa_stores() -> None:
     from core.db import ensure_database
 
     settings = world().settings
+    if len(settings.rasa_servers) > 1 and not settings.rasa_lock_url:
+        raise click.ClickException(
+            "HENKHAM_RASA_URL lists several Rasa servers: set HENKHAM_RASA_LOCK_URL (redis://host:6379/2) so that two "
+            "never handle one conversation at once"
+        )
     url = settings.rasa_tracker_store_url
     try:
         ensure_database(url)

@@ -159,6 +159,8 @@ def test_sqlite_backup_restores_into_a_new_file_and_refuses_a_damaged_one(databa
     before = snapshot(source)
     env = {"HENKHAM_DATABASE_URL": source}
     assert run(env, "create", str(tmp_path / "b")).exit_code == 0
+    assert (tmp_path / "b").stat().st_mode & 0o777 == 0o700, "every patient's record is in it: its owner only"
+    assert all(f.stat().st_mode & 0o077 == 0 for f in (tmp_path / "b").iterdir())
     refused = run(env, "create", str(tmp_path / "b"))
     assert refused.exit_code != 0 and "not empty" in refused.output
     target = {"HENKHAM_DATABASE_URL": f"sqlite:///{tmp_path / 'new' / 'henkham.db'}"}
@@ -173,3 +175,8 @@ def test_sqlite_backup_restores_into_a_new_file_and_refuses_a_damaged_one(databa
     assert damaged.exit_code != 0 and "checksum" in damaged.output
     assert not (tmp_path / "other.db").exists()
     assert run(env, "restore", str(tmp_path)).exit_code != 0, "a folder without a manifest is no backup"
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    manifest["stores"]["henkham"]["rows"] = ["not", "counts"]
+    (tmp_path / "b" / "manifest.json").write_text(json.dumps(manifest))
+    bad = run({"HENKHAM_DATABASE_URL": f"sqlite:///{tmp_path / 'third.db'}"}, "restore", str(tmp_path / "b"))
+    assert bad.exit_code == 1 and "not a manifest this version reads" in bad.output and "Traceback" not in bad.output

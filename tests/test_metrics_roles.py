@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import subprocess
 
 import pytest
@@ -71,6 +72,19 @@ def test_a_metrics_port_refuses_requests_without_the_token():
         server.shutdown()
     with pytest.raises(ValueError):
         serve_metrics("127.0.0.1", 0, "")
+
+
+def test_an_idle_connection_does_not_hold_up_a_scrape():
+    server = serve_metrics("127.0.0.1", 0, TOKEN)
+    idle = socket.create_connection(("127.0.0.1", server.server_port))  # connects, sends nothing
+    try:
+        ok = requests.get(
+            f"http://127.0.0.1:{server.server_port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5
+        )
+        assert ok.status_code == 200
+    finally:
+        idle.close()
+        server.shutdown()
 
 
 @pytest.mark.parametrize("role", [["zalo", "worker"], ["zalo", "sender"], ["scheduler"]])

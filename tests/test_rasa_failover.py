@@ -97,3 +97,12 @@ def _answering(url: str, token: str) -> bool:
         return requests.get(f"{url}/status", params={"token": token}, timeout=5).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_a_body_without_a_sender_is_refused_not_put_in_a_shared_conversation(stack: DialogueStack):
+    live = [url for url in stack.rasa_url.split(",") if _answering(url, stack.rasa_token)]
+    for body in ({"message": "chào"}, {"sender": 5, "message": "chào"}, {"sender": "oa:x", "message": None}):
+        refused = requests.post(
+            f"{live[0]}/webhooks/rest/webhook", params={"token": stack.rasa_token}, json=body, timeout=30
+        )
+        assert refused.status_code == 400, body

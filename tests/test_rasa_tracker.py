@@ -122,3 +122,15 @@ def test_the_lock_store_is_redis_when_a_url_is_given_else_memory():
     assert found["redis://127.0.0.1:6379/3"] == "RedisLockStore db=3"
     assert found["http://x/1"].startswith("error: HENKHAM_RASA_LOCK_URL must be redis://")
     assert found["redis://127.0.0.1:6379/x"].startswith("error:")
+
+
+def test_several_rasa_servers_without_a_shared_lock_store_are_refused(tmp_path):
+    env = {
+        "HENKHAM_DATABASE_URL": f"sqlite:///{tmp_path / 'h.db'}",
+        "HENKHAM_RASA_URL": "http://10.0.0.21:5005,http://10.0.0.22:5005",
+    }
+    refused = CliRunner(env=env).invoke(cli, ["rasa-stores"])
+    assert refused.exit_code == 1 and "HENKHAM_RASA_LOCK_URL" in refused.output
+    assert "export" not in refused.output
+    allowed = CliRunner(env={**env, "HENKHAM_RASA_LOCK_URL": "redis://127.0.0.1:6379/3"}).invoke(cli, ["rasa-stores"])
+    assert allowed.exit_code == 0, allowed.output
