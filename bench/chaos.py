@@ -150,16 +150,7 @@ class Chaos:
 def test_fifty_patients_book_while_processes_are_killed(province: Province, monkeypatch):
     monkeypatch.setattr(dialogue_stack, "REPLY_TIMEOUT", 240.0)  # a message may wait for a lease to run out
     monkeypatch.setattr(dialogue_stack, "settled", settled)
-    stack = DialogueStack(
-        db=province.db,
-        channel=None,  # type: ignore[arg-type]
-        simulator=province.sim,
-        rasa_url=province.env["HENKHAM_RASA_URL"],
-        rasa_token="",
-        rasa_pid=0,
-        actions_pid=0,
-        rasa_pids=[],
-    )
+    stack = province.dialogue()
     chaos = Chaos(province)
     started = time.monotonic()
     chaos.thread.start()

@@ -13,6 +13,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "henkham.db"
 
 
+def url_list(value: str) -> list[str]:
+    """The URLs of a comma-separated setting (``HENKHAM_RASA_URL``), in order, without trailing slashes."""
+    return [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
+
+
 class ZaloOASettings(BaseModel):
     """One Zalo Official Account served by this deployment (one per hospital)."""
 
@@ -226,7 +231,7 @@ class Settings(BaseSettings):
     @property
     def rasa_servers(self) -> list[str]:
         """The Rasa servers of ``rasa_url``, in order."""
-        return [url.strip().rstrip("/") for url in self.rasa_url.split(",") if url.strip()]
+        return url_list(self.rasa_url)
 
     @property
     def rasa_tracker_store_url(self) -> str:

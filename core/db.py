@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -120,34 +122,57 @@ def insert_ignoring_conflicts(dialect_name: str, table: Any, index_elements: lis
 def ensure_database(url: str) -> bool:
     """Create the database ``url`` names when it is missing (PostgreSQL: ``CREATE DATABASE`` through the
     server's ``postgres`` database; SQLite: the file's folder). Returns whether it was created."""
+    from pathlib import Path
+
     from sqlalchemy import text
-    from sqlalchemy.engine import make_url
 
     target = make_url(normalise_url(url))
     if target.get_backend_name() == "sqlite":
-        from pathlib import Path
-
         if not target.database or target.database == ":memory:":
             return False
         path = Path(target.database)
         path.parent.mkdir(parents=True, exist_ok=True)
         return not path.exists()
     name = target.database or ""
+    with _server(target) as connection:
+        if _listed(connection, name):
+            return False
+        quoted = connection.dialect.identifier_preparer.quote(name)
+        try:
+            connection.execute(text(f"CREATE DATABASE {quoted}"))
+        except Exception:  # another process created it meanwhile
+            if _listed(connection, name):
+                return False
+            raise
+        return True
+
+
+def database_exists(url: str) -> bool:
+    """Whether the database ``url`` names exists (PostgreSQL: on its server; SQLite: the file)."""
+    from pathlib import Path
+
+    target = make_url(normalise_url(url))
+    if target.get_backend_name() == "sqlite":
+        return Path(target.database or "").exists()
+    with _server(target) as connection:
+        return _listed(connection, target.database or "")
+
+
+@contextmanager
+def _server(target: URL) -> Iterator[Connection]:
+    """An autocommit connection to the ``postgres`` database of ``target``'s server."""
     engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT", hide_parameters=True)
     try:
         with engine.connect() as connection:
-            if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
-                return False
-            quoted = connection.dialect.identifier_preparer.quote(name)
-            try:
-                connection.execute(text(f"CREATE DATABASE {quoted}"))
-            except Exception:  # another process created it meanwhile
-                if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
-                    return False
-                raise
-            return True
+            yield connection
     finally:
         engine.dispose()
+
+
+def _listed(connection: Connection, name: str) -> bool:
+    from sqlalchemy import text
+
+    return bool(connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}))
 
 
 def is_disconnect(error: BaseException) -> bool:

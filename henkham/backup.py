@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 
-from core.db import ensure_database, normalise_url
+from core.db import database_exists, ensure_database, normalise_url
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -115,7 +115,7 @@ def create(folder: Path, stores: list[Store]) -> dict:
 def _create(folder: Path, stores: list[Store]) -> dict:
     manifest: dict = {"format": FORMAT, "created_at": dt.datetime.now(dt.UTC).isoformat(), "stores": {}}
     for store in stores:
-        if not _exists(store.url):
+        if not database_exists(store.url):
             continue  # e.g. no Rasa server has run yet: nothing to keep
         path = folder / store.file
         if store.dialect == "postgresql":
@@ -191,18 +191,6 @@ def _entry_ok(entry: object) -> bool:
         and isinstance(entry.get("rows"), dict)
         and all(isinstance(k, str) and isinstance(v, int) for k, v in entry["rows"].items())
     )
-
-
-def _exists(url: str) -> bool:
-    target = make_url(normalise_url(url))
-    if target.get_backend_name() == "sqlite":
-        return Path(target.database or "").exists()
-    engine = create_engine(target.set(database="postgres"))
-    try:
-        with engine.connect() as connection:
-            return bool(connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}))
-    finally:
-        engine.dispose()
 
 
 def _libpq(url: str) -> tuple[str, dict[str, str]]:

@@ -25,6 +25,7 @@ from typing import IO, Any
 from core.timeutil import local_today
 from core.uow import Database
 from tests.conftest import POSTGRES_ADMIN_URL, _postgres_unavailable, needs_services, redis_unavailable
+from tests.dialogue_stack import DialogueStack
 from tests.factories import build_world
 from tests.harness import answers, create_database, drop_database, free_port, wait_until
 from tests.test_deploy_units import environment_of, example_env, unit
@@ -61,6 +62,19 @@ class Province:
     @property
     def beats(self) -> Path:
         return self.folder / "run"
+
+    def dialogue(self) -> DialogueStack:
+        """The patients' side (``DialogueStack.say``/``tap`` through the simulator) of this province."""
+        return DialogueStack(
+            db=self.db,
+            channel=None,  # type: ignore[arg-type]  # the channel runs in the worker processes
+            simulator=self.sim,
+            rasa_url=self.env["HENKHAM_RASA_URL"],
+            rasa_token=self.env["HENKHAM_RASA_TOKEN"],
+            rasa_pid=0,
+            actions_pid=0,
+            rasa_pids=[],
+        )
 
     def start(self, label: str) -> None:
         spec = self.specs[label]

@@ -13,7 +13,6 @@ import requests
 from sqlalchemy import select
 
 from core.booking.models import Appointment
-from tests.dialogue_stack import DialogueStack
 from tests.harness import wait_until
 from tests.province_stack import METRICS_TOKEN, Province, running_province
 from tests.test_dialogue_e2e import book_by_chat
@@ -29,16 +28,7 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Province]:
 
 
 def test_a_patient_books_by_chat_through_the_recipe(province):
-    stack = DialogueStack(
-        db=province.db,
-        channel=None,
-        simulator=province.sim,
-        rasa_url="",
-        rasa_token="",  # type: ignore[arg-type]
-        rasa_pid=0,
-        actions_pid=0,
-        rasa_pids=[],
-    )
+    stack = province.dialogue()
     code = book_by_chat(stack, "recipe-patient-1")
     with province.db.reader() as uow:
         booked = uow.session.scalars(select(Appointment).where(Appointment.code == code)).one()

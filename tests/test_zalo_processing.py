@@ -36,13 +36,20 @@ def deliver(db, database_url, channel):
     client = create_app(channel.settings, database=db).test_client()
 
     def deliver(*payloads, times: int = 1):
-        for payload in payloads:
-            for _ in range(times):
-                assert client.post("/zalo/webhook", data=(s := signed(payload))[0], headers=s[1]).status_code == 200
-        while workers.inbox_step(db, channel.processor):
-            pass
+        post_and_handle(db, channel, *payloads, times=times, client=client)
 
     return deliver
+
+
+def post_and_handle(db, channel, *payloads, times: int = 1, client=None) -> None:
+    """Post ``payloads`` to ``channel``'s webhook as Zalo would (``times`` each), then let one worker drain the
+    inbox of what is due."""
+    client = client or create_app(channel.settings, database=db).test_client()
+    for payload in payloads:
+        for _ in range(times):
+            assert client.post("/zalo/webhook", data=(s := signed(payload))[0], headers=s[1]).status_code == 200
+    while workers.inbox_step(db, channel.processor):
+        pass
 
 
 def sent(db, user_id: str) -> list[OutgoingMessage]:
@@ -166,11 +173,7 @@ def test_user_withdraw_is_recorded_for_staff(db, deliver):
 
 def test_when_the_bot_is_down_the_patient_is_answered_and_staff_are_flagged(db, database_url, world):
     channel = synced_channel(db, zalo_settings(database_url), ScriptedBot(fail=True))
-    client = create_app(channel.settings, database=db).test_client()
-    raw, headers = signed(text_event("u9", "Tôi muốn đặt lịch khám mắt thứ 2"))
-    client.post("/zalo/webhook", data=raw, headers=headers)
-    while workers.inbox_step(db, channel.processor):
-        pass
+    post_and_handle(db, channel, text_event("u9", "Tôi muốn đặt lịch khám mắt thứ 2"))
     [answer] = sent(db, "u9")
     assert answer.text.startswith("Dạ, trợ lý tự động đang tạm gián đoạn") and "115" in answer.text
     row = conversation(db, "u9")
@@ -186,14 +189,11 @@ def test_while_no_rasa_server_answers_the_message_waits_in_order_and_is_answered
 ):
     bot = ScriptedBot(unreachable=2)
     channel = synced_channel(db, zalo_settings(database_url), bot)
-    client = create_app(channel.settings, database=db).test_client()
-    for text in ("Tôi muốn đặt lịch", "khám mắt"):
-        raw, headers = signed(text_event("u20", text))
-        client.post("/zalo/webhook", data=raw, headers=headers)
     start = utcnow()
+    post_and_handle(db, channel, text_event("u20", "Tôi muốn đặt lịch"), text_event("u20", "khám mắt"))
     for attempt in range(3):  # each attempt a little later: the event is deferred, not failed
-        while workers.inbox_step(db, channel.processor):
-            pass
+        if attempt:
+            post_and_handle(db, channel)
         assert not sent(db, "u20") or attempt == 2
         with db.uow() as uow:  # the retry time comes (instead of sleeping two seconds)
             uow.session.execute(
@@ -210,11 +210,7 @@ def test_while_no_rasa_server_answers_the_message_waits_in_order_and_is_answered
 def test_when_no_rasa_server_answers_for_long_the_patient_is_told_and_staff_are_flagged(db, database_url, world):
     settings = zalo_settings(database_url).model_copy(update={"rasa_unreachable_wait_seconds": 0})
     channel = synced_channel(db, settings, ScriptedBot(unreachable=10))
-    client = create_app(channel.settings, database=db).test_client()
-    raw, headers = signed(text_event("u21", "Tôi muốn đặt lịch"))
-    client.post("/zalo/webhook", data=raw, headers=headers)
-    while workers.inbox_step(db, channel.processor):
-        pass
+    post_and_handle(db, channel, text_event("u21", "Tôi muốn đặt lịch"))
     [answer] = sent(db, "u21")
     assert answer.text.startswith("Dạ, trợ lý tự động đang tạm gián đoạn")
     assert conversation(db, "u21").needs_staff is True

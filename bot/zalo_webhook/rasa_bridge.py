@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import requests
 
+from core.config import url_list
+
 from .messages import MAX_BUTTONS, Button, OutgoingMessage
 from .metrics import RASA_REPLY_SECONDS
 
@@ -67,7 +69,7 @@ class RasaBot:
         token: str = "",
         resume_timeout: float = 5.0,
     ) -> None:
-        self.servers = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
+        self.servers = url_list(url)
         if not self.servers:
             raise ValueError("no Rasa server given")
         self.base = self.servers[0]
