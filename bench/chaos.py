@@ -43,8 +43,6 @@ SETTINGS = {
     "HENKHAM_SCHEDULER_RETRY_SECONDS": "2",
     "HENKHAM_RASA_UNREACHABLE_WAIT_SECONDS": "600",  # nobody is told "the assistant is down" during the test
     "HENKHAM_RASA_TIMEOUT_SECONDS": "60",  # two cores, 50 patients and a Rasa server starting: answers are slow
-    "HENKHAM_DB_POOL_SIZE": "3",  # PostgreSQL allows 100 connections: 14 processes and the test share them
-    "HENKHAM_DB_MAX_OVERFLOW": "3",
 }
 
 

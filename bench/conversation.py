@@ -137,30 +137,40 @@ class CpuSnapshot:
     groups: dict[str, dict[int, float]]  # group -> pid -> CPU seconds so far
 
 
-def cpu_snapshot(roots: dict[str, int | None], dbname: str) -> CpuSnapshot:
-    """CPU seconds used so far by each process tree of ``roots`` and by the PostgreSQL backends of the bench
-    database; "bench" (this process with its other children) is counted without the named trees."""
+def cpu_snapshot(roots: dict[str, int | Sequence[int] | None], dbname: str | Sequence[str]) -> CpuSnapshot:
+    """CPU seconds used so far by each process tree of ``roots`` (one root or several per group) and by the
+    PostgreSQL backends of the bench database(s) ``dbname``; "bench" (this process with its other children) is
+    counted without the named trees."""
     table = processes()
     groups: dict[str, dict[int, float]] = {}
     named: set[int] = set()
     for name, root in roots.items():
-        pids = tree(table, root) if root else []
+        pids = tree(table, *([root] if isinstance(root, int) else root)) if root else []
         named.update(pids)
         groups[name] = {p: table[p].cpu for p in pids}
     groups["bench"] = {p: table[p].cpu for p in tree(table, os.getpid()) if p not in named}
-    groups["postgres"] = {pid: table[pid].cpu for pid in postgres_backends(table, dbname)}
+    dbnames = [dbname] if isinstance(dbname, str) else list(dbname)
+    groups["postgres"] = {pid: table[pid].cpu for name in dbnames for pid in postgres_backends(table, name)}
     return CpuSnapshot(time.monotonic(), machine_busy(), groups)
 
 
-def cpu_use(start: CpuSnapshot, end: CpuSnapshot) -> str:
-    """Cores used between two snapshots: the machine, each group, and everything else on the machine. A
-    process that ended in between is left out (PostgreSQL backends of closed connections, mostly)."""
-    wall = max(1e-9, end.at - start.at)
-    groups = {
-        name: sum(cpu - start.groups.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items()) / wall
+def cpu_seconds(start: CpuSnapshot, end: CpuSnapshot) -> dict[str, float]:
+    """CPU seconds each group used between two snapshots, and the whole machine's ("machine"). A process that
+    ended in between is left out (PostgreSQL backends of closed connections, mostly); one that started in
+    between counts from its start."""
+    used = {
+        name: sum(cpu - start.groups.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
         for name, pids in end.groups.items()
     }
-    machine = (end.machine - start.machine) / wall
+    return {**used, "machine": end.machine - start.machine}
+
+
+def cpu_use(start: CpuSnapshot, end: CpuSnapshot) -> str:
+    """Cores used between two snapshots: the machine, each group, and everything else on the machine."""
+    wall = max(1e-9, end.at - start.at)
+    used = cpu_seconds(start, end)
+    machine = used.pop("machine") / wall
+    groups = {name: seconds / wall for name, seconds in used.items()}
     parts = [f"machine {machine:.2f} of {os.cpu_count()} cores busy"]
     parts += [f"{name} {cores:.2f}" for name, cores in groups.items()]
     parts.append(f"others on the machine {max(0.0, machine - sum(groups.values())):.2f}")
@@ -243,29 +253,31 @@ class Chat:
     simulator) and until all their events are handled and all replies sent, polling the database every
     ``poll`` seconds, and reads the replies from the simulator."""
 
-    def __init__(self, db: Database, simulator_base: str, poll: float, timeout: float) -> None:
+    def __init__(self, db: Database, simulator_base: str, poll: float, timeout: float, oa_id: str = OA_ID) -> None:
         self.db = db
         self.simulator = Simulator(simulator_base)  # its own HTTP session
         self.poll = poll
         self.timeout = timeout
+        self.oa_id = oa_id
 
     def say(self, user_id: str, text: str) -> list[dict[str, Any]]:
-        after = max((m["seq"] for m in self.simulator.messages(oa_id=OA_ID, user_id=user_id)), default=0)
+        oa_id = self.oa_id
+        after = max((m["seq"] for m in self.simulator.messages(oa_id=oa_id, user_id=user_id)), default=0)
         response = self.simulator.http.post(
             f"{self.simulator.base}/_sim/chat/send",
-            json={"oa_id": OA_ID, "user_id": user_id, "text": text},
+            json={"oa_id": oa_id, "user_id": user_id, "text": text},
             timeout=self.timeout,
         )
         if response.status_code != 200:
             raise ConversationError(f"the simulator did not send {text!r}: HTTP {response.status_code}")
         deadline = time.monotonic() + self.timeout
         # A long poll until the first reply; only then the database, for the rest of the turn's replies.
-        self.simulator.messages(oa_id=OA_ID, user_id=user_id, after=str(after), wait=f"{min(self.timeout, 60):g}")
+        self.simulator.messages(oa_id=oa_id, user_id=user_id, after=str(after), wait=f"{min(self.timeout, 60):g}")
         while not settled(self.db, user_id):
             if time.monotonic() > deadline:
                 raise ConversationError(f"no answer to {text!r} within {self.timeout:g} s")
             time.sleep(self.poll)
-        replies = [m["message"] for m in self.simulator.messages(oa_id=OA_ID, user_id=user_id, after=str(after))]
+        replies = [m["message"] for m in self.simulator.messages(oa_id=oa_id, user_id=user_id, after=str(after))]
         if not replies:
             raise ConversationError(f"no answer to {text!r}")
         return replies
@@ -290,6 +302,7 @@ class UserRun:
     error: str | None = None
     record: RecordUser | None = None  # --scenario record: the user's record, what they must be shown
     own_answers: int = 0  # --scenario record: answers that showed the user's own record
+    oa_id: str = OA_ID  # the OA (hospital) the user writes to
 
 
 def converse(chat: Chat, run: UserRun, think: float) -> None:
@@ -377,11 +390,13 @@ def users_main(
     """The users' process: one thread per user, all released by ``go``; sends ``runs`` back when done."""
     db: Database | None = None
     try:
-        # Its own pool: on PostgreSQL each polling thread keeps a reader connection.
-        db = Database(url, pool_size=len(runs) + 2, max_overflow=4)
+        # Its own pool: a polling thread holds a reader connection for a moment (PostgreSQL's 100 are shared).
+        db = Database(url, pool_size=min(len(runs), 16) + 2, max_overflow=4)
         threads = [
             threading.Thread(
-                target=run_user, args=(Chat(db, simulator_base, poll, REPLY_TIMEOUT), r, think, go), daemon=True
+                target=run_user,
+                args=(Chat(db, simulator_base, poll, REPLY_TIMEOUT, r.oa_id), r, think, go),
+                daemon=True,
             )
             for r in runs
         ]
@@ -436,10 +451,16 @@ def epoch(moment: Any) -> float:
     return ensure_utc(moment).timestamp()
 
 
-def collect_turns(db: Database, simulator: Simulator, users: Sequence[str]) -> tuple[list[TurnTiming], int]:
-    """Each user message of ``users`` with the times of its replies (from the DB and the simulator)."""
+def collect_turns(
+    db: Database, simulator: Simulator, users: Sequence[str], oa_ids: Sequence[str] = (OA_ID,)
+) -> tuple[list[TurnTiming], int]:
+    """Each user message of ``users`` (of the OAs ``oa_ids``) with the times of its replies (from the DB and the
+    simulator)."""
     handed = {
-        m["message_id"]: m["time"] / 1000 for m in simulator.messages(oa_id=OA_ID, kind="cs") if m.get("message_id")
+        m["message_id"]: m["time"] / 1000
+        for oa_id in oa_ids
+        for m in simulator.messages(oa_id=oa_id, kind="cs")
+        if m.get("message_id")
     }
     with db.reader() as uow:
         events = uow.session.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.booking import patients
 from core.booking.models import Department, Hospital, Schedule, Slot, VisitType
@@ -36,13 +36,15 @@ def build_world(
     days: int = 14,
     capacity: int = 2,
     slot_minutes: int = 30,
+    slug: str = "test",
     **rules: object,
 ) -> World:
-    """Hospital "test" with departments nhi and mat: every day 07:00-11:00 and 13:30-16:30."""
+    """Hospital ``slug`` ("test": Bệnh viện Thử nghiệm, facility 99999; another slug gets a name and a facility
+    code of its own) with departments nhi and mat: every day 07:00-11:00 and 13:30-16:30."""
+    name, code = ("Bệnh viện Thử nghiệm", "99999") if slug == "test" else (f"Bệnh viện {slug.upper()}", None)
     with db.uow() as uow:
-        hospital = hospital_row(
-            "test", "Bệnh viện Thử nghiệm", "99999", "1 Đường Thử", "02900000000", "02900000115", **rules
-        )
+        code = code or f"{90000 + (uow.session.scalar(select(func.count()).select_from(Hospital)) or 0):05d}"
+        hospital = hospital_row(slug, name, code, "1 Đường Thử", "02900000000", "02900000115", **rules)
         uow.session.add(hospital)
         uow.session.flush()
         uow.session.add_all(
@@ -78,7 +80,7 @@ def build_world(
         generate_slots(uow, start=start, days=days)
     with db.uow() as uow:
         account_id = patients.get_or_create_account(uow, "test", "account-1")
-    return World(hospital="test", departments=["nhi", "mat"], account_id=account_id)
+    return World(hospital=slug, departments=["nhi", "mat"], account_id=account_id)
 
 
 def new_patient(db: Database, account_id: int, n: int = 0, **overrides: object) -> int:

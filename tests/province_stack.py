@@ -11,6 +11,7 @@ are free ones instead of the units' (nothing may collide), heartbeat files go to
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from bot.zalo_webhook.simulator import SimulatedOA
 from core.timeutil import local_today
 from core.uow import Database
 from tests.conftest import POSTGRES_ADMIN_URL, _postgres_unavailable, needs_services, redis_unavailable
@@ -29,7 +31,7 @@ from tests.dialogue_stack import DialogueStack
 from tests.factories import build_world
 from tests.harness import answers, create_database, drop_database, free_port, wait_until
 from tests.test_deploy_units import environment_of, example_env, unit
-from tests.zalo_helpers import APP_ID, APP_SECRET, OA_ID, REFRESH_TOKEN, SECRET, SIMULATED_OA
+from tests.zalo_helpers import OA_ID, REFRESH_TOKEN, SECRET, SIMULATED_OA
 from tests.zalo_sim import ROOT, Simulator, simulator_process
 
 UNITS = ROOT / "deploy" / "systemd"
@@ -125,6 +127,22 @@ class Province:
         return found
 
 
+def province_oas(hospitals: int) -> list[tuple[str, SimulatedOA]]:
+    """(hospital slug, its OA) of a province of ``hospitals``: "test" with the tests' OA, then h01, h02, ... with
+    OAs (and refresh tokens) of their own, of the same Zalo app."""
+    found = [("test", SIMULATED_OA)]
+    for n in range(1, hospitals):
+        oa = dataclasses.replace(
+            SIMULATED_OA,
+            oa_id=str(int(OA_ID) + n),
+            oa_secret_key=f"{SECRET}-{n}",
+            refresh_token=f"{REFRESH_TOKEN}-{n}",  # a refresh token is one OA's
+            name=f"BV H{n:02d}",
+        )
+        found.append((f"h{n:02d}", oa))
+    return found
+
+
 def command_of(name: str, instance: str, replace: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """The argv and the unit's own environment of unit ``name`` (instance ``instance``), as systemd runs it."""
     path = UNITS / name
@@ -144,27 +162,23 @@ def running_province(
     days: int = 16,
     webs: int = 2,
     actions: int = 2,
+    hospitals: int = 1,
+    roles: int = 2,
 ) -> Iterator[Province]:
-    """Two of every role (worker, sender, scheduler, Rasa; ``webs`` web processes and ``actions`` action servers,
-    the Rasa servers sharing them in turn), as the README's production section runs them; ``settings`` are added
-    to the environment file's."""
+    """``roles`` of every role (worker, sender, scheduler, Rasa; ``webs`` web processes and ``actions`` action
+    servers, the Rasa servers sharing them in turn), as the README's production section runs them; ``settings``
+    are added to the environment file's. ``hospitals`` hospitals with an OA each (``province_oas``): the first
+    is the tests' hospital "test" and OA."""
     needs_services(_postgres_unavailable(), redis_unavailable("redis://127.0.0.1:6379/4"))
     name, url = create_database(POSTGRES_ADMIN_URL, prefix="henkham_recipe")  # empty: the recipe migrates it
     with ExitStack() as cleanup:
         cleanup.callback(drop_database, POSTGRES_ADMIN_URL, f"{name}_rasa")
         cleanup.callback(drop_database, POSTGRES_ADMIN_URL, name)
-        sim_port, rasa_ports = free_port(), [free_port(), free_port()]
+        sim_port, rasa_ports = free_port(), [free_port() for _ in range(roles)]
         web_ports = [free_port() for _ in range(webs)]
         actions_ports = [free_port() for _ in range(actions)]
         sim = f"http://127.0.0.1:{sim_port}"
-        oa = {
-            "oa_id": OA_ID,
-            "app_id": APP_ID,
-            "hospital": "test",
-            "oa_secret_key": SECRET,
-            "app_secret": APP_SECRET,
-            "refresh_token": REFRESH_TOKEN,
-        }
+        oas = province_oas(hospitals)
         env = {
             **example_env(),
             "HENKHAM_ENV": "development",
@@ -176,7 +190,19 @@ def running_province(
             "HENKHAM_RASA_URL": ",".join(f"http://127.0.0.1:{p}" for p in rasa_ports),
             "HENKHAM_RASA_LOCK_URL": "redis://127.0.0.1:6379/5",
             "HENKHAM_METRICS_TOKEN": METRICS_TOKEN,
-            "HENKHAM_ZALO_OAS": json.dumps([oa]),
+            "HENKHAM_ZALO_OAS": json.dumps(
+                [
+                    {
+                        "oa_id": oa.oa_id,
+                        "app_id": oa.app_id,
+                        "hospital": slug,
+                        "oa_secret_key": oa.oa_secret_key,
+                        "app_secret": oa.app_secret,
+                        "refresh_token": oa.refresh_token,
+                    }
+                    for slug, oa in oas
+                ]
+            ),
             "HENKHAM_ZALO_API_BASE": sim,
             "HENKHAM_ZALO_ZNS_BASE": sim,
             "HENKHAM_ZALO_OAUTH_BASE": sim,
@@ -192,9 +218,16 @@ def running_province(
                     f"{url}?application_name={OBSERVER}", pool_size=30, max_overflow=40
                 )  # the test's look-ups: not cut by a chaos loop
                 cleanup.callback(db.dispose)
-                build_world(
-                    db, start=local_today(), days=days, capacity=capacity, booking_horizon_days=30, min_lead_minutes=60
-                )
+                for slug, _oa in oas:
+                    build_world(
+                        db,
+                        start=local_today(),
+                        days=days,
+                        capacity=capacity,
+                        slug=slug,
+                        booking_horizon_days=30,
+                        min_lead_minutes=60,
+                    )
             subprocess.run([henkham, *step], env={**os.environ, **env}, capture_output=True, text=True, check=True)
         province = Province(db=db, sim=Simulator(sim), folder=folder, env=env, web_ports=web_ports)
         cleanup.callback(province.stop_all)
@@ -238,11 +271,14 @@ def running_province(
                 replace={"--port": str(port), "--workers": "2"},
             )
         for role in ("worker", "sender", "scheduler"):
-            for n in (1, 2):
+            for n in range(1, roles + 1):
                 add(f"{role}-{n}", f"henkham-{role}@.service", str(n), None)
         cleanup.enter_context(
             simulator_process(
-                f"http://127.0.0.1:{web_ports[0]}/zalo/webhook", [SIMULATED_OA], folder / "sim.log", port=sim_port
+                f"http://127.0.0.1:{web_ports[0]}/zalo/webhook",
+                [oa for _slug, oa in oas],
+                folder / "sim.log",
+                port=sim_port,
             )
         )
         yield province

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from bot.zalo_webhook.simulator import SimulatedOA
 from core.config import Settings
@@ -29,6 +31,12 @@ class Simulator:
     def __init__(self, base: str) -> None:
         self.base = base
         self.http = requests.Session()
+        # Many test threads share the session: room for each, and a read (GET) asked again when it met a kept-alive
+        # connection the server had just closed.
+        adapter = HTTPAdapter(
+            pool_maxsize=64, max_retries=Retry(total=3, connect=3, read=2, status=0, allowed_methods={"GET"})
+        )
+        self.http.mount("http://", adapter)
 
     def fault(self, kind: str, path: str = "/v3.0/oa/message/cs", **options: Any) -> None:
         response = self.http.post(f"{self.base}/_sim/faults", json={"path": path, "kind": kind, **options})

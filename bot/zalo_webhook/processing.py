@@ -71,6 +71,11 @@ BOT_WAITING = "bot_waiting"  # no Rasa server reachable: the event is asked agai
 BOT_RETRY_SECONDS = 2.0
 
 
+def _needs_no_more(outcome: Outcome) -> bool:
+    """The event is handled once its state change is made: no bot to ask, no send to wait for."""
+    return outcome.bot_text is None and outcome.label != echoes.Echo.WAIT
+
+
 class EventProcessor:
     def __init__(self, db: Database, settings: Settings, registry: OARegistry, bot: Bot) -> None:
         self.db = db
@@ -84,16 +89,18 @@ class EventProcessor:
     def handle(self, claim: Claim, now: dt.datetime | None = None) -> str:
         """Handle one claimed event; returns its outcome label."""
         now = now or utcnow()
-        event_id = claim.id
-        step = self._state_step(event_id, now)
+        step = self._state_step(claim, now)
         if step is None:
             return "missing"
         event, outcome, received_at = step
         if outcome.label == echoes.Echo.WAIT and echoes.wait_for_send(self.db, event, self.echo_settle_seconds):
-            step = self._state_step(event_id, now)  # the send has returned: judge the echo now
+            step = self._state_step(claim, now)  # the send has returned: judge the echo now
             if step is None:
                 return "missing"
             event, outcome, received_at = step
+        if _needs_no_more(outcome):  # finished with its state change, in the same transaction
+            EVENTS_PROCESSED.labels(outcome=outcome.label).inc()
+            return outcome.label
         user_id = event.user_id
         if outcome.label == echoes.Echo.WAIT:  # still in doubt: judged again once that send has settled
             with self.db.uow() as uow:
@@ -110,21 +117,28 @@ class EventProcessor:
                 EVENTS_PROCESSED.labels(outcome=outcome.label).inc()
                 return outcome.label
         with self.db.uow() as uow:
-            for n, reply in enumerate(outcome.replies):
-                outbox.enqueue(
-                    uow, oa_id=event.oa_id, user_id=user_id, message=reply, key=f"in:{event_id}:{n}", now=now
-                )
-            if outcome.replies and user_id is not None:
-                self._remember_menu(uow, event.oa_id, user_id, outcome.replies[-1])
-            if inbox.finish(uow, claim, outcome.label, now):
+            if self._finish(uow, claim, event, outcome, now):
                 uow.commit()
         EVENTS_PROCESSED.labels(outcome=outcome.label).inc()
         return outcome.label
 
+    def _finish(self, uow: UnitOfWork, claim: Claim, event: ZaloEvent, outcome: Outcome, now: dt.datetime) -> bool:
+        """Queue the event's replies and mark it handled, in the caller's transaction; False (the caller rolls
+        back) when another worker holds the event now."""
+        for n, reply in enumerate(outcome.replies):
+            outbox.enqueue(
+                uow, oa_id=event.oa_id, user_id=event.user_id, message=reply, key=f"in:{claim.id}:{n}", now=now
+            )
+        if outcome.replies and event.user_id is not None:
+            self._remember_menu(uow, event.oa_id, event.user_id, outcome.replies[-1])
+        return inbox.finish(uow, claim, outcome.label, now)
+
     # --- step 1: state changes that need no bot -------------------------------------------------------------
-    def _state_step(self, event_id: int, now: dt.datetime) -> tuple[ZaloEvent, Outcome, dt.datetime] | None:
+    def _state_step(self, claim: Claim, now: dt.datetime) -> tuple[ZaloEvent, Outcome, dt.datetime] | None:
+        """Apply the event's state changes; an event that needs neither the bot nor a wait (an echo, a follow, a
+        quick action …) is finished in the same transaction."""
         with self.db.uow() as uow:
-            row = uow.session.get(InboundEvent, event_id)
+            row = uow.session.get(InboundEvent, claim.id)
             if row is None:
                 return None
             event, _payload = parse(row.payload.encode("utf-8"), self.registry.serves)
@@ -132,7 +146,8 @@ class EventProcessor:
                 event = replace(event, oa_id=row.oa_id)
             received_at = row.received_at
             outcome = self._apply(uow, event, now, received_at)
-            uow.commit()
+            if not _needs_no_more(outcome) or self._finish(uow, claim, event, outcome, now):
+                uow.commit()  # else another worker holds the event now: nothing of this attempt is kept
         return event, outcome, received_at
 
     def _apply(self, uow: UnitOfWork, event: ZaloEvent, now: dt.datetime, received_at: dt.datetime) -> Outcome:

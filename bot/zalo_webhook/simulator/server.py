@@ -35,6 +35,7 @@ def gunicorn_options(host: str, port: int) -> dict[str, Any]:
         "threads": THREADS,
         "timeout": 120,  # injected timeouts hold a thread for delay_seconds
         "graceful_timeout": 5,
+        "keepalive": 300,  # a test's client keeps its connections between turns, long polls and waits included
         # Zalo's headers are spelt with underscores (access_token, secret_key); gunicorn drops such
         # headers unless told otherwise.
         "header_map": "dangerous",
