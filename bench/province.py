@@ -111,9 +111,7 @@ def roots_of(province: Province, users_pid: int | None) -> dict[str, int | Seque
     return {**roles, "simulator": simulator, "users": users_pid}
 
 
-def run_phase(
-    province: Province, name: str, runs: list[UserRun], think: float, poll: float, pushes: int = 0
-) -> Phase:
+def run_phase(province: Province, name: str, runs: list[UserRun], think: float, poll: float, pushes: int = 0) -> Phase:
     """The conversations of ``runs`` at once from a process of their own (bench/conversation.py's users); with
     ``pushes``, that many reminders fall due at a hospital of their own as the conversations start."""
     url, dbname = province.env["HENKHAM_DATABASE_URL"], province.env["HENKHAM_DATABASE_URL"].rsplit("/", 1)[1]
