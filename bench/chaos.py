@@ -80,7 +80,11 @@ def book(stack: DialogueStack, n: int) -> str:
     conversation = stack.simulator.http.get(
         f"{stack.simulator.base}/_sim/conversation", params={"oa_id": OA_ID, "user_id": user}, timeout=10
     ).json()["conversation"]
-    said = [f"{m.get('src')}: {str(m.get('text'))[:100]}" for m in conversation]
+    said = [
+        f"{'OA' if m.get('src') == 0 else 'patient'}: {str(m.get('message'))[:100]}"
+        + "".join(f" [{b['title']}]" for b in buttons_of(m.get("payload") or {}))
+        for m in conversation
+    ]
     raise AssertionError(f"patient {n} could not book:\n" + "\n".join(said[-30:]))
 
 
@@ -152,14 +156,31 @@ def test_fifty_patients_book_while_processes_are_killed(province: Province, monk
     chaos = Chaos(province)
     started = time.monotonic()
     chaos.thread.start()
+    failed: dict[int, str] = {}
+
+    def patient(n: int) -> str | None:
+        try:
+            return book(stack, n)
+        except Exception as error:  # every patient goes on: the failures are shown together, with the tracker
+            failed[n] = f"{type(error).__name__}: {str(error)[:3000]}"
+            return None
+
     try:
         with ThreadPoolExecutor(max_workers=USERS) as pool:
-            codes = list(pool.map(lambda n: book(stack, n), range(USERS)))
+            codes = list(pool.map(patient, range(USERS)))
     finally:
         chaos.stop.set()
         chaos.thread.join(timeout=120)
     elapsed = time.monotonic() - started
     print(f"chaos: {USERS} bookings in {elapsed:.0f} s; kills {dict(chaos.kills)}; connections cut: {chaos.cut}")
+    handled = handled_by_rasa(province)
+    twice = {mid: n for mid, n in handled.items() if mid and n > 1}
+    assert not failed, (
+        "\n\n".join(
+            f"patient {n}: {error}\n{rasa_story(province, f'chaos-{n}')}" for n, error in sorted(failed.items())
+        )
+        + f"\nmessages Rasa handled twice: {twice}"
+    )
     assert not chaos.errors, chaos.errors
     assert chaos.cut and all(chaos.kills[role] >= 1 for role in ROLES), chaos.kills
 
@@ -192,12 +213,43 @@ def test_fifty_patients_book_while_processes_are_killed(province: Province, monk
         theirs = [m["message_id"] for m in sorted(delivered, key=lambda m: m["seq"]) if m["user_id"] == user]
         assert theirs == ours, f"{user}: each reply once, in order"
 
-    tracker = create_engine(normalise_url(province.env["HENKHAM_DATABASE_URL"]) + "_rasa")
-    with tracker.connect() as connection:
-        handled = Counter(
-            json.loads(data).get("message_id")
-            for (data,) in connection.execute(text("SELECT data FROM events WHERE type_name = 'user'"))
-        )
-    tracker.dispose()
-    twice = {mid: n for mid, n in handled.items() if mid and n > 1}
     assert not twice, f"messages Rasa handled twice: {twice}"
+
+
+def tracker_rows(province: Province, sql: str, **params: str) -> list[tuple]:
+    tracker = create_engine(normalise_url(province.env["HENKHAM_DATABASE_URL"]) + "_rasa")
+    try:
+        with tracker.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql), params)]
+    finally:
+        tracker.dispose()
+
+
+def handled_by_rasa(province: Province) -> Counter[str]:
+    """How many user events of each message id the Rasa tracker holds."""
+    rows = tracker_rows(province, "SELECT data FROM events WHERE type_name = 'user'")
+    return Counter(json.loads(data).get("message_id") for (data,) in rows)
+
+
+def rasa_story(province: Province, user: str) -> str:
+    """The user's conversation as the Rasa tracker holds it (a failure's evidence)."""
+    rows = tracker_rows(
+        province,
+        "SELECT id, type_name, data FROM events WHERE sender_id LIKE :user ORDER BY id",
+        user=f"%{user}",
+    )
+    lines = []
+    for event_id, kind, data in rows[-60:]:
+        event = json.loads(data)
+        what = {
+            "user": lambda e: (
+                f"{e.get('text')!r} intent={(e.get('parse_data') or {}).get('intent', {}).get('name')} "
+                f"id={e.get('message_id')}"
+            ),
+            "bot": lambda e: repr((e.get("text") or "")[:80]),
+            "action": lambda e: e.get("name"),
+            "slot": lambda e: f"{e.get('name')}={e.get('value')!r}",
+            "active_loop": lambda e: e.get("name"),
+        }.get(kind, lambda e: "")(event)
+        lines.append(f"  {event_id} {kind} {what}")
+    return "\n".join(lines)

@@ -2,10 +2,12 @@
 
 The worker sends each user message with ``metadata.message_id`` (one per inbox event) and ``metadata.retry``
 when the message may have reached a Rasa server already: the previous worker stopped after asking, or the server
-stopped (or went silent) while answering. Every Rasa server shares the tracker store, so a retried message
-that the conversation already holds is not handled again: its answer is read back from the conversation (the
-bot's messages that followed it). A message seen for the first time is handled as Rasa's REST channel does,
-its id kept on the user event. Rasa's REST channel cannot be told a message id, hence the subclass.
+stopped (or went silent) while answering. Every Rasa server shares the tracker store, so a message that the
+conversation already holds is not handled again, whether marked retry or not (a slow original may reach a
+server after its retry was handled on another): its answer is read back from the conversation (the bot's
+messages that followed it). A message seen for the first time is handled as Rasa's REST channel does, its id
+kept on the user event; the look-up and the handling are one section under the conversation's lock. Rasa's
+REST channel cannot be told a message id, hence the subclass.
 
 Runs in the Rasa environment.
 """
@@ -54,11 +56,6 @@ class ExactlyOnceRestInput(RestInput):
             if not (isinstance(message_id, str) and MESSAGE_ID.match(message_id)):
                 message_id = None
             agent = request.app.ctx.agent
-            if message_id and metadata.get("retry") is True:
-                answered = await answered_before(agent, sender_id, message_id)
-                if answered is not None:
-                    log.info("message %s was handled before: answered from the conversation", message_id)
-                    return response.json(answered)
             collector = CollectingOutputChannel()
             message = UserMessage(
                 text,
@@ -71,23 +68,42 @@ class ExactlyOnceRestInput(RestInput):
             try:
                 # Shielded: a worker that gave up waiting closes the connection and Sanic cancels this handler;
                 # the message is still handled to its end and saved, so the retry finds it and is answered from it.
-                await asyncio.shield(on_new_message(message))
+                if message_id:
+                    answered = await asyncio.shield(handle_once(agent, message))
+                else:
+                    answered = None
+                    await asyncio.shield(on_new_message(message))
             except asyncio.CancelledError:
                 raise
             except Exception:
+                # e.g. the tracker store's database went away: the turn may not be saved, so nothing of it is
+                # answered; the worker asks again (and is answered from the conversation if it was saved).
                 log.exception("handling message %s failed", message_id or "(no id)")
-                if not collector.messages:  # e.g. the tracker store's database went away: let the worker retry
-                    return response.json({"error": "handling_failed"}, status=503)
+                return response.json({"error": "handling_failed"}, status=503)
+            if answered is not None:
+                log.info("message %s was handled before: answered from the conversation", message_id)
+                return response.json(answered)
             return response.json(collector.messages)
 
         return webhook
 
 
+async def handle_once(agent: Any, message: UserMessage) -> list[dict[str, Any]] | None:
+    """Handle ``message`` unless the conversation already holds it (a retry, or the original reaching this
+    server after its retry was handled elsewhere): then return the bot's answer to it, read from the
+    conversation. The look-up and the handling are one section under the conversation's lock, so a server
+    still handling the message (slow, not stopped) finishes first, and no two servers handle it."""
+    async with agent.lock_store.lock(message.sender_id):
+        answered = await answered_before(agent, message.sender_id, message.message_id)
+        if answered is None:
+            await agent.processor.handle_message(message)  # what Agent.handle_message does inside its lock
+        return answered
+
+
 async def answered_before(agent: Any, sender_id: str, message_id: str) -> list[dict[str, Any]] | None:
     """The bot's answer to the user message ``message_id`` when the conversation already holds it, else None.
-    Read under the conversation's lock: a server still handling it (slow, not stopped) finishes first."""
-    async with agent.lock_store.lock(sender_id):
-        tracker = await agent.tracker_store.retrieve(sender_id)
+    The caller holds the conversation's lock."""
+    tracker = await agent.tracker_store.retrieve(sender_id)
     if tracker is None:
         return None
     events = list(tracker.events)

@@ -11,6 +11,12 @@ action calls). Here the schema is checked once and one validator is kept; each r
 against the same schema, and an invalid one raises the same ``ValidationError`` with the same message.
 No release of Rasa 3.6 changes this and no setting turns it off, hence the patch.
 
+Rasa also wraps the tracker store in ``FailSafeTrackerStore``: when the database cannot be read it hands out an
+*empty* conversation, and when it cannot be written it keeps the turn in the server's memory only, so a patient
+in the middle of a booking is answered as a stranger and what they said is lost. Here the store is used as it
+is: its error fails the message, the REST channel answers 503 and the worker asks again (bot/rasa_channel.py);
+the store itself reconnects once after a lost connection (bot/rasa_tracker_store.py).
+
 Run as ``python -m bot.rasa_server run …`` (``scripts/rasa-server`` does).
 """
 
@@ -47,8 +53,21 @@ def validate_action_result(_action: RemoteAction, result: dict[str, Any]) -> boo
     raise error
 
 
+def tracker_store_as_is(store: Any, domain: Any) -> Any:
+    """``Agent._create_tracker_store`` without the fail-safe wrapper (see above)."""
+    from rasa.core.tracker_store import InMemoryTrackerStore
+
+    if store is None:
+        return InMemoryTrackerStore(domain)
+    store.domain = domain
+    return store
+
+
 def install() -> None:
+    from rasa.core.agent import Agent
+
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    Agent._create_tracker_store = staticmethod(tracker_store_as_is)  # type: ignore[method-assign,assignment]
 
 
 def with_auth_token(argv: list[str], environ: dict[str, str]) -> list[str]:

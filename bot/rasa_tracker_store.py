@@ -21,8 +21,9 @@ import itertools
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -32,6 +33,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 DEFAULT_CACHE_SIZE = 1000  # conversations kept per server (a few hundred KB each at most)
 
 
@@ -53,6 +55,12 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         return session.query(sa.func.max(self.SQLEvent.id)).filter(self.SQLEvent.sender_id == sender_id).scalar()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        return await _once_more_after_disconnect(lambda: self._retrieve_kept(sender_id))
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await _once_more_after_disconnect(lambda: self._save_kept(tracker))
+
+    async def _retrieve_kept(self, sender_id: str) -> DialogueStateTracker | None:
         with self.session_scope() as session:
             last_id = self._last_id(session, sender_id)
         kept = self._kept.get(sender_id)
@@ -67,7 +75,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         return tracker
 
     # Writing ------------------------------------------------------------------------------------------------
-    async def save(self, tracker: DialogueStateTracker) -> None:
+    async def _save_kept(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
         sender_id = tracker.sender_id
         kept = self._kept.pop(sender_id, None)
@@ -105,6 +113,19 @@ class CachingSQLTrackerStore(SQLTrackerStore):
         self._kept.move_to_end(sender_id)
         while len(self._kept) > self.cache_size:
             self._kept.popitem(last=False)
+
+
+async def _once_more_after_disconnect(operation: Callable[[], Awaitable[T]]) -> T:
+    """Run ``operation``; once more when the database connection was lost (a restarted server, a cut
+    connection): SQLAlchemy has discarded the pool's connections by then, so the second try connects anew. A
+    second failure is raised: the message fails and the worker asks again."""
+    try:
+        return await operation()
+    except sa.exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        log.warning("tracker store: the database connection was lost; trying once more")
+        return await operation()
 
 
 def _starts_session(event: Any) -> bool:

@@ -13,7 +13,7 @@ from contextlib import ExitStack
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.zalo_webhook.accounts import account_key
 from bot.zalo_webhook.rasa_bridge import servers_for
@@ -28,6 +28,7 @@ from tests.zalo_helpers import OA_ID
 
 pytestmark = pytest.mark.needs_rasa
 LOCKS = "redis://127.0.0.1:6379/3"
+TRACKER: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DialogueStack]:
         cleanup.callback(db.dispose)
         build_world(db, start=local_today(), days=16, booking_horizon_days=30, min_lead_minutes=60)
         tracker = cleanup.enter_context(throwaway_postgres())  # its own database: Rasa makes its tables there
+        TRACKER["url"] = tracker
         yield cleanup.enter_context(
             running_dialogue(url, folder, rasa_servers=2, tracker_url=_libpq(tracker), lock_url=LOCKS)
         )
@@ -106,3 +108,52 @@ def test_a_body_without_a_sender_is_refused_not_put_in_a_shared_conversation(sta
             f"{live[0]}/webhooks/rest/webhook", params={"token": stack.rasa_token}, json=body, timeout=30
         )
         assert refused.status_code == 400, body
+
+
+def test_the_original_reaching_a_server_after_its_retry_was_handled_elsewhere_is_not_handled_again(
+    stack: DialogueStack,
+):
+    live = [url for url in stack.rasa_url.split(",") if _answering(url, stack.rasa_token)]
+    sender = account_key(OA_ID, "failover-3")
+
+    def post(server: str, retry: bool) -> list:
+        return requests.post(
+            f"{server}/webhooks/rest/webhook",
+            params={"token": stack.rasa_token},
+            json={
+                "sender": sender,
+                "message": "cho em đặt lịch khám nhi",
+                "metadata": {"message_id": "zalo-900003", "retry": retry},
+            },
+            timeout=30,
+        ).json()
+
+    retried = post(live[0], True)  # the retry, handled on one server
+    original = post(live[-1], False)  # the slow original arrives later (on another server when two answer)
+    assert original == retried
+    tracker = requests.get(
+        f"{live[0]}/conversations/{sender}/tracker", params={"token": stack.rasa_token}, timeout=10
+    ).json()
+    assert [e["message_id"] for e in tracker["events"] if e["event"] == "user"] == ["zalo-900003"]
+
+
+def test_cut_tracker_connections_cost_the_patient_nothing_the_form_goes_on(stack: DialogueStack):
+    user = "failover-4"
+    offer = stack.say(user, "cho em đặt lịch khám mắt sáng thứ 3 tuần sau")[-1]
+    who = stack.tap(user, offer, "–")[-1]
+    assert "họ và tên" in text_of(stack.tap(user, who, "Tôi đi khám"))
+    name = TRACKER["url"].rsplit("/", 1)[1].split("?")[0]
+    admin = Database(TRACKER["url"])
+    try:
+        with admin.engine.connect() as connection:  # every Rasa server's pooled tracker connections die
+            cut = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            ).scalar()
+    finally:
+        admin.dispose()
+    assert cut, "the Rasa servers held tracker connections"
+    assert "sinh" in text_of(stack.say(user, "Trần Thị Lan")), "the same form, its next question"

@@ -76,6 +76,9 @@ class RasaBot:
         self.timeout = timeout
         self.resume_timeout = resume_timeout
         self.http = session or requests.Session()
+        # The Rasa servers are the deployment's own, never behind an outbound proxy: no proxy, netrc or CA
+        # variables looked up at every message (a few per cent of a worker's CPU).
+        self.http.trust_env = False
         self.params = {"token": token} if token else {}
         self.token = token
         self._down_until: dict[str, float] = {}
