@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from core.timeutil import UTC, ensure_utc
@@ -134,6 +135,8 @@ def ensure_database(url: str) -> bool:
         path.parent.mkdir(parents=True, exist_ok=True)
         return not path.exists()
     name = target.database or ""
+    if _connects(target):  # there already (a managed server may refuse connections to its postgres database)
+        return False
     with _server(target) as connection:
         if _listed(connection, name):
             return False
@@ -154,8 +157,24 @@ def database_exists(url: str) -> bool:
     target = make_url(normalise_url(url))
     if target.get_backend_name() == "sqlite":
         return Path(target.database or "").exists()
+    if _connects(target):
+        return True
     with _server(target) as connection:
         return _listed(connection, target.database or "")
+
+
+def _connects(target: URL) -> bool:
+    """Whether a connection to the database ``target`` itself opens."""
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(target, hide_parameters=True, poolclass=NullPool)
+    try:
+        with engine.connect():
+            return True
+    except OperationalError:
+        return False
+    finally:
+        engine.dispose()
 
 
 @contextmanager

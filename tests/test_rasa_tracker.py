@@ -66,6 +66,20 @@ def test_rasa_stores_makes_the_tracker_database_on_the_same_postgresql_server(da
         drop_database(POSTGRES_ADMIN_URL, name)
 
 
+@pytest.mark.postgres_only
+def test_an_existing_tracker_database_is_used_where_the_postgres_database_is_refused(database_url, monkeypatch):
+    """A managed server may let the application into its own databases only: one that exists is found by
+    connecting to it, without the server's ``postgres`` database."""
+    from core import db as core_db
+
+    def refused(_target):
+        raise AssertionError("connected to the postgres database")
+
+    monkeypatch.setattr(core_db, "_server", refused)
+    assert core_db.database_exists(database_url)
+    assert core_db.ensure_database(database_url) is False
+
+
 def test_old_conversations_are_pruned_whole_and_recent_ones_kept(database_url, tmp_path):
     url = f"sqlite:///{tmp_path / 'rasa-tracker.db'}"
     engine = create_engine(url)
