@@ -215,8 +215,8 @@ def running_province(
         for step in (["migrate"], ["zalo", "sync"], ["slots", "generate"]):
             if step == ["zalo", "sync"]:  # the hospital first (the factories, as the API would make it)
                 db = Database(
-                    f"{url}?application_name={OBSERVER}", pool_size=30, max_overflow=40
-                )  # the test's look-ups: not cut by a chaos loop
+                    f"{url}?application_name={OBSERVER}", pool_size=5, max_overflow=5
+                )  # the test's look-ups (few: PostgreSQL's 100 connections are shared), not cut by a chaos loop
                 cleanup.callback(db.dispose)
                 for slug, _oa in oas:
                     build_world(
