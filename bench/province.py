@@ -14,8 +14,10 @@ hospital n mod 20). Phases, after an untimed warm-up conversation on each Rasa s
    the CPU-seconds per turn of every role (read from /proc: each role's processes and their children, and the
    PostgreSQL backends of the two databases);
 3. ``saturation + pushes`` (unless ``--no-pushes``): the same while ``--reminders`` (3,000) appointment
-   reminders fall due at once at another hospital (bench/reminder_world.py; the schedulers queue them, the
-   senders deliver them through the same Zalo API): turns/s beside the pushes, and the reminders delivered.
+   reminders fall due at once at the last hospital (bench/reminder_world.py) and a health-education broadcast
+   goes to as many followers of its OA (the schedulers queue them, the senders deliver them through the same
+   Zalo API): turns/s beside the pushes; the phase ends when the last push is delivered, and its CPU beyond its
+   turns' (at the saturation phase's cost a turn) is the pushes'.
 
 Then a capacity table a province can size its servers from: cores per 1,000 conversations in progress (a
 patient in a conversation sends a message every ``--pace`` (15) s: 1,000 of them make 1000/pace turns/s) and
@@ -34,8 +36,11 @@ import multiprocessing as mp
 import os
 import platform
 import queue
+import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,12 +65,16 @@ from bench.conversation import (
 )
 from bench.procstat import own_child, processes
 from bench.reminder_world import seed_due_reminders
+from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
 from bot.zalo_webhook.models import OutboundMessage
 from core.config import ZaloOASettings
+from core.news import campaigns
+from core.news.campaigns import CampaignTarget, NewCampaign
 from tests.harness import BenchError, log
 from tests.province_stack import Province, province_oas, running_province
 from tests.zalo_sim import Simulator
 
+ROOT = Path(__file__).resolve().parent.parent
 TARGET_TURNS_PER_SECOND = 50.0
 TARGET_PACED_P95_MS = 300.0
 ROLES = ("web", "worker", "sender", "scheduler", "rasa", "actions", "postgres")
@@ -136,6 +145,19 @@ def run_phase(province: Province, name: str, runs: list[UserRun], think: float, 
                 refresh_token=sim_oa.refresh_token,
             )
             reminder_users = seed_due_reminders(province.db, oa, pushes, user_prefix="9").user_ids
+            with province.db.uow() as uow:  # and a health-education message to the same OA's followers
+                campaigns.create(
+                    uow,
+                    NewCampaign(
+                        hospital=slug,
+                        title="Phòng sốt xuất huyết",
+                        text="Dạ, bệnh viện nhắc anh/chị đậy kín dụng cụ chứa nước và diệt lăng quăng mỗi tuần ạ.",
+                        target=CampaignTarget(kind="followers", oa_id=oa.oa_id),
+                    ),
+                    channel=ZaloCampaignChannel(),
+                    created_by="bench",
+                )
+                uow.commit()
         roots = roots_of(province, process.pid)
         before: CpuSnapshot = cpu_snapshot(roots, [dbname, f"{dbname}_rasa"])
         go.set()
@@ -143,6 +165,10 @@ def run_phase(province: Province, name: str, runs: list[UserRun], think: float, 
             done: list[UserRun] = results.get(timeout=REPLY_TIMEOUT * 12 + 60)
         except queue.Empty:
             raise BenchError(f"{name}: the conversations did not end in time") from None
+        if reminder_users:  # the pushes' CPU is all of their sending: wait for the last reminder
+            deadline = time.monotonic() + 300
+            while reminders_sent(province, reminder_users) < 2 * pushes and time.monotonic() < deadline:
+                time.sleep(0.5)
         after = cpu_snapshot(roots_of(province, process.pid), [dbname, f"{dbname}_rasa"])
     finally:
         process.join(timeout=30)
@@ -153,17 +179,7 @@ def run_phase(province: Province, name: str, runs: list[UserRun], think: float, 
     turns, _fallbacks = collect_turns(province.db, Simulator(province.sim.base), [r.user for r in done], oa_ids)
     ends = [t.last for t in turns if t.last is not None]
     codes = [r.code for r in done if r.code]
-    sent = 0
-    if reminder_users:
-        with province.db.reader() as uow:
-            sent = int(
-                uow.session.scalar(
-                    select(func.count()).where(
-                        OutboundMessage.user_id.in_(reminder_users), OutboundMessage.sent_at.is_not(None)
-                    )
-                )
-                or 0
-            )
+    sent = reminders_sent(province, reminder_users) if reminder_users else 0
     return Phase(
         name=name,
         users=done,
@@ -175,6 +191,16 @@ def run_phase(province: Province, name: str, runs: list[UserRun], think: float, 
         bookings=count_bookings(province.db, codes) if codes else 0,
         reminders_sent=sent,
     )
+
+
+def reminders_sent(province: Province, users: list[str]) -> int:
+    with province.db.reader() as uow:
+        return int(
+            uow.session.scalar(
+                select(func.count()).where(OutboundMessage.user_id.in_(users), OutboundMessage.sent_at.is_not(None))
+            )
+            or 0
+        )
 
 
 def user_runs(prefix: str, count: int, hospitals: list[tuple[str, str]], first: int = 0) -> list[UserRun]:
@@ -197,8 +223,60 @@ def capacity_rows(saturation: Phase, pushes: Phase | None, args: argparse.Namesp
         extra = sum(pushes.cpu.get(r, 0.0) for r in ROLES) - saturation.stack_per_turn * pushes.turns
         per_reminder = max(0.0, extra) / pushes.reminders_sent
         peak = 100_000 / (args.reminder_hours * 3600)
-        rows.append(["reminder", f"{per_reminder * 1000:.1f}", f"{per_reminder * peak:.2f} (per 100,000 a day)"])
+        rows.append(["push", f"{per_reminder * 1000:.1f}", f"{per_reminder * peak:.2f} (per 100,000 a day)"])
     return rows
+
+
+# What a --baseline run takes from this checkout: the bench and the test harness that starts the province (and
+# the Zalo simulator, a test double), never the product code, which is the baseline revision's.
+HARNESS = ("bench", "tests", "bot/zalo_webhook/simulator")
+
+
+def baseline_figures(revision: str, argv: Sequence[str], folder: Path) -> dict[str, Any]:
+    """This bench run on the code of ``revision`` (a git worktree of it, with this checkout's environments,
+    model and harness), as a subprocess: its figures."""
+    tree = folder / "baseline"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "--force", str(tree), revision],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        changed = subprocess.run(
+            ["git", "diff", "--name-only", revision, "--", *HARNESS],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        for name in changed:
+            source, target = ROOT / name, tree / name
+            if source.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+        # Older than the model (trained from the same data): neither the bench nor the Rasa servers retrain.
+        stamp = (ROOT / "models/henkham.tar.gz").stat().st_mtime - 3600
+        for path in tree.rglob("*"):
+            os.utime(path, (stamp, stamp), follow_symlinks=False)
+        for name in (".venv", ".venv-rasa", "models"):
+            (tree / name).symlink_to(ROOT / name)
+        log(f"baseline: {revision} in {tree} ({len(changed)} harness file(s) from this checkout)")
+        done = subprocess.run(
+            [sys.executable, str(tree / "bench/province.py"), *argv, "--keep-logs"],
+            cwd=tree,
+            env={**os.environ, "PYTHONPATH": str(tree)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        (folder / "baseline.out").write_text(done.stdout + done.stderr)
+        lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+        if not lines:
+            raise BenchError(f"the baseline run printed no figures (exit {done.returncode}); see {folder}/baseline.out")
+        return json.loads(lines[-1])
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False, capture_output=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -214,11 +292,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pace", type=float, default=15.0, help="seconds between a patient's messages (sizing)")
     parser.add_argument("--reminder-hours", type=float, default=2.0, help="hours a day's reminders go out in")
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        metavar="REVISION",
+        help="first run the same bench on the code of REVISION (a git commit) and print both runs' CPU per turn",
+    )
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="henkham-bench-province-"))
     try:
         log(f"model: {ensure_model(folder, 1800)}")
+        before = None
+        if args.baseline:
+            own = list(sys.argv[1:] if argv is None else argv)
+            at = own.index("--baseline")
+            before = baseline_figures(args.baseline, own[:at] + own[at + 2 :], folder)
         figures = run(folder, args)
+        if before is not None:
+            compare(before, figures, args.baseline)
+            figures["baseline"] = {"revision": args.baseline, **before}
     except BenchError as error:
         print(f"bench failed: {error}\nlogs: {folder}", file=sys.stderr)
         return 2
@@ -227,8 +318,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     failed = not figures["pass"]
     if not failed and not args.keep_logs:
-        import shutil
-
         shutil.rmtree(folder, ignore_errors=True)
     else:
         print(f"logs        : {folder}")
@@ -260,6 +349,22 @@ def run(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     return report([paced, rush, *([pushes] if pushes else [])], args)
 
 
+def compare(before: dict[str, Any], after: dict[str, Any], revision: str) -> None:
+    """CPU per turn of each role, the baseline's and this run's (both measured by this bench, one after the
+    other on this machine)."""
+    print(f"\nCPU ms per turn, saturation phase: {revision} (baseline) -> this checkout")
+    rows = []
+    for role in (*ROLES, "stack"):
+        old = before["cpu_ms_per_turn"].get(role) if role != "stack" else before["cpu_ms_per_turn_stack"]
+        new = after["cpu_ms_per_turn"].get(role) if role != "stack" else after["cpu_ms_per_turn_stack"]
+        change = f"{(new - old) / old * 100:+.0f}%" if old else "-"
+        rows.append([role, f"{old:.1f}", f"{new:.1f}", change])
+    rows.append(
+        ["turns/s", f"{before['saturation_turns_per_second']:.1f}", f"{after['saturation_turns_per_second']:.1f}", ""]
+    )
+    print_columns(["role", "before", "after", "change"], rows, "<>>>")
+
+
 def report(phases: list[Phase], args: argparse.Namespace) -> dict[str, Any]:
     paced, rush = phases[0], phases[1]
     pushes = phases[2] if len(phases) > 2 else None
@@ -285,7 +390,11 @@ def report(phases: list[Phase], args: argparse.Namespace) -> dict[str, Any]:
         )
     print_columns(head, rows, "<>>>>>>>>")
     if pushes is not None:
-        print(f"pushes      : {pushes.reminders_sent} of {args.reminders} reminders delivered during the phase")
+        print(
+            f"pushes      : {pushes.reminders_sent} of {2 * args.reminders} pushes delivered ({args.reminders} "
+            f"reminders and a broadcast to as many followers; {pushes.reminders_sent / pushes.cpu_wall:.0f}/s "
+            "over the phase, chat included)"
+        )
     print("\nCPU per turn by role (saturation phase), and cores for 1,000 conversations in progress")
     print(f"(a message every {args.pace:g} s each; reminders: 100,000 a day sent within {args.reminder_hours:g} h)")
     print_columns(["role", "CPU ms/turn", "cores"], capacity_rows(rush, pushes, args), "<>>")
