@@ -70,14 +70,18 @@ def book(stack: DialogueStack, n: int) -> str:
         if not times:
             continue
         summary = stack.say(user, rng.choice(times)["payload"])[-1]
-        if any("Tôi đi khám" in b["title"] for b in buttons_of(summary)):  # the first time: who, then details
+        if has_button(summary, "Tôi đi khám"):  # the first time: who, then the details
             assert "họ và tên" in text_of(stack.tap(user, summary, "Tôi đi khám"))
             assert "sinh" in text_of(stack.say(user, name_of(n)))
             sex_question = stack.say(user, "01/05/1990")[-1]
             assert "số điện thoại" in text_of(stack.tap(user, sex_question, "Nữ"))
             kind_question = stack.say(user, f"09{n + 10000000:08d}")[-1]
             summary = stack.tap(user, kind_question, "BHYT")[-1]
-        if not any("Xác nhận" in b["title"] for b in buttons_of(summary)):  # the time was taken meanwhile
+        elif has_button(summary, "(bản thân)"):  # known by now (an earlier try stopped before its booking)
+            summary = stack.tap(user, summary, "(bản thân)")[-1]
+            if has_button(summary, "BHYT"):
+                summary = stack.tap(user, summary, "BHYT")[-1]
+        if not has_button(summary, "Xác nhận"):  # the time was taken meanwhile
             continue
         done = text_of(stack.tap(user, summary, "Xác nhận"))
         found = CODE.search(done)
@@ -92,6 +96,10 @@ def book(stack: DialogueStack, n: int) -> str:
         for m in conversation
     ]
     raise AssertionError(f"patient {n} could not book:\n" + "\n".join(said[-30:]))
+
+
+def has_button(message: dict, title_part: str) -> bool:
+    return any(title_part in b["title"] for b in buttons_of(message))
 
 
 def settled(db, user_id: str) -> bool:

@@ -20,7 +20,6 @@ import json
 import logging
 import zlib
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 from rasa_sdk import utils
@@ -30,8 +29,6 @@ from sanic import Sanic, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from bot import redaction
 from core.correlation import clean, correlated
@@ -127,33 +124,19 @@ def create_app(token: str, executor: ActionExecutor | None = None, name: str = "
     return app
 
 
-_COMMITS: ContextVar[list[int] | None] = ContextVar("henkham_action_commits", default=None)
-
-
-@event.listens_for(Session, "after_commit")
-def _count_commit(_session: Session) -> None:
-    box = _COMMITS.get()
-    if box is not None:
-        box[0] += 1
-
-
 async def _run(executor: ActionExecutor, action_call: dict[str, Any]) -> Any:
-    """Run the action, once more if the database connection was lost under it (a restart, a cut connection)
-    before any of its units of work committed: the one in progress was rolled back with the connection, so
-    nothing of the run was kept, and the patient gets an answer instead of "the assistant could not handle
-    this". A run that had committed something (forms and record look-ups commit along the way) is not run again,
-    so nothing is done twice: its error stands (the patient is told, the conversation is flagged for staff)."""
-    commits = [0]
-    token = _COMMITS.set(commits)
+    """Run the action, once more if the database connection was lost under it (a restart, a cut connection), so
+    the patient gets an answer instead of "the assistant could not handle this". The unit of work in progress
+    was rolled back with the connection; one that had committed before is met again by an action that changes
+    nothing twice: a booking carries its form's idempotency key (the same appointment comes back), cancelling a
+    cancelled appointment returns it, a reschedule into the slot it is in already says so."""
     try:
         return await executor.run(action_call)
     except Exception as error:
-        if not is_disconnect(error) or commits[0]:
+        if not is_disconnect(error):
             raise
         log.warning("action %r: the database connection was lost; running it again", action_call.get("next_action"))
         return await executor.run(action_call)
-    finally:
-        _COMMITS.reset(token)
 
 
 def correlation_of(action_call: dict[str, Any]) -> str:

@@ -70,26 +70,3 @@ def test_an_action_cut_off_from_the_database_runs_again_once():
     with pytest.raises(ValueError):
         asyncio.run(action_server._run(other, {"next_action": "x"}))
     assert other.runs == 1, "only a lost connection is tried again"
-
-
-class CommittingExecutor(Executor):
-    """An action whose first unit of work commits (a form step kept) before its connection is cut."""
-
-    def __init__(self, db) -> None:
-        super().__init__([cut()])
-        self.db = db
-
-    async def run(self, call):
-        self.runs += 1
-        with self.db.uow() as uow:
-            uow.commit()
-        if self.failures:
-            raise self.failures.pop(0)
-        return {"events": [], "responses": [{"text": "Dạ"}]}
-
-
-def test_an_action_that_had_committed_is_not_run_again(db):
-    executor = CommittingExecutor(db)
-    with pytest.raises(OperationalError):
-        asyncio.run(action_server._run(executor, {"next_action": "action_book"}))
-    assert executor.runs == 1, "what it kept is not done twice"

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.zalo_webhook import echoes, inbox, outbox, workers
 from bot.zalo_webhook.messages import OutgoingMessage
@@ -202,3 +202,24 @@ def test_a_staff_reply_from_the_oa_inbox_pauses_the_assistant(db, channel, sim, 
 
 def web_client(channel, db):
     return create_app(channel.settings, database=db).test_client()
+
+
+def test_a_card_without_text_sent_in_doubt_is_found_not_sent_twice_and_its_echo_is_ours(db, channel, sim):
+    """The phone-request card has no text to find it by: the look-up takes the OA's card sent after it was queued
+    (whose id no other message of ours holds) instead of sending it again, and its echo does not look like a
+    staff reply."""
+    card = OutgoingMessage("", request_phone=True)
+    with db.uow() as uow:
+        uow.session.execute(
+            update(OutboundMessage).where(OutboundMessage.idempotency_key == "r1").values(body=card.to_json())
+        )
+        uow.commit()
+    sim.fault("timeout", delay_seconds=HTTP_TIMEOUT + 1.0, processed=True)  # Zalo took it; the answer was lost
+    assert workers.sender_step(db, channel.sender) == 1
+    assert sent_id(db) is None
+    assert handle_next(db, channel) == "deferred"
+    drain_sender(db, channel)
+    assert sent_id(db) is not None
+    assert handle_next(db, channel, now=utcnow() + dt.timedelta(seconds=5)) == "own_echo"
+    assert mode(db) == "bot"
+    assert len(sim.messages(user_id=USER, kind="cs")) == 1, "sent once"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 
 import pytest
 import time_machine
@@ -366,3 +367,24 @@ def test_a_delivered_reminders_buttons_become_the_menu_the_user_answers(db, chan
     assert menu() == ["/inform_old"], "not before it is sent"
     drain(db, channel)
     assert menu() == ["/confirm_x"]
+
+
+def test_a_sender_held_by_the_rate_limit_past_its_lease_does_not_send_a_message_taken_over(db, database_url, sim):
+    sim.reset()
+    build_world(db, start=today_local(), days=1)
+    settings = sim_settings(database_url, sim, zalo_outbox_lease_seconds=1, zalo_rate_limit_per_minute=60_000)
+    sender = synced_channel(db, settings, backoff_base=0.01).sender
+    talk(db, "u-held")
+    queue(db, "u-held", "Dạ, lịch hẹn của anh/chị đã được ghi nhận.")
+    with db.uow() as uow:
+        (held,) = outbox.claim(uow, limit=1, lease_seconds=1)
+    taken_over = []
+
+    def slow_rate_limit(_app_id, _sleep):  # the limiter keeps this sender past its lease; another claims it
+        time.sleep(1.2)
+        with db.uow() as uow:
+            taken_over.extend(outbox.claim(uow, limit=1, lease_seconds=60))
+
+    sender.limiter.take = slow_rate_limit  # type: ignore[method-assign]
+    assert sender.deliver(held) == "pending", "given back, not sent"
+    assert taken_over and delivered_texts(sim, "u-held") == [], "only the sender holding it now may send it"

@@ -85,7 +85,8 @@ class Sender:
         self.sleep = sleep
 
     def deliver(self, claim: Claim, now: dt.datetime | None = None) -> str:
-        """Attempt one claimed message and record the outcome; returns the resulting status."""
+        """Attempt one claimed message (claimed just now) and record the outcome; returns the resulting status."""
+        started = time.monotonic()
         with self.db.reader() as uow:
             row = uow.session.get(OutboundMessage, claim.id)
             if row is None:
@@ -101,7 +102,9 @@ class Sender:
             uow.session.expunge_all()
         with correlated(of_outbox_key(row.idempotency_key)):
             in_doubt = claim.in_doubt or row.last_error.startswith(IN_DOUBT)
-            attempt = self._attempt(claim, row, conversation, bool(buttons_refused), in_doubt, now or utcnow())
+            attempt = self._attempt(
+                claim, row, conversation, bool(buttons_refused), in_doubt, now or utcnow(), started=started
+            )
             if in_doubt and attempt.retry and not attempt.error.startswith(IN_DOUBT):
                 attempt = replace(attempt, error=f"{IN_DOUBT}: {attempt.error}")  # still unknown whether it arrived
             self._record(claim, row, attempt, now or utcnow())
@@ -116,6 +119,8 @@ class Sender:
         buttons_refused: bool,
         in_doubt: bool,
         now: dt.datetime,
+        *,
+        started: float,
     ) -> Attempt:
         oa = self.registry.get(row.oa_id)
         if oa is None:
@@ -144,7 +149,10 @@ class Sender:
                 if found:
                     return Attempt(WorkStatus.DONE.value, "cs", found)
             self.limiter.take(oa.app_id, self.sleep)
-            if not self._still_mine(claim):  # waited so long that another sender may have taken it over
+            # Waited so long (the rate limit, a token refresh) that another sender may have taken it over: extend
+            # the lease first, unless the claim is still fresh (the usual case: one database round trip saved).
+            lease = self.settings.zalo_outbox_lease_seconds
+            if time.monotonic() - started > lease / 4 and not self._still_mine(claim):
                 return Attempt(WorkStatus.PENDING.value, error="lease lost while waiting for the rate limit")
             return self._send(row, message, route.channel, token, phone, buttons_refused, oa.zns_templates)
         except TokenUnavailable as error:
@@ -233,9 +241,12 @@ class Sender:
     def _already_delivered(
         self, token: str, row: OutboundMessage, message: OutgoingMessage, buttons_refused: bool
     ) -> str | None:
-        """The Zalo message id of this message if the conversation shows the OA sent it after it was queued."""
+        """The Zalo message id of this message if the conversation shows the OA sent it after it was queued: the
+        same text, or (a card without text: the phone request, a list) an OA message without text, whose id no
+        other message of ours holds. Found, its echo is known as ours; sent again, it would arrive twice and its
+        echo would look like a staff reply."""
         expected = cs_message(message, buttons=not buttons_refused).get("text")
-        if not expected or not row.user_id:
+        if not row.user_id:
             return None
         since_ms = int(row.created_at.timestamp() * 1000) - 5_000
         try:
@@ -246,6 +257,7 @@ class Sender:
             # The look-up itself is refused: sending again risks a duplicate, not sending risks a loss.
             log.warning("outbox %s: conversation look-up refused (%s); sending again", row.id, error)
             return None
+        candidates: list[str] = []
         for item in recent:
             if not isinstance(item, dict):
                 continue
@@ -253,9 +265,20 @@ class Sender:
             at = int(at) if isinstance(at, int | str) and str(at).isdigit() else 0
             found = item.get("message_id")
             usable = isinstance(found, str | int) and 0 < len(str(found)) <= 64
-            if usable and str(item.get("src")) == "0" and item.get("message") == expected and at >= since_ms:
-                return str(found)
-        return None
+            same = item.get("message") == expected if expected else not item.get("message")
+            if usable and str(item.get("src")) == "0" and same and at >= since_ms:
+                candidates.append(str(found))
+        if not candidates:
+            return None
+        with self.db.reader() as uow:
+            taken = set(
+                uow.session.scalars(
+                    select(OutboundMessage.zalo_message_id).where(
+                        OutboundMessage.oa_id == row.oa_id, OutboundMessage.zalo_message_id.in_(candidates)
+                    )
+                )
+            )
+        return next((found for found in candidates if found not in taken), None)
 
     @staticmethod
     def _menu_shown(uow: UnitOfWork, row: OutboundMessage) -> None:
