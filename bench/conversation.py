@@ -86,7 +86,14 @@ from core.booking.models import Appointment
 from core.timeutil import ensure_utc, local_today
 from core.uow import Database
 from henkham.migrate import upgrade
-from tests.dialogue_stack import RASA_TOKEN, button_payload, buttons_of, running_dialogue, settled, text_of
+from tests.dialogue_stack import (
+    RASA_TOKEN,
+    button_payload,
+    buttons_of,
+    nothing_open,
+    running_dialogue,
+    text_of,
+)
 from tests.factories import build_world
 from tests.harness import BenchError, add_database_arguments, add_seed_argument, bench_main, bench_parser, log
 from tests.zalo_helpers import OA_ID
@@ -273,7 +280,7 @@ class Chat:
         deadline = time.monotonic() + self.timeout
         # A long poll until the first reply; only then the database, for the rest of the turn's replies.
         self.simulator.messages(oa_id=oa_id, user_id=user_id, after=str(after), wait=f"{min(self.timeout, 60):g}")
-        while not settled(self.db, user_id):
+        while not self.settled(user_id):
             if time.monotonic() > deadline:
                 raise ConversationError(f"no answer to {text!r} within {self.timeout:g} s")
             time.sleep(self.poll)
@@ -281,6 +288,12 @@ class Chat:
         if not replies:
             raise ConversationError(f"no answer to {text!r}")
         return replies
+
+    def settled(self, user_id: str) -> bool:
+        """``tests.dialogue_stack.settled`` through a unit of work: a reader keeps one connection per thread,
+        and the users' threads are many (PostgreSQL's 100 connections are shared with the stack)."""
+        with self.db.uow() as uow:
+            return nothing_open(uow.session, user_id)
 
     def tap(self, user_id: str, message: dict[str, Any], title_part: str) -> list[dict[str, Any]]:
         """The user taps the button of ``message`` whose title contains ``title_part``."""
@@ -391,7 +404,7 @@ def users_main(
     db: Database | None = None
     try:
         # Its own pool: a polling thread holds a reader connection for a moment (PostgreSQL's 100 are shared).
-        db = Database(url, pool_size=min(len(runs), 16) + 2, max_overflow=4)
+        db = Database(url, pool_size=min(len(runs), 8) + 2, max_overflow=2)
         threads = [
             threading.Thread(
                 target=run_user,

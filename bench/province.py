@@ -80,6 +80,9 @@ TARGET_PACED_P95_MS = 300.0
 ROLES = ("web", "worker", "sender", "scheduler", "rasa", "actions", "postgres")
 SETTINGS = {
     "HENKHAM_RASA_TIMEOUT_SECONDS": "60",
+    # PostgreSQL's 100 connections: a pool as large as a worker's threads (8) per process, the bench's own few.
+    "HENKHAM_DB_POOL_SIZE": "8",
+    "HENKHAM_DB_MAX_OVERFLOW": "2",
 }
 
 
@@ -326,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
-    capacity = max(2, (args.users + args.paced_users) // (2 * args.hospitals) + 2)  # a Monday morning's seats
+    capacity = 10  # seats a slot: every phase's patients book the same Monday morning
     hospitals = [(slug, oa.oa_id) for slug, oa in province_oas(args.hospitals)]
     log(f"province: {args.hospitals} hospitals, {args.roles} of each role; starting")
     with running_province(
