@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 ASSETS := henkham/web/console/assets
 
-.PHONY: setup run test lint format migrate demo clean bench bench-conversation bench-emr bench-record bench-console train nlu-eval
+.PHONY: setup run test lint format migrate demo clean bench bench-conversation bench-emr bench-record bench-console bench-province train nlu-eval
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed $(ASSETS)/node_modules/.installed
 
@@ -55,6 +55,8 @@ bench: $(VENV)/.installed
 bench-conversation: $(VENV)/.installed $(RASA_VENV)/.installed
 	@$(BIN)/python bench/conversation.py $(ARGS)
 bench-reminders: $(VENV)/.installed ; @$(BIN)/python bench/reminders.py $(ARGS)
+## bench-province: 20 hospitals on the production recipe: turns/s, p95, CPU per turn per role, capacity table
+bench-province: $(VENV)/.installed $(RASA_VENV)/.installed ; @$(BIN)/python bench/province.py $(ARGS)
 ## bench-emr: import a 10,000-visit HIS file (visits/s) and read a 50-visit record (p50/p99), PostgreSQL
 bench-emr: $(VENV)/.installed ; @$(BIN)/python bench/emr_import.py $(ARGS)
 ## bench-record: 2,000 record-summary look-ups in core as the chat asks them (50-visit records, audit included), PostgreSQL
