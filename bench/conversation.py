@@ -120,6 +120,7 @@ DEPARTMENTS = (("nhi", "Nhi"), ("mắt", "Mắt"))
 TIME_BUTTON = re.compile(r"–.*\d{1,2}:\d{2}")  # "Thứ Hai 07/12 – 07:00"
 CODE = re.compile(r"Mã lịch hẹn: ([A-Z0-9]{6})")
 REPLY_TIMEOUT = 120.0  # seconds a user waits for the answer to a message
+USERS_APPLICATION = "henkham-bench-users"  # application_name of the users' database connections
 NOT_UNDERSTOOD = "chưa hiểu"  # the fallback action's and the forms' "not understood" answers
 MARKUP = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")  # [text](entity) or [text]{"entity": ...}
 # --scenario record: what each user asks, and what of their own record each answer must show (beside their name
@@ -144,10 +145,15 @@ class CpuSnapshot:
     groups: dict[str, dict[int, float]]  # group -> pid -> CPU seconds so far
 
 
-def cpu_snapshot(roots: dict[str, int | Sequence[int] | None], dbname: str | Sequence[str]) -> CpuSnapshot:
+def cpu_snapshot(
+    roots: dict[str, int | Sequence[int] | None],
+    dbname: str | Sequence[str],
+    backends_of: dict[str, Sequence[int]] | None = None,
+) -> CpuSnapshot:
     """CPU seconds used so far by each process tree of ``roots`` (one root or several per group) and by the
     PostgreSQL backends of the bench database(s) ``dbname``; "bench" (this process with its other children) is
-    counted without the named trees."""
+    counted without the named trees. ``backends_of`` moves backends (by pid) from "postgres" to a group of their
+    own (the users' polling connections, say)."""
     table = processes()
     groups: dict[str, dict[int, float]] = {}
     named: set[int] = set()
@@ -158,6 +164,9 @@ def cpu_snapshot(roots: dict[str, int | Sequence[int] | None], dbname: str | Seq
     groups["bench"] = {p: table[p].cpu for p in tree(table, os.getpid()) if p not in named}
     dbnames = [dbname] if isinstance(dbname, str) else list(dbname)
     groups["postgres"] = {pid: table[pid].cpu for name in dbnames for pid in postgres_backends(table, name)}
+    for group, pids in (backends_of or {}).items():
+        moved = {pid: groups["postgres"].pop(pid) for pid in pids if pid in groups["postgres"]}
+        groups[group] = {**groups.get(group, {}), **moved}
     return CpuSnapshot(time.monotonic(), machine_busy(), groups)
 
 
@@ -404,7 +413,10 @@ def users_main(
     db: Database | None = None
     try:
         # Its own pool: a polling thread holds a reader connection for a moment (PostgreSQL's 100 are shared).
-        db = Database(url, pool_size=min(len(runs), 8) + 2, max_overflow=2)
+        separator = "&" if "?" in url else "?"
+        db = Database(
+            f"{url}{separator}application_name={USERS_APPLICATION}", pool_size=min(len(runs), 8) + 2, max_overflow=2
+        )
         threads = [
             threading.Thread(
                 target=run_user,

@@ -49,11 +49,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bench.booking import ms, percentile, print_columns
 from bench.conversation import (
     REPLY_TIMEOUT,
+    USERS_APPLICATION,
     CpuSnapshot,
     UserRun,
     collect_turns,
@@ -71,7 +72,7 @@ from core.config import ZaloOASettings
 from core.news import campaigns
 from core.news.campaigns import CampaignTarget, NewCampaign
 from tests.harness import BenchError, log
-from tests.province_stack import Province, province_oas, running_province
+from tests.province_stack import OBSERVER, Province, province_oas, running_province
 from tests.zalo_sim import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,7 +163,7 @@ def run_phase(province: Province, name: str, runs: list[UserRun], think: float, 
                 )
                 uow.commit()
         roots = roots_of(province, process.pid)
-        before: CpuSnapshot = cpu_snapshot(roots, [dbname, f"{dbname}_rasa"])
+        before: CpuSnapshot = cpu_snapshot(roots, [dbname, f"{dbname}_rasa"], users_backends(province))
         go.set()
         try:
             done: list[UserRun] = results.get(timeout=REPLY_TIMEOUT * 12 + 60)
@@ -172,7 +173,7 @@ def run_phase(province: Province, name: str, runs: list[UserRun], think: float, 
             deadline = time.monotonic() + 300
             while reminders_sent(province, reminder_users) < 2 * pushes and time.monotonic() < deadline:
                 time.sleep(0.5)
-        after = cpu_snapshot(roots_of(province, process.pid), [dbname, f"{dbname}_rasa"])
+        after = cpu_snapshot(roots_of(province, process.pid), [dbname, f"{dbname}_rasa"], users_backends(province))
     finally:
         process.join(timeout=30)
         if process.is_alive():
@@ -194,6 +195,17 @@ def run_phase(province: Province, name: str, runs: list[UserRun], think: float, 
         bookings=count_bookings(province.db, codes) if codes else 0,
         reminders_sent=sent,
     )
+
+
+def users_backends(province: Province) -> dict[str, list[int]]:
+    """The PostgreSQL backends of the users' process (polling whether their turn is settled) and of this bench's
+    own look-ups: counted as "users", not as the stack's "postgres"."""
+    with province.db.reader() as uow:
+        pids = uow.session.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE application_name IN (:users, :observer)"),
+            {"users": USERS_APPLICATION, "observer": OBSERVER},
+        ).all()
+    return {"users": list(pids)}
 
 
 def reminders_sent(province: Province, users: list[str]) -> int:
