@@ -90,8 +90,8 @@ from tests.dialogue_stack import (
     RASA_TOKEN,
     button_payload,
     buttons_of,
-    nothing_open,
     running_dialogue,
+    settled_among_many,
     text_of,
 )
 from tests.factories import build_world
@@ -289,7 +289,7 @@ class Chat:
         deadline = time.monotonic() + self.timeout
         # A long poll until the first reply; only then the database, for the rest of the turn's replies.
         self.simulator.messages(oa_id=oa_id, user_id=user_id, after=str(after), wait=f"{min(self.timeout, 60):g}")
-        while not self.settled(user_id):
+        while not settled_among_many(self.db, user_id):
             if time.monotonic() > deadline:
                 raise ConversationError(f"no answer to {text!r} within {self.timeout:g} s")
             time.sleep(self.poll)
@@ -297,12 +297,6 @@ class Chat:
         if not replies:
             raise ConversationError(f"no answer to {text!r}")
         return replies
-
-    def settled(self, user_id: str) -> bool:
-        """``tests.dialogue_stack.settled`` through a unit of work: a reader keeps one connection per thread,
-        and the users' threads are many (PostgreSQL's 100 connections are shared with the stack)."""
-        with self.db.uow() as uow:
-            return nothing_open(uow.session, user_id)
 
     def tap(self, user_id: str, message: dict[str, Any], title_part: str) -> list[dict[str, Any]]:
         """The user taps the button of ``message`` whose title contains ``title_part``."""

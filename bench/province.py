@@ -68,11 +68,10 @@ from bench.procstat import own_child, processes
 from bench.reminder_world import seed_due_reminders
 from bot.zalo_webhook.campaign_channel import ZaloCampaignChannel
 from bot.zalo_webhook.models import OutboundMessage
-from core.config import ZaloOASettings
 from core.news import campaigns
 from core.news.campaigns import CampaignTarget, NewCampaign
 from tests.harness import BenchError, log
-from tests.province_stack import OBSERVER, Province, province_oas, running_province
+from tests.province_stack import OBSERVER, Province, oa_settings, province_oas, running_province
 from tests.zalo_sim import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,14 +139,7 @@ def run_phase(province: Province, name: str, runs: list[UserRun], think: float, 
             raise BenchError("the users' process did not start within 120 s")
         if pushes:
             slug, sim_oa = province_oas(len({r.oa_id for r in runs}) or 1)[-1]  # the last hospital's OA
-            oa = ZaloOASettings(
-                oa_id=sim_oa.oa_id,
-                app_id=sim_oa.app_id,
-                hospital=slug,
-                oa_secret_key=sim_oa.oa_secret_key,
-                app_secret=sim_oa.app_secret,
-                refresh_token=sim_oa.refresh_token,
-            )
+            oa = oa_settings(slug, sim_oa)
             reminder_users = seed_due_reminders(province.db, oa, pushes, user_prefix="9").user_ids
             with province.db.uow() as uow:  # and a health-education message to the same OA's followers
                 campaigns.create(

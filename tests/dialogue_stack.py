@@ -83,6 +83,13 @@ def settled(db: Database, user_id: str) -> bool:
         return nothing_open(uow.session, user_id)
 
 
+def settled_among_many(db: Database, user_id: str) -> bool:
+    """``settled`` through a unit of work, for many polling threads: a reader keeps one connection per thread,
+    and PostgreSQL's 100 connections are shared with the stack."""
+    with db.uow() as uow:
+        return nothing_open(uow.session, user_id)
+
+
 def nothing_open(session: Any, user_id: str) -> bool:
     open_in = session.scalar(select(func.count()).where(InboundEvent.user_id == user_id, InboundEvent.status.in_(OPEN)))
     open_out = session.scalar(

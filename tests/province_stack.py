@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bot.zalo_webhook.simulator import SimulatedOA
+from core.config import ZaloOASettings
 from core.timeutil import local_today
 from core.uow import Database
 from tests.conftest import POSTGRES_ADMIN_URL, _postgres_unavailable, needs_services, redis_unavailable
@@ -143,6 +144,18 @@ def province_oas(hospitals: int) -> list[tuple[str, SimulatedOA]]:
     return found
 
 
+def oa_settings(slug: str, oa: SimulatedOA) -> ZaloOASettings:
+    """The deployment's setting of the simulated OA ``oa``, speaking for hospital ``slug``."""
+    return ZaloOASettings(
+        oa_id=oa.oa_id,
+        app_id=oa.app_id,
+        hospital=slug,
+        oa_secret_key=oa.oa_secret_key,
+        app_secret=oa.app_secret,
+        refresh_token=oa.refresh_token,
+    )
+
+
 def command_of(name: str, instance: str, replace: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """The argv and the unit's own environment of unit ``name`` (instance ``instance``), as systemd runs it."""
     path = UNITS / name
@@ -190,19 +203,7 @@ def running_province(
             "HENKHAM_RASA_URL": ",".join(f"http://127.0.0.1:{p}" for p in rasa_ports),
             "HENKHAM_RASA_LOCK_URL": "redis://127.0.0.1:6379/5",
             "HENKHAM_METRICS_TOKEN": METRICS_TOKEN,
-            "HENKHAM_ZALO_OAS": json.dumps(
-                [
-                    {
-                        "oa_id": oa.oa_id,
-                        "app_id": oa.app_id,
-                        "hospital": slug,
-                        "oa_secret_key": oa.oa_secret_key,
-                        "app_secret": oa.app_secret,
-                        "refresh_token": oa.refresh_token,
-                    }
-                    for slug, oa in oas
-                ]
-            ),
+            "HENKHAM_ZALO_OAS": json.dumps([oa_settings(slug, oa).model_dump() for slug, oa in oas]),
             "HENKHAM_ZALO_API_BASE": sim,
             "HENKHAM_ZALO_ZNS_BASE": sim,
             "HENKHAM_ZALO_OAUTH_BASE": sim,

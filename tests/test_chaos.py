@@ -100,13 +100,6 @@ def has_button(message: dict, title_part: str) -> bool:
     return any(title_part in b["title"] for b in buttons_of(message))
 
 
-def settled(db, user_id: str) -> bool:
-    """``dialogue_stack.settled`` through a unit of work: the patients' 50 threads share a few connections (a
-    reader kept per thread would hold 50 of PostgreSQL's 100)."""
-    with db.uow() as uow:
-        return dialogue_stack.nothing_open(uow.session, user_id)
-
-
 def name_of(n: int) -> str:
     family = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng"]
     given = ["Hoa", "Lan", "Mai", "Cúc", "Đào", "Hương", "Linh", "Thảo"]
@@ -167,7 +160,7 @@ class Chaos:
 
 def test_fifty_patients_book_while_processes_are_killed(province: Province, monkeypatch):
     monkeypatch.setattr(dialogue_stack, "REPLY_TIMEOUT", 240.0)  # a message may wait for a lease to run out
-    monkeypatch.setattr(dialogue_stack, "settled", settled)
+    monkeypatch.setattr(dialogue_stack, "settled", dialogue_stack.settled_among_many)
     stack = province.dialogue()
     chaos = Chaos(province)
     started = time.monotonic()
